@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+pub mod guard;
+mod m20261122_000001_initial_schema;
+
+pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
+pub use sea_orm_migration;
+use sea_orm_migration::prelude::*;
+
+/// Cairn's migrations, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_initial_schema::Migration)]
+    }
+}
+
+impl GuardedMigrator for Migrator {}

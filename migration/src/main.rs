@@ -1,0 +1,59 @@
+//! `cairn-migration`: the guarded migrations as a standalone step, for operators who migrate before
+//! rolling out new instances. Connects with `DATABASE_URL` (the schema owner's role).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use migration::{Migrator, guard};
+use sea_orm_migration::sea_orm::Database;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cairn-migration", about = "Guarded schema migrations for Cairn")]
+struct Cli {
+    /// Connection URL of the role that owns Cairn's schema.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations through the guard.
+    Migrate {
+        /// Let migrations marked destructive drop or retype what they declare (after a backup).
+        #[arg(long)]
+        allow_destructive: bool,
+        /// Plan and check only.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Report drift between the live schema and the recorded one; exits 1 if there is any.
+    Check,
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let db = Database::connect(&cli.database_url).await.context("connecting to the database")?;
+    match cli.command {
+        Command::Migrate { allow_destructive, dry_run } => {
+            let options = guard::MigrateOptions { allow_destructive, dry_run };
+            match guard::migrate::<Migrator>(&db, options).await {
+                Ok(report) => {
+                    print!("{report}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("{error}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Check => {
+            let drift = guard::check_drift(&db).await.context("reading the schema")?;
+            println!("{drift}");
+            Ok(if drift.is_clean() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+    }
+}
