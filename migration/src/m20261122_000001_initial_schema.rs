@@ -15,7 +15,8 @@ impl MigrationTrait for Migration {
         for table in TENANT_TABLES {
             db.execute_unprepared(&tenant_policy_sql(table)).await?;
         }
-        db.execute_unprepared(MEMBERSHIP_AND_TENANT_POLICIES).await?;
+        db.execute_unprepared(MEMBERSHIP_AND_TENANT_POLICIES)
+            .await?;
         Ok(())
     }
 }

@@ -8,7 +8,10 @@ use sea_orm_migration::sea_orm::Database;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "cairn-migration", about = "Guarded schema migrations for Cairn")]
+#[command(
+    name = "cairn-migration",
+    about = "Guarded schema migrations for Cairn"
+)]
 struct Cli {
     /// Connection URL of the role that owns Cairn's schema.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -35,10 +38,18 @@ enum Command {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
-    let db = Database::connect(&cli.database_url).await.context("connecting to the database")?;
+    let db = Database::connect(&cli.database_url)
+        .await
+        .context("connecting to the database")?;
     match cli.command {
-        Command::Migrate { allow_destructive, dry_run } => {
-            let options = guard::MigrateOptions { allow_destructive, dry_run };
+        Command::Migrate {
+            allow_destructive,
+            dry_run,
+        } => {
+            let options = guard::MigrateOptions {
+                allow_destructive,
+                dry_run,
+            };
             match guard::migrate::<Migrator>(&db, options).await {
                 Ok(report) => {
                     print!("{report}");
@@ -51,9 +62,15 @@ async fn main() -> anyhow::Result<ExitCode> {
             }
         }
         Command::Check => {
-            let drift = guard::check_drift(&db).await.context("reading the schema")?;
+            let drift = guard::check_drift(&db)
+                .await
+                .context("reading the schema")?;
             println!("{drift}");
-            Ok(if drift.is_clean() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            Ok(if drift.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
     }
 }

@@ -1,1 +1,268 @@
-//! x
+//! Test harness: a throwaway Postgres + pgvector cluster shared by the test process, a migrated
+//! template database, a fresh database per test cloned from it, and the real application built by
+//! `Application::build` on top.
+//!
+//! Statics hold plain data only (URLs, names): every `#[tokio::test]` has its own runtime, and pools
+//! must not outlive the runtime that opened them.
+
+use anyhow::Context;
+use migration::{Migrator, guard};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use server::config::{EmbeddedSettings, Settings};
+use server::database::{connect, grant_app_role};
+use server::embedded_db::{APP_ROLE, Credentials, EmbeddedPostgres};
+use server::{AppState, Application};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::sync::{OnceCell, oneshot};
+use uuid::Uuid;
+
+static CLUSTER: OnceCell<Credentials> = OnceCell::const_new();
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+/// Root for everything the tests put on disk. `scripts/test.sh` sets `CAIRN_TEST_DATA_DIR` to a
+/// fresh directory it removes afterwards; it must be reachable by the `postgres` user (not /root).
+pub fn test_data_root() -> PathBuf {
+    std::env::var_os("CAIRN_TEST_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("cairn-test"))
+}
+
+/// Embedded settings for throwaway clusters: a free port, no fsync.
+pub fn ephemeral_embedded() -> EmbeddedSettings {
+    EmbeddedSettings {
+        port: 0,
+        postgres_bin_dir: None,
+        ephemeral: true,
+    }
+}
+
+async fn cluster() -> &'static Credentials {
+    CLUSTER
+        .get_or_init(|| async {
+            let root = test_data_root();
+            std::fs::create_dir_all(&root).expect("creating the test data directory");
+            let embedded = EmbeddedPostgres::new(&root.join("shared"), &ephemeral_embedded())
+                .expect("finding Postgres (run scripts/setup.sh)");
+            let (credentials, _) = embedded.start().await.expect("starting the test cluster");
+            credentials
+        })
+        .await
+}
+
+async fn template() -> &'static str {
+    TEMPLATE
+        .get_or_init(|| async {
+            let credentials = cluster().await;
+            let name = format!("cairn_template_{}", Uuid::new_v4().simple());
+            let admin = connect(&credentials.superuser_url("postgres"), 1)
+                .await
+                .expect("admin");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name} OWNER cairn_owner"))
+                .await
+                .expect("creating the template database");
+            admin.close().await.expect("closing");
+            let superuser = connect(&credentials.superuser_url(&name), 1)
+                .await
+                .expect("superuser");
+            superuser
+                .execute_unprepared("CREATE EXTENSION vector")
+                .await
+                .expect("pgvector");
+            superuser.close().await.expect("closing");
+            let owner = connect(&credentials.owner_url_for(&name), 1)
+                .await
+                .expect("owner");
+            guard::migrate::<Migrator>(&owner, guard::MigrateOptions::default())
+                .await
+                .expect("migrating the template");
+            grant_app_role(&owner, APP_ROLE)
+                .await
+                .expect("granting the app role");
+            owner.close().await.expect("closing");
+            name
+        })
+        .await
+}
+
+/// A database of its own for one test.
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    /// Database name.
+    pub name: String,
+    credentials: Credentials,
+}
+
+impl TestDb {
+    /// A fresh, fully migrated database (cloned from the template).
+    pub async fn migrated() -> Self {
+        let name = format!("test_{}", Uuid::new_v4().simple());
+        Self::create(&name, Some(template().await)).await
+    }
+
+    /// A fresh database with pgvector but no migrations applied.
+    pub async fn empty() -> Self {
+        let name = format!("test_{}", Uuid::new_v4().simple());
+        let db = Self::create(&name, None).await;
+        let superuser = connect(&db.credentials.superuser_url(&name), 1)
+            .await
+            .expect("superuser");
+        superuser
+            .execute_unprepared("CREATE EXTENSION vector")
+            .await
+            .expect("pgvector");
+        superuser.close().await.expect("closing");
+        db
+    }
+
+    async fn create(name: &str, template: Option<&str>) -> Self {
+        let credentials = cluster().await.clone();
+        let admin = connect(&credentials.superuser_url("postgres"), 1)
+            .await
+            .expect("admin");
+        let template = template
+            .map(|t| format!(" TEMPLATE {t}"))
+            .unwrap_or_default();
+        admin
+            .execute_unprepared(&format!(
+                "CREATE DATABASE {name} OWNER cairn_owner{template}"
+            ))
+            .await
+            .expect("creating a test database");
+        admin.close().await.expect("closing");
+        Self {
+            name: name.to_owned(),
+            credentials,
+        }
+    }
+
+    /// URL of the schema owner (BYPASSRLS: sees every tenant's rows).
+    pub fn owner_url(&self) -> String {
+        self.credentials.owner_url_for(&self.name)
+    }
+
+    /// URL of the application role (row-level security applies).
+    pub fn app_url(&self) -> String {
+        self.credentials.app_url_for(&self.name)
+    }
+
+    /// URL of the cluster superuser on this database.
+    pub fn superuser_url(&self) -> String {
+        self.credentials.superuser_url(&self.name)
+    }
+
+    /// A pool connected as the schema owner, for arranging and asserting behind the app's back.
+    pub async fn owner(&self) -> DatabaseConnection {
+        connect(&self.owner_url(), 2)
+            .await
+            .expect("connecting as owner")
+    }
+
+    /// A pool connected as the application role.
+    pub async fn app(&self) -> DatabaseConnection {
+        connect(&self.app_url(), 2)
+            .await
+            .expect("connecting as the app role")
+    }
+
+    /// Settings that point Cairn at this database, on a free port.
+    pub fn settings(&self) -> Settings {
+        let mut settings = Settings::default();
+        settings.server.port = 0;
+        settings.data_dir = test_data_root().join(format!("app-{}", Uuid::new_v4().simple()));
+        settings.database.url = Some(self.owner_url().into());
+        settings.database.app_url = Some(self.app_url().into());
+        settings.database.max_connections = 4;
+        settings
+    }
+}
+
+/// The real application, serving on a free port of 127.0.0.1.
+pub struct TestApp {
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// Its state, for arranging data the way handlers see it.
+    pub state: AppState,
+    /// The database it runs on.
+    pub db: TestDb,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.server.take() {
+            Some(handle) => handle.await.context("server task")?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Builds and starts Cairn on a fresh migrated database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(TestDb::migrated().await, |_| {})
+        .await
+        .expect("building the app")
+}
+
+/// Builds and starts Cairn on `db`, after `adjust` has changed its settings.
+pub async fn spawn_app_on(
+    db: TestDb,
+    adjust: impl FnOnce(&mut Settings),
+) -> anyhow::Result<TestApp> {
+    let mut settings = db.settings();
+    adjust(&mut settings);
+    let app = Application::build(settings).await?;
+    let address = app.local_addr()?;
+    let state = app.state().clone();
+    let (tx, rx) = oneshot::channel();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    Ok(TestApp {
+        address,
+        state,
+        db,
+        client: reqwest::Client::new(),
+        shutdown: Some(tx),
+        server: Some(server),
+    })
+}
+
+/// The `cairn` binary built by `scripts/test.sh` (`cargo build -p server --bin cairn`), next to
+/// this test executable's directory, or `CAIRN_BIN`.
+pub fn cairn_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("CAIRN_BIN") {
+        return PathBuf::from(bin);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    // target/debug/deps/integration-HASH -> target/debug/cairn
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|dir| dir.join("cairn"));
+    match bin {
+        Some(bin) if bin.is_file() => bin,
+        _ => panic!("the cairn binary is not built: run `cargo build -p server --bin cairn` first"),
+    }
+}

@@ -49,7 +49,10 @@ pub enum ApiError {
 impl ApiError {
     /// Shorthand for a validation error.
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self::Invalid { field: field.into(), reason: reason.into() }
+        Self::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 
     /// The HTTP status code this error is answered with.
@@ -83,7 +86,10 @@ mod tests {
 
     #[test]
     fn internal_errors_carry_no_detail() {
-        assert_eq!(serde_json::to_string(&ApiError::Internal).unwrap(), r#"{"kind":"internal"}"#);
+        assert_eq!(
+            serde_json::to_string(&ApiError::Internal).unwrap(),
+            r#"{"kind":"internal"}"#
+        );
         assert_eq!(ApiError::Internal.status_code(), 500);
         assert_eq!(ApiError::NotFound.status_code(), 404);
     }

@@ -73,7 +73,10 @@ mod tests {
     fn parses_uuids_and_names_the_field_on_error() {
         let id = Uuid::new_v4();
         assert_eq!(ProjectId::parse(&id.to_string()).unwrap().into_uuid(), id);
-        assert_eq!(ProjectId::parse(&format!("  {id} ")).unwrap().into_uuid(), id);
+        assert_eq!(
+            ProjectId::parse(&format!("  {id} ")).unwrap().into_uuid(),
+            id
+        );
         assert_eq!(
             ProjectId::parse("../etc/passwd"),
             Err(ApiError::invalid("project_id", "is not a valid id"))

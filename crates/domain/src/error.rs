@@ -39,7 +39,9 @@ impl From<DomainError> for ApiError {
     fn from(err: DomainError) -> Self {
         match err {
             DomainError::NotFound => ApiError::NotFound,
-            DomainError::Conflict(_) => ApiError::Conflict { message: "already exists".into() },
+            DomainError::Conflict(_) => ApiError::Conflict {
+                message: "already exists".into(),
+            },
             DomainError::Invalid { field, reason } => ApiError::Invalid { field, reason },
             DomainError::Database(source) => {
                 tracing::error!(error = %source, "database error");

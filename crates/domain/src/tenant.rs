@@ -60,7 +60,11 @@ impl TenantCtx {
                 .await?
                 .ok_or(DomainError::NotFound)?;
         txn.commit().await?;
-        Ok(Self { tenant_id, user_id, role: membership.role.into() })
+        Ok(Self {
+            tenant_id,
+            user_id,
+            role: membership.role.into(),
+        })
     }
 }
 
@@ -94,7 +98,8 @@ impl Db {
 
     /// Opens a transaction in which Postgres sees only `ctx`'s tenant.
     pub async fn begin_tenant(&self, ctx: &TenantCtx) -> Result<DatabaseTransaction, DomainError> {
-        self.begin_with(Some(ctx.tenant_id), Some(ctx.user_id)).await
+        self.begin_with(Some(ctx.tenant_id), Some(ctx.user_id))
+            .await
     }
 
     /// Opens a transaction in which Postgres sees `user_id`'s own memberships and tenants only.

@@ -1,1 +1,13 @@
-//! x
+//! The Cairn server: configuration, the embedded database, the HTTP application and the CLI.
+#![doc = include_str!("../README.md")]
+
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod embedded_db;
+mod error;
+mod routes;
+pub mod startup;
+pub mod telemetry;
+
+pub use startup::{AppState, Application};

@@ -128,7 +128,12 @@ impl SchemaChange {
                 "-- column {table}.{column} was not created by a Cairn migration: \
                  ALTER TABLE {table} DROP COLUMN {column}; once its data is safe elsewhere"
             ),
-            Self::ColumnDropped { table, column, data_type, not_null } => {
+            Self::ColumnDropped {
+                table,
+                column,
+                data_type,
+                not_null,
+            } => {
                 let mut sql = format!("ALTER TABLE {table} ADD COLUMN {column} {data_type};");
                 if *not_null {
                     sql.push_str(&format!(
@@ -143,7 +148,12 @@ impl SchemaChange {
                 }
                 sql
             }
-            Self::ColumnTypeChanged { table, column, from, .. } => format!(
+            Self::ColumnTypeChanged {
+                table,
+                column,
+                from,
+                ..
+            } => format!(
                 "ALTER TABLE {table} ALTER COLUMN {column} TYPE {from} USING {column}::{from};"
             ),
             Self::IndexAdded { index, .. } => format!(
@@ -161,18 +171,39 @@ impl fmt::Display for SchemaChange {
         match self {
             Self::TableAdded { table } => write!(f, "table {table} added"),
             Self::TableDropped { table } => write!(f, "table {table} dropped"),
-            Self::ColumnAdded { table, column, data_type } => {
+            Self::ColumnAdded {
+                table,
+                column,
+                data_type,
+            } => {
                 write!(f, "column {table}.{column} ({data_type}) added")
             }
-            Self::ColumnDropped { table, column, data_type, .. } => {
+            Self::ColumnDropped {
+                table,
+                column,
+                data_type,
+                ..
+            } => {
                 write!(f, "column {table}.{column} ({data_type}) dropped")
             }
-            Self::ColumnTypeChanged { table, column, from, to } => {
-                write!(f, "column {table}.{column} changed type from {from} to {to}")
+            Self::ColumnTypeChanged {
+                table,
+                column,
+                from,
+                to,
+            } => {
+                write!(
+                    f,
+                    "column {table}.{column} changed type from {from} to {to}"
+                )
             }
             Self::IndexAdded { table, index } => write!(f, "index {index} on {table} added"),
-            Self::IndexDropped { table, index, .. } => write!(f, "index {index} on {table} dropped"),
-            Self::IndexChanged { table, index, to, .. } => {
+            Self::IndexDropped { table, index, .. } => {
+                write!(f, "index {index} on {table} dropped")
+            }
+            Self::IndexChanged {
+                table, index, to, ..
+            } => {
                 write!(f, "index {index} on {table} redefined as {to}")
             }
         }
@@ -184,7 +215,9 @@ pub fn diff(before: &SchemaSnapshot, after: &SchemaSnapshot) -> Vec<SchemaChange
     let mut changes = Vec::new();
     for (name, old) in &before.tables {
         let Some(new) = after.tables.get(name) else {
-            changes.push(SchemaChange::TableDropped { table: name.clone() });
+            changes.push(SchemaChange::TableDropped {
+                table: name.clone(),
+            });
             continue;
         };
         for (column, old_col) in &old.columns {
@@ -235,13 +268,18 @@ pub fn diff(before: &SchemaSnapshot, after: &SchemaSnapshot) -> Vec<SchemaChange
         }
         for index in new.indexes.keys() {
             if !old.indexes.contains_key(index) {
-                changes.push(SchemaChange::IndexAdded { table: name.clone(), index: index.clone() });
+                changes.push(SchemaChange::IndexAdded {
+                    table: name.clone(),
+                    index: index.clone(),
+                });
             }
         }
     }
     for name in after.tables.keys() {
         if !before.tables.contains_key(name) {
-            changes.push(SchemaChange::TableAdded { table: name.clone() });
+            changes.push(SchemaChange::TableAdded {
+                table: name.clone(),
+            });
         }
     }
     changes
@@ -256,12 +294,18 @@ mod tests {
         let mut table = TableSnapshot::default();
         table.columns.insert(
             "id".into(),
-            ColumnSnapshot { data_type: "uuid".into(), not_null: true },
+            ColumnSnapshot {
+                data_type: "uuid".into(),
+                not_null: true,
+            },
         );
         if let Some(t) = embedding_type {
             table.columns.insert(
                 "embedding".into(),
-                ColumnSnapshot { data_type: t.into(), not_null: false },
+                ColumnSnapshot {
+                    data_type: t.into(),
+                    not_null: false,
+                },
             );
         }
         if with_index {
@@ -292,9 +336,11 @@ mod tests {
         assert_eq!(changes.len(), 2, "{changes:?}");
         assert!(changes.iter().all(SchemaChange::is_destructive));
         assert!(changes[0].touches_protected_column());
-        assert!(changes[0].repair_sql().starts_with(
-            "ALTER TABLE insights ADD COLUMN embedding vector(1536);"
-        ));
+        assert!(
+            changes[0]
+                .repair_sql()
+                .starts_with("ALTER TABLE insights ADD COLUMN embedding vector(1536);")
+        );
         assert_eq!(
             changes[1].repair_sql(),
             "CREATE INDEX insights_embedding_idx ON public.insights USING hnsw (embedding vector_cosine_ops);"
@@ -303,7 +349,10 @@ mod tests {
 
     #[test]
     fn retyping_is_destructive_and_adding_is_not() {
-        let changes = diff(&schema(Some("vector(1536)"), false), &schema(Some("vector(768)"), false));
+        let changes = diff(
+            &schema(Some("vector(1536)"), false),
+            &schema(Some("vector(768)"), false),
+        );
         assert_eq!(
             changes,
             vec![SchemaChange::ColumnTypeChanged {

@@ -84,7 +84,11 @@ impl DriftReport {
 
     /// SQL (and, where SQL cannot help, comments) that brings the live schema back to the recorded one.
     pub fn repair_sql(&self) -> String {
-        self.changes.iter().map(SchemaChange::repair_sql).collect::<Vec<_>>().join("\n")
+        self.changes
+            .iter()
+            .map(SchemaChange::repair_sql)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -96,14 +100,23 @@ impl fmt::Display for DriftReport {
         writeln!(
             f,
             "the live schema differs from the one recorded {}:",
-            self.recorded_at.as_deref().map_or("(none)".to_owned(), |at| format!("at {at}"))
+            self.recorded_at
+                .as_deref()
+                .map_or("(none)".to_owned(), |at| format!("at {at}"))
         )?;
         for change in &self.changes {
-            let marker = if change.touches_protected_column() { " [protected]" } else { "" };
+            let marker = if change.touches_protected_column() {
+                " [protected]"
+            } else {
+                ""
+            };
             writeln!(f, "  - {change}{marker}")?;
         }
         for name in &self.unrecorded_migrations {
-            writeln!(f, "  - migration {name} was applied outside `cairn db migrate`")?;
+            writeln!(
+                f,
+                "  - migration {name} was applied outside `cairn db migrate`"
+            )?;
         }
         if !self.changes.is_empty() {
             writeln!(f, "repair SQL:")?;
@@ -149,7 +162,9 @@ pub enum MigrationError {
     )]
     BackupWouldBeIncomplete(String),
     /// Cairn applies all pending migrations in one transaction.
-    #[error("migration {0} opts out of transactions; Cairn's guard needs every migration transactional")]
+    #[error(
+        "migration {0} opts out of transactions; Cairn's guard needs every migration transactional"
+    )]
     NonTransactional(String),
     /// A migration failed to run.
     #[error("migration {migration} failed: {source}")]
@@ -169,13 +184,20 @@ pub async fn check_drift<C: ConnectionTrait>(db: &C) -> Result<DriftReport, DbEr
     let live = SchemaSnapshot::read(db).await?;
     let applied = applied_migrations(db).await?;
     let Some(recorded) = recorded_schema(db).await? else {
-        return Ok(DriftReport { recorded_at: None, changes: Vec::new(), unrecorded_migrations: applied });
+        return Ok(DriftReport {
+            recorded_at: None,
+            changes: Vec::new(),
+            unrecorded_migrations: applied,
+        });
     };
     let recorded_names: HashSet<&String> = recorded.migrations.iter().collect();
     Ok(DriftReport {
         recorded_at: Some(recorded.recorded_at),
         changes: diff(&recorded.snapshot, &live),
-        unrecorded_migrations: applied.into_iter().filter(|m| !recorded_names.contains(m)).collect(),
+        unrecorded_migrations: applied
+            .into_iter()
+            .filter(|m| !recorded_names.contains(m))
+            .collect(),
     })
 }
 
@@ -201,9 +223,12 @@ pub async fn migrate<M: GuardedMigrator>(
         return Err(MigrationError::Drift(drift));
     }
 
-    let pending_names: HashSet<String> = pending_migrations::<M, _>(db).await?.into_iter().collect();
-    let pending: Vec<Box<dyn MigrationTrait>> =
-        M::migrations().into_iter().filter(|m| pending_names.contains(m.name())).collect();
+    let pending_names: HashSet<String> =
+        pending_migrations::<M, _>(db).await?.into_iter().collect();
+    let pending: Vec<Box<dyn MigrationTrait>> = M::migrations()
+        .into_iter()
+        .filter(|m| pending_names.contains(m.name()))
+        .collect();
     if let Some(m) = pending.iter().find(|m| m.use_transaction() == Some(false)) {
         return Err(MigrationError::NonTransactional(m.name().to_owned()));
     }
@@ -231,8 +256,12 @@ pub async fn migrate<M: GuardedMigrator>(
 
     let mut allowed_destructive: Vec<&SchemaChange> = Vec::new();
     for plan in &planned {
-        let destructive: Vec<SchemaChange> =
-            plan.changes.iter().filter(|c| c.is_destructive()).cloned().collect();
+        let destructive: Vec<SchemaChange> = plan
+            .changes
+            .iter()
+            .filter(|c| c.is_destructive())
+            .cloned()
+            .collect();
         if destructive.is_empty() {
             continue;
         }
@@ -305,11 +334,17 @@ pub async fn migrate<M: GuardedMigrator>(
     })
 }
 
-async fn run_up(migration: &dyn MigrationTrait, txn: &DatabaseTransaction) -> Result<(), MigrationError> {
+async fn run_up(
+    migration: &dyn MigrationTrait,
+    txn: &DatabaseTransaction,
+) -> Result<(), MigrationError> {
     migration
         .up(&SchemaManager::new(txn))
         .await
-        .map_err(|source| MigrationError::Failed { migration: migration.name().to_owned(), source })
+        .map_err(|source| MigrationError::Failed {
+            migration: migration.name().to_owned(),
+            source,
+        })
 }
 
 /// Problems with `before`'s protected columns in `after`, except those a permitted destructive change
@@ -358,7 +393,9 @@ async fn ensure_role_sees_all_rows(txn: &DatabaseTransaction) -> Result<(), Migr
     if row.try_get::<bool>("", "sees_all")? {
         Ok(())
     } else {
-        Err(MigrationError::BackupWouldBeIncomplete(row.try_get("", "role")?))
+        Err(MigrationError::BackupWouldBeIncomplete(
+            row.try_get("", "role")?,
+        ))
     }
 }
 
@@ -367,7 +404,8 @@ async fn back_up_tables(
     tables: &BTreeSet<&str>,
 ) -> Result<Vec<String>, MigrationError> {
     let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S");
-    txn.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS {BACKUP_SCHEMA}")).await?;
+    txn.execute_unprepared(&format!("CREATE SCHEMA IF NOT EXISTS {BACKUP_SCHEMA}"))
+        .await?;
     let mut backups = Vec::new();
     for table in tables {
         let backup = format!("{table}_{stamp}");
@@ -482,8 +520,17 @@ impl fmt::Display for MigrationReport {
             writeln!(f, "no pending migrations")?;
         }
         for plan in &self.planned {
-            let verb = if self.applied { "applied" } else { "would apply" };
-            writeln!(f, "{verb} {} ({} schema changes)", plan.name, plan.changes.len())?;
+            let verb = if self.applied {
+                "applied"
+            } else {
+                "would apply"
+            };
+            writeln!(
+                f,
+                "{verb} {} ({} schema changes)",
+                plan.name,
+                plan.changes.len()
+            )?;
             for change in plan.changes.iter().filter(|c| c.is_destructive()) {
                 writeln!(f, "  - destructive: {change}")?;
             }

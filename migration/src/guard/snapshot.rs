@@ -185,7 +185,10 @@ impl ProtectedColumn {
         }
         for (name, definition) in &self.indexes {
             match table.indexes.get(name) {
-                None => problems.push(format!("index {name} on {}.{} is missing", self.table, self.column)),
+                None => problems.push(format!(
+                    "index {name} on {}.{} is missing",
+                    self.table, self.column
+                )),
                 Some(index) if &index.definition != definition => problems.push(format!(
                     "index {name} on {}.{} changed: {}",
                     self.table, self.column, index.definition

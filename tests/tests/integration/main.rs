@@ -1,1 +1,10 @@
-fn main(){}
+//! Integration tests: the real application and the real database, a fresh database per test.
+// A failed step should stop the test right there, with the error in the message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fixtures;
+mod health;
+mod migrations;
+mod schema;
+mod serve;
+mod tenancy;

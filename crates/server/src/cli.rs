@@ -1,0 +1,152 @@
+//! The `cairn` command line.
+
+use crate::config::Settings;
+use crate::database::{self, DatabaseTarget};
+use crate::embedded_db::EmbeddedPostgres;
+use crate::startup::{Application, shutdown_signal};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use migration::guard::{self, MigrateOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Cairn: a team's knowledge platform for building with AI.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version)]
+pub struct Cli {
+    /// Configuration file [default: ./cairn.toml if present]. `CAIRN_*` variables override it.
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve Cairn (starting the embedded Postgres when no DATABASE_URL is set).
+    Serve,
+    /// Database administration.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+/// `cairn db ...`
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Apply pending migrations through the guard (drift check, dry run, destructive-change policy).
+    Migrate {
+        /// Let migrations marked destructive drop or retype what they declare, after a backup.
+        #[arg(long)]
+        allow_destructive: bool,
+        /// Plan and check only; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Report drift between the live schema and the recorded one; exits 1 on drift.
+    Check,
+    /// Print the embedded database's URL (the schema owner's, for psql).
+    Url {
+        /// Print the application role's URL instead.
+        #[arg(long)]
+        app: bool,
+    },
+    /// Start the embedded Postgres and leave it running.
+    Start,
+    /// Stop the embedded Postgres.
+    Stop,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    crate::telemetry::init(&settings.log);
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            app.run_until_stopped(shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Db(command) => run_db(settings, command).await,
+    }
+}
+
+async fn run_db(settings: Settings, command: DbCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DbCommand::Migrate {
+            allow_destructive,
+            dry_run,
+        } => {
+            let target = DatabaseTarget::resolve(&settings).await?;
+            let options = MigrateOptions {
+                allow_destructive,
+                dry_run,
+            };
+            let result = database::migrate_and_grant(&target, options).await;
+            target.release().await?;
+            match result {
+                Ok(report) => {
+                    print!("{report}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error) => {
+                    eprintln!("{error:#}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        DbCommand::Check => {
+            let target = DatabaseTarget::resolve(&settings).await?;
+            let owner = target.connect_owner().await?;
+            let drift = guard::check_drift(&owner).await;
+            owner.close().await?;
+            target.release().await?;
+            let drift = drift.context("reading the live schema")?;
+            println!("{drift}");
+            Ok(if drift.is_clean() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        DbCommand::Url { app } => {
+            let embedded = embedded(&settings)?;
+            if !embedded.is_initialized() {
+                anyhow::bail!("the embedded database is not created yet: run `cairn db start`");
+            }
+            let credentials = embedded.credentials()?;
+            println!(
+                "{}",
+                if app {
+                    credentials.app_url()
+                } else {
+                    credentials.owner_url()
+                }
+            );
+            if !embedded.is_running().await? {
+                eprintln!("(not running: start it with `cairn db start` or `cairn serve`)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Start => {
+            let (credentials, _) = embedded(&settings)?.start().await?;
+            eprintln!(
+                "embedded Postgres is running on 127.0.0.1:{}",
+                credentials.port
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        DbCommand::Stop => {
+            embedded(&settings)?.stop().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn embedded(settings: &Settings) -> anyhow::Result<EmbeddedPostgres> {
+    if settings.database.url.is_some() {
+        anyhow::bail!("DATABASE_URL is set: Cairn uses that server, not the embedded one");
+    }
+    EmbeddedPostgres::new(&settings.data_dir, &settings.database.embedded)
+}

@@ -1,0 +1,169 @@
+//! Layered configuration: built-in defaults < `cairn.toml` < `CAIRN_*` environment variables
+//! (`__` separates levels: `CAIRN_SERVER__PORT=8080`, `CAIRN_DATABASE__URL=...`). `DATABASE_URL` is
+//! honoured as well. Secrets are `SecretString`s: they print as `[REDACTED]`.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// Read when no `--config` is given, if present.
+pub const DEFAULT_CONFIG_FILE: &str = "cairn.toml";
+
+/// `CAIRN_*` variables that are read by scripts and tests, not settings.
+const NOT_SETTINGS: &[&str] = &["TOOLS_DIR", "TEST_DATA_DIR", "BIN"];
+
+/// All of Cairn's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where Cairn keeps its local state: the embedded database, stored objects.
+    pub data_dir: PathBuf,
+    /// The HTTP server.
+    pub server: ServerSettings,
+    /// The database.
+    pub database: DatabaseSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub host: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
+}
+
+/// The database.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// URL of the role that owns the schema (runs migrations). Unset: use the embedded Postgres.
+    pub url: Option<SecretString>,
+    /// URL of the application role (no superuser, no BYPASSRLS). Required with `url`.
+    pub app_url: Option<SecretString>,
+    /// Connection pool size for the application role.
+    pub max_connections: u32,
+    /// Run guarded migrations when `serve` starts (never destructive ones).
+    pub migrate_on_start: bool,
+    /// The embedded Postgres.
+    pub embedded: EmbeddedSettings,
+}
+
+/// The embedded Postgres, used when no database URL is configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddedSettings {
+    /// Port on 127.0.0.1 for a new cluster; 0 picks a free one. An existing cluster keeps its port.
+    pub port: u16,
+    /// Directory holding `initdb`, `pg_ctl` and `postgres` (with pgvector). Unset: the directory
+    /// the setup script installs, `$CAIRN_TOOLS_DIR/postgres/bin`.
+    pub postgres_bin_dir: Option<PathBuf>,
+    /// Trade durability for speed (fsync off). For throwaway test clusters only.
+    pub ephemeral: bool,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `tracing` filter directives, e.g. `info,server=debug`. `RUST_LOG` overrides it.
+    pub filter: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(".cairn"),
+            server: ServerSettings::default(),
+            database: DatabaseSettings::default(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 3000,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            app_url: None,
+            max_connections: 16,
+            migrate_on_start: true,
+            embedded: EmbeddedSettings::default(),
+        }
+    }
+}
+
+impl Default for EmbeddedSettings {
+    fn default() -> Self {
+        Self {
+            port: 54329,
+            postgres_bin_dir: None,
+            ephemeral: false,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            filter: "info,sqlx=warn".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads settings from `config_file` and the process environment. Without an explicit file,
+    /// `cairn.toml` in the working directory is read if it exists.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        Self::figment(config_file).extract().map_err(Box::new)
+    }
+
+    /// The layered sources, for inspection and tests.
+    pub fn figment(config_file: Option<&Path>) -> Figment {
+        let default_file = Path::new(DEFAULT_CONFIG_FILE);
+        let file = match config_file {
+            Some(explicit) => Some(explicit),
+            None => default_file.is_file().then_some(default_file),
+        };
+        let figment = Figment::new();
+        let figment = match file {
+            Some(path) => figment.merge(Toml::file_exact(path)),
+            None => figment,
+        };
+        figment
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
+            .merge(Env::prefixed("CAIRN_").split("__").ignore(NOT_SETTINGS))
+    }
+}

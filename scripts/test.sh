@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up what is missing and runs every test: unit tests, and integration tests against a real
+# Postgres + pgvector (a throwaway cluster, one fresh database per test, stopped and removed at the end).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+bash scripts/setup.sh
+
+export CAIRN_TEST_DATA_DIR="${CAIRN_TEST_DATA_DIR:-$(mktemp -d /tmp/cairn-test.XXXXXX)}"
+chmod 755 "$CAIRN_TEST_DATA_DIR"
+cleanup() {
+  # Every cluster a test started (the shared one, and those of `cairn serve` tests) is stopped,
+  # even if a test failed half-way.
+  for dir in "$CAIRN_TEST_DATA_DIR"/*/; do
+    [ -d "$dir/postgres/data" ] || continue
+    CAIRN_DATA_DIR="$dir" "$CARGO_TARGET_DIR/debug/cairn" db stop 2>/dev/null ||
+      kill -INT "$(head -n 1 "$dir/postgres/data/postmaster.pid" 2>/dev/null)" 2>/dev/null || true
+  done
+  rm -rf "$CAIRN_TEST_DATA_DIR"
+}
+trap cleanup EXIT
+
+# The integration tests drive the real `cairn` binary too (serve, db check), so build it first.
+cargo build -p server --bin cairn
+cargo test --workspace --no-fail-fast "$@"

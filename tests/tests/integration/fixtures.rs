@@ -1,0 +1,153 @@
+//! Rows for tests to work on, inserted as the schema owner (which bypasses row-level security).
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+use uuid::Uuid;
+
+/// One tenant with a user (its owner), a project, a note with an image, a memory entry, a sync and an
+/// insight with an embedding.
+#[derive(Debug, Clone, Copy)]
+pub struct Seeded {
+    pub tenant: Uuid,
+    pub user: Uuid,
+    pub project: Uuid,
+    pub note: Uuid,
+    pub image: Uuid,
+    pub entry: Uuid,
+    pub sync: Uuid,
+    pub insight: Uuid,
+}
+
+pub async fn exec(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> u64 {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    .rows_affected()
+}
+
+pub async fn count(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> i64 {
+    db.query_one_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    .expect("a row")
+    .try_get_by_index::<i64>(0)
+    .expect("a count")
+}
+
+/// A unit vector of 1536 dimensions pointing along `axis`, as pgvector text.
+pub fn axis_vector(axis: usize) -> String {
+    let mut v = vec!["0"; 1536];
+    v[axis] = "1";
+    format!("[{}]", v.join(","))
+}
+
+pub async fn seed_tenant(owner: &DatabaseConnection, name: &str) -> Seeded {
+    let s = Seeded {
+        tenant: Uuid::new_v4(),
+        user: Uuid::new_v4(),
+        project: Uuid::new_v4(),
+        note: Uuid::new_v4(),
+        image: Uuid::new_v4(),
+        entry: Uuid::new_v4(),
+        sync: Uuid::new_v4(),
+        insight: Uuid::new_v4(),
+    };
+    exec(
+        owner,
+        "INSERT INTO tenants (id, name) VALUES ($1, $2)",
+        vec![s.tenant.into(), name.into()],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO users (id, email, password_hash) VALUES ($1, $2, 'x')",
+        vec![
+            s.user.into(),
+            format!("{}@{name}.test", s.user.simple()).into(),
+        ],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO memberships (tenant_id, user_id, role) VALUES ($1, $2, 'owner')",
+        vec![s.tenant.into(), s.user.into()],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO projects (id, tenant_id, name, github_owner, github_repo, github_branch)
+         VALUES ($1, $2, $3, 'octo', 'repo', 'main')",
+        vec![
+            s.project.into(),
+            s.tenant.into(),
+            format!("{name} project").into(),
+        ],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO project_notes (id, tenant_id, project_id, title, body)
+         VALUES ($1, $2, $3, 'First note', 'Body')",
+        vec![s.note.into(), s.tenant.into(), s.project.into()],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO note_images (id, tenant_id, note_id, image_key, content_type, byte_size, width, height)
+         VALUES ($1, $2, $3, $4, 'image/png', 100, 10, 10)",
+        vec![
+            s.image.into(),
+            s.tenant.into(),
+            s.note.into(),
+            format!("tenants/{}/notes/{}/{}.png", s.tenant, s.note, s.image).into(),
+        ],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO project_syncs (id, tenant_id, project_id, branch, status)
+         VALUES ($1, $2, $3, 'main', 'completed')",
+        vec![s.sync.into(), s.tenant.into(), s.project.into()],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO memory_entries (id, tenant_id, project_id, kind, title, content, source_path, blob_sha, sync_id)
+         VALUES ($1, $2, $3, 'file', 'README.md', 'How to deploy the service', 'README.md', 'abc123', $4)",
+        vec![s.entry.into(), s.tenant.into(), s.project.into(), s.sync.into()],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO workflow_insights (id, tenant_id, project_id, content, embedding, embedding_model)
+         VALUES ($1, $2, $3, 'Use smaller images', $4::vector, 'test-embedding')",
+        vec![s.insight.into(), s.tenant.into(), s.project.into(), axis_vector(0).into()],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO code_analysis_runs (id, tenant_id, project_id, status) VALUES ($1, $2, $3, 'completed')",
+        vec![Uuid::new_v4().into(), s.tenant.into(), s.project.into()],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO audit_log (id, tenant_id, actor_user_id, action, target_table, target_id)
+         VALUES ($1, $2, $3, 'create', 'projects', $4)",
+        vec![
+            Uuid::new_v4().into(),
+            s.tenant.into(),
+            s.user.into(),
+            s.project.into(),
+        ],
+    )
+    .await;
+    s
+}

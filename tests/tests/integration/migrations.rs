@@ -1,0 +1,380 @@
+//! The migration guard against a real database: what it refuses, what it lets through, and that the
+//! embedding column and its data survive every refusal.
+
+use crate::fixtures::{axis_vector, count, exec, seed_tenant};
+use migration::guard::{self, GuardedMigrator, MigrateOptions, MigrationError, SchemaChange};
+use migration::sea_orm_migration::prelude::*;
+use migration::sea_orm_migration::sea_orm::{DatabaseConnection, DbBackend, Statement};
+use tests::{TestDb, cairn_bin};
+
+/// A migration made of one SQL string, for proposing schema changes in tests.
+struct SqlMigration {
+    name: &'static str,
+    sql: &'static str,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for SqlMigration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(self.sql)
+            .await
+            .map(|_| ())
+    }
+}
+
+impl MigrationName for SqlMigration {
+    fn name(&self) -> &str {
+        self.name
+    }
+}
+
+/// Cairn's migrations followed by one proposed migration; optionally marked destructive.
+macro_rules! proposing {
+    ($migrator:ident, $name:literal, $sql:literal, destructive = $destructive:literal) => {
+        struct $migrator;
+        impl MigratorTrait for $migrator {
+            fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+                let mut all = migration::Migrator::migrations();
+                all.push(Box::new(SqlMigration {
+                    name: $name,
+                    sql: $sql,
+                }));
+                all
+            }
+        }
+        impl GuardedMigrator for $migrator {
+            fn destructive_migrations() -> Vec<&'static str> {
+                if $destructive { vec![$name] } else { vec![] }
+            }
+        }
+    };
+}
+
+proposing!(
+    DropsEmbedding,
+    "m20990101_000001_drop_insight_embedding",
+    "ALTER TABLE workflow_insights DROP COLUMN embedding",
+    destructive = false
+);
+proposing!(
+    RetypesEmbedding,
+    "m20990101_000002_retype_insight_embedding",
+    "DROP INDEX workflow_insights_embedding_hnsw_idx;
+     ALTER TABLE workflow_insights ALTER COLUMN embedding TYPE real[] USING embedding::real[]",
+    destructive = false
+);
+proposing!(
+    DropsEmbeddingIndex,
+    "m20990101_000003_drop_insight_embedding_index",
+    "DROP INDEX workflow_insights_embedding_hnsw_idx",
+    destructive = false
+);
+proposing!(
+    DropsEmbeddingOnPurpose,
+    "m20990101_000004_drop_insight_embedding_on_purpose",
+    "ALTER TABLE workflow_insights DROP COLUMN embedding",
+    destructive = true
+);
+proposing!(
+    AddsArchivedAt,
+    "m20990101_000005_add_project_archived_at",
+    "ALTER TABLE projects ADD COLUMN archived_at timestamptz;
+     CREATE INDEX projects_archived_at_idx ON projects (archived_at)",
+    destructive = false
+);
+
+async fn embedding_of(owner: &DatabaseConnection, insight: uuid::Uuid) -> String {
+    owner
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT embedding::text AS e FROM workflow_insights WHERE id = $1",
+            [insight.into()],
+        ))
+        .await
+        .unwrap()
+        .expect("the insight row")
+        .try_get("", "e")
+        .unwrap()
+}
+
+async fn applied(owner: &DatabaseConnection) -> i64 {
+    count(owner, "SELECT count(*) FROM seaql_migrations", vec![]).await
+}
+
+#[tokio::test]
+async fn additive_migrations_apply_normally_and_are_recorded() {
+    let db = TestDb::migrated().await;
+    let owner = db.owner().await;
+    let before = applied(&owner).await;
+    let report = guard::migrate::<AddsArchivedAt>(&owner, MigrateOptions::default())
+        .await
+        .unwrap();
+    assert!(report.applied);
+    assert_eq!(report.planned.len(), 1);
+    assert!(
+        report.planned[0]
+            .changes
+            .contains(&SchemaChange::ColumnAdded {
+                table: "projects".into(),
+                column: "archived_at".into(),
+                data_type: "timestamp with time zone".into(),
+            })
+    );
+    assert_eq!(applied(&owner).await, before + 1);
+    assert_eq!(
+        report.protected_verified.len(),
+        2,
+        "both embedding columns verified"
+    );
+    assert!(
+        guard::check_drift(&owner).await.unwrap().is_clean(),
+        "the new schema is recorded"
+    );
+    let again = guard::migrate::<AddsArchivedAt>(&owner, MigrateOptions::default())
+        .await
+        .unwrap();
+    assert!(again.planned.is_empty() && !again.applied);
+}
+
+#[tokio::test]
+async fn dropping_the_embedding_column_is_refused_and_its_data_survives() {
+    let db = TestDb::migrated().await;
+    let owner = db.owner().await;
+    let s = seed_tenant(&owner, "alpha").await;
+    let before = applied(&owner).await;
+    let error = guard::migrate::<DropsEmbedding>(&owner, MigrateOptions::default())
+        .await
+        .unwrap_err();
+    match &error {
+        MigrationError::Destructive {
+            migration,
+            changes,
+            marked,
+        } => {
+            assert_eq!(migration, "m20990101_000001_drop_insight_embedding");
+            assert!(!marked);
+            assert!(changes.iter().any(|c| matches!(c,
+                SchemaChange::ColumnDropped { table, column, .. } if table == "workflow_insights" && column == "embedding")));
+            assert!(changes.iter().any(|c| matches!(c,
+                SchemaChange::IndexDropped { index, .. } if index == "workflow_insights_embedding_hnsw_idx")));
+        }
+        other => panic!("expected a destructive refusal, got {other}"),
+    }
+    // Even --allow-destructive does not let an unmarked migration through.
+    let allowed = MigrateOptions {
+        allow_destructive: true,
+        dry_run: false,
+    };
+    assert!(matches!(
+        guard::migrate::<DropsEmbedding>(&owner, allowed).await,
+        Err(MigrationError::Destructive { marked: false, .. })
+    ));
+    assert_eq!(embedding_of(&owner, s.insight).await, axis_vector(0));
+    assert_eq!(applied(&owner).await, before, "nothing recorded as applied");
+    assert!(guard::check_drift(&owner).await.unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn retyping_the_embedding_column_is_refused_and_its_data_survives() {
+    let db = TestDb::migrated().await;
+    let owner = db.owner().await;
+    let s = seed_tenant(&owner, "alpha").await;
+    let error = guard::migrate::<RetypesEmbedding>(&owner, MigrateOptions::default())
+        .await
+        .unwrap_err();
+    let MigrationError::Destructive { changes, .. } = &error else {
+        panic!("got {error}")
+    };
+    assert!(changes.contains(&SchemaChange::ColumnTypeChanged {
+        table: "workflow_insights".into(),
+        column: "embedding".into(),
+        from: "vector(1536)".into(),
+        to: "real[]".into(),
+    }));
+    assert_eq!(embedding_of(&owner, s.insight).await, axis_vector(0));
+    let column_type = owner
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute
+              WHERE attrelid = 'workflow_insights'::regclass AND attname = 'embedding'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<String>("", "t")
+        .unwrap();
+    assert_eq!(column_type, "vector(1536)");
+}
+
+#[tokio::test]
+async fn dropping_the_embedding_index_is_refused() {
+    let db = TestDb::migrated().await;
+    let owner = db.owner().await;
+    let error = guard::migrate::<DropsEmbeddingIndex>(&owner, MigrateOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, MigrationError::Destructive { .. }),
+        "{error}"
+    );
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM pg_indexes WHERE indexname = 'workflow_insights_embedding_hnsw_idx'", vec![]).await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_marked_destructive_migration_needs_the_flag_and_then_backs_up_first() {
+    let db = TestDb::migrated().await;
+    let owner = db.owner().await;
+    let s = seed_tenant(&owner, "alpha").await;
+
+    let error = guard::migrate::<DropsEmbeddingOnPurpose>(&owner, MigrateOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, MigrationError::Destructive { marked: true, .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("--allow-destructive"));
+    assert_eq!(embedding_of(&owner, s.insight).await, axis_vector(0));
+
+    let dry = MigrateOptions {
+        allow_destructive: true,
+        dry_run: true,
+    };
+    let plan = guard::migrate::<DropsEmbeddingOnPurpose>(&owner, dry)
+        .await
+        .unwrap();
+    assert!(!plan.applied);
+    assert_eq!(
+        embedding_of(&owner, s.insight).await,
+        axis_vector(0),
+        "a dry run changes nothing"
+    );
+
+    let allowed = MigrateOptions {
+        allow_destructive: true,
+        dry_run: false,
+    };
+    let report = guard::migrate::<DropsEmbeddingOnPurpose>(&owner, allowed)
+        .await
+        .unwrap();
+    assert!(report.applied);
+    assert_eq!(report.backups.len(), 1);
+    let backup = &report.backups[0];
+    assert!(
+        backup.starts_with("cairn_backup.workflow_insights_"),
+        "{backup}"
+    );
+    let saved = owner
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT embedding::text AS e FROM {backup} WHERE id = $1"),
+            [s.insight.into()],
+        ))
+        .await
+        .unwrap()
+        .expect("the row in the backup")
+        .try_get::<String>("", "e")
+        .unwrap();
+    assert_eq!(
+        saved,
+        axis_vector(0),
+        "the backup holds the embedding that was dropped"
+    );
+    assert_eq!(
+        report.protected_verified.len(),
+        1,
+        "only memory_entries.embedding remains"
+    );
+}
+
+#[tokio::test]
+async fn a_hand_dropped_embedding_is_drift_with_exact_repair_sql_and_blocks_migrate() {
+    let db = TestDb::migrated().await;
+    let owner = db.owner().await;
+    seed_tenant(&owner, "alpha").await;
+    exec(
+        &owner,
+        "ALTER TABLE workflow_insights DROP COLUMN embedding",
+        vec![],
+    )
+    .await;
+
+    let drift = guard::check_drift(&owner).await.unwrap();
+    assert!(!drift.is_clean());
+    let repair = drift.repair_sql();
+    assert!(
+        repair.contains("ALTER TABLE workflow_insights ADD COLUMN embedding vector(1536);"),
+        "{repair}"
+    );
+    assert!(
+        repair.contains("CREATE INDEX workflow_insights_embedding_hnsw_idx ON public.workflow_insights USING hnsw (embedding vector_cosine_ops);"),
+        "{repair}"
+    );
+    assert!(drift.to_string().contains("[protected]"));
+
+    // migrate refuses to run over it, even an additive migration.
+    let error = guard::migrate::<AddsArchivedAt>(&owner, MigrateOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, MigrationError::Drift(_)), "{error}");
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM information_schema.columns WHERE column_name = 'archived_at'",
+            vec![]
+        )
+        .await,
+        0
+    );
+
+    // The repair SQL, run as printed, removes the drift.
+    owner.execute_unprepared(&repair).await.unwrap();
+    assert!(guard::check_drift(&owner).await.unwrap().is_clean());
+    guard::migrate::<AddsArchivedAt>(&owner, MigrateOptions::default())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn cairn_db_check_exits_nonzero_on_drift_and_migrate_refuses() {
+    let db = TestDb::migrated().await;
+    let owner = db.owner().await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(cairn_bin())
+            .args(args)
+            .env("DATABASE_URL", db.owner_url())
+            .env("CAIRN_DATABASE__APP_URL", db.app_url())
+            .env("CAIRN_LOG__FILTER", "warn")
+            .output()
+            .expect("running cairn")
+    };
+    let clean = run(&["db", "check"]);
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+
+    exec(
+        &owner,
+        "ALTER TABLE memory_entries DROP COLUMN embedding",
+        vec![],
+    )
+    .await;
+    let drifted = run(&["db", "check"]);
+    let stdout = String::from_utf8_lossy(&drifted.stdout);
+    assert_eq!(drifted.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("ALTER TABLE memory_entries ADD COLUMN embedding vector(1536);"),
+        "{stdout}"
+    );
+
+    let migrate = run(&["db", "migrate"]);
+    assert_eq!(migrate.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&migrate.stderr).contains("refusing to migrate over drift"));
+}
