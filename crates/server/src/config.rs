@@ -167,3 +167,81 @@ impl Settings {
             .merge(Env::prefixed("CAIRN_").split("__").ignore(NOT_SETTINGS))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn environment_overrides_the_file_which_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "cairn.toml",
+                r#"
+                data_dir = "/var/lib/cairn"
+                [server]
+                host = "0.0.0.0"
+                port = 8080
+                [database]
+                max_connections = 30
+                "#,
+            )?;
+            jail.set_env("CAIRN_SERVER__PORT", "9090");
+            jail.set_env("DATABASE_URL", "postgres://owner:hunter2@db/cairn");
+            jail.set_env("CAIRN_TOOLS_DIR", "/opt/elsewhere");
+            let settings = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(settings.server.port, 9090, "environment beats the file");
+            assert_eq!(settings.server.host, IpAddr::from([0, 0, 0, 0]), "file beats defaults");
+            assert_eq!(settings.database.max_connections, 30);
+            assert_eq!(settings.data_dir, PathBuf::from("/var/lib/cairn"));
+            assert_eq!(settings.log.filter, "info,sqlx=warn", "defaults fill the rest");
+            assert!(settings.database.migrate_on_start);
+            let url = settings.database.url.as_ref().map(|u| u.expose_secret().to_owned());
+            assert_eq!(url.as_deref(), Some("postgres://owner:hunter2@db/cairn"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bare_defaults_use_the_embedded_database_on_loopback() {
+        figment::Jail::expect_with(|_| {
+            let settings = Settings::load(None).map_err(|e| e.to_string())?;
+            assert!(settings.database.url.is_none());
+            assert_eq!(settings.server.host, IpAddr::from([127, 0, 0, 1]));
+            assert_eq!(settings.data_dir, PathBuf::from(".cairn"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CAIRN_DATABASE__URL", "postgres://owner:hunter2@db/cairn");
+            jail.set_env("CAIRN_DATABASE__APP_URL", "postgres://app:swordfish@db/cairn");
+            let settings = Settings::load(None).map_err(|e| e.to_string())?;
+            let printed = format!("{settings:?} {settings:#?}");
+            assert!(!printed.contains("hunter2") && !printed.contains("swordfish"), "{printed}");
+            assert!(printed.contains("REDACTED"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_misspelt_setting_is_an_error_not_silently_ignored() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CAIRN_SERVER__PROT", "8080");
+            let error = Settings::load(None).expect_err("unknown key").to_string();
+            assert!(error.contains("prot"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_explicit_config_file_must_exist() {
+        figment::Jail::expect_with(|_| {
+            assert!(Settings::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

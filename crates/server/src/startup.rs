@@ -32,30 +32,35 @@ impl Application {
     /// migrations if configured to, connects as the application role and binds the port.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = DatabaseTarget::resolve(&settings).await?;
+        match Self::assemble(settings, &database).await {
+            Ok((listener, router, state)) => Ok(Self { listener, router, database, state }),
+            Err(error) => {
+                // Do not leave behind an embedded Postgres this attempt started.
+                if let Err(release) = database.release().await {
+                    tracing::warn!(error = %release, "stopping the embedded Postgres");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn assemble(
+        settings: Settings,
+        database: &DatabaseTarget,
+    ) -> anyhow::Result<(TcpListener, axum::Router, AppState)> {
         if settings.database.migrate_on_start {
-            let report = database::migrate_and_grant(&database, MigrateOptions::default()).await?;
+            let report = database::migrate_and_grant(database, MigrateOptions::default()).await?;
             for plan in &report.planned {
                 tracing::info!(migration = %plan.name, "migration applied");
             }
         }
-        let conn = database
-            .connect_app(settings.database.max_connections)
-            .await?;
-        let state = AppState {
-            db: Db::new(conn),
-            settings: Arc::new(settings),
-        };
+        let conn = database.connect_app(settings.database.max_connections).await?;
+        let state = AppState { db: Db::new(conn), settings: Arc::new(settings) };
         let address = SocketAddr::new(state.settings.server.host, state.settings.server.port);
-        let listener = TcpListener::bind(address)
-            .await
-            .with_context(|| format!("binding {address}"))?;
+        let listener =
+            TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
         let router = crate::routes::router(state.clone());
-        Ok(Self {
-            listener,
-            router,
-            database,
-            state,
-        })
+        Ok((listener, router, state))
     }
 
     /// The address the server listens on.
