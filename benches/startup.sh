@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-bash scripts/setup.sh >/dev/null
+bash scripts/setup.sh >/dev/null 2>&1
 cargo build --release -q -p server --bin cairn
 BIN="$CARGO_TARGET_DIR/release/cairn"
 RUNS="${RUNS:-5}"
@@ -25,7 +25,8 @@ trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-# Starts cairn serve on data dir $1 and prints the milliseconds until /readyz answers 200.
+# Starts cairn serve on data dir $1 and sets ready_ms to the milliseconds until /readyz answers 200.
+ready_ms=""
 time_to_ready() {
   local start end
   start=$(date +%s%N)
@@ -35,7 +36,7 @@ time_to_ready() {
   for _ in $(seq 1 1200); do
     if curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
       end=$(date +%s%N)
-      echo $(( (end - start) / 1000000 ))
+      ready_ms=$(( (end - start) / 1000000 ))
       return 0
     fi
     kill -0 "$pid" 2>/dev/null || { cat "$1.log" >&2; return 1; }
@@ -56,9 +57,9 @@ median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR
 first=() restart=()
 for i in $(seq 1 "$RUNS"); do
   dir="$work/run$i"
-  first+=("$(time_to_ready "$dir")")
+  time_to_ready "$dir"; first+=("$ready_ms")
   stop_server
-  restart+=("$(time_to_ready "$dir")")
+  time_to_ready "$dir"; restart+=("$ready_ms")
   stop_server
 done
 echo "first start (fresh data dir), ms: ${first[*]}"

@@ -4,6 +4,7 @@ pub mod guard;
 mod m20261122_000001_initial_schema;
 
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
+pub use m20261122_000001_initial_schema::TENANT_TABLES;
 pub use sea_orm_migration;
 use sea_orm_migration::prelude::*;
 

@@ -21,7 +21,7 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// Tables whose rows belong to one tenant through a `tenant_id` column.
+/// Tables whose rows belong to one tenant through a `tenant_id` column (as of this migration).
 pub const TENANT_TABLES: &[&str] = &[
     "memberships",
     "projects",

@@ -50,27 +50,25 @@ async fn cluster() -> &'static Credentials {
         .await
 }
 
+/// Runs `sql` on a short-lived connection to `url`.
+async fn execute_as(url: &str, sql: &str) {
+    let db = connect(url, 1)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to run {sql}: {e}"));
+    db.execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    db.close().await.expect("closing");
+}
+
 async fn template() -> &'static str {
     TEMPLATE
         .get_or_init(|| async {
             let credentials = cluster().await;
             let name = format!("cairn_template_{}", Uuid::new_v4().simple());
-            let admin = connect(&credentials.superuser_url("postgres"), 1)
-                .await
-                .expect("admin");
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE {name} OWNER cairn_owner"))
-                .await
-                .expect("creating the template database");
-            admin.close().await.expect("closing");
-            let superuser = connect(&credentials.superuser_url(&name), 1)
-                .await
-                .expect("superuser");
-            superuser
-                .execute_unprepared("CREATE EXTENSION vector")
-                .await
-                .expect("pgvector");
-            superuser.close().await.expect("closing");
+            let create = format!("CREATE DATABASE {name} OWNER cairn_owner");
+            execute_as(&credentials.superuser_url("postgres"), &create).await;
+            execute_as(&credentials.superuser_url(&name), "CREATE EXTENSION vector").await;
             let owner = connect(&credentials.owner_url_for(&name), 1)
                 .await
                 .expect("owner");
@@ -105,36 +103,26 @@ impl TestDb {
     pub async fn empty() -> Self {
         let name = format!("test_{}", Uuid::new_v4().simple());
         let db = Self::create(&name, None).await;
-        let superuser = connect(&db.credentials.superuser_url(&name), 1)
-            .await
-            .expect("superuser");
-        superuser
-            .execute_unprepared("CREATE EXTENSION vector")
-            .await
-            .expect("pgvector");
-        superuser.close().await.expect("closing");
+        execute_as(&db.superuser_url(), "CREATE EXTENSION vector").await;
         db
     }
 
     async fn create(name: &str, template: Option<&str>) -> Self {
         let credentials = cluster().await.clone();
-        let admin = connect(&credentials.superuser_url("postgres"), 1)
-            .await
-            .expect("admin");
         let template = template
             .map(|t| format!(" TEMPLATE {t}"))
             .unwrap_or_default();
-        admin
-            .execute_unprepared(&format!(
-                "CREATE DATABASE {name} OWNER cairn_owner{template}"
-            ))
-            .await
-            .expect("creating a test database");
-        admin.close().await.expect("closing");
+        let create = format!("CREATE DATABASE {name} OWNER cairn_owner{template}");
+        execute_as(&credentials.superuser_url("postgres"), &create).await;
         Self {
             name: name.to_owned(),
             credentials,
         }
+    }
+
+    /// URL of the cluster superuser on the maintenance database, for changing this database itself.
+    pub fn admin_url(&self) -> String {
+        self.credentials.superuser_url("postgres")
     }
 
     /// URL of the schema owner (BYPASSRLS: sees every tenant's rows).
@@ -196,6 +184,11 @@ impl TestApp {
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
+    }
+
+    /// GETs `path`.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
     }
 
     /// Stops the server gracefully and waits for it.

@@ -169,6 +169,8 @@ impl Settings {
 }
 
 #[cfg(test)]
+// figment's Jail closures must return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
@@ -192,12 +194,23 @@ mod tests {
             jail.set_env("CAIRN_TOOLS_DIR", "/opt/elsewhere");
             let settings = Settings::load(None).map_err(|e| e.to_string())?;
             assert_eq!(settings.server.port, 9090, "environment beats the file");
-            assert_eq!(settings.server.host, IpAddr::from([0, 0, 0, 0]), "file beats defaults");
+            assert_eq!(
+                settings.server.host,
+                IpAddr::from([0, 0, 0, 0]),
+                "file beats defaults"
+            );
             assert_eq!(settings.database.max_connections, 30);
             assert_eq!(settings.data_dir, PathBuf::from("/var/lib/cairn"));
-            assert_eq!(settings.log.filter, "info,sqlx=warn", "defaults fill the rest");
+            assert_eq!(
+                settings.log.filter, "info,sqlx=warn",
+                "defaults fill the rest"
+            );
             assert!(settings.database.migrate_on_start);
-            let url = settings.database.url.as_ref().map(|u| u.expose_secret().to_owned());
+            let url = settings
+                .database
+                .url
+                .as_ref()
+                .map(|u| u.expose_secret().to_owned());
             assert_eq!(url.as_deref(), Some("postgres://owner:hunter2@db/cairn"));
             Ok(())
         });
@@ -218,10 +231,16 @@ mod tests {
     fn secrets_never_print() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("CAIRN_DATABASE__URL", "postgres://owner:hunter2@db/cairn");
-            jail.set_env("CAIRN_DATABASE__APP_URL", "postgres://app:swordfish@db/cairn");
+            jail.set_env(
+                "CAIRN_DATABASE__APP_URL",
+                "postgres://app:swordfish@db/cairn",
+            );
             let settings = Settings::load(None).map_err(|e| e.to_string())?;
             let printed = format!("{settings:?} {settings:#?}");
-            assert!(!printed.contains("hunter2") && !printed.contains("swordfish"), "{printed}");
+            assert!(
+                !printed.contains("hunter2") && !printed.contains("swordfish"),
+                "{printed}"
+            );
             assert!(printed.contains("REDACTED"));
             Ok(())
         });

@@ -33,7 +33,12 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = DatabaseTarget::resolve(&settings).await?;
         match Self::assemble(settings, &database).await {
-            Ok((listener, router, state)) => Ok(Self { listener, router, database, state }),
+            Ok((listener, router, state)) => Ok(Self {
+                listener,
+                router,
+                database,
+                state,
+            }),
             Err(error) => {
                 // Do not leave behind an embedded Postgres this attempt started.
                 if let Err(release) = database.release().await {
@@ -54,11 +59,17 @@ impl Application {
                 tracing::info!(migration = %plan.name, "migration applied");
             }
         }
-        let conn = database.connect_app(settings.database.max_connections).await?;
-        let state = AppState { db: Db::new(conn), settings: Arc::new(settings) };
+        let conn = database
+            .connect_app(settings.database.max_connections)
+            .await?;
+        let state = AppState {
+            db: Db::new(conn),
+            settings: Arc::new(settings),
+        };
         let address = SocketAddr::new(state.settings.server.host, state.settings.server.port);
-        let listener =
-            TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding {address}"))?;
         let router = crate::routes::router(state.clone());
         Ok((listener, router, state))
     }

@@ -7,9 +7,9 @@ use tests::{TestDb, spawn_app, spawn_app_on};
 #[tokio::test]
 async fn healthz_and_readyz_answer_when_everything_is_up() {
     let app = spawn_app().await;
-    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let health = app.get("/healthz").await;
     assert_eq!(health.status(), 200);
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 200);
     assert_eq!(
         ready.json::<Value>().await.unwrap(),
@@ -21,7 +21,7 @@ async fn healthz_and_readyz_answer_when_everything_is_up() {
 #[tokio::test]
 async fn every_response_carries_a_request_id_and_keeps_the_clients() {
     let app = spawn_app().await;
-    let generated = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let generated = app.get("/healthz").await;
     let id = generated.headers()["x-request-id"]
         .to_str()
         .unwrap()
@@ -40,12 +40,7 @@ async fn every_response_carries_a_request_id_and_keeps_the_clients() {
 #[tokio::test]
 async fn unknown_routes_get_the_stable_error_shape() {
     let app = spawn_app().await;
-    let response = app
-        .client
-        .get(app.url("/no/such/page"))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get("/no/such/page").await;
     assert_eq!(response.status(), 404);
     assert_eq!(
         response.json::<Value>().await.unwrap(),
@@ -59,7 +54,7 @@ async fn readyz_reports_pending_migrations() {
     let app = spawn_app_on(db, |settings| settings.database.migrate_on_start = false)
         .await
         .expect("the app starts without migrating");
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 503);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["status"], "not_ready");
@@ -68,25 +63,15 @@ async fn readyz_reports_pending_migrations() {
         "m20261122_000001_initial_schema"
     );
     // Liveness does not depend on the database.
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get("/healthz").await.status(), 200);
 }
 
 #[tokio::test]
 async fn readyz_reports_an_unreachable_database_without_leaking_details() {
     let app = spawn_app().await;
-    let superuser_url = app
-        .db
-        .superuser_url()
-        .replace(&format!("/{}?", app.db.name), "/postgres?");
-    let superuser = server::database::connect(&superuser_url, 1).await.unwrap();
+    let superuser = server::database::connect(&app.db.admin_url(), 1)
+        .await
+        .unwrap();
     exec(
         &superuser,
         &format!(
@@ -102,22 +87,14 @@ async fn readyz_reports_an_unreachable_database_without_leaking_details() {
         vec![app.db.name.clone().into()],
     )
     .await;
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status(), 503);
     let body: Value = ready.json().await.unwrap();
     assert_eq!(
         body,
         json!({"status": "not_ready", "database": "unreachable"})
     );
-    assert_eq!(
-        app.client
-            .get(app.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(app.get("/healthz").await.status(), 200);
 }
 
 #[tokio::test]

@@ -9,18 +9,9 @@ use tests::{TestDb, spawn_app_on};
 use uuid::Uuid;
 
 /// Every table that carries `tenant_id`, plus `tenants` itself.
-const TENANT_TABLES: &[&str] = &[
-    "tenants",
-    "memberships",
-    "projects",
-    "project_notes",
-    "project_syncs",
-    "memory_entries",
-    "note_images",
-    "code_analysis_runs",
-    "workflow_insights",
-    "audit_log",
-];
+fn tenant_tables() -> impl Iterator<Item = &'static str> {
+    std::iter::once("tenants").chain(migration::TENANT_TABLES.iter().copied())
+}
 
 #[tokio::test]
 async fn the_app_role_is_neither_superuser_nor_bypassrls() {
@@ -39,11 +30,11 @@ async fn the_app_role_is_neither_superuser_nor_bypassrls() {
 async fn every_tenant_table_forces_row_level_security() {
     let db = TestDb::migrated().await;
     let owner = db.owner().await;
-    for table in TENANT_TABLES {
+    for table in tenant_tables() {
         let forced = count(
             &owner,
             "SELECT count(*) FROM pg_class WHERE relname = $1 AND relrowsecurity AND relforcerowsecurity",
-            vec![(*table).into()],
+            vec![table.into()],
         )
         .await;
         assert_eq!(
@@ -71,7 +62,7 @@ async fn with_no_tenant_set_the_app_role_sees_no_rows() {
     seed_tenant(&owner, "alpha").await;
     seed_tenant(&owner, "beta").await;
     let app = db.app().await;
-    for table in TENANT_TABLES {
+    for table in tenant_tables() {
         let sql = format!("SELECT count(*) FROM {table}");
         assert!(count(&owner, &sql, vec![]).await > 0, "seeded {table}");
         assert_eq!(
