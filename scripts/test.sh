@@ -20,6 +20,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The integration tests drive the real `cairn` binary too (serve, db check), so build it first.
-cargo build -p server --bin cairn
+# The integration tests drive the real binaries too (cairn serve, cairn db, cairn-migration).
+cargo build --workspace --bins
 cargo test --workspace --no-fail-fast "$@"

@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+mod grants;
 pub mod guard;
 mod m20261122_000001_initial_schema;
 
+pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
 pub use m20261122_000001_initial_schema::TENANT_TABLES;
 pub use sea_orm_migration;

@@ -16,6 +16,9 @@ struct Cli {
     /// Connection URL of the role that owns Cairn's schema.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
+    /// The role Cairn serves requests as; granted access to the tables after migrating.
+    #[arg(long, default_value = "cairn_app")]
+    app_role: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -52,6 +55,11 @@ async fn main() -> anyhow::Result<ExitCode> {
             };
             match guard::migrate::<Migrator>(&db, options).await {
                 Ok(report) => {
+                    if !dry_run {
+                        migration::grant_app_role(&db, &cli.app_role)
+                            .await
+                            .context("granting the application role")?;
+                    }
                     print!("{report}");
                     Ok(ExitCode::SUCCESS)
                 }

@@ -6,10 +6,11 @@
 //! must not outlive the runtime that opened them.
 
 use anyhow::Context;
+use migration::grant_app_role;
 use migration::{Migrator, guard};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use server::config::{EmbeddedSettings, Settings};
-use server::database::{connect, grant_app_role};
+use server::database::connect;
 use server::embedded_db::{APP_ROLE, Credentials, EmbeddedPostgres};
 use server::{AppState, Application};
 use std::net::SocketAddr;
@@ -242,20 +243,25 @@ pub async fn spawn_app_on(
     })
 }
 
-/// The `cairn` binary built by `scripts/test.sh` (`cargo build -p server --bin cairn`), next to
-/// this test executable's directory, or `CAIRN_BIN`.
+/// The `cairn` binary built by `scripts/test.sh`, or `CAIRN_BIN`.
 pub fn cairn_bin() -> PathBuf {
-    if let Some(bin) = std::env::var_os("CAIRN_BIN") {
-        return PathBuf::from(bin);
+    match std::env::var_os("CAIRN_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => workspace_bin("cairn"),
     }
+}
+
+/// A binary of this workspace, built by `scripts/test.sh` (`cargo build --bins`) into the same target
+/// directory as this test executable.
+pub fn workspace_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
-    // target/debug/deps/integration-HASH -> target/debug/cairn
+    // target/debug/deps/integration-HASH -> target/debug/NAME
     let bin = exe
         .parent()
         .and_then(|deps| deps.parent())
-        .map(|dir| dir.join("cairn"));
+        .map(|dir| dir.join(name));
     match bin {
         Some(bin) if bin.is_file() => bin,
-        _ => panic!("the cairn binary is not built: run `cargo build -p server --bin cairn` first"),
+        _ => panic!("{name} is not built: run `cargo build --workspace --bins` first"),
     }
 }

@@ -116,30 +116,10 @@ pub async fn migrate_and_grant(
     let owner = target.connect_owner().await?;
     let report = guard::migrate::<Migrator>(&owner, options).await?;
     if !options.dry_run {
-        grant_app_role(&owner, &target.app_role()?).await?;
+        migration::grant_app_role(&owner, &target.app_role()?)
+            .await
+            .context("granting the application role its privileges")?;
     }
     owner.close().await?;
     Ok(report)
-}
-
-/// Data access for the application role: rows of every table (row-level security narrows them to
-/// one tenant), read-only on migration bookkeeping.
-pub async fn grant_app_role(owner: &DatabaseConnection, role: &str) -> anyhow::Result<()> {
-    let role = format!("\"{}\"", role.replace('"', "\"\""));
-    let history = guard::HISTORY_TABLE;
-    owner
-        .execute_unprepared(&format!(
-            "GRANT USAGE ON SCHEMA public TO {role};
-             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
-             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
-             REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON seaql_migrations FROM {role};
-             DO $$ BEGIN
-                 IF to_regclass('public.{history}') IS NOT NULL THEN
-                     EXECUTE 'REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {history} FROM {role}';
-                 END IF;
-             END $$;"
-        ))
-        .await
-        .context("granting the application role its privileges")?;
-    Ok(())
 }

@@ -5,7 +5,7 @@ use crate::fixtures::{axis_vector, count, exec, seed_tenant};
 use migration::guard::{self, GuardedMigrator, MigrateOptions, MigrationError, SchemaChange};
 use migration::sea_orm_migration::prelude::*;
 use migration::sea_orm_migration::sea_orm::{DatabaseConnection, DbBackend, Statement};
-use tests::{TestDb, cairn_bin};
+use tests::{TestDb, cairn_bin, workspace_bin};
 
 /// A migration made of one SQL string, for proposing schema changes in tests.
 struct SqlMigration {
@@ -377,4 +377,45 @@ async fn cairn_db_check_exits_nonzero_on_drift_and_migrate_refuses() {
     let migrate = run(&["db", "migrate"]);
     assert_eq!(migrate.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&migrate.stderr).contains("refusing to migrate over drift"));
+}
+
+#[tokio::test]
+async fn the_standalone_migration_binary_migrates_grants_and_checks() {
+    let db = TestDb::empty().await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(workspace_bin("cairn-migration"))
+            .args(args)
+            .env("DATABASE_URL", db.owner_url())
+            .output()
+            .expect("running cairn-migration")
+    };
+    let migrate = run(&["migrate"]);
+    let stdout = String::from_utf8_lossy(&migrate.stdout);
+    assert!(
+        migrate.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(
+        stdout.contains("applied m20261122_000001_initial_schema"),
+        "{stdout}"
+    );
+    // The app role was granted access (row-level security still hides every row).
+    assert_eq!(
+        count(&db.app().await, "SELECT count(*) FROM projects", vec![]).await,
+        0
+    );
+    assert!(run(&["check"]).status.success());
+    exec(
+        &db.owner().await,
+        "DROP INDEX workflow_insights_embedding_hnsw_idx",
+        vec![],
+    )
+    .await;
+    let check = run(&["check"]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&check.stdout)
+            .contains("CREATE INDEX workflow_insights_embedding_hnsw_idx")
+    );
 }
