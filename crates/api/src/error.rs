@@ -26,9 +26,16 @@ pub enum ApiError {
         /// What conflicts.
         message: String,
     },
-    /// No valid session.
+    /// No valid session, or wrong credentials.
     #[error("not signed in")]
     Unauthorized,
+    /// Signed in, in the right tenant, but the role does not allow this (e.g. a member deleting a
+    /// project). Never used for another tenant's rows: those are `NotFound`.
+    #[error("not allowed: {reason}")]
+    Forbidden {
+        /// Why, in words a user can read.
+        reason: String,
+    },
     /// Too many attempts; retry after the given number of seconds.
     #[error("too many attempts, retry in {retry_after_secs} s")]
     RateLimited {
@@ -62,6 +69,7 @@ impl ApiError {
             Self::Invalid { .. } => 422,
             Self::Conflict { .. } => 409,
             Self::Unauthorized => 401,
+            Self::Forbidden { .. } => 403,
             Self::RateLimited { .. } => 429,
             Self::Unavailable { .. } => 503,
             Self::Internal => 500,

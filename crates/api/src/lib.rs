@@ -1,6 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+pub mod accounts;
 pub mod error;
+pub mod github;
 pub mod ids;
+pub mod projects;
+pub mod tenants;
 
 pub use error::ApiError;

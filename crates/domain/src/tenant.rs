@@ -3,21 +3,11 @@
 use crate::DomainError;
 use crate::entities::memberships;
 use api::ids::{TenantId, UserId};
+use api::tenants::Role;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, Statement,
     TransactionTrait,
 };
-
-/// A member's role in a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Created the tenant; may do everything, including deleting it.
-    Owner,
-    /// Manages members and projects.
-    Admin,
-    /// Works on the tenant's projects.
-    Member,
-}
 
 /// Who is acting, in which tenant, with which role.
 ///
@@ -66,6 +56,16 @@ impl TenantCtx {
             role: membership.role.into(),
         })
     }
+
+    /// The context of a signed-in session in its active tenant. A session with no active tenant, or
+    /// whose membership was removed since, is `NotFound`.
+    pub async fn for_session(
+        db: &Db,
+        session: &crate::accounts::SignedIn,
+    ) -> Result<Self, DomainError> {
+        let tenant_id = session.active_tenant.ok_or(DomainError::NotFound)?;
+        Self::for_member(db, session.user_id, tenant_id).await
+    }
 }
 
 impl From<memberships::MembershipRole> for Role {
@@ -74,6 +74,16 @@ impl From<memberships::MembershipRole> for Role {
             memberships::MembershipRole::Owner => Role::Owner,
             memberships::MembershipRole::Admin => Role::Admin,
             memberships::MembershipRole::Member => Role::Member,
+        }
+    }
+}
+
+impl From<Role> for memberships::MembershipRole {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Owner => memberships::MembershipRole::Owner,
+            Role::Admin => memberships::MembershipRole::Admin,
+            Role::Member => memberships::MembershipRole::Member,
         }
     }
 }
@@ -107,7 +117,9 @@ impl Db {
         self.begin_with(None, Some(user_id)).await
     }
 
-    async fn begin_with(
+    /// Opens a transaction with both settings given. Only for this crate: outside it, a tenant
+    /// transaction needs a `TenantCtx`.
+    pub(crate) async fn begin_with(
         &self,
         tenant_id: Option<TenantId>,
         user_id: Option<UserId>,

@@ -2,6 +2,7 @@
 // A failed step should stop the test right there, with the error in the message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod fixtures;
 mod health;
 mod migrations;

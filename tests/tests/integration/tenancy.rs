@@ -2,9 +2,10 @@
 
 use crate::fixtures::{count, exec, seed_tenant};
 use api::ids::{TenantId, UserId};
+use api::tenants::Role;
 use domain::entities::projects;
 use domain::sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set, TransactionTrait};
-use domain::{Db, DomainError, Role, TenantCtx};
+use domain::{Db, DomainError, TenantCtx};
 use tests::{TestDb, spawn_app_on};
 use uuid::Uuid;
 

@@ -1,0 +1,196 @@
+//! Projects as the UI sends and receives them.
+
+use crate::ApiError;
+use crate::accounts::Name;
+use crate::github::{BranchName, GithubRepo, ScanPath};
+use crate::ids::ProjectId;
+use serde::{Deserialize, Serialize};
+
+/// What the project form sends: raw text, parsed by [`ProjectForm::parse`] on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ProjectForm {
+    /// Project name, unique in the tenant (case-insensitively).
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// `owner/repo` or a GitHub URL; empty for a project without a repository.
+    pub github_repo: String,
+    /// Branch to sync; `main` when left empty.
+    pub github_branch: String,
+    /// Directory to scan; empty or `/` for the root.
+    pub github_path: String,
+}
+
+/// A project's GitHub link, parsed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GithubLink {
+    /// Repository.
+    pub repo: GithubRepo,
+    /// Branch.
+    pub branch: BranchName,
+    /// Scan path.
+    pub path: ScanPath,
+}
+
+/// A project form that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidProject {
+    /// Name.
+    pub name: Name,
+    /// Description, trimmed.
+    pub description: String,
+    /// GitHub link, if a repository was given.
+    pub github: Option<GithubLink>,
+}
+
+impl ProjectForm {
+    /// Longest description accepted.
+    pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+
+    /// Checks every field; the first problem found is returned.
+    pub fn parse(&self) -> Result<ValidProject, ApiError> {
+        let name = Name::parse_for("name", &self.name)?;
+        let description = self.description.trim().to_owned();
+        if description.chars().count() > Self::MAX_DESCRIPTION_CHARS {
+            return Err(ApiError::invalid(
+                "description",
+                format!("must be at most {} characters", Self::MAX_DESCRIPTION_CHARS),
+            ));
+        }
+        let github = if self.github_repo.trim().is_empty() {
+            if !self.github_branch.trim().is_empty() || !self.github_path.trim().is_empty() {
+                return Err(ApiError::invalid(
+                    "github_repo",
+                    "is required when a branch or path is given",
+                ));
+            }
+            None
+        } else {
+            let branch = if self.github_branch.trim().is_empty() {
+                "main"
+            } else {
+                &self.github_branch
+            };
+            Some(GithubLink {
+                repo: GithubRepo::parse(&self.github_repo)?,
+                branch: BranchName::parse(branch)?,
+                path: ScanPath::parse(&self.github_path)?,
+            })
+        };
+        Ok(ValidProject {
+            name,
+            description,
+            github,
+        })
+    }
+}
+
+/// A project as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Project {
+    /// Id.
+    pub id: ProjectId,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// GitHub link.
+    pub github: Option<GithubLink>,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+    /// Last change, RFC 3339.
+    pub updated_at: String,
+}
+
+impl Project {
+    /// The form pre-filled with this project, for editing.
+    pub fn to_form(&self) -> ProjectForm {
+        let (repo, branch, path) = match &self.github {
+            Some(link) => (
+                link.repo.to_string(),
+                link.branch.as_str().to_owned(),
+                link.path.as_str().to_owned(),
+            ),
+            None => Default::default(),
+        };
+        ProjectForm {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            github_repo: repo,
+            github_branch: branch,
+            github_path: path,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(repo: &str, branch: &str, path: &str) -> ProjectForm {
+        ProjectForm {
+            name: " Cairn ".into(),
+            description: " A knowledge base ".into(),
+            github_repo: repo.into(),
+            github_branch: branch.into(),
+            github_path: path.into(),
+        }
+    }
+
+    #[test]
+    fn a_full_form_parses_and_normalises() {
+        let valid = form("https://github.com/acme/cairn", "", "/")
+            .parse()
+            .unwrap();
+        assert_eq!(valid.name.as_str(), "Cairn");
+        assert_eq!(valid.description, "A knowledge base");
+        let link = valid.github.unwrap();
+        assert_eq!(
+            (
+                link.repo.to_string().as_str(),
+                link.branch.as_str(),
+                link.path.as_str()
+            ),
+            ("acme/cairn", "main", "")
+        );
+    }
+
+    #[test]
+    fn a_project_without_a_repository_is_fine_but_not_half_a_link() {
+        assert!(form("", "", "").parse().unwrap().github.is_none());
+        assert_eq!(
+            form("", "dev", "").parse().unwrap_err(),
+            ApiError::invalid("github_repo", "is required when a branch or path is given")
+        );
+    }
+
+    #[test]
+    fn each_field_reports_its_own_error() {
+        let mut f = form("acme/cairn", "main", "");
+        f.name = " ".into();
+        assert!(matches!(f.parse(), Err(ApiError::Invalid { field, .. }) if field == "name"));
+        assert!(
+            matches!(form("acme/cairn", "a..b", "").parse(), Err(ApiError::Invalid { field, .. }) if field == "github_branch")
+        );
+        assert!(
+            matches!(form("acme/cairn", "main", "../x").parse(), Err(ApiError::Invalid { field, .. }) if field == "github_path")
+        );
+        assert!(
+            matches!(form("acme", "main", "").parse(), Err(ApiError::Invalid { field, .. }) if field == "github_repo")
+        );
+    }
+
+    #[test]
+    fn a_project_round_trips_through_its_form() {
+        let valid = form("acme/cairn", "dev", "docs").parse().unwrap();
+        let project = Project {
+            id: ProjectId::from_uuid(uuid::Uuid::nil()),
+            name: valid.name.to_string(),
+            description: valid.description.clone(),
+            github: valid.github.clone(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        assert_eq!(project.to_form().parse().unwrap(), valid);
+    }
+}

@@ -1,0 +1,180 @@
+//! Projects of a tenant: every member sees and edits the same projects.
+
+use crate::entities::projects;
+use crate::{Db, DomainError, TenantCtx, audit};
+use api::github::{BranchName, GithubRepo, ScanPath};
+use api::ids::ProjectId;
+use api::projects::{GithubLink, Project, ValidProject};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use uuid::Uuid;
+
+const NAME_TAKEN: &str = "a project with this name already exists";
+
+/// The tenant's projects, by name.
+pub async fn list(db: &Db, ctx: &TenantCtx) -> Result<Vec<Project>, DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
+    // Row-level security narrows the scan to the tenant; the explicit filter says so in the code too.
+    let rows = projects::Entity::find()
+        .filter(projects::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
+        .order_by_asc(Expr::cust("lower(name)"))
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(rows.into_iter().map(to_dto).collect())
+}
+
+/// One project; another tenant's is `NotFound`.
+pub async fn get(db: &Db, ctx: &TenantCtx, id: ProjectId) -> Result<Project, DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
+    let row = find(&txn, ctx, id).await?;
+    txn.commit().await?;
+    Ok(to_dto(row))
+}
+
+/// Creates a project. Names are unique per tenant, ignoring case.
+pub async fn create(
+    db: &Db,
+    ctx: &TenantCtx,
+    project: ValidProject,
+) -> Result<Project, DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
+    let id = Uuid::now_v7();
+    let (owner, repo, branch, path) = link_columns(project.github.as_ref());
+    let row = projects::ActiveModel {
+        id: Set(id),
+        tenant_id: Set(ctx.tenant_id().into_uuid()),
+        name: Set(project.name.to_string()),
+        description: Set(project.description),
+        github_owner: Set(owner),
+        github_repo: Set(repo),
+        github_branch: Set(branch),
+        github_path: Set(path),
+        created_by: Set(Some(ctx.user_id().into_uuid())),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(name_conflict)?;
+    audit::record(
+        &txn,
+        ctx,
+        "project.create",
+        "projects",
+        id,
+        serde_json::json!({"name": row.name}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(to_dto(row))
+}
+
+/// Replaces a project's name, description and GitHub link.
+pub async fn update(
+    db: &Db,
+    ctx: &TenantCtx,
+    id: ProjectId,
+    project: ValidProject,
+) -> Result<Project, DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
+    let mut row: projects::ActiveModel = find(&txn, ctx, id).await?.into();
+    let (owner, repo, branch, path) = link_columns(project.github.as_ref());
+    row.name = Set(project.name.to_string());
+    row.description = Set(project.description);
+    row.github_owner = Set(owner);
+    row.github_repo = Set(repo);
+    row.github_branch = Set(branch);
+    row.github_path = Set(path);
+    row.updated_at = Set(chrono::Utc::now().fixed_offset());
+    let row = row.update(&txn).await.map_err(name_conflict)?;
+    audit::record(
+        &txn,
+        ctx,
+        "project.update",
+        "projects",
+        row.id,
+        serde_json::json!({"name": row.name}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(to_dto(row))
+}
+
+/// Deletes a project and everything in it (notes, images, memory, syncs). Owners and admins only.
+pub async fn delete(db: &Db, ctx: &TenantCtx, id: ProjectId) -> Result<(), DomainError> {
+    if !ctx.role().deletes_projects() {
+        return Err(DomainError::Forbidden(
+            "only owners and admins delete projects".into(),
+        ));
+    }
+    let txn = db.begin_tenant(ctx).await?;
+    let row = find(&txn, ctx, id).await?;
+    projects::Entity::delete_by_id(row.id).exec(&txn).await?;
+    audit::record(
+        &txn,
+        ctx,
+        "project.delete",
+        "projects",
+        row.id,
+        serde_json::json!({"name": row.name}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn find(
+    txn: &sea_orm::DatabaseTransaction,
+    ctx: &TenantCtx,
+    id: ProjectId,
+) -> Result<projects::Model, DomainError> {
+    projects::Entity::find_by_id(id.into_uuid())
+        .filter(projects::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
+        .one(txn)
+        .await?
+        .ok_or(DomainError::NotFound)
+}
+
+fn name_conflict(err: sea_orm::DbErr) -> DomainError {
+    match DomainError::from(err) {
+        DomainError::Conflict(_) => DomainError::Conflict(NAME_TAKEN.into()),
+        other => other,
+    }
+}
+
+type LinkColumns = (Option<String>, Option<String>, Option<String>, String);
+
+fn link_columns(link: Option<&GithubLink>) -> LinkColumns {
+    match link {
+        Some(link) => (
+            Some(link.repo.owner().to_owned()),
+            Some(link.repo.name().to_owned()),
+            Some(link.branch.as_str().to_owned()),
+            link.path.as_str().to_owned(),
+        ),
+        None => (None, None, None, String::new()),
+    }
+}
+
+fn to_dto(row: projects::Model) -> Project {
+    // Rows were validated on the way in; a row edited by hand into an invalid link shows no link
+    // rather than failing the whole list.
+    let github = match (&row.github_owner, &row.github_repo, &row.github_branch) {
+        (Some(owner), Some(repo), Some(branch)) => Some(()).and_then(|_| {
+            Some(GithubLink {
+                repo: GithubRepo::parse(&format!("{owner}/{repo}")).ok()?,
+                branch: BranchName::parse(branch).ok()?,
+                path: ScanPath::parse(&row.github_path).ok()?,
+            })
+        }),
+        _ => None,
+    };
+    Project {
+        id: ProjectId::from_uuid(row.id),
+        name: row.name,
+        description: row.description,
+        github,
+        created_at: row.created_at.to_rfc3339(),
+        updated_at: row.updated_at.to_rfc3339(),
+    }
+}
