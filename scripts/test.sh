@@ -20,6 +20,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The browser bundle (target/site/pkg), for the pages the server renders and the browser tests.
+trunk build --release
 # The integration tests drive the real binaries too (cairn serve, cairn db, cairn-migration).
-cargo build --workspace --bins
-cargo test --workspace --no-fail-fast "$@"
+# The frontend crate is the wasm32 bundle only: building it here would turn `hydrate` on in the server.
+cargo build --workspace --exclude frontend --bins
+cargo test --workspace --exclude frontend --no-fail-fast "$@"

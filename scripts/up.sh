@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 bash scripts/setup.sh
+trunk build --release
 cargo build --release -p server --bin cairn
 exec "$CARGO_TARGET_DIR/release/cairn" serve "$@"

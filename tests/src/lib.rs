@@ -163,6 +163,7 @@ impl TestDb {
         settings.database.url = Some(self.owner_url().into());
         settings.database.app_url = Some(self.app_url().into());
         settings.database.max_connections = 4;
+        settings.server.site_dir = repo_root().join("target/site");
         settings
     }
 }
@@ -190,6 +191,17 @@ impl TestApp {
     /// GETs `path`.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// A new browser-like client: its own cookie jar, so each one is a separate person.
+    pub fn browser(&self) -> RpcClient {
+        RpcClient {
+            base: format!("http://{}", self.address),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+        }
     }
 
     /// Stops the server gracefully and waits for it.
@@ -243,6 +255,14 @@ pub async fn spawn_app_on(
     })
 }
 
+/// The repository's root directory (the browser bundle is built into `target/site` there).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the repository")
+        .to_path_buf()
+}
+
 /// The `cairn` binary built by `scripts/test.sh`, or `CAIRN_BIN`.
 pub fn cairn_bin() -> PathBuf {
     match std::env::var_os("CAIRN_BIN") {
@@ -263,5 +283,42 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     match bin {
         Some(bin) if bin.is_file() => bin,
         _ => panic!("{name} is not built: run `cargo build --workspace --bins` first"),
+    }
+}
+
+/// Calls Cairn's server functions the way the browser does: `POST /api/v1/<name>` with JSON, keeping
+/// the session cookie between calls.
+#[derive(Clone)]
+pub struct RpcClient {
+    base: String,
+    /// The underlying client (with its cookie jar).
+    pub http: reqwest::Client,
+}
+
+impl RpcClient {
+    /// Calls `name` with `args`; returns the status and the JSON body.
+    pub async fn call(&self, name: &str, args: serde_json::Value) -> (u16, serde_json::Value) {
+        let response = self.raw(name, args).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, body)
+    }
+
+    /// Calls `name` and returns the raw response (for headers).
+    pub async fn raw(&self, name: &str, args: serde_json::Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/v1/{name}", self.base))
+            .json(&args)
+            .send()
+            .await
+            .expect("calling a server function")
+    }
+
+    /// Calls `name` and expects success.
+    pub async fn ok(&self, name: &str, args: serde_json::Value) -> serde_json::Value {
+        let (status, body) = self.call(name, args).await;
+        assert_eq!(status, 200, "{name} failed: {body}");
+        body
     }
 }

@@ -77,6 +77,78 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The message a person sees: what happened and, where possible, what to do.
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::NotFound => {
+                "Not found: it may have been deleted, or it belongs to another team.".into()
+            }
+            Self::Invalid { field, reason } => format!("{}: {reason}.", field_label(field)),
+            Self::Conflict { message } => format!("{}.", capitalize(message)),
+            Self::Unauthorized => "Please sign in.".into(),
+            Self::Forbidden { reason } => format!("Not allowed: {reason}."),
+            Self::RateLimited { retry_after_secs } => {
+                let minutes = retry_after_secs.div_ceil(60);
+                if *retry_after_secs < 60 {
+                    format!("Too many attempts. Try again in {retry_after_secs} seconds.")
+                } else {
+                    format!("Too many attempts. Try again in {minutes} minutes.")
+                }
+            }
+            Self::Unavailable { service } => {
+                format!("{service} is unavailable. Try again shortly.")
+            }
+            Self::Internal => {
+                "Something went wrong on our side. Try again; if it persists, tell your admin."
+                    .into()
+            }
+        }
+    }
+}
+
+fn field_label(field: &str) -> String {
+    match field {
+        "email" => "E-mail".into(),
+        "password" => "Password".into(),
+        "display_name" => "Your name".into(),
+        "tenant_name" => "Team name".into(),
+        "name" => "Name".into(),
+        "description" => "Description".into(),
+        "github_repo" => "Repository".into(),
+        "github_branch" => "Branch".into(),
+        "github_path" => "Scan path".into(),
+        other => capitalize(&other.replace('_', " ")),
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(feature = "server-fn")]
+impl server_fn::error::FromServerFnError for ApiError {
+    type Encoder = server_fn::codec::JsonEncoding;
+
+    /// Framework-level failures: the request never reached Cairn, or could not be decoded.
+    fn from_server_fn_error(error: server_fn::error::ServerFnErrorErr) -> Self {
+        use server_fn::error::ServerFnErrorErr as E;
+        match error {
+            E::Request(_) | E::Response(_) => Self::Unavailable {
+                service: "Cairn".into(),
+            },
+            E::Args(reason) | E::MissingArg(reason) | E::Deserialization(reason) => {
+                Self::invalid("request", reason)
+            }
+            _ => Self::Internal,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +162,28 @@ mod tests {
         );
         let back: ApiError = serde_json::from_value(json).unwrap();
         assert_eq!(back, ApiError::invalid("name", "must not be empty"));
+    }
+
+    #[test]
+    fn messages_read_like_sentences() {
+        assert_eq!(
+            ApiError::invalid("github_branch", "is required").user_message(),
+            "Branch: is required."
+        );
+        assert_eq!(
+            ApiError::RateLimited {
+                retry_after_secs: 300
+            }
+            .user_message(),
+            "Too many attempts. Try again in 5 minutes."
+        );
+        assert_eq!(
+            ApiError::Conflict {
+                message: "a project with this name already exists".into()
+            }
+            .user_message(),
+            "A project with this name already exists."
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_CONFIG_FILE: &str = "cairn.toml";
 
 /// `CAIRN_*` variables that are read by scripts and tests, not settings.
-const NOT_SETTINGS: &[&str] = &["TOOLS_DIR", "TEST_DATA_DIR", "BIN"];
+const NOT_SETTINGS: &[&str] = &["TOOLS_DIR", "TEST_DATA_DIR", "BIN", "SCREENSHOT_DIR"];
 
 /// All of Cairn's settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +37,12 @@ pub struct ServerSettings {
     pub host: IpAddr,
     /// Port to listen on; 0 picks a free one.
     pub port: u16,
+    /// The browser bundle and static files built by Trunk (`pkg/` inside it).
+    pub site_dir: PathBuf,
+    /// Always mark the session cookie `Secure` (set this when Cairn is served over https).
+    pub secure_cookies: bool,
+    /// Trust `X-Forwarded-For` and `X-Forwarded-Proto` (only behind a proxy that sets them).
+    pub trust_proxy_headers: bool,
 }
 
 /// The database.
@@ -104,6 +110,9 @@ impl Default for ServerSettings {
         Self {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 3000,
+            site_dir: PathBuf::from("target/site"),
+            secure_cookies: false,
+            trust_proxy_headers: false,
         }
     }
 }

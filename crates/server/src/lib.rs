@@ -10,4 +10,5 @@ mod routes;
 pub mod startup;
 pub mod telemetry;
 
-pub use startup::{AppState, Application};
+pub use app::state::AppState;
+pub use startup::Application;

@@ -3,21 +3,13 @@
 use crate::config::Settings;
 use crate::database::{self, DatabaseTarget};
 use anyhow::Context;
+use app::state::AppState;
 use domain::Db;
+use leptos::config::LeptosOptions;
 use migration::guard::MigrateOptions;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use tokio::net::TcpListener;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The application role's pool (row-level security applies).
-    pub db: Db,
-    /// The settings the app was built with.
-    pub settings: Arc<Settings>,
-}
 
 /// A built application: database ready, router assembled, port bound.
 pub struct Application {
@@ -62,11 +54,19 @@ impl Application {
         let conn = database
             .connect_app(settings.database.max_connections)
             .await?;
+        let leptos_options = LeptosOptions::builder()
+            // Trunk names the bundle after the frontend package: pkg/frontend.js, pkg/frontend_bg.wasm.
+            .output_name("frontend")
+            .site_root(settings.server.site_dir.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .build();
         let state = AppState {
+            leptos_options,
             db: Db::new(conn),
-            settings: Arc::new(settings),
+            secure_cookies: settings.server.secure_cookies,
+            trust_proxy_headers: settings.server.trust_proxy_headers,
         };
-        let address = SocketAddr::new(state.settings.server.host, state.settings.server.port);
+        let address = SocketAddr::new(settings.server.host, settings.server.port);
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("binding {address}"))?;
@@ -97,7 +97,9 @@ impl Application {
             state,
         } = self;
         tracing::info!(address = %listener.local_addr()?, "cairn is serving");
-        let served = axum::serve(listener, router)
+        // Connect info gives server functions the peer address (log-in rate limits).
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         let _ = state.db.connection().clone().close().await;

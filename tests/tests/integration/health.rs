@@ -38,14 +38,17 @@ async fn every_response_carries_a_request_id_and_keeps_the_clients() {
 }
 
 #[tokio::test]
-async fn unknown_routes_get_the_stable_error_shape() {
+async fn unknown_routes_get_a_404_page_or_the_stable_error_shape() {
     let app = spawn_app().await;
-    let response = app.get("/no/such/page").await;
-    assert_eq!(response.status(), 404);
+    let api = app.get("/api/v1/no_such_function").await;
+    assert_eq!(api.status(), 404);
     assert_eq!(
-        response.json::<Value>().await.unwrap(),
+        api.json::<Value>().await.unwrap(),
         json!({"kind": "not_found"})
     );
+    let page = app.get("/no/such/page").await;
+    assert_eq!(page.status(), 404);
+    assert!(page.text().await.unwrap().contains("Page not found"));
 }
 
 #[tokio::test]

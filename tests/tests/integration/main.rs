@@ -3,9 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod browser;
 mod fixtures;
 mod health;
 mod migrations;
+mod rpc;
 mod schema;
 mod serve;
 mod tenancy;

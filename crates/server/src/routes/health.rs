@@ -1,6 +1,6 @@
 //! Liveness and readiness.
 
-use crate::startup::AppState;
+use app::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -3,11 +3,18 @@
 mod health;
 
 use crate::error::ErrorResponse;
-use crate::startup::AppState;
 use api::ApiError;
+use app::state::AppState;
+use app::{App, shell};
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderName, Request, Uri};
+use axum::response::{IntoResponse, Response};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -15,10 +22,22 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The application's router. Every request gets an `x-request-id` (kept if the client sent one),
 /// logged on its span and echoed on the response, so a user's report can be matched to the log.
 pub fn router(state: AppState) -> Router {
+    let options = state.leptos_options.clone();
+    let pkg_dir =
+        std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
     Router::new()
         .route("/healthz", axum::routing::get(health::healthz))
         .route("/readyz", axum::routing::get(health::readyz))
-        .fallback(|| async { ErrorResponse(ApiError::NotFound) })
+        // Pages (server-rendered, then hydrated) and the server functions under /api/v1.
+        .leptos_routes_with_context(
+            &state,
+            generate_route_list(App),
+            || {},
+            move || shell(options.clone()),
+        )
+        .nest_service("/pkg", ServeDir::new(pkg_dir))
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(server_fn_error_status))
         .with_state(state)
         .layer(
             tower::ServiceBuilder::new()
@@ -40,4 +59,41 @@ pub fn router(state: AppState) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
+}
+
+/// Unknown API paths get the JSON error; anything else gets the app's "page not found", with 404.
+async fn not_found(uri: Uri, State(state): State<AppState>, request: Request<Body>) -> Response {
+    if uri.path().starts_with("/api/") {
+        return ErrorResponse(ApiError::NotFound).into_response();
+    }
+    let context = state.clone();
+    let render =
+        leptos_axum::render_app_to_stream_with_context(move || provide_context(context.clone()), {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        });
+    let mut response = render(request).await.into_response();
+    *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+    response
+}
+
+/// Server functions answer framework-level failures (a body that does not decode into the
+/// arguments) with status 500 and an `ApiError` body. The body knows better: give the response the
+/// status of the error it carries, so a malformed request is a 4xx, not a server fault.
+async fn server_fn_error_status(response: Response) -> Response {
+    if response.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        || !response.headers().contains_key("serverfnerror")
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return ErrorResponse(ApiError::Internal).into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes)
+        && let Ok(status) = axum::http::StatusCode::from_u16(error.status_code())
+    {
+        parts.status = status;
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }

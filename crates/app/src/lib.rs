@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+
+mod components;
+mod pages;
+mod root;
+pub mod rpc;
+#[cfg(feature = "ssr")]
+mod session_cookie;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+pub use root::{App, shell};

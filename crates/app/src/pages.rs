@@ -1,0 +1,7 @@
+//! The screens.
+
+pub mod auth;
+pub mod home;
+pub mod project;
+pub mod projects;
+pub mod team;

@@ -1,0 +1,137 @@
+//! Sign-up and log-in.
+
+use crate::components::{ErrorNote, Field, form_level};
+use crate::root::SessionCtx;
+use crate::rpc::{LogIn, SignUp};
+use api::ApiError;
+use api::accounts::{Email, Name, NewPassword};
+use api::tenants::{LogInForm, SignUpForm};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+
+/// After a successful sign-in: reload the session and go to the projects.
+fn on_signed_in<T: Clone + Send + Sync + 'static>(
+    value: impl Fn() -> Option<Result<T, ApiError>> + 'static,
+    error: RwSignal<Option<ApiError>>,
+) {
+    let ctx = expect_context::<SessionCtx>();
+    let navigate = use_navigate();
+    Effect::new(move |_| match value() {
+        Some(Ok(_)) => {
+            ctx.changed();
+            navigate("/projects", Default::default());
+        }
+        Some(Err(e)) => error.set(Some(e)),
+        None => {}
+    });
+}
+
+/// `/signup`: an account and its first team.
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let display_name = RwSignal::new(String::new());
+    let tenant_name = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let action = ServerAction::<SignUp>::new();
+    on_signed_in(move || action.value().get(), error);
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let form = SignUpForm {
+            email: email.get(),
+            password: password.get(),
+            display_name: display_name.get(),
+            tenant_name: tenant_name.get(),
+        };
+        // The same parsers the server runs: most mistakes never leave the browser.
+        let checked = Email::parse(&form.email)
+            .and(NewPassword::parse(&form.password).map(|_| ()))
+            .and(Name::parse_for("display_name", &form.display_name))
+            .and(Name::parse_for("tenant_name", &form.tenant_name));
+        match checked {
+            Ok(_) => {
+                error.set(None);
+                action.dispatch(SignUp { form });
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    };
+    const FIELDS: &[&str] = &["email", "password", "display_name", "tenant_name"];
+    view! {
+        <section class="page narrow auth">
+            <h1>"Create your team"</h1>
+            <p class="muted">"You will be its owner, and can invite others once they have an account."</p>
+            <form on:submit=submit novalidate>
+                <Field name="display_name" label="Your name" value=display_name error autocomplete="name" required=true/>
+                <Field name="email" label="E-mail" kind="email" value=email error autocomplete="email" required=true/>
+                <Field name="password" label="Password" kind="password" value=password error
+                    autocomplete="new-password" required=true hint="At least 10 characters."/>
+                <Field name="tenant_name" label="Team name" value=tenant_name error autocomplete="organization" required=true/>
+                {move || error.get().filter(|e| form_level(e, FIELDS)).map(|error| view! { <ErrorNote error/> })}
+                <button type="submit" class="button primary wide" disabled=move || action.pending().get()>
+                    {move || if action.pending().get() { "Creating…" } else { "Create team" }}
+                </button>
+            </form>
+            <p class="muted">"Already have an account? " <A href="/login">"Log in"</A></p>
+        </section>
+    }
+}
+
+/// `/login`.
+#[component]
+pub fn LogInPage() -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let action = ServerAction::<LogIn>::new();
+    on_signed_in(move || action.value().get(), error);
+
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match Email::parse(&email.get()) {
+            Ok(_) if password.get().is_empty() => {
+                error.set(Some(ApiError::invalid("password", "is required")));
+            }
+            Ok(_) => {
+                error.set(None);
+                action.dispatch(LogIn {
+                    form: LogInForm {
+                        email: email.get(),
+                        password: password.get(),
+                    },
+                });
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    };
+    let message = move || {
+        error
+            .get()
+            .filter(|e| form_level(e, &["email", "password"]))
+            .map(|error| match error {
+                ApiError::Unauthorized => view! {
+                    <p class="error" role="alert">"E-mail or password is incorrect."</p>
+                }
+                .into_any(),
+                error => view! { <ErrorNote error/> }.into_any(),
+            })
+    };
+    view! {
+        <section class="page narrow auth">
+            <h1>"Log in"</h1>
+            <form on:submit=submit novalidate>
+                <Field name="email" label="E-mail" kind="email" value=email error autocomplete="username" required=true/>
+                <Field name="password" label="Password" kind="password" value=password error
+                    autocomplete="current-password" required=true/>
+                {message}
+                <button type="submit" class="button primary wide" disabled=move || action.pending().get()>
+                    {move || if action.pending().get() { "Logging in…" } else { "Log in" }}
+                </button>
+            </form>
+            <p class="muted">"New to Cairn? " <A href="/signup">"Create a team"</A></p>
+        </section>
+    }
+}

@@ -1,0 +1,155 @@
+//! `/projects` and `/projects/new`.
+
+use crate::components::{ErrorNote, Field, Loading, form_level};
+use crate::root::{RequireSession, SessionCtx};
+use crate::rpc::{CreateProject, list_projects};
+use api::ApiError;
+use api::projects::{Project, ProjectForm};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_navigate;
+
+/// The dashboard: the active team's projects.
+#[component]
+pub fn ProjectsPage() -> impl IntoView {
+    let ctx = expect_context::<SessionCtx>();
+    let projects = Resource::new(move || ctx.version.get(), |_| list_projects());
+    view! {
+        <RequireSession>
+            <section class="page">
+                <div class="page-head">
+                    <h1>"Projects"</h1>
+                    <A href="/projects/new" attr:class="button primary">"New project"</A>
+                </div>
+                <Transition fallback=|| view! { <Loading/> }>
+                    {move || Suspend::new(async move {
+                        match projects.await {
+                            Ok(list) if list.is_empty() => view! {
+                                <div class="empty">
+                                    <h2>"No projects yet"</h2>
+                                    <p>"A project links a GitHub repository to your team's notes and memory."</p>
+                                    <A href="/projects/new" attr:class="button primary">"Create the first project"</A>
+                                </div>
+                            }
+                            .into_any(),
+                            Ok(list) => view! {
+                                <ul class="cards" aria-label="Projects">
+                                    {list.into_iter().map(|project| view! { <ProjectCard project/> }).collect_view()}
+                                </ul>
+                            }
+                            .into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </RequireSession>
+    }
+}
+
+#[component]
+fn ProjectCard(project: Project) -> impl IntoView {
+    let href = format!("/projects/{}", project.id);
+    view! {
+        <li class="card">
+            <A href=href attr:class="card-link">
+                <h2>{project.name.clone()}</h2>
+                {project.github.as_ref().map(|link| view! {
+                    <p class="repo">
+                        <span class="mono">{link.repo.to_string()}</span>
+                        " · " <span class="mono">{link.branch.as_str().to_owned()}</span>
+                        " · " <span class="mono">{link.path.display()}</span>
+                    </p>
+                })}
+                {(!project.description.is_empty()).then(|| view! { <p class="muted">{project.description.clone()}</p> })}
+            </A>
+        </li>
+    }
+}
+
+/// `/projects/new`.
+#[component]
+pub fn NewProjectPage() -> impl IntoView {
+    let ctx = expect_context::<SessionCtx>();
+    let action = ServerAction::<CreateProject>::new();
+    let navigate = use_navigate();
+    let error = RwSignal::new(None::<ApiError>);
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(project)) => {
+            ctx.changed();
+            navigate(&format!("/projects/{}", project.id), Default::default());
+        }
+        Some(Err(e)) => error.set(Some(e)),
+        None => {}
+    });
+    view! {
+        <RequireSession>
+            <section class="page narrow">
+                <h1>"New project"</h1>
+                <ProjectFormView
+                    initial=ProjectForm::default()
+                    error
+                    pending=Signal::derive(move || action.pending().get())
+                    submit_label="Create project"
+                    on_submit=move |form| { action.dispatch(CreateProject { form }); }
+                />
+            </section>
+        </RequireSession>
+    }
+}
+
+/// The project form, for creating and editing. Validates with the shared parser before submitting.
+#[component]
+pub fn ProjectFormView(
+    initial: ProjectForm,
+    error: RwSignal<Option<ApiError>>,
+    #[prop(into)] pending: Signal<bool>,
+    submit_label: &'static str,
+    on_submit: impl Fn(ProjectForm) + 'static,
+) -> impl IntoView {
+    let name = RwSignal::new(initial.name);
+    let description = RwSignal::new(initial.description);
+    let github_repo = RwSignal::new(initial.github_repo);
+    let github_branch = RwSignal::new(initial.github_branch);
+    let github_path = RwSignal::new(initial.github_path);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let form = ProjectForm {
+            name: name.get(),
+            description: description.get(),
+            github_repo: github_repo.get(),
+            github_branch: github_branch.get(),
+            github_path: github_path.get(),
+        };
+        match form.parse() {
+            Ok(_) => {
+                error.set(None);
+                on_submit(form);
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    };
+    const FIELDS: &[&str] = &["name", "github_repo", "github_branch", "github_path"];
+    view! {
+        <form class="project-form" on:submit=submit novalidate>
+            <Field name="name" label="Name" value=name error required=true/>
+            <div class="field">
+                <label for="description">"Description"</label>
+                <textarea id="description" name="description" rows="3" bind:value=description></textarea>
+            </div>
+            <fieldset>
+                <legend>"GitHub repository"</legend>
+                <Field name="github_repo" label="Repository" value=github_repo error
+                    hint="owner/repository, or its GitHub URL. Leave empty to link one later."/>
+                <div class="row">
+                    <Field name="github_branch" label="Branch" value=github_branch error hint="Default: main"/>
+                    <Field name="github_path" label="Scan path" value=github_path error hint="A folder to import; / for everything."/>
+                </div>
+            </fieldset>
+            {move || error.get().filter(|e| form_level(e, FIELDS)).map(|error| view! { <ErrorNote error/> })}
+            <button type="submit" class="button primary" disabled=move || pending.get()>
+                {move || if pending.get() { "Saving…" } else { submit_label }}
+            </button>
+        </form>
+    }
+}

@@ -1,0 +1,212 @@
+//! The document shell, the app's routes and its frame (top bar, tenant switcher).
+
+use crate::components::{ErrorNote, Loading};
+use crate::pages::{
+    auth::{LogInPage, SignUpPage},
+    home::HomePage,
+    project::{EmptyTab, OverviewTab, ProjectPage, SettingsTab},
+    projects::{NewProjectPage, ProjectsPage},
+    team::TeamPage,
+};
+use crate::rpc::{LogOut, SwitchTenant, current_session};
+use api::ApiError;
+use api::ids::TenantId;
+use api::tenants::SessionView;
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::components::{A, ParentRoute, Route, Router, Routes};
+use leptos_router::hooks::use_navigate;
+use leptos_router::path;
+
+/// The whole HTML document, rendered on the server around [`App`].
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="stylesheet" href="/pkg/cairn.css"/>
+                <link rel="icon" type="image/svg+xml" href="/pkg/favicon.svg"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The signed-in session, shared by every page. `version` is bumped whenever the session changes
+/// (log-in, log-out, tenant switch), and every tenant-scoped resource reloads with it.
+#[derive(Clone, Copy)]
+pub struct SessionCtx {
+    /// The current session (`None` when signed out).
+    pub session: Resource<Result<Option<SessionView>, ApiError>>,
+    /// Bumped on every session change.
+    pub version: RwSignal<u32>,
+}
+
+impl SessionCtx {
+    /// Reloads the session and everything that depends on it.
+    pub fn changed(&self) {
+        self.version.update(|v| *v += 1);
+    }
+}
+
+/// The application: routes inside a frame.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let version = RwSignal::new(0u32);
+    let session = Resource::new(move || version.get(), |_| current_session());
+    provide_context(SessionCtx { session, version });
+
+    view! {
+        <Title text="Cairn"/>
+        <Router>
+            <TopBar/>
+            <main class="main">
+                <Routes fallback=|| view! { <NotFoundPage/> }>
+                    <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/login") view=LogInPage/>
+                    <Route path=path!("/signup") view=SignUpPage/>
+                    <Route path=path!("/projects") view=ProjectsPage/>
+                    <Route path=path!("/projects/new") view=NewProjectPage/>
+                    <ParentRoute path=path!("/projects/:id") view=ProjectPage>
+                        <Route path=path!("") view=OverviewTab/>
+                        <Route path=path!("notes") view=|| view! {
+                            <EmptyTab title="Notes" text="Notes with their screenshots and images will appear here: drop several images on a note, order and caption them."/>
+                        }/>
+                        <Route path=path!("memory") view=|| view! {
+                            <EmptyTab title="Memory" text="Memory entries imported from the repository, and those written by hand, will appear here, searchable by text and by meaning."/>
+                        }/>
+                        <Route path=path!("sources") view=|| view! {
+                            <EmptyTab title="Sources" text="The linked repository, its sync progress and the sync history will appear here."/>
+                        }/>
+                        <Route path=path!("settings") view=SettingsTab/>
+                    </ParentRoute>
+                    <Route path=path!("/team") view=TeamPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFoundPage() -> impl IntoView {
+    view! {
+        <section class="page narrow">
+            <h1>"Page not found"</h1>
+            <p class="muted">"There is nothing at this address."</p>
+            <A href="/">"Back to Cairn"</A>
+        </section>
+    }
+}
+
+/// The top bar: brand, navigation, tenant switcher, user and log-out.
+#[component]
+fn TopBar() -> impl IntoView {
+    let ctx = expect_context::<SessionCtx>();
+    view! {
+        <header class="topbar">
+            <A href="/" attr:class="brand">
+                <img src="/pkg/favicon.svg" alt="" width="22" height="22"/>
+                <span>"Cairn"</span>
+            </A>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match ctx.session.await {
+                        Ok(Some(session)) => view! { <SignedInBar session/> }.into_any(),
+                        _ => view! {
+                            <nav class="nav">
+                                <A href="/login">"Log in"</A>
+                                <A href="/signup" attr:class="button primary small">"Sign up"</A>
+                            </nav>
+                        }
+                        .into_any(),
+                    }
+                })}
+            </Transition>
+        </header>
+    }
+}
+
+#[component]
+fn SignedInBar(session: SessionView) -> impl IntoView {
+    let ctx = expect_context::<SessionCtx>();
+    let navigate = use_navigate();
+    let switch = ServerAction::<SwitchTenant>::new();
+    let log_out = ServerAction::<LogOut>::new();
+    let after_switch = navigate.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = switch.value().get() {
+            ctx.changed();
+            after_switch("/projects", Default::default());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = log_out.value().get() {
+            ctx.changed();
+            navigate("/login", Default::default());
+        }
+    });
+    let active = session.active_tenant;
+    let tenants = session.tenants.clone();
+    view! {
+        <nav class="nav">
+            <A href="/projects">"Projects"</A>
+            <A href="/team">"Team"</A>
+        </nav>
+        <div class="account">
+            <label class="tenant-switcher">
+                <span class="visually-hidden">"Team"</span>
+                <select
+                    name="tenant"
+                    aria-label="Switch team"
+                    on:change=move |ev| {
+                        if let Ok(tenant_id) = TenantId::parse(&event_target_value(&ev)) {
+                            switch.dispatch(SwitchTenant { tenant_id });
+                        }
+                    }
+                >
+                    {tenants
+                        .into_iter()
+                        .map(|t| {
+                            let selected = Some(t.id) == active;
+                            view! {
+                                <option value=t.id.to_string() selected=selected>
+                                    {t.name}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+            <span class="user" title=session.email.clone()>{session.display_name.clone()}</span>
+            <button class="button ghost small" on:click=move |_| { log_out.dispatch(LogOut {}); }>
+                "Log out"
+            </button>
+            {move || switch.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+        </div>
+    }
+}
+
+/// Renders `children` for a signed-in user; sends everyone else to the log-in page.
+#[component]
+pub fn RequireSession(children: ChildrenFn) -> impl IntoView {
+    let ctx = expect_context::<SessionCtx>();
+    let children = StoredValue::new(children);
+    view! {
+        <Transition fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                match ctx.session.await {
+                    Ok(Some(_)) => children.read_value()().into_any(),
+                    Ok(None) => view! { <leptos_router::components::Redirect path="/login"/> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}

@@ -1,0 +1,302 @@
+//! End to end in headless Chromium, against the real server and its hydrated WASM bundle: sign up,
+//! create a project, reload, navigate client-side, log out and in, and a second tenant that sees
+//! nothing of the first. Screenshots go to `CAIRN_SCREENSHOT_DIR` when it is set.
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tests::{TestApp, spawn_app, test_data_root};
+
+/// chromedriver on a free port of 127.0.0.1, killed when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (scripts/setup.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+
+    async fn browser(&self) -> Client {
+        let profile = test_data_root().join(format!("chromium-{}", uuid::Uuid::new_v4().simple()));
+        let args = [
+            "--headless".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            "--window-size=1280,900".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": "/usr/bin/chromium", "args": args}),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+type Step = Result<(), Box<dyn std::error::Error>>;
+
+async fn fill(browser: &Client, id: &str, text: &str) -> Step {
+    let input = browser.find(Locator::Id(id)).await?;
+    input.clear().await?;
+    input.send_keys(text).await?;
+    Ok(())
+}
+
+async fn wait_for_path(
+    browser: &Client,
+    predicate: impl Fn(&str) -> bool,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = browser.current_url().await?;
+        if predicate(url.path()) {
+            return Ok(url.path().to_owned());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("still at {url}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_text(browser: &Client, css: &str, text: &str) -> Step {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(element) = browser.find(Locator::Css(css)).await
+            && element.text().await?.contains(text)
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no {css:?} containing {text:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the WASM bundle has hydrated the page (the button handlers are live).
+async fn wait_for_hydration(browser: &Client) -> Step {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = browser
+            .execute("return !!(window.wasmBindings || document.querySelector('script[type=module]')) && performance.getEntriesByType('resource').some(r => r.name.endsWith('_bg.wasm')) && document.readyState === 'complete';", vec![])
+            .await?;
+        if ready == json!(true) {
+            // Give the instantiated module a moment to run hydrate().
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err("the WASM bundle never loaded".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn screenshot(browser: &Client, name: &str) -> Step {
+    if let Some(dir) = std::env::var_os("CAIRN_SCREENSHOT_DIR") {
+        std::fs::create_dir_all(&dir)?;
+        let png = browser.screenshot().await?;
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)?;
+    }
+    Ok(())
+}
+
+async fn sign_up(browser: &Client, app: &TestApp, email: &str, team: &str) -> Step {
+    browser.goto(&app.url("/signup")).await?;
+    wait_for_hydration(browser).await?;
+    fill(browser, "display_name", "Ada Lovelace").await?;
+    fill(browser, "email", email).await?;
+    fill(browser, "password", "correct horse battery").await?;
+    fill(browser, "tenant_name", team).await?;
+    screenshot(browser, "signup").await?;
+    browser
+        .find(Locator::Css("form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_for_path(browser, |p| p == "/projects").await?;
+    Ok(())
+}
+
+async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
+    // A validation error is shown by the page, from the shared parser, without a round trip.
+    browser.goto(&app.url("/signup")).await?;
+    wait_for_hydration(browser).await?;
+    fill(browser, "email", "not-an-email").await?;
+    browser
+        .find(Locator::Css("form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_for_text(browser, "#email-error", "name@example.com").await?;
+
+    sign_up(browser, app, "ada@example.com", "Analytical Engines").await?;
+    wait_for_text(browser, ".empty", "No projects yet").await?;
+    screenshot(browser, "projects-empty").await?;
+
+    // Create a project.
+    browser
+        .find(Locator::Css(".empty a.button"))
+        .await?
+        .click()
+        .await?;
+    wait_for_path(browser, |p| p == "/projects/new").await?;
+    fill(browser, "name", "Difference Engine").await?;
+    fill(
+        browser,
+        "description",
+        "Notes and memory for the engine's firmware.",
+    )
+    .await?;
+    fill(
+        browser,
+        "github_repo",
+        "https://github.com/babbage/difference-engine",
+    )
+    .await?;
+    fill(browser, "github_path", "docs/").await?;
+    screenshot(browser, "project-new").await?;
+    browser
+        .find(Locator::Css("form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    let project_path = wait_for_path(browser, |p| {
+        p.starts_with("/projects/") && p != "/projects/new"
+    })
+    .await?;
+    wait_for_text(browser, "h1", "Difference Engine").await?;
+    wait_for_text(browser, ".facts", "/docs").await?;
+    screenshot(browser, "project-overview").await?;
+
+    // Reload: it is still there, rendered by the server.
+    browser.refresh().await?;
+    wait_for_text(browser, "h1", "Difference Engine").await?;
+    wait_for_hydration(browser).await?;
+
+    // A click handled by the WASM router: the URL changes, the page does not reload.
+    browser
+        .execute("window.__cairnMarker = 'still here';", vec![])
+        .await?;
+    browser
+        .find(Locator::LinkText("Settings"))
+        .await?
+        .click()
+        .await?;
+    wait_for_path(browser, |p| p.ends_with("/settings")).await?;
+    wait_for_text(browser, "h2", "Project settings").await?;
+    let marker = browser
+        .execute("return window.__cairnMarker || null;", vec![])
+        .await?;
+    assert_eq!(
+        marker,
+        json!("still here"),
+        "navigation reloaded the page: not hydrated"
+    );
+    screenshot(browser, "project-settings").await?;
+    browser
+        .find(Locator::LinkText("Notes"))
+        .await?
+        .click()
+        .await?;
+    wait_for_text(browser, ".empty", "Notes with their screenshots").await?;
+
+    // The dashboard lists it, at desktop and phone widths.
+    browser
+        .find(Locator::LinkText("Projects"))
+        .await?
+        .click()
+        .await?;
+    wait_for_text(browser, ".cards", "Difference Engine").await?;
+    wait_for_text(browser, ".cards", "babbage/difference-engine").await?;
+    screenshot(browser, "projects").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "projects-phone").await?;
+    browser.set_window_size(1280, 900).await?;
+
+    // Log out and back in.
+    browser
+        .find(Locator::Css(".account button"))
+        .await?
+        .click()
+        .await?;
+    wait_for_path(browser, |p| p == "/login").await?;
+    fill(browser, "email", "ada@example.com").await?;
+    fill(browser, "password", "wrong password").await?;
+    browser
+        .find(Locator::Css("form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_for_text(browser, ".error", "E-mail or password is incorrect").await?;
+    screenshot(browser, "login-error").await?;
+    fill(browser, "password", "correct horse battery").await?;
+    browser
+        .find(Locator::Css("form button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_for_path(browser, |p| p == "/projects").await?;
+    wait_for_text(browser, ".cards", "Difference Engine").await?;
+
+    // Someone in another tenant sees none of it, even at the project's own address.
+    sign_up(second, app, "grace@example.com", "Compilers").await?;
+    wait_for_text(second, ".empty", "No projects yet").await?;
+    second.goto(&app.url(&project_path)).await?;
+    wait_for_text(second, ".error", "Not found").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn sign_up_create_reload_navigate_log_out_and_stay_isolated() {
+    let app = spawn_app().await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let second = driver.browser().await;
+    let outcome = journey(&browser, &second, &app).await;
+    // Close the sessions before judging, so no Chromium is left behind on failure.
+    let _ = browser.close().await;
+    let _ = second.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!("browser journey failed: {error}");
+    }
+}
