@@ -252,6 +252,11 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
     screenshot(browser, "projects-phone").await?;
     browser.set_window_size(1280, 900).await?;
 
+    // The team page lists the owner.
+    browser.find(Locator::LinkText("Team")).await?.click().await?;
+    wait_for_text(browser, ".members", "ada@example.com").await?;
+    screenshot(browser, "team").await?;
+
     // Log out and back in.
     browser
         .find(Locator::Css(".account button"))
