@@ -13,6 +13,11 @@ pub async fn grant_app_role<C: ConnectionTrait>(owner: &C, role: &str) -> Result
             "GRANT USAGE ON SCHEMA public TO {role};
              GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
              GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
+             DO $$ BEGIN
+                 IF to_regprocedure('public.cairn_session_context(text)') IS NOT NULL THEN
+                     EXECUTE 'GRANT EXECUTE ON FUNCTION cairn_session_context(text) TO {role}';
+                 END IF;
+             END $$;
              REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON seaql_migrations FROM {role};
              DO $$ BEGIN
                  IF to_regclass('public.{HISTORY_TABLE}') IS NOT NULL THEN

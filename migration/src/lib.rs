@@ -4,6 +4,7 @@ mod grants;
 pub mod guard;
 mod m20261122_000001_initial_schema;
 mod m20261122_000002_login_attempts;
+mod m20261122_000003_session_context;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial_schema::Migration),
             Box::new(m20261122_000002_login_attempts::Migration),
+            Box::new(m20261122_000003_session_context::Migration),
         ]
     }
 }

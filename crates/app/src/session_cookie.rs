@@ -51,10 +51,11 @@ pub async fn require_session() -> Result<(AppState, SignedIn), ApiError> {
     optional_session().await?.ok_or(ApiError::Unauthorized)
 }
 
-/// The signed-in user's context in their active tenant.
+/// The signed-in user's context in their active tenant (one database round trip).
 pub async fn require_tenant() -> Result<(AppState, TenantCtx), ApiError> {
-    let (state, signed_in) = require_session().await?;
-    let ctx = TenantCtx::for_session(&state.db, &signed_in).await?;
+    let state = state();
+    let token = token_from(&headers().await?).ok_or(ApiError::Unauthorized)?;
+    let (_, ctx) = TenantCtx::for_session_token(&state.db, &token).await?;
     Ok((state, ctx))
 }
 

@@ -325,7 +325,7 @@ fn new_salt() -> Result<SaltString, argon2::password_hash::Error> {
     SaltString::encode_b64(&bytes)
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
