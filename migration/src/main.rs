@@ -26,14 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Apply pending migrations through the guard.
-    Migrate {
-        /// Let migrations marked destructive drop or retype what they declare (after a backup).
-        #[arg(long)]
-        allow_destructive: bool,
-        /// Plan and check only.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Migrate(guard::MigrateOptions),
     /// Report drift between the live schema and the recorded one; exits 1 if there is any.
     Check,
 }
@@ -45,30 +38,21 @@ async fn main() -> anyhow::Result<ExitCode> {
         .await
         .context("connecting to the database")?;
     match cli.command {
-        Command::Migrate {
-            allow_destructive,
-            dry_run,
-        } => {
-            let options = guard::MigrateOptions {
-                allow_destructive,
-                dry_run,
-            };
-            match guard::migrate::<Migrator>(&db, options).await {
-                Ok(report) => {
-                    if !dry_run {
-                        migration::grant_app_role(&db, &cli.app_role)
-                            .await
-                            .context("granting the application role")?;
-                    }
-                    print!("{report}");
-                    Ok(ExitCode::SUCCESS)
+        Command::Migrate(options) => match guard::migrate::<Migrator>(&db, options).await {
+            Ok(report) => {
+                if !options.dry_run {
+                    migration::grant_app_role(&db, &cli.app_role)
+                        .await
+                        .context("granting the application role")?;
                 }
-                Err(error) => {
-                    eprintln!("{error}");
-                    Ok(ExitCode::FAILURE)
-                }
+                print!("{report}");
+                Ok(ExitCode::SUCCESS)
             }
-        }
+            Err(error) => {
+                eprintln!("{error}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
         Command::Check => {
             let drift = guard::check_drift(&db)
                 .await

@@ -88,7 +88,14 @@ impl TenantCtx {
             _ => return Err(DomainError::NotFound),
         };
         let tenant_id = signed_in.active_tenant.ok_or(DomainError::NotFound)?;
-        Ok((signed_in, Self { tenant_id, user_id, role }))
+        Ok((
+            signed_in,
+            Self {
+                tenant_id,
+                user_id,
+                role,
+            },
+        ))
     }
 
     /// The context of a signed-in session in its active tenant. A session with no active tenant, or

@@ -36,14 +36,7 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Apply pending migrations through the guard (drift check, dry run, destructive-change policy).
-    Migrate {
-        /// Let migrations marked destructive drop or retype what they declare, after a backup.
-        #[arg(long)]
-        allow_destructive: bool,
-        /// Plan and check only; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
+    Migrate(MigrateOptions),
     /// Report drift between the live schema and the recorded one; exits 1 on drift.
     Check,
     /// Print the embedded database's URL (the schema owner's, for psql).
@@ -74,15 +67,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn run_db(settings: Settings, command: DbCommand) -> anyhow::Result<ExitCode> {
     match command {
-        DbCommand::Migrate {
-            allow_destructive,
-            dry_run,
-        } => {
+        DbCommand::Migrate(options) => {
             let target = DatabaseTarget::resolve(&settings).await?;
-            let options = MigrateOptions {
-                allow_destructive,
-                dry_run,
-            };
             let result = database::migrate_and_grant(&target, options).await;
             target.release().await?;
             match result {

@@ -32,12 +32,15 @@ pub trait GuardedMigrator: MigratorTrait {
     }
 }
 
-/// How `migrate` may proceed.
-#[derive(Debug, Clone, Copy, Default)]
+/// How `migrate` may proceed; also the command-line flags of `cairn db migrate` and
+/// `cairn-migration migrate`.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
 pub struct MigrateOptions {
-    /// Let migrations listed by [`GuardedMigrator::destructive_migrations`] destroy what they declare.
+    /// Let migrations marked destructive drop or retype what they declare, after a backup.
+    #[arg(long)]
     pub allow_destructive: bool,
-    /// Plan and check only; apply nothing.
+    /// Plan and check only; change nothing.
+    #[arg(long)]
     pub dry_run: bool,
 }
 

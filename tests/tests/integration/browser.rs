@@ -72,6 +72,11 @@ impl Drop for Driver {
 
 type Step = Result<(), Box<dyn std::error::Error>>;
 
+async fn click(browser: &Client, target: Locator<'_>) -> Step {
+    browser.find(target).await?.click().await?;
+    Ok(())
+}
+
 async fn fill(browser: &Client, id: &str, text: &str) -> Step {
     let input = browser.find(Locator::Id(id)).await?;
     input.clear().await?;
@@ -147,11 +152,7 @@ async fn sign_up(browser: &Client, app: &TestApp, email: &str, team: &str) -> St
     fill(browser, "password", "correct horse battery").await?;
     fill(browser, "tenant_name", team).await?;
     screenshot(browser, "signup").await?;
-    browser
-        .find(Locator::Css("form button[type=submit]"))
-        .await?
-        .click()
-        .await?;
+    click(browser, Locator::Css("form button[type=submit]")).await?;
     wait_for_path(browser, |p| p == "/projects").await?;
     Ok(())
 }
@@ -161,11 +162,7 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
     browser.goto(&app.url("/signup")).await?;
     wait_for_hydration(browser).await?;
     fill(browser, "email", "not-an-email").await?;
-    browser
-        .find(Locator::Css("form button[type=submit]"))
-        .await?
-        .click()
-        .await?;
+    click(browser, Locator::Css("form button[type=submit]")).await?;
     wait_for_text(browser, "#email-error", "name@example.com").await?;
 
     sign_up(browser, app, "ada@example.com", "Analytical Engines").await?;
@@ -173,11 +170,7 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
     screenshot(browser, "projects-empty").await?;
 
     // Create a project.
-    browser
-        .find(Locator::Css(".empty a.button"))
-        .await?
-        .click()
-        .await?;
+    click(browser, Locator::Css(".empty a.button")).await?;
     wait_for_path(browser, |p| p == "/projects/new").await?;
     fill(browser, "name", "Difference Engine").await?;
     fill(
@@ -194,11 +187,7 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
     .await?;
     fill(browser, "github_path", "docs/").await?;
     screenshot(browser, "project-new").await?;
-    browser
-        .find(Locator::Css("form button[type=submit]"))
-        .await?
-        .click()
-        .await?;
+    click(browser, Locator::Css("form button[type=submit]")).await?;
     let project_path = wait_for_path(browser, |p| {
         p.starts_with("/projects/") && p != "/projects/new"
     })
@@ -216,11 +205,7 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
     browser
         .execute("window.__cairnMarker = 'still here';", vec![])
         .await?;
-    browser
-        .find(Locator::LinkText("Settings"))
-        .await?
-        .click()
-        .await?;
+    click(browser, Locator::LinkText("Settings")).await?;
     wait_for_path(browser, |p| p.ends_with("/settings")).await?;
     wait_for_text(browser, "h2", "Project settings").await?;
     let marker = browser
@@ -232,19 +217,11 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
         "navigation reloaded the page: not hydrated"
     );
     screenshot(browser, "project-settings").await?;
-    browser
-        .find(Locator::LinkText("Notes"))
-        .await?
-        .click()
-        .await?;
+    click(browser, Locator::LinkText("Notes")).await?;
     wait_for_text(browser, ".empty", "Notes with their screenshots").await?;
 
     // The dashboard lists it, at desktop and phone widths.
-    browser
-        .find(Locator::LinkText("Projects"))
-        .await?
-        .click()
-        .await?;
+    click(browser, Locator::LinkText("Projects")).await?;
     wait_for_text(browser, ".cards", "Difference Engine").await?;
     wait_for_text(browser, ".cards", "babbage/difference-engine").await?;
     screenshot(browser, "projects").await?;
@@ -253,32 +230,20 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
     browser.set_window_size(1280, 900).await?;
 
     // The team page lists the owner.
-    browser.find(Locator::LinkText("Team")).await?.click().await?;
+    click(browser, Locator::LinkText("Team")).await?;
     wait_for_text(browser, ".members", "ada@example.com").await?;
     screenshot(browser, "team").await?;
 
     // Log out and back in.
-    browser
-        .find(Locator::Css(".account button"))
-        .await?
-        .click()
-        .await?;
+    click(browser, Locator::Css(".account button")).await?;
     wait_for_path(browser, |p| p == "/login").await?;
     fill(browser, "email", "ada@example.com").await?;
     fill(browser, "password", "wrong password").await?;
-    browser
-        .find(Locator::Css("form button[type=submit]"))
-        .await?
-        .click()
-        .await?;
+    click(browser, Locator::Css("form button[type=submit]")).await?;
     wait_for_text(browser, ".error", "E-mail or password is incorrect").await?;
     screenshot(browser, "login-error").await?;
     fill(browser, "password", "correct horse battery").await?;
-    browser
-        .find(Locator::Css("form button[type=submit]"))
-        .await?
-        .click()
-        .await?;
+    click(browser, Locator::Css("form button[type=submit]")).await?;
     wait_for_path(browser, |p| p == "/projects").await?;
     wait_for_text(browser, ".cards", "Difference Engine").await?;
 
