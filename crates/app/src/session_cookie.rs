@@ -108,7 +108,9 @@ async fn secure(state: &AppState) -> bool {
 /// Sets the session cookie: HttpOnly (no script reads it), SameSite=Lax (not sent on cross-site
 /// posts), Secure over https.
 pub async fn set(state: &AppState, session: &NewSession) {
-    let max_age = (session.expires_at - chrono_now()).num_seconds().max(0);
+    let max_age = (session.expires_at - chrono::Utc::now())
+        .num_seconds()
+        .max(0);
     let secure = if secure(state).await { "; Secure" } else { "" };
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
@@ -129,8 +131,4 @@ fn append(cookie: String) {
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         expect_context::<ResponseOptions>().append_header(header::SET_COOKIE, value);
     }
-}
-
-fn chrono_now() -> chrono::DateTime<chrono::Utc> {
-    chrono::Utc::now()
 }

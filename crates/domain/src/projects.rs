@@ -156,24 +156,27 @@ fn link_columns(link: Option<&GithubLink>) -> LinkColumns {
     }
 }
 
+/// The row's GitHub link. Rows were validated on the way in; a row edited by hand into an invalid
+/// link shows no link rather than failing the whole list.
+fn link_of(row: &projects::Model) -> Option<GithubLink> {
+    let (owner, repo, branch) = (
+        row.github_owner.as_ref()?,
+        row.github_repo.as_ref()?,
+        row.github_branch.as_ref()?,
+    );
+    Some(GithubLink {
+        repo: GithubRepo::parse(&format!("{owner}/{repo}")).ok()?,
+        branch: BranchName::parse(branch).ok()?,
+        path: ScanPath::parse(&row.github_path).ok()?,
+    })
+}
+
 fn to_dto(row: projects::Model) -> Project {
-    // Rows were validated on the way in; a row edited by hand into an invalid link shows no link
-    // rather than failing the whole list.
-    let github = match (&row.github_owner, &row.github_repo, &row.github_branch) {
-        (Some(owner), Some(repo), Some(branch)) => Some(()).and_then(|_| {
-            Some(GithubLink {
-                repo: GithubRepo::parse(&format!("{owner}/{repo}")).ok()?,
-                branch: BranchName::parse(branch).ok()?,
-                path: ScanPath::parse(&row.github_path).ok()?,
-            })
-        }),
-        _ => None,
-    };
     Project {
         id: ProjectId::from_uuid(row.id),
+        github: link_of(&row),
         name: row.name,
         description: row.description,
-        github,
         created_at: row.created_at.to_rfc3339(),
         updated_at: row.updated_at.to_rfc3339(),
     }
