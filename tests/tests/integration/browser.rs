@@ -252,6 +252,21 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
     wait_for_text(second, ".empty", "No projects yet").await?;
     second.goto(&app.url(&project_path)).await?;
     wait_for_text(second, ".error", "Not found").await?;
+
+    // Ada adds Grace to her team; Grace switches to it in the top bar and sees the project.
+    click(browser, Locator::LinkText("Team")).await?;
+    fill(browser, "member-email", "grace@example.com").await?;
+    click(browser, Locator::Css(".inline-form button[type=submit]")).await?;
+    wait_for_text(browser, ".members", "grace@example.com").await?;
+    second.goto(&app.url("/projects")).await?;
+    wait_for_hydration(second).await?;
+    second
+        .find(Locator::Css("select[name=tenant]"))
+        .await?
+        .select_by_label("Analytical Engines")
+        .await?;
+    wait_for_text(second, ".cards", "Difference Engine").await?;
+    screenshot(second, "projects-switched-team").await?;
     Ok(())
 }
 
