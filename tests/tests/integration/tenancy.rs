@@ -277,3 +277,54 @@ async fn the_server_refuses_to_serve_as_a_role_that_bypasses_rls() {
     let error = format!("{:#}", result.err().expect("building must fail"));
     assert!(error.contains("BYPASSRLS"), "{error}");
 }
+
+#[tokio::test]
+async fn a_one_round_trip_tenant_read_sees_only_its_tenant_and_leaves_nothing_behind() {
+    use domain::sea_orm::{ColumnTrait, QueryFilter};
+    let db = TestDb::migrated().await;
+    let owner = db.owner().await;
+    let a = seed_tenant(&owner, "alpha").await;
+    seed_tenant(&owner, "beta").await;
+    // One connection, so the follow-up query reuses the one the read ran on.
+    let pool = server::database::connect(&db.app_url(), 1).await.unwrap();
+    let app = Db::new(pool.clone());
+    let ctx = TenantCtx::for_member(
+        &app,
+        UserId::from_uuid(a.user),
+        TenantId::from_uuid(a.tenant),
+    )
+    .await
+    .unwrap();
+
+    // No tenant filter in the query: row-level security alone keeps beta's project out.
+    let seen = app
+        .read_as_tenant(&ctx, projects::Entity::find())
+        .await
+        .unwrap();
+    assert_eq!(
+        seen.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![a.project]
+    );
+
+    // Values are escaped, not spliced: a hostile string is just a name that matches nothing.
+    let hostile =
+        projects::Entity::find().filter(projects::Column::Name.eq("x'); DELETE FROM projects; --"));
+    assert!(app.read_as_tenant(&ctx, hostile).await.unwrap().is_empty());
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM projects", vec![]).await,
+        2
+    );
+
+    // The settings ended with the message: the same connection sees no tenant now.
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM projects", vec![]).await,
+        0
+    );
+    let settings = count(
+        &pool,
+        "SELECT count(*) FROM (SELECT current_setting('app.tenant_id', true) AS t) s WHERE coalesce(t, '') <> ''",
+        vec![],
+    )
+    .await;
+    assert_eq!(settings, 0);
+}
