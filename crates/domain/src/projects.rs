@@ -13,11 +13,14 @@ const NAME_TAKEN: &str = "a project with this name already exists";
 
 /// The tenant's projects, by name.
 pub async fn list(db: &Db, ctx: &TenantCtx) -> Result<Vec<Project>, DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
     // Row-level security narrows the scan to the tenant; the explicit filter says so in the code too.
-    let select = projects::Entity::find()
+    let rows = projects::Entity::find()
         .filter(projects::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
-        .order_by_asc(Expr::cust("lower(name)"));
-    let rows = db.read_as_tenant(ctx, select).await?;
+        .order_by_asc(Expr::cust("lower(name)"))
+        .all(&txn)
+        .await?;
+    txn.commit().await?;
     Ok(rows.into_iter().map(to_dto).collect())
 }
 

@@ -147,41 +147,6 @@ impl Db {
         &self.conn
     }
 
-    /// Runs one read-only query as `ctx`'s tenant in a single round trip: the tenant settings and the
-    /// query go to Postgres as one simple-protocol message, which Postgres runs as one implicit
-    /// transaction, so the settings (local to it) end with it, exactly as with [`Db::begin_tenant`].
-    /// Values are inlined by sea-query's escaping; the tenant and user are typed UUIDs.
-    pub async fn read_as_tenant<E>(
-        &self,
-        ctx: &TenantCtx,
-        select: sea_orm::Select<E>,
-    ) -> Result<Vec<E::Model>, DomainError>
-    where
-        E: sea_orm::EntityTrait,
-        E::Model: sea_orm::FromQueryResult,
-    {
-        use sea_orm::sea_query::PostgresQueryBuilder;
-        use sea_orm::{FromQueryResult, QueryTrait};
-        let query = select.into_query().to_string(PostgresQueryBuilder);
-        let script = format!(
-            "SELECT set_config('app.tenant_id', '{}', true), set_config('app.user_id', '{}', true); {query}",
-            ctx.tenant_id.into_uuid(),
-            ctx.user_id.into_uuid(),
-        );
-        let rows = sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(script))
-            .fetch_all(self.conn.get_postgres_connection_pool())
-            .await
-            .map_err(|e| DomainError::Database(sea_orm::DbErr::Custom(e.to_string())))?;
-        // The first row is the settings statement's; the query's rows follow.
-        rows.into_iter()
-            .skip(1)
-            .map(|row| {
-                E::Model::from_query_result(&sea_orm::QueryResult::from(row), "")
-                    .map_err(DomainError::from)
-            })
-            .collect()
-    }
-
     /// Opens a transaction in which Postgres sees only `ctx`'s tenant.
     pub async fn begin_tenant(&self, ctx: &TenantCtx) -> Result<DatabaseTransaction, DomainError> {
         self.begin_with(Some(ctx.tenant_id), Some(ctx.user_id))
