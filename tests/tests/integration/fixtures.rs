@@ -17,6 +17,21 @@ pub struct Seeded {
     pub insight: Uuid,
 }
 
+/// Runs a statement that may be refused; the database's answer is the test's to judge.
+pub async fn try_exec(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<u64, sea_orm::DbErr> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await
+    .map(|result| result.rows_affected())
+}
+
 pub async fn exec(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> u64 {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,

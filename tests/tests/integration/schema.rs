@@ -1,6 +1,6 @@
 //! The schema's own guarantees: cascades, uniqueness, one active run per project, vectors.
 
-use crate::fixtures::{axis_vector, count, exec, seed_tenant};
+use crate::fixtures::{axis_vector, count, exec, seed_tenant, try_exec};
 use domain::DomainError;
 use domain::sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tests::TestDb;
@@ -97,15 +97,9 @@ async fn an_image_key_is_unique_per_note_and_maps_to_conflict() {
     let db = TestDb::migrated().await;
     let owner = db.owner().await;
     let s = seed_tenant(&owner, "alpha").await;
-    let duplicate = owner
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO note_images (id, tenant_id, note_id, image_key, content_type, byte_size, width, height)
+    let duplicate = try_exec(&owner, "INSERT INTO note_images (id, tenant_id, note_id, image_key, content_type, byte_size, width, height)
              SELECT $1, tenant_id, note_id, image_key, content_type, byte_size, width, height
-               FROM note_images WHERE id = $2",
-            [Uuid::new_v4().into(), s.image.into()],
-        ))
-        .await
+               FROM note_images WHERE id = $2", vec![Uuid::new_v4().into(), s.image.into()]).await
         .expect_err("a second row with the same (note_id, image_key) must be refused");
     assert!(matches!(
         DomainError::from(duplicate),
@@ -163,19 +157,18 @@ async fn only_one_queued_or_running_sync_per_project() {
     )
     .await;
     for status in ["queued", "running"] {
-        let second = owner
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                insert,
-                [
-                    Uuid::new_v4().into(),
-                    s.tenant.into(),
-                    s.project.into(),
-                    status.into(),
-                ],
-            ))
-            .await
-            .expect_err("a second active sync must be refused by the database");
+        let second = try_exec(
+            &owner,
+            insert,
+            vec![
+                Uuid::new_v4().into(),
+                s.tenant.into(),
+                s.project.into(),
+                status.into(),
+            ],
+        )
+        .await
+        .expect_err("a second active sync must be refused by the database");
         assert!(matches!(
             DomainError::from(second),
             DomainError::Conflict(_)
@@ -212,13 +205,12 @@ async fn only_one_queued_or_running_analysis_per_project() {
         vec![Uuid::new_v4().into(), s.tenant.into(), s.project.into()],
     )
     .await;
-    let second = owner
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            insert,
-            [Uuid::new_v4().into(), s.tenant.into(), s.project.into()],
-        ))
-        .await;
+    let second = try_exec(
+        &owner,
+        insert,
+        vec![Uuid::new_v4().into(), s.tenant.into(), s.project.into()],
+    )
+    .await;
     assert!(second.is_err());
 }
 
@@ -241,18 +233,17 @@ async fn a_sync_is_the_previous_of_at_most_one_sync() {
         ],
     )
     .await;
-    let fork = owner
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            insert,
-            [
-                Uuid::new_v4().into(),
-                s.tenant.into(),
-                s.project.into(),
-                s.sync.into(),
-            ],
-        ))
-        .await;
+    let fork = try_exec(
+        &owner,
+        insert,
+        vec![
+            Uuid::new_v4().into(),
+            s.tenant.into(),
+            s.project.into(),
+            s.sync.into(),
+        ],
+    )
+    .await;
     assert!(fork.is_err(), "two syncs claiming the same previous sync");
 }
 
