@@ -1,5 +1,6 @@
 //! The server functions: Cairn's typed RPC. Each is `POST /api/v1/<endpoint>` with a JSON body of its
-//! arguments, answering JSON; errors are `ApiError` (HTTP status from `ApiError::status_code`).
+//! arguments, answering JSON; errors are `ApiError` (the server gives each its HTTP status from
+//! `ApiError::status_code`, in one place: `routes::server_fn_error_status`).
 //! In the browser build these are thin clients; their bodies exist only on the server.
 // `#[server]` generates an argument struct per function; its fields are the documented parameters.
 #![allow(missing_docs)]
@@ -16,172 +17,114 @@ use crate::session_cookie;
 #[cfg(feature = "ssr")]
 use domain::{accounts, members, projects};
 
-/// Sets the response status for an error before returning it, so plain HTTP clients see 4xx/5xx.
-#[cfg(feature = "ssr")]
-fn fail<T>(error: impl Into<ApiError>) -> Result<T, ApiError> {
-    let error = error.into();
-    if let Ok(status) = axum::http::StatusCode::from_u16(error.status_code()) {
-        expect_context::<leptos_axum::ResponseOptions>().set_status(status);
-    }
-    Err(error)
-}
-
-/// Runs `body`, giving any error its HTTP status.
-#[cfg(feature = "ssr")]
-async fn answer<T>(body: impl Future<Output = Result<T, ApiError>>) -> Result<T, ApiError> {
-    match body.await {
-        Ok(value) => Ok(value),
-        Err(error) => fail(error),
-    }
-}
-
 /// Who is signed in, or `None`.
 #[server(prefix = "/api/v1", endpoint = "session", input = Json)]
 pub async fn current_session() -> Result<Option<SessionView>, ApiError> {
-    answer(async {
-        let Some((state, signed_in)) = session_cookie::optional_session().await? else {
-            return Ok(None);
-        };
-        Ok(Some(accounts::session_view(&state.db, &signed_in).await?))
-    })
-    .await
+    let Some((state, signed_in)) = session_cookie::optional_session().await? else {
+        return Ok(None);
+    };
+    Ok(Some(accounts::session_view(&state.db, &signed_in).await?))
 }
 
 /// Creates an account and its first team, and signs in.
 #[server(prefix = "/api/v1", endpoint = "sign_up", input = Json)]
 pub async fn sign_up(form: SignUpForm) -> Result<SessionView, ApiError> {
-    answer(async {
-        let state = session_cookie::state();
-        let account = accounts::NewAccount::parse(&form)?;
-        let client = session_cookie::client(&state).await?;
-        let (signed_in, session) = accounts::sign_up(&state.db, account, &client).await?;
-        session_cookie::set(&state, &session).await;
-        Ok(accounts::session_view(&state.db, &signed_in).await?)
-    })
-    .await
+    let state = session_cookie::state();
+    let account = accounts::NewAccount::parse(&form)?;
+    let client = session_cookie::client(&state).await?;
+    let (signed_in, session) = accounts::sign_up(&state.db, account, &client).await?;
+    session_cookie::set(&state, &session).await;
+    Ok(accounts::session_view(&state.db, &signed_in).await?)
 }
 
 /// Signs in with e-mail and password.
 #[server(prefix = "/api/v1", endpoint = "log_in", input = Json)]
 pub async fn log_in(form: LogInForm) -> Result<SessionView, ApiError> {
-    answer(async {
-        let state = session_cookie::state();
-        let client = session_cookie::client(&state).await?;
-        let (signed_in, session) =
-            accounts::log_in(&state.db, &form.email, &form.password, &client).await?;
-        session_cookie::set(&state, &session).await;
-        Ok(accounts::session_view(&state.db, &signed_in).await?)
-    })
-    .await
+    let state = session_cookie::state();
+    let client = session_cookie::client(&state).await?;
+    let (signed_in, session) =
+        accounts::log_in(&state.db, &form.email, &form.password, &client).await?;
+    session_cookie::set(&state, &session).await;
+    Ok(accounts::session_view(&state.db, &signed_in).await?)
 }
 
 /// Signs out: the session is revoked on the server, not just forgotten by the browser.
 #[server(prefix = "/api/v1", endpoint = "log_out", input = Json)]
 pub async fn log_out() -> Result<(), ApiError> {
-    answer(async {
-        let state = session_cookie::state();
-        if let Some(token) = session_cookie::token().await? {
-            accounts::log_out(&state.db, &token).await?;
-        }
-        session_cookie::clear(&state).await;
-        Ok(())
-    })
-    .await
+    let state = session_cookie::state();
+    if let Some(token) = session_cookie::token().await? {
+        accounts::log_out(&state.db, &token).await?;
+    }
+    session_cookie::clear(&state).await;
+    Ok(())
 }
 
 /// Makes another of the user's tenants the active one.
 #[server(prefix = "/api/v1", endpoint = "switch_tenant", input = Json)]
 pub async fn switch_tenant(tenant_id: TenantId) -> Result<SessionView, ApiError> {
-    answer(async {
-        let (state, signed_in) = session_cookie::require_session().await?;
-        accounts::switch_tenant(&state.db, &signed_in, tenant_id).await?;
-        let signed_in = accounts::SignedIn {
-            active_tenant: Some(tenant_id),
-            ..signed_in
-        };
-        Ok(accounts::session_view(&state.db, &signed_in).await?)
-    })
-    .await
+    let (state, signed_in) = session_cookie::require_session().await?;
+    accounts::switch_tenant(&state.db, &signed_in, tenant_id).await?;
+    let signed_in = accounts::SignedIn {
+        active_tenant: Some(tenant_id),
+        ..signed_in
+    };
+    Ok(accounts::session_view(&state.db, &signed_in).await?)
 }
 
 /// The active tenant's members.
 #[server(prefix = "/api/v1", endpoint = "list_members", input = Json)]
 pub async fn list_members() -> Result<Vec<Member>, ApiError> {
-    answer(async {
-        let (state, ctx) = session_cookie::require_tenant().await?;
-        Ok(members::list(&state.db, &ctx).await?)
-    })
-    .await
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(members::list(&state.db, &ctx).await?)
 }
 
 /// Adds an existing user to the active tenant by e-mail.
 #[server(prefix = "/api/v1", endpoint = "add_member", input = Json)]
 pub async fn add_member(email: String, role: Role) -> Result<Member, ApiError> {
-    answer(async {
-        let (state, ctx) = session_cookie::require_tenant().await?;
-        Ok(members::add(&state.db, &ctx, &email, role).await?)
-    })
-    .await
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(members::add(&state.db, &ctx, &email, role).await?)
 }
 
 /// Removes a member from the active tenant (or leaves it, for one's own id).
 #[server(prefix = "/api/v1", endpoint = "remove_member", input = Json)]
 pub async fn remove_member(user_id: UserId) -> Result<(), ApiError> {
-    answer(async {
-        let (state, ctx) = session_cookie::require_tenant().await?;
-        Ok(members::remove(&state.db, &ctx, user_id).await?)
-    })
-    .await
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(members::remove(&state.db, &ctx, user_id).await?)
 }
 
 /// The active tenant's projects, by name.
 #[server(prefix = "/api/v1", endpoint = "list_projects", input = Json)]
 pub async fn list_projects() -> Result<Vec<Project>, ApiError> {
-    answer(async {
-        let (state, ctx) = session_cookie::require_tenant().await?;
-        Ok(projects::list(&state.db, &ctx).await?)
-    })
-    .await
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(projects::list(&state.db, &ctx).await?)
 }
 
 /// One project of the active tenant.
 #[server(prefix = "/api/v1", endpoint = "get_project", input = Json)]
 pub async fn get_project(id: ProjectId) -> Result<Project, ApiError> {
-    answer(async {
-        let (state, ctx) = session_cookie::require_tenant().await?;
-        Ok(projects::get(&state.db, &ctx, id).await?)
-    })
-    .await
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(projects::get(&state.db, &ctx, id).await?)
 }
 
 /// Creates a project in the active tenant.
 #[server(prefix = "/api/v1", endpoint = "create_project", input = Json)]
 pub async fn create_project(form: ProjectForm) -> Result<Project, ApiError> {
-    answer(async {
-        let project = form.parse()?;
-        let (state, ctx) = session_cookie::require_tenant().await?;
-        Ok(projects::create(&state.db, &ctx, project).await?)
-    })
-    .await
+    let project = form.parse()?;
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(projects::create(&state.db, &ctx, project).await?)
 }
 
 /// Replaces a project's name, description and GitHub link.
 #[server(prefix = "/api/v1", endpoint = "update_project", input = Json)]
 pub async fn update_project(id: ProjectId, form: ProjectForm) -> Result<Project, ApiError> {
-    answer(async {
-        let project = form.parse()?;
-        let (state, ctx) = session_cookie::require_tenant().await?;
-        Ok(projects::update(&state.db, &ctx, id, project).await?)
-    })
-    .await
+    let project = form.parse()?;
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(projects::update(&state.db, &ctx, id, project).await?)
 }
 
 /// Deletes a project and everything in it.
 #[server(prefix = "/api/v1", endpoint = "delete_project", input = Json)]
 pub async fn delete_project(id: ProjectId) -> Result<(), ApiError> {
-    answer(async {
-        let (state, ctx) = session_cookie::require_tenant().await?;
-        Ok(projects::delete(&state.db, &ctx, id).await?)
-    })
-    .await
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(projects::delete(&state.db, &ctx, id).await?)
 }

@@ -55,7 +55,7 @@ pub async fn require_session() -> Result<(AppState, SignedIn), ApiError> {
 pub async fn require_tenant() -> Result<(AppState, TenantCtx), ApiError> {
     let state = state();
     let token = token_from(&headers().await?).ok_or(ApiError::Unauthorized)?;
-    let (_, ctx) = TenantCtx::for_session_token(&state.db, &token).await?;
+    let ctx = TenantCtx::for_session_token(&state.db, &token).await?;
     Ok((state, ctx))
 }
 

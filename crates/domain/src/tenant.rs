@@ -60,42 +60,28 @@ impl TenantCtx {
     /// The context behind a session cookie token, in one round trip (`cairn_session_context`): an
     /// unknown, expired or revoked token is `Unauthorized`; a session with no active tenant, or whose
     /// membership there was removed, is `NotFound`.
-    pub async fn for_session_token(
-        db: &Db,
-        token: &str,
-    ) -> Result<(crate::accounts::SignedIn, Self), DomainError> {
+    pub async fn for_session_token(db: &Db, token: &str) -> Result<Self, DomainError> {
+        use sea_orm::ActiveEnum;
         let row = db
             .conn
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT session_id, user_id, tenant_id, role FROM cairn_session_context($1)",
+                "SELECT user_id, tenant_id, role FROM cairn_session_context($1)",
                 [crate::accounts::token_hash(token).into()],
             ))
             .await?
             .ok_or(DomainError::Unauthorized)?;
-        let user_id = UserId::from_uuid(row.try_get("", "user_id")?);
+        // Both are NULL when the session has no active tenant or the membership is gone.
         let tenant_id: Option<uuid::Uuid> = row.try_get("", "tenant_id")?;
         let role: Option<String> = row.try_get("", "role")?;
-        let signed_in = crate::accounts::SignedIn {
-            session_id: row.try_get("", "session_id")?,
-            user_id,
-            active_tenant: tenant_id.map(TenantId::from_uuid),
+        let (Some(tenant_id), Some(role)) = (tenant_id, role) else {
+            return Err(DomainError::NotFound);
         };
-        let role = match role.as_deref() {
-            Some("owner") => Role::Owner,
-            Some("admin") => Role::Admin,
-            Some("member") => Role::Member,
-            _ => return Err(DomainError::NotFound),
-        };
-        let tenant_id = signed_in.active_tenant.ok_or(DomainError::NotFound)?;
-        Ok((
-            signed_in,
-            Self {
-                tenant_id,
-                user_id,
-                role,
-            },
-        ))
+        Ok(Self {
+            tenant_id: TenantId::from_uuid(tenant_id),
+            user_id: UserId::from_uuid(row.try_get("", "user_id")?),
+            role: memberships::MembershipRole::try_from_value(&role)?.into(),
+        })
     }
 
     /// The context of a signed-in session in its active tenant. A session with no active tenant, or

@@ -77,9 +77,10 @@ async fn not_found(uri: Uri, State(state): State<AppState>, request: Request<Bod
     response
 }
 
-/// Server functions answer framework-level failures (a body that does not decode into the
-/// arguments) with status 500 and an `ApiError` body. The body knows better: give the response the
-/// status of the error it carries, so a malformed request is a 4xx, not a server fault.
+/// Server functions answer every error (their own `ApiError`s, and framework failures such as a
+/// body that does not decode into the arguments) with status 500. The `ApiError` body knows better:
+/// this is the one place each error gets its status (401, 404, 422, ...), so a malformed request is
+/// a 4xx, not a server fault.
 async fn server_fn_error_status(response: Response) -> Response {
     if response.status() != axum::http::StatusCode::INTERNAL_SERVER_ERROR
         || !response.headers().contains_key("serverfnerror")
