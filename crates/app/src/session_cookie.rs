@@ -105,25 +105,25 @@ async fn secure(state: &AppState) -> bool {
             .unwrap_or(false)
 }
 
-/// Sets the session cookie: HttpOnly (no script reads it), SameSite=Lax (not sent on cross-site
-/// posts), Secure over https.
+/// Sets the session cookie.
 pub async fn set(state: &AppState, session: &NewSession) {
     let max_age = (session.expires_at - chrono::Utc::now())
         .num_seconds()
         .max(0);
-    let secure = if secure(state).await { "; Secure" } else { "" };
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
-        session.token
-    );
-    append(cookie);
+    write(state, &session.token, max_age).await;
 }
 
 /// Removes the session cookie from the browser.
 pub async fn clear(state: &AppState) {
+    write(state, "", 0).await;
+}
+
+/// The cookie's attributes, the same for setting and clearing: HttpOnly (no script reads it),
+/// SameSite=Lax (not sent on cross-site posts), Secure over https.
+async fn write(state: &AppState, value: &str, max_age: i64) {
     let secure = if secure(state).await { "; Secure" } else { "" };
     append(format!(
-        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ));
 }
 

@@ -104,14 +104,7 @@ pub async fn sign_up(
     // The new tenant's id is set for row-level security before the tenant exists, so the inserts
     // below pass the policies' WITH CHECK.
     let txn = db.begin_with(Some(tenant_id), Some(user_id)).await?;
-    let taken = users::Entity::find()
-        .filter(Expr::cust_with_values(
-            "lower(email) = $1",
-            [account.email.as_str()],
-        ))
-        .one(&txn)
-        .await?
-        .is_some();
+    let taken = user_by_email(&txn, &account.email).await?.is_some();
     if taken {
         return Err(DomainError::Conflict(
             "an account with this e-mail address already exists".into(),
@@ -166,13 +159,7 @@ pub async fn log_in(
     let conn = db.connection();
     check_rate_limits(conn, email.as_str(), &client.address).await?;
 
-    let user = users::Entity::find()
-        .filter(Expr::cust_with_values(
-            "lower(email) = $1",
-            [email.as_str()],
-        ))
-        .one(conn)
-        .await?;
+    let user = user_by_email(conn, &email).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     let verified = verify_password(password.to_owned(), stored_hash).await?;
     record_attempt(conn, email.as_str(), &client.address, verified).await?;
@@ -323,6 +310,21 @@ fn new_salt() -> Result<SaltString, argon2::password_hash::Error> {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     SaltString::encode_b64(&bytes)
+}
+
+/// The user with this address. The unique index is on `lower(email)`, and addresses are stored
+/// lower-cased by `Email::parse`, so this finds them whatever case was typed.
+pub(crate) async fn user_by_email(
+    db: &impl ConnectionTrait,
+    email: &Email,
+) -> Result<Option<users::Model>, sea_orm::DbErr> {
+    users::Entity::find()
+        .filter(Expr::cust_with_values(
+            "lower(email) = $1",
+            [email.as_str()],
+        ))
+        .one(db)
+        .await
 }
 
 pub(crate) fn token_hash(token: &str) -> String {

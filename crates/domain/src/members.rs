@@ -5,7 +5,6 @@ use crate::{Db, DomainError, TenantCtx, audit};
 use api::accounts::Email;
 use api::ids::UserId;
 use api::tenants::{Member, Role};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
@@ -50,12 +49,7 @@ pub async fn add(db: &Db, ctx: &TenantCtx, email: &str, role: Role) -> Result<Me
     }
     let email = Email::parse(email)?;
     let txn = db.begin_tenant(ctx).await?;
-    let user = users::Entity::find()
-        .filter(Expr::cust_with_values(
-            "lower(email) = $1",
-            [email.as_str()],
-        ))
-        .one(&txn)
+    let user = crate::accounts::user_by_email(&txn, &email)
         .await?
         .ok_or(DomainError::NotFound)?;
     memberships::ActiveModel {
