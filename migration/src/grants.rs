@@ -3,21 +3,33 @@
 use crate::guard::HISTORY_TABLE;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr};
 
+/// The schema owner's SECURITY DEFINER functions the application role may call.
+const OWNER_FUNCTIONS: &[&str] = &["cairn_session_context(text)", "cairn_image_tenants()"];
+
 /// Grants `role` (the role Cairn serves requests as) data access to every table: row-level security
 /// narrows it to one tenant. Migration bookkeeping stays read-only for it. Idempotent; run after every
 /// migration, as the schema owner.
 pub async fn grant_app_role<C: ConnectionTrait>(owner: &C, role: &str) -> Result<(), DbErr> {
     let role = format!("\"{}\"", role.replace('"', "\"\""));
+    // Functions created by later migrations may not exist yet when an older schema is granted.
+    let functions: String = OWNER_FUNCTIONS
+        .iter()
+        .map(|function| {
+            format!(
+                "DO $$ BEGIN
+                     IF to_regprocedure('public.{function}') IS NOT NULL THEN
+                         EXECUTE 'GRANT EXECUTE ON FUNCTION {function} TO {role}';
+                     END IF;
+                 END $$;"
+            )
+        })
+        .collect();
     owner
         .execute_unprepared(&format!(
             "GRANT USAGE ON SCHEMA public TO {role};
              GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
              GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
-             DO $$ BEGIN
-                 IF to_regprocedure('public.cairn_session_context(text)') IS NOT NULL THEN
-                     EXECUTE 'GRANT EXECUTE ON FUNCTION cairn_session_context(text) TO {role}';
-                 END IF;
-             END $$;
+             {functions}
              REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON seaql_migrations FROM {role};
              DO $$ BEGIN
                  IF to_regclass('public.{HISTORY_TABLE}') IS NOT NULL THEN

@@ -5,6 +5,7 @@ pub mod guard;
 mod m20261122_000001_initial_schema;
 mod m20261122_000002_login_attempts;
 mod m20261122_000003_session_context;
+mod m20261122_000004_image_tenants;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_initial_schema::Migration),
             Box::new(m20261122_000002_login_attempts::Migration),
             Box::new(m20261122_000003_session_context::Migration),
+            Box::new(m20261122_000004_image_tenants::Migration),
         ]
     }
 }

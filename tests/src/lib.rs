@@ -18,6 +18,8 @@ use std::path::PathBuf;
 use tokio::sync::{OnceCell, oneshot};
 use uuid::Uuid;
 
+pub mod images;
+
 static CLUSTER: OnceCell<Credentials> = OnceCell::const_new();
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 
@@ -176,6 +178,8 @@ pub struct TestApp {
     pub state: AppState,
     /// The database it runs on.
     pub db: TestDb,
+    /// Its data directory (local image storage is `objects/` inside it).
+    pub data_dir: PathBuf,
     /// An HTTP client.
     pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
@@ -186,6 +190,28 @@ impl TestApp {
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
+    }
+
+    /// Every file in the local image store, as keys (`tenants/...`), sorted.
+    pub fn stored_objects(&self) -> Vec<String> {
+        fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, root, out);
+                } else if let Ok(key) = path.strip_prefix(root) {
+                    out.push(key.to_string_lossy().into_owned());
+                }
+            }
+        }
+        let root = self.data_dir.join("objects");
+        let mut out = Vec::new();
+        walk(&root, &root, &mut out);
+        out.sort();
+        out
     }
 
     /// GETs `path`.
@@ -238,6 +264,7 @@ pub async fn spawn_app_on(
 ) -> anyhow::Result<TestApp> {
     let mut settings = db.settings();
     adjust(&mut settings);
+    let data_dir = settings.data_dir.clone();
     let app = Application::build(settings).await?;
     let address = app.local_addr()?;
     let state = app.state().clone();
@@ -249,10 +276,18 @@ pub async fn spawn_app_on(
         address,
         state,
         db,
+        data_dir,
         client: reqwest::Client::new(),
         shutdown: Some(tx),
         server: Some(server),
     })
+}
+
+/// A local image store in a fresh directory, for domain-level tests that run without the app.
+pub fn scratch_image_store() -> domain::ImageStore {
+    let dir = test_data_root().join(format!("objects-{}", Uuid::new_v4().simple()));
+    domain::ImageStore::local(&dir, api::notes::ImageLimits::default())
+        .expect("a local image store")
 }
 
 /// The repository's root directory (the browser bundle is built into `target/site` there).
@@ -313,6 +348,31 @@ impl RpcClient {
             .send()
             .await
             .expect("calling a server function")
+    }
+
+    /// Uploads `bytes` as an image of `note_id`; returns the status and the JSON body.
+    pub async fn upload(&self, note_id: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/notes/{note_id}/images", self.base))
+            .header("content-type", "image/png")
+            .body(bytes)
+            .send()
+            .await
+            .expect("uploading");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, body)
+    }
+
+    /// GETs `path` with this client's cookies.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET")
     }
 
     /// Calls `name` and expects success.

@@ -4,6 +4,8 @@ pub mod accounts;
 pub mod error;
 pub mod github;
 pub mod ids;
+pub mod memory;
+pub mod notes;
 pub mod projects;
 pub mod tenants;
 

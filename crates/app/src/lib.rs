@@ -5,7 +5,7 @@ mod pages;
 mod root;
 pub mod rpc;
 #[cfg(feature = "ssr")]
-mod session_cookie;
+pub mod session_cookie;
 #[cfg(feature = "ssr")]
 pub mod state;
 

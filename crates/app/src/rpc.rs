@@ -6,7 +6,9 @@
 #![allow(missing_docs)]
 
 use api::ApiError;
-use api::ids::{ProjectId, TenantId, UserId};
+use api::ids::{MemoryEntryId, NoteId, NoteImageId, ProjectId, TenantId, UserId};
+use api::memory::{MemoryEntry, MemoryEntryForm, MemoryPage, MemoryQuery, MemoryStatus};
+use api::notes::{ImageCaption, ImageLimits, Note, NoteForm, NoteImage};
 use api::projects::{Project, ProjectForm};
 use api::tenants::{LogInForm, Member, Role, SessionView, SignUpForm};
 use leptos::prelude::*;
@@ -15,7 +17,7 @@ use leptos::server_fn::codec::Json;
 #[cfg(feature = "ssr")]
 use crate::session_cookie;
 #[cfg(feature = "ssr")]
-use domain::{accounts, members, projects};
+use domain::{accounts, images, members, memory, notes, projects};
 
 /// Who is signed in, or `None`.
 #[server(prefix = "/api/v1", endpoint = "session", input = Json)]
@@ -126,5 +128,119 @@ pub async fn update_project(id: ProjectId, form: ProjectForm) -> Result<Project,
 #[server(prefix = "/api/v1", endpoint = "delete_project", input = Json)]
 pub async fn delete_project(id: ProjectId) -> Result<(), ApiError> {
     let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(projects::delete(&state.db, &ctx, id).await?)
+    Ok(projects::delete(&state.db, &state.images, &ctx, id).await?)
+}
+
+/// A page of a project's notes, newest first, with their images; `true` when an older page follows.
+#[server(prefix = "/api/v1", endpoint = "list_notes", input = Json)]
+pub async fn list_notes(project_id: ProjectId, page: u32) -> Result<(Vec<Note>, bool), ApiError> {
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(notes::list(&state.db, &ctx, project_id, page).await?)
+}
+
+/// One note with its images.
+#[server(prefix = "/api/v1", endpoint = "get_note", input = Json)]
+pub async fn get_note(id: NoteId) -> Result<Note, ApiError> {
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(notes::get(&state.db, &ctx, id).await?)
+}
+
+/// Creates a note in a project.
+#[server(prefix = "/api/v1", endpoint = "create_note", input = Json)]
+pub async fn create_note(project_id: ProjectId, form: NoteForm) -> Result<Note, ApiError> {
+    let note = form.parse()?;
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(notes::create(&state.db, &ctx, project_id, note).await?)
+}
+
+/// Replaces a note's title and body.
+#[server(prefix = "/api/v1", endpoint = "update_note", input = Json)]
+pub async fn update_note(id: NoteId, form: NoteForm) -> Result<Note, ApiError> {
+    let note = form.parse()?;
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(notes::update(&state.db, &ctx, id, note).await?)
+}
+
+/// Deletes a note with its images (rows and stored files).
+#[server(prefix = "/api/v1", endpoint = "delete_note", input = Json)]
+pub async fn delete_note(id: NoteId) -> Result<(), ApiError> {
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(notes::delete(&state.db, &state.images, &ctx, id).await?)
+}
+
+/// The upload limits (images are added by `POST /api/v1/notes/{note_id}/images`, streamed).
+#[server(prefix = "/api/v1", endpoint = "upload_limits", input = Json)]
+pub async fn upload_limits() -> Result<ImageLimits, ApiError> {
+    let (state, _ctx) = session_cookie::require_tenant().await?;
+    Ok(state.images.limits())
+}
+
+/// Removes one image (row and stored file).
+#[server(prefix = "/api/v1", endpoint = "remove_image", input = Json)]
+pub async fn remove_image(id: NoteImageId) -> Result<(), ApiError> {
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(images::remove(&state.db, &state.images, &ctx, id).await?)
+}
+
+/// Puts a note's images in this order; the list names each of them exactly once.
+#[server(prefix = "/api/v1", endpoint = "reorder_images", input = Json)]
+pub async fn reorder_images(
+    note_id: NoteId,
+    image_ids: Vec<NoteImageId>,
+) -> Result<Vec<NoteImage>, ApiError> {
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(images::reorder(&state.db, &ctx, note_id, &image_ids).await?)
+}
+
+/// Sets or clears an image's caption.
+#[server(prefix = "/api/v1", endpoint = "set_image_description", input = Json)]
+pub async fn set_image_description(
+    id: NoteImageId,
+    description: String,
+) -> Result<NoteImage, ApiError> {
+    let caption = ImageCaption::parse(&description)?;
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(images::describe(&state.db, &ctx, id, caption).await?)
+}
+
+/// A page of a project's memory entries, filtered and searched.
+#[server(prefix = "/api/v1", endpoint = "list_memory", input = Json)]
+pub async fn list_memory(
+    project_id: ProjectId,
+    query: MemoryQuery,
+) -> Result<MemoryPage, ApiError> {
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(memory::list(&state.db, &ctx, project_id, &query).await?)
+}
+
+/// Writes a manual memory entry.
+#[server(prefix = "/api/v1", endpoint = "create_memory_entry", input = Json)]
+pub async fn create_memory_entry(
+    project_id: ProjectId,
+    form: MemoryEntryForm,
+) -> Result<MemoryEntry, ApiError> {
+    let entry = form.parse()?;
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(memory::create(&state.db, &ctx, project_id, entry).await?)
+}
+
+/// Edits a manual memory entry.
+#[server(prefix = "/api/v1", endpoint = "update_memory_entry", input = Json)]
+pub async fn update_memory_entry(
+    id: MemoryEntryId,
+    form: MemoryEntryForm,
+) -> Result<MemoryEntry, ApiError> {
+    let entry = form.parse()?;
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(memory::update(&state.db, &ctx, id, entry).await?)
+}
+
+/// Marks a memory entry superseded, or restores it.
+#[server(prefix = "/api/v1", endpoint = "set_memory_status", input = Json)]
+pub async fn set_memory_status(
+    id: MemoryEntryId,
+    status: MemoryStatus,
+) -> Result<MemoryEntry, ApiError> {
+    let (state, ctx) = session_cookie::require_tenant().await?;
+    Ok(memory::set_status(&state.db, &ctx, id, status).await?)
 }

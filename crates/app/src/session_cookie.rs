@@ -22,7 +22,8 @@ async fn headers() -> Result<HeaderMap, ApiError> {
     extract::<HeaderMap>().await.map_err(|_| ApiError::Internal)
 }
 
-fn token_from(headers: &HeaderMap) -> Option<String> {
+/// The session token in a request's cookies, if any.
+pub fn token_from(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()

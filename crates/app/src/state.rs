@@ -1,7 +1,7 @@
 //! What server functions and server-rendered pages reach through the Leptos context.
 
 use axum::extract::FromRef;
-use domain::Db;
+use domain::{Db, ImageStore};
 use leptos::config::LeptosOptions;
 
 /// Shared by every request. Built once, by the server's `Application::build`.
@@ -11,6 +11,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The application role's pool (row-level security applies).
     pub db: Db,
+    /// Where image bytes are stored, and the upload limits.
+    pub images: ImageStore,
     /// Mark the session cookie `Secure` even without `X-Forwarded-Proto: https`.
     pub secure_cookies: bool,
     /// Believe `X-Forwarded-For` / `X-Forwarded-Proto` (only behind a proxy that sets them).

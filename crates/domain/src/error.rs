@@ -35,6 +35,9 @@ pub enum DomainError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(DbErr),
+    /// The object store failed.
+    #[error("storage error: {0}")]
+    Storage(#[from] object_store::Error),
 }
 
 impl From<DbErr> for DomainError {
@@ -65,6 +68,12 @@ impl From<DomainError> for ApiError {
             DomainError::Database(source) => {
                 tracing::error!(error = %source, "database error");
                 ApiError::Internal
+            }
+            DomainError::Storage(source) => {
+                tracing::error!(error = %source, "storage error");
+                ApiError::Unavailable {
+                    service: "image storage".into(),
+                }
             }
         }
     }

@@ -4,10 +4,16 @@ pub mod accounts;
 mod audit;
 pub mod entities;
 mod error;
+pub mod images;
+pub mod markdown;
 pub mod members;
+pub mod memory;
+pub mod notes;
 pub mod projects;
+mod storage;
 mod tenant;
 
 pub use error::DomainError;
 pub use sea_orm;
+pub use storage::ImageStore;
 pub use tenant::{Db, TenantCtx};

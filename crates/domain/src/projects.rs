@@ -1,7 +1,8 @@
 //! Projects of a tenant: every member sees and edits the same projects.
 
 use crate::entities::projects;
-use crate::{Db, DomainError, TenantCtx, audit};
+use crate::storage::ImageStore;
+use crate::{Db, DomainError, TenantCtx, audit, images};
 use api::github::{BranchName, GithubRepo, ScanPath};
 use api::ids::ProjectId;
 use api::projects::{GithubLink, Project, ValidProject};
@@ -100,8 +101,14 @@ pub async fn update(
     Ok(to_dto(row))
 }
 
-/// Deletes a project and everything in it (notes, images, memory, syncs). Owners and admins only.
-pub async fn delete(db: &Db, ctx: &TenantCtx, id: ProjectId) -> Result<(), DomainError> {
+/// Deletes a project and everything in it (notes, images, memory, syncs), then the stored objects
+/// of its images. Owners and admins only.
+pub async fn delete(
+    db: &Db,
+    store: &ImageStore,
+    ctx: &TenantCtx,
+    id: ProjectId,
+) -> Result<(), DomainError> {
     if !ctx.role().deletes_projects() {
         return Err(DomainError::Forbidden(
             "only owners and admins delete projects".into(),
@@ -109,6 +116,7 @@ pub async fn delete(db: &Db, ctx: &TenantCtx, id: ProjectId) -> Result<(), Domai
     }
     let txn = db.begin_tenant(ctx).await?;
     let row = find(&txn, ctx, id).await?;
+    let image_keys = images::keys_where(&txn, images::in_project(row.id)).await?;
     projects::Entity::delete_by_id(row.id).exec(&txn).await?;
     audit::record(
         &txn,
@@ -116,14 +124,15 @@ pub async fn delete(db: &Db, ctx: &TenantCtx, id: ProjectId) -> Result<(), Domai
         "project.delete",
         "projects",
         row.id,
-        serde_json::json!({"name": row.name}),
+        serde_json::json!({"name": row.name, "images": image_keys.len()}),
     )
     .await?;
     txn.commit().await?;
+    store.delete_after_commit(image_keys).await;
     Ok(())
 }
 
-async fn find(
+pub(crate) async fn find(
     txn: &sea_orm::DatabaseTransaction,
     ctx: &TenantCtx,
     id: ProjectId,

@@ -25,6 +25,8 @@ pub struct Settings {
     pub server: ServerSettings,
     /// The database.
     pub database: DatabaseSettings,
+    /// Image storage and upload limits.
+    pub storage: StorageSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -74,6 +76,56 @@ pub struct EmbeddedSettings {
     pub ephemeral: bool,
 }
 
+/// Image storage and upload limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `local`: files under `local_dir`. `s3`: an S3-compatible bucket (AWS, MinIO), in builds
+    /// with the `s3` feature.
+    pub backend: StorageBackend,
+    /// Directory of the local store. Unset: `<data_dir>/objects`.
+    pub local_dir: Option<PathBuf>,
+    /// The S3 bucket, for `backend = "s3"`.
+    pub s3: S3Settings,
+    /// Largest image accepted, in bytes.
+    pub max_image_bytes: u64,
+    /// Most images on one note.
+    pub max_images_per_note: u32,
+    /// Seconds between sweeps that remove stored objects without a row; 0 turns the sweeper off.
+    pub sweep_interval_secs: u64,
+    /// An object without a row is removed only once it is this old: an upload writes its object a
+    /// moment before its row.
+    pub sweep_grace_secs: u64,
+}
+
+/// Which object store holds images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// The local filesystem.
+    Local,
+    /// An S3-compatible bucket.
+    S3,
+}
+
+/// An S3-compatible bucket. Unset credentials fall back to the usual `AWS_*` environment.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Settings {
+    /// Bucket name.
+    pub bucket: String,
+    /// Region (`us-east-1` for MinIO).
+    pub region: Option<String>,
+    /// Endpoint URL for S3-compatible services, e.g. `http://minio:9000`.
+    pub endpoint: Option<String>,
+    /// Access key id.
+    pub access_key_id: Option<String>,
+    /// Secret access key.
+    pub secret_access_key: Option<SecretString>,
+    /// Allow a plain-http endpoint (a MinIO on the same private network).
+    pub allow_http: bool,
+}
+
 /// Logging.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -100,6 +152,7 @@ impl Default for Settings {
             data_dir: PathBuf::from(".cairn"),
             server: ServerSettings::default(),
             database: DatabaseSettings::default(),
+            storage: StorageSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -135,6 +188,21 @@ impl Default for EmbeddedSettings {
             port: 54329,
             postgres_bin_dir: None,
             ephemeral: false,
+        }
+    }
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        let limits = api::notes::ImageLimits::default();
+        Self {
+            backend: StorageBackend::Local,
+            local_dir: None,
+            s3: S3Settings::default(),
+            max_image_bytes: limits.max_bytes,
+            max_images_per_note: limits.max_per_note,
+            sweep_interval_secs: 3600,
+            sweep_grace_secs: 3600,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod embedded_db;
 mod error;
 mod routes;
 pub mod startup;
+mod storage;
 pub mod telemetry;
 
 pub use app::state::AppState;

@@ -9,6 +9,7 @@ use leptos::config::LeptosOptions;
 use migration::guard::MigrateOptions;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// A built application: database ready, router assembled, port bound.
@@ -17,6 +18,14 @@ pub struct Application {
     router: axum::Router,
     database: DatabaseTarget,
     state: AppState,
+    sweep: SweepSchedule,
+}
+
+/// When the storage sweeper runs.
+#[derive(Debug, Clone, Copy)]
+struct SweepSchedule {
+    interval: Option<Duration>,
+    grace: Duration,
 }
 
 impl Application {
@@ -24,12 +33,18 @@ impl Application {
     /// migrations if configured to, connects as the application role and binds the port.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = DatabaseTarget::resolve(&settings).await?;
+        let sweep = SweepSchedule {
+            interval: (settings.storage.sweep_interval_secs > 0)
+                .then(|| Duration::from_secs(settings.storage.sweep_interval_secs)),
+            grace: Duration::from_secs(settings.storage.sweep_grace_secs),
+        };
         match Self::assemble(settings, &database).await {
             Ok((listener, router, state)) => Ok(Self {
                 listener,
                 router,
                 database,
                 state,
+                sweep,
             }),
             Err(error) => {
                 // Do not leave behind an embedded Postgres this attempt started.
@@ -60,9 +75,11 @@ impl Application {
             .site_root(settings.server.site_dir.to_string_lossy().into_owned())
             .site_pkg_dir("pkg")
             .build();
+        let images = crate::storage::image_store(&settings)?;
         let state = AppState {
             leptos_options,
             db: Db::new(conn),
+            images,
             secure_cookies: settings.server.secure_cookies,
             trust_proxy_headers: settings.server.trust_proxy_headers,
         };
@@ -95,16 +112,42 @@ impl Application {
             router,
             database,
             state,
+            sweep,
         } = self;
         tracing::info!(address = %listener.local_addr()?, "cairn is serving");
+        let sweeper = sweep
+            .interval
+            .map(|interval| tokio::spawn(run_sweeper(state.clone(), interval, sweep.grace)));
         // Connect info gives server functions the peer address (log-in rate limits).
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
         let _ = state.db.connection().clone().close().await;
         database.release().await?;
         served.context("serving HTTP")
+    }
+}
+
+/// Removes stored objects whose rows are gone (a delete whose object removal failed, an upload
+/// interrupted between object and row) and reports rows whose object is missing, every `interval`.
+async fn run_sweeper(state: AppState, interval: Duration, grace: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match domain::images::sweep(&state.db, &state.images, grace).await {
+            Ok(report) => tracing::info!(
+                objects = report.objects,
+                orphans_removed = report.orphans_removed,
+                missing_objects = report.missing_objects,
+                "storage sweep"
+            ),
+            Err(error) => tracing::warn!(%error, "storage sweep failed; retrying next interval"),
+        }
     }
 }
 

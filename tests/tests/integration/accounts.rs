@@ -301,7 +301,7 @@ async fn members_of_one_tenant_share_its_projects_and_roles_limit_what_they_do()
 
     // A member may not delete projects or manage members.
     assert!(matches!(
-        projects::delete(&app, &bob_ctx, project.id).await,
+        projects::delete(&app, &tests::scratch_image_store(), &bob_ctx, project.id).await,
         Err(DomainError::Forbidden(_))
     ));
     assert!(matches!(
@@ -319,7 +319,9 @@ async fn members_of_one_tenant_share_its_projects_and_roles_limit_what_they_do()
         TenantCtx::for_session(&app, &bob_session).await,
         Err(DomainError::NotFound)
     ));
-    projects::delete(&app, &ada_ctx, project.id).await.unwrap();
+    projects::delete(&app, &tests::scratch_image_store(), &ada_ctx, project.id)
+        .await
+        .unwrap();
     assert!(projects::list(&app, &ada_ctx).await.unwrap().is_empty());
     let audited = count(
         &db.owner().await,
@@ -362,7 +364,7 @@ async fn project_names_are_unique_per_tenant_ignoring_case_and_ids_of_other_tena
             projects::update(&app, &bob_ctx, id, project_form("Mine").parse().unwrap()).await;
         assert!(matches!(rename, Err(DomainError::NotFound)));
         assert!(matches!(
-            projects::delete(&app, &bob_ctx, id).await,
+            projects::delete(&app, &tests::scratch_image_store(), &bob_ctx, id).await,
             Err(DomainError::NotFound)
         ));
     }

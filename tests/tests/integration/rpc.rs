@@ -5,9 +5,9 @@ use crate::fixtures::count;
 use serde_json::{Value, json};
 use tests::{RpcClient, TestApp, TestDb, spawn_app, spawn_app_on};
 
-const PASSWORD: &str = "correct horse battery";
+pub const PASSWORD: &str = "correct horse battery";
 
-async fn signed_up(app: &TestApp, email: &str, team: &str) -> (RpcClient, Value) {
+pub async fn signed_up(app: &TestApp, email: &str, team: &str) -> (RpcClient, Value) {
     let browser = app.browser();
     let session = browser
         .ok(
@@ -18,7 +18,7 @@ async fn signed_up(app: &TestApp, email: &str, team: &str) -> (RpcClient, Value)
     (browser, session)
 }
 
-fn project(name: &str) -> Value {
+pub fn project(name: &str) -> Value {
     json!({"form": {"name": name, "description": "Widgets", "github_repo": "acme/widgets", "github_branch": "", "github_path": "docs"}})
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP routes.
 
 mod health;
+mod images;
 
 use crate::error::ErrorResponse;
 use api::ApiError;
@@ -28,6 +29,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", axum::routing::get(health::healthz))
         .route("/readyz", axum::routing::get(health::readyz))
+        .route(
+            "/api/v1/notes/{note_id}/images",
+            axum::routing::post(images::upload),
+        )
+        .route(
+            "/api/v1/images/{image_id}",
+            axum::routing::get(images::download),
+        )
         // Pages (server-rendered, then hydrated) and the server functions under /api/v1.
         .leptos_routes_with_context(
             &state,

@@ -1,0 +1,309 @@
+//! The Memory Hub: a project's memory entries, filtered, searched, written by hand, retired and
+//! restored.
+
+use crate::entities::memory_entries::{
+    self, MemoryKind as KindColumn, MemoryStatus as StatusColumn,
+};
+use crate::{Db, DomainError, TenantCtx, audit, images, projects};
+use api::ids::{MemoryEntryId, ProjectId};
+use api::memory::{
+    MemoryEntry, MemoryKind, MemoryPage, MemoryQuery, MemoryStatus, ValidMemoryEntry,
+};
+use sea_orm::prelude::DateTimeWithTimeZone;
+use sea_orm::sea_query::{Expr, Order};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use uuid::Uuid;
+
+/// The listed columns: everything but the embedding, which is large and not shown.
+type EntryRow = (
+    Uuid,
+    Uuid,
+    KindColumn,
+    StatusColumn,
+    String,
+    String,
+    Option<String>,
+    DateTimeWithTimeZone,
+);
+
+/// One page of a project's entries with their images: two queries however many entries.
+/// Searching orders by relevance (title weighs more than content), otherwise the most recently
+/// changed come first.
+pub async fn list(
+    db: &Db,
+    ctx: &TenantCtx,
+    project_id: ProjectId,
+    query: &MemoryQuery,
+) -> Result<MemoryPage, DomainError> {
+    query.validate()?;
+    let txn = db.begin_tenant(ctx).await?;
+    projects::find(&txn, ctx, project_id).await?;
+    let mut select = memory_entries::Entity::find()
+        .select_only()
+        .columns([
+            memory_entries::Column::Id,
+            memory_entries::Column::ProjectId,
+            memory_entries::Column::Kind,
+            memory_entries::Column::Status,
+            memory_entries::Column::Title,
+            memory_entries::Column::Content,
+            memory_entries::Column::SourcePath,
+            memory_entries::Column::UpdatedAt,
+        ])
+        .filter(memory_entries::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
+        .filter(memory_entries::Column::ProjectId.eq(project_id.into_uuid()));
+    if let Some(status) = query.status {
+        select = select.filter(memory_entries::Column::Status.eq(StatusColumn::from(status)));
+    }
+    if let Some(kind) = query.kind {
+        select = select.filter(memory_entries::Column::Kind.eq(KindColumn::from(kind)));
+    }
+    let text = query.text.trim();
+    if !text.is_empty() {
+        select = select
+            .filter(Expr::cust_with_values(
+                "search_vector @@ websearch_to_tsquery('english', $1)",
+                [text],
+            ))
+            .order_by(
+                Expr::cust_with_values(
+                    "ts_rank(search_vector, websearch_to_tsquery('english', $1))",
+                    [text],
+                ),
+                Order::Desc,
+            );
+    }
+    let mut rows: Vec<EntryRow> = select
+        .order_by_desc(memory_entries::Column::UpdatedAt)
+        .order_by_desc(memory_entries::Column::Id)
+        .offset(u64::from(query.page) * MemoryQuery::PAGE_SIZE)
+        .limit(MemoryQuery::PAGE_SIZE + 1)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let has_more = rows.len() as u64 > MemoryQuery::PAGE_SIZE;
+    rows.truncate(MemoryQuery::PAGE_SIZE as usize);
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.0).collect();
+    let mut images = images::images_of_memory_entries(&txn, &ids).await?;
+    txn.commit().await?;
+    let entries = rows
+        .into_iter()
+        .map(
+            |(id, project_id, kind, status, title, content, source_path, updated_at)| MemoryEntry {
+                id: MemoryEntryId::from_uuid(id),
+                project_id: ProjectId::from_uuid(project_id),
+                kind: kind.into(),
+                status: status.into(),
+                title,
+                content,
+                source_path,
+                images: images.remove(&id).unwrap_or_default(),
+                updated_at: updated_at.to_rfc3339(),
+            },
+        )
+        .collect();
+    Ok(MemoryPage { entries, has_more })
+}
+
+/// Writes a manual entry.
+pub async fn create(
+    db: &Db,
+    ctx: &TenantCtx,
+    project_id: ProjectId,
+    entry: ValidMemoryEntry,
+) -> Result<MemoryEntry, DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
+    projects::find(&txn, ctx, project_id).await?;
+    let row = memory_entries::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(ctx.tenant_id().into_uuid()),
+        project_id: Set(project_id.into_uuid()),
+        kind: Set(KindColumn::Manual),
+        title: Set(entry.title),
+        content: Set(entry.content),
+        status: Set(StatusColumn::Active),
+        created_by: Set(Some(ctx.user_id().into_uuid())),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        ctx,
+        "memory.create",
+        "memory_entries",
+        row.id,
+        serde_json::json!({"title": row.title}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(to_dto(row, Vec::new()))
+}
+
+/// Edits a manual entry. Entries imported from the repository (or produced by analysis and
+/// workflows) are refused: the next sync would silently overwrite the edit.
+pub async fn update(
+    db: &Db,
+    ctx: &TenantCtx,
+    id: MemoryEntryId,
+    entry: ValidMemoryEntry,
+) -> Result<MemoryEntry, DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
+    let row = find(&txn, ctx, id).await?;
+    if row.kind != KindColumn::Manual {
+        return Err(DomainError::Conflict(
+            "only manual entries can be edited; this one comes from the repository or a workflow"
+                .into(),
+        ));
+    }
+    let mut active: memory_entries::ActiveModel = row.into();
+    active.title = Set(entry.title);
+    active.content = Set(entry.content);
+    // The old embedding described the old text.
+    active.embedding = Set(None);
+    active.embedding_model = Set(None);
+    active.updated_at = Set(chrono::Utc::now().fixed_offset());
+    let row = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        ctx,
+        "memory.update",
+        "memory_entries",
+        row.id,
+        serde_json::json!({"title": row.title}),
+    )
+    .await?;
+    let images = entry_images(&txn, row.id).await?;
+    txn.commit().await?;
+    Ok(to_dto(row, images))
+}
+
+/// Marks an entry superseded (`Superseded`) or restores it (`Active`). Restoring a file entry
+/// while another active entry holds the same path is a conflict: a path has one current version.
+pub async fn set_status(
+    db: &Db,
+    ctx: &TenantCtx,
+    id: MemoryEntryId,
+    status: MemoryStatus,
+) -> Result<MemoryEntry, DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
+    let row = find(&txn, ctx, id).await?;
+    if status == MemoryStatus::Active
+        && row.status == StatusColumn::Superseded
+        && let Some(path) = &row.source_path
+    {
+        let clash = memory_entries::Entity::find()
+            .select_only()
+            .column(memory_entries::Column::Id)
+            .filter(memory_entries::Column::ProjectId.eq(row.project_id))
+            .filter(memory_entries::Column::SourcePath.eq(path.as_str()))
+            .filter(memory_entries::Column::Status.eq(StatusColumn::Active))
+            .into_tuple::<Uuid>()
+            .one(&txn)
+            .await?;
+        if clash.is_some() {
+            return Err(DomainError::Conflict(format!(
+                "{path} already has an active entry; supersede it first"
+            )));
+        }
+    }
+    let mut active: memory_entries::ActiveModel = row.into();
+    active.status = Set(status.into());
+    active.updated_at = Set(chrono::Utc::now().fixed_offset());
+    let row = active.update(&txn).await?;
+    let action = match status {
+        MemoryStatus::Active => "memory.restore",
+        MemoryStatus::Superseded => "memory.supersede",
+    };
+    audit::record(
+        &txn,
+        ctx,
+        action,
+        "memory_entries",
+        row.id,
+        serde_json::json!({"title": row.title}),
+    )
+    .await?;
+    let images = entry_images(&txn, row.id).await?;
+    txn.commit().await?;
+    Ok(to_dto(row, images))
+}
+
+async fn entry_images(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+) -> Result<Vec<api::notes::NoteImage>, DomainError> {
+    Ok(images::images_of_memory_entries(txn, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default())
+}
+
+async fn find(
+    txn: &DatabaseTransaction,
+    ctx: &TenantCtx,
+    id: MemoryEntryId,
+) -> Result<memory_entries::Model, DomainError> {
+    memory_entries::Entity::find_by_id(id.into_uuid())
+        .filter(memory_entries::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
+        .one(txn)
+        .await?
+        .ok_or(DomainError::NotFound)
+}
+
+fn to_dto(row: memory_entries::Model, images: Vec<api::notes::NoteImage>) -> MemoryEntry {
+    MemoryEntry {
+        id: MemoryEntryId::from_uuid(row.id),
+        project_id: ProjectId::from_uuid(row.project_id),
+        kind: row.kind.into(),
+        status: row.status.into(),
+        title: row.title,
+        content: row.content,
+        source_path: row.source_path,
+        images,
+        updated_at: row.updated_at.to_rfc3339(),
+    }
+}
+
+impl From<KindColumn> for MemoryKind {
+    fn from(kind: KindColumn) -> Self {
+        match kind {
+            KindColumn::File => Self::File,
+            KindColumn::Manual => Self::Manual,
+            KindColumn::Insight => Self::Insight,
+            KindColumn::Pattern => Self::Pattern,
+        }
+    }
+}
+
+impl From<MemoryKind> for KindColumn {
+    fn from(kind: MemoryKind) -> Self {
+        match kind {
+            MemoryKind::File => Self::File,
+            MemoryKind::Manual => Self::Manual,
+            MemoryKind::Insight => Self::Insight,
+            MemoryKind::Pattern => Self::Pattern,
+        }
+    }
+}
+
+impl From<StatusColumn> for MemoryStatus {
+    fn from(status: StatusColumn) -> Self {
+        match status {
+            StatusColumn::Active => Self::Active,
+            StatusColumn::Superseded => Self::Superseded,
+        }
+    }
+}
+
+impl From<MemoryStatus> for StatusColumn {
+    fn from(status: MemoryStatus) -> Self {
+        match status {
+            MemoryStatus::Active => Self::Active,
+            MemoryStatus::Superseded => Self::Superseded,
+        }
+    }
+}

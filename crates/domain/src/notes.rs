@@ -1,0 +1,160 @@
+//! Notes of a project: Markdown text with many images each.
+
+use crate::entities::{note_images, project_notes};
+use crate::images::{self, find_note};
+use crate::storage::ImageStore;
+use crate::{Db, DomainError, TenantCtx, audit, markdown, projects};
+use api::ids::{NoteId, ProjectId};
+use api::notes::{Note, ValidNote};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+/// Notes on one page of a project's list.
+pub const PAGE_SIZE: u64 = 50;
+
+/// A page of a project's notes, newest first, each with its images: two queries however many notes.
+/// The flag says whether an older page follows.
+pub async fn list(
+    db: &Db,
+    ctx: &TenantCtx,
+    project_id: ProjectId,
+    page: u32,
+) -> Result<(Vec<Note>, bool), DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
+    projects::find(&txn, ctx, project_id).await?;
+    let mut rows = project_notes::Entity::find()
+        .filter(project_notes::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
+        .filter(project_notes::Column::ProjectId.eq(project_id.into_uuid()))
+        .order_by_desc(project_notes::Column::CreatedAt)
+        .order_by_desc(project_notes::Column::Id)
+        .offset(u64::from(page) * PAGE_SIZE)
+        .limit(PAGE_SIZE + 1)
+        .all(&txn)
+        .await?;
+    let has_more = rows.len() as u64 > PAGE_SIZE;
+    rows.truncate(PAGE_SIZE as usize);
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    let mut images = images::images_of_notes(&txn, &ids).await?;
+    txn.commit().await?;
+    let notes = rows
+        .into_iter()
+        .map(|row| {
+            let note_images = images.remove(&row.id).unwrap_or_default();
+            to_dto(row, note_images)
+        })
+        .collect();
+    Ok((notes, has_more))
+}
+
+/// One note with its images.
+pub async fn get(db: &Db, ctx: &TenantCtx, id: NoteId) -> Result<Note, DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
+    let row = find_note(&txn, ctx, id).await?;
+    let mut images = images::images_of_notes(&txn, &[row.id]).await?;
+    txn.commit().await?;
+    let note_images = images.remove(&row.id).unwrap_or_default();
+    Ok(to_dto(row, note_images))
+}
+
+/// Creates a note in a project.
+pub async fn create(
+    db: &Db,
+    ctx: &TenantCtx,
+    project_id: ProjectId,
+    note: ValidNote,
+) -> Result<Note, DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
+    projects::find(&txn, ctx, project_id).await?;
+    let row = project_notes::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        tenant_id: Set(ctx.tenant_id().into_uuid()),
+        project_id: Set(project_id.into_uuid()),
+        title: Set(note.title),
+        body: Set(note.body),
+        created_by: Set(Some(ctx.user_id().into_uuid())),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        ctx,
+        "note.create",
+        "project_notes",
+        row.id,
+        serde_json::json!({"title": row.title}),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(to_dto(row, Vec::new()))
+}
+
+/// Replaces a note's title and body.
+pub async fn update(
+    db: &Db,
+    ctx: &TenantCtx,
+    id: NoteId,
+    note: ValidNote,
+) -> Result<Note, DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
+    let mut row: project_notes::ActiveModel = find_note(&txn, ctx, id).await?.into();
+    row.title = Set(note.title);
+    row.body = Set(note.body);
+    row.updated_at = Set(chrono::Utc::now().fixed_offset());
+    let row = row.update(&txn).await?;
+    let mut images = images::images_of_notes(&txn, &[row.id]).await?;
+    audit::record(
+        &txn,
+        ctx,
+        "note.update",
+        "project_notes",
+        row.id,
+        serde_json::json!({"title": row.title}),
+    )
+    .await?;
+    txn.commit().await?;
+    let note_images = images.remove(&row.id).unwrap_or_default();
+    Ok(to_dto(row, note_images))
+}
+
+/// Deletes a note: its image rows go with it (cascade), then their stored objects.
+pub async fn delete(
+    db: &Db,
+    store: &ImageStore,
+    ctx: &TenantCtx,
+    id: NoteId,
+) -> Result<(), DomainError> {
+    let txn = db.begin_tenant(ctx).await?;
+    let row = find_note(&txn, ctx, id).await?;
+    let keys = images::keys_where(&txn, note_images::Column::NoteId.eq(row.id).into()).await?;
+    project_notes::Entity::delete_by_id(row.id)
+        .exec(&txn)
+        .await?;
+    audit::record(
+        &txn,
+        ctx,
+        "note.delete",
+        "project_notes",
+        row.id,
+        serde_json::json!({"title": row.title, "images": keys.len()}),
+    )
+    .await?;
+    txn.commit().await?;
+    store.delete_after_commit(keys).await;
+    Ok(())
+}
+
+fn to_dto(row: project_notes::Model, images: Vec<api::notes::NoteImage>) -> Note {
+    Note {
+        id: NoteId::from_uuid(row.id),
+        project_id: ProjectId::from_uuid(row.project_id),
+        body_html: markdown::render(&row.body),
+        title: row.title,
+        body: row.body,
+        images,
+        created_at: row.created_at.to_rfc3339(),
+        updated_at: row.updated_at.to_rfc3339(),
+    }
+}
