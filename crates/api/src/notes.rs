@@ -200,6 +200,17 @@ impl ImageLimits {
     }
 }
 
+/// `ids` with `moving` taken out and put at index `to` of what remains (clamped to the end): the
+/// order a drag-and-drop or a "move" button asks for.
+pub fn moved(ids: &[NoteImageId], moving: NoteImageId, to: usize) -> Vec<NoteImageId> {
+    let mut order: Vec<NoteImageId> = ids.iter().copied().filter(|id| *id != moving).collect();
+    if order.len() == ids.len() {
+        return order;
+    }
+    order.insert(to.min(order.len()), moving);
+    order
+}
+
 /// `10 MiB`, `512 KiB`, `12 B`.
 pub fn human_bytes(bytes: u64) -> String {
     const KIB: u64 = 1024;
@@ -248,6 +259,22 @@ mod tests {
         assert!(ImageCaption::parse(&"x".repeat(501)).is_err());
         assert!(ImageCaption::parse("bell\u{7}").is_err());
         assert!(serde_json::from_str::<ImageCaption>(&format!("\"{}\"", "x".repeat(501))).is_err());
+    }
+
+    #[test]
+    fn moving_an_image_keeps_every_other_in_place() {
+        let ids: Vec<NoteImageId> = (0..4u128)
+            .map(|n| NoteImageId::from_uuid(uuid::Uuid::from_u128(n)))
+            .collect();
+        assert_eq!(moved(&ids, ids[3], 0), [ids[3], ids[0], ids[1], ids[2]]);
+        assert_eq!(moved(&ids, ids[0], 2), [ids[1], ids[2], ids[0], ids[3]]);
+        assert_eq!(moved(&ids, ids[1], 99), [ids[0], ids[2], ids[3], ids[1]]);
+        let stranger = NoteImageId::from_uuid(uuid::Uuid::from_u128(9));
+        assert_eq!(
+            moved(&ids, stranger, 0),
+            ids,
+            "an unknown id changes nothing"
+        );
     }
 
     #[test]

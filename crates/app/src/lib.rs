@@ -8,5 +8,7 @@ pub mod rpc;
 pub mod session_cookie;
 #[cfg(feature = "ssr")]
 pub mod state;
+#[cfg(feature = "hydrate")]
+mod upload;
 
 pub use root::{App, shell};

@@ -4,6 +4,8 @@ use crate::components::{ErrorNote, Loading};
 use crate::pages::{
     auth::{LogInPage, SignUpPage},
     home::HomePage,
+    memory::MemoryTab,
+    notes::{NotePage, NotesTab},
     project::{EmptyTab, OverviewTab, ProjectPage, SettingsTab},
     projects::{NewProjectPage, ProjectsPage},
     team::TeamPage,
@@ -76,12 +78,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/projects/new") view=NewProjectPage/>
                     <ParentRoute path=path!("/projects/:id") view=ProjectPage>
                         <Route path=path!("") view=OverviewTab/>
-                        <Route path=path!("notes") view=|| view! {
-                            <EmptyTab title="Notes" text="Notes with their screenshots and images will appear here: drop several images on a note, order and caption them."/>
-                        }/>
-                        <Route path=path!("memory") view=|| view! {
-                            <EmptyTab title="Memory" text="Memory entries imported from the repository, and those written by hand, will appear here, searchable by text and by meaning."/>
-                        }/>
+                        <Route path=path!("notes") view=NotesTab/>
+                        <Route path=path!("notes/:note_id") view=NotePage/>
+                        <Route path=path!("memory") view=MemoryTab/>
                         <Route path=path!("sources") view=|| view! {
                             <EmptyTab title="Sources" text="The linked repository, its sync progress and the sync history will appear here."/>
                         }/>

@@ -8,7 +8,9 @@
 use api::ApiError;
 use api::ids::{MemoryEntryId, NoteId, NoteImageId, ProjectId, TenantId, UserId};
 use api::memory::{MemoryEntry, MemoryEntryForm, MemoryPage, MemoryQuery, MemoryStatus};
-use api::notes::{ImageCaption, ImageLimits, Note, NoteForm, NoteImage};
+#[cfg(feature = "ssr")]
+use api::notes::ImageCaption;
+use api::notes::{ImageLimits, Note, NoteForm, NoteImage};
 use api::projects::{Project, ProjectForm};
 use api::tenants::{LogInForm, Member, Role, SessionView, SignUpForm};
 use leptos::prelude::*;

@@ -73,7 +73,19 @@ impl Drop for Driver {
 type Step = Result<(), Box<dyn std::error::Error>>;
 
 async fn click(browser: &Client, target: Locator<'_>) -> Step {
-    browser.find(target).await?.click().await?;
+    let element = browser
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(target)
+        .await?;
+    // Centre it first: the sticky top bar covers whatever a scroll left under it.
+    browser
+        .execute(
+            "arguments[0].scrollIntoView({block: 'center'});",
+            vec![serde_json::to_value(&element)?],
+        )
+        .await?;
+    element.click().await?;
     Ok(())
 }
 
@@ -217,8 +229,8 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
         "navigation reloaded the page: not hydrated"
     );
     screenshot(browser, "project-settings").await?;
-    click(browser, Locator::LinkText("Notes")).await?;
-    wait_for_text(browser, ".empty", "Notes with their screenshots").await?;
+    click_tab(browser, "Notes").await?;
+    wait_for_text(browser, ".empty", "No notes yet").await?;
 
     // The dashboard lists it, at desktop and phone widths.
     click(browser, Locator::LinkText("Projects")).await?;
@@ -283,5 +295,235 @@ async fn sign_up_create_reload_navigate_log_out_and_stay_isolated() {
     drop(driver);
     if let Err(error) = outcome {
         panic!("browser journey failed: {error}");
+    }
+}
+
+/// Waits until `script` (a JS expression) is true in the page.
+async fn wait_for_js(browser: &Client, script: &str) -> Step {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if browser
+            .execute(&format!("return !!({script});"), vec![])
+            .await?
+            == json!(true)
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("never true: {script}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Clicks a project tab; the sticky top bar may cover it after a scroll, so scroll to the top first.
+async fn click_tab(browser: &Client, name: &str) -> Step {
+    browser.execute("window.scrollTo(0, 0);", vec![]).await?;
+    click(
+        browser,
+        Locator::XPath(&format!("//nav[@class='tabs']/a[text()='{name}']")),
+    )
+    .await
+}
+
+async fn thumb_ids(browser: &Client) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let ids = browser
+        .execute(
+            "return [...document.querySelectorAll('.thumb')].map(t => t.dataset.imageId);",
+            vec![],
+        )
+        .await?;
+    Ok(serde_json::from_value(ids)?)
+}
+
+const ALL_THUMBS_LOADED: &str =
+    "[...document.querySelectorAll('.thumb img')].every(i => i.complete && i.naturalWidth > 0)";
+
+async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
+    sign_up(browser, app, "ada@example.com", "Analytical Engines").await?;
+    browser.goto(&app.url("/projects/new")).await?;
+    wait_for_hydration(browser).await?;
+    fill(browser, "name", "Difference Engine").await?;
+    click(browser, Locator::Css("form button[type=submit]")).await?;
+    let project_path = wait_for_path(browser, |p| {
+        p.starts_with("/projects/") && p != "/projects/new"
+    })
+    .await?;
+
+    // The Notes tab (a client-side navigation), then a new note.
+    click_tab(browser, "Notes").await?;
+    wait_for_text(browser, ".empty", "No notes yet").await?;
+    click(browser, Locator::XPath("//button[text()='New note']")).await?;
+    fill(browser, "title", "Login flow").await?;
+    fill(
+        browser,
+        "body",
+        "The **login** page, step by step.\n\n<script>alert(1)</script>",
+    )
+    .await?;
+    click(browser, Locator::Css(".note-form button[type=submit]")).await?;
+    let note_path = wait_for_path(browser, |p| {
+        p.starts_with(&format!("{project_path}/notes/"))
+    })
+    .await?;
+    wait_for_text(browser, ".markdown strong", "login").await?;
+    wait_for_text(browser, ".markdown", "<script>alert(1)</script>").await?;
+
+    // Drop three images at once: one drop event carrying three files.
+    let colours = [[200u8, 40, 40], [40, 150, 70], [50, 80, 210]];
+    let files: Vec<Vec<u8>> = colours
+        .iter()
+        .map(|rgb| tests::images::png(240, 160, *rgb))
+        .collect();
+    let dropped = browser
+        .execute(
+            "const [images, names] = arguments;
+             const transfer = new DataTransfer();
+             images.forEach((bytes, i) => transfer.items.add(
+                 new File([new Uint8Array(bytes)], names[i], {type: 'image/png'})));
+             const zone = document.querySelector('.dropzone');
+             zone.dispatchEvent(new DragEvent('dragover', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+             zone.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+             return transfer.files.length;",
+            vec![json!(files), json!(["red.png", "green.png", "blue.png"])],
+        )
+        .await?;
+    assert_eq!(dropped, json!(3));
+    wait_for_js(browser, "document.querySelectorAll('.thumb').length === 3").await?;
+    wait_for_js(browser, ALL_THUMBS_LOADED).await?;
+    wait_for_js(browser, "document.querySelectorAll('.upload').length === 0").await?;
+    let uploaded = thumb_ids(browser).await?;
+    assert_eq!(app.stored_objects().len(), 3);
+
+    // Drag the third image onto the first.
+    browser
+        .execute(
+            "const thumbs = [...document.querySelectorAll('.thumb')];
+             const transfer = new DataTransfer();
+             const [from, to] = [thumbs[2], thumbs[0]];
+             from.dispatchEvent(new DragEvent('dragstart', {dataTransfer: transfer, bubbles: true}));
+             to.dispatchEvent(new DragEvent('dragover', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+             to.dispatchEvent(new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+             from.dispatchEvent(new DragEvent('dragend', {dataTransfer: transfer, bubbles: true}));",
+            vec![],
+        )
+        .await?;
+    let expected = vec![
+        uploaded[2].clone(),
+        uploaded[0].clone(),
+        uploaded[1].clone(),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while thumb_ids(browser).await? != expected {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "order is {:?}, wanted {expected:?}",
+                thumb_ids(browser).await?
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Caption the (new) first image; Tab leaves the field and saves it.
+    let caption = browser
+        .find(Locator::Css(".thumb:first-child input.caption"))
+        .await?;
+    caption.send_keys("The blue login page\u{E004}").await?;
+    wait_for_text(browser, ".thumb:first-child .saved", "Saved").await?;
+    screenshot(browser, "note-images").await?;
+
+    // Reload: order and caption come back from the server.
+    browser.refresh().await?;
+    wait_for_hydration(browser).await?;
+    wait_for_js(browser, "document.querySelectorAll('.thumb').length === 3").await?;
+    assert_eq!(thumb_ids(browser).await?, expected, "order persisted");
+    let caption = browser
+        .find(Locator::Css(".thumb:first-child input.caption"))
+        .await?
+        .prop("value")
+        .await?;
+    assert_eq!(caption.as_deref(), Some("The blue login page"));
+    wait_for_js(browser, ALL_THUMBS_LOADED).await?;
+
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "note-images-phone").await?;
+    browser.set_window_size(1280, 900).await?;
+
+    // Remove one.
+    click(
+        browser,
+        Locator::Css(".thumb:nth-child(2) button.danger-text"),
+    )
+    .await?;
+    wait_for_js(browser, "document.querySelectorAll('.thumb').length === 2").await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.stored_objects().len() != 2 {
+        if Instant::now() > deadline {
+            return Err(format!("objects left: {:?}", app.stored_objects()).into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The notes list shows the note with its thumbnails.
+    click(browser, Locator::Css(".crumbs a")).await?;
+    wait_for_text(browser, ".note-list", "Login flow").await?;
+    wait_for_text(browser, ".note-list", "2 images").await?;
+    screenshot(browser, "notes-list").await?;
+
+    // Delete the note: its objects go too.
+    browser.goto(&app.url(&note_path)).await?;
+    wait_for_hydration(browser).await?;
+    click(browser, Locator::XPath("//button[text()='Delete note']")).await?;
+    click(browser, Locator::Css(".confirm button.danger")).await?;
+    wait_for_path(browser, |p| p == format!("{project_path}/notes")).await?;
+    wait_for_text(browser, ".empty", "No notes yet").await?;
+    assert!(
+        app.stored_objects().is_empty(),
+        "{:?}",
+        app.stored_objects()
+    );
+
+    // The Memory Hub: write an entry, find it by a word of it.
+    click_tab(browser, "Memory").await?;
+    wait_for_text(browser, ".empty", "Nothing here").await?;
+    click(browser, Locator::XPath("//button[text()='New entry']")).await?;
+    fill(browser, "title", "Retry policy").await?;
+    fill(
+        browser,
+        "content",
+        "Payments are retried three times with exponential backoff.",
+    )
+    .await?;
+    click(browser, Locator::Css(".card-form button[type=submit]")).await?;
+    wait_for_text(browser, ".memory-list", "Retry policy").await?;
+    fill(browser, "q", "retries").await?;
+    browser
+        .find(Locator::Css("input[name=q]"))
+        .await?
+        .send_keys("\u{E007}")
+        .await?;
+    wait_for_text(browser, ".memory-list", "exponential backoff").await?;
+    screenshot(browser, "memory-hub").await?;
+    fill(browser, "q", "kubernetes").await?;
+    browser
+        .find(Locator::Css("input[name=q]"))
+        .await?
+        .send_keys("\u{E007}")
+        .await?;
+    wait_for_text(browser, ".empty", "No entry matches").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn drop_images_on_a_note_reorder_caption_reload_remove_and_delete() {
+    let app = spawn_app().await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let outcome = notes_journey(&browser, &app).await;
+    let _ = browser.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!("notes journey failed: {error}");
     }
 }
