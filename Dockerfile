@@ -4,7 +4,7 @@ WORKDIR /src
 COPY . .
 RUN bash scripts/setup.sh && . scripts/env.sh \
  && trunk build --release \
- && cargo build --release --locked -p server --bin cairn
+ && cargo build --release --locked -p server --bin cairn --features s3
 
 FROM debian:bookworm-slim
 RUN apt-get update \

@@ -120,6 +120,13 @@ impl Application {
             .map(|interval| tokio::spawn(run_sweeper(state.clone(), interval, sweep.grace)));
         // Connect info gives server functions the peer address (log-in rate limits).
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        // Streamed pages are written in several chunks: without TCP_NODELAY, Nagle's algorithm and
+        // the client's delayed ACK hold each later chunk back by ~40 ms.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "setting TCP_NODELAY");
+            }
+        });
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
