@@ -350,9 +350,9 @@ pub async fn reorder(
         [format!("{{{ids}}}").into(), note.id.into()],
     ))
     .await?;
-    let images = images_of_notes(&txn, &[note.id]).await?;
+    let images = images_of(&txn, ImageOwner::Note, note.id).await?;
     txn.commit().await?;
-    Ok(images.into_values().next().unwrap_or_default())
+    Ok(images)
 }
 
 /// Sets (or clears) an image's caption.
@@ -509,43 +509,62 @@ pub async fn sweep(
     Ok(report)
 }
 
-/// The images of the given notes, each note's in order: one query however many notes.
-pub(crate) async fn images_of_notes(
+/// What images hang from: a note, or a memory entry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ImageOwner {
+    /// `note_images.note_id`.
+    Note,
+    /// `note_images.memory_entry_id`.
+    MemoryEntry,
+}
+
+impl ImageOwner {
+    fn column(self) -> note_images::Column {
+        match self {
+            Self::Note => note_images::Column::NoteId,
+            Self::MemoryEntry => note_images::Column::MemoryEntryId,
+        }
+    }
+
+    fn of(self, row: &note_images::Model) -> Option<Uuid> {
+        match self {
+            Self::Note => row.note_id,
+            Self::MemoryEntry => row.memory_entry_id,
+        }
+    }
+}
+
+/// The images of the given notes or memory entries, each one's in order: one query however many.
+pub(crate) async fn images_by_owner(
     txn: &DatabaseTransaction,
-    note_ids: &[Uuid],
+    owner: ImageOwner,
+    owner_ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<NoteImage>>, DomainError> {
     let rows = note_images::Entity::find()
-        .filter(note_images::Column::NoteId.is_in(note_ids.iter().copied()))
+        .filter(owner.column().is_in(owner_ids.iter().copied()))
         .order_by_asc(note_images::Column::SortOrder)
         .order_by_asc(note_images::Column::CreatedAt)
         .all(txn)
         .await?;
-    let mut by_note: HashMap<Uuid, Vec<NoteImage>> = HashMap::new();
+    let mut by_owner: HashMap<Uuid, Vec<NoteImage>> = HashMap::new();
     for row in rows {
-        if let Some(note) = row.note_id {
-            by_note.entry(note).or_default().push(to_dto(row));
+        if let Some(id) = owner.of(&row) {
+            by_owner.entry(id).or_default().push(to_dto(row));
         }
     }
-    Ok(by_note)
+    Ok(by_owner)
 }
 
-/// The images of the given memory entries, each entry's in order: one query however many entries.
-pub(crate) async fn images_of_memory_entries(
+/// The images of one note or memory entry, in order.
+pub(crate) async fn images_of(
     txn: &DatabaseTransaction,
-    entry_ids: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<NoteImage>>, DomainError> {
-    let rows = note_images::Entity::find()
-        .filter(note_images::Column::MemoryEntryId.is_in(entry_ids.iter().copied()))
-        .order_by_asc(note_images::Column::SortOrder)
-        .all(txn)
-        .await?;
-    let mut by_entry: HashMap<Uuid, Vec<NoteImage>> = HashMap::new();
-    for row in rows {
-        if let Some(entry) = row.memory_entry_id {
-            by_entry.entry(entry).or_default().push(to_dto(row));
-        }
-    }
-    Ok(by_entry)
+    owner: ImageOwner,
+    owner_id: Uuid,
+) -> Result<Vec<NoteImage>, DomainError> {
+    Ok(images_by_owner(txn, owner, &[owner_id])
+        .await?
+        .remove(&owner_id)
+        .unwrap_or_default())
 }
 
 /// The object keys of every image under the given notes or memory entries' project, for deleting

@@ -4,7 +4,8 @@
 use crate::entities::memory_entries::{
     self, MemoryKind as KindColumn, MemoryStatus as StatusColumn,
 };
-use crate::{Db, DomainError, TenantCtx, audit, images, projects};
+use crate::images::{self, ImageOwner};
+use crate::{Db, DomainError, TenantCtx, audit, projects};
 use api::ids::{MemoryEntryId, ProjectId};
 use api::memory::{
     MemoryEntry, MemoryKind, MemoryPage, MemoryQuery, MemoryStatus, ValidMemoryEntry,
@@ -87,7 +88,7 @@ pub async fn list(
     let has_more = rows.len() as u64 > MemoryQuery::PAGE_SIZE;
     rows.truncate(MemoryQuery::PAGE_SIZE as usize);
     let ids: Vec<Uuid> = rows.iter().map(|row| row.0).collect();
-    let mut images = images::images_of_memory_entries(&txn, &ids).await?;
+    let mut images = images::images_by_owner(&txn, ImageOwner::MemoryEntry, &ids).await?;
     txn.commit().await?;
     let entries = rows
         .into_iter()
@@ -176,7 +177,7 @@ pub async fn update(
         serde_json::json!({"title": row.title}),
     )
     .await?;
-    let images = entry_images(&txn, row.id).await?;
+    let images = images::images_of(&txn, ImageOwner::MemoryEntry, row.id).await?;
     txn.commit().await?;
     Ok(to_dto(row, images))
 }
@@ -227,19 +228,9 @@ pub async fn set_status(
         serde_json::json!({"title": row.title}),
     )
     .await?;
-    let images = entry_images(&txn, row.id).await?;
+    let images = images::images_of(&txn, ImageOwner::MemoryEntry, row.id).await?;
     txn.commit().await?;
     Ok(to_dto(row, images))
-}
-
-async fn entry_images(
-    txn: &DatabaseTransaction,
-    id: Uuid,
-) -> Result<Vec<api::notes::NoteImage>, DomainError> {
-    Ok(images::images_of_memory_entries(txn, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default())
 }
 
 async fn find(

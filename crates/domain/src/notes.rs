@@ -1,7 +1,7 @@
 //! Notes of a project: Markdown text with many images each.
 
 use crate::entities::{note_images, project_notes};
-use crate::images::{self, find_note};
+use crate::images::{self, ImageOwner, find_note};
 use crate::storage::ImageStore;
 use crate::{Db, DomainError, TenantCtx, audit, markdown, projects};
 use api::ids::{NoteId, ProjectId};
@@ -36,7 +36,7 @@ pub async fn list(
     let has_more = rows.len() as u64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-    let mut images = images::images_of_notes(&txn, &ids).await?;
+    let mut images = images::images_by_owner(&txn, ImageOwner::Note, &ids).await?;
     txn.commit().await?;
     let notes = rows
         .into_iter()
@@ -52,10 +52,9 @@ pub async fn list(
 pub async fn get(db: &Db, ctx: &TenantCtx, id: NoteId) -> Result<Note, DomainError> {
     let txn = db.begin_tenant(ctx).await?;
     let row = find_note(&txn, ctx, id).await?;
-    let mut images = images::images_of_notes(&txn, &[row.id]).await?;
+    let images = images::images_of(&txn, ImageOwner::Note, row.id).await?;
     txn.commit().await?;
-    let note_images = images.remove(&row.id).unwrap_or_default();
-    Ok(to_dto(row, note_images))
+    Ok(to_dto(row, images))
 }
 
 /// Creates a note in a project.
@@ -104,7 +103,7 @@ pub async fn update(
     row.body = Set(note.body);
     row.updated_at = Set(chrono::Utc::now().fixed_offset());
     let row = row.update(&txn).await?;
-    let mut images = images::images_of_notes(&txn, &[row.id]).await?;
+    let images = images::images_of(&txn, ImageOwner::Note, row.id).await?;
     audit::record(
         &txn,
         ctx,
@@ -115,8 +114,7 @@ pub async fn update(
     )
     .await?;
     txn.commit().await?;
-    let note_images = images.remove(&row.id).unwrap_or_default();
-    Ok(to_dto(row, note_images))
+    Ok(to_dto(row, images))
 }
 
 /// Deletes a note: its image rows go with it (cascade), then their stored objects.
