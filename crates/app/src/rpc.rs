@@ -78,110 +78,114 @@ pub async fn switch_tenant(tenant_id: TenantId) -> Result<SessionView, ApiError>
 /// The active tenant's members.
 #[server(prefix = "/api/v1", endpoint = "list_members", input = Json)]
 pub async fn list_members() -> Result<Vec<Member>, ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(members::list(&state.db, &ctx).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(members::list(tx).await?)
 }
 
 /// Adds an existing user to the active tenant by e-mail.
 #[server(prefix = "/api/v1", endpoint = "add_member", input = Json)]
 pub async fn add_member(email: String, role: Role) -> Result<Member, ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(members::add(&state.db, &ctx, &email, role).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(members::add(tx, &email, role).await?)
 }
 
 /// Removes a member from the active tenant (or leaves it, for one's own id).
 #[server(prefix = "/api/v1", endpoint = "remove_member", input = Json)]
 pub async fn remove_member(user_id: UserId) -> Result<(), ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(members::remove(&state.db, &ctx, user_id).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(members::remove(tx, user_id).await?)
 }
 
 /// The active tenant's projects, by name.
 #[server(prefix = "/api/v1", endpoint = "list_projects", input = Json)]
 pub async fn list_projects() -> Result<Vec<Project>, ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(projects::list(&state.db, &ctx).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(projects::list(tx).await?)
 }
 
 /// One project of the active tenant.
 #[server(prefix = "/api/v1", endpoint = "get_project", input = Json)]
 pub async fn get_project(id: ProjectId) -> Result<Project, ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(projects::get(&state.db, &ctx, id).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(projects::get(tx, id).await?)
 }
 
 /// Creates a project in the active tenant.
 #[server(prefix = "/api/v1", endpoint = "create_project", input = Json)]
 pub async fn create_project(form: ProjectForm) -> Result<Project, ApiError> {
     let project = form.parse()?;
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(projects::create(&state.db, &ctx, project).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(projects::create(tx, project).await?)
 }
 
 /// Replaces a project's name, description and GitHub link.
 #[server(prefix = "/api/v1", endpoint = "update_project", input = Json)]
 pub async fn update_project(id: ProjectId, form: ProjectForm) -> Result<Project, ApiError> {
     let project = form.parse()?;
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(projects::update(&state.db, &ctx, id, project).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(projects::update(tx, id, project).await?)
 }
 
 /// Deletes a project and everything in it.
 #[server(prefix = "/api/v1", endpoint = "delete_project", input = Json)]
 pub async fn delete_project(id: ProjectId) -> Result<(), ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(projects::delete(&state.db, &state.images, &ctx, id).await?)
+    let state = session_cookie::state();
+    let tx = session_cookie::require_tenant().await?;
+    Ok(projects::delete(tx, &state.images, id).await?)
 }
 
 /// A page of a project's notes, newest first, with their images; `true` when an older page follows.
 #[server(prefix = "/api/v1", endpoint = "list_notes", input = Json)]
 pub async fn list_notes(project_id: ProjectId, page: u32) -> Result<(Vec<Note>, bool), ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(notes::list(&state.db, &ctx, project_id, page).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(notes::list(tx, project_id, page).await?)
 }
 
 /// One note with its images.
 #[server(prefix = "/api/v1", endpoint = "get_note", input = Json)]
 pub async fn get_note(id: NoteId) -> Result<Note, ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(notes::get(&state.db, &ctx, id).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(notes::get(tx, id).await?)
 }
 
 /// Creates a note in a project.
 #[server(prefix = "/api/v1", endpoint = "create_note", input = Json)]
 pub async fn create_note(project_id: ProjectId, form: NoteForm) -> Result<Note, ApiError> {
     let note = form.parse()?;
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(notes::create(&state.db, &ctx, project_id, note).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(notes::create(tx, project_id, note).await?)
 }
 
 /// Replaces a note's title and body.
 #[server(prefix = "/api/v1", endpoint = "update_note", input = Json)]
 pub async fn update_note(id: NoteId, form: NoteForm) -> Result<Note, ApiError> {
     let note = form.parse()?;
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(notes::update(&state.db, &ctx, id, note).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(notes::update(tx, id, note).await?)
 }
 
 /// Deletes a note with its images (rows and stored files).
 #[server(prefix = "/api/v1", endpoint = "delete_note", input = Json)]
 pub async fn delete_note(id: NoteId) -> Result<(), ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(notes::delete(&state.db, &state.images, &ctx, id).await?)
+    let state = session_cookie::state();
+    let tx = session_cookie::require_tenant().await?;
+    Ok(notes::delete(tx, &state.images, id).await?)
 }
 
 /// The upload limits (images are added by `POST /api/v1/notes/{note_id}/images`, streamed).
 #[server(prefix = "/api/v1", endpoint = "upload_limits", input = Json)]
 pub async fn upload_limits() -> Result<ImageLimits, ApiError> {
-    let (state, _ctx) = session_cookie::require_tenant().await?;
-    Ok(state.images.limits())
+    // Only members see the limits; nothing is read.
+    drop(session_cookie::require_tenant().await?);
+    Ok(session_cookie::state().images.limits())
 }
 
 /// Removes one image (row and stored file).
 #[server(prefix = "/api/v1", endpoint = "remove_image", input = Json)]
 pub async fn remove_image(id: NoteImageId) -> Result<(), ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(images::remove(&state.db, &state.images, &ctx, id).await?)
+    let state = session_cookie::state();
+    let tx = session_cookie::require_tenant().await?;
+    Ok(images::remove(tx, &state.images, id).await?)
 }
 
 /// Puts a note's images in this order; the list names each of them exactly once.
@@ -190,8 +194,8 @@ pub async fn reorder_images(
     note_id: NoteId,
     image_ids: Vec<NoteImageId>,
 ) -> Result<Vec<NoteImage>, ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(images::reorder(&state.db, &ctx, note_id, &image_ids).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(images::reorder(tx, note_id, &image_ids).await?)
 }
 
 /// Sets or clears an image's caption.
@@ -201,8 +205,8 @@ pub async fn set_image_description(
     description: String,
 ) -> Result<NoteImage, ApiError> {
     let caption = ImageCaption::parse(&description)?;
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(images::describe(&state.db, &ctx, id, caption).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(images::describe(tx, id, caption).await?)
 }
 
 /// A page of a project's memory entries, filtered and searched.
@@ -211,8 +215,8 @@ pub async fn list_memory(
     project_id: ProjectId,
     query: MemoryQuery,
 ) -> Result<MemoryPage, ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(memory::list(&state.db, &ctx, project_id, &query).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(memory::list(tx, project_id, &query).await?)
 }
 
 /// Writes a manual memory entry.
@@ -222,8 +226,8 @@ pub async fn create_memory_entry(
     form: MemoryEntryForm,
 ) -> Result<MemoryEntry, ApiError> {
     let entry = form.parse()?;
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(memory::create(&state.db, &ctx, project_id, entry).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(memory::create(tx, project_id, entry).await?)
 }
 
 /// Edits a manual memory entry.
@@ -233,8 +237,8 @@ pub async fn update_memory_entry(
     form: MemoryEntryForm,
 ) -> Result<MemoryEntry, ApiError> {
     let entry = form.parse()?;
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(memory::update(&state.db, &ctx, id, entry).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(memory::update(tx, id, entry).await?)
 }
 
 /// Marks a memory entry superseded, or restores it.
@@ -243,6 +247,6 @@ pub async fn set_memory_status(
     id: MemoryEntryId,
     status: MemoryStatus,
 ) -> Result<MemoryEntry, ApiError> {
-    let (state, ctx) = session_cookie::require_tenant().await?;
-    Ok(memory::set_status(&state.db, &ctx, id, status).await?)
+    let tx = session_cookie::require_tenant().await?;
+    Ok(memory::set_status(tx, id, status).await?)
 }

@@ -5,7 +5,7 @@ use api::ApiError;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, header};
 use domain::accounts::{Client, NewSession, SignedIn};
-use domain::{TenantCtx, accounts};
+use domain::{TenantTxn, accounts};
 use leptos::prelude::expect_context;
 use leptos_axum::{ResponseOptions, extract};
 use std::net::SocketAddr;
@@ -52,12 +52,10 @@ pub async fn require_session() -> Result<(AppState, SignedIn), ApiError> {
     optional_session().await?.ok_or(ApiError::Unauthorized)
 }
 
-/// The signed-in user's context in their active tenant (one database round trip).
-pub async fn require_tenant() -> Result<(AppState, TenantCtx), ApiError> {
-    let state = state();
+/// The signed-in user's transaction in their active tenant: the session is verified inside it.
+pub async fn require_tenant() -> Result<TenantTxn, ApiError> {
     let token = token_from(&headers().await?).ok_or(ApiError::Unauthorized)?;
-    let ctx = TenantCtx::for_session_token(&state.db, &token).await?;
-    Ok((state, ctx))
+    Ok(state().db.enter_session(&token).await?)
 }
 
 /// The raw session token of this request, if any.

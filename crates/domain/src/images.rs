@@ -3,7 +3,7 @@
 
 use crate::entities::{note_images, project_notes};
 use crate::storage::ImageStore;
-use crate::{Db, DomainError, TenantCtx};
+use crate::{Db, DomainError, TenantCtx, TenantTxn};
 use api::ApiError;
 use api::ids::{NoteId, NoteImageId, TenantId};
 use api::notes::{ImageCaption, NoteImage};
@@ -292,12 +292,12 @@ async fn insert_row(
 
 /// Removes one image: its row, then its stored object.
 pub async fn remove(
-    db: &Db,
+    tx: TenantTxn,
     store: &ImageStore,
-    ctx: &TenantCtx,
     image_id: NoteImageId,
 ) -> Result<(), DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let row = find_image(&txn, ctx, image_id).await?;
     note_images::Entity::delete_by_id(row.id).exec(&txn).await?;
     txn.commit().await?;
@@ -308,12 +308,12 @@ pub async fn remove(
 /// Puts a note's images in the given order, in one transaction. The list must name each of the
 /// note's images exactly once.
 pub async fn reorder(
-    db: &Db,
-    ctx: &TenantCtx,
+    tx: TenantTxn,
     note_id: NoteId,
     order: &[NoteImageId],
 ) -> Result<Vec<NoteImage>, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let note = project_notes::Entity::find_by_id(note_id.into_uuid())
         .filter(project_notes::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
         .lock_exclusive()
@@ -357,12 +357,12 @@ pub async fn reorder(
 
 /// Sets (or clears) an image's caption.
 pub async fn describe(
-    db: &Db,
-    ctx: &TenantCtx,
+    tx: TenantTxn,
     image_id: NoteImageId,
     caption: ImageCaption,
 ) -> Result<NoteImage, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let mut row: note_images::ActiveModel = find_image(&txn, ctx, image_id).await?.into();
     row.description = Set(caption.into());
     let row = row.update(&txn).await?;
@@ -392,12 +392,9 @@ impl StoredImage {
 }
 
 /// The image `image_id` of the context's tenant, for serving.
-pub async fn stored(
-    db: &Db,
-    ctx: &TenantCtx,
-    image_id: NoteImageId,
-) -> Result<StoredImage, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+pub async fn stored(tx: TenantTxn, image_id: NoteImageId) -> Result<StoredImage, DomainError> {
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let row = find_image(&txn, ctx, image_id).await?;
     txn.commit().await?;
     Ok(StoredImage {

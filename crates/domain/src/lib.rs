@@ -16,4 +16,4 @@ mod tenant;
 pub use error::DomainError;
 pub use sea_orm;
 pub use storage::ImageStore;
-pub use tenant::{Db, TenantCtx};
+pub use tenant::{Db, TenantCtx, TenantTxn};

@@ -1,7 +1,7 @@
 //! A tenant's members: list, add an existing user by e-mail, remove.
 
 use crate::entities::{memberships, users};
-use crate::{Db, DomainError, TenantCtx, audit};
+use crate::{DomainError, TenantCtx, TenantTxn, audit};
 use api::accounts::Email;
 use api::ids::UserId;
 use api::tenants::{Member, Role};
@@ -10,8 +10,9 @@ use sea_orm::{
 };
 
 /// Every member of the context's tenant, owners first.
-pub async fn list(db: &Db, ctx: &TenantCtx) -> Result<Vec<Member>, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+pub async fn list(tx: TenantTxn) -> Result<Vec<Member>, DomainError> {
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let rows = memberships::Entity::find()
         .filter(memberships::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
         .find_also_related(users::Entity)
@@ -40,7 +41,9 @@ pub async fn list(db: &Db, ctx: &TenantCtx) -> Result<Vec<Member>, DomainError> 
 
 /// Adds the user with `email` to the tenant. Owners and admins may add members and admins; only an
 /// owner may add an owner. An unknown address is `NotFound`; an existing member is `Conflict`.
-pub async fn add(db: &Db, ctx: &TenantCtx, email: &str, role: Role) -> Result<Member, DomainError> {
+pub async fn add(tx: TenantTxn, email: &str, role: Role) -> Result<Member, DomainError> {
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     require_manager(ctx)?;
     if role == Role::Owner && ctx.role() != Role::Owner {
         return Err(DomainError::Forbidden(
@@ -48,7 +51,6 @@ pub async fn add(db: &Db, ctx: &TenantCtx, email: &str, role: Role) -> Result<Me
         ));
     }
     let email = Email::parse(email)?;
-    let txn = db.begin_tenant(ctx).await?;
     let user = crate::accounts::user_by_email(&txn, &email)
         .await?
         .ok_or(DomainError::NotFound)?;
@@ -84,12 +86,13 @@ pub async fn add(db: &Db, ctx: &TenantCtx, email: &str, role: Role) -> Result<Me
 
 /// Removes a member. Admins cannot remove owners; nobody can remove the last owner. Anyone may
 /// leave (remove themselves), except the last owner.
-pub async fn remove(db: &Db, ctx: &TenantCtx, user_id: UserId) -> Result<(), DomainError> {
+pub async fn remove(tx: TenantTxn, user_id: UserId) -> Result<(), DomainError> {
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let leaving = user_id == ctx.user_id();
     if !leaving {
         require_manager(ctx)?;
     }
-    let txn = db.begin_tenant(ctx).await?;
     let key = (ctx.tenant_id().into_uuid(), user_id.into_uuid());
     let membership = memberships::Entity::find_by_id(key)
         .one(&txn)

@@ -5,7 +5,7 @@ use crate::entities::memory_entries::{
     self, MemoryKind as KindColumn, MemoryStatus as StatusColumn,
 };
 use crate::images::{self, ImageOwner};
-use crate::{Db, DomainError, TenantCtx, audit, projects};
+use crate::{DomainError, TenantCtx, TenantTxn, audit, projects};
 use api::ids::{MemoryEntryId, ProjectId};
 use api::memory::{
     MemoryEntry, MemoryKind, MemoryPage, MemoryQuery, MemoryStatus, ValidMemoryEntry,
@@ -34,13 +34,13 @@ type EntryRow = (
 /// Searching orders by relevance (title weighs more than content), otherwise the most recently
 /// changed come first.
 pub async fn list(
-    db: &Db,
-    ctx: &TenantCtx,
+    tx: TenantTxn,
     project_id: ProjectId,
     query: &MemoryQuery,
 ) -> Result<MemoryPage, DomainError> {
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     query.validate()?;
-    let txn = db.begin_tenant(ctx).await?;
     projects::find(&txn, ctx, project_id).await?;
     let mut select = memory_entries::Entity::find()
         .select_only()
@@ -111,12 +111,12 @@ pub async fn list(
 
 /// Writes a manual entry.
 pub async fn create(
-    db: &Db,
-    ctx: &TenantCtx,
+    tx: TenantTxn,
     project_id: ProjectId,
     entry: ValidMemoryEntry,
 ) -> Result<MemoryEntry, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     projects::find(&txn, ctx, project_id).await?;
     let row = memory_entries::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -147,12 +147,12 @@ pub async fn create(
 /// Edits a manual entry. Entries imported from the repository (or produced by analysis and
 /// workflows) are refused: the next sync would silently overwrite the edit.
 pub async fn update(
-    db: &Db,
-    ctx: &TenantCtx,
+    tx: TenantTxn,
     id: MemoryEntryId,
     entry: ValidMemoryEntry,
 ) -> Result<MemoryEntry, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let row = find(&txn, ctx, id).await?;
     if row.kind != KindColumn::Manual {
         return Err(DomainError::Conflict(
@@ -185,12 +185,12 @@ pub async fn update(
 /// Marks an entry superseded (`Superseded`) or restores it (`Active`). Restoring a file entry
 /// while another active entry holds the same path is a conflict: a path has one current version.
 pub async fn set_status(
-    db: &Db,
-    ctx: &TenantCtx,
+    tx: TenantTxn,
     id: MemoryEntryId,
     status: MemoryStatus,
 ) -> Result<MemoryEntry, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let row = find(&txn, ctx, id).await?;
     if status == MemoryStatus::Active
         && row.status == StatusColumn::Superseded

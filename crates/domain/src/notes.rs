@@ -3,7 +3,7 @@
 use crate::entities::{note_images, project_notes};
 use crate::images::{self, ImageOwner, find_note};
 use crate::storage::ImageStore;
-use crate::{Db, DomainError, TenantCtx, audit, markdown, projects};
+use crate::{DomainError, TenantTxn, audit, markdown, projects};
 use api::ids::{NoteId, ProjectId};
 use api::notes::{Note, ValidNote};
 use sea_orm::{
@@ -17,12 +17,12 @@ pub const PAGE_SIZE: u64 = 50;
 /// A page of a project's notes, newest first, each with its images: two queries however many notes.
 /// The flag says whether an older page follows.
 pub async fn list(
-    db: &Db,
-    ctx: &TenantCtx,
+    tx: TenantTxn,
     project_id: ProjectId,
     page: u32,
 ) -> Result<(Vec<Note>, bool), DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     projects::find(&txn, ctx, project_id).await?;
     let mut rows = project_notes::Entity::find()
         .filter(project_notes::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
@@ -49,8 +49,9 @@ pub async fn list(
 }
 
 /// One note with its images.
-pub async fn get(db: &Db, ctx: &TenantCtx, id: NoteId) -> Result<Note, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+pub async fn get(tx: TenantTxn, id: NoteId) -> Result<Note, DomainError> {
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let row = find_note(&txn, ctx, id).await?;
     let images = images::images_of(&txn, ImageOwner::Note, row.id).await?;
     txn.commit().await?;
@@ -59,12 +60,12 @@ pub async fn get(db: &Db, ctx: &TenantCtx, id: NoteId) -> Result<Note, DomainErr
 
 /// Creates a note in a project.
 pub async fn create(
-    db: &Db,
-    ctx: &TenantCtx,
+    tx: TenantTxn,
     project_id: ProjectId,
     note: ValidNote,
 ) -> Result<Note, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     projects::find(&txn, ctx, project_id).await?;
     let row = project_notes::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -91,13 +92,9 @@ pub async fn create(
 }
 
 /// Replaces a note's title and body.
-pub async fn update(
-    db: &Db,
-    ctx: &TenantCtx,
-    id: NoteId,
-    note: ValidNote,
-) -> Result<Note, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+pub async fn update(tx: TenantTxn, id: NoteId, note: ValidNote) -> Result<Note, DomainError> {
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let mut row: project_notes::ActiveModel = find_note(&txn, ctx, id).await?.into();
     row.title = Set(note.title);
     row.body = Set(note.body);
@@ -118,13 +115,9 @@ pub async fn update(
 }
 
 /// Deletes a note: its image rows go with it (cascade), then their stored objects.
-pub async fn delete(
-    db: &Db,
-    store: &ImageStore,
-    ctx: &TenantCtx,
-    id: NoteId,
-) -> Result<(), DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+pub async fn delete(tx: TenantTxn, store: &ImageStore, id: NoteId) -> Result<(), DomainError> {
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let row = find_note(&txn, ctx, id).await?;
     let keys = images::keys_where(&txn, note_images::Column::NoteId.eq(row.id).into()).await?;
     project_notes::Entity::delete_by_id(row.id)

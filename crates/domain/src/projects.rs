@@ -2,7 +2,7 @@
 
 use crate::entities::projects;
 use crate::storage::ImageStore;
-use crate::{Db, DomainError, TenantCtx, audit, images};
+use crate::{DomainError, TenantCtx, TenantTxn, audit, images};
 use api::github::{BranchName, GithubRepo, ScanPath};
 use api::ids::ProjectId;
 use api::projects::{GithubLink, Project, ValidProject};
@@ -13,8 +13,9 @@ use uuid::Uuid;
 const NAME_TAKEN: &str = "a project with this name already exists";
 
 /// The tenant's projects, by name.
-pub async fn list(db: &Db, ctx: &TenantCtx) -> Result<Vec<Project>, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+pub async fn list(tx: TenantTxn) -> Result<Vec<Project>, DomainError> {
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     // Row-level security narrows the scan to the tenant; the explicit filter says so in the code too.
     let rows = projects::Entity::find()
         .filter(projects::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
@@ -26,20 +27,18 @@ pub async fn list(db: &Db, ctx: &TenantCtx) -> Result<Vec<Project>, DomainError>
 }
 
 /// One project; another tenant's is `NotFound`.
-pub async fn get(db: &Db, ctx: &TenantCtx, id: ProjectId) -> Result<Project, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+pub async fn get(tx: TenantTxn, id: ProjectId) -> Result<Project, DomainError> {
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let row = find(&txn, ctx, id).await?;
     txn.commit().await?;
     Ok(to_dto(row))
 }
 
 /// Creates a project. Names are unique per tenant, ignoring case.
-pub async fn create(
-    db: &Db,
-    ctx: &TenantCtx,
-    project: ValidProject,
-) -> Result<Project, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+pub async fn create(tx: TenantTxn, project: ValidProject) -> Result<Project, DomainError> {
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let id = Uuid::now_v7();
     let (owner, repo, branch, path) = link_columns(project.github.as_ref());
     let row = projects::ActiveModel {
@@ -72,12 +71,12 @@ pub async fn create(
 
 /// Replaces a project's name, description and GitHub link.
 pub async fn update(
-    db: &Db,
-    ctx: &TenantCtx,
+    tx: TenantTxn,
     id: ProjectId,
     project: ValidProject,
 ) -> Result<Project, DomainError> {
-    let txn = db.begin_tenant(ctx).await?;
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     let mut row: projects::ActiveModel = find(&txn, ctx, id).await?.into();
     let (owner, repo, branch, path) = link_columns(project.github.as_ref());
     row.name = Set(project.name.to_string());
@@ -103,18 +102,14 @@ pub async fn update(
 
 /// Deletes a project and everything in it (notes, images, memory, syncs), then the stored objects
 /// of its images. Owners and admins only.
-pub async fn delete(
-    db: &Db,
-    store: &ImageStore,
-    ctx: &TenantCtx,
-    id: ProjectId,
-) -> Result<(), DomainError> {
+pub async fn delete(tx: TenantTxn, store: &ImageStore, id: ProjectId) -> Result<(), DomainError> {
+    let (ctx, txn) = tx.into_parts();
+    let ctx = &ctx;
     if !ctx.role().deletes_projects() {
         return Err(DomainError::Forbidden(
             "only owners and admins delete projects".into(),
         ));
     }
-    let txn = db.begin_tenant(ctx).await?;
     let row = find(&txn, ctx, id).await?;
     let image_keys = images::keys_where(&txn, images::in_project(row.id)).await?;
     projects::Entity::delete_by_id(row.id).exec(&txn).await?;

@@ -13,7 +13,7 @@ use sea_orm::{
 ///
 /// Fields are private and the only constructor verifies a membership, so holding a `TenantCtx` is proof
 /// that the user belongs to the tenant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct TenantCtx {
     tenant_id: TenantId,
     user_id: UserId,
@@ -61,16 +61,17 @@ impl TenantCtx {
     /// unknown, expired or revoked token is `Unauthorized`; a session with no active tenant, or whose
     /// membership there was removed, is `NotFound`.
     pub async fn for_session_token(db: &Db, token: &str) -> Result<Self, DomainError> {
+        Self::from_session_row(
+            db.conn
+                .query_one_raw(session_context(SESSION_CONTEXT, token))
+                .await?,
+        )
+    }
+
+    /// Reads `cairn_session_context`'s row (see `for_session_token` for the errors).
+    fn from_session_row(row: Option<sea_orm::QueryResult>) -> Result<Self, DomainError> {
         use sea_orm::ActiveEnum;
-        let row = db
-            .conn
-            .query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT user_id, tenant_id, role FROM cairn_session_context($1)",
-                [crate::accounts::token_hash(token).into()],
-            ))
-            .await?
-            .ok_or(DomainError::Unauthorized)?;
+        let row = row.ok_or(DomainError::Unauthorized)?;
         // Both are NULL when the session has no active tenant or the membership is gone.
         let tenant_id: Option<uuid::Uuid> = row.try_get("", "tenant_id")?;
         let role: Option<String> = row.try_get("", "role")?;
@@ -115,6 +116,44 @@ impl From<Role> for memberships::MembershipRole {
     }
 }
 
+/// Who a session token belongs to and where it acts.
+const SESSION_CONTEXT: &str = "SELECT user_id, tenant_id, role FROM cairn_session_context($1)";
+
+/// The same, and row-level security set to it for the rest of the transaction, in the same
+/// statement. A session without a tenant sets an empty tenant, which matches no row.
+const ENTER_SESSION: &str = "SELECT user_id, tenant_id, role, \
+        set_config('app.tenant_id', coalesce(tenant_id::text, ''), true), \
+        set_config('app.user_id', user_id::text, true) \
+   FROM cairn_session_context($1)";
+
+fn session_context(sql: &str, token: &str) -> Statement {
+    Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [crate::accounts::token_hash(token).into()],
+    )
+}
+
+/// A tenant's transaction together with the verified context it was opened for: what a repository
+/// function needs to act for a member, and nothing it could use to act for another tenant.
+#[derive(Debug)]
+pub struct TenantTxn {
+    ctx: TenantCtx,
+    txn: DatabaseTransaction,
+}
+
+impl TenantTxn {
+    /// Who is acting, and where.
+    pub fn ctx(&self) -> &TenantCtx {
+        &self.ctx
+    }
+
+    /// The context and the open transaction, for the repository function that uses and ends it.
+    pub fn into_parts(self) -> (TenantCtx, DatabaseTransaction) {
+        (self.ctx, self.txn)
+    }
+}
+
 /// The application's connection pool. It connects as a role without superuser or BYPASSRLS, so
 /// every tenant row it reads or writes goes through row-level security.
 #[derive(Debug, Clone)]
@@ -137,6 +176,29 @@ impl Db {
     pub async fn begin_tenant(&self, ctx: &TenantCtx) -> Result<DatabaseTransaction, DomainError> {
         self.begin_with(Some(ctx.tenant_id), Some(ctx.user_id))
             .await
+    }
+
+    /// [`Db::begin_tenant`], with the context kept beside the transaction.
+    pub async fn enter(&self, ctx: &TenantCtx) -> Result<TenantTxn, DomainError> {
+        Ok(TenantTxn {
+            ctx: *ctx,
+            txn: self.begin_tenant(ctx).await?,
+        })
+    }
+
+    /// Opens the transaction of a request made with a session cookie: verifying the session and its
+    /// membership and setting row-level security happen in one statement inside the transaction, so
+    /// a request is one connection and four round trips (begin, this, its query, commit), and the
+    /// membership it acts on cannot change between the check and the work. Errors as
+    /// [`TenantCtx::for_session_token`].
+    pub async fn enter_session(&self, token: &str) -> Result<TenantTxn, DomainError> {
+        let txn = self.conn.begin().await?;
+        let row = txn
+            .query_one_raw(session_context(ENTER_SESSION, token))
+            .await?;
+        // On an error the transaction is dropped, which rolls it back.
+        let ctx = TenantCtx::from_session_row(row)?;
+        Ok(TenantTxn { ctx, txn })
     }
 
     /// Opens a transaction in which Postgres sees `user_id`'s own memberships and tenants only.

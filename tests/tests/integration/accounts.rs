@@ -261,37 +261,55 @@ async fn members_of_one_tenant_share_its_projects_and_roles_limit_what_they_do()
     let (bob, bob_token) = sign_up(&app, "bob@example.com", "Bob's").await;
     let ada_ctx = TenantCtx::for_session(&app, &ada).await.unwrap();
 
-    let added = members::add(&app, &ada_ctx, "BOB@example.com", Role::Member)
-        .await
-        .unwrap();
+    let added = members::add(
+        app.enter(&ada_ctx).await.unwrap(),
+        "BOB@example.com",
+        Role::Member,
+    )
+    .await
+    .unwrap();
     assert_eq!(added.user_id, bob.user_id);
     assert!(matches!(
-        members::add(&app, &ada_ctx, "bob@example.com", Role::Member).await,
+        members::add(
+            app.enter(&ada_ctx).await.unwrap(),
+            "bob@example.com",
+            Role::Member
+        )
+        .await,
         Err(DomainError::Conflict(_))
     ));
     assert!(matches!(
-        members::add(&app, &ada_ctx, "nobody@example.com", Role::Member).await,
+        members::add(
+            app.enter(&ada_ctx).await.unwrap(),
+            "nobody@example.com",
+            Role::Member
+        )
+        .await,
         Err(DomainError::NotFound)
     ));
 
     // Bob switches to Ada's tenant and sees the project Ada created: ownership is the tenant's.
-    let project = projects::create(&app, &ada_ctx, project_form("Widgets").parse().unwrap())
-        .await
-        .unwrap();
+    let project = projects::create(
+        app.enter(&ada_ctx).await.unwrap(),
+        project_form("Widgets").parse().unwrap(),
+    )
+    .await
+    .unwrap();
     accounts::switch_tenant(&app, &bob, ada_ctx.tenant_id())
         .await
         .unwrap();
     let bob_session = accounts::verify_session(&app, &bob_token).await.unwrap();
     let bob_ctx = TenantCtx::for_session(&app, &bob_session).await.unwrap();
     assert_eq!(bob_ctx.role(), Role::Member);
-    let seen = projects::list(&app, &bob_ctx).await.unwrap();
+    let seen = projects::list(app.enter(&bob_ctx).await.unwrap())
+        .await
+        .unwrap();
     assert_eq!(
         seen.iter().map(|p| p.id).collect::<Vec<_>>(),
         vec![project.id]
     );
     let renamed = projects::update(
-        &app,
-        &bob_ctx,
+        app.enter(&bob_ctx).await.unwrap(),
         project.id,
         project_form("Gadgets").parse().unwrap(),
     )
@@ -301,28 +319,44 @@ async fn members_of_one_tenant_share_its_projects_and_roles_limit_what_they_do()
 
     // A member may not delete projects or manage members.
     assert!(matches!(
-        projects::delete(&app, &tests::scratch_image_store(), &bob_ctx, project.id).await,
+        projects::delete(
+            app.enter(&bob_ctx).await.unwrap(),
+            &tests::scratch_image_store(),
+            project.id
+        )
+        .await,
         Err(DomainError::Forbidden(_))
     ));
     assert!(matches!(
-        members::remove(&app, &bob_ctx, ada.user_id).await,
+        members::remove(app.enter(&bob_ctx).await.unwrap(), ada.user_id).await,
         Err(DomainError::Forbidden(_))
     ));
     // The last owner cannot be removed, not even by herself.
     assert!(matches!(
-        members::remove(&app, &ada_ctx, ada.user_id).await,
+        members::remove(app.enter(&ada_ctx).await.unwrap(), ada.user_id).await,
         Err(DomainError::Conflict(_))
     ));
     // An owner removes Bob; his context in that tenant is gone.
-    members::remove(&app, &ada_ctx, bob.user_id).await.unwrap();
+    members::remove(app.enter(&ada_ctx).await.unwrap(), bob.user_id)
+        .await
+        .unwrap();
     assert!(matches!(
         TenantCtx::for_session(&app, &bob_session).await,
         Err(DomainError::NotFound)
     ));
-    projects::delete(&app, &tests::scratch_image_store(), &ada_ctx, project.id)
-        .await
-        .unwrap();
-    assert!(projects::list(&app, &ada_ctx).await.unwrap().is_empty());
+    projects::delete(
+        app.enter(&ada_ctx).await.unwrap(),
+        &tests::scratch_image_store(),
+        project.id,
+    )
+    .await
+    .unwrap();
+    assert!(
+        projects::list(app.enter(&ada_ctx).await.unwrap())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let audited = count(
         &db.owner().await,
         "SELECT count(*) FROM audit_log WHERE action LIKE 'project.%'",
@@ -341,34 +375,54 @@ async fn project_names_are_unique_per_tenant_ignoring_case_and_ids_of_other_tena
     let (bob, _) = sign_up(&app, "bob@example.com", "Bob's").await;
     let ada_ctx = TenantCtx::for_session(&app, &ada).await.unwrap();
     let bob_ctx = TenantCtx::for_session(&app, &bob).await.unwrap();
-    let project = projects::create(&app, &ada_ctx, project_form("Widgets").parse().unwrap())
-        .await
-        .unwrap();
-    let duplicate =
-        projects::create(&app, &ada_ctx, project_form("WIDGETS").parse().unwrap()).await;
+    let project = projects::create(
+        app.enter(&ada_ctx).await.unwrap(),
+        project_form("Widgets").parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let duplicate = projects::create(
+        app.enter(&ada_ctx).await.unwrap(),
+        project_form("WIDGETS").parse().unwrap(),
+    )
+    .await;
     assert!(
         matches!(&duplicate, Err(DomainError::Conflict(m)) if m.contains("name")),
         "{duplicate:?}"
     );
     // Another tenant may use the same name.
-    projects::create(&app, &bob_ctx, project_form("Widgets").parse().unwrap())
-        .await
-        .unwrap();
+    projects::create(
+        app.enter(&bob_ctx).await.unwrap(),
+        project_form("Widgets").parse().unwrap(),
+    )
+    .await
+    .unwrap();
     // Bob cannot read, rename or delete Ada's project by id; it is exactly as missing as a random id.
     for id in [project.id, ProjectId::from_uuid(Uuid::new_v4())] {
         assert!(matches!(
-            projects::get(&app, &bob_ctx, id).await,
+            projects::get(app.enter(&bob_ctx).await.unwrap(), id).await,
             Err(DomainError::NotFound)
         ));
-        let rename =
-            projects::update(&app, &bob_ctx, id, project_form("Mine").parse().unwrap()).await;
+        let rename = projects::update(
+            app.enter(&bob_ctx).await.unwrap(),
+            id,
+            project_form("Mine").parse().unwrap(),
+        )
+        .await;
         assert!(matches!(rename, Err(DomainError::NotFound)));
         assert!(matches!(
-            projects::delete(&app, &tests::scratch_image_store(), &bob_ctx, id).await,
+            projects::delete(
+                app.enter(&bob_ctx).await.unwrap(),
+                &tests::scratch_image_store(),
+                id
+            )
+            .await,
             Err(DomainError::NotFound)
         ));
     }
-    let still = projects::get(&app, &ada_ctx, project.id).await.unwrap();
+    let still = projects::get(app.enter(&ada_ctx).await.unwrap(), project.id)
+        .await
+        .unwrap();
     assert_eq!(still, project, "untouched");
     let link = still.github.unwrap();
     assert_eq!(
@@ -378,5 +432,62 @@ async fn project_names_are_unique_per_tenant_ignoring_case_and_ids_of_other_tena
             link.path.display().as_str()
         ),
         ("acme/widgets", "main", "/docs")
+    );
+}
+
+#[tokio::test]
+async fn a_session_transaction_verifies_the_session_and_scopes_itself_to_its_tenant() {
+    let db = TestDb::migrated().await;
+    // One connection, so every step below reuses the connection the session transaction ran on.
+    let pool = server::database::connect(&db.app_url(), 1).await.unwrap();
+    let app = Db::new(pool.clone());
+    let (ada, ada_token) = sign_up(&app, "ada@example.com", "Ada's").await;
+    let (_, bob_token) = sign_up(&app, "bob@example.com", "Bob's").await;
+    let ada_ctx = TenantCtx::for_session(&app, &ada).await.unwrap();
+    projects::create(
+        app.enter(&ada_ctx).await.unwrap(),
+        project_form("Widgets").parse().unwrap(),
+    )
+    .await
+    .unwrap();
+
+    let tx = app.enter_session(&ada_token).await.unwrap();
+    assert_eq!(tx.ctx().tenant_id(), ada_ctx.tenant_id());
+    assert_eq!(tx.ctx().user_id(), ada.user_id);
+    assert_eq!(tx.ctx().role(), Role::Owner);
+    let (_, txn) = tx.into_parts();
+    // Row-level security is already set: the project is visible without any further statement.
+    assert_eq!(
+        count(&txn, "SELECT count(*) FROM projects", vec![]).await,
+        1
+    );
+    txn.commit().await.unwrap();
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM projects", vec![]).await,
+        0,
+        "the tenant setting outlived its transaction"
+    );
+
+    // Bob's session sees Bob's tenant, which has no project.
+    let (_, txn) = app.enter_session(&bob_token).await.unwrap().into_parts();
+    assert_eq!(
+        count(&txn, "SELECT count(*) FROM projects", vec![]).await,
+        0
+    );
+    txn.commit().await.unwrap();
+
+    assert!(matches!(
+        app.enter_session("not-a-session").await,
+        Err(DomainError::Unauthorized)
+    ));
+    accounts::log_out(&app, &ada_token).await.unwrap();
+    assert!(matches!(
+        app.enter_session(&ada_token).await,
+        Err(DomainError::Unauthorized)
+    ));
+    // Refused sessions leave nothing set on the connection either.
+    assert_eq!(
+        count(&pool, "SELECT count(*) FROM projects", vec![]).await,
+        0
     );
 }

@@ -19,9 +19,8 @@ use std::time::Duration;
 /// keeps shared caches from storing what only a tenant's members may see.
 const CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
 
-async fn tenant(state: &AppState, headers: &HeaderMap) -> Result<TenantCtx, ApiError> {
-    let token = token_from(headers).ok_or(ApiError::Unauthorized)?;
-    Ok(TenantCtx::for_session_token(&state.db, &token).await?)
+fn session_token(headers: &HeaderMap) -> Result<String, ApiError> {
+    token_from(headers).ok_or(ApiError::Unauthorized)
 }
 
 /// `POST /api/v1/notes/{note_id}/images`: the body is the file itself, streamed to storage. Answers
@@ -36,7 +35,8 @@ pub async fn upload(
     let limits = state.images.limits();
     let result = async {
         let note_id = NoteId::parse(&note_id).map_err(|_| ApiError::NotFound)?;
-        let ctx = tenant(&state, &headers).await?;
+        // No transaction is held while the body streams in: `add` opens its own, briefly.
+        let ctx = TenantCtx::for_session_token(&state.db, &session_token(&headers)?).await?;
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -80,8 +80,8 @@ pub async fn download(
 ) -> Response {
     let result = async {
         let image_id = NoteImageId::parse(&image_id).map_err(|_| ApiError::NotFound)?;
-        let ctx = tenant(&state, &headers).await?;
-        let image = images::stored(&state.db, &ctx, image_id).await?;
+        let tx = state.db.enter_session(&session_token(&headers)?).await?;
+        let image = images::stored(tx, image_id).await?;
         let etag = image.etag();
         let fresh = headers
             .get_all(header::IF_NONE_MATCH)
