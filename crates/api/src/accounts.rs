@@ -14,9 +14,11 @@ impl Email {
     /// Longest address accepted (RFC 5321 path limit).
     pub const MAX_LEN: usize = 254;
 
-    /// Parses an address typed by a person.
+    /// Parses an address typed by a person. ASCII letters are folded to lower case, so `Ada@X.org`
+    /// and `ada@x.org` are one account; other characters are kept as typed (the browser then needs
+    /// no Unicode case tables).
     pub fn parse(text: &str) -> Result<Self, ApiError> {
-        let email = text.trim().to_lowercase();
+        let email = text.trim().to_ascii_lowercase();
         let invalid = |reason: &str| Err(ApiError::invalid("email", reason));
         if email.is_empty() {
             return invalid("is required");

@@ -218,7 +218,9 @@ pub fn human_bytes(bytes: u64) -> String {
     if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else if bytes >= MIB {
-        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+        // Tenths by integer arithmetic, rounded half up: no float formatting in the browser bundle.
+        let tenths = (u128::from(bytes) * 10 + u128::from(MIB / 2)) / u128::from(MIB);
+        format!("{}.{} MiB", tenths / 10, tenths % 10)
     } else if bytes >= KIB {
         format!("{} KiB", bytes.div_ceil(KIB))
     } else {
@@ -286,5 +288,8 @@ mod tests {
         );
         assert_eq!(human_bytes(1536), "2 KiB");
         assert_eq!(human_bytes(5 * 1024 * 1024 + 1), "5.0 MiB");
+        assert_eq!(human_bytes(1024 * 1024 + 512 * 1024), "1.5 MiB");
+        assert_eq!(human_bytes(10 * 1024 * 1024 - 1), "10.0 MiB");
+        assert_eq!(human_bytes(u64::MAX), "17592186044416.0 MiB");
     }
 }

@@ -11,12 +11,13 @@ use api::notes::NoteImage;
 /// A file picked or dropped by the user.
 pub type PickedFile = leptos::web_sys::File;
 
-/// Sends `file` to the note, calling `progress` with the fraction sent so far. Resolves with the
+/// Sends `file` to the note, calling `progress` with the whole percent sent so far (integers: the
+/// bundle then carries no float formatting). Resolves with the
 /// stored image, or the server's error.
 pub async fn upload_image(
     note: NoteId,
     file: PickedFile,
-    progress: impl Fn(f64) + 'static,
+    progress: impl Fn(u32) + 'static,
 ) -> Result<NoteImage, ApiError> {
     use leptos::wasm_bindgen::JsCast;
     use leptos::wasm_bindgen::closure::Closure;
@@ -31,7 +32,7 @@ pub async fn upload_image(
     let (done, finished) = futures_channel::oneshot::channel::<()>();
     let on_progress = Closure::<dyn FnMut(ProgressEvent)>::new(move |ev: ProgressEvent| {
         if ev.length_computable() && ev.total() > 0.0 {
-            progress(ev.loaded() / ev.total());
+            progress((ev.loaded() * 100.0 / ev.total()).floor().clamp(0.0, 100.0) as u32);
         }
     });
     let upload = xhr.upload().ok();

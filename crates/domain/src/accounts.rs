@@ -231,7 +231,7 @@ pub async fn session_view(db: &Db, signed_in: &SignedIn) -> Result<SessionView, 
         .order_by_asc(tenants::Column::Name)
         .all(&txn)
         .await?;
-    txn.commit().await?;
+    crate::tenant::end_read(txn);
     let tenants: Vec<TenantSummary> = rows
         .into_iter()
         .filter_map(|(membership, tenant)| {

@@ -396,7 +396,7 @@ pub async fn stored(tx: TenantTxn, image_id: NoteImageId) -> Result<StoredImage,
     let (ctx, txn) = tx.into_parts();
     let ctx = &ctx;
     let row = find_image(&txn, ctx, image_id).await?;
-    txn.commit().await?;
+    crate::tenant::end_read(txn);
     Ok(StoredImage {
         id: NoteImageId::from_uuid(row.id),
         key: row.image_key,

@@ -19,7 +19,7 @@ pub async fn list(tx: TenantTxn) -> Result<Vec<Member>, DomainError> {
         .order_by_asc(memberships::Column::CreatedAt)
         .all(&txn)
         .await?;
-    txn.commit().await?;
+    crate::tenant::end_read(txn);
     let mut members: Vec<Member> = rows
         .into_iter()
         .filter_map(|(m, user)| {

@@ -89,7 +89,7 @@ pub async fn list(
     rows.truncate(MemoryQuery::PAGE_SIZE as usize);
     let ids: Vec<Uuid> = rows.iter().map(|row| row.0).collect();
     let mut images = images::images_by_owner(&txn, ImageOwner::MemoryEntry, &ids).await?;
-    txn.commit().await?;
+    crate::tenant::end_read(txn);
     let entries = rows
         .into_iter()
         .map(

@@ -37,7 +37,7 @@ pub async fn list(
     rows.truncate(PAGE_SIZE as usize);
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let mut images = images::images_by_owner(&txn, ImageOwner::Note, &ids).await?;
-    txn.commit().await?;
+    crate::tenant::end_read(txn);
     let notes = rows
         .into_iter()
         .map(|row| {
@@ -54,7 +54,7 @@ pub async fn get(tx: TenantTxn, id: NoteId) -> Result<Note, DomainError> {
     let ctx = &ctx;
     let row = find_note(&txn, ctx, id).await?;
     let images = images::images_of(&txn, ImageOwner::Note, row.id).await?;
-    txn.commit().await?;
+    crate::tenant::end_read(txn);
     Ok(to_dto(row, images))
 }
 

@@ -22,7 +22,7 @@ pub async fn list(tx: TenantTxn) -> Result<Vec<Project>, DomainError> {
         .order_by_asc(Expr::cust("lower(name)"))
         .all(&txn)
         .await?;
-    txn.commit().await?;
+    crate::tenant::end_read(txn);
     Ok(rows.into_iter().map(to_dto).collect())
 }
 
@@ -31,7 +31,7 @@ pub async fn get(tx: TenantTxn, id: ProjectId) -> Result<Project, DomainError> {
     let (ctx, txn) = tx.into_parts();
     let ctx = &ctx;
     let row = find(&txn, ctx, id).await?;
-    txn.commit().await?;
+    crate::tenant::end_read(txn);
     Ok(to_dto(row))
 }
 

@@ -273,7 +273,8 @@ struct UploadRow {
     name: String,
     size: f64,
     /// 0..=1 of the bytes sent.
-    progress: RwSignal<f64>,
+    /// Whole percent sent.
+    progress: RwSignal<u32>,
     failed: RwSignal<Option<String>>,
 }
 
@@ -326,7 +327,7 @@ fn Gallery(note_id: NoteId, images: RwSignal<Vec<NoteImage>>) -> impl IntoView {
                     key,
                     name: file.name(),
                     size: file.size(),
-                    progress: RwSignal::new(0.0),
+                    progress: RwSignal::new(0),
                     failed: RwSignal::new(None),
                 };
                 (row, file)
@@ -433,8 +434,8 @@ fn Gallery(note_id: NoteId, images: RwSignal<Vec<NoteImage>>) -> impl IntoView {
                                 </button>
                             }.into_any(),
                             None => view! {
-                                <progress max="1" value=move || row.progress.get()></progress>
-                                <span class="muted">{move || format!("{:.0}%", row.progress.get() * 100.0)}</span>
+                                <progress max="100" value=move || row.progress.get()></progress>
+                                <span class="muted">{move || format!("{}%", row.progress.get())}</span>
                             }.into_any(),
                         }}
                     </li>
