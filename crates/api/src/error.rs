@@ -182,7 +182,9 @@ fn capitalize(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         // Field names are ASCII identifiers.
-        Some(first) => std::iter::once(first.to_ascii_uppercase()).chain(chars).collect(),
+        Some(first) => std::iter::once(first.to_ascii_uppercase())
+            .chain(chars)
+            .collect(),
         None => String::new(),
     }
 }
@@ -243,7 +245,11 @@ mod tests {
         ];
         for error in all {
             let text = serde_json::to_string(&error).unwrap();
-            assert_eq!(serde_json::from_str::<ApiError>(&text).unwrap(), error, "{text}");
+            assert_eq!(
+                serde_json::from_str::<ApiError>(&text).unwrap(),
+                error,
+                "{text}"
+            );
         }
         let incomplete = serde_json::from_str::<ApiError>(r#"{"kind":"invalid","field":"email"}"#);
         assert!(incomplete.unwrap_err().to_string().contains("reason"));
