@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Load figures for the authenticated list-projects server function, against the release build on its
 # embedded Postgres, with wrk beside it on the same machine: 50 connections, 2 threads, DURATION
-# seconds a run (default 15), ROUNDS turns of each endpoint (default 3). In the same run, the floor: a bare axum + sqlx endpoint doing one primary-key
-# SELECT on the same database (benches/src/baseline_pk_select.rs). The ratio of the two survives a
-# noisy machine better than either figure. Everything binds to 127.0.0.1 and stops by itself.
+# seconds a run (default 15), ROUNDS turns of each endpoint (default 3). In the same run, the floor:
+# a bare axum + sqlx endpoint doing one primary-key SELECT on the same database
+# (benches/src/baseline_pk_select.rs). The ratio of the two survives a noisy machine better than
+# either figure. Everything binds to 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -67,18 +68,29 @@ wrk -t2 -c50 -d3s "$baseline_url" >/dev/null 2>&1
 
 # The machine is shared by wrk, Cairn and Postgres, and a single pair of runs swings by 10-20 %: the
 # two endpoints take turns, ROUNDS times (default 3), and the median ratio is the figure.
+ROUNDS="${ROUNDS:-3}"
+[ "$ROUNDS" -ge 1 ] || { echo "ROUNDS must be at least 1" >&2; exit 2; }
 ratios=()
-for round in $(seq 1 "${ROUNDS:-3}"); do
+for round in $(seq 1 "$ROUNDS"); do
   cairn_out=$(run_wrk -s "$work/list_projects.lua" "$cairn_url")
   baseline_out=$(run_wrk "$baseline_url")
   cairn_rps=$(echo "$cairn_out" | rps); baseline_rps=$(echo "$baseline_out" | rps)
+  # Errors answer fast and would flatter the figure: a run with any is not a measurement.
+  if [ -z "$cairn_rps" ] || [ -z "$baseline_rps" ] \
+    || [ -n "$(echo "$cairn_out" | non2xx)" ] || [ -n "$(echo "$baseline_out" | non2xx)" ]; then
+    echo "round $round failed or answered errors:" >&2
+    echo "$cairn_out" "$baseline_out" >&2
+    exit 1
+  fi
   ratio=$(python3 -c "print(f'{float(\"$cairn_rps\")/float(\"$baseline_rps\"):.2f}')")
   ratios+=("$ratio")
   echo "round $round:"
   echo "  cairn list_projects (session + membership + RLS transaction, 20 projects as JSON):"
-  echo "    requests/s: $cairn_rps   p99: $(echo "$cairn_out" | p99)   non-2xx: $(echo "$cairn_out" | non2xx)"
+  echo "    requests/s: $cairn_rps   p99: $(echo "$cairn_out" | p99)"
   echo "  bare axum + sqlx primary-key SELECT:"
-  echo "    requests/s: $baseline_rps   p99: $(echo "$baseline_out" | p99)   non-2xx: $(echo "$baseline_out" | non2xx)"
+  echo "    requests/s: $baseline_rps   p99: $(echo "$baseline_out" | p99)"
   echo "  ratio cairn/baseline: $ratio"
 done
-python3 -c "import statistics,sys; r=sorted(map(float,sys.argv[1:])); print(f'median ratio cairn/baseline: {statistics.median(r):.2f} (rounds: {\" \".join(f\"{x:.2f}\" for x in r)}; target >= 0.4)')" "${ratios[@]}"
+echo "median ratio cairn/baseline: $(printf '%s\n' "${ratios[@]}" | sort -n \
+  | awk '{r[NR] = $1} END {print (NR % 2) ? r[(NR + 1) / 2] : sprintf("%.2f", (r[NR / 2] + r[NR / 2 + 1]) / 2)}') \
+  (rounds: ${ratios[*]}; target >= 0.4)"

@@ -14,11 +14,10 @@ impl Email {
     /// Longest address accepted (RFC 5321 path limit).
     pub const MAX_LEN: usize = 254;
 
-    /// Parses an address typed by a person. ASCII letters are folded to lower case, so `Ada@X.org`
-    /// and `ada@x.org` are one account; other characters are kept as typed (the browser then needs
-    /// no Unicode case tables).
+    /// Parses an address typed by a person, folded to lower case so that `Ada@X.org` and
+    /// `ada@x.org` are one account.
     pub fn parse(text: &str) -> Result<Self, ApiError> {
-        let email = text.trim().to_ascii_lowercase();
+        let email = fold_case(text.trim());
         let invalid = |reason: &str| Err(ApiError::invalid("email", reason));
         if email.is_empty() {
             return invalid("is required");
@@ -49,6 +48,20 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The server folds case with Unicode's rules: the address it stores and looks up (by
+/// `lower(email)`) is that one. The browser only validates before sending the text as typed; the
+/// checks do not depend on the case of letters (only the byte length of a few non-ASCII ones, which
+/// the server then judges), so it folds ASCII only and ships without Unicode's case tables.
+#[cfg(not(target_arch = "wasm32"))]
+fn fold_case(text: &str) -> String {
+    text.to_lowercase()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn fold_case(text: &str) -> String {
+    text.to_ascii_lowercase()
 }
 
 impl fmt::Display for Email {

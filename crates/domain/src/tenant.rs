@@ -135,7 +135,8 @@ fn session_context(sql: &str, token: &str) -> Statement {
 }
 
 /// A tenant's transaction together with the verified context it was opened for: what a repository
-/// function needs to act for a member, and nothing it could use to act for another tenant.
+/// function needs to act for a member. Only `Db::enter` and `Db::enter_session` make one, so the
+/// transaction's row-level security always matches the context.
 #[derive(Debug)]
 pub struct TenantTxn {
     ctx: TenantCtx,
@@ -195,8 +196,8 @@ impl Db {
 
     /// Opens the transaction of a request made with a session cookie: verifying the session and its
     /// membership and setting row-level security happen in one statement inside the transaction, so
-    /// a request is one connection and four round trips (begin, this, its query, commit), and the
-    /// membership it acts on cannot change between the check and the work. Errors as
+    /// a request is one connection and four round trips (begin, this, its query, the end of the
+    /// transaction), and the check runs in the same transaction as the work it allows. Errors as
     /// [`TenantCtx::for_session_token`].
     pub async fn enter_session(&self, token: &str) -> Result<TenantTxn, DomainError> {
         let txn = self.conn.begin().await?;
