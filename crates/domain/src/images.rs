@@ -131,11 +131,14 @@ pub fn read_header(head: &[u8], complete: bool) -> Result<Option<ImageHeader>, D
 /// the object is complete, under a lock on the note that serialises the per-note limit, and the
 /// object is deleted again if the row cannot be written.
 ///
-/// The body is borrowed so that the caller can drain what is left of it after a refusal.
+/// The session is checked when the upload starts and again before the row is written: no
+/// transaction is held while the body streams in, and an upload that outlives its session or its
+/// author's membership adds nothing. The body is borrowed so that the caller can drain what is left
+/// of it after a refusal.
 pub async fn add<S, E>(
     db: &Db,
     store: &ImageStore,
-    ctx: &TenantCtx,
+    session_token: &str,
     note_id: NoteId,
     body: &mut S,
 ) -> Result<NoteImage, DomainError>
@@ -145,10 +148,11 @@ where
 {
     let limits = store.limits();
     // Refuse before reading a byte when the note is missing (or another tenant's) or full.
-    let txn = db.begin_tenant(ctx).await?;
+    let (ctx, txn) = db.enter_session(session_token).await?.into_parts();
+    let ctx = &ctx;
     let note = find_note(&txn, ctx, note_id).await?;
     let (count, _) = count_and_next_position(&txn, note.id).await?;
-    txn.commit().await?;
+    crate::tenant::end_read(txn);
     if count >= i64::from(limits.max_per_note) {
         return Err(limits.too_many().into());
     }
@@ -228,7 +232,7 @@ where
         header,
         byte_size,
     };
-    let inserted = insert_row(db, store, ctx, row).await;
+    let inserted = insert_row(db, store, session_token, ctx, row).await;
     if inserted.is_err() {
         store.delete_after_commit(vec![key]).await;
     }
@@ -246,7 +250,8 @@ struct NewImageRow<'a> {
 async fn insert_row(
     db: &Db,
     store: &ImageStore,
-    ctx: &TenantCtx,
+    session_token: &str,
+    started_as: &TenantCtx,
     new: NewImageRow<'_>,
 ) -> Result<note_images::Model, DomainError> {
     let NewImageRow {
@@ -256,7 +261,14 @@ async fn insert_row(
         header,
         byte_size,
     } = new;
-    let txn = db.begin_tenant(ctx).await?;
+    // The session again, as it is now: revoked or expired is `Unauthorized`, a membership removed
+    // is `NotFound`, and so is a session switched to another tenant while the body streamed in (the
+    // note and the object's key belong to the tenant the upload started in).
+    let (ctx, txn) = db.enter_session(session_token).await?.into_parts();
+    if ctx.tenant_id() != started_as.tenant_id() {
+        return Err(DomainError::NotFound);
+    }
+    let ctx = &ctx;
     // The lock serialises concurrent uploads to one note, so the limit and positions hold.
     project_notes::Entity::find_by_id(note_id)
         .filter(project_notes::Column::TenantId.eq(ctx.tenant_id().into_uuid()))

@@ -652,3 +652,40 @@ async fn cross_tenant_matrix_for_notes_images_and_memory() {
     );
     assert_eq!(app.stored_objects().len(), 2);
 }
+
+#[tokio::test]
+async fn an_upload_that_outlives_its_session_adds_nothing() {
+    let app = spawn_app().await;
+    let (browser, _, note) = note_in_new_project(&app, "ada@example.com").await;
+    let image = png_of_size(256 * 1024, [9, 9, 9]);
+    let (first, rest) = image.split_at(16 * 1024);
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (chunk, receiver))
+    });
+    let request = browser
+        .http
+        .post(app.url(&format!("/api/v1/notes/{}/images", id(&note))))
+        .body(reqwest::Body::wrap_stream(body))
+        .send();
+    let upload = tokio::spawn(request);
+
+    // The upload starts with a valid session (its note and limit are checked then), and the session
+    // is revoked while the rest of the body is still on its way.
+    sender.send(Ok(first.to_vec())).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(browser.call("log_out", json!({})).await.0, 200);
+    for chunk in rest.chunks(16 * 1024) {
+        sender.send(Ok(chunk.to_vec())).await.unwrap();
+    }
+    drop(sender);
+
+    let response = upload.await.unwrap().unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(image_rows(&app).await, 0);
+    assert!(
+        app.stored_objects().is_empty(),
+        "the refused upload left {:?}",
+        app.stored_objects()
+    );
+}

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use domain::{TenantCtx, images};
+use domain::images;
 use futures_util::StreamExt;
 use std::time::Duration;
 
@@ -35,8 +35,7 @@ pub async fn upload(
     let limits = state.images.limits();
     let result = async {
         let note_id = NoteId::parse(&note_id).map_err(|_| ApiError::NotFound)?;
-        // No transaction is held while the body streams in: `add` opens its own, briefly.
-        let ctx = TenantCtx::for_session_token(&state.db, &session_token(&headers)?).await?;
+        let token = session_token(&headers)?;
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -44,7 +43,7 @@ pub async fn upload(
         if declared.is_some_and(|length| length > limits.max_bytes) {
             return Err(limits.too_large());
         }
-        images::add(&state.db, &state.images, &ctx, note_id, &mut stream)
+        images::add(&state.db, &state.images, &token, note_id, &mut stream)
             .await
             .map_err(ApiError::from)
     }
