@@ -57,18 +57,7 @@ impl TenantCtx {
         })
     }
 
-    /// The context behind a session cookie token, in one round trip (`cairn_session_context`): an
-    /// unknown, expired or revoked token is `Unauthorized`; a session with no active tenant, or whose
-    /// membership there was removed, is `NotFound`.
-    pub async fn for_session_token(db: &Db, token: &str) -> Result<Self, DomainError> {
-        Self::from_session_row(
-            db.conn
-                .query_one_raw(session_context(SESSION_CONTEXT, token))
-                .await?,
-        )
-    }
-
-    /// Reads `cairn_session_context`'s row (see `for_session_token` for the errors).
+    /// Reads `cairn_session_context`'s row (see `Db::enter_session` for the errors).
     fn from_session_row(row: Option<sea_orm::QueryResult>) -> Result<Self, DomainError> {
         use sea_orm::ActiveEnum;
         let row = row.ok_or(DomainError::Unauthorized)?;
@@ -116,23 +105,13 @@ impl From<Role> for memberships::MembershipRole {
     }
 }
 
-/// Who a session token belongs to and where it acts.
-const SESSION_CONTEXT: &str = "SELECT user_id, tenant_id, role FROM cairn_session_context($1)";
-
-/// The same, and row-level security set to it for the rest of the transaction, in the same
-/// statement. A session without a tenant sets an empty tenant, which matches no row.
+/// Who a session token belongs to and where it acts, and row-level security set to it for the rest
+/// of the transaction, in one statement. A session without a tenant sets an empty tenant, which
+/// matches no row.
 const ENTER_SESSION: &str = "SELECT user_id, tenant_id, role, \
         set_config('app.tenant_id', coalesce(tenant_id::text, ''), true), \
         set_config('app.user_id', user_id::text, true) \
    FROM cairn_session_context($1)";
-
-fn session_context(sql: &str, token: &str) -> Statement {
-    Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        [crate::accounts::token_hash(token).into()],
-    )
-}
 
 /// A tenant's transaction together with the verified context it was opened for: what a repository
 /// function needs to act for a member. Only `Db::enter` and `Db::enter_session` make one, so the
@@ -197,12 +176,17 @@ impl Db {
     /// Opens the transaction of a request made with a session cookie: verifying the session and its
     /// membership and setting row-level security happen in one statement inside the transaction, so
     /// a request is one connection and four round trips (begin, this, its query, the end of the
-    /// transaction), and the check runs in the same transaction as the work it allows. Errors as
-    /// [`TenantCtx::for_session_token`].
+    /// transaction), and the check runs in the same transaction as the work it allows. An unknown,
+    /// expired or revoked token is `Unauthorized`; a session with no active tenant, or whose
+    /// membership there was removed, is `NotFound`.
     pub async fn enter_session(&self, token: &str) -> Result<TenantTxn, DomainError> {
         let txn = self.conn.begin().await?;
         let row = txn
-            .query_one_raw(session_context(ENTER_SESSION, token))
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                ENTER_SESSION,
+                [crate::accounts::token_hash(token).into()],
+            ))
             .await?;
         // On an error the transaction is dropped, which rolls it back.
         let ctx = TenantCtx::from_session_row(row)?;
