@@ -191,7 +191,7 @@ fn capitalize(text: &str) -> String {
 
 #[cfg(feature = "server-fn")]
 impl server_fn::error::FromServerFnError for ApiError {
-    type Encoder = server_fn::codec::JsonEncoding;
+    type Encoder = crate::wire::JsonText;
 
     /// Framework-level failures: the request never reached Cairn, or could not be decoded.
     fn from_server_fn_error(error: server_fn::error::ServerFnErrorErr) -> Self {

@@ -8,5 +8,7 @@ pub mod memory;
 pub mod notes;
 pub mod projects;
 pub mod tenants;
+#[cfg(feature = "server-fn")]
+pub mod wire;
 
 pub use error::ApiError;

@@ -13,8 +13,8 @@ use api::notes::ImageCaption;
 use api::notes::{ImageLimits, Note, NoteForm, NoteImage};
 use api::projects::{Project, ProjectForm};
 use api::tenants::{LogInForm, Member, Role, SessionView, SignUpForm};
+use api::wire::Json;
 use leptos::prelude::*;
-use leptos::server_fn::codec::Json;
 
 #[cfg(feature = "ssr")]
 use crate::session_cookie;
@@ -22,7 +22,7 @@ use crate::session_cookie;
 use domain::{accounts, images, members, memory, notes, projects};
 
 /// Who is signed in, or `None`.
-#[server(prefix = "/api/v1", endpoint = "session", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "session", input = Json, output = Json)]
 pub async fn current_session() -> Result<Option<SessionView>, ApiError> {
     let Some((state, signed_in)) = session_cookie::optional_session().await? else {
         return Ok(None);
@@ -31,7 +31,7 @@ pub async fn current_session() -> Result<Option<SessionView>, ApiError> {
 }
 
 /// Creates an account and its first team, and signs in.
-#[server(prefix = "/api/v1", endpoint = "sign_up", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "sign_up", input = Json, output = Json)]
 pub async fn sign_up(form: SignUpForm) -> Result<SessionView, ApiError> {
     let state = session_cookie::state();
     let account = accounts::NewAccount::parse(&form)?;
@@ -42,7 +42,7 @@ pub async fn sign_up(form: SignUpForm) -> Result<SessionView, ApiError> {
 }
 
 /// Signs in with e-mail and password.
-#[server(prefix = "/api/v1", endpoint = "log_in", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "log_in", input = Json, output = Json)]
 pub async fn log_in(form: LogInForm) -> Result<SessionView, ApiError> {
     let state = session_cookie::state();
     let client = session_cookie::client(&state).await?;
@@ -53,7 +53,7 @@ pub async fn log_in(form: LogInForm) -> Result<SessionView, ApiError> {
 }
 
 /// Signs out: the session is revoked on the server, not just forgotten by the browser.
-#[server(prefix = "/api/v1", endpoint = "log_out", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "log_out", input = Json, output = Json)]
 pub async fn log_out() -> Result<(), ApiError> {
     let state = session_cookie::state();
     if let Some(token) = session_cookie::token().await? {
@@ -64,7 +64,7 @@ pub async fn log_out() -> Result<(), ApiError> {
 }
 
 /// Makes another of the user's tenants the active one.
-#[server(prefix = "/api/v1", endpoint = "switch_tenant", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "switch_tenant", input = Json, output = Json)]
 pub async fn switch_tenant(tenant_id: TenantId) -> Result<SessionView, ApiError> {
     let (state, signed_in) = session_cookie::require_session().await?;
     accounts::switch_tenant(&state.db, &signed_in, tenant_id).await?;
@@ -76,42 +76,42 @@ pub async fn switch_tenant(tenant_id: TenantId) -> Result<SessionView, ApiError>
 }
 
 /// The active tenant's members.
-#[server(prefix = "/api/v1", endpoint = "list_members", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "list_members", input = Json, output = Json)]
 pub async fn list_members() -> Result<Vec<Member>, ApiError> {
     let tx = session_cookie::require_tenant().await?;
     Ok(members::list(tx).await?)
 }
 
 /// Adds an existing user to the active tenant by e-mail.
-#[server(prefix = "/api/v1", endpoint = "add_member", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "add_member", input = Json, output = Json)]
 pub async fn add_member(email: String, role: Role) -> Result<Member, ApiError> {
     let tx = session_cookie::require_tenant().await?;
     Ok(members::add(tx, &email, role).await?)
 }
 
 /// Removes a member from the active tenant (or leaves it, for one's own id).
-#[server(prefix = "/api/v1", endpoint = "remove_member", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "remove_member", input = Json, output = Json)]
 pub async fn remove_member(user_id: UserId) -> Result<(), ApiError> {
     let tx = session_cookie::require_tenant().await?;
     Ok(members::remove(tx, user_id).await?)
 }
 
 /// The active tenant's projects, by name.
-#[server(prefix = "/api/v1", endpoint = "list_projects", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "list_projects", input = Json, output = Json)]
 pub async fn list_projects() -> Result<Vec<Project>, ApiError> {
     let tx = session_cookie::require_tenant().await?;
     Ok(projects::list(tx).await?)
 }
 
 /// One project of the active tenant.
-#[server(prefix = "/api/v1", endpoint = "get_project", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "get_project", input = Json, output = Json)]
 pub async fn get_project(id: ProjectId) -> Result<Project, ApiError> {
     let tx = session_cookie::require_tenant().await?;
     Ok(projects::get(tx, id).await?)
 }
 
 /// Creates a project in the active tenant.
-#[server(prefix = "/api/v1", endpoint = "create_project", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "create_project", input = Json, output = Json)]
 pub async fn create_project(form: ProjectForm) -> Result<Project, ApiError> {
     let project = form.parse()?;
     let tx = session_cookie::require_tenant().await?;
@@ -119,7 +119,7 @@ pub async fn create_project(form: ProjectForm) -> Result<Project, ApiError> {
 }
 
 /// Replaces a project's name, description and GitHub link.
-#[server(prefix = "/api/v1", endpoint = "update_project", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "update_project", input = Json, output = Json)]
 pub async fn update_project(id: ProjectId, form: ProjectForm) -> Result<Project, ApiError> {
     let project = form.parse()?;
     let tx = session_cookie::require_tenant().await?;
@@ -127,7 +127,7 @@ pub async fn update_project(id: ProjectId, form: ProjectForm) -> Result<Project,
 }
 
 /// Deletes a project and everything in it.
-#[server(prefix = "/api/v1", endpoint = "delete_project", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "delete_project", input = Json, output = Json)]
 pub async fn delete_project(id: ProjectId) -> Result<(), ApiError> {
     let state = session_cookie::state();
     let tx = session_cookie::require_tenant().await?;
@@ -135,21 +135,21 @@ pub async fn delete_project(id: ProjectId) -> Result<(), ApiError> {
 }
 
 /// A page of a project's notes, newest first, with their images; `true` when an older page follows.
-#[server(prefix = "/api/v1", endpoint = "list_notes", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "list_notes", input = Json, output = Json)]
 pub async fn list_notes(project_id: ProjectId, page: u32) -> Result<(Vec<Note>, bool), ApiError> {
     let tx = session_cookie::require_tenant().await?;
     Ok(notes::list(tx, project_id, page).await?)
 }
 
 /// One note with its images.
-#[server(prefix = "/api/v1", endpoint = "get_note", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "get_note", input = Json, output = Json)]
 pub async fn get_note(id: NoteId) -> Result<Note, ApiError> {
     let tx = session_cookie::require_tenant().await?;
     Ok(notes::get(tx, id).await?)
 }
 
 /// Creates a note in a project.
-#[server(prefix = "/api/v1", endpoint = "create_note", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "create_note", input = Json, output = Json)]
 pub async fn create_note(project_id: ProjectId, form: NoteForm) -> Result<Note, ApiError> {
     let note = form.parse()?;
     let tx = session_cookie::require_tenant().await?;
@@ -157,7 +157,7 @@ pub async fn create_note(project_id: ProjectId, form: NoteForm) -> Result<Note, 
 }
 
 /// Replaces a note's title and body.
-#[server(prefix = "/api/v1", endpoint = "update_note", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "update_note", input = Json, output = Json)]
 pub async fn update_note(id: NoteId, form: NoteForm) -> Result<Note, ApiError> {
     let note = form.parse()?;
     let tx = session_cookie::require_tenant().await?;
@@ -165,7 +165,7 @@ pub async fn update_note(id: NoteId, form: NoteForm) -> Result<Note, ApiError> {
 }
 
 /// Deletes a note with its images (rows and stored files).
-#[server(prefix = "/api/v1", endpoint = "delete_note", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "delete_note", input = Json, output = Json)]
 pub async fn delete_note(id: NoteId) -> Result<(), ApiError> {
     let state = session_cookie::state();
     let tx = session_cookie::require_tenant().await?;
@@ -173,7 +173,7 @@ pub async fn delete_note(id: NoteId) -> Result<(), ApiError> {
 }
 
 /// The upload limits (images are added by `POST /api/v1/notes/{note_id}/images`, streamed).
-#[server(prefix = "/api/v1", endpoint = "upload_limits", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "upload_limits", input = Json, output = Json)]
 pub async fn upload_limits() -> Result<ImageLimits, ApiError> {
     // Only members see the limits; nothing is read.
     drop(session_cookie::require_tenant().await?);
@@ -181,7 +181,7 @@ pub async fn upload_limits() -> Result<ImageLimits, ApiError> {
 }
 
 /// Removes one image (row and stored file).
-#[server(prefix = "/api/v1", endpoint = "remove_image", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "remove_image", input = Json, output = Json)]
 pub async fn remove_image(id: NoteImageId) -> Result<(), ApiError> {
     let state = session_cookie::state();
     let tx = session_cookie::require_tenant().await?;
@@ -189,7 +189,7 @@ pub async fn remove_image(id: NoteImageId) -> Result<(), ApiError> {
 }
 
 /// Puts a note's images in this order; the list names each of them exactly once.
-#[server(prefix = "/api/v1", endpoint = "reorder_images", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "reorder_images", input = Json, output = Json)]
 pub async fn reorder_images(
     note_id: NoteId,
     image_ids: Vec<NoteImageId>,
@@ -199,7 +199,7 @@ pub async fn reorder_images(
 }
 
 /// Sets or clears an image's caption.
-#[server(prefix = "/api/v1", endpoint = "set_image_description", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "set_image_description", input = Json, output = Json)]
 pub async fn set_image_description(
     id: NoteImageId,
     description: String,
@@ -210,7 +210,7 @@ pub async fn set_image_description(
 }
 
 /// A page of a project's memory entries, filtered and searched.
-#[server(prefix = "/api/v1", endpoint = "list_memory", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "list_memory", input = Json, output = Json)]
 pub async fn list_memory(
     project_id: ProjectId,
     query: MemoryQuery,
@@ -220,7 +220,7 @@ pub async fn list_memory(
 }
 
 /// Writes a manual memory entry.
-#[server(prefix = "/api/v1", endpoint = "create_memory_entry", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "create_memory_entry", input = Json, output = Json)]
 pub async fn create_memory_entry(
     project_id: ProjectId,
     form: MemoryEntryForm,
@@ -231,7 +231,7 @@ pub async fn create_memory_entry(
 }
 
 /// Edits a manual memory entry.
-#[server(prefix = "/api/v1", endpoint = "update_memory_entry", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "update_memory_entry", input = Json, output = Json)]
 pub async fn update_memory_entry(
     id: MemoryEntryId,
     form: MemoryEntryForm,
@@ -242,7 +242,7 @@ pub async fn update_memory_entry(
 }
 
 /// Marks a memory entry superseded, or restores it.
-#[server(prefix = "/api/v1", endpoint = "set_memory_status", input = Json)]
+#[server(prefix = "/api/v1", endpoint = "set_memory_status", input = Json, output = Json)]
 pub async fn set_memory_status(
     id: MemoryEntryId,
     status: MemoryStatus,
