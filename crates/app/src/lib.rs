@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod browser;
 mod components;
 mod pages;
 mod root;

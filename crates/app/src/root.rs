@@ -1,5 +1,10 @@
 //! The document shell, the app's routes and its frame (top bar, tenant switcher).
+//!
+//! Pages are rendered on the server, with their data, before the response starts (`SsrMode::Async`:
+//! a page that needs a session can still answer 302 to the log-in page). Only the interactive parts
+//! are islands (`#[island]`), hydrated in the browser from the props they were rendered with.
 
+use crate::browser;
 use crate::components::{ErrorNote, Loading};
 use crate::pages::{
     auth::{LogInPage, SignUpPage},
@@ -10,15 +15,14 @@ use crate::pages::{
     projects::{NewProjectPage, ProjectsPage},
     team::TeamPage,
 };
-use crate::rpc::{LogOut, SwitchTenant, current_session};
+use crate::rpc::{LogOut, SwitchTenant, current_session, log_out, switch_tenant};
 use api::ApiError;
 use api::ids::TenantId;
 use api::tenants::SessionView;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, ParentRoute, Route, Router, Routes};
-use leptos_router::hooks::use_navigate;
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 /// The whole HTML document, rendered on the server around [`App`].
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -30,7 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="stylesheet" href="/pkg/cairn.css"/>
                 <link rel="icon" type="image/svg+xml" href="/pkg/favicon.svg"/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -40,30 +44,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The signed-in session, shared by every page. `version` is bumped whenever the session changes
-/// (log-in, log-out, tenant switch), and every tenant-scoped resource reloads with it.
+/// The signed-in session, read once per page and shared by the frame and the page.
 #[derive(Clone, Copy)]
 pub struct SessionCtx {
     /// The current session (`None` when signed out).
     pub session: Resource<Result<Option<SessionView>, ApiError>>,
-    /// Bumped on every session change.
-    pub version: RwSignal<u32>,
-}
-
-impl SessionCtx {
-    /// Reloads the session and everything that depends on it.
-    pub fn changed(&self) {
-        self.version.update(|v| *v += 1);
-    }
 }
 
 /// The application: routes inside a frame.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let version = RwSignal::new(0u32);
-    let session = Resource::new(move || version.get(), |_| current_session());
-    provide_context(SessionCtx { session, version });
+    let session = Resource::new(|| (), |_| current_session());
+    provide_context(SessionCtx { session });
 
     view! {
         <Title text="Cairn"/>
@@ -71,22 +64,22 @@ pub fn App() -> impl IntoView {
             <TopBar/>
             <main class="main">
                 <Routes fallback=|| view! { <NotFoundPage/> }>
-                    <Route path=path!("/") view=HomePage/>
-                    <Route path=path!("/login") view=LogInPage/>
-                    <Route path=path!("/signup") view=SignUpPage/>
-                    <Route path=path!("/projects") view=ProjectsPage/>
-                    <Route path=path!("/projects/new") view=NewProjectPage/>
-                    <ParentRoute path=path!("/projects/:id") view=ProjectPage>
-                        <Route path=path!("") view=OverviewTab/>
-                        <Route path=path!("notes") view=NotesTab/>
-                        <Route path=path!("notes/:note_id") view=NotePage/>
-                        <Route path=path!("memory") view=MemoryTab/>
-                        <Route path=path!("sources") view=|| view! {
+                    <Route ssr=SsrMode::Async path=path!("/") view=HomePage/>
+                    <Route ssr=SsrMode::Async path=path!("/login") view=LogInPage/>
+                    <Route ssr=SsrMode::Async path=path!("/signup") view=SignUpPage/>
+                    <Route ssr=SsrMode::Async path=path!("/projects") view=ProjectsPage/>
+                    <Route ssr=SsrMode::Async path=path!("/projects/new") view=NewProjectPage/>
+                    <ParentRoute ssr=SsrMode::Async path=path!("/projects/:id") view=ProjectPage>
+                        <Route ssr=SsrMode::Async path=path!("") view=OverviewTab/>
+                        <Route ssr=SsrMode::Async path=path!("notes") view=NotesTab/>
+                        <Route ssr=SsrMode::Async path=path!("notes/:note_id") view=NotePage/>
+                        <Route ssr=SsrMode::Async path=path!("memory") view=MemoryTab/>
+                        <Route ssr=SsrMode::Async path=path!("sources") view=|| view! {
                             <EmptyTab title="Sources" text="The linked repository, its sync progress and the sync history will appear here."/>
                         }/>
-                        <Route path=path!("settings") view=SettingsTab/>
+                        <Route ssr=SsrMode::Async path=path!("settings") view=SettingsTab/>
                     </ParentRoute>
-                    <Route path=path!("/team") view=TeamPage/>
+                    <Route ssr=SsrMode::Async path=path!("/team") view=TeamPage/>
                 </Routes>
             </main>
         </Router>
@@ -134,30 +127,33 @@ fn TopBar() -> impl IntoView {
 
 #[component]
 fn SignedInBar(session: SessionView) -> impl IntoView {
-    let ctx = expect_context::<SessionCtx>();
-    let navigate = use_navigate();
-    let switch = ServerAction::<SwitchTenant>::new();
-    let log_out = ServerAction::<LogOut>::new();
-    let after_switch = navigate.clone();
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = switch.value().get() {
-            ctx.changed();
-            after_switch("/projects", Default::default());
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(())) = log_out.value().get() {
-            ctx.changed();
-            navigate("/login", Default::default());
-        }
-    });
-    let active = session.active_tenant;
-    let tenants = session.tenants.clone();
     view! {
         <nav class="nav">
             <A href="/projects">"Projects"</A>
             <A href="/team">"Team"</A>
         </nav>
+        <AccountMenu session/>
+    }
+}
+
+/// The tenant switcher, the user and log-out: after either action the browser loads the page the
+/// new session leads to.
+#[island]
+fn AccountMenu(session: SessionView) -> impl IntoView {
+    let switch = Action::new(|input: &SwitchTenant| switch_tenant(input.tenant_id));
+    let log_out = Action::new(|_: &LogOut| log_out());
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = switch.value().get() {
+            browser::go_to("/projects");
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = log_out.value().get() {
+            browser::go_to("/login");
+        }
+    });
+    let active = session.active_tenant;
+    view! {
         <div class="account">
             <label class="tenant-switcher">
                 <span class="visually-hidden">"Team"</span>
@@ -170,7 +166,8 @@ fn SignedInBar(session: SessionView) -> impl IntoView {
                         }
                     }
                 >
-                    {tenants
+                    {session
+                        .tenants
                         .into_iter()
                         .map(|t| {
                             let selected = Some(t.id) == active;
@@ -183,11 +180,12 @@ fn SignedInBar(session: SessionView) -> impl IntoView {
                         .collect_view()}
                 </select>
             </label>
-            <span class="user" title=session.email.clone()>{session.display_name.clone()}</span>
+            <span class="user" title=session.email>{session.display_name}</span>
             <button class="button ghost small" on:click=move |_| { log_out.dispatch(LogOut {}); }>
                 "Log out"
             </button>
             {move || switch.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+            {move || log_out.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
         </div>
     }
 }

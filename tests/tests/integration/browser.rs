@@ -1,5 +1,5 @@
-//! End to end in headless Chromium, against the real server and its hydrated WASM bundle: sign up,
-//! create a project, reload, navigate client-side, log out and in, and a second tenant that sees
+//! End to end in headless Chromium, against the real server and its WASM islands: sign up, create a
+//! project, reload, a click handled in the page, log out and in, and a second tenant that sees
 //! nothing of the first. Screenshots go to `CAIRN_SCREENSHOT_DIR` when it is set.
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -72,7 +72,20 @@ impl Drop for Driver {
 
 type Step = Result<(), Box<dyn std::error::Error>>;
 
+/// Clicks `target` once it is there. Pages are loaded whole, so an element found a moment before a
+/// page load ends can be gone when it is clicked: that is retried, not a failure.
 async fn click(browser: &Client, target: Locator<'_>) -> Step {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match try_click(browser, target).await {
+            Ok(()) => return Ok(()),
+            Err(error) if Instant::now() > deadline => return Err(error),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn try_click(browser: &Client, target: Locator<'_>) -> Step {
     let element = browser
         .wait()
         .at_most(Duration::from_secs(15))
@@ -116,8 +129,10 @@ async fn wait_for_path(
 async fn wait_for_text(browser: &Client, css: &str, text: &str) -> Step {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
+        // An element of the page being replaced may go stale between `find` and `text`.
         if let Ok(element) = browser.find(Locator::Css(css)).await
-            && element.text().await?.contains(text)
+            && let Ok(found) = element.text().await
+            && found.contains(text)
         {
             return Ok(());
         }
@@ -128,15 +143,17 @@ async fn wait_for_text(browser: &Client, css: &str, text: &str) -> Step {
     }
 }
 
-/// Waits until the WASM bundle has hydrated the page (the button handlers are live).
+/// Waits until the WASM bundle has hydrated the page's islands (their handlers are live). Call it
+/// once the new page is there: pages are loaded whole, and the old page counts as hydrated too.
 async fn wait_for_hydration(browser: &Client) -> Step {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
+        // The islands script sets `__hydrateIsland` once it has imported the bundle's JS.
         let ready = browser
-            .execute("return !!(window.wasmBindings || document.querySelector('script[type=module]')) && performance.getEntriesByType('resource').some(r => r.name.endsWith('_bg.wasm')) && document.readyState === 'complete';", vec![])
+            .execute("return typeof window.__hydrateIsland === 'function' && performance.getEntriesByType('resource').some(r => r.name.endsWith('_bg.wasm')) && document.readyState === 'complete';", vec![])
             .await?;
         if ready == json!(true) {
-            // Give the instantiated module a moment to run hydrate().
+            // Give the instantiated module a moment to run hydrate() and hydrate the islands.
             tokio::time::sleep(Duration::from_millis(300)).await;
             return Ok(());
         }
@@ -211,22 +228,37 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
     // Reload: it is still there, rendered by the server.
     browser.refresh().await?;
     wait_for_text(browser, "h1", "Difference Engine").await?;
-    wait_for_hydration(browser).await?;
 
-    // A click handled by the WASM router: the URL changes, the page does not reload.
+    // A click handled by the WASM island: the shared parser refuses an empty name in the page,
+    // with no request and no page load.
+    click_tab(browser, "Settings").await?;
+    wait_for_path(browser, |p| p.ends_with("/settings")).await?;
+    wait_for_text(browser, "h2", "Project settings").await?;
+    wait_for_hydration(browser).await?;
     browser
         .execute("window.__cairnMarker = 'still here';", vec![])
         .await?;
-    click(browser, Locator::LinkText("Settings")).await?;
-    wait_for_path(browser, |p| p.ends_with("/settings")).await?;
-    wait_for_text(browser, "h2", "Project settings").await?;
+    browser
+        .execute(
+            "const name = document.getElementById('name');
+             name.value = '';
+             name.dispatchEvent(new Event('input', {bubbles: true}));",
+            vec![],
+        )
+        .await?;
+    click(
+        browser,
+        Locator::Css("form.project-form button[type=submit]"),
+    )
+    .await?;
+    wait_for_text(browser, "#name-error", "is required").await?;
     let marker = browser
         .execute("return window.__cairnMarker || null;", vec![])
         .await?;
     assert_eq!(
         marker,
         json!("still here"),
-        "navigation reloaded the page: not hydrated"
+        "the click reloaded the page: not hydrated"
     );
     screenshot(browser, "project-settings").await?;
     click_tab(browser, "Notes").await?;
@@ -247,8 +279,10 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
     screenshot(browser, "team").await?;
 
     // Log out and back in.
+    wait_for_hydration(browser).await?;
     click(browser, Locator::Css(".account button")).await?;
     wait_for_path(browser, |p| p == "/login").await?;
+    wait_for_hydration(browser).await?;
     fill(browser, "email", "ada@example.com").await?;
     fill(browser, "password", "wrong password").await?;
     click(browser, Locator::Css("form button[type=submit]")).await?;
@@ -267,6 +301,8 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
 
     // Ada adds Grace to her team; Grace switches to it in the top bar and sees the project.
     click(browser, Locator::LinkText("Team")).await?;
+    wait_for_path(browser, |p| p == "/team").await?;
+    wait_for_hydration(browser).await?;
     fill(browser, "member-email", "grace@example.com").await?;
     click(browser, Locator::Css(".inline-form button[type=submit]")).await?;
     wait_for_text(browser, ".members", "grace@example.com").await?;
@@ -350,9 +386,10 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
     })
     .await?;
 
-    // The Notes tab (a client-side navigation), then a new note.
+    // The Notes tab, then a new note.
     click_tab(browser, "Notes").await?;
     wait_for_text(browser, ".empty", "No notes yet").await?;
+    wait_for_hydration(browser).await?;
     click(browser, Locator::XPath("//button[text()='New note']")).await?;
     fill(browser, "title", "Login flow").await?;
     fill(
@@ -368,6 +405,7 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
     .await?;
     wait_for_text(browser, ".markdown strong", "login").await?;
     wait_for_text(browser, ".markdown", "<script>alert(1)</script>").await?;
+    wait_for_hydration(browser).await?;
 
     // Drop three images at once: one drop event carrying three files.
     let colours = [[200u8, 40, 40], [40, 150, 70], [50, 80, 210]];
@@ -487,6 +525,7 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
     // The Memory Hub: write an entry, find it by a word of it.
     click_tab(browser, "Memory").await?;
     wait_for_text(browser, ".empty", "Nothing here").await?;
+    wait_for_hydration(browser).await?;
     click(browser, Locator::XPath("//button[text()='New entry']")).await?;
     fill(browser, "title", "Retry policy").await?;
     fill(

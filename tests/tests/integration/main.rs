@@ -9,6 +9,7 @@ mod health;
 mod memory;
 mod migrations;
 mod notes;
+mod pages;
 mod rpc;
 mod schema;
 mod serve;

@@ -1,27 +1,21 @@
 //! Sign-up and log-in.
 
+use crate::browser;
 use crate::components::{ErrorNote, Field, form_level};
-use crate::root::SessionCtx;
-use crate::rpc::{LogIn, SignUp};
+use crate::rpc::{LogIn, SignUp, log_in, sign_up};
 use api::ApiError;
 use api::accounts::{Email, Name, NewPassword};
 use api::tenants::{LogInForm, SignUpForm};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
 
-/// After a successful sign-in: reload the session and go to the projects.
+/// After a successful sign-in: the projects, rendered for the new session.
 fn on_signed_in<T: Clone + Send + Sync + 'static>(
     value: impl Fn() -> Option<Result<T, ApiError>> + 'static,
     error: RwSignal<Option<ApiError>>,
 ) {
-    let ctx = expect_context::<SessionCtx>();
-    let navigate = use_navigate();
     Effect::new(move |_| match value() {
-        Some(Ok(_)) => {
-            ctx.changed();
-            navigate("/projects", Default::default());
-        }
+        Some(Ok(_)) => browser::go_to("/projects"),
         Some(Err(e)) => error.set(Some(e)),
         None => {}
     });
@@ -30,12 +24,24 @@ fn on_signed_in<T: Clone + Send + Sync + 'static>(
 /// `/signup`: an account and its first team.
 #[component]
 pub fn SignUpPage() -> impl IntoView {
+    view! {
+        <section class="page narrow auth">
+            <h1>"Create your team"</h1>
+            <p class="muted">"You will be its owner, and can invite others once they have an account."</p>
+            <SignUpForm/>
+            <p class="muted">"Already have an account? " <A href="/login">"Log in"</A></p>
+        </section>
+    }
+}
+
+#[island]
+fn SignUpForm() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let display_name = RwSignal::new(String::new());
     let tenant_name = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
-    let action = ServerAction::<SignUp>::new();
+    let action = Action::new(|input: &SignUp| sign_up(input.form.clone()));
     on_signed_in(move || action.value().get(), error);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -61,9 +67,6 @@ pub fn SignUpPage() -> impl IntoView {
     };
     const FIELDS: &[&str] = &["email", "password", "display_name", "tenant_name"];
     view! {
-        <section class="page narrow auth">
-            <h1>"Create your team"</h1>
-            <p class="muted">"You will be its owner, and can invite others once they have an account."</p>
             <form on:submit=submit novalidate>
                 <Field name="display_name" label="Your name" value=display_name error autocomplete="name" required=true/>
                 <Field name="email" label="E-mail" kind="email" value=email error autocomplete="email" required=true/>
@@ -75,18 +78,27 @@ pub fn SignUpPage() -> impl IntoView {
                     {move || if action.pending().get() { "Creating…" } else { "Create team" }}
                 </button>
             </form>
-            <p class="muted">"Already have an account? " <A href="/login">"Log in"</A></p>
-        </section>
     }
 }
 
 /// `/login`.
 #[component]
 pub fn LogInPage() -> impl IntoView {
+    view! {
+        <section class="page narrow auth">
+            <h1>"Log in"</h1>
+            <LogInForm/>
+            <p class="muted">"New to Cairn? " <A href="/signup">"Create a team"</A></p>
+        </section>
+    }
+}
+
+#[island]
+fn LogInForm() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
-    let action = ServerAction::<LogIn>::new();
+    let action = Action::new(|input: &LogIn| log_in(input.form.clone()));
     on_signed_in(move || action.value().get(), error);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -120,8 +132,6 @@ pub fn LogInPage() -> impl IntoView {
             })
     };
     view! {
-        <section class="page narrow auth">
-            <h1>"Log in"</h1>
             <form on:submit=submit novalidate>
                 <Field name="email" label="E-mail" kind="email" value=email error autocomplete="username" required=true/>
                 <Field name="password" label="Password" kind="password" value=password error
@@ -131,7 +141,5 @@ pub fn LogInPage() -> impl IntoView {
                     {move || if action.pending().get() { "Logging in…" } else { "Log in" }}
                 </button>
             </form>
-            <p class="muted">"New to Cairn? " <A href="/signup">"Create a team"</A></p>
-        </section>
     }
 }

@@ -1,54 +1,120 @@
 //! The Memory tab (`/projects/:id/memory`): the Memory Hub of a project.
 
+use crate::browser;
 use crate::components::{ErrorNote, Field, Loading, form_level};
-use crate::rpc::{CreateMemoryEntry, list_memory, set_memory_status, update_memory_entry};
+use crate::rpc::{
+    CreateMemoryEntry, create_memory_entry, list_memory, set_memory_status, update_memory_entry,
+};
 use api::ApiError;
 use api::ids::ProjectId;
 use api::memory::{MemoryEntry, MemoryEntryForm, MemoryKind, MemoryQuery, MemoryStatus};
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// Entries with status and kind filters, full-text search, manual entries, supersede and restore.
+/// The filters are a plain `GET` form: a search is an address (`?status=&kind=&q=&page=`) that can
+/// be reloaded, shared and gone back to.
 #[component]
 pub fn MemoryTab() -> impl IntoView {
     let params = use_params_map();
-    let project_id = Memo::new(move |_| {
-        ProjectId::parse(&params.with(|p| p.get("id").unwrap_or_default())).ok()
+    let project_id =
+        params.with_untracked(|p| ProjectId::parse(&p.get("id").unwrap_or_default()).ok());
+    let query = use_query_map();
+    let (status, kind, text, page) = query.with_untracked(|q| {
+        (
+            // No `status` at all is the default view (active entries); `status=` is all of them.
+            q.get("status").unwrap_or_else(|| "active".to_owned()),
+            q.get("kind").unwrap_or_default(),
+            q.get("q").unwrap_or_default(),
+            q.get("page")
+                .and_then(|p| p.parse::<u32>().ok())
+                .unwrap_or(0),
+        )
     });
-    let status = RwSignal::new("active".to_owned());
-    let kind = RwSignal::new(String::new());
-    let typed = RwSignal::new(String::new());
-    let searched = RwSignal::new(String::new());
-    let page = RwSignal::new(0u32);
-    let reload = RwSignal::new(0u32);
+    let filters = MemoryQuery {
+        status: MemoryStatus::parse(&status).ok(),
+        kind: MemoryKind::parse(&kind).ok(),
+        text: text.clone(),
+        page,
+    };
     let entries = Resource::new(
-        move || {
-            (
-                project_id.get(),
-                status.get(),
-                kind.get(),
-                searched.get(),
-                page.get(),
-                reload.get(),
-            )
-        },
-        |(project_id, status, kind, text, page, _)| async move {
-            let project_id = project_id.ok_or(ApiError::NotFound)?;
-            let query = MemoryQuery {
-                status: MemoryStatus::parse(&status).ok(),
-                kind: MemoryKind::parse(&kind).ok(),
-                text,
-                page,
-            };
-            list_memory(project_id, query).await
+        move || (project_id, filters.clone()),
+        |(project_id, query)| async move {
+            list_memory(project_id.ok_or(ApiError::NotFound)?, query).await
         },
     );
+    let searched = !text.is_empty();
+    view! {
+        {project_id.map(|project_id| view! { <NewEntry project_id/> })}
+        <form class="filters" role="search" method="get">
+            <label>
+                <span>"Status"</span>
+                <select name="status">
+                    <option value="active" selected=status == "active">"Active"</option>
+                    <option value="superseded" selected=status == "superseded">"Superseded"</option>
+                    <option value="" selected=status.is_empty()>"All"</option>
+                </select>
+            </label>
+            <label>
+                <span>"Kind"</span>
+                <select name="kind">
+                    <option value="">"All kinds"</option>
+                    {MemoryKind::ALL.into_iter().map(|k| view! {
+                        <option value=k.as_str() selected=kind == k.as_str()>{k.as_str()}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <label class="grow">
+                <span>"Search"</span>
+                <input type="search" id="q" name="q" placeholder="Words, \"a phrase\", -excluded" value=text.clone()/>
+            </label>
+            <button type="submit" class="button">"Search"</button>
+        </form>
+        <Transition fallback=|| view! { <Loading/> }>
+            {move || {
+                let (status, kind, text) = (status.clone(), kind.clone(), text.clone());
+                Suspend::new(async move {
+                match entries.await {
+                    Ok(found) if found.entries.is_empty() => view! {
+                        <div class="empty">
+                            <h2>"Nothing here"</h2>
+                            <p>{if searched {
+                                "No entry matches this search and these filters."
+                            } else {
+                                "Entries imported from the repository and those written by hand appear here. Write one with New entry."
+                            }}</p>
+                        </div>
+                    }
+                    .into_any(),
+                    Ok(found) => view! {
+                        <ul class="memory-list" aria-label="Memory entries">
+                            {found.entries.into_iter().map(|entry| view! { <EntryCard entry/> }).collect_view()}
+                        </ul>
+                        // The same filters, another page: the browser writes the address.
+                        <form class="pager" method="get" aria-label="Pages">
+                            <input type="hidden" name="status" value=status/>
+                            <input type="hidden" name="kind" value=kind/>
+                            <input type="hidden" name="q" value=text/>
+                            {(page > 0).then(|| view! {
+                                <button class="button ghost" name="page" value=(page - 1).to_string()>"Previous page"</button>
+                            })}
+                            {found.has_more.then(|| view! {
+                                <button class="button ghost" name="page" value=(page + 1).to_string()>"Next page"</button>
+                            })}
+                        </form>
+                    }
+                    .into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}}
+        </Transition>
+    }
+}
+
+/// The tab's heading with its "New entry" button, and the form it opens.
+#[island]
+fn NewEntry(project_id: ProjectId) -> impl IntoView {
     let creating = RwSignal::new(false);
-    let search = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        page.set(0);
-        searched.set(typed.get());
-    };
     view! {
         <div class="tab-head">
             <h2>"Memory"</h2>
@@ -56,79 +122,20 @@ pub fn MemoryTab() -> impl IntoView {
                 {move || if creating.get() { "Cancel" } else { "New entry" }}
             </button>
         </div>
-        {move || creating.get().then(|| view! { <NewEntryForm project_id reload creating/> })}
-        <form class="filters" role="search" on:submit=search>
-            <label>
-                <span>"Status"</span>
-                <select name="status" on:change=move |ev| { page.set(0); status.set(event_target_value(&ev)); }>
-                    <option value="active" selected=true>"Active"</option>
-                    <option value="superseded">"Superseded"</option>
-                    <option value="">"All"</option>
-                </select>
-            </label>
-            <label>
-                <span>"Kind"</span>
-                <select name="kind" on:change=move |ev| { page.set(0); kind.set(event_target_value(&ev)); }>
-                    <option value="">"All kinds"</option>
-                    {MemoryKind::ALL.into_iter().map(|k| view! { <option value=k.as_str()>{k.as_str()}</option> }).collect_view()}
-                </select>
-            </label>
-            <label class="grow">
-                <span>"Search"</span>
-                <input type="search" id="q" name="q" placeholder="Words, \"a phrase\", -excluded" bind:value=typed/>
-            </label>
-            <button type="submit" class="button">"Search"</button>
-        </form>
-        <Transition fallback=|| view! { <Loading/> }>
-            {move || Suspend::new(async move {
-                match entries.await {
-                    Ok(found) if found.entries.is_empty() => view! {
-                        <div class="empty">
-                            <h2>"Nothing here"</h2>
-                            <p>{if searched.get_untracked().is_empty() {
-                                "Entries imported from the repository and those written by hand appear here. Write one with New entry."
-                            } else {
-                                "No entry matches this search and these filters."
-                            }}</p>
-                        </div>
-                    }
-                    .into_any(),
-                    Ok(found) => view! {
-                        <ul class="memory-list" aria-label="Memory entries">
-                            {found.entries.into_iter().map(|entry| view! { <EntryCard entry reload/> }).collect_view()}
-                        </ul>
-                        <div class="pager">
-                            {(page.get_untracked() > 0).then(|| view! {
-                                <button class="button ghost" on:click=move |_| page.update(|p| *p -= 1)>"Previous page"</button>
-                            })}
-                            {found.has_more.then(|| view! {
-                                <button class="button ghost" on:click=move |_| page.update(|p| *p += 1)>"Next page"</button>
-                            })}
-                        </div>
-                    }
-                    .into_any(),
-                    Err(error) => view! { <ErrorNote error/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {move || creating.get().then(|| view! { <NewEntryForm project_id/> })}
     }
 }
 
 #[component]
-fn NewEntryForm(
-    project_id: Memo<Option<ProjectId>>,
-    reload: RwSignal<u32>,
-    creating: RwSignal<bool>,
-) -> impl IntoView {
-    let action = ServerAction::<CreateMemoryEntry>::new();
+fn NewEntryForm(project_id: ProjectId) -> impl IntoView {
+    let action = Action::new(|input: &CreateMemoryEntry| {
+        create_memory_entry(input.project_id, input.form.clone())
+    });
     let title = RwSignal::new(String::new());
     let content = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
     Effect::new(move |_| match action.value().get() {
-        Some(Ok(_)) => {
-            creating.set(false);
-            reload.update(|r| *r += 1);
-        }
+        Some(Ok(_)) => browser::reload(),
         Some(Err(e)) => error.set(Some(e)),
         None => {}
     });
@@ -138,13 +145,12 @@ fn NewEntryForm(
             title: title.get(),
             content: content.get(),
         };
-        match (form.parse(), project_id.get()) {
-            (Ok(_), Some(project_id)) => {
+        match form.parse() {
+            Ok(_) => {
                 error.set(None);
                 action.dispatch(CreateMemoryEntry { project_id, form });
             }
-            (Err(e), _) => error.set(Some(e)),
-            (_, None) => error.set(Some(ApiError::NotFound)),
+            Err(e) => error.set(Some(e)),
         }
     };
     view! {
@@ -174,8 +180,9 @@ fn ContentField(value: RwSignal<String>, error: RwSignal<Option<ApiError>>) -> i
     }
 }
 
-#[component]
-fn EntryCard(entry: MemoryEntry, reload: RwSignal<u32>) -> impl IntoView {
+/// One entry; an island, for editing it and changing its status in place.
+#[island]
+fn EntryCard(entry: MemoryEntry) -> impl IntoView {
     let id = entry.id;
     let status = entry.status;
     let editable = entry.kind == MemoryKind::Manual;
@@ -192,7 +199,8 @@ fn EntryCard(entry: MemoryEntry, reload: RwSignal<u32>) -> impl IntoView {
         busy.set(true);
         leptos::task::spawn_local(async move {
             match set_memory_status(id, next).await {
-                Ok(_) => reload.update(|r| *r += 1),
+                // It leaves the list it was in: load the list again.
+                Ok(_) => browser::reload(),
                 Err(e) => error.set(Some(e)),
             }
             busy.set(false);
@@ -211,10 +219,7 @@ fn EntryCard(entry: MemoryEntry, reload: RwSignal<u32>) -> impl IntoView {
         busy.set(true);
         leptos::task::spawn_local(async move {
             match update_memory_entry(id, form).await {
-                Ok(_) => {
-                    editing.set(false);
-                    reload.update(|r| *r += 1);
-                }
+                Ok(_) => browser::reload(),
                 Err(e) => error.set(Some(e)),
             }
             busy.set(false);

@@ -1,48 +1,41 @@
 //! The Notes tab (`/projects/:id/notes`) and a note (`/projects/:id/notes/:note_id`) with its images:
 //! drop several at once, watch each upload, drag to reorder, caption, remove.
 
+use crate::browser;
 use crate::components::{ErrorNote, Field, Loading, form_level};
 use crate::rpc::{
-    CreateNote, DeleteNote, UpdateNote, get_note, list_notes, remove_image, reorder_images,
-    set_image_description,
+    CreateNote, DeleteNote, UpdateNote, create_note, delete_note, get_note, list_notes,
+    remove_image, reorder_images, set_image_description, update_note,
 };
 use api::ApiError;
 use api::ids::{NoteId, NoteImageId, ProjectId};
 use api::notes::{Note, NoteForm, NoteImage, human_bytes, moved};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::{use_params_map, use_query_map};
 
-fn project_id_param() -> Memo<Option<ProjectId>> {
-    let params = use_params_map();
-    Memo::new(move |_| ProjectId::parse(&params.with(|p| p.get("id").unwrap_or_default())).ok())
-}
-
-/// The project's notes, newest first, and a form for a new one.
+/// The project's notes, newest first (`?page=N`, 0 first), and a form for a new one.
 #[component]
 pub fn NotesTab() -> impl IntoView {
-    let project_id = project_id_param();
-    let page = RwSignal::new(0u32);
+    let params = use_params_map();
+    let project_id =
+        params.with_untracked(|p| ProjectId::parse(&p.get("id").unwrap_or_default()).ok());
+    let page = use_query_map()
+        .with_untracked(|q| q.get("page").and_then(|p| p.parse::<u32>().ok()))
+        .unwrap_or(0);
     let notes = Resource::new(
-        move || (project_id.get(), page.get()),
+        move || (project_id, page),
         |(project_id, page)| async move {
             let project_id = project_id.ok_or(ApiError::NotFound)?;
             list_notes(project_id, page).await
         },
     );
-    let creating = RwSignal::new(false);
     view! {
-        <div class="tab-head">
-            <h2>"Notes"</h2>
-            <button class="button primary" on:click=move |_| creating.update(|c| *c = !*c)>
-                {move || if creating.get() { "Cancel" } else { "New note" }}
-            </button>
-        </div>
-        {move || (creating.get()).then(|| view! { <NewNoteForm project_id/> })}
+        {project_id.map(|project_id| view! { <NewNote project_id/> })}
         <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
                 match notes.await {
-                    Ok((list, _)) if list.is_empty() && page.get_untracked() == 0 => view! {
+                    Ok((list, _)) if list.is_empty() && page == 0 => view! {
                         <div class="empty">
                             <h2>"No notes yet"</h2>
                             <p>"A note holds a written story and the screenshots that go with it: create one, then drop your images on it."</p>
@@ -53,14 +46,14 @@ pub fn NotesTab() -> impl IntoView {
                         <ul class="note-list" aria-label="Notes">
                             {list.into_iter().map(|note| view! { <NoteCard note/> }).collect_view()}
                         </ul>
-                        <div class="pager">
-                            {(page.get_untracked() > 0).then(|| view! {
-                                <button class="button ghost" on:click=move |_| page.update(|p| *p -= 1)>"Newer"</button>
+                        <nav class="pager" aria-label="Pages">
+                            {(page > 0).then(|| view! {
+                                <a class="button ghost" href=format!("?page={}", page - 1)>"Newer"</a>
                             })}
                             {has_more.then(|| view! {
-                                <button class="button ghost" on:click=move |_| page.update(|p| *p += 1)>"Older"</button>
+                                <a class="button ghost" href=format!("?page={}", page + 1)>"Older"</a>
                             })}
-                        </div>
+                        </nav>
                     }
                     .into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
@@ -99,18 +92,32 @@ fn NoteCard(note: Note) -> impl IntoView {
     }
 }
 
+/// The tab's heading with its "New note" button, and the form it opens.
+#[island]
+fn NewNote(project_id: ProjectId) -> impl IntoView {
+    let creating = RwSignal::new(false);
+    view! {
+        <div class="tab-head">
+            <h2>"Notes"</h2>
+            <button class="button primary" on:click=move |_| creating.update(|c| *c = !*c)>
+                {move || if creating.get() { "Cancel" } else { "New note" }}
+            </button>
+        </div>
+        {move || creating.get().then(|| view! { <NewNoteForm project_id/> })}
+    }
+}
+
 #[component]
-fn NewNoteForm(project_id: Memo<Option<ProjectId>>) -> impl IntoView {
-    let action = ServerAction::<CreateNote>::new();
+fn NewNoteForm(project_id: ProjectId) -> impl IntoView {
+    let action =
+        Action::new(|input: &CreateNote| create_note(input.project_id, input.form.clone()));
     let title = RwSignal::new(String::new());
     let body = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
-    let navigate = use_navigate();
     Effect::new(move |_| match action.value().get() {
-        Some(Ok(note)) => navigate(
-            &format!("/projects/{}/notes/{}", note.project_id, note.id),
-            Default::default(),
-        ),
+        Some(Ok(note)) => {
+            browser::go_to(&format!("/projects/{}/notes/{}", note.project_id, note.id))
+        }
         Some(Err(e)) => error.set(Some(e)),
         None => {}
     });
@@ -120,13 +127,12 @@ fn NewNoteForm(project_id: Memo<Option<ProjectId>>) -> impl IntoView {
             title: title.get(),
             body: body.get(),
         };
-        match (form.parse(), project_id.get()) {
-            (Ok(_), Some(project_id)) => {
+        match form.parse() {
+            Ok(_) => {
                 error.set(None);
                 action.dispatch(CreateNote { project_id, form });
             }
-            (Err(e), _) => error.set(Some(e)),
-            (_, None) => error.set(Some(ApiError::NotFound)),
+            Err(e) => error.set(Some(e)),
         }
     };
     view! {
@@ -148,11 +154,10 @@ fn NewNoteForm(project_id: Memo<Option<ProjectId>>) -> impl IntoView {
 #[component]
 pub fn NotePage() -> impl IntoView {
     let params = use_params_map();
-    let note_id = Memo::new(move |_| {
-        NoteId::parse(&params.with(|p| p.get("note_id").unwrap_or_default())).ok()
-    });
+    let note_id =
+        params.with_untracked(|p| NoteId::parse(&p.get("note_id").unwrap_or_default()).ok());
     let note = Resource::new(
-        move || note_id.get(),
+        move || note_id,
         |note_id| async move { get_note(note_id.ok_or(ApiError::NotFound)?).await },
     );
     view! {
@@ -167,7 +172,8 @@ pub fn NotePage() -> impl IntoView {
     }
 }
 
-#[component]
+/// The note, its editor and its gallery: one island, since they share the list of images.
+#[island]
 fn NoteView(note: Note) -> impl IntoView {
     let note_id = note.id;
     let project_id = note.project_id;
@@ -177,10 +183,9 @@ fn NoteView(note: Note) -> impl IntoView {
     let images = RwSignal::new(note.images.clone());
     let editing = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
-    let update = ServerAction::<UpdateNote>::new();
-    let delete = ServerAction::<DeleteNote>::new();
+    let update = Action::new(|input: &UpdateNote| update_note(input.id, input.form.clone()));
+    let delete = Action::new(|input: &DeleteNote| delete_note(input.id));
     let confirming = RwSignal::new(false);
-    let navigate = use_navigate();
     Effect::new(move |_| match update.value().get() {
         Some(Ok(saved)) => {
             title.set(saved.title);
@@ -192,7 +197,7 @@ fn NoteView(note: Note) -> impl IntoView {
         None => {}
     });
     Effect::new(move |_| match delete.value().get() {
-        Some(Ok(())) => navigate(&format!("/projects/{project_id}/notes"), Default::default()),
+        Some(Ok(())) => browser::go_to(&format!("/projects/{project_id}/notes")),
         Some(Err(e)) => error.set(Some(e)),
         None => {}
     });
@@ -219,7 +224,7 @@ fn NoteView(note: Note) -> impl IntoView {
     };
     view! {
         <article class="note">
-            <p class="crumbs"><A href=format!("/projects/{project_id}/notes")>"← All notes"</A></p>
+            <p class="crumbs"><a href=format!("/projects/{project_id}/notes")>"← All notes"</a></p>
             <Show
                 when=move || editing.get()
                 fallback=move || view! {

@@ -1,44 +1,36 @@
 //! `/projects/:id` and its tabs.
 
+use crate::browser;
 use crate::components::{ErrorNote, Loading};
 use crate::pages::projects::ProjectFormView;
-use crate::root::{RequireSession, SessionCtx};
-use crate::rpc::{DeleteProject, UpdateProject, get_project};
+use crate::root::RequireSession;
+use crate::rpc::{DeleteProject, UpdateProject, delete_project, get_project, update_project};
 use api::ApiError;
 use api::ids::ProjectId;
 use api::projects::Project;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
-use leptos_router::hooks::{use_navigate, use_params_map};
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// The open project, shared with the tabs.
 #[derive(Clone, Copy)]
 struct OpenProject {
     project: Resource<Result<Project, ApiError>>,
-    reload: RwSignal<u32>,
 }
 
 /// The project frame: title, repository and tabs.
 #[component]
 pub fn ProjectPage() -> impl IntoView {
-    let ctx = expect_context::<SessionCtx>();
     let params = use_params_map();
-    let reload = RwSignal::new(0u32);
     let project = Resource::new(
-        move || {
-            (
-                params.with(|p| p.get("id")),
-                ctx.version.get(),
-                reload.get(),
-            )
-        },
-        |(id, _, _)| async move {
+        move || params.with(|p| p.get("id")),
+        |id| async move {
             let id = ProjectId::parse(id.as_deref().unwrap_or_default())
                 .map_err(|_| ApiError::NotFound)?;
             get_project(id).await
         },
     );
-    provide_context(OpenProject { project, reload });
+    provide_context(OpenProject { project });
     let base = move || {
         format!(
             "/projects/{}",
@@ -130,66 +122,63 @@ pub fn EmptyTab(title: &'static str, text: &'static str) -> impl IntoView {
 #[component]
 pub fn SettingsTab() -> impl IntoView {
     let open = expect_context::<OpenProject>();
-    let ctx = expect_context::<SessionCtx>();
-    let update = ServerAction::<UpdateProject>::new();
-    let delete = ServerAction::<DeleteProject>::new();
-    let error = RwSignal::new(None::<ApiError>);
-    let saved = RwSignal::new(false);
-    let navigate = use_navigate();
-    Effect::new(move |_| match update.value().get() {
-        Some(Ok(_)) => {
-            saved.set(true);
-            open.reload.update(|v| *v += 1);
-        }
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(())) = delete.value().get() {
-            ctx.changed();
-            navigate("/projects", Default::default());
-        }
-    });
+    // Set by the page load that follows a save.
+    let saved = use_query_map().with_untracked(|q| q.get("saved").is_some());
     view! {
         <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
-                open.project.await.ok().map(|p| {
-                    let id = p.id;
-                    view! {
-                        <h2>"Project settings"</h2>
-                        <ProjectFormView
-                            initial=p.to_form()
-                            error
-                            pending=Signal::derive(move || update.pending().get())
-                            submit_label="Save changes"
-                            on_submit=move |form| {
-                                saved.set(false);
-                                update.dispatch(UpdateProject { id, form });
-                            }
-                        />
-                        <Show when=move || saved.get()>
-                            <p class="success" role="status">"Saved."</p>
-                        </Show>
-                        <div class="danger-zone">
-                            <h3>"Delete project"</h3>
-                            <p class="muted">"Deletes its notes, images, memory and sync history. This cannot be undone."</p>
-                            <button class="button danger" disabled=move || delete.pending().get()
-                                on:click=move |_| {
-                                    if confirm(&format!("Delete {}? This cannot be undone.", p.name)) {
-                                        delete.dispatch(DeleteProject { id });
-                                    }
-                                }>
-                                "Delete project"
-                            </button>
-                            {move || delete.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
-                        </div>
-                    }
-                })
+                open.project.await.ok().map(|project| view! { <ProjectSettings project saved/> })
             })}
         </Transition>
     }
 }
 
-fn confirm(message: &str) -> bool {
-    window().confirm_with_message(message).unwrap_or(false)
+#[island]
+fn ProjectSettings(project: Project, saved: bool) -> impl IntoView {
+    let update = Action::new(|input: &UpdateProject| update_project(input.id, input.form.clone()));
+    let delete = Action::new(|input: &DeleteProject| delete_project(input.id));
+    let error = RwSignal::new(None::<ApiError>);
+    let saved = RwSignal::new(saved);
+    let id = project.id;
+    Effect::new(move |_| match update.value().get() {
+        // The project's name and link head the page: load it again, as saved.
+        Some(Ok(_)) => browser::go_to(&format!("/projects/{id}/settings?saved=1")),
+        Some(Err(e)) => error.set(Some(e)),
+        None => {}
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(())) = delete.value().get() {
+            browser::go_to("/projects");
+        }
+    });
+    let name = project.name.clone();
+    view! {
+        <h2>"Project settings"</h2>
+        <ProjectFormView
+            initial=project.to_form()
+            error
+            pending=Signal::derive(move || update.pending().get())
+            submit_label="Save changes"
+            on_submit=move |form| {
+                saved.set(false);
+                update.dispatch(UpdateProject { id, form });
+            }
+        />
+        <Show when=move || saved.get()>
+            <p class="success" role="status">"Saved."</p>
+        </Show>
+        <div class="danger-zone">
+            <h3>"Delete project"</h3>
+            <p class="muted">"Deletes its notes, images, memory and sync history. This cannot be undone."</p>
+            <button class="button danger" disabled=move || delete.pending().get()
+                on:click=move |_| {
+                    if browser::confirm(&format!("Delete {name}? This cannot be undone.")) {
+                        delete.dispatch(DeleteProject { id });
+                    }
+                }>
+                "Delete project"
+            </button>
+            {move || delete.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+        </div>
+    }
 }

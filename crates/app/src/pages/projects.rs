@@ -1,19 +1,18 @@
 //! `/projects` and `/projects/new`.
 
+use crate::browser;
 use crate::components::{ErrorNote, Field, Loading, form_level};
-use crate::root::{RequireSession, SessionCtx};
-use crate::rpc::{CreateProject, list_projects};
+use crate::root::RequireSession;
+use crate::rpc::{CreateProject, create_project, list_projects};
 use api::ApiError;
 use api::projects::{Project, ProjectForm};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_navigate;
 
 /// The dashboard: the active team's projects.
 #[component]
 pub fn ProjectsPage() -> impl IntoView {
-    let ctx = expect_context::<SessionCtx>();
-    let projects = Resource::new(move || ctx.version.get(), |_| list_projects());
+    let projects = Resource::new(|| (), |_| list_projects());
     view! {
         <RequireSession>
             <section class="page">
@@ -70,31 +69,33 @@ fn ProjectCard(project: Project) -> impl IntoView {
 /// `/projects/new`.
 #[component]
 pub fn NewProjectPage() -> impl IntoView {
-    let ctx = expect_context::<SessionCtx>();
-    let action = ServerAction::<CreateProject>::new();
-    let navigate = use_navigate();
-    let error = RwSignal::new(None::<ApiError>);
-    Effect::new(move |_| match action.value().get() {
-        Some(Ok(project)) => {
-            ctx.changed();
-            navigate(&format!("/projects/{}", project.id), Default::default());
-        }
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
     view! {
         <RequireSession>
             <section class="page narrow">
                 <h1>"New project"</h1>
-                <ProjectFormView
-                    initial=ProjectForm::default()
-                    error
-                    pending=Signal::derive(move || action.pending().get())
-                    submit_label="Create project"
-                    on_submit=move |form| { action.dispatch(CreateProject { form }); }
-                />
+                <NewProjectForm/>
             </section>
         </RequireSession>
+    }
+}
+
+#[island]
+fn NewProjectForm() -> impl IntoView {
+    let action = Action::new(|input: &CreateProject| create_project(input.form.clone()));
+    let error = RwSignal::new(None::<ApiError>);
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(project)) => browser::go_to(&format!("/projects/{}", project.id)),
+        Some(Err(e)) => error.set(Some(e)),
+        None => {}
+    });
+    view! {
+        <ProjectFormView
+            initial=ProjectForm::default()
+            error
+            pending=Signal::derive(move || action.pending().get())
+            submit_label="Create project"
+            on_submit=move |form| { action.dispatch(CreateProject { form }); }
+        />
     }
 }
 

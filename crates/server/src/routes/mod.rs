@@ -37,7 +37,8 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/images/{image_id}",
             axum::routing::get(images::download),
         )
-        // Pages (server-rendered, then hydrated) and the server functions under /api/v1.
+        // Pages (rendered on the server; their islands hydrated by the bundle) and the server
+        // functions under /api/v1.
         .leptos_routes_with_context(
             &state,
             generate_route_list(App),
@@ -76,8 +77,9 @@ async fn not_found(uri: Uri, State(state): State<AppState>, request: Request<Bod
         return ErrorResponse(ApiError::NotFound).into_response();
     }
     let context = state.clone();
+    // Whole before it is sent, as every page (`SsrMode::Async` on the routes).
     let render =
-        leptos_axum::render_app_to_stream_with_context(move || provide_context(context.clone()), {
+        leptos_axum::render_app_async_with_context(move || provide_context(context.clone()), {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
         });
