@@ -551,6 +551,23 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
         .send_keys("\u{E007}")
         .await?;
     wait_for_text(browser, ".empty", "No entry matches").await?;
+
+    // Supersede it from its card (each entry is an island): the list loads again without it, and
+    // the superseded filter, an address like any search, finds it.
+    click_tab(browser, "Memory").await?;
+    wait_for_text(browser, ".memory-list", "Retry policy").await?;
+    wait_for_hydration(browser).await?;
+    click(
+        browser,
+        Locator::XPath("//li[contains(@class, 'memory-entry')]//button[text()='Supersede']"),
+    )
+    .await?;
+    wait_for_text(browser, ".empty", "Nothing here").await?;
+    browser
+        .goto(&app.url(&format!("{project_path}/memory?status=superseded")))
+        .await?;
+    wait_for_text(browser, ".memory-list", "Retry policy").await?;
+    wait_for_text(browser, ".memory-list .status-superseded", "superseded").await?;
     Ok(())
 }
 
