@@ -8,10 +8,6 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use sea_orm::sqlx::{self, PgPool, postgres::PgPoolOptions};
 
-// The allocator `cairn` uses: the comparison is of request paths, not of allocators.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 async fn project_name(
     State(pool): State<PgPool>,
     Path(id): Path<uuid::Uuid>,
