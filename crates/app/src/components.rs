@@ -15,6 +15,29 @@ pub fn Loading() -> impl IntoView {
     view! { <p class="muted loading" aria-live="polite">"Loading…"</p> }
 }
 
+/// A list's heading with the button that opens the form for a new item (`children`), and closes
+/// it again.
+#[component]
+pub fn NewItem(
+    /// The list's heading.
+    title: &'static str,
+    /// The button's label while the form is closed.
+    open_label: &'static str,
+    /// The form.
+    children: ChildrenFn,
+) -> impl IntoView {
+    let open = RwSignal::new(false);
+    view! {
+        <div class="tab-head">
+            <h2>{title}</h2>
+            <button class="button primary" on:click=move |_| open.update(|o| *o = !*o)>
+                {move || if open.get() { "Cancel" } else { open_label }}
+            </button>
+        </div>
+        {move || open.get().then(|| children())}
+    }
+}
+
 /// A labelled input bound to `value`, showing `error` when it names this field.
 #[component]
 pub fn Field(

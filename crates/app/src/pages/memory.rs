@@ -1,7 +1,8 @@
 //! The Memory tab (`/projects/:id/memory`): the Memory Hub of a project.
 
 use crate::browser;
-use crate::components::{ErrorNote, Field, Loading, form_level};
+use crate::components::{ErrorNote, Field, Loading, NewItem, form_level};
+use crate::pages::{page_param, project_id_param};
 use crate::rpc::{
     CreateMemoryEntry, create_memory_entry, list_memory, set_memory_status, update_memory_entry,
 };
@@ -9,26 +10,21 @@ use api::ApiError;
 use api::ids::ProjectId;
 use api::memory::{MemoryEntry, MemoryEntryForm, MemoryKind, MemoryQuery, MemoryStatus};
 use leptos::prelude::*;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_query_map;
 
 /// Entries with status and kind filters, full-text search, manual entries, supersede and restore.
 /// The filters are a plain `GET` form: a search is an address (`?status=&kind=&q=&page=`) that can
 /// be reloaded, shared and gone back to.
 #[component]
 pub fn MemoryTab() -> impl IntoView {
-    let params = use_params_map();
-    let project_id =
-        params.with_untracked(|p| ProjectId::parse(&p.get("id").unwrap_or_default()).ok());
-    let query = use_query_map();
-    let (status, kind, text, page) = query.with_untracked(|q| {
+    let project_id = project_id_param();
+    let page = page_param();
+    let (status, kind, text) = use_query_map().with_untracked(|q| {
         (
             // No `status` at all is the default view (active entries); `status=` is all of them.
             q.get("status").unwrap_or_else(|| "active".to_owned()),
             q.get("kind").unwrap_or_default(),
             q.get("q").unwrap_or_default(),
-            q.get("page")
-                .and_then(|p| p.parse::<u32>().ok())
-                .unwrap_or(0),
         )
     });
     let filters = MemoryQuery {
@@ -114,15 +110,10 @@ pub fn MemoryTab() -> impl IntoView {
 /// The tab's heading with its "New entry" button, and the form it opens.
 #[island]
 fn NewEntry(project_id: ProjectId) -> impl IntoView {
-    let creating = RwSignal::new(false);
     view! {
-        <div class="tab-head">
-            <h2>"Memory"</h2>
-            <button class="button primary" on:click=move |_| creating.update(|c| *c = !*c)>
-                {move || if creating.get() { "Cancel" } else { "New entry" }}
-            </button>
-        </div>
-        {move || creating.get().then(|| view! { <NewEntryForm project_id/> })}
+        <NewItem title="Memory" open_label="New entry">
+            <NewEntryForm project_id/>
+        </NewItem>
     }
 }
 

@@ -2,7 +2,8 @@
 //! drop several at once, watch each upload, drag to reorder, caption, remove.
 
 use crate::browser;
-use crate::components::{ErrorNote, Field, Loading, form_level};
+use crate::components::{ErrorNote, Field, Loading, NewItem, form_level};
+use crate::pages::{page_param, project_id_param};
 use crate::rpc::{
     CreateNote, DeleteNote, UpdateNote, create_note, delete_note, get_note, list_notes,
     remove_image, reorder_images, set_image_description, update_note,
@@ -12,17 +13,13 @@ use api::ids::{NoteId, NoteImageId, ProjectId};
 use api::notes::{Note, NoteForm, NoteImage, human_bytes, moved};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::{use_params_map, use_query_map};
+use leptos_router::hooks::use_params_map;
 
 /// The project's notes, newest first (`?page=N`, 0 first), and a form for a new one.
 #[component]
 pub fn NotesTab() -> impl IntoView {
-    let params = use_params_map();
-    let project_id =
-        params.with_untracked(|p| ProjectId::parse(&p.get("id").unwrap_or_default()).ok());
-    let page = use_query_map()
-        .with_untracked(|q| q.get("page").and_then(|p| p.parse::<u32>().ok()))
-        .unwrap_or(0);
+    let project_id = project_id_param();
+    let page = page_param();
     let notes = Resource::new(
         move || (project_id, page),
         |(project_id, page)| async move {
@@ -95,15 +92,10 @@ fn NoteCard(note: Note) -> impl IntoView {
 /// The tab's heading with its "New note" button, and the form it opens.
 #[island]
 fn NewNote(project_id: ProjectId) -> impl IntoView {
-    let creating = RwSignal::new(false);
     view! {
-        <div class="tab-head">
-            <h2>"Notes"</h2>
-            <button class="button primary" on:click=move |_| creating.update(|c| *c = !*c)>
-                {move || if creating.get() { "Cancel" } else { "New note" }}
-            </button>
-        </div>
-        {move || creating.get().then(|| view! { <NewNoteForm project_id/> })}
+        <NewItem title="Notes" open_label="New note">
+            <NewNoteForm project_id/>
+        </NewItem>
     }
 }
 
@@ -277,7 +269,6 @@ struct UploadRow {
     key: u32,
     name: String,
     size: f64,
-    /// 0..=1 of the bytes sent.
     /// Whole percent sent.
     progress: RwSignal<u32>,
     failed: RwSignal<Option<String>>,

@@ -2,11 +2,11 @@
 
 use crate::browser;
 use crate::components::{ErrorNote, Loading};
+use crate::pages::project_id_param;
 use crate::pages::projects::ProjectFormView;
 use crate::root::RequireSession;
 use crate::rpc::{DeleteProject, UpdateProject, delete_project, get_project, update_project};
 use api::ApiError;
-use api::ids::ProjectId;
 use api::projects::Project;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
@@ -22,13 +22,10 @@ struct OpenProject {
 #[component]
 pub fn ProjectPage() -> impl IntoView {
     let params = use_params_map();
+    let project_id = project_id_param();
     let project = Resource::new(
-        move || params.with(|p| p.get("id")),
-        |id| async move {
-            let id = ProjectId::parse(id.as_deref().unwrap_or_default())
-                .map_err(|_| ApiError::NotFound)?;
-            get_project(id).await
-        },
+        move || project_id,
+        |id| async move { get_project(id.ok_or(ApiError::NotFound)?).await },
     );
     provide_context(OpenProject { project });
     let base = move || {
