@@ -13,12 +13,7 @@ pub fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
             raw.extend_from_slice(if stripe { &[255, 255, 255] } else { &rgb });
         }
     }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
-    chunk(&mut out, b"IHDR", &ihdr);
+    let mut out = png_header(width, height);
     chunk(&mut out, b"IDAT", &zlib_stored(&raw));
     chunk(&mut out, b"IEND", &[]);
     out
@@ -29,6 +24,18 @@ pub fn png_of_size(bytes: usize, rgb: [u8; 3]) -> Vec<u8> {
     let width = 1024u32;
     let height = (bytes / (width as usize * 3)).max(1) as u32;
     png(width, height, rgb)
+}
+
+/// The first 33 bytes of a PNG claiming `width` × `height` pixels (signature and header chunk, no
+/// pixel data): enough for a size to be read, and for a browser to try to allocate it.
+pub fn png_header(width: u32, height: u32) -> Vec<u8> {
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
+    chunk(&mut out, b"IHDR", &ihdr);
+    out
 }
 
 /// An HTML page saved as `.png`.

@@ -168,6 +168,13 @@ pub struct ImageLimits {
     pub max_bytes: u64,
     /// Most images on one note.
     pub max_per_note: u32,
+    /// Widest image accepted, in pixels.
+    pub max_width: u32,
+    /// Tallest image accepted, in pixels.
+    pub max_height: u32,
+    /// Most pixels (width × height) in one image: a small file can claim a size that would take
+    /// gigabytes of memory in every browser that shows it.
+    pub max_pixels: u64,
 }
 
 impl Default for ImageLimits {
@@ -175,6 +182,9 @@ impl Default for ImageLimits {
         Self {
             max_bytes: 10 * 1024 * 1024,
             max_per_note: 50,
+            max_width: 16_384,
+            max_height: 16_384,
+            max_pixels: 50_000_000,
         }
     }
 }
@@ -196,6 +206,27 @@ impl ImageLimits {
                 "this note already has {} images, the most a note can hold",
                 self.max_per_note
             ),
+        )
+    }
+
+    /// The error for an image of `width` × `height` pixels, over the size or pixel limit.
+    pub fn too_many_pixels(&self, width: u64, height: u64) -> ApiError {
+        let sides = if self.max_width == self.max_height {
+            format!("{} pixels a side", self.max_width)
+        } else {
+            format!(
+                "{} pixels wide, {} pixels high",
+                self.max_width, self.max_height
+            )
+        };
+        let pixels = if self.max_pixels >= 1_000_000 && self.max_pixels.is_multiple_of(1_000_000) {
+            format!("{} megapixels", self.max_pixels / 1_000_000)
+        } else {
+            format!("{} pixels in all", self.max_pixels)
+        };
+        ApiError::invalid(
+            "file",
+            format!("is {width} × {height} pixels; images may be at most {sides} and {pixels}"),
         )
     }
 }
@@ -285,6 +316,28 @@ mod tests {
         assert_eq!(
             limits.too_large(),
             ApiError::invalid("file", "is larger than the 10 MiB limit")
+        );
+        assert_eq!(
+            limits.too_many_pixels(2_147_483_647, 2_147_483_647),
+            ApiError::invalid(
+                "file",
+                "is 2147483647 × 2147483647 pixels; images may be at most 16384 pixels a side and \
+                 50 megapixels"
+            )
+        );
+        let narrow = ImageLimits {
+            max_width: 100,
+            max_height: 80,
+            max_pixels: 5_000,
+            ..limits
+        };
+        assert_eq!(
+            narrow.too_many_pixels(200, 10),
+            ApiError::invalid(
+                "file",
+                "is 200 × 10 pixels; images may be at most 100 pixels wide, 80 pixels high and \
+                 5000 pixels in all"
+            )
         );
         assert_eq!(human_bytes(1536), "2 KiB");
         assert_eq!(human_bytes(5 * 1024 * 1024 + 1), "5.0 MiB");

@@ -1,12 +1,12 @@
-//! Images on notes: streamed uploads checked by their bytes, order, captions, removal, serving, and
-//! the sweeper that reconciles stored objects with rows.
+//! Images on notes: streamed uploads checked by their bytes and pixel size, order, captions,
+//! removal, serving, and the sweeper that reconciles stored objects with rows.
 
 use crate::entities::{note_images, project_notes};
 use crate::storage::ImageStore;
 use crate::{Db, DomainError, TenantCtx, TenantTxn};
 use api::ApiError;
 use api::ids::{NoteId, NoteImageId, TenantId};
-use api::notes::{ImageCaption, NoteImage};
+use api::notes::{ImageCaption, ImageLimits, NoteImage};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use object_store::path::Path as ObjectPath;
@@ -93,17 +93,31 @@ fn not_an_image() -> DomainError {
 }
 
 /// Reads the format and size from the start of a file. `Ok(None)`: more bytes are needed. `complete`
-/// says `head` is the whole file.
-pub fn read_header(head: &[u8], complete: bool) -> Result<Option<ImageHeader>, DomainError> {
+/// says `head` is the whole file. A size over `limits` is refused here, from the header alone: a
+/// file of a few bytes can claim billions of pixels, and every browser showing it would try to
+/// hold them.
+pub fn read_header(
+    head: &[u8],
+    complete: bool,
+    limits: &ImageLimits,
+) -> Result<Option<ImageHeader>, DomainError> {
     if head.len() < ImageFormat::SNIFF_LEN && !complete {
         return Ok(None);
     }
     let format = ImageFormat::sniff(head).ok_or_else(not_an_image)?;
     match imagesize::blob_size(head) {
         Ok(size) if size.width > 0 && size.height > 0 => {
+            let (wide, high) = (size.width as u64, size.height as u64);
+            let too_many_pixels = || DomainError::from(limits.too_many_pixels(wide, high));
+            if wide > u64::from(limits.max_width)
+                || high > u64::from(limits.max_height)
+                || wide.saturating_mul(high) > limits.max_pixels
+            {
+                return Err(too_many_pixels());
+            }
             let (Ok(width), Ok(height)) = (i32::try_from(size.width), i32::try_from(size.height))
             else {
-                return Err(not_an_image());
+                return Err(too_many_pixels());
             };
             Ok(Some(ImageHeader {
                 format,
@@ -126,10 +140,10 @@ pub fn read_header(head: &[u8], complete: bool) -> Result<Option<ImageHeader>, D
 /// Adds an image to a note from a streamed body and puts it last in the note's order.
 ///
 /// Nothing is half-stored: the body's first bytes must be a PNG, JPEG, GIF or WebP with a readable
-/// size before anything is written; the object streams to storage in parts (never the whole file in
-/// memory) and is aborted if the body grows past the limit or breaks off; the row is inserted after
-/// the object is complete, under a lock on the note that serialises the per-note limit, and the
-/// object is deleted again if the row cannot be written.
+/// size within the limits before anything is written; the object streams to storage in parts (never
+/// the whole file in memory) and is aborted if the body grows past the limit or breaks off; the row
+/// is inserted after the object is complete, under a lock on the note that serialises the per-note
+/// limit, and the object is deleted again if the row cannot be written.
 ///
 /// The session is checked when the upload starts and again before the row is written: no
 /// transaction is held while the body streams in, and an upload that outlives its session or its
@@ -179,7 +193,7 @@ where
             }
             None => complete = true,
         }
-        if let Some(header) = read_header(&head, complete)? {
+        if let Some(header) = read_header(&head, complete, &limits)? {
             break header;
         }
     };
@@ -696,17 +710,40 @@ mod tests {
 
     #[test]
     fn the_size_comes_from_the_header_and_short_prefixes_ask_for_more() {
+        let limits = ImageLimits::default();
         let image = png(640, 480);
-        assert_eq!(read_header(&image[..8], false).unwrap(), None);
-        let header = read_header(&image, false).unwrap().unwrap();
+        assert_eq!(read_header(&image[..8], false, &limits).unwrap(), None);
+        let header = read_header(&image, false, &limits).unwrap().unwrap();
         assert_eq!(
             (header.format, header.width, header.height),
             (ImageFormat::Png, 640, 480)
         );
-        assert!(read_header(b"<html><body>hello</body></html>", false).is_err());
+        assert!(read_header(b"<html><body>hello</body></html>", false, &limits).is_err());
         assert!(
-            read_header(&image[..10], true).is_err(),
+            read_header(&image[..10], true, &limits).is_err(),
             "a truncated PNG is refused"
         );
+    }
+
+    #[test]
+    fn sizes_over_the_limits_are_refused_from_the_header() {
+        let limits = ImageLimits::default();
+        let refused = |width, height| match read_header(&png(width, height), false, &limits) {
+            Err(DomainError::Invalid { reason, .. }) => Some(reason),
+            _ => None,
+        };
+        assert_eq!(
+            refused(u32::MAX, u32::MAX).as_deref(),
+            Some(
+                "is 4294967295 × 4294967295 pixels; images may be at most 16384 pixels a side and \
+                 50 megapixels"
+            ),
+            "past i32 is the size error, not \"not an image\""
+        );
+        assert!(refused(16_385, 1).is_some());
+        assert!(refused(1, 16_385).is_some());
+        assert!(refused(10_000, 5_001).is_some(), "over 50 megapixels");
+        assert_eq!(refused(16_384, 3_051), None, "just under 50 megapixels");
+        assert_eq!(refused(10_000, 5_000), None, "exactly 50 megapixels");
     }
 }

@@ -91,6 +91,12 @@ pub struct StorageSettings {
     pub max_image_bytes: u64,
     /// Most images on one note.
     pub max_images_per_note: u32,
+    /// Widest image accepted, in pixels.
+    pub max_image_width: u32,
+    /// Tallest image accepted, in pixels.
+    pub max_image_height: u32,
+    /// Most pixels (width × height) in one image.
+    pub max_image_pixels: u64,
     /// Seconds between sweeps that remove stored objects without a row; 0 turns the sweeper off.
     pub sweep_interval_secs: u64,
     /// An object without a row is removed only once it is this old: an upload writes its object a
@@ -201,6 +207,9 @@ impl Default for StorageSettings {
             s3: S3Settings::default(),
             max_image_bytes: limits.max_bytes,
             max_images_per_note: limits.max_per_note,
+            max_image_width: limits.max_width,
+            max_image_height: limits.max_height,
+            max_image_pixels: limits.max_pixels,
             sweep_interval_secs: 3600,
             sweep_grace_secs: 3600,
         }
@@ -269,6 +278,7 @@ mod tests {
             jail.set_env("CAIRN_SERVER__PORT", "9090");
             jail.set_env("DATABASE_URL", "postgres://owner:hunter2@db/cairn");
             jail.set_env("CAIRN_TOOLS_DIR", "/opt/elsewhere");
+            jail.set_env("CAIRN_STORAGE__MAX_IMAGE_WIDTH", "4096");
             let settings = Settings::load(None).map_err(|e| e.to_string())?;
             assert_eq!(settings.server.port, 9090, "environment beats the file");
             assert_eq!(
@@ -277,6 +287,14 @@ mod tests {
                 "file beats defaults"
             );
             assert_eq!(settings.database.max_connections, 30);
+            assert_eq!(
+                (
+                    settings.storage.max_image_width,
+                    settings.storage.max_image_height,
+                    settings.storage.max_image_pixels
+                ),
+                (4096, 16_384, 50_000_000)
+            );
             assert_eq!(settings.data_dir, PathBuf::from("/var/lib/cairn"));
             assert_eq!(
                 settings.log.filter, "info,sqlx=warn",

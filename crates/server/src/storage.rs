@@ -12,9 +12,22 @@ pub fn image_store(settings: &Settings) -> anyhow::Result<ImageStore> {
         storage.max_image_bytes > 0 && storage.max_images_per_note > 0,
         "storage.max_image_bytes and storage.max_images_per_note must be above 0"
     );
+    // Widths and heights are stored as 32-bit signed integers.
+    let side = 1..=i32::MAX.unsigned_abs();
+    anyhow::ensure!(
+        side.contains(&storage.max_image_width)
+            && side.contains(&storage.max_image_height)
+            && storage.max_image_pixels > 0,
+        "storage.max_image_width and storage.max_image_height must be from 1 to {}, and \
+         storage.max_image_pixels above 0",
+        i32::MAX
+    );
     let limits = ImageLimits {
         max_bytes: storage.max_image_bytes,
         max_per_note: storage.max_images_per_note,
+        max_width: storage.max_image_width,
+        max_height: storage.max_image_height,
+        max_pixels: storage.max_image_pixels,
     };
     match storage.backend {
         StorageBackend::Local => {

@@ -4,7 +4,7 @@
 use crate::fixtures::count;
 use crate::rpc::{project, signed_up};
 use serde_json::{Value, json};
-use tests::images::{HTML_AS_PNG, SVG, png, png_of_size};
+use tests::images::{HTML_AS_PNG, SVG, png, png_header, png_of_size};
 use tests::{RpcClient, TestApp, TestDb, spawn_app, spawn_app_on};
 
 async fn note_in_new_project(app: &TestApp, email: &str) -> (RpcClient, Value, Value) {
@@ -263,6 +263,73 @@ async fn bad_uploads_are_refused_clearly_and_leave_nothing_behind() {
     // A note id that is not one.
     let (status, _) = browser.upload("not-a-note", png(8, 8, [1, 1, 1])).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn images_too_large_to_show_are_refused_before_anything_is_stored() {
+    let app = spawn_app().await;
+    let (browser, _, note) = note_in_new_project(&app, "ada@example.com").await;
+    let cases = [
+        (
+            "a 33-byte file claiming 2^31-1 pixels a side",
+            png_header(2_147_483_647, 2_147_483_647),
+            "is 2147483647 × 2147483647 pixels; images may be at most 16384 pixels a side and 50 \
+             megapixels",
+        ),
+        (
+            "wider than the side limit",
+            png_header(20_000, 10),
+            "is 20000 × 10 pixels; images may be at most 16384 pixels a side and 50 megapixels",
+        ),
+        (
+            "within the side limit but 60 megapixels",
+            png_header(10_000, 6_000),
+            "is 10000 × 6000 pixels; images may be at most 16384 pixels a side and 50 megapixels",
+        ),
+    ];
+    for (case, bytes, reason) in cases {
+        let (status, error) = browser.upload(id(&note), bytes).await;
+        assert_eq!(
+            (status, error),
+            (
+                422,
+                json!({"kind": "invalid", "field": "file", "reason": reason})
+            ),
+            "{case}"
+        );
+        assert_eq!(image_rows(&app).await, 0, "{case}");
+        assert!(app.stored_objects().is_empty(), "{case}");
+    }
+
+    // The limits are settings.
+    let app = spawn_app_on(TestDb::migrated().await, |s| {
+        s.storage.max_image_width = 100;
+        s.storage.max_image_height = 100;
+        s.storage.max_image_pixels = 5_000;
+    })
+    .await
+    .unwrap();
+    let (browser, _, note) = note_in_new_project(&app, "ada@example.com").await;
+    let (status, error) = browser.upload(id(&note), png(200, 10, [1, 2, 3])).await;
+    assert_eq!(
+        (status, &error["reason"]),
+        (
+            422,
+            &json!(
+                "is 200 × 10 pixels; images may be at most 100 pixels a side and 5000 pixels in all"
+            )
+        )
+    );
+    assert_eq!(image_rows(&app).await, 0);
+    assert!(app.stored_objects().is_empty());
+    let (status, image) = browser.upload(id(&note), png(50, 50, [1, 2, 3])).await;
+    assert_eq!(status, 201, "{image}");
+    assert_eq!(
+        (&image["width"], &image["height"]),
+        (&json!(50), &json!(50))
+    );
+    assert_eq!(image_rows(&app).await, 1);
+    assert_eq!(app.stored_objects().len(), 1);
 }
 
 #[tokio::test]
