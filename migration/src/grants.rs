@@ -4,7 +4,11 @@ use crate::guard::HISTORY_TABLE;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbErr};
 
 /// The schema owner's SECURITY DEFINER functions the application role may call.
-const OWNER_FUNCTIONS: &[&str] = &["cairn_session_context(text)", "cairn_image_tenants()"];
+const OWNER_FUNCTIONS: &[&str] = &[
+    "cairn_session_context(text, interval)",
+    "cairn_image_tenants()",
+    "cairn_invitation_by_token(text)",
+];
 
 /// Grants `role` (the role Cairn serves requests as) data access to every table: row-level security
 /// narrows it to one tenant. Migration bookkeeping stays read-only for it. Idempotent; run after every

@@ -6,12 +6,27 @@ mod m20261122_000001_initial_schema;
 mod m20261122_000002_login_attempts;
 mod m20261122_000003_session_context;
 mod m20261122_000004_image_tenants;
+mod m20261129_000005_account_trust;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
-pub use m20261122_000001_initial_schema::TENANT_TABLES;
 pub use sea_orm_migration;
 use sea_orm_migration::prelude::*;
+
+/// Every table whose rows belong to one tenant through a `tenant_id` column, each with forced
+/// row-level security on `app.tenant_id`.
+pub const TENANT_TABLES: &[&str] = &[
+    "memberships",
+    "projects",
+    "project_notes",
+    "project_syncs",
+    "memory_entries",
+    "note_images",
+    "code_analysis_runs",
+    "workflow_insights",
+    "audit_log",
+    "invitations",
+];
 
 /// Cairn's migrations, oldest first.
 pub struct Migrator;
@@ -24,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_login_attempts::Migration),
             Box::new(m20261122_000003_session_context::Migration),
             Box::new(m20261122_000004_image_tenants::Migration),
+            Box::new(m20261129_000005_account_trust::Migration),
         ]
     }
 }

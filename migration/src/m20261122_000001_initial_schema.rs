@@ -22,7 +22,7 @@ impl MigrationTrait for Migration {
 }
 
 /// Tables whose rows belong to one tenant through a `tenant_id` column (as of this migration).
-pub const TENANT_TABLES: &[&str] = &[
+pub(crate) const TENANT_TABLES: &[&str] = &[
     "memberships",
     "projects",
     "project_notes",
@@ -36,7 +36,7 @@ pub const TENANT_TABLES: &[&str] = &[
 
 /// Row-level security for one tenant table: forced, so even the table's owner role obeys it unless it
 /// has BYPASSRLS; rows are visible and writable only under the tenant set in `app.tenant_id`.
-fn tenant_policy_sql(table: &str) -> String {
+pub(crate) fn tenant_policy_sql(table: &str) -> String {
     format!(
         "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
          ALTER TABLE {table} FORCE ROW LEVEL SECURITY;

@@ -19,6 +19,7 @@ use tokio::sync::{OnceCell, oneshot};
 use uuid::Uuid;
 
 pub mod images;
+pub mod mailbox;
 
 static CLUSTER: OnceCell<Credentials> = OnceCell::const_new();
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
@@ -248,6 +249,16 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// Builds and starts Cairn on a fresh migrated database, sending e-mail through the local SMTP
+/// server (see [`mailbox`]).
+pub async fn spawn_app_with_mail() -> TestApp {
+    spawn_app_on(TestDb::migrated().await, |settings| {
+        settings.mail.smtp_url = Some(mailbox::smtp_url().into());
+    })
+    .await
+    .expect("building the app")
 }
 
 /// Builds and starts Cairn on a fresh migrated database.

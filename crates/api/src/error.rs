@@ -47,6 +47,9 @@ pub enum ApiError {
     Unavailable {
         /// Which service.
         service: String,
+        /// Seconds after which trying again makes sense, when known (also sent as `Retry-After`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_secs: Option<u64>,
     },
     /// Something failed on the server; the details are in the server log under the request id.
     #[error("internal error")]
@@ -103,6 +106,7 @@ impl TryFrom<WireError> for ApiError {
             },
             WireKind::Unavailable => Self::Unavailable {
                 service: needs(wire.service, "missing field `service`")?,
+                retry_after_secs: wire.retry_after_secs,
             },
             WireKind::Internal => Self::Internal,
         })
@@ -115,6 +119,29 @@ impl ApiError {
         Self::Invalid {
             field: field.into(),
             reason: reason.into(),
+        }
+    }
+
+    /// The same validation error, for the form field `field` (a parser shared by two fields names
+    /// the first, e.g. `password` for a new password).
+    pub fn renamed(self, field: &str) -> Self {
+        match self {
+            Self::Invalid { reason, .. } => Self::Invalid {
+                field: field.to_owned(),
+                reason,
+            },
+            other => other,
+        }
+    }
+
+    /// Seconds the client should wait before trying again, for a `Retry-After` header.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Self::Unavailable {
+                retry_after_secs, ..
+            } => *retry_after_secs,
+            _ => None,
         }
     }
 
@@ -152,8 +179,8 @@ impl ApiError {
                     format!("Too many attempts. Try again in {minutes} minutes.")
                 }
             }
-            Self::Unavailable { service } => {
-                format!("{service} is unavailable. Try again shortly.")
+            Self::Unavailable { service, .. } => {
+                format!("{} is unavailable. Try again shortly.", capitalize(service))
             }
             Self::Internal => {
                 "Something went wrong on our side. Try again; if it persists, tell your admin."
@@ -199,9 +226,10 @@ impl server_fn::error::FromServerFnError for ApiError {
         match error {
             E::Request(_) | E::Response(_) => Self::Unavailable {
                 service: "Cairn".into(),
+                retry_after_secs: None,
             },
-            E::Args(reason) | E::MissingArg(reason) | E::Deserialization(reason) => {
-                Self::invalid("request", reason)
+            E::Args(text) | E::MissingArg(text) | E::Deserialization(text) => {
+                crate::wire::malformed_request(&text)
             }
             _ => Self::Internal,
         }
@@ -240,6 +268,11 @@ mod tests {
             },
             ApiError::Unavailable {
                 service: "storage".into(),
+                retry_after_secs: None,
+            },
+            ApiError::Unavailable {
+                service: "password checks".into(),
+                retry_after_secs: Some(2),
             },
             ApiError::Internal,
         ];

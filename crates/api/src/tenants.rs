@@ -1,6 +1,6 @@
 //! Tenants, memberships and the signed-in session, as the UI sees them.
 
-use crate::ids::{TenantId, UserId};
+use crate::ids::{InvitationId, SessionId, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// A member's role in a tenant. What each may do is listed in the README.
@@ -16,7 +16,10 @@ pub enum Role {
 }
 
 impl Role {
-    /// Whether this role may add and remove members.
+    /// Every role, most powerful first.
+    pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Member];
+
+    /// Whether this role may invite, add and remove members.
     pub fn manages_members(self) -> bool {
         matches!(self, Role::Owner | Role::Admin)
     }
@@ -56,6 +59,8 @@ pub struct SessionView {
     pub email: String,
     /// Their display name.
     pub display_name: String,
+    /// Whether they proved the address is theirs (followed a link sent to it).
+    pub email_verified: bool,
     /// Every tenant they belong to.
     pub tenants: Vec<TenantSummary>,
     /// The tenant they are working in.
@@ -103,4 +108,113 @@ pub struct LogInForm {
     pub email: String,
     /// Password.
     pub password: String,
+}
+
+/// An invitation to join the active team, as its Team page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    /// Invitation id.
+    pub id: InvitationId,
+    /// The invited address.
+    pub email: String,
+    /// The role the invitee gets on accepting.
+    pub role: Role,
+    /// Who invited them (display name; empty once that account is gone).
+    pub invited_by: String,
+    /// When the invitation was (last) sent, RFC 3339.
+    pub last_sent_at: String,
+    /// When its link stops working, RFC 3339.
+    pub expires_at: String,
+    /// Whether it went out by e-mail (else the inviter handed the link over).
+    pub sent_by_mail: bool,
+}
+
+/// What inviting, or sending an invitation again, did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationSent {
+    /// The pending invitation.
+    pub invitation: Invitation,
+    /// How its link reaches the invitee.
+    pub delivery: Delivery,
+}
+
+/// How a link reaches its recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Delivery {
+    /// E-mailed to the address.
+    Mail,
+    /// No mail server is configured: the inviter copies the link and hands it over.
+    Link {
+        /// The link.
+        url: String,
+    },
+}
+
+/// What an invitation's link shows to whoever follows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationView {
+    /// The team's name.
+    pub team_name: String,
+    /// Who invited (display name).
+    pub inviter_name: String,
+    /// The invited address: accepting needs an account with exactly this address.
+    pub email: String,
+    /// The role on accepting.
+    pub role: Role,
+    /// Whether it can still be accepted.
+    pub state: InvitationState,
+    /// Whether an account with the invited address exists (log in to accept; otherwise sign up).
+    pub account_exists: bool,
+    /// The address of the account the visitor is signed in with, if any.
+    pub signed_in_as: Option<String>,
+}
+
+/// Where an invitation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationState {
+    /// It can be accepted.
+    Pending,
+    /// Somebody accepted it.
+    Accepted,
+    /// The team took it back.
+    Revoked,
+    /// Its link is older than seven days.
+    Expired,
+}
+
+/// Signing up from an invitation's link: the address is the invitation's, not typed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct InvitedSignUpForm {
+    /// Display name.
+    pub display_name: String,
+    /// Password.
+    pub password: String,
+}
+
+/// One of the signed-in user's sessions (a browser or device), for "your sessions".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Session id.
+    pub id: SessionId,
+    /// When it was signed in, RFC 3339.
+    pub created_at: String,
+    /// When it was last used, RFC 3339 (noted every few minutes).
+    pub last_seen_at: String,
+    /// The browser that signed in.
+    pub user_agent: Option<String>,
+    /// The address it signed in from.
+    pub client_address: Option<String>,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+/// Changing one's password while signed in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PasswordChangeForm {
+    /// The password now.
+    pub current_password: String,
+    /// The new one.
+    pub new_password: String,
 }

@@ -2,6 +2,8 @@
 
 mod browser;
 mod components;
+#[cfg(feature = "ssr")]
+mod delivery;
 mod pages;
 mod root;
 pub mod rpc;

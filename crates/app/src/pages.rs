@@ -1,7 +1,9 @@
 //! The screens.
 
+pub mod account;
 pub mod auth;
 pub mod home;
+pub mod invite;
 pub mod memory;
 pub mod notes;
 pub mod project;

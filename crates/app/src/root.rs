@@ -7,8 +7,10 @@
 use crate::browser;
 use crate::components::{ErrorNote, Loading};
 use crate::pages::{
+    account::{AccountPage, ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
     auth::{LogInPage, SignUpPage},
     home::HomePage,
+    invite::InvitePage,
     memory::MemoryTab,
     notes::{NotePage, NotesTab},
     project::{EmptyTab, OverviewTab, ProjectPage, SettingsTab},
@@ -80,6 +82,11 @@ pub fn App() -> impl IntoView {
                         <Route ssr=SsrMode::Async path=path!("settings") view=SettingsTab/>
                     </ParentRoute>
                     <Route ssr=SsrMode::Async path=path!("/team") view=TeamPage/>
+                    <Route ssr=SsrMode::Async path=path!("/account") view=AccountPage/>
+                    <Route ssr=SsrMode::Async path=path!("/invite/:token") view=InvitePage/>
+                    <Route ssr=SsrMode::Async path=path!("/forgot-password") view=ForgotPasswordPage/>
+                    <Route ssr=SsrMode::Async path=path!("/reset-password/:token") view=ResetPasswordPage/>
+                    <Route ssr=SsrMode::Async path=path!("/verify-email/:token") view=VerifyEmailPage/>
                 </Routes>
             </main>
         </Router>
@@ -180,7 +187,7 @@ fn AccountMenu(session: SessionView) -> impl IntoView {
                         .collect_view()}
                 </select>
             </label>
-            <span class="user" title=session.email>{session.display_name}</span>
+            <a class="user" href="/account" title=session.email>{session.display_name}</a>
             <button class="button ghost small" on:click=move |_| { log_out.dispatch(LogOut {}); }>
                 "Log out"
             </button>

@@ -6,20 +6,29 @@
 #![allow(missing_docs)]
 
 use api::ApiError;
-use api::ids::{MemoryEntryId, NoteId, NoteImageId, ProjectId, TenantId, UserId};
+use api::ids::{
+    InvitationId, MemoryEntryId, NoteId, NoteImageId, ProjectId, SessionId, TenantId, UserId,
+};
 use api::memory::{MemoryEntry, MemoryEntryForm, MemoryPage, MemoryQuery, MemoryStatus};
 #[cfg(feature = "ssr")]
 use api::notes::ImageCaption;
 use api::notes::{ImageLimits, Note, NoteForm, NoteImage};
 use api::projects::{Project, ProjectForm};
-use api::tenants::{LogInForm, Member, Role, SessionView, SignUpForm};
+use api::tenants::{
+    Invitation, InvitationSent, InvitationView, InvitedSignUpForm, LogInForm, Member,
+    PasswordChangeForm, Role, SessionInfo, SessionView, SignUpForm,
+};
 use api::wire::Json;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
+use crate::delivery;
+#[cfg(feature = "ssr")]
 use crate::session_cookie;
 #[cfg(feature = "ssr")]
-use domain::{accounts, images, members, memory, notes, projects};
+use domain::accounts::{recovery, sessions};
+#[cfg(feature = "ssr")]
+use domain::{accounts, images, invitations, members, memory, notes, projects};
 
 /// Who is signed in, or `None`.
 #[server(prefix = "/api/v1", endpoint = "session", input = Json, output = Json)]
@@ -36,8 +45,10 @@ pub async fn sign_up(form: SignUpForm) -> Result<SessionView, ApiError> {
     let state = session_cookie::state();
     let account = accounts::NewAccount::parse(&form)?;
     let client = session_cookie::client(&state).await?;
-    let (signed_in, session) = accounts::sign_up(&state.db, account, &client).await?;
+    let (signed_in, session) =
+        accounts::sign_up(&state.db, &state.passwords, account, &client).await?;
     session_cookie::set(&state, &session).await;
+    delivery::send_verification_soon(&state, &signed_in);
     Ok(accounts::session_view(&state.db, &signed_in).await?)
 }
 
@@ -46,8 +57,14 @@ pub async fn sign_up(form: SignUpForm) -> Result<SessionView, ApiError> {
 pub async fn log_in(form: LogInForm) -> Result<SessionView, ApiError> {
     let state = session_cookie::state();
     let client = session_cookie::client(&state).await?;
-    let (signed_in, session) =
-        accounts::log_in(&state.db, &form.email, &form.password, &client).await?;
+    let (signed_in, session) = accounts::log_in(
+        &state.db,
+        &state.passwords,
+        &form.email,
+        &form.password,
+        &client,
+    )
+    .await?;
     session_cookie::set(&state, &session).await;
     Ok(accounts::session_view(&state.db, &signed_in).await?)
 }
@@ -82,11 +99,173 @@ pub async fn list_members() -> Result<Vec<Member>, ApiError> {
     Ok(members::list(tx).await?)
 }
 
-/// Adds an existing user to the active tenant by e-mail.
-#[server(prefix = "/api/v1", endpoint = "add_member", input = Json, output = Json)]
-pub async fn add_member(email: String, role: Role) -> Result<Member, ApiError> {
+/// Changes a member's role (owners only; a team keeps at least one owner).
+#[server(prefix = "/api/v1", endpoint = "change_member_role", input = Json, output = Json)]
+pub async fn change_member_role(user_id: UserId, role: Role) -> Result<Member, ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(members::add(tx, &email, role).await?)
+    Ok(members::change_role(tx, user_id, role).await?)
+}
+
+/// Invites an e-mail address to the active team. The answer is the same whether or not the address
+/// has an account. With e-mail configured the link is mailed (and not shown: only the address's
+/// owner may follow it); without, the inviter gets the link to hand over.
+#[server(prefix = "/api/v1", endpoint = "invite_member", input = Json, output = Json)]
+pub async fn invite_member(email: String, role: Role) -> Result<InvitationSent, ApiError> {
+    let state = session_cookie::state();
+    let email = api::accounts::Email::parse(&email)?;
+    let tx = session_cookie::require_tenant().await?;
+    let issued =
+        invitations::create(&state.db, &tx, &email, role, state.mailer.is_enabled()).await?;
+    // Delivered before the commit: an invitation whose e-mail did not leave is not kept.
+    let delivery = delivery::invitation(&state, &issued).await?;
+    tx.commit().await?;
+    Ok(InvitationSent {
+        invitation: issued.invitation,
+        delivery,
+    })
+}
+
+/// The active team's pending invitations.
+#[server(prefix = "/api/v1", endpoint = "list_invitations", input = Json, output = Json)]
+pub async fn list_invitations() -> Result<Vec<Invitation>, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(invitations::list_pending(tx).await?)
+}
+
+/// Sends a pending invitation again, with a new link (the previous one stops working).
+#[server(prefix = "/api/v1", endpoint = "resend_invitation", input = Json, output = Json)]
+pub async fn resend_invitation(id: InvitationId) -> Result<InvitationSent, ApiError> {
+    let state = session_cookie::state();
+    let tx = session_cookie::require_tenant().await?;
+    let issued = invitations::resend(&state.db, &tx, id, state.mailer.is_enabled()).await?;
+    let delivery = delivery::invitation(&state, &issued).await?;
+    tx.commit().await?;
+    Ok(InvitationSent {
+        invitation: issued.invitation,
+        delivery,
+    })
+}
+
+/// Takes a pending invitation back.
+#[server(prefix = "/api/v1", endpoint = "revoke_invitation", input = Json, output = Json)]
+pub async fn revoke_invitation(id: InvitationId) -> Result<(), ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(invitations::revoke(tx, id).await?)
+}
+
+/// What an invitation's link shows (the team, who invited, the address, whether it still works).
+#[server(prefix = "/api/v1", endpoint = "view_invitation", input = Json, output = Json)]
+pub async fn view_invitation(token: String) -> Result<InvitationView, ApiError> {
+    let signed_in = session_cookie::optional_session().await?;
+    let state = session_cookie::state();
+    Ok(invitations::view(&state.db, &token, signed_in.as_ref().map(|(_, s)| s)).await?)
+}
+
+/// Accepts an invitation as the signed-in user (whose address must be the invited one) and makes
+/// its team the active one.
+#[server(prefix = "/api/v1", endpoint = "accept_invitation", input = Json, output = Json)]
+pub async fn accept_invitation(token: String) -> Result<SessionView, ApiError> {
+    let (state, signed_in) = session_cookie::require_session().await?;
+    let tenant_id = invitations::accept(&state.db, &token, &signed_in).await?;
+    let signed_in = accounts::SignedIn {
+        active_tenant: Some(tenant_id),
+        ..signed_in
+    };
+    Ok(accounts::session_view(&state.db, &signed_in).await?)
+}
+
+/// Creates an account from an invitation's link (the address is the invitation's), joins the team
+/// and signs in.
+#[server(prefix = "/api/v1", endpoint = "sign_up_invited", input = Json, output = Json)]
+pub async fn sign_up_invited(
+    token: String,
+    form: InvitedSignUpForm,
+) -> Result<SessionView, ApiError> {
+    let state = session_cookie::state();
+    let client = session_cookie::client(&state).await?;
+    let (signed_in, session) =
+        invitations::sign_up_invited(&state.db, &state.passwords, &token, &form, &client).await?;
+    session_cookie::set(&state, &session).await;
+    Ok(accounts::session_view(&state.db, &signed_in).await?)
+}
+
+/// Changes the signed-in user's password; every other session of theirs is signed out.
+#[server(prefix = "/api/v1", endpoint = "change_password", input = Json, output = Json)]
+pub async fn change_password(form: PasswordChangeForm) -> Result<u64, ApiError> {
+    let new = api::accounts::NewPassword::parse(&form.new_password)
+        .map_err(|e| e.renamed("new_password"))?;
+    let (state, signed_in) = session_cookie::require_session().await?;
+    Ok(recovery::change_password(
+        &state.db,
+        &state.passwords,
+        &signed_in,
+        &form.current_password,
+        &new,
+    )
+    .await?)
+}
+
+/// E-mails a password-reset link to `email` if an account uses it. The answer is the same either
+/// way; without e-mail configured it is `Unavailable`.
+#[server(prefix = "/api/v1", endpoint = "request_password_reset", input = Json, output = Json)]
+pub async fn request_password_reset(email: String) -> Result<(), ApiError> {
+    let state = session_cookie::state();
+    delivery::require_mail(&state)?;
+    let client = session_cookie::client(&state).await?;
+    if let Some(link) = recovery::request_password_reset(&state.db, &email, &client).await? {
+        delivery::password_reset_soon(&state, link);
+    }
+    Ok(())
+}
+
+/// Sets a new password through a reset link; every session of the account is signed out, and
+/// this browser is signed in.
+#[server(prefix = "/api/v1", endpoint = "reset_password", input = Json, output = Json)]
+pub async fn reset_password(token: String, password: String) -> Result<SessionView, ApiError> {
+    let password = api::accounts::NewPassword::parse(&password)?;
+    let state = session_cookie::state();
+    let client = session_cookie::client(&state).await?;
+    let (signed_in, session) =
+        recovery::reset_password(&state.db, &state.passwords, &token, &password, &client).await?;
+    session_cookie::set(&state, &session).await;
+    Ok(accounts::session_view(&state.db, &signed_in).await?)
+}
+
+/// E-mails the signed-in user a link that verifies their address (nothing when verified already).
+#[server(prefix = "/api/v1", endpoint = "send_verification_email", input = Json, output = Json)]
+pub async fn send_verification_email() -> Result<(), ApiError> {
+    let (state, signed_in) = session_cookie::require_session().await?;
+    delivery::require_mail(&state)?;
+    if let Some(link) = recovery::request_verification(&state.db, &signed_in).await? {
+        delivery::verification(&state, link).await?;
+    }
+    Ok(())
+}
+
+/// Follows a verification link.
+#[server(prefix = "/api/v1", endpoint = "verify_email", input = Json, output = Json)]
+pub async fn verify_email(token: String) -> Result<(), ApiError> {
+    Ok(recovery::verify_email(&session_cookie::state().db, &token).await?)
+}
+
+/// Whether this Cairn sends e-mail (otherwise invitation links are handed over by the inviter).
+#[server(prefix = "/api/v1", endpoint = "mail_enabled", input = Json, output = Json)]
+pub async fn mail_enabled() -> Result<bool, ApiError> {
+    Ok(session_cookie::state().mailer.is_enabled())
+}
+
+/// The signed-in user's live sessions (browsers and devices).
+#[server(prefix = "/api/v1", endpoint = "list_sessions", input = Json, output = Json)]
+pub async fn list_sessions() -> Result<Vec<SessionInfo>, ApiError> {
+    let (state, signed_in) = session_cookie::require_session().await?;
+    Ok(sessions::list(&state.db, &signed_in).await?)
+}
+
+/// Signs one of the user's sessions out (another user's is not found).
+#[server(prefix = "/api/v1", endpoint = "revoke_session", input = Json, output = Json)]
+pub async fn revoke_session(id: SessionId) -> Result<(), ApiError> {
+    let (state, signed_in) = session_cookie::require_session().await?;
+    Ok(sessions::revoke(&state.db, &signed_in, id).await?)
 }
 
 /// Removes a member from the active tenant (or leaves it, for one's own id).

@@ -10,8 +10,11 @@ use leptos::prelude::expect_context;
 use leptos_axum::{ResponseOptions, extract};
 use std::net::SocketAddr;
 
-/// Name of the session cookie.
+/// Name of the session cookie over plain http.
 pub const SESSION_COOKIE: &str = "cairn_session";
+/// Name of the session cookie over https. The `__Host-` prefix makes browsers refuse it unless it
+/// is `Secure`, has `Path=/` and no `Domain`: a sibling subdomain cannot plant or overwrite it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-cairn_session";
 
 /// The application state.
 pub fn state() -> AppState {
@@ -22,22 +25,41 @@ async fn headers() -> Result<HeaderMap, ApiError> {
     extract::<HeaderMap>().await.map_err(|_| ApiError::Internal)
 }
 
-/// The session token in a request's cookies, if any.
-pub fn token_from(headers: &HeaderMap) -> Option<String> {
+/// The session token in a request's cookies, if any. Over https only the `__Host-` cookie counts.
+pub fn token_from(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let name = cookie_name(is_secure(state, headers));
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(found, _)| *found == name)
         .map(|(_, value)| value.to_owned())
+}
+
+fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// Whether the browser reached Cairn over https: always when configured so, else as a trusted
+/// proxy says.
+pub fn is_secure(state: &AppState, headers: &HeaderMap) -> bool {
+    state.secure_cookies
+        || (state.trust_proxy_headers
+            && headers
+                .get("x-forwarded-proto")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https")))
 }
 
 /// The signed-in session, if the request carries a valid one.
 pub async fn optional_session() -> Result<Option<(AppState, SignedIn)>, ApiError> {
     let state = state();
-    let Some(token) = token_from(&headers().await?) else {
+    let Some(token) = token_from(&state, &headers().await?) else {
         return Ok(None);
     };
     match accounts::verify_session(&state.db, &token).await {
@@ -54,29 +76,25 @@ pub async fn require_session() -> Result<(AppState, SignedIn), ApiError> {
 
 /// The signed-in user's transaction in their active tenant: the session is verified inside it.
 pub async fn require_tenant() -> Result<TenantTxn, ApiError> {
-    let token = token_from(&headers().await?).ok_or(ApiError::Unauthorized)?;
-    Ok(state().db.enter_session(&token).await?)
+    let state = state();
+    let token = token_from(&state, &headers().await?).ok_or(ApiError::Unauthorized)?;
+    Ok(state.db.enter_session(&token).await?)
 }
 
 /// The raw session token of this request, if any.
 pub async fn token() -> Result<Option<String>, ApiError> {
-    Ok(token_from(&headers().await?))
+    Ok(token_from(&state(), &headers().await?))
 }
 
-/// Where the request comes from: the peer address, or the proxy's `X-Forwarded-For` when trusted.
+/// Where the request comes from: the peer address, or, behind trusted proxies, the address the
+/// outermost trusted proxy saw (see [`forwarded_client`]).
 pub async fn client(state: &AppState) -> Result<Client, ApiError> {
     let headers = headers().await?;
     let forwarded = state
         .trust_proxy_headers
         .then(|| {
-            headers
-                .get("x-forwarded-for")?
-                .to_str()
-                .ok()?
-                .split(',')
-                .next()
-                .map(str::trim)
-                .map(str::to_owned)
+            let header = headers.get("x-forwarded-for")?.to_str().ok()?;
+            forwarded_client(header, state.trusted_proxies)
         })
         .flatten();
     let peer = extract::<ConnectInfo<SocketAddr>>()
@@ -92,16 +110,19 @@ pub async fn client(state: &AppState) -> Result<Client, ApiError> {
     })
 }
 
-async fn secure(state: &AppState) -> bool {
-    if state.secure_cookies {
-        return true;
-    }
-    state.trust_proxy_headers
-        && headers()
-            .await
-            .ok()
-            .and_then(|h| h.get("x-forwarded-proto").map(|v| v.as_bytes() == b"https"))
-            .unwrap_or(false)
+/// The client in `X-Forwarded-For` behind `trusted_proxies` proxies. Each proxy appends the address
+/// it received the request from, so the entries on the left are whatever the client claimed and
+/// only the right ones are facts: the client is the entry `trusted_proxies` from the right (the
+/// leftmost when there are fewer).
+pub fn forwarded_client(header: &str, trusted_proxies: usize) -> Option<String> {
+    let entries: Vec<&str> = header
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .collect();
+    let from_right = trusted_proxies.max(1);
+    let index = entries.len().saturating_sub(from_right);
+    entries.get(index).map(|entry| (*entry).to_owned())
 }
 
 /// Sets the session cookie.
@@ -118,16 +139,45 @@ pub async fn clear(state: &AppState) {
 }
 
 /// The cookie's attributes, the same for setting and clearing: HttpOnly (no script reads it),
-/// SameSite=Lax (not sent on cross-site posts), Secure over https.
+/// SameSite=Lax (not sent on cross-site posts), Secure and `__Host-` prefixed over https.
 async fn write(state: &AppState, value: &str, max_age: i64) {
-    let secure = if secure(state).await { "; Secure" } else { "" };
+    let secure = match headers().await {
+        Ok(headers) => is_secure(state, &headers),
+        Err(_) => state.secure_cookies,
+    };
+    let name = cookie_name(secure);
+    let attribute = if secure { "; Secure" } else { "" };
     append(format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{attribute}"
     ));
 }
 
 fn append(cookie: String) {
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         expect_context::<ResponseOptions>().append_header(header::SET_COOKIE, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_client;
+
+    #[test]
+    fn the_client_is_counted_from_the_right_past_the_trusted_proxies() {
+        // The client claimed 6.6.6.6; the one proxy saw 203.0.113.7.
+        assert_eq!(
+            forwarded_client("6.6.6.6, 203.0.113.7", 1).as_deref(),
+            Some("203.0.113.7")
+        );
+        // Two proxies: the outer one saw the client, the inner one saw the outer proxy.
+        assert_eq!(
+            forwarded_client("6.6.6.6, 203.0.113.7, 10.0.0.2", 2).as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            forwarded_client("203.0.113.7", 3).as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(forwarded_client(" , ", 1), None);
     }
 }

@@ -1,8 +1,10 @@
 //! What server functions and server-rendered pages reach through the Leptos context.
 
 use axum::extract::FromRef;
+use domain::accounts::PasswordHasher;
 use domain::{Db, ImageStore};
 use leptos::config::LeptosOptions;
+use mail::Mailer;
 
 /// Shared by every request. Built once, by the server's `Application::build`.
 #[derive(Clone)]
@@ -13,10 +15,29 @@ pub struct AppState {
     pub db: Db,
     /// Where image bytes are stored, and the upload limits.
     pub images: ImageStore,
-    /// Mark the session cookie `Secure` even without `X-Forwarded-Proto: https`.
+    /// Password hashing, bounded by its memory budget.
+    pub passwords: PasswordHasher,
+    /// Outgoing e-mail (sends nothing when no SMTP server is configured).
+    pub mailer: Mailer,
+    /// The address people reach Cairn at (`https://cairn.example.com`, no trailing slash): links in
+    /// e-mails start with it, and requests from its origin pass the same-origin check.
+    pub public_url: String,
+    /// Mark the session cookie `Secure` (and name it `__Host-…`) even without
+    /// `X-Forwarded-Proto: https`.
     pub secure_cookies: bool,
-    /// Believe `X-Forwarded-For` / `X-Forwarded-Proto` (only behind a proxy that sets them).
+    /// Believe `X-Forwarded-For` / `X-Forwarded-Proto` / `X-Forwarded-Host` (only behind a proxy
+    /// that sets them).
     pub trust_proxy_headers: bool,
+    /// How many proxies in front of Cairn append to `X-Forwarded-For`: the client is the address
+    /// that many entries from the right.
+    pub trusted_proxies: usize,
+}
+
+impl AppState {
+    /// An absolute link to `path` (which starts with `/`), for e-mails and for copying.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url)
+    }
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -25,6 +25,7 @@ pub async fn upload_image(
 
     let failed = |_| ApiError::Unavailable {
         service: "the browser's upload".into(),
+        retry_after_secs: None,
     };
     let xhr = XmlHttpRequest::new().map_err(failed)?;
     xhr.open("POST", &api::notes::upload_url(note))
@@ -59,6 +60,7 @@ pub async fn upload_image(
         201 => serde_json::from_str(&text).map_err(|_| ApiError::Internal),
         0 => Err(ApiError::Unavailable {
             service: "the server (the connection was cut off)".into(),
+            retry_after_secs: None,
         }),
         _ => Err(serde_json::from_str(&text).unwrap_or(ApiError::Internal)),
     }

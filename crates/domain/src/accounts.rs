@@ -1,22 +1,26 @@
 //! Accounts: sign-up, log-in with rate limiting, and sessions stored in Postgres.
 //!
 //! A session cookie carries a random 256-bit token; only its SHA-256 is stored, so a leaked sessions
-//! table does not let anyone sign in. Sessions expire after [`SESSION_LIFETIME_DAYS`] and are revoked
-//! by logging out.
+//! table does not let anyone sign in. Sessions expire after [`SESSION_LIFETIME_DAYS`], or after a
+//! time without use (`Db::session_idle_timeout`), and are revoked by logging out.
 
-use crate::entities::{memberships, sessions, tenants, users};
+mod passwords;
+pub mod recovery;
+pub mod sessions;
+
+pub use passwords::{MIB_PER_HASH, PasswordHasher};
+
+use crate::entities::{memberships, sessions as session_rows, tenants, users};
+use crate::rate_limit::{self, LOG_IN_PER_ACCOUNT, LOG_IN_PER_ADDRESS, SIGN_UP_PER_ADDRESS};
 use crate::{Db, DomainError};
 use api::accounts::{Email, Name, NewPassword};
 use api::ids::{TenantId, UserId};
 use api::tenants::{SessionView, TenantSummary};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -24,11 +28,11 @@ use uuid::Uuid;
 /// How long a session lasts.
 pub const SESSION_LIFETIME_DAYS: i64 = 30;
 /// Failed log-ins allowed per account within [`RATE_WINDOW_MINUTES`].
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
+pub const MAX_FAILURES_PER_ACCOUNT: i64 = LOG_IN_PER_ACCOUNT.max as i64;
 /// Failed log-ins allowed per client address within [`RATE_WINDOW_MINUTES`].
-pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+pub const MAX_FAILURES_PER_ADDRESS: i64 = LOG_IN_PER_ADDRESS.max as i64;
 /// The window failed attempts are counted in.
-pub const RATE_WINDOW_MINUTES: i64 = 15;
+pub const RATE_WINDOW_MINUTES: i64 = (LOG_IN_PER_ACCOUNT.window.as_secs() / 60) as i64;
 
 /// A sign-up form that passed every check.
 #[derive(Debug, Clone)]
@@ -64,6 +68,13 @@ pub struct Client {
     pub user_agent: Option<String>,
 }
 
+impl Client {
+    /// What its requests are limited by: the address, or its IPv6 /64.
+    pub fn limit_key(&self) -> String {
+        rate_limit::address_key(&self.address)
+    }
+}
+
 /// A session just created: the token goes into the cookie and nowhere else.
 #[derive(Clone)]
 pub struct NewSession {
@@ -92,40 +103,38 @@ pub struct SignedIn {
     pub active_tenant: Option<TenantId>,
 }
 
-/// Creates a user, their first tenant and their owner membership, and signs them in.
+/// Creates a user, their first tenant and their owner membership, and signs them in. Each client
+/// address (IPv6: its /64) creates at most [`SIGN_UP_PER_ADDRESS`] accounts an hour.
 pub async fn sign_up(
     db: &Db,
+    hasher: &PasswordHasher,
     account: NewAccount,
     client: &Client,
 ) -> Result<(SignedIn, NewSession), DomainError> {
     let user_id = UserId::from_uuid(Uuid::now_v7());
     let tenant_id = TenantId::from_uuid(Uuid::now_v7());
-    let password_hash = hash_password(account.password).await?;
+    let reservation = rate_limit::take(db, &[(SIGN_UP_PER_ADDRESS, &client.limit_key())]).await?;
+    let password_hash = match hasher.hash(&account.password).await {
+        Ok(hash) => hash,
+        Err(busy) => {
+            // Nothing was attempted: the place is given back.
+            rate_limit::release(db, reservation).await?;
+            return Err(busy);
+        }
+    };
+    drop(reservation);
     // The new tenant's id is set for row-level security before the tenant exists, so the inserts
     // below pass the policies' WITH CHECK.
     let txn = db.begin_with(Some(tenant_id), Some(user_id)).await?;
-    let taken = user_by_email(&txn, &account.email).await?.is_some();
-    if taken {
-        return Err(DomainError::Conflict(
-            "an account with this e-mail address already exists".into(),
-        ));
-    }
-    users::ActiveModel {
-        id: Set(user_id.into_uuid()),
-        email: Set(account.email.to_string()),
-        password_hash: Set(password_hash),
-        display_name: Set(account.display_name.to_string()),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| match DomainError::from(e) {
-        // A concurrent sign-up with the same address won the race.
-        DomainError::Conflict(_) => {
-            DomainError::Conflict("an account with this e-mail address already exists".into())
-        }
-        other => other,
-    })?;
+    insert_user(
+        &txn,
+        user_id,
+        &account.email,
+        password_hash,
+        &account.display_name,
+        false,
+    )
+    .await?;
     tenants::ActiveModel {
         id: Set(tenant_id.into_uuid()),
         name: Set(account.tenant_name.to_string()),
@@ -147,48 +156,68 @@ pub async fn sign_up(
 }
 
 /// Signs a user in with e-mail and password. A wrong address and a wrong password are the same
-/// `Unauthorized`, and take the same time. Too many failures for the account or the address are
-/// `RateLimited`, checked before the password is.
+/// `Unauthorized`, and take the same time. Every attempt takes a place in the account's and the
+/// address's log-in limits before the password is checked, and gives it back only when the
+/// password was right: however many arrive at once, at most [`MAX_FAILURES_PER_ACCOUNT`] are
+/// checked per account in the window, and the rest are `RateLimited`.
 pub async fn log_in(
     db: &Db,
+    hasher: &PasswordHasher,
     email: &str,
     password: &str,
     client: &Client,
 ) -> Result<(SignedIn, NewSession), DomainError> {
     let email = Email::parse(email)?;
     let conn = db.connection();
-    check_rate_limits(conn, email.as_str(), &client.address).await?;
+    let reservation = rate_limit::take(
+        db,
+        &[
+            (LOG_IN_PER_ACCOUNT, email.as_str()),
+            (LOG_IN_PER_ADDRESS, &client.limit_key()),
+        ],
+    )
+    .await?;
 
     let user = user_by_email(conn, &email).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    let verified = verify_password(password.to_owned(), stored_hash).await?;
-    record_attempt(conn, email.as_str(), &client.address, verified).await?;
+    let verified = match hasher.verify(password, stored_hash).await {
+        Ok(verified) => verified,
+        Err(busy) => {
+            // The password was never checked: the attempt does not count.
+            rate_limit::release(db, reservation).await?;
+            return Err(busy);
+        }
+    };
     let (Some(user), true) = (user, verified) else {
+        drop(reservation);
         return Err(DomainError::Unauthorized);
     };
+    // The right password forgives the account's failures.
+    rate_limit::release(db, reservation).await?;
+    rate_limit::clear(db, LOG_IN_PER_ACCOUNT, email.as_str()).await?;
     let user_id = UserId::from_uuid(user.id);
 
     let txn = db.begin_as_user(user_id).await?;
-    let first_tenant = memberships::Entity::find()
-        .filter(memberships::Column::UserId.eq(user.id))
-        .order_by_asc(memberships::Column::CreatedAt)
-        .one(&txn)
-        .await?
-        .map(|m| TenantId::from_uuid(m.tenant_id));
+    let first_tenant = first_tenant(&txn, user_id).await?;
     let session = create_session(&txn, user_id, first_tenant, client).await?;
     txn.commit().await?;
     Ok(session)
 }
 
-/// The session behind a cookie token, if it is valid (not expired, not revoked).
+/// The session behind a cookie token, if it is valid (not expired, not idle too long, not revoked).
 pub async fn verify_session(db: &Db, token: &str) -> Result<SignedIn, DomainError> {
-    let session = sessions::Entity::find()
-        .filter(sessions::Column::TokenHash.eq(token_hash(token)))
-        .filter(sessions::Column::RevokedAt.is_null())
+    let session = session_rows::Entity::find()
+        .filter(session_rows::Column::TokenHash.eq(token_hash(token)))
+        .filter(session_rows::Column::RevokedAt.is_null())
         .filter(Expr::cust("expires_at > now()"))
+        .filter(Expr::cust_with_values(
+            "last_seen_at > now() - make_interval(secs => $1)",
+            [db.session_idle_timeout().as_secs_f64()],
+        ))
         .one(db.connection())
         .await?
         .ok_or(DomainError::Unauthorized)?;
+    sessions::note_use(db, session.id, session.last_seen_at);
     Ok(SignedIn {
         session_id: session.id,
         user_id: UserId::from_uuid(session.user_id),
@@ -198,10 +227,10 @@ pub async fn verify_session(db: &Db, token: &str) -> Result<SignedIn, DomainErro
 
 /// Ends the session behind `token`. Unknown tokens are ignored: logging out twice is fine.
 pub async fn log_out(db: &Db, token: &str) -> Result<(), DomainError> {
-    sessions::Entity::update_many()
-        .col_expr(sessions::Column::RevokedAt, Expr::cust("now()"))
-        .filter(sessions::Column::TokenHash.eq(token_hash(token)))
-        .filter(sessions::Column::RevokedAt.is_null())
+    session_rows::Entity::update_many()
+        .col_expr(session_rows::Column::RevokedAt, Expr::cust("now()"))
+        .filter(session_rows::Column::TokenHash.eq(token_hash(token)))
+        .filter(session_rows::Column::RevokedAt.is_null())
         .exec(db.connection())
         .await?;
     Ok(())
@@ -209,13 +238,7 @@ pub async fn log_out(db: &Db, token: &str) -> Result<(), DomainError> {
 
 /// Ends every session of a user (after a password change, or on request).
 pub async fn revoke_all_sessions(db: &Db, user_id: UserId) -> Result<u64, DomainError> {
-    let result = sessions::Entity::update_many()
-        .col_expr(sessions::Column::RevokedAt, Expr::cust("now()"))
-        .filter(sessions::Column::UserId.eq(user_id.into_uuid()))
-        .filter(sessions::Column::RevokedAt.is_null())
-        .exec(db.connection())
-        .await?;
-    Ok(result.rows_affected)
+    sessions::revoke_all_but(db.connection(), user_id, None).await
 }
 
 /// Who is signed in, and every tenant they belong to.
@@ -250,6 +273,7 @@ pub async fn session_view(db: &Db, signed_in: &SignedIn) -> Result<SessionView, 
         user_id: signed_in.user_id,
         email: user.email,
         display_name: user.display_name,
+        email_verified: user.email_verified_at.is_some(),
         tenants,
         active_tenant,
     })
@@ -262,29 +286,27 @@ pub async fn switch_tenant(
     tenant_id: TenantId,
 ) -> Result<(), DomainError> {
     crate::TenantCtx::for_member(db, signed_in.user_id, tenant_id).await?;
-    sessions::Entity::update_many()
+    session_rows::Entity::update_many()
         .col_expr(
-            sessions::Column::ActiveTenantId,
+            session_rows::Column::ActiveTenantId,
             Expr::value(tenant_id.into_uuid()),
         )
-        .filter(sessions::Column::Id.eq(signed_in.session_id))
+        .filter(session_rows::Column::Id.eq(signed_in.session_id))
         .exec(db.connection())
         .await?;
     Ok(())
 }
 
-async fn create_session(
+pub(crate) async fn create_session(
     db: &impl ConnectionTrait,
     user_id: UserId,
     active_tenant: Option<TenantId>,
     client: &Client,
 ) -> Result<(SignedIn, NewSession), DomainError> {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let token = new_token();
     let expires_at = chrono::Utc::now() + chrono::Duration::days(SESSION_LIFETIME_DAYS);
     let session_id = Uuid::now_v7();
-    sessions::ActiveModel {
+    session_rows::ActiveModel {
         id: Set(session_id),
         token_hash: Set(token_hash(&token)),
         user_id: Set(user_id.into_uuid()),
@@ -306,10 +328,57 @@ async fn create_session(
     ))
 }
 
-fn new_salt() -> Result<SaltString, argon2::password_hash::Error> {
-    let mut bytes = [0u8; 16];
+/// A new secret for a cookie or a link: 256 random bits, URL-safe. Only its [`token_hash`] is
+/// stored.
+pub(crate) fn new_token() -> String {
+    let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    SaltString::encode_b64(&bytes)
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Inserts a user. An address already taken (in any case) is `Conflict`, also when a concurrent
+/// sign-up wins the race.
+pub(crate) async fn insert_user(
+    db: &impl ConnectionTrait,
+    user_id: UserId,
+    email: &Email,
+    password_hash: String,
+    display_name: &Name,
+    email_verified: bool,
+) -> Result<(), DomainError> {
+    let taken =
+        || DomainError::Conflict("an account with this e-mail address already exists".into());
+    if user_by_email(db, email).await?.is_some() {
+        return Err(taken());
+    }
+    users::ActiveModel {
+        id: Set(user_id.into_uuid()),
+        email: Set(email.to_string()),
+        password_hash: Set(password_hash),
+        display_name: Set(display_name.to_string()),
+        email_verified_at: Set(email_verified.then(|| chrono::Utc::now().fixed_offset())),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map_err(|e| match DomainError::from(e) {
+        DomainError::Conflict(_) => taken(),
+        other => other,
+    })?;
+    Ok(())
+}
+
+/// The first tenant a user joined, where a new session starts.
+pub(crate) async fn first_tenant(
+    db: &impl ConnectionTrait,
+    user_id: UserId,
+) -> Result<Option<TenantId>, DomainError> {
+    Ok(memberships::Entity::find()
+        .filter(memberships::Column::UserId.eq(user_id.into_uuid()))
+        .order_by_asc(memberships::Column::CreatedAt)
+        .one(db)
+        .await?
+        .map(|m| TenantId::from_uuid(m.tenant_id)))
 }
 
 /// The user with this address. The unique index is on `lower(email)`, and addresses are stored
@@ -329,107 +398,4 @@ pub(crate) async fn user_by_email(
 
 pub(crate) fn token_hash(token: &str) -> String {
     format!("{:x}", Sha256::digest(token.as_bytes()))
-}
-
-async fn hash_password(password: NewPassword) -> Result<String, DomainError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = new_salt()?;
-        Argon2::default()
-            .hash_password(password.expose().as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-    })
-    .await
-    .map_err(|e| DomainError::Database(sea_orm::DbErr::Custom(format!("hashing task: {e}"))))?
-    .map_err(|e| DomainError::Database(sea_orm::DbErr::Custom(format!("hashing: {e}"))))
-}
-
-/// Verifies `password` against `stored` (argon2id, PHC string). With no stored hash (unknown
-/// e-mail), a hash is still computed, so both answers take as long.
-async fn verify_password(password: String, stored: Option<String>) -> Result<bool, DomainError> {
-    tokio::task::spawn_blocking(move || {
-        let argon2 = Argon2::default();
-        match stored.as_deref().map(PasswordHash::new) {
-            Some(Ok(hash)) => argon2.verify_password(password.as_bytes(), &hash).is_ok(),
-            Some(Err(_)) | None => {
-                if let Ok(salt) = new_salt() {
-                    let _ = argon2.hash_password(password.as_bytes(), &salt);
-                }
-                false
-            }
-        }
-    })
-    .await
-    .map_err(|e| DomainError::Database(sea_orm::DbErr::Custom(format!("verifying task: {e}"))))
-}
-
-async fn check_rate_limits(
-    db: &impl ConnectionTrait,
-    email: &str,
-    address: &str,
-) -> Result<(), DomainError> {
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT
-                 count(*) FILTER (WHERE email = $1) AS account_failures,
-                 min(attempted_at) FILTER (WHERE email = $1) AS account_oldest,
-                 count(*) FILTER (WHERE client_address = $2) AS address_failures,
-                 min(attempted_at) FILTER (WHERE client_address = $2) AS address_oldest
-               FROM login_attempts
-              WHERE NOT succeeded
-                AND attempted_at > now() - make_interval(mins => $3)
-                AND (email = $1 OR client_address = $2)",
-            [
-                email.into(),
-                address.into(),
-                (RATE_WINDOW_MINUTES as i32).into(),
-            ],
-        ))
-        .await?
-        .ok_or_else(|| DomainError::Database(sea_orm::DbErr::Custom("no row".into())))?;
-    let now = chrono::Utc::now();
-    let retry_after = |oldest: Option<chrono::DateTime<chrono::FixedOffset>>| {
-        let window = chrono::Duration::minutes(RATE_WINDOW_MINUTES);
-        let wait = oldest.map_or(window, |at| at.with_timezone(&chrono::Utc) + window - now);
-        wait.num_seconds().max(1) as u64
-    };
-    let account_failures: i64 = row.try_get("", "account_failures")?;
-    if account_failures >= MAX_FAILURES_PER_ACCOUNT {
-        return Err(DomainError::RateLimited {
-            retry_after_secs: retry_after(row.try_get("", "account_oldest")?),
-        });
-    }
-    let address_failures: i64 = row.try_get("", "address_failures")?;
-    if address_failures >= MAX_FAILURES_PER_ADDRESS {
-        return Err(DomainError::RateLimited {
-            retry_after_secs: retry_after(row.try_get("", "address_oldest")?),
-        });
-    }
-    Ok(())
-}
-
-async fn record_attempt(
-    db: &impl ConnectionTrait,
-    email: &str,
-    address: &str,
-    succeeded: bool,
-) -> Result<(), DomainError> {
-    if succeeded {
-        // A successful log-in clears the account's failures, and old rows are pruned as we go.
-        db.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "DELETE FROM login_attempts
-              WHERE email = $1 OR attempted_at < now() - interval '1 day'",
-            [email.into()],
-        ))
-        .await?;
-        return Ok(());
-    }
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "INSERT INTO login_attempts (email, client_address, succeeded) VALUES ($1, $2, false)",
-        [email.into(), address.into()],
-    ))
-    .await?;
-    Ok(())
 }

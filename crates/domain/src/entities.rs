@@ -1,8 +1,10 @@
 //! SeaORM entities, one module per table. They mirror the schema created by the `migration` crate.
 #![allow(missing_docs)] // Generated-shape code: the columns are documented by the migration.
 
+pub mod account_tokens;
 pub mod audit_log;
 pub mod code_analysis_runs;
+pub mod invitations;
 pub mod memberships;
 pub mod memory_entries;
 pub mod note_images;

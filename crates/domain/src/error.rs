@@ -38,6 +38,39 @@ pub enum DomainError {
     /// The object store failed.
     #[error("storage error: {0}")]
     Storage(#[from] object_store::Error),
+    /// A service Cairn depends on (the mail server, the password hasher's capacity) cannot serve
+    /// this now. `service` names it for the user; the cause is logged where it happened.
+    #[error("{service} unavailable")]
+    Unavailable {
+        /// What is unavailable, in the user's words.
+        service: String,
+        /// When trying again makes sense, if known.
+        retry_after_secs: Option<u64>,
+    },
+    /// A failure that is Cairn's own fault (a task that panicked, a broken invariant).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Named database rules whose violation is the user's to fix, with the message they see.
+const RULES: &[(&str, &str)] = &[(
+    "memberships_keep_an_owner",
+    "a team needs at least one owner",
+)];
+
+/// The constraint a database error names, if any.
+fn violated_constraint(err: &DbErr) -> Option<&str> {
+    use sea_orm::RuntimeErr;
+    use std::ops::Deref;
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.deref() {
+                sea_orm::sqlx::Error::Database(db) => db.constraint(),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 impl From<DbErr> for DomainError {
@@ -49,7 +82,12 @@ impl From<DbErr> for DomainError {
                 Self::Conflict("already exists".into())
             }
             _ if matches!(err, DbErr::RecordNotFound(_)) => Self::NotFound,
-            _ => Self::Database(err),
+            _ => match violated_constraint(&err)
+                .and_then(|name| RULES.iter().find(|(rule, _)| *rule == name))
+            {
+                Some((_, message)) => Self::Conflict((*message).into()),
+                None => Self::Database(err),
+            },
         }
     }
 }
@@ -73,7 +111,19 @@ impl From<DomainError> for ApiError {
                 tracing::error!(error = %source, "storage error");
                 ApiError::Unavailable {
                     service: "image storage".into(),
+                    retry_after_secs: None,
                 }
+            }
+            DomainError::Unavailable {
+                service,
+                retry_after_secs,
+            } => ApiError::Unavailable {
+                service,
+                retry_after_secs,
+            },
+            DomainError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                ApiError::Internal
             }
         }
     }
@@ -84,7 +134,7 @@ impl From<ApiError> for DomainError {
         match err {
             ApiError::Invalid { field, reason } => Self::Invalid { field, reason },
             ApiError::NotFound => Self::NotFound,
-            other => Self::Database(DbErr::Custom(other.to_string())),
+            other => Self::Internal(other.to_string()),
         }
     }
 }

@@ -5,11 +5,13 @@ mod audit;
 pub mod entities;
 mod error;
 pub mod images;
+pub mod invitations;
 pub mod markdown;
 pub mod members;
 pub mod memory;
 pub mod notes;
 pub mod projects;
+pub mod rate_limit;
 mod storage;
 mod tenant;
 

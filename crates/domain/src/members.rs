@@ -1,13 +1,11 @@
-//! A tenant's members: list, add an existing user by e-mail, remove.
+//! A tenant's members: list, change a role, remove. People join through invitations
+//! (`crate::invitations`), never by being added silently.
 
 use crate::entities::{memberships, users};
 use crate::{DomainError, TenantCtx, TenantTxn, audit};
-use api::accounts::Email;
 use api::ids::UserId;
 use api::tenants::{Member, Role};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 /// Every member of the context's tenant, owners first.
 pub async fn list(tx: TenantTxn) -> Result<Vec<Member>, DomainError> {
@@ -39,53 +37,54 @@ pub async fn list(tx: TenantTxn) -> Result<Vec<Member>, DomainError> {
     Ok(members)
 }
 
-/// Adds the user with `email` to the tenant. Owners and admins may add members and admins; only an
-/// owner may add an owner. An unknown address is `NotFound`; an existing member is `Conflict`.
-pub async fn add(tx: TenantTxn, email: &str, role: Role) -> Result<Member, DomainError> {
+/// Changes a member's role. Only owners change roles. Demoting the last owner is `Conflict`: the
+/// database refuses it, also when two owners demote each other at the same moment.
+pub async fn change_role(
+    tx: TenantTxn,
+    user_id: UserId,
+    role: Role,
+) -> Result<Member, DomainError> {
     let (ctx, txn) = tx.into_parts();
     let ctx = &ctx;
-    require_manager(ctx)?;
-    if role == Role::Owner && ctx.role() != Role::Owner {
-        return Err(DomainError::Forbidden(
-            "only an owner can add an owner".into(),
-        ));
+    if ctx.role() != Role::Owner {
+        return Err(DomainError::Forbidden("only owners change roles".into()));
     }
-    let email = Email::parse(email)?;
-    let user = crate::accounts::user_by_email(&txn, &email)
+    let key = (ctx.tenant_id().into_uuid(), user_id.into_uuid());
+    let membership = memberships::Entity::find_by_id(key)
+        .one(&txn)
         .await?
         .ok_or(DomainError::NotFound)?;
-    memberships::ActiveModel {
-        tenant_id: Set(ctx.tenant_id().into_uuid()),
-        user_id: Set(user.id),
-        role: Set(role.into()),
-        ..Default::default()
+    let user = users::Entity::find_by_id(user_id.into_uuid())
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let from: Role = membership.role.into();
+    if from != role {
+        let mut row: memberships::ActiveModel = membership.into();
+        row.role = Set(role.into());
+        row.update(&txn).await?;
+        audit::record(
+            &txn,
+            ctx,
+            "member.role",
+            "memberships",
+            user_id.into_uuid(),
+            serde_json::json!({"from": from, "to": role}),
+        )
+        .await?;
     }
-    .insert(&txn)
-    .await
-    .map_err(|e| match DomainError::from(e) {
-        DomainError::Conflict(_) => DomainError::Conflict("already a member".into()),
-        other => other,
-    })?;
-    audit::record(
-        &txn,
-        ctx,
-        "member.add",
-        "memberships",
-        user.id,
-        serde_json::json!({"role": role}),
-    )
-    .await?;
     txn.commit().await?;
     Ok(Member {
-        user_id: UserId::from_uuid(user.id),
+        user_id,
         email: user.email,
         display_name: user.display_name,
         role,
     })
 }
 
-/// Removes a member. Admins cannot remove owners; nobody can remove the last owner. Anyone may
-/// leave (remove themselves), except the last owner.
+/// Removes a member. Admins cannot remove owners; nobody can remove the last owner (the database
+/// refuses it, whatever runs at the same moment). Anyone may leave (remove themselves), except the
+/// last owner.
 pub async fn remove(tx: TenantTxn, user_id: UserId) -> Result<(), DomainError> {
     let (ctx, txn) = tx.into_parts();
     let ctx = &ctx;
@@ -99,22 +98,10 @@ pub async fn remove(tx: TenantTxn, user_id: UserId) -> Result<(), DomainError> {
         .await?
         .ok_or(DomainError::NotFound)?;
     let role: Role = membership.role.into();
-    if role == Role::Owner {
-        if ctx.role() != Role::Owner {
-            return Err(DomainError::Forbidden(
-                "only an owner can remove an owner".into(),
-            ));
-        }
-        let owners = memberships::Entity::find()
-            .filter(memberships::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
-            .filter(memberships::Column::Role.eq(memberships::MembershipRole::Owner))
-            .count(&txn)
-            .await?;
-        if owners <= 1 {
-            return Err(DomainError::Conflict(
-                "a tenant needs at least one owner".into(),
-            ));
-        }
+    if role == Role::Owner && ctx.role() != Role::Owner {
+        return Err(DomainError::Forbidden(
+            "only an owner can remove an owner".into(),
+        ));
     }
     memberships::Entity::delete_by_id(key).exec(&txn).await?;
     audit::record(
@@ -130,7 +117,7 @@ pub async fn remove(tx: TenantTxn, user_id: UserId) -> Result<(), DomainError> {
     Ok(())
 }
 
-fn require_manager(ctx: &TenantCtx) -> Result<(), DomainError> {
+pub(crate) fn require_manager(ctx: &TenantCtx) -> Result<(), DomainError> {
     if ctx.role().manages_members() {
         Ok(())
     } else {

@@ -57,6 +57,15 @@ impl TenantCtx {
         })
     }
 
+    /// A context whose membership this crate has just verified or created (an accepted invitation).
+    pub(crate) fn verified(tenant_id: TenantId, user_id: UserId, role: Role) -> Self {
+        Self {
+            tenant_id,
+            user_id,
+            role,
+        }
+    }
+
     /// Reads `cairn_session_context`'s row (see `Db::enter_session` for the errors).
     fn from_session_row(row: Option<sea_orm::QueryResult>) -> Result<Self, DomainError> {
         use sea_orm::ActiveEnum;
@@ -108,10 +117,10 @@ impl From<Role> for memberships::MembershipRole {
 /// Who a session token belongs to and where it acts, and row-level security set to it for the rest
 /// of the transaction, in one statement. A session without a tenant sets an empty tenant, which
 /// matches no row.
-const ENTER_SESSION: &str = "SELECT user_id, tenant_id, role, \
+const ENTER_SESSION: &str = "SELECT session_id, user_id, tenant_id, role, last_seen_at, \
         set_config('app.tenant_id', coalesce(tenant_id::text, ''), true), \
         set_config('app.user_id', user_id::text, true) \
-   FROM cairn_session_context($1)";
+   FROM cairn_session_context($1, make_interval(secs => $2))";
 
 /// A tenant's transaction together with the verified context it was opened for: what a repository
 /// function needs to act for a member. Only `Db::enter` and `Db::enter_session` make one, so the
@@ -132,6 +141,19 @@ impl TenantTxn {
     pub fn into_parts(self) -> (TenantCtx, DatabaseTransaction) {
         (self.ctx, self.txn)
     }
+
+    /// The open transaction, for the repository functions that work in it and leave the commit to
+    /// their caller.
+    pub(crate) fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Commits what the repository functions did: the edge (a server function, a route) decides
+    /// when the work is whole, e.g. after an invitation's e-mail was handed to the mail server.
+    pub async fn commit(self) -> Result<(), DomainError> {
+        self.txn.commit().await?;
+        Ok(())
+    }
 }
 
 /// Ends a transaction that only read. It has nothing to commit, so it is dropped: the `ROLLBACK`
@@ -146,12 +168,33 @@ pub(crate) fn end_read(txn: DatabaseTransaction) {
 #[derive(Debug, Clone)]
 pub struct Db {
     conn: DatabaseConnection,
+    session_idle_timeout: std::time::Duration,
 }
 
 impl Db {
+    /// A session unused for this long ends, unless [`Db::with_session_idle_timeout`] says otherwise.
+    pub const DEFAULT_SESSION_IDLE_TIMEOUT: std::time::Duration =
+        std::time::Duration::from_secs(7 * 24 * 3600);
+
     /// Wraps a pool that connects as the application role.
     pub fn new(conn: DatabaseConnection) -> Self {
-        Self { conn }
+        Self {
+            conn,
+            session_idle_timeout: Self::DEFAULT_SESSION_IDLE_TIMEOUT,
+        }
+    }
+
+    /// Sessions end after `idle` without a request (as well as at their absolute expiry).
+    pub fn with_session_idle_timeout(self, idle: std::time::Duration) -> Self {
+        Self {
+            session_idle_timeout: idle,
+            ..self
+        }
+    }
+
+    /// How long a session may go unused.
+    pub fn session_idle_timeout(&self) -> std::time::Duration {
+        self.session_idle_timeout
     }
 
     /// The pool, for work that touches no tenant rows (health checks, users and sessions).
@@ -185,9 +228,19 @@ impl Db {
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 ENTER_SESSION,
-                [crate::accounts::token_hash(token).into()],
+                [
+                    crate::accounts::token_hash(token).into(),
+                    self.session_idle_timeout.as_secs_f64().into(),
+                ],
             ))
             .await?;
+        if let Some(row) = &row {
+            crate::accounts::sessions::note_use(
+                self,
+                row.try_get("", "session_id")?,
+                row.try_get("", "last_seen_at")?,
+            );
+        }
         // On an error the transaction is dropped, which rolls it back.
         let ctx = TenantCtx::from_session_row(row)?;
         Ok(TenantTxn { ctx, txn })

@@ -13,7 +13,14 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_CONFIG_FILE: &str = "cairn.toml";
 
 /// `CAIRN_*` variables that are read by scripts and tests, not settings.
-const NOT_SETTINGS: &[&str] = &["TOOLS_DIR", "TEST_DATA_DIR", "BIN", "SCREENSHOT_DIR"];
+const NOT_SETTINGS: &[&str] = &[
+    "TOOLS_DIR",
+    "TEST_DATA_DIR",
+    "TEST_MAILDIR",
+    "TEST_SMTP_PORT",
+    "BIN",
+    "SCREENSHOT_DIR",
+];
 
 /// All of Cairn's settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -27,8 +34,57 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Image storage and upload limits.
     pub storage: StorageSettings,
+    /// Accounts: sessions and password hashing.
+    pub accounts: AccountSettings,
+    /// Outgoing e-mail.
+    pub mail: MailSettings,
     /// Logging.
     pub log: LogSettings,
+}
+
+/// Accounts: sessions and password hashing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountSettings {
+    /// A session unused for this many hours ends (it also ends 30 days after signing in).
+    pub session_idle_timeout_hours: u64,
+    /// Memory password hashing may hold at once, in MiB; each argon2id hash takes 19 MiB, so this
+    /// sets how many run at once (at least one).
+    pub password_hashing_memory_mib: u64,
+    /// How long a sign-up or log-in waits for a turn at hashing before it is answered 503 with
+    /// `Retry-After`, in milliseconds.
+    pub password_hashing_wait_ms: u64,
+}
+
+/// Outgoing e-mail. Without `smtp_url`, nothing is sent: inviters get the link to hand over, and
+/// password reset by e-mail is unavailable.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailSettings {
+    /// `smtp://host:port` (plain), `smtp://user:pass@host:587?tls=required` (STARTTLS) or
+    /// `smtps://user:pass@host:465` (TLS).
+    pub smtp_url: Option<SecretString>,
+    /// The sender, e.g. `Cairn <cairn@example.com>`.
+    pub from: String,
+}
+
+impl Default for AccountSettings {
+    fn default() -> Self {
+        Self {
+            session_idle_timeout_hours: 7 * 24,
+            password_hashing_memory_mib: 256,
+            password_hashing_wait_ms: 5000,
+        }
+    }
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "Cairn <cairn@localhost>".into(),
+        }
+    }
 }
 
 /// The HTTP server.
@@ -43,8 +99,15 @@ pub struct ServerSettings {
     pub site_dir: PathBuf,
     /// Always mark the session cookie `Secure` (set this when Cairn is served over https).
     pub secure_cookies: bool,
-    /// Trust `X-Forwarded-For` and `X-Forwarded-Proto` (only behind a proxy that sets them).
+    /// Trust `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host` (only behind a proxy
+    /// that sets them).
     pub trust_proxy_headers: bool,
+    /// How many proxies in front of Cairn append to `X-Forwarded-For` (with `trust_proxy_headers`):
+    /// the client is the entry that many from the right.
+    pub trusted_proxies: usize,
+    /// The address people reach Cairn at, e.g. `https://cairn.example.com`: links in e-mails use it,
+    /// and state-changing requests from its origin pass. Unset: `http://` + the listening address.
+    pub public_url: Option<String>,
 }
 
 /// The database.
@@ -159,6 +222,8 @@ impl Default for Settings {
             server: ServerSettings::default(),
             database: DatabaseSettings::default(),
             storage: StorageSettings::default(),
+            accounts: AccountSettings::default(),
+            mail: MailSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -172,6 +237,8 @@ impl Default for ServerSettings {
             site_dir: PathBuf::from("target/site"),
             secure_cookies: false,
             trust_proxy_headers: false,
+            trusted_proxies: 1,
+            public_url: None,
         }
     }
 }
@@ -330,10 +397,13 @@ mod tests {
                 "CAIRN_DATABASE__APP_URL",
                 "postgres://app:swordfish@db/cairn",
             );
+            jail.set_env("CAIRN_MAIL__SMTP_URL", "smtp://cairn:opensesame@mail:587");
             let settings = Settings::load(None).map_err(|e| e.to_string())?;
             let printed = format!("{settings:?} {settings:#?}");
             assert!(
-                !printed.contains("hunter2") && !printed.contains("swordfish"),
+                !printed.contains("hunter2")
+                    && !printed.contains("swordfish")
+                    && !printed.contains("opensesame"),
                 "{printed}"
             );
             assert!(printed.contains("REDACTED"));

@@ -5,7 +5,9 @@ use crate::database::{self, DatabaseTarget};
 use anyhow::Context;
 use app::state::AppState;
 use domain::Db;
+use domain::accounts::PasswordHasher;
 use leptos::config::LeptosOptions;
+use mail::Mailer;
 use migration::guard::MigrateOptions;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -76,17 +78,35 @@ impl Application {
             .site_pkg_dir("pkg")
             .build();
         let images = crate::storage::image_store(&settings)?;
-        let state = AppState {
-            leptos_options,
-            db: Db::new(conn),
-            images,
-            secure_cookies: settings.server.secure_cookies,
-            trust_proxy_headers: settings.server.trust_proxy_headers,
+        let mailer = match &settings.mail.smtp_url {
+            Some(url) => Mailer::smtp(url, &settings.mail.from).context("mail settings")?,
+            None => Mailer::disabled(),
         };
         let address = SocketAddr::new(settings.server.host, settings.server.port);
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("binding {address}"))?;
+        let public_url = match &settings.server.public_url {
+            Some(url) => public_origin(url)?,
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        let accounts = &settings.accounts;
+        let state = AppState {
+            leptos_options,
+            db: Db::new(conn).with_session_idle_timeout(Duration::from_secs(
+                accounts.session_idle_timeout_hours.saturating_mul(3600),
+            )),
+            images,
+            passwords: PasswordHasher::with_memory_budget(
+                accounts.password_hashing_memory_mib,
+                Duration::from_millis(accounts.password_hashing_wait_ms),
+            ),
+            mailer,
+            public_url,
+            secure_cookies: settings.server.secure_cookies,
+            trust_proxy_headers: settings.server.trust_proxy_headers,
+            trusted_proxies: settings.server.trusted_proxies,
+        };
         let router = crate::routes::router(state.clone());
         Ok((listener, router, state))
     }
@@ -156,6 +176,17 @@ async fn run_sweeper(state: AppState, interval: Duration, grace: Duration) {
             Err(error) => tracing::warn!(%error, "storage sweep failed; retrying next interval"),
         }
     }
+}
+
+/// `server.public_url` as an origin: scheme, host and port, without a path or a trailing slash.
+fn public_origin(url: &str) -> anyhow::Result<String> {
+    let parsed = url::Url::parse(url).with_context(|| format!("server.public_url {url:?}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        anyhow::bail!(
+            "server.public_url must be an http(s) address, such as https://cairn.example.com"
+        );
+    }
+    Ok(parsed.origin().ascii_serialization())
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

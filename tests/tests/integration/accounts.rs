@@ -2,13 +2,37 @@
 
 use crate::fixtures::count;
 use api::ApiError;
+use api::accounts::Email;
 use api::ids::ProjectId;
 use api::projects::ProjectForm;
 use api::tenants::{Role, SignUpForm};
-use domain::accounts::{self, Client, NewAccount};
-use domain::{Db, DomainError, TenantCtx, members, projects};
+use domain::accounts::{self, Client, NewAccount, PasswordHasher};
+use domain::{Db, DomainError, TenantCtx, invitations, members, projects};
 use tests::TestDb;
 use uuid::Uuid;
+
+fn hasher() -> PasswordHasher {
+    PasswordHasher::default()
+}
+
+/// Ada (whose context is `inviter`) invites `email`, and `invitee` (signed in with that address)
+/// accepts: the only way into a team.
+async fn invite_and_accept(
+    app: &Db,
+    inviter: &TenantCtx,
+    email: &str,
+    role: Role,
+    invitee: &accounts::SignedIn,
+) {
+    let tx = app.enter(inviter).await.unwrap();
+    let issued = invitations::create(app, &tx, &Email::parse(email).unwrap(), role, false)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    invitations::accept(app, &issued.token, invitee)
+        .await
+        .unwrap();
+}
 
 fn client(address: &str) -> Client {
     Client {
@@ -28,7 +52,7 @@ fn sign_up_form(email: &str, tenant: &str) -> SignUpForm {
 
 async fn sign_up(db: &Db, email: &str, tenant: &str) -> (accounts::SignedIn, String) {
     let account = NewAccount::parse(&sign_up_form(email, tenant)).unwrap();
-    let (signed_in, session) = accounts::sign_up(db, account, &client("10.0.0.1"))
+    let (signed_in, session) = accounts::sign_up(db, &hasher(), account, &client("10.0.0.1"))
         .await
         .unwrap();
     (signed_in, session.token)
@@ -82,7 +106,7 @@ async fn the_same_email_cannot_sign_up_twice_in_any_case() {
     let app = Db::new(db.app().await);
     sign_up(&app, "ada@example.com", "One").await;
     let again = NewAccount::parse(&sign_up_form("ADA@example.com", "Two")).unwrap();
-    let error = accounts::sign_up(&app, again, &client("10.0.0.1"))
+    let error = accounts::sign_up(&app, &hasher(), again, &client("10.0.0.1"))
         .await
         .unwrap_err();
     assert!(
@@ -120,6 +144,7 @@ async fn log_in_log_out_and_revocation() {
     let (first, first_token) = sign_up(&app, "ada@example.com", "Team").await;
     let (second, second_token) = accounts::log_in(
         &app,
+        &hasher(),
         " ADA@example.com",
         "correct horse battery",
         &client("10.0.0.2"),
@@ -180,6 +205,7 @@ async fn wrong_password_and_unknown_email_are_the_same_answer() {
     sign_up(&app, "ada@example.com", "Team").await;
     let wrong = accounts::log_in(
         &app,
+        &hasher(),
         "ada@example.com",
         "wrong password!",
         &client("10.0.0.3"),
@@ -187,6 +213,7 @@ async fn wrong_password_and_unknown_email_are_the_same_answer() {
     .await;
     let unknown = accounts::log_in(
         &app,
+        &hasher(),
         "bob@example.com",
         "correct horse battery",
         &client("10.0.0.3"),
@@ -205,6 +232,7 @@ async fn failed_log_ins_are_rate_limited_per_account_and_per_address() {
         let address = format!("10.1.0.{i}");
         let result = accounts::log_in(
             &app,
+            &hasher(),
             "ada@example.com",
             "wrong password!",
             &client(&address),
@@ -218,6 +246,7 @@ async fn failed_log_ins_are_rate_limited_per_account_and_per_address() {
     // Now even the right password from a fresh address waits: the account is locked for a while.
     let locked = accounts::log_in(
         &app,
+        &hasher(),
         "ada@example.com",
         "correct horse battery",
         &client("10.9.9.9"),
@@ -238,10 +267,18 @@ async fn failed_log_ins_are_rate_limited_per_account_and_per_address() {
     // Per address: one address guessing at many accounts is stopped too.
     for i in 0..accounts::MAX_FAILURES_PER_ADDRESS {
         let email = format!("guess{i}@example.com");
-        let _ = accounts::log_in(&app, &email, "wrong password!", &client("10.2.0.1")).await;
+        let _ = accounts::log_in(
+            &app,
+            &hasher(),
+            &email,
+            "wrong password!",
+            &client("10.2.0.1"),
+        )
+        .await;
     }
     let blocked = accounts::log_in(
         &app,
+        &hasher(),
         "someone@example.com",
         "whatever pw",
         &client("10.2.0.1"),
@@ -261,32 +298,21 @@ async fn members_of_one_tenant_share_its_projects_and_roles_limit_what_they_do()
     let (bob, bob_token) = sign_up(&app, "bob@example.com", "Bob's").await;
     let ada_ctx = TenantCtx::for_session(&app, &ada).await.unwrap();
 
-    let added = members::add(
-        app.enter(&ada_ctx).await.unwrap(),
-        "BOB@example.com",
-        Role::Member,
-    )
-    .await
-    .unwrap();
-    assert_eq!(added.user_id, bob.user_id);
+    invite_and_accept(&app, &ada_ctx, "BOB@example.com", Role::Member, &bob).await;
+    // Inviting a member again is refused.
+    let tx = app.enter(&ada_ctx).await.unwrap();
     assert!(matches!(
-        members::add(
-            app.enter(&ada_ctx).await.unwrap(),
-            "bob@example.com",
-            Role::Member
+        invitations::create(
+            &app,
+            &tx,
+            &Email::parse("bob@example.com").unwrap(),
+            Role::Member,
+            false
         )
         .await,
         Err(DomainError::Conflict(_))
     ));
-    assert!(matches!(
-        members::add(
-            app.enter(&ada_ctx).await.unwrap(),
-            "nobody@example.com",
-            Role::Member
-        )
-        .await,
-        Err(DomainError::NotFound)
-    ));
+    drop(tx);
 
     // Bob switches to Ada's tenant and sees the project Ada created: ownership is the tenant's.
     let project = projects::create(

@@ -299,15 +299,37 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
     second.goto(&app.url(&project_path)).await?;
     wait_for_text(second, ".error", "Not found").await?;
 
-    // Ada adds Grace to her team; Grace switches to it in the top bar and sees the project.
+    // Ada invites Grace (this Cairn sends no e-mail, so Ada gets the link to hand over); Grace,
+    // signed in with that address, follows it, accepts and sees the project.
     click(browser, Locator::LinkText("Team")).await?;
     wait_for_path(browser, |p| p == "/team").await?;
     wait_for_hydration(browser).await?;
-    fill(browser, "member-email", "grace@example.com").await?;
+    fill(browser, "invite-email", "grace@example.com").await?;
     click(browser, Locator::Css(".inline-form button[type=submit]")).await?;
-    wait_for_text(browser, ".members", "grace@example.com").await?;
+    wait_for_text(browser, ".invite-link", "grace@example.com").await?;
+    let link = browser
+        .find(Locator::Id("invite-link"))
+        .await?
+        .prop("value")
+        .await?
+        .ok_or("no invitation link")?;
+    screenshot(browser, "team-invited").await?;
+    second.goto(&link).await?;
+    wait_for_text(second, "h1", "Join Analytical Engines").await?;
+    wait_for_hydration(second).await?;
+    screenshot(second, "invitation").await?;
+    click(second, Locator::Css(".auth button.primary")).await?;
+    wait_for_path(second, |p| p == "/projects").await?;
+    wait_for_text(second, ".cards", "Difference Engine").await?;
+    // The top bar now offers both teams.
     second.goto(&app.url("/projects")).await?;
     wait_for_hydration(second).await?;
+    second
+        .find(Locator::Css("select[name=tenant]"))
+        .await?
+        .select_by_label("Compilers")
+        .await?;
+    wait_for_text(second, ".empty", "No projects yet").await?;
     second
         .find(Locator::Css("select[name=tenant]"))
         .await?

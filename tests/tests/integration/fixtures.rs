@@ -154,6 +154,19 @@ pub async fn seed_tenant(owner: &DatabaseConnection, name: &str) -> Seeded {
     .await;
     exec(
         owner,
+        "INSERT INTO invitations (id, tenant_id, email, role, token_hash, invited_by, expires_at)
+         VALUES ($1, $2, $3, 'member', $4, $5, now() + interval '7 days')",
+        vec![
+            Uuid::new_v4().into(),
+            s.tenant.into(),
+            format!("invitee@{name}.test").into(),
+            Uuid::new_v4().simple().to_string().into(),
+            s.user.into(),
+        ],
+    )
+    .await;
+    exec(
+        owner,
         "INSERT INTO audit_log (id, tenant_id, actor_user_id, action, target_table, target_id)
          VALUES ($1, $2, $3, 'create', 'projects', $4)",
         vec![

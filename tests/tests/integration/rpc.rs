@@ -18,6 +18,19 @@ pub async fn signed_up(app: &TestApp, email: &str, team: &str) -> (RpcClient, Va
     (browser, session)
 }
 
+/// Invites `email` as `role` through `inviter`, on an app without e-mail: the answer carries the
+/// link to hand over. Returns the link's token.
+pub async fn invite(inviter: &RpcClient, email: &str, role: &str) -> String {
+    let sent = inviter
+        .ok("invite_member", json!({"email": email, "role": role}))
+        .await;
+    assert_eq!(sent["invitation"]["email"], email, "{sent}");
+    let url = sent["delivery"]["url"]
+        .as_str()
+        .expect("a link to hand over");
+    url.rsplit('/').next().expect("a token").to_owned()
+}
+
 pub fn project(name: &str) -> Value {
     json!({"form": {"name": name, "description": "Widgets", "github_repo": "acme/widgets", "github_branch": "", "github_path": "docs"}})
 }
@@ -264,13 +277,9 @@ async fn tenants_members_and_switching() {
     let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
     let (bob, bob_session) = signed_up(&app, "bob@example.com", "Bob's").await;
     let bob_id = bob_session["user_id"].clone();
-    let member = ada
-        .ok(
-            "add_member",
-            json!({"email": "bob@example.com", "role": "member"}),
-        )
-        .await;
-    assert_eq!(member["role"], "member");
+    let token = invite(&ada, "bob@example.com", "member").await;
+    let joined = bob.ok("accept_invitation", json!({"token": token})).await;
+    assert_eq!(joined["tenants"].as_array().unwrap().len(), 2);
     let engines = ada.ok("session", json!({})).await["active_tenant"].clone();
     let switched = bob.ok("switch_tenant", json!({"tenant_id": engines})).await;
     assert_eq!(switched["active_tenant"], engines);

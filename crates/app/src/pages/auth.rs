@@ -9,16 +9,25 @@ use api::tenants::{LogInForm, SignUpForm};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-/// After a successful sign-in: the projects, rendered for the new session.
+/// After a successful sign-in: `next` (a path of Cairn's own), else the projects, rendered for the
+/// new session.
 fn on_signed_in<T: Clone + Send + Sync + 'static>(
     value: impl Fn() -> Option<Result<T, ApiError>> + 'static,
     error: RwSignal<Option<ApiError>>,
+    next: Option<String>,
 ) {
     Effect::new(move |_| match value() {
-        Some(Ok(_)) => browser::go_to("/projects"),
+        Some(Ok(_)) => browser::go_to(next.as_deref().unwrap_or("/projects")),
         Some(Err(e)) => error.set(Some(e)),
         None => {}
     });
+}
+
+/// `?next=` of the log-in page, if it is a path on this site (never `//elsewhere` or a URL).
+fn next_param() -> Option<String> {
+    leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get("next"))
+        .filter(|next| next.starts_with('/') && !next.starts_with("//") && !next.contains('\\'))
 }
 
 /// `/signup`: an account and its first team.
@@ -27,7 +36,7 @@ pub fn SignUpPage() -> impl IntoView {
     view! {
         <section class="page narrow auth">
             <h1>"Create your team"</h1>
-            <p class="muted">"You will be its owner, and can invite others once they have an account."</p>
+            <p class="muted">"You will be its owner, and can invite others by e-mail. Invited? Follow the link in your invitation instead."</p>
             <SignUpForm/>
             <p class="muted">"Already have an account? " <A href="/login">"Log in"</A></p>
         </section>
@@ -42,7 +51,7 @@ fn SignUpForm() -> impl IntoView {
     let tenant_name = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
     let action = Action::new(|input: &SignUp| sign_up(input.form.clone()));
-    on_signed_in(move || action.value().get(), error);
+    on_signed_in(move || action.value().get(), error, None);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -87,19 +96,22 @@ pub fn LogInPage() -> impl IntoView {
     view! {
         <section class="page narrow auth">
             <h1>"Log in"</h1>
-            <LogInForm/>
-            <p class="muted">"New to Cairn? " <A href="/signup">"Create a team"</A></p>
+            <LogInForm next=next_param()/>
+            <p class="muted">
+                <A href="/forgot-password">"Forgot your password?"</A>
+                " · New to Cairn? " <A href="/signup">"Create a team"</A>
+            </p>
         </section>
     }
 }
 
 #[island]
-fn LogInForm() -> impl IntoView {
+fn LogInForm(next: Option<String>) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
     let action = Action::new(|input: &LogIn| log_in(input.form.clone()));
-    on_signed_in(move || action.value().get(), error);
+    on_signed_in(move || action.value().get(), error, next);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();

@@ -1,49 +1,123 @@
-//! `/team`: the active team's members.
+//! `/team`: the active team's members, their roles, and the invitations that bring people in.
 
 use crate::browser;
 use crate::components::{ErrorNote, Loading};
-use crate::root::RequireSession;
-use crate::rpc::{AddMember, RemoveMember, add_member, list_members, remove_member};
+use crate::root::{RequireSession, SessionCtx};
+use crate::rpc::{
+    ChangeMemberRole, InviteMember, RemoveMember, ResendInvitation, RevokeInvitation,
+    change_member_role, invite_member, list_invitations, list_members, remove_member,
+    resend_invitation, revoke_invitation,
+};
 use api::ApiError;
-use api::ids::UserId;
-use api::tenants::Role;
+use api::ids::{InvitationId, UserId};
+use api::tenants::{Delivery, Invitation, InvitationSent, Role};
 use leptos::prelude::*;
 
-/// Members, and (for owners and admins) adding and removing them.
+/// Members, and (for owners and admins) inviting people, changing roles and removing members.
 #[component]
 pub fn TeamPage() -> impl IntoView {
+    let ctx = expect_context::<SessionCtx>();
     let members = Resource::new(|| (), |_| list_members());
+    let invitations = Resource::new(|| (), |_| list_invitations());
     view! {
         <RequireSession>
             <section class="page narrow">
                 <h1>"Team"</h1>
                 <Transition fallback=|| view! { <Loading/> }>
                     {move || Suspend::new(async move {
-                        match members.await {
-                            Ok(list) => view! {
-                                <ul class="members" aria-label="Members">
-                                    {list.into_iter().map(|m| view! {
-                                        <li>
-                                            <span class="who">
-                                                <strong>{m.display_name}</strong>
-                                                <span class="muted">{m.email}</span>
-                                            </span>
-                                            <span class="badge">{m.role.label()}</span>
-                                            <RemoveMemberButton user_id=m.user_id/>
-                                        </li>
-                                    }).collect_view()}
-                                </ul>
-                            }
-                            .into_any(),
-                            Err(error) => view! { <ErrorNote error/> }.into_any(),
+                        let my_role = match ctx.session.await {
+                            Ok(Some(session)) => session.active().map(|t| t.role),
+                            _ => None,
+                        };
+                        let owner = my_role == Some(Role::Owner);
+                        let manager = my_role.is_some_and(Role::manages_members);
+                        let list = match members.await {
+                            Ok(list) => list,
+                            Err(error) => return view! { <ErrorNote error/> }.into_any(),
+                        };
+                        let pending = invitations.await.unwrap_or_default();
+                        view! {
+                            <ul class="members" aria-label="Members">
+                                {list.into_iter().map(|m| view! {
+                                    <li>
+                                        <span class="who">
+                                            <strong>{m.display_name}</strong>
+                                            <span class="muted">{m.email}</span>
+                                        </span>
+                                        {if owner {
+                                            view! { <RoleSelect user_id=m.user_id role=m.role/> }.into_any()
+                                        } else {
+                                            view! { <span class="badge">{m.role.label()}</span> }.into_any()
+                                        }}
+                                        <RemoveMemberButton user_id=m.user_id/>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                            {manager.then(|| view! {
+                                <h2>"Invite someone"</h2>
+                                <p class="muted">
+                                    "They get a link that works once, for 7 days. Only someone with an account at that exact address (or who creates one from the link) can join."
+                                </p>
+                                <InviteForm owner/>
+                                <h2>"Pending invitations"</h2>
+                                {if pending.is_empty() {
+                                    view! { <p class="muted">"None."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <ul class="members" aria-label="Pending invitations">
+                                            {pending.into_iter().map(|invitation| view! {
+                                                <PendingInvitation invitation/>
+                                            }).collect_view()}
+                                        </ul>
+                                    }.into_any()
+                                }}
+                            })}
                         }
+                        .into_any()
                     })}
                 </Transition>
-                <h2>"Add a member"</h2>
-                <p class="muted">"They need a Cairn account first; add them by the e-mail they signed up with."</p>
-                <AddMemberForm/>
             </section>
         </RequireSession>
+    }
+}
+
+fn role_from(value: &str) -> Role {
+    match value {
+        "owner" => Role::Owner,
+        "admin" => Role::Admin,
+        _ => Role::Member,
+    }
+}
+
+fn role_value(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "owner",
+        Role::Admin => "admin",
+        Role::Member => "member",
+    }
+}
+
+/// An owner's control of a member's role.
+#[island]
+fn RoleSelect(user_id: UserId, role: Role) -> impl IntoView {
+    let change =
+        Action::new(|input: &ChangeMemberRole| change_member_role(input.user_id, input.role));
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = change.value().get() {
+            browser::reload();
+        }
+    });
+    view! {
+        <label class="visually-hidden" for=format!("role-{user_id}")>"Role"</label>
+        <select id=format!("role-{user_id}") class="role-select" disabled=move || change.pending().get()
+            on:change=move |ev| {
+                change.dispatch(ChangeMemberRole { user_id, role: role_from(&event_target_value(&ev)) });
+            }>
+            {Role::ALL.into_iter().map(|r| view! {
+                <option value=role_value(r) selected=r == role>{r.label()}</option>
+            }).collect_view()}
+        </select>
+        {move || change.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
     }
 }
 
@@ -64,44 +138,109 @@ fn RemoveMemberButton(user_id: UserId) -> impl IntoView {
     }
 }
 
+/// What became of an invitation just sent: mailed, or a link for the inviter to hand over.
+#[component]
+fn SentNote(sent: InvitationSent) -> impl IntoView {
+    let email = sent.invitation.email;
+    match sent.delivery {
+        Delivery::Mail => view! {
+            <p class="success" role="status">"Invitation e-mailed to " {email} "."</p>
+        }
+        .into_any(),
+        Delivery::Link { url } => view! {
+            <div class="card-form invite-link" role="status">
+                <p>
+                    "This Cairn sends no e-mail, so hand this link to " <strong>{email}</strong>
+                    " yourself (it works once, for 7 days):"
+                </p>
+                <input class="mono" id="invite-link" readonly value=url/>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
 #[island]
-fn AddMemberForm() -> impl IntoView {
-    let add = Action::new(|input: &AddMember| add_member(input.email.clone(), input.role));
+fn InviteForm(owner: bool) -> impl IntoView {
+    let invite = Action::new(|input: &InviteMember| invite_member(input.email.clone(), input.role));
     let email = RwSignal::new(String::new());
     let role = RwSignal::new("member".to_owned());
-    Effect::new(move |_| {
-        // The list above is rendered by the server: load it again with the new member.
-        if let Some(Ok(_)) = add.value().get() {
-            browser::reload();
-        }
-    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let role = match role.get().as_str() {
-            "admin" => Role::Admin,
-            "owner" => Role::Owner,
-            _ => Role::Member,
-        };
-        add.dispatch(AddMember {
+        invite.dispatch(InviteMember {
             email: email.get(),
-            role,
+            role: role_from(&role.get()),
         });
     };
     view! {
         <form class="inline-form" on:submit=submit>
-            <label for="member-email" class="visually-hidden">"E-mail"</label>
-            <input id="member-email" type="email" placeholder="name@example.com" required bind:value=email/>
-            <label for="member-role" class="visually-hidden">"Role"</label>
-            <select id="member-role" bind:value=role>
+            <label for="invite-email" class="visually-hidden">"E-mail"</label>
+            <input id="invite-email" type="email" placeholder="name@example.com" required bind:value=email/>
+            <label for="invite-role" class="visually-hidden">"Role"</label>
+            <select id="invite-role" bind:value=role>
                 <option value="member">"Member"</option>
                 <option value="admin">"Admin"</option>
-                <option value="owner">"Owner"</option>
+                {owner.then(|| view! { <option value="owner">"Owner"</option> })}
             </select>
-            <button type="submit" class="button primary" disabled=move || add.pending().get()>"Add"</button>
+            <button type="submit" class="button primary" disabled=move || invite.pending().get()>"Invite"</button>
         </form>
-        {move || add.value().get().and_then(Result::err).map(|error| match error {
-            ApiError::NotFound => view! { <p class="error" role="alert">"No Cairn account uses that e-mail address."</p> }.into_any(),
-            error => view! { <ErrorNote error/> }.into_any(),
+        {move || invite.value().get().map(|result| match result {
+            Ok(sent) => view! { <SentNote sent/> }.into_any(),
+            Err(error) => view! { <ErrorNote error/> }.into_any(),
         })}
+    }
+}
+
+/// A pending invitation, with "send again" and "revoke".
+#[component]
+fn PendingInvitation(invitation: Invitation) -> impl IntoView {
+    let expires = invitation
+        .expires_at
+        .get(..10)
+        .unwrap_or_default()
+        .to_owned();
+    let invited_by = (!invitation.invited_by.is_empty())
+        .then(|| format!(" · invited by {}", invitation.invited_by));
+    view! {
+        <li class="invitation">
+            <span class="who">
+                <strong>{invitation.email}</strong>
+                <span class="muted small">
+                    {invitation.role.label()} " · expires " {expires} {invited_by}
+                </span>
+            </span>
+            <InvitationActions id=invitation.id/>
+        </li>
+    }
+}
+
+#[island]
+fn InvitationActions(id: InvitationId) -> impl IntoView {
+    let resend = Action::new(|input: &ResendInvitation| resend_invitation(input.id));
+    let revoke = Action::new(|input: &RevokeInvitation| revoke_invitation(input.id));
+    Effect::new(move |_| {
+        if let Some(Ok(())) = revoke.value().get() {
+            browser::reload();
+        }
+    });
+    let busy = move || resend.pending().get() || revoke.pending().get();
+    let error = move || -> Option<ApiError> {
+        resend
+            .value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| revoke.value().get().and_then(Result::err))
+    };
+    view! {
+        <div class="actions">
+            <button class="button small" disabled=busy on:click=move |_| { resend.dispatch(ResendInvitation { id }); }>
+                "Send again"
+            </button>
+            <button class="button ghost small" disabled=busy on:click=move |_| { revoke.dispatch(RevokeInvitation { id }); }>
+                "Revoke"
+            </button>
+        </div>
+        {move || resend.value().get().and_then(Result::ok).map(|sent| view! { <SentNote sent/> })}
+        {move || error().map(|error| view! { <ErrorNote error/> })}
     }
 }

@@ -8,6 +8,8 @@ pub struct Model {
     pub email: String,
     pub password_hash: String,
     pub display_name: String,
+    /// When the user proved the address is theirs (a link sent to it was followed).
+    pub email_verified_at: Option<DateTimeWithTimeZone>,
     pub created_at: DateTimeWithTimeZone,
 }
 

@@ -19,8 +19,8 @@ use std::time::Duration;
 /// keeps shared caches from storing what only a tenant's members may see.
 const CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
 
-fn session_token(headers: &HeaderMap) -> Result<String, ApiError> {
-    token_from(headers).ok_or(ApiError::Unauthorized)
+fn session_token(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    token_from(state, headers).ok_or(ApiError::Unauthorized)
 }
 
 /// `POST /api/v1/notes/{note_id}/images`: the body is the file itself, streamed to storage. Answers
@@ -35,7 +35,7 @@ pub async fn upload(
     let limits = state.images.limits();
     let result = async {
         let note_id = NoteId::parse(&note_id).map_err(|_| ApiError::NotFound)?;
-        let token = session_token(&headers)?;
+        let token = session_token(&state, &headers)?;
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -79,7 +79,10 @@ pub async fn download(
 ) -> Response {
     let result = async {
         let image_id = NoteImageId::parse(&image_id).map_err(|_| ApiError::NotFound)?;
-        let tx = state.db.enter_session(&session_token(&headers)?).await?;
+        let tx = state
+            .db
+            .enter_session(&session_token(&state, &headers)?)
+            .await?;
         let image = images::stored(tx, image_id).await?;
         let etag = image.etag();
         let fresh = headers

@@ -2,6 +2,7 @@
 
 mod health;
 mod images;
+mod request_checks;
 
 use crate::error::ErrorResponse;
 use api::ApiError;
@@ -48,6 +49,10 @@ pub fn router(state: AppState) -> Router {
         .nest_service("/pkg", ServeDir::new(pkg_dir))
         .fallback(not_found)
         .layer(axum::middleware::map_response(server_fn_error_status))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_checks::guard,
+        ))
         .with_state(state)
         .layer(
             tower::ServiceBuilder::new()
@@ -62,7 +67,7 @@ pub fn router(state: AppState) -> Router {
                         tracing::info_span!(
                             "request",
                             method = %request.method(),
-                            path = %request.uri().path(),
+                            path = %request_checks::loggable_path(request.uri().path()),
                             request_id = %request_id,
                         )
                     }),
@@ -102,10 +107,16 @@ async fn server_fn_error_status(response: Response) -> Response {
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return ErrorResponse(ApiError::Internal).into_response();
     };
-    if let Ok(error) = serde_json::from_slice::<ApiError>(&bytes)
-        && let Ok(status) = axum::http::StatusCode::from_u16(error.status_code())
+    let error = serde_json::from_slice::<ApiError>(&bytes).ok();
+    if let Some(status) = error
+        .as_ref()
+        .and_then(|e| axum::http::StatusCode::from_u16(e.status_code()).ok())
     {
         parts.status = status;
     }
-    Response::from_parts(parts, Body::from(bytes))
+    let response = Response::from_parts(parts, Body::from(bytes));
+    match &error {
+        Some(error) => request_checks::with_retry_after(response, error),
+        None => response,
+    }
 }

@@ -1,0 +1,94 @@
+//! Links that leave by e-mail: invitations, password resets, address verification. The domain
+//! makes the tokens; this puts them into links under the public URL and hands them to the mailer.
+
+use crate::state::AppState;
+use api::ApiError;
+use api::tenants::Delivery;
+use domain::accounts::SignedIn;
+use domain::accounts::recovery::{self, LinkToSend};
+use domain::invitations::IssuedInvitation;
+
+fn mail_unavailable() -> ApiError {
+    ApiError::Unavailable {
+        service: "e-mail".into(),
+        retry_after_secs: None,
+    }
+}
+
+/// `Unavailable` when this Cairn sends no e-mail.
+pub fn require_mail(state: &AppState) -> Result<(), ApiError> {
+    if state.mailer.is_enabled() {
+        Ok(())
+    } else {
+        Err(mail_unavailable())
+    }
+}
+
+/// Mails the invitation's link, or, without e-mail, gives it to the inviter to hand over. A mail
+/// server that refuses is `Unavailable`, and the caller does not commit the invitation.
+pub async fn invitation(state: &AppState, issued: &IssuedInvitation) -> Result<Delivery, ApiError> {
+    let url = state.link(&format!("/invite/{}", issued.token));
+    if !state.mailer.is_enabled() {
+        return Ok(Delivery::Link { url });
+    }
+    let mail = mail::invitation(
+        &issued.invitation.email,
+        &issued.team_name,
+        &issued.inviter_name,
+        &issued.invitation.role.label().to_lowercase(),
+        &url,
+    );
+    state.mailer.send(mail).await.map_err(|error| {
+        tracing::warn!(%error, "sending an invitation");
+        mail_unavailable()
+    })?;
+    Ok(Delivery::Mail)
+}
+
+/// Mails a verification link; a refusing mail server is `Unavailable`.
+pub async fn verification(state: &AppState, link: LinkToSend) -> Result<(), ApiError> {
+    let url = state.link(&format!("/verify-email/{}", link.token));
+    state
+        .mailer
+        .send(mail::email_verification(&link.email, &url))
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "sending a verification link");
+            mail_unavailable()
+        })
+}
+
+/// After a sign-up, mails the new account a verification link in the background (the sign-up does
+/// not wait for the mail server, nor fail with it).
+pub fn send_verification_soon(state: &AppState, signed_in: &SignedIn) {
+    if !state.mailer.is_enabled() {
+        return;
+    }
+    let state = state.clone();
+    let signed_in = signed_in.clone();
+    tokio::spawn(async move {
+        match recovery::request_verification(&state.db, &signed_in).await {
+            Ok(Some(link)) => {
+                let _ = verification(&state, link).await;
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "making a verification link"),
+        }
+    });
+}
+
+/// Mails a reset link in the background, so the answer takes as long whether or not an account
+/// uses the address (and says nothing about the mail server's mood).
+pub fn password_reset_soon(state: &AppState, link: LinkToSend) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let url = state.link(&format!("/reset-password/{}", link.token));
+        if let Err(error) = state
+            .mailer
+            .send(mail::password_reset(&link.email, &url))
+            .await
+        {
+            tracing::warn!(%error, "sending a password-reset link");
+        }
+    });
+}

@@ -1,0 +1,319 @@
+//! The account: `/account` (address verification, password change, sessions), and the pages its
+//! e-mailed links lead to: `/forgot-password`, `/reset-password/:token`, `/verify-email/:token`.
+
+use crate::browser;
+use crate::components::{ErrorNote, Field, Loading, form_level};
+use crate::root::{RequireSession, SessionCtx};
+use crate::rpc::{
+    ChangePassword, RequestPasswordReset, ResetPassword, RevokeSession, SendVerificationEmail,
+    VerifyEmail, change_password, list_sessions, mail_enabled, request_password_reset,
+    reset_password, revoke_session, send_verification_email, verify_email,
+};
+use api::ApiError;
+use api::accounts::{Email, NewPassword};
+use api::ids::SessionId;
+use api::tenants::{PasswordChangeForm, SessionInfo};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+fn token_param() -> String {
+    use_params_map().with_untracked(|p| p.get("token").unwrap_or_default())
+}
+
+/// `/account`: who you are, whether your address is verified, your password and your sessions.
+#[component]
+pub fn AccountPage() -> impl IntoView {
+    let ctx = expect_context::<SessionCtx>();
+    let sessions = Resource::new(|| (), |_| list_sessions());
+    let mail = Resource::new(|| (), |_| mail_enabled());
+    view! {
+        <RequireSession>
+            <section class="page narrow">
+                <h1>"Your account"</h1>
+                <Transition fallback=|| view! { <Loading/> }>
+                    {move || Suspend::new(async move {
+                        let Ok(Some(session)) = ctx.session.await else {
+                            return ().into_any();
+                        };
+                        let mail = mail.await.unwrap_or(false);
+                        let verified = session.email_verified;
+                        view! {
+                            <dl class="facts">
+                                <dt>"Name"</dt><dd>{session.display_name}</dd>
+                                <dt>"E-mail"</dt>
+                                <dd>
+                                    {session.email} " "
+                                    {if verified {
+                                        view! { <span class="badge">"verified"</span> }.into_any()
+                                    } else {
+                                        view! { <span class="badge warn">"not verified"</span> }.into_any()
+                                    }}
+                                </dd>
+                            </dl>
+                            {(!verified).then(|| if mail {
+                                view! { <VerifyButton/> }.into_any()
+                            } else {
+                                view! {
+                                    <p class="muted small">"This Cairn sends no e-mail, so addresses are verified by accepting an e-mailed invitation only."</p>
+                                }.into_any()
+                            })}
+                        }
+                        .into_any()
+                    })}
+                </Transition>
+                <h2>"Change password"</h2>
+                <ChangePasswordForm/>
+                <h2>"Your sessions"</h2>
+                <p class="muted">"Every browser signed in to your account. Signing one out ends it at once."</p>
+                <Transition fallback=|| view! { <Loading/> }>
+                    {move || Suspend::new(async move {
+                        match sessions.await {
+                            Ok(list) => view! {
+                                <ul class="members" aria-label="Sessions">
+                                    {list.into_iter().map(|session| view! { <SessionRow session/> }).collect_view()}
+                                </ul>
+                            }
+                            .into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </section>
+        </RequireSession>
+    }
+}
+
+#[component]
+fn SessionRow(session: SessionInfo) -> impl IntoView {
+    let browser_name = session
+        .user_agent
+        .clone()
+        .unwrap_or_else(|| "Unknown browser".into());
+    let since = session
+        .created_at
+        .get(..16)
+        .unwrap_or_default()
+        .replace('T', " ");
+    let seen = session
+        .last_seen_at
+        .get(..16)
+        .unwrap_or_default()
+        .replace('T', " ");
+    let from = session.client_address.clone().unwrap_or_default();
+    view! {
+        <li class="session">
+            <span class="who">
+                <strong title=browser_name.clone()>{browser_name.clone()}</strong>
+                <span class="muted small">
+                    {format!("signed in {since} UTC · last used {seen} UTC · from {from}")}
+                </span>
+            </span>
+            {session.current.then(|| view! { <span class="badge">"this browser"</span> })}
+            <RevokeSessionButton id=session.id current=session.current/>
+        </li>
+    }
+}
+
+#[island]
+fn RevokeSessionButton(id: SessionId, current: bool) -> impl IntoView {
+    let revoke = Action::new(|input: &RevokeSession| revoke_session(input.id));
+    Effect::new(move |_| {
+        if let Some(Ok(())) = revoke.value().get() {
+            if current {
+                browser::go_to("/login");
+            } else {
+                browser::reload();
+            }
+        }
+    });
+    view! {
+        <button class="button ghost small" disabled=move || revoke.pending().get()
+            on:click=move |_| { revoke.dispatch(RevokeSession { id }); }>
+            "Sign out"
+        </button>
+        {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+    }
+}
+
+#[island]
+fn VerifyButton() -> impl IntoView {
+    let send = Action::new(|_: &SendVerificationEmail| send_verification_email());
+    view! {
+        <p class="actions">
+            <button class="button small" disabled=move || send.pending().get()
+                on:click=move |_| { send.dispatch(SendVerificationEmail {}); }>
+                "E-mail me a verification link"
+            </button>
+        </p>
+        {move || send.value().get().map(|result| match result {
+            Ok(()) => view! { <p class="success" role="status">"Sent. Follow the link in the message to verify your address."</p> }.into_any(),
+            Err(error) => view! { <ErrorNote error/> }.into_any(),
+        })}
+    }
+}
+
+#[island]
+fn ChangePasswordForm() -> impl IntoView {
+    let current = RwSignal::new(String::new());
+    let new = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let action = Action::new(|input: &ChangePassword| change_password(input.form.clone()));
+    Effect::new(move |_| {
+        if let Some(Err(e)) = action.value().get() {
+            error.set(Some(e));
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match NewPassword::parse(&new.get()) {
+            Ok(_) => {
+                error.set(None);
+                action.dispatch(ChangePassword {
+                    form: PasswordChangeForm {
+                        current_password: current.get(),
+                        new_password: new.get(),
+                    },
+                });
+            }
+            Err(e) => error.set(Some(e.renamed("new_password"))),
+        }
+    };
+    const FIELDS: &[&str] = &["current_password", "new_password"];
+    view! {
+        <form class="card-form" on:submit=submit novalidate>
+            <Field name="current_password" label="Current password" kind="password" value=current error
+                autocomplete="current-password" required=true/>
+            <Field name="new_password" label="New password" kind="password" value=new error
+                autocomplete="new-password" required=true hint="At least 10 characters. Your other sessions are signed out."/>
+            {move || error.get().filter(|e| form_level(e, FIELDS)).map(|error| view! { <ErrorNote error/> })}
+            {move || action.value().get().and_then(Result::ok).map(|revoked| view! {
+                <p class="success" role="status">
+                    {format!("Password changed. {revoked} other session(s) signed out.")}
+                </p>
+            })}
+            <button type="submit" class="button primary" disabled=move || action.pending().get()>"Change password"</button>
+        </form>
+    }
+}
+
+/// `/forgot-password`: a reset link by e-mail.
+#[component]
+pub fn ForgotPasswordPage() -> impl IntoView {
+    view! {
+        <section class="page narrow auth">
+            <h1>"Reset your password"</h1>
+            <p class="muted">"Enter your account's address; a link to choose a new password goes there. Resetting signs every browser out of the account."</p>
+            <ForgotPasswordForm/>
+            <p class="muted"><A href="/login">"Back to log in"</A></p>
+        </section>
+    }
+}
+
+#[island]
+fn ForgotPasswordForm() -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let action =
+        Action::new(|input: &RequestPasswordReset| request_password_reset(input.email.clone()));
+    Effect::new(move |_| {
+        if let Some(Err(e)) = action.value().get() {
+            error.set(Some(e));
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match Email::parse(&email.get()) {
+            Ok(_) => {
+                error.set(None);
+                action.dispatch(RequestPasswordReset { email: email.get() });
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    };
+    view! {
+        <form on:submit=submit novalidate>
+            <Field name="email" label="E-mail" kind="email" value=email error autocomplete="username" required=true/>
+            {move || error.get().filter(|e| form_level(e, &["email"])).map(|error| view! { <ErrorNote error/> })}
+            {move || matches!(action.value().get(), Some(Ok(()))).then(|| view! {
+                <p class="success" role="status">"If an account uses that address, a link is on its way. It works for one hour."</p>
+            })}
+            <button type="submit" class="button primary wide" disabled=move || action.pending().get()>"Send the link"</button>
+        </form>
+    }
+}
+
+/// `/reset-password/:token`: choose a new password.
+#[component]
+pub fn ResetPasswordPage() -> impl IntoView {
+    let token = token_param();
+    view! {
+        <section class="page narrow auth">
+            <h1>"Choose a new password"</h1>
+            <ResetPasswordForm token/>
+        </section>
+    }
+}
+
+#[island]
+fn ResetPasswordForm(token: String) -> impl IntoView {
+    let password = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let action = Action::new(|input: &ResetPassword| {
+        reset_password(input.token.clone(), input.password.clone())
+    });
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(_)) => browser::go_to("/projects"),
+        Some(Err(e)) => error.set(Some(e)),
+        None => {}
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match NewPassword::parse(&password.get()) {
+            Ok(_) => {
+                error.set(None);
+                action.dispatch(ResetPassword {
+                    token: token.clone(),
+                    password: password.get(),
+                });
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    };
+    view! {
+        <form on:submit=submit novalidate>
+            <Field name="password" label="New password" kind="password" value=password error
+                autocomplete="new-password" required=true hint="At least 10 characters. Every browser signed in to the account is signed out."/>
+            {move || error.get().filter(|e| form_level(e, &["password"])).map(|error| view! { <ErrorNote error/> })}
+            <button type="submit" class="button primary wide" disabled=move || action.pending().get()>"Set password and log in"</button>
+        </form>
+    }
+}
+
+/// `/verify-email/:token`: confirms the address with a click (a link opened by a mail scanner
+/// verifies nothing by itself).
+#[component]
+pub fn VerifyEmailPage() -> impl IntoView {
+    let token = token_param();
+    view! {
+        <section class="page narrow auth">
+            <h1>"Confirm your e-mail address"</h1>
+            <VerifyEmailForm token/>
+        </section>
+    }
+}
+
+#[island]
+fn VerifyEmailForm(token: String) -> impl IntoView {
+    let action = Action::new(|input: &VerifyEmail| verify_email(input.token.clone()));
+    view! {
+        <button class="button primary wide" disabled=move || action.pending().get()
+            on:click=move |_| { action.dispatch(VerifyEmail { token: token.clone() }); }>
+            "Confirm"
+        </button>
+        {move || action.value().get().map(|result| match result {
+            Ok(()) => view! { <p class="success" role="status">"Your address is verified. " <a href="/account">"Back to your account"</a></p> }.into_any(),
+            Err(error) => view! { <ErrorNote error/> }.into_any(),
+        })}
+    }
+}

@@ -1,0 +1,168 @@
+//! Checks every request passes before any handler runs, and what every response carries.
+//!
+//! - **Only from Cairn's own pages.** A state-changing request (anything but GET, HEAD, OPTIONS)
+//!   whose `Origin` names another site, or, without `Origin`, whose `Sec-Fetch-Site` says
+//!   `cross-site` or `same-site`, is refused with 403 before it is read. Same-origin requests and
+//!   those from the configured public URL pass; so do clients that send neither header (curl, the
+//!   CLI), which no browser does on a cross-site request. Signed webhooks (`/api/v1/webhooks/...`)
+//!   are exempt: their signature is their proof.
+//! - **Server functions take JSON only.** `POST /api/v1/<name>` with any other `Content-Type` is
+//!   refused with 415: a form or `text/plain` post, which a page of any site can make without asking,
+//!   never reaches a server function.
+//! - **Errors say when to come back.** A rate-limited or unavailable answer carries `Retry-After`.
+//! - **Secrets stay out of logs and referrers.** Paths holding a link's token are logged without it,
+//!   and pages are sent with `Referrer-Policy: same-origin`.
+
+use crate::error::ErrorResponse;
+use api::ApiError;
+use app::state::AppState;
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::borrow::Cow;
+
+/// Paths under which a request's signature, not its origin, is checked.
+const WEBHOOKS: &str = "/api/v1/webhooks/";
+
+/// Paths whose last segment is a link's secret token.
+const TOKEN_PATHS: &[&str] = &["/invite/", "/reset-password/", "/verify-email/"];
+
+/// Refuses cross-site state-changing requests and server-function calls that are not JSON.
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let changes_state = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let path = request.uri().path();
+    if changes_state && !path.starts_with(WEBHOOKS) {
+        if let Err(error) = same_origin(&state, request.headers()) {
+            tracing::info!(path = %loggable_path(path), "cross-site request refused");
+            return ErrorResponse(error).into_response();
+        }
+        if is_server_function(path) && !is_json(request.headers()) {
+            let error = ApiError::invalid("content_type", "must be application/json");
+            return (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(error)).into_response();
+        }
+    }
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+fn cross_site() -> ApiError {
+    ApiError::Forbidden {
+        reason: "requests from other sites are refused".into(),
+    }
+}
+
+/// Whether the request comes from Cairn's own pages (or from no browser at all).
+fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().map_err(|_| cross_site())?;
+        if origin.eq_ignore_ascii_case(&state.public_url) {
+            return Ok(());
+        }
+        // `null` (a sandboxed frame, a redirect across sites) has no authority and never matches.
+        let authority = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .ok_or_else(cross_site)?;
+        return match own_host(state, headers) {
+            Some(host) if authority.eq_ignore_ascii_case(host) => Ok(()),
+            _ => Err(cross_site()),
+        };
+    }
+    match headers
+        .get("sec-fetch-site")
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        None | Some("same-origin") | Some("none") => Ok(()),
+        Some(_) => Err(cross_site()),
+    }
+}
+
+/// The host (and port) the browser addressed: the proxy's `X-Forwarded-Host` when trusted, else
+/// `Host`.
+fn own_host<'h>(state: &AppState, headers: &'h HeaderMap) -> Option<&'h str> {
+    let forwarded = state
+        .trust_proxy_headers
+        .then(|| headers.get("x-forwarded-host")?.to_str().ok())
+        .flatten()
+        .and_then(|v| v.split(',').next())
+        .map(str::trim);
+    forwarded.or_else(|| headers.get(header::HOST)?.to_str().ok())
+}
+
+/// `/api/v1/<name>`: one segment, where Leptos serves the server functions. Uploads
+/// (`/api/v1/notes/{id}/images`) and webhooks have more.
+fn is_server_function(path: &str) -> bool {
+    path.strip_prefix("/api/v1/")
+        .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// `path` with a link's token replaced, for logs.
+pub fn loggable_path(path: &str) -> Cow<'_, str> {
+    for prefix in TOKEN_PATHS {
+        if let Some(rest) = path.strip_prefix(prefix)
+            && !rest.is_empty()
+        {
+            return Cow::Owned(format!("{prefix}…"));
+        }
+    }
+    Cow::Borrowed(path)
+}
+
+/// Adds `Retry-After` to an error response whose `ApiError` says when to come back.
+pub fn with_retry_after(mut response: Response, error: &ApiError) -> Response {
+    if let Some(secs) = error.retry_after_secs() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_functions_are_one_segment_under_the_api() {
+        assert!(is_server_function("/api/v1/log_in"));
+        assert!(!is_server_function("/api/v1/notes/0193/images"));
+        assert!(!is_server_function("/api/v1/"));
+        assert!(!is_server_function("/invite/abc"));
+    }
+
+    #[test]
+    fn tokens_never_reach_the_log() {
+        assert_eq!(loggable_path("/invite/s3cr3t"), "/invite/…");
+        assert_eq!(loggable_path("/reset-password/s3cr3t"), "/reset-password/…");
+        assert_eq!(loggable_path("/projects/1"), "/projects/1");
+    }
+
+    #[test]
+    fn json_with_a_charset_is_json() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("Application/JSON; charset=utf-8"),
+        );
+        assert!(is_json(&headers));
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert!(!is_json(&headers));
+    }
+}
