@@ -605,3 +605,154 @@ async fn drop_images_on_a_note_reorder_caption_reload_remove_and_delete() {
         panic!("notes journey failed: {error}");
     }
 }
+
+/// Signs up through the page with `name` and `team`.
+async fn sign_up_as(browser: &Client, app: &TestApp, email: &str, team: &str) -> Step {
+    browser.goto(&app.url("/signup")).await?;
+    wait_for_hydration(browser).await?;
+    fill(browser, "display_name", "Ada Lovelace").await?;
+    fill(browser, "email", email).await?;
+    fill(browser, "password", "correct horse battery").await?;
+    fill(browser, "tenant_name", team).await?;
+    click(browser, Locator::Css("form button[type=submit]")).await?;
+    wait_for_path(browser, |p| p == "/projects").await?;
+    Ok(())
+}
+
+/// The team names the top bar's switcher offers.
+async fn teams_offered(browser: &Client) -> Result<String, Box<dyn std::error::Error>> {
+    Ok(browser
+        .find(Locator::Css("select[name=tenant]"))
+        .await?
+        .text()
+        .await?)
+}
+
+async fn mail_journey(owner: &Client, squatter: &Client, invitee: &Client, app: &TestApp) -> Step {
+    use tests::mailbox;
+    // The owner's team has a project.
+    sign_up_as(owner, app, "ada@lighthouse.example", "Lighthouse").await?;
+    click(owner, Locator::Css(".empty a.button")).await?;
+    wait_for_path(owner, |p| p == "/projects/new").await?;
+    wait_for_hydration(owner).await?;
+    fill(owner, "name", "Beacon").await?;
+    click(owner, Locator::Css("form button[type=submit]")).await?;
+    wait_for_path(owner, |p| {
+        p.starts_with("/projects/") && p != "/projects/new"
+    })
+    .await?;
+
+    // Somebody registered dev@lighthouse.example before its owner did.
+    sign_up_as(squatter, app, "dev@lighthouse.example", "Squat").await?;
+
+    // The owner invites that address and a newcomer's; both invitations leave by e-mail.
+    owner.goto(&app.url("/team")).await?;
+    wait_for_hydration(owner).await?;
+    for email in ["newcomer@lighthouse.example", "dev@lighthouse.example"] {
+        fill(owner, "invite-email", email).await?;
+        click(owner, Locator::Css(".inline-form button[type=submit]")).await?;
+        wait_for_text(
+            owner,
+            ".success",
+            &format!("Invitation e-mailed to {email}"),
+        )
+        .await?;
+    }
+    owner.refresh().await?;
+    wait_for_text(
+        owner,
+        "[aria-label='Pending invitations']",
+        "newcomer@lighthouse.example",
+    )
+    .await?;
+    screenshot(owner, "team-invitations").await?;
+
+    // The newcomer follows the e-mailed link, signs up with the address fixed, and is in the team.
+    let mails = mailbox::wait_for("newcomer@lighthouse.example", "/invite/", 1).await;
+    let link = mails[mails.len() - 1]
+        .link("/invite/")
+        .ok_or("no link in the invitation")?;
+    invitee.goto(&link).await?;
+    wait_for_text(invitee, "h1", "Join Lighthouse").await?;
+    wait_for_hydration(invitee).await?;
+    let fixed = invitee
+        .find(Locator::Id("invited-email"))
+        .await?
+        .prop("value")
+        .await?;
+    assert_eq!(fixed.as_deref(), Some("newcomer@lighthouse.example"));
+    screenshot(invitee, "invitation-sign-up").await?;
+    invitee.set_window_size(390, 844).await?;
+    screenshot(invitee, "invitation-sign-up-phone").await?;
+    invitee.set_window_size(1280, 900).await?;
+    fill(invitee, "display_name", "Newt").await?;
+    fill(invitee, "password", "correct horse battery").await?;
+    click(invitee, Locator::Css("form button[type=submit]")).await?;
+    wait_for_path(invitee, |p| p == "/projects").await?;
+    wait_for_text(invitee, ".cards", "Beacon").await?;
+    screenshot(invitee, "invitation-joined").await?;
+
+    // The squatter, signed in with the invited address but without the link, joins nothing.
+    squatter.goto(&app.url("/projects")).await?;
+    wait_for_text(squatter, ".empty", "No projects yet").await?;
+    let offered = teams_offered(squatter).await?;
+    assert!(!offered.contains("Lighthouse"), "{offered}");
+
+    // The address's owner takes the account back from their inbox: the squatter is signed out.
+    let rightful = invitee;
+    rightful.delete_all_cookies().await?;
+    rightful.goto(&app.url("/forgot-password")).await?;
+    wait_for_hydration(rightful).await?;
+    fill(rightful, "email", "dev@lighthouse.example").await?;
+    click(rightful, Locator::Css("form button[type=submit]")).await?;
+    wait_for_text(rightful, ".success", "a link is on its way").await?;
+    let reset = mailbox::wait_for("dev@lighthouse.example", "/reset-password/", 1).await;
+    let reset_link = reset[reset.len() - 1]
+        .link("/reset-password/")
+        .ok_or("no reset link")?;
+    rightful.goto(&reset_link).await?;
+    wait_for_hydration(rightful).await?;
+    fill(rightful, "password", "the rightful owner's passphrase").await?;
+    click(rightful, Locator::Css("form button[type=submit]")).await?;
+    wait_for_path(rightful, |p| p == "/projects").await?;
+    squatter.refresh().await?;
+    wait_for_path(squatter, |p| p == "/login").await?;
+
+    // Now the owner of the address accepts the invitation from the e-mail and sees the project.
+    let invitation = mailbox::wait_for("dev@lighthouse.example", "/invite/", 1).await;
+    let link = invitation[invitation.len() - 1]
+        .link("/invite/")
+        .ok_or("no link")?;
+    rightful.goto(&link).await?;
+    wait_for_text(rightful, "h1", "Join Lighthouse").await?;
+    wait_for_hydration(rightful).await?;
+    screenshot(rightful, "invitation-accept").await?;
+    click(rightful, Locator::Css(".auth button.primary")).await?;
+    wait_for_path(rightful, |p| p == "/projects").await?;
+    wait_for_text(rightful, ".cards", "Beacon").await?;
+    // The account page shows the address verified (the reset link proved it) and the sessions.
+    rightful.goto(&app.url("/account")).await?;
+    wait_for_text(rightful, ".facts", "verified").await?;
+    wait_for_text(rightful, "[aria-label='Sessions']", "this browser").await?;
+    screenshot(rightful, "account").await?;
+    rightful.set_window_size(390, 844).await?;
+    screenshot(rightful, "account-phone").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_invitation_arrives_by_mail_the_invitee_joins_and_a_squatter_cannot() {
+    let app = tests::spawn_app_with_mail().await;
+    let driver = Driver::start();
+    let owner = driver.browser().await;
+    let squatter = driver.browser().await;
+    let invitee = driver.browser().await;
+    let outcome = mail_journey(&owner, &squatter, &invitee, &app).await;
+    let _ = owner.close().await;
+    let _ = squatter.close().await;
+    let _ = invitee.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!("invitation journey failed: {error}");
+    }
+}
