@@ -134,21 +134,10 @@ pub struct Invitation {
 pub struct InvitationSent {
     /// The pending invitation.
     pub invitation: Invitation,
-    /// How its link reaches the invitee.
-    pub delivery: Delivery,
-}
-
-/// How a link reaches its recipient.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "by", rename_all = "snake_case")]
-pub enum Delivery {
-    /// E-mailed to the address.
-    Mail,
-    /// No mail server is configured: the inviter copies the link and hands it over.
-    Link {
-        /// The link.
-        url: String,
-    },
+    /// `None`: the link was e-mailed to the address (and is shown to nobody). `Some`: this Cairn
+    /// sends no e-mail, and the inviter hands this link over. (A plain option rather than a tagged
+    /// enum: the browser bundle then needs no buffering deserializer for it.)
+    pub link: Option<String>,
 }
 
 /// What an invitation's link shows to whoever follows it.

@@ -3,7 +3,6 @@
 
 use crate::state::AppState;
 use api::ApiError;
-use api::tenants::Delivery;
 use domain::accounts::SignedIn;
 use domain::accounts::recovery::{self, LinkToSend};
 use domain::invitations::IssuedInvitation;
@@ -24,12 +23,16 @@ pub fn require_mail(state: &AppState) -> Result<(), ApiError> {
     }
 }
 
-/// Mails the invitation's link, or, without e-mail, gives it to the inviter to hand over. A mail
-/// server that refuses is `Unavailable`, and the caller does not commit the invitation.
-pub async fn invitation(state: &AppState, issued: &IssuedInvitation) -> Result<Delivery, ApiError> {
+/// Mails the invitation's link (`None`), or, without e-mail, gives it to the inviter to hand over
+/// (`Some`). A mail server that refuses is `Unavailable`, and the caller does not commit the
+/// invitation.
+pub async fn invitation(
+    state: &AppState,
+    issued: &IssuedInvitation,
+) -> Result<Option<String>, ApiError> {
     let url = state.link(&format!("/invite/{}", issued.token));
     if !state.mailer.is_enabled() {
-        return Ok(Delivery::Link { url });
+        return Ok(Some(url));
     }
     let mail = mail::invitation(
         &issued.invitation.email,
@@ -42,7 +45,7 @@ pub async fn invitation(state: &AppState, issued: &IssuedInvitation) -> Result<D
         tracing::warn!(%error, "sending an invitation");
         mail_unavailable()
     })?;
-    Ok(Delivery::Mail)
+    Ok(None)
 }
 
 /// Mails a verification link; a refusing mail server is `Unavailable`.

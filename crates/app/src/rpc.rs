@@ -117,11 +117,11 @@ pub async fn invite_member(email: String, role: Role) -> Result<InvitationSent, 
     let issued =
         invitations::create(&state.db, &tx, &email, role, state.mailer.is_enabled()).await?;
     // Delivered before the commit: an invitation whose e-mail did not leave is not kept.
-    let delivery = delivery::invitation(&state, &issued).await?;
+    let link = delivery::invitation(&state, &issued).await?;
     tx.commit().await?;
     Ok(InvitationSent {
         invitation: issued.invitation,
-        delivery,
+        link,
     })
 }
 
@@ -138,11 +138,11 @@ pub async fn resend_invitation(id: InvitationId) -> Result<InvitationSent, ApiEr
     let state = session_cookie::state();
     let tx = session_cookie::require_tenant().await?;
     let issued = invitations::resend(&state.db, &tx, id, state.mailer.is_enabled()).await?;
-    let delivery = delivery::invitation(&state, &issued).await?;
+    let link = delivery::invitation(&state, &issued).await?;
     tx.commit().await?;
     Ok(InvitationSent {
         invitation: issued.invitation,
-        delivery,
+        link,
     })
 }
 

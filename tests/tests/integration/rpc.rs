@@ -25,9 +25,7 @@ pub async fn invite(inviter: &RpcClient, email: &str, role: &str) -> String {
         .ok("invite_member", json!({"email": email, "role": role}))
         .await;
     assert_eq!(sent["invitation"]["email"], email, "{sent}");
-    let url = sent["delivery"]["url"]
-        .as_str()
-        .expect("a link to hand over");
+    let url = sent["link"].as_str().expect("a link to hand over");
     url.rsplit('/').next().expect("a token").to_owned()
 }
 

@@ -431,8 +431,8 @@ async fn invitations_by_mail_need_the_address_and_a_squatter_loses_it_to_its_own
             json!({"email": "new@squat.example", "role": "admin"}),
         )
         .await;
-    assert_eq!(with_account["delivery"], json!({"by": "mail"}));
-    assert_eq!(without["delivery"], json!({"by": "mail"}));
+    assert_eq!(with_account["link"], Value::Null, "mailed, shown to nobody");
+    assert_eq!(without["link"], Value::Null);
     let keys = |v: &Value| {
         let mut keys: Vec<String> = v["invitation"]
             .as_object()
@@ -444,6 +444,21 @@ async fn invitations_by_mail_need_the_address_and_a_squatter_loses_it_to_its_own
         keys
     };
     assert_eq!(keys(&with_account), keys(&without));
+
+    // A role that does not exist is named, in words (the parser's text never reaches the client).
+    let (status, body) = ada
+        .call(
+            "invite_member",
+            json!({"email": "dev@squat.example", "role": "god"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            422,
+            json!({"kind": "invalid", "field": "role", "reason": "must be one of owner, admin, member"})
+        )
+    );
 
     // The squatter, signed in with that address but without the link, is in no new team.
     let tenants = squatter.ok("session", json!({})).await["tenants"].clone();

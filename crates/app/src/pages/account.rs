@@ -84,12 +84,39 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
+/// "Chrome on Linux" from a User-Agent header: enough to tell one's devices apart.
+fn browser_label(user_agent: &str) -> String {
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| user_agent.contains(marker))
+    .map_or("A browser", |(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ]
+    .into_iter()
+    .find(|(marker, _)| user_agent.contains(marker))
+    .map(|(_, name)| name);
+    match system {
+        Some(system) => format!("{browser} on {system}"),
+        None => browser.to_owned(),
+    }
+}
+
 #[component]
 fn SessionRow(session: SessionInfo) -> impl IntoView {
-    let browser_name = session
-        .user_agent
-        .clone()
-        .unwrap_or_else(|| "Unknown browser".into());
+    let user_agent = session.user_agent.clone().unwrap_or_default();
+    let browser_name = browser_label(&user_agent);
     let since = session
         .created_at
         .get(..16)
@@ -104,7 +131,7 @@ fn SessionRow(session: SessionInfo) -> impl IntoView {
     view! {
         <li class="session">
             <span class="who">
-                <strong title=browser_name.clone()>{browser_name.clone()}</strong>
+                <strong title=user_agent>{browser_name}</strong>
                 <span class="muted small">
                     {format!("signed in {since} UTC · last used {seen} UTC · from {from}")}
                 </span>
@@ -315,5 +342,28 @@ fn VerifyEmailForm(token: String) -> impl IntoView {
             Ok(()) => view! { <p class="success" role="status">"Your address is verified. " <a href="/account">"Back to your account"</a></p> }.into_any(),
             Err(error) => view! { <ErrorNote error/> }.into_any(),
         })}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::browser_label;
+
+    #[test]
+    fn sessions_are_named_by_browser_and_system() {
+        assert_eq!(
+            browser_label(
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36"
+            ),
+            "Chrome on Linux"
+        );
+        assert_eq!(
+            browser_label(
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0; rv:128.0) Gecko/20100101 Firefox/128.0"
+            ),
+            "Firefox on macOS"
+        );
+        assert_eq!(browser_label("curl/8.5.0"), "curl");
+        assert_eq!(browser_label(""), "A browser");
     }
 }

@@ -10,7 +10,7 @@ use crate::rpc::{
 };
 use api::ApiError;
 use api::ids::{InvitationId, UserId};
-use api::tenants::{Delivery, Invitation, InvitationSent, Role};
+use api::tenants::{Invitation, InvitationSent, Role};
 use leptos::prelude::*;
 
 /// Members, and (for owners and admins) inviting people, changing roles and removing members.
@@ -142,12 +142,12 @@ fn RemoveMemberButton(user_id: UserId) -> impl IntoView {
 #[component]
 fn SentNote(sent: InvitationSent) -> impl IntoView {
     let email = sent.invitation.email;
-    match sent.delivery {
-        Delivery::Mail => view! {
+    match sent.link {
+        None => view! {
             <p class="success" role="status">"Invitation e-mailed to " {email} "."</p>
         }
         .into_any(),
-        Delivery::Link { url } => view! {
+        Some(url) => view! {
             <div class="card-form invite-link" role="status">
                 <p>
                     "This Cairn sends no e-mail, so hand this link to " <strong>{email}</strong>
