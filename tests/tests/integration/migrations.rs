@@ -419,3 +419,28 @@ async fn the_standalone_migration_binary_migrates_grants_and_checks() {
             .contains("CREATE INDEX workflow_insights_embedding_hnsw_idx")
     );
 }
+
+#[tokio::test]
+async fn two_instances_starting_together_migrate_once() {
+    let db = TestDb::empty().await;
+    let (first, second) = tokio::join!(
+        tests::spawn_app_on(db.clone(), |_| {}),
+        tests::spawn_app_on(db.clone(), |_| {}),
+    );
+    let (first, second) = (
+        first.expect("the first instance starts"),
+        second.expect("the second instance starts"),
+    );
+    let owner = db.owner().await;
+    let applied = applied(&owner).await;
+    assert_eq!(
+        applied,
+        migration::Migrator::migrations().len() as i64,
+        "each migration recorded once"
+    );
+    for app in [&first, &second] {
+        assert_eq!(app.get("/readyz").await.status(), 200);
+    }
+    first.stop().await.unwrap();
+    second.stop().await.unwrap();
+}
