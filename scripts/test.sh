@@ -10,6 +10,7 @@ export CAIRN_TEST_DATA_DIR="${CAIRN_TEST_DATA_DIR:-$(mktemp -d /tmp/cairn-test.X
 chmod 755 "$CAIRN_TEST_DATA_DIR"
 cleanup() {
   [ -n "${smtp_pid:-}" ] && kill "$smtp_pid" 2>/dev/null
+  [ -n "${s3_pid:-}" ] && kill "$s3_pid" 2>/dev/null
   # Every cluster a test started (the shared one, and those of `cairn serve` tests) is stopped,
   # even if a test failed half-way.
   for dir in "$CAIRN_TEST_DATA_DIR"/*/; do
@@ -34,9 +35,30 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_for_port() {
+  for _ in $(seq 200); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on 127.0.0.1:$1" >&2
+  return 1
+}
+
+# A local S3-compatible server (moto), for running the image tests a second time against S3.
+s3_port=$(free_port)
+"$CAIRN_TOOLS_DIR/s3-venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$CAIRN_TEST_DATA_DIR/s3.log" 2>&1 &
+s3_pid=$!
+
 # The browser bundle (target/site/pkg), for the pages the server renders and the browser tests.
 trunk build --release
 # The integration tests drive the real binaries too (cairn serve, cairn db, cairn-migration).
 # The frontend crate is the wasm32 bundle only: building it here would turn `hydrate` on in the server.
 cargo build --workspace --exclude frontend --bins
 cargo test --workspace --exclude frontend --no-fail-fast "$@"
+
+# The image tests again, with images in S3: a build with the `s3` feature against the local moto
+# server, each test app in a bucket of its own. The production storage path is run, not assumed.
+wait_for_port "$s3_port"
+CAIRN_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port" \
+  cargo test -p tests --features s3 --test integration --no-fail-fast -- notes::

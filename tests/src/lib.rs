@@ -167,8 +167,24 @@ impl TestDb {
         settings.database.app_url = Some(self.app_url().into());
         settings.database.max_connections = 4;
         settings.server.site_dir = repo_root().join("target/site");
+        if let Some(endpoint) = s3_endpoint() {
+            // Images in S3 (scripts/test.sh's second run): a bucket per app, made by `spawn_app_on`.
+            settings.storage.backend = server::config::StorageBackend::S3;
+            let s3 = &mut settings.storage.s3;
+            s3.bucket = format!("cairn-{}", Uuid::new_v4().simple());
+            s3.endpoint = Some(endpoint);
+            s3.region = Some("us-east-1".into());
+            s3.access_key_id = Some("testing".into());
+            s3.secret_access_key = Some("testing".to_owned().into());
+            s3.allow_http = true;
+        }
         settings
     }
+}
+
+/// The local S3-compatible server the image tests run against the second time, if this run uses one.
+pub fn s3_endpoint() -> Option<String> {
+    std::env::var("CAIRN_TEST_S3_ENDPOINT").ok()
 }
 
 /// The real application, serving on a free port of 127.0.0.1.
@@ -193,26 +209,45 @@ impl TestApp {
         format!("http://{}{path}", self.address)
     }
 
-    /// Every file in the local image store, as keys (`tenants/...`), sorted.
-    pub fn stored_objects(&self) -> Vec<String> {
-        fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                return;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, root, out);
-                } else if let Ok(key) = path.strip_prefix(root) {
-                    out.push(key.to_string_lossy().into_owned());
-                }
-            }
-        }
-        let root = self.data_dir.join("objects");
-        let mut out = Vec::new();
-        walk(&root, &root, &mut out);
-        out.sort();
-        out
+    /// Every object in the app's image store (local files or its S3 bucket), as keys
+    /// (`tenants/...`), sorted.
+    pub async fn stored_objects(&self) -> Vec<String> {
+        use futures_util::StreamExt;
+        let store = self.state.images.inner();
+        let mut keys: Vec<String> = store
+            .list(None)
+            .map(|meta| meta.expect("listing the image store").location.to_string())
+            .collect()
+            .await;
+        keys.sort();
+        keys
+    }
+
+    /// Writes an object behind the app's back (an orphan, as an interrupted upload leaves).
+    pub async fn put_object(&self, key: &str, bytes: Vec<u8>) {
+        use object_store::ObjectStoreExt;
+        self.state
+            .images
+            .inner()
+            .put(&object_store::path::Path::from(key), bytes.into())
+            .await
+            .expect("writing an object");
+    }
+
+    /// Deletes an object behind the app's back (as a lost file or a bucket mishap would).
+    pub async fn delete_object(&self, key: &str) {
+        use object_store::ObjectStoreExt;
+        self.state
+            .images
+            .inner()
+            .delete(&object_store::path::Path::from(key))
+            .await
+            .expect("deleting an object");
+    }
+
+    /// Whether images are kept on the local filesystem (not in S3).
+    pub fn stores_locally(&self) -> bool {
+        s3_endpoint().is_none()
     }
 
     /// GETs `path`.
@@ -275,6 +310,20 @@ pub async fn spawn_app_on(
 ) -> anyhow::Result<TestApp> {
     let mut settings = db.settings();
     adjust(&mut settings);
+    if let (Some(endpoint), server::config::StorageBackend::S3) =
+        (s3_endpoint(), settings.storage.backend)
+    {
+        // S3 has no folders to create: the app's bucket is made here, as an operator would.
+        let created = reqwest::Client::new()
+            .put(format!("{endpoint}/{}", settings.storage.s3.bucket))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            created.status().is_success(),
+            "creating the test bucket: {}",
+            created.status()
+        );
+    }
     let data_dir = settings.data_dir.clone();
     let app = Application::build(settings).await?;
     let address = app.local_addr()?;

@@ -52,7 +52,8 @@ impl ImageStore {
         self.limits
     }
 
-    pub(crate) fn inner(&self) -> &Arc<dyn ObjectStore> {
+    /// The object store itself (the sweeper lists it; tests arrange and inspect objects with it).
+    pub fn inner(&self) -> &Arc<dyn ObjectStore> {
         &self.store
     }
 

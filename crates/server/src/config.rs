@@ -18,6 +18,7 @@ const NOT_SETTINGS: &[&str] = &[
     "TEST_DATA_DIR",
     "TEST_MAILDIR",
     "TEST_SMTP_PORT",
+    "TEST_S3_ENDPOINT",
     "BIN",
     "SCREENSHOT_DIR",
 ];

@@ -453,7 +453,7 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
     wait_for_js(browser, ALL_THUMBS_LOADED).await?;
     wait_for_js(browser, "document.querySelectorAll('.upload').length === 0").await?;
     let uploaded = thumb_ids(browser).await?;
-    assert_eq!(app.stored_objects().len(), 3);
+    assert_eq!(app.stored_objects().await.len(), 3);
 
     // Drag the third image onto the first.
     browser
@@ -518,9 +518,9 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
     .await?;
     wait_for_js(browser, "document.querySelectorAll('.thumb').length === 2").await?;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while app.stored_objects().len() != 2 {
+    while app.stored_objects().await.len() != 2 {
         if Instant::now() > deadline {
-            return Err(format!("objects left: {:?}", app.stored_objects()).into());
+            return Err(format!("objects left: {:?}", app.stored_objects().await).into());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -539,9 +539,9 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
     wait_for_path(browser, |p| p == format!("{project_path}/notes")).await?;
     wait_for_text(browser, ".empty", "No notes yet").await?;
     assert!(
-        app.stored_objects().is_empty(),
+        app.stored_objects().await.is_empty(),
         "{:?}",
-        app.stored_objects()
+        app.stored_objects().await
     );
 
     // The Memory Hub: write an entry, find it by a word of it.

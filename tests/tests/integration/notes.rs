@@ -132,7 +132,7 @@ async fn images_upload_in_order_with_their_size_and_are_served_privately_with_ca
     assert_eq!(orders, [0, 1, 2]);
 
     // Keys are the server's: tenants/{tenant}/notes/{note}/{uuid}.png.
-    let objects = app.stored_objects();
+    let objects = app.stored_objects().await;
     assert_eq!(objects.len(), 3, "{objects:?}");
     for key in &objects {
         let parts: Vec<&str> = key.split('/').collect();
@@ -221,9 +221,9 @@ async fn bad_uploads_are_refused_clearly_and_leave_nothing_behind() {
     }
     assert_eq!(image_rows(&app).await, 0);
     assert!(
-        app.stored_objects().is_empty(),
+        app.stored_objects().await.is_empty(),
         "{:?}",
-        app.stored_objects()
+        app.stored_objects().await
     );
 
     // An upload without a Content-Length (chunked) that grows past the limit is cut off too.
@@ -242,9 +242,9 @@ async fn bad_uploads_are_refused_clearly_and_leave_nothing_behind() {
         .unwrap();
     assert_eq!(response.status(), 422);
     assert!(
-        app.stored_objects().is_empty(),
+        app.stored_objects().await.is_empty(),
         "the aborted upload left {:?}",
-        app.stored_objects()
+        app.stored_objects().await
     );
 
     // The per-note limit.
@@ -258,7 +258,7 @@ async fn bad_uploads_are_refused_clearly_and_leave_nothing_behind() {
         "this note already has 2 images, the most a note can hold"
     );
     assert_eq!(image_rows(&app).await, 2);
-    assert_eq!(app.stored_objects().len(), 2);
+    assert_eq!(app.stored_objects().await.len(), 2);
 
     // A note id that is not one.
     let (status, _) = browser.upload("not-a-note", png(8, 8, [1, 1, 1])).await;
@@ -298,7 +298,7 @@ async fn images_too_large_to_show_are_refused_before_anything_is_stored() {
             "{case}"
         );
         assert_eq!(image_rows(&app).await, 0, "{case}");
-        assert!(app.stored_objects().is_empty(), "{case}");
+        assert!(app.stored_objects().await.is_empty(), "{case}");
     }
 
     // The limits are settings.
@@ -321,7 +321,7 @@ async fn images_too_large_to_show_are_refused_before_anything_is_stored() {
         )
     );
     assert_eq!(image_rows(&app).await, 0);
-    assert!(app.stored_objects().is_empty());
+    assert!(app.stored_objects().await.is_empty());
     let (status, image) = browser.upload(id(&note), png(50, 50, [1, 2, 3])).await;
     assert_eq!(status, 201, "{image}");
     assert_eq!(
@@ -329,7 +329,7 @@ async fn images_too_large_to_show_are_refused_before_anything_is_stored() {
         (&json!(50), &json!(50))
     );
     assert_eq!(image_rows(&app).await, 1);
-    assert_eq!(app.stored_objects().len(), 1);
+    assert_eq!(app.stored_objects().await.len(), 1);
 }
 
 #[tokio::test]
@@ -372,7 +372,7 @@ async fn concurrent_uploads_never_pass_the_per_note_limit() {
         5
     );
     assert_eq!(
-        app.stored_objects().len(),
+        app.stored_objects().await.len(),
         5,
         "refused uploads leave no object"
     );
@@ -461,7 +461,7 @@ async fn images_are_reordered_in_one_step_captioned_and_removed() {
     assert_eq!(fetched["images"].as_array().unwrap().len(), 2);
     assert_eq!(fetched["images"][1]["description"], "The login page");
     assert_eq!(
-        app.stored_objects().len(),
+        app.stored_objects().await.len(),
         3,
         "2 left on this note + 1 on the other"
     );
@@ -485,22 +485,24 @@ async fn deleting_a_note_or_a_project_removes_rows_and_stored_objects() {
         )
         .await;
     assert_eq!(browser.upload(id(&kept), png(8, 8, [4, 4, 4])).await.0, 201);
-    assert_eq!(app.stored_objects().len(), 4);
+    assert_eq!(app.stored_objects().await.len(), 4);
 
     browser.ok("delete_note", json!({"id": note["id"]})).await;
     assert_eq!(image_rows(&app).await, 1);
-    let left = app.stored_objects();
+    let left = app.stored_objects().await;
     assert_eq!(left.len(), 1, "{left:?}");
     assert!(left[0].contains(id(&kept)));
-    assert!(
-        !app.data_dir
-            .join("objects/tenants")
-            .join(left[0].split('/').nth(1).unwrap())
-            .join("notes")
-            .join(id(&note))
-            .exists(),
-        "the deleted note's folder is gone too"
-    );
+    if app.stores_locally() {
+        assert!(
+            !app.data_dir
+                .join("objects/tenants")
+                .join(left[0].split('/').nth(1).unwrap())
+                .join("notes")
+                .join(id(&note))
+                .exists(),
+            "the deleted note's folder is gone too"
+        );
+    }
     assert_eq!(
         browser.call("get_note", json!({"id": note["id"]})).await.0,
         404
@@ -511,9 +513,9 @@ async fn deleting_a_note_or_a_project_removes_rows_and_stored_objects() {
         .await;
     assert_eq!(image_rows(&app).await, 0);
     assert!(
-        app.stored_objects().is_empty(),
+        app.stored_objects().await.is_empty(),
         "{:?}",
-        app.stored_objects()
+        app.stored_objects().await
     );
     let owner = app.db.owner().await;
     assert_eq!(
@@ -528,9 +530,8 @@ async fn the_sweeper_removes_orphans_and_reports_rows_whose_object_is_missing() 
     let (browser, _, note) = note_in_new_project(&app, "ada@example.com").await;
     let kept = browser.upload(id(&note), png(8, 8, [1, 1, 1])).await.1;
     let lost = browser.upload(id(&note), png(8, 8, [2, 2, 2])).await.1;
-    let objects = app.stored_objects();
+    let objects = app.stored_objects().await;
     let tenant = objects[0].split('/').nth(1).unwrap().to_owned();
-    let objects_dir = app.data_dir.join("objects");
 
     // An object whose row never came (an upload cut off between the two), and a row whose object
     // was lost.
@@ -539,9 +540,9 @@ async fn the_sweeper_removes_orphans_and_reports_rows_whose_object_is_missing() 
         id(&note),
         uuid::Uuid::now_v7()
     );
-    std::fs::write(objects_dir.join(&orphan), png(4, 4, [0, 0, 0])).unwrap();
+    app.put_object(&orphan, png(4, 4, [0, 0, 0])).await;
     let lost_key = objects.iter().find(|k| k.contains(id(&lost))).unwrap();
-    std::fs::remove_file(objects_dir.join(lost_key)).unwrap();
+    app.delete_object(lost_key).await;
 
     // A missing object is a 404 for its image, not a crash.
     let missing = browser.get(&format!("/api/v1/images/{}", id(&lost))).await;
@@ -571,15 +572,15 @@ async fn the_sweeper_removes_orphans_and_reports_rows_whose_object_is_missing() 
         ),
         (2, 0, 1)
     );
-    assert!(objects_dir.join(&orphan).exists());
+    assert!(app.stored_objects().await.contains(&orphan));
 
     let report = domain::images::sweep(&state.db, &state.images, std::time::Duration::ZERO)
         .await
         .unwrap();
     assert_eq!((report.orphans_removed, report.missing_objects), (1, 1));
-    assert!(!objects_dir.join(&orphan).exists());
-    assert_eq!(app.stored_objects().len(), 1);
-    assert!(app.stored_objects()[0].contains(id(&kept)));
+    assert!(!app.stored_objects().await.contains(&orphan));
+    assert_eq!(app.stored_objects().await.len(), 1);
+    assert!(app.stored_objects().await[0].contains(id(&kept)));
     assert_eq!(image_rows(&app).await, 2, "rows are reported, not deleted");
 }
 
@@ -717,7 +718,7 @@ async fn cross_tenant_matrix_for_notes_images_and_memory() {
             .status(),
         200
     );
-    assert_eq!(app.stored_objects().len(), 2);
+    assert_eq!(app.stored_objects().await.len(), 2);
 }
 
 #[tokio::test]
@@ -751,8 +752,8 @@ async fn an_upload_that_outlives_its_session_adds_nothing() {
     assert_eq!(response.status(), 401);
     assert_eq!(image_rows(&app).await, 0);
     assert!(
-        app.stored_objects().is_empty(),
+        app.stored_objects().await.is_empty(),
         "the refused upload left {:?}",
-        app.stored_objects()
+        app.stored_objects().await
     );
 }

@@ -109,7 +109,7 @@ async fn requests_from_other_sites_and_calls_that_are_not_json_are_refused_and_c
         .await,
         0
     );
-    assert!(app.stored_objects().is_empty());
+    assert!(app.stored_objects().await.is_empty());
 
     // Same origin, and clients that are no browser (no Origin, no Sec-Fetch-Site), pass.
     let response = http
