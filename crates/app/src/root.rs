@@ -5,7 +5,7 @@
 //! are islands (`#[island]`), hydrated in the browser from the props they were rendered with.
 
 use crate::browser;
-use crate::components::{ErrorNote, Loading};
+use crate::components::{Call, ErrorNote, Loading};
 use crate::pages::{
     account::{AccountPage, ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
     auth::{LogInPage, SignUpPage},
@@ -17,7 +17,7 @@ use crate::pages::{
     projects::{NewProjectPage, ProjectsPage},
     team::TeamPage,
 };
-use crate::rpc::{LogOut, SwitchTenant, current_session, log_out, switch_tenant};
+use crate::rpc::{current_session, log_out, switch_tenant};
 use api::ApiError;
 use api::ids::TenantId;
 use api::tenants::SessionView;
@@ -147,18 +147,8 @@ fn SignedInBar(session: SessionView) -> impl IntoView {
 /// new session leads to.
 #[island]
 fn AccountMenu(session: SessionView) -> impl IntoView {
-    let switch = Action::new(|input: &SwitchTenant| switch_tenant(input.tenant_id));
-    let log_out = Action::new(|_: &LogOut| log_out());
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = switch.value().get() {
-            browser::go_to("/projects");
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(())) = log_out.value().get() {
-            browser::go_to("/login");
-        }
-    });
+    let switch = Call::new();
+    let log_out_call = Call::new();
     let active = session.active_tenant;
     view! {
         <div class="account">
@@ -169,7 +159,7 @@ fn AccountMenu(session: SessionView) -> impl IntoView {
                     aria-label="Switch team"
                     on:change=move |ev| {
                         if let Ok(tenant_id) = TenantId::parse(&event_target_value(&ev)) {
-                            switch.dispatch(SwitchTenant { tenant_id });
+                            switch.dispatch_then(switch_tenant(tenant_id), |_| browser::go_to("/projects"));
                         }
                     }
                 >
@@ -188,11 +178,11 @@ fn AccountMenu(session: SessionView) -> impl IntoView {
                 </select>
             </label>
             <a class="user" href="/account" title=session.email>{session.display_name}</a>
-            <button class="button ghost small" on:click=move |_| { log_out.dispatch(LogOut {}); }>
+            <button class="button ghost small" on:click=move |_| log_out_call.dispatch_then(log_out(), |_| browser::go_to("/login"))>
                 "Log out"
             </button>
             {move || switch.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
-            {move || log_out.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+            {move || log_out_call.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
         </div>
     }
 }

@@ -2,12 +2,11 @@
 //! e-mailed links lead to: `/forgot-password`, `/reset-password/:token`, `/verify-email/:token`.
 
 use crate::browser;
-use crate::components::{ErrorNote, Field, Loading, form_level};
+use crate::components::{Call, ErrorNote, Field, Loading, form_level};
 use crate::root::{RequireSession, SessionCtx};
 use crate::rpc::{
-    ChangePassword, RequestPasswordReset, ResetPassword, RevokeSession, SendVerificationEmail,
-    VerifyEmail, change_password, list_sessions, mail_enabled, request_password_reset,
-    reset_password, revoke_session, send_verification_email, verify_email,
+    change_password, list_sessions, mail_enabled, request_password_reset, reset_password,
+    revoke_session, send_verification_email, verify_email,
 };
 use api::ApiError;
 use api::accounts::{Email, NewPassword};
@@ -144,19 +143,12 @@ fn SessionRow(session: SessionInfo) -> impl IntoView {
 
 #[island]
 fn RevokeSessionButton(id: SessionId, current: bool) -> impl IntoView {
-    let revoke = Action::new(|input: &RevokeSession| revoke_session(input.id));
-    Effect::new(move |_| {
-        if let Some(Ok(())) = revoke.value().get() {
-            if current {
-                browser::go_to("/login");
-            } else {
-                browser::reload();
-            }
-        }
-    });
+    let revoke = Call::new();
     view! {
         <button class="button ghost small" disabled=move || revoke.pending().get()
-            on:click=move |_| { revoke.dispatch(RevokeSession { id }); }>
+            on:click=move |_| revoke.dispatch_then(revoke_session(id), move |_| {
+                if current { browser::go_to("/login") } else { browser::reload() }
+            })>
             "Sign out"
         </button>
         {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
@@ -165,11 +157,11 @@ fn RevokeSessionButton(id: SessionId, current: bool) -> impl IntoView {
 
 #[island]
 fn VerifyButton() -> impl IntoView {
-    let send = Action::new(|_: &SendVerificationEmail| send_verification_email());
+    let send = Call::new();
     view! {
         <p class="actions">
             <button class="button small" disabled=move || send.pending().get()
-                on:click=move |_| { send.dispatch(SendVerificationEmail {}); }>
+                on:click=move |_| send.dispatch(send_verification_email())>
                 "E-mail me a verification link"
             </button>
         </p>
@@ -185,23 +177,16 @@ fn ChangePasswordForm() -> impl IntoView {
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
-    let action = Action::new(|input: &ChangePassword| change_password(input.form.clone()));
-    Effect::new(move |_| {
-        if let Some(Err(e)) = action.value().get() {
-            error.set(Some(e));
-        }
-    });
+    let action = Call::reporting_to(error);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         match NewPassword::parse(&new.get()) {
             Ok(_) => {
                 error.set(None);
-                action.dispatch(ChangePassword {
-                    form: PasswordChangeForm {
-                        current_password: current.get(),
-                        new_password: new.get(),
-                    },
-                });
+                action.dispatch(change_password(PasswordChangeForm {
+                    current_password: current.get(),
+                    new_password: new.get(),
+                }));
             }
             Err(e) => error.set(Some(e.renamed("new_password"))),
         }
@@ -241,19 +226,13 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 fn ForgotPasswordForm() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
-    let action =
-        Action::new(|input: &RequestPasswordReset| request_password_reset(input.email.clone()));
-    Effect::new(move |_| {
-        if let Some(Err(e)) = action.value().get() {
-            error.set(Some(e));
-        }
-    });
+    let action = Call::reporting_to(error);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         match Email::parse(&email.get()) {
             Ok(_) => {
                 error.set(None);
-                action.dispatch(RequestPasswordReset { email: email.get() });
+                action.dispatch(request_password_reset(email.get()));
             }
             Err(e) => error.set(Some(e)),
         }
@@ -286,22 +265,14 @@ pub fn ResetPasswordPage() -> impl IntoView {
 fn ResetPasswordForm(token: String) -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
-    let action = Action::new(|input: &ResetPassword| {
-        reset_password(input.token.clone(), input.password.clone())
-    });
-    Effect::new(move |_| match action.value().get() {
-        Some(Ok(_)) => browser::go_to("/projects"),
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
+    let action = Call::reporting_to(error);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         match NewPassword::parse(&password.get()) {
             Ok(_) => {
                 error.set(None);
-                action.dispatch(ResetPassword {
-                    token: token.clone(),
-                    password: password.get(),
+                action.dispatch_then(reset_password(token.clone(), password.get()), |_| {
+                    browser::go_to("/projects")
                 });
             }
             Err(e) => error.set(Some(e)),
@@ -332,10 +303,10 @@ pub fn VerifyEmailPage() -> impl IntoView {
 
 #[island]
 fn VerifyEmailForm(token: String) -> impl IntoView {
-    let action = Action::new(|input: &VerifyEmail| verify_email(input.token.clone()));
+    let action = Call::new();
     view! {
         <button class="button primary wide" disabled=move || action.pending().get()
-            on:click=move |_| { action.dispatch(VerifyEmail { token: token.clone() }); }>
+            on:click=move |_| action.dispatch(verify_email(token.clone()))>
             "Confirm"
         </button>
         {move || action.value().get().map(|result| match result {

@@ -1,8 +1,8 @@
 //! Sign-up and log-in.
 
 use crate::browser;
-use crate::components::{ErrorNote, Field, form_level};
-use crate::rpc::{LogIn, SignUp, log_in, sign_up};
+use crate::components::{Call, ErrorNote, Field, form_level};
+use crate::rpc::{log_in, sign_up};
 use api::ApiError;
 use api::accounts::{Email, Name, NewPassword};
 use api::tenants::{LogInForm, SignUpForm};
@@ -11,16 +11,8 @@ use leptos_router::components::A;
 
 /// After a successful sign-in: `next` (a path of Cairn's own), else the projects, rendered for the
 /// new session.
-fn on_signed_in<T: Clone + Send + Sync + 'static>(
-    value: impl Fn() -> Option<Result<T, ApiError>> + 'static,
-    error: RwSignal<Option<ApiError>>,
-    next: Option<String>,
-) {
-    Effect::new(move |_| match value() {
-        Some(Ok(_)) => browser::go_to(next.as_deref().unwrap_or("/projects")),
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
+fn signed_in(next: Option<&str>) {
+    browser::go_to(next.unwrap_or("/projects"));
 }
 
 /// `?next=` of the log-in page, if it is a path on this site (never `//elsewhere` or a URL).
@@ -50,8 +42,7 @@ fn SignUpForm() -> impl IntoView {
     let display_name = RwSignal::new(String::new());
     let tenant_name = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
-    let action = Action::new(|input: &SignUp| sign_up(input.form.clone()));
-    on_signed_in(move || action.value().get(), error, None);
+    let action = Call::reporting_to(error);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -69,7 +60,7 @@ fn SignUpForm() -> impl IntoView {
         match checked {
             Ok(_) => {
                 error.set(None);
-                action.dispatch(SignUp { form });
+                action.dispatch_then(sign_up(form), |_| signed_in(None));
             }
             Err(e) => error.set(Some(e)),
         }
@@ -110,8 +101,7 @@ fn LogInForm(next: Option<String>) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
-    let action = Action::new(|input: &LogIn| log_in(input.form.clone()));
-    on_signed_in(move || action.value().get(), error, next);
+    let action = Call::reporting_to(error);
 
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -121,12 +111,14 @@ fn LogInForm(next: Option<String>) -> impl IntoView {
             }
             Ok(_) => {
                 error.set(None);
-                action.dispatch(LogIn {
-                    form: LogInForm {
+                let next = next.clone();
+                action.dispatch_then(
+                    log_in(LogInForm {
                         email: email.get(),
                         password: password.get(),
-                    },
-                });
+                    }),
+                    move |_| signed_in(next.as_deref()),
+                );
             }
             Err(e) => error.set(Some(e)),
         }

@@ -3,10 +3,8 @@
 //! fixed (no account yet), logs in first (an account exists), or is told why it cannot be used.
 
 use crate::browser;
-use crate::components::{ErrorNote, Field, Loading, form_level};
-use crate::rpc::{
-    AcceptInvitation, SignUpInvited, accept_invitation, sign_up_invited, view_invitation,
-};
+use crate::components::{Call, ErrorNote, Field, Loading, form_level};
+use crate::rpc::{accept_invitation, sign_up_invited, view_invitation};
 use api::ApiError;
 use api::accounts::{Name, NewPassword};
 use api::tenants::{InvitationState, InvitationView, InvitedSignUpForm};
@@ -103,15 +101,10 @@ fn Invitation(view: InvitationView, token: String) -> impl IntoView {
 
 #[island]
 fn AcceptForm(token: String) -> impl IntoView {
-    let accept = Action::new(|input: &AcceptInvitation| accept_invitation(input.token.clone()));
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = accept.value().get() {
-            browser::go_to("/projects");
-        }
-    });
+    let accept = Call::new();
     view! {
         <button class="button primary wide" disabled=move || accept.pending().get()
-            on:click=move |_| { accept.dispatch(AcceptInvitation { token: token.clone() }); }>
+            on:click=move |_| accept.dispatch_then(accept_invitation(token.clone()), |_| browser::go_to("/projects"))>
             "Accept and join"
         </button>
         {move || accept.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
@@ -123,14 +116,7 @@ fn InvitedSignUp(token: String, email: String) -> impl IntoView {
     let display_name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
-    let action = Action::new(|input: &SignUpInvited| {
-        sign_up_invited(input.token.clone(), input.form.clone())
-    });
-    Effect::new(move |_| match action.value().get() {
-        Some(Ok(_)) => browser::go_to("/projects"),
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
+    let action = Call::reporting_to(error);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let form = InvitedSignUpForm {
@@ -142,9 +128,8 @@ fn InvitedSignUp(token: String, email: String) -> impl IntoView {
         match checked {
             Ok(()) => {
                 error.set(None);
-                action.dispatch(SignUpInvited {
-                    token: token.clone(),
-                    form,
+                action.dispatch_then(sign_up_invited(token.clone(), form), |_| {
+                    browser::go_to("/projects")
                 });
             }
             Err(e) => error.set(Some(e)),

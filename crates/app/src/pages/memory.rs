@@ -1,11 +1,9 @@
 //! The Memory tab (`/projects/:id/memory`): the Memory Hub of a project.
 
 use crate::browser;
-use crate::components::{ErrorNote, Field, Loading, NewItem, form_level};
+use crate::components::{Call, ErrorNote, Field, Loading, NewItem, form_level};
 use crate::pages::{page_param, project_id_param};
-use crate::rpc::{
-    CreateMemoryEntry, create_memory_entry, list_memory, set_memory_status, update_memory_entry,
-};
+use crate::rpc::{create_memory_entry, list_memory, set_memory_status, update_memory_entry};
 use api::ApiError;
 use api::ids::ProjectId;
 use api::memory::{MemoryEntry, MemoryEntryForm, MemoryKind, MemoryQuery, MemoryStatus};
@@ -119,17 +117,10 @@ fn NewEntry(project_id: ProjectId) -> impl IntoView {
 
 #[component]
 fn NewEntryForm(project_id: ProjectId) -> impl IntoView {
-    let action = Action::new(|input: &CreateMemoryEntry| {
-        create_memory_entry(input.project_id, input.form.clone())
-    });
     let title = RwSignal::new(String::new());
     let content = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
-    Effect::new(move |_| match action.value().get() {
-        Some(Ok(_)) => browser::reload(),
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
+    let action = Call::reporting_to(error);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let form = MemoryEntryForm {
@@ -139,7 +130,7 @@ fn NewEntryForm(project_id: ProjectId) -> impl IntoView {
         match form.parse() {
             Ok(_) => {
                 error.set(None);
-                action.dispatch(CreateMemoryEntry { project_id, form });
+                action.dispatch_then(create_memory_entry(project_id, form), |_| browser::reload());
             }
             Err(e) => error.set(Some(e)),
         }

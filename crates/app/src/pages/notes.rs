@@ -2,11 +2,11 @@
 //! drop several at once, watch each upload, drag to reorder, caption, remove.
 
 use crate::browser;
-use crate::components::{ErrorNote, Field, Loading, NewItem, form_level};
+use crate::components::{Call, ErrorNote, Field, Loading, NewItem, form_level};
 use crate::pages::{page_param, project_id_param};
 use crate::rpc::{
-    CreateNote, DeleteNote, UpdateNote, create_note, delete_note, get_note, list_notes,
-    remove_image, reorder_images, set_image_description, update_note,
+    create_note, delete_note, get_note, list_notes, remove_image, reorder_images,
+    set_image_description, update_note,
 };
 use api::ApiError;
 use api::ids::{NoteId, NoteImageId, ProjectId};
@@ -101,18 +101,10 @@ fn NewNote(project_id: ProjectId) -> impl IntoView {
 
 #[component]
 fn NewNoteForm(project_id: ProjectId) -> impl IntoView {
-    let action =
-        Action::new(|input: &CreateNote| create_note(input.project_id, input.form.clone()));
     let title = RwSignal::new(String::new());
     let body = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
-    Effect::new(move |_| match action.value().get() {
-        Some(Ok(note)) => {
-            browser::go_to(&format!("/projects/{}/notes/{}", note.project_id, note.id))
-        }
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
+    let action = Call::<Note>::reporting_to(error);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let form = NoteForm {
@@ -122,7 +114,9 @@ fn NewNoteForm(project_id: ProjectId) -> impl IntoView {
         match form.parse() {
             Ok(_) => {
                 error.set(None);
-                action.dispatch(CreateNote { project_id, form });
+                action.dispatch_then(create_note(project_id, form), |note| {
+                    browser::go_to(&format!("/projects/{}/notes/{}", note.project_id, note.id))
+                });
             }
             Err(e) => error.set(Some(e)),
         }
@@ -175,24 +169,9 @@ fn NoteView(note: Note) -> impl IntoView {
     let images = RwSignal::new(note.images.clone());
     let editing = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
-    let update = Action::new(|input: &UpdateNote| update_note(input.id, input.form.clone()));
-    let delete = Action::new(|input: &DeleteNote| delete_note(input.id));
+    let update = Call::<Note>::reporting_to(error);
+    let delete = Call::<()>::reporting_to(error);
     let confirming = RwSignal::new(false);
-    Effect::new(move |_| match update.value().get() {
-        Some(Ok(saved)) => {
-            title.set(saved.title);
-            body.set(saved.body);
-            body_html.set(saved.body_html);
-            editing.set(false);
-        }
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
-    Effect::new(move |_| match delete.value().get() {
-        Some(Ok(())) => browser::go_to(&format!("/projects/{project_id}/notes")),
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
     let edit_title = RwSignal::new(String::new());
     let edit_body = RwSignal::new(String::new());
     let start_editing = move |_| {
@@ -209,7 +188,12 @@ fn NoteView(note: Note) -> impl IntoView {
         };
         match form.parse() {
             Ok(_) => {
-                update.dispatch(UpdateNote { id: note_id, form });
+                update.dispatch_then(update_note(note_id, form), move |saved| {
+                    title.set(saved.title.clone());
+                    body.set(saved.body.clone());
+                    body_html.set(saved.body_html.clone());
+                    editing.set(false);
+                });
             }
             Err(e) => error.set(Some(e)),
         }
@@ -251,7 +235,9 @@ fn NoteView(note: Note) -> impl IntoView {
                         images.with(Vec::len)
                     )}</p>
                     <button class="button danger" disabled=move || delete.pending().get()
-                        on:click=move |_| { delete.dispatch(DeleteNote { id: note_id }); }>
+                        on:click=move |_| delete.dispatch_then(delete_note(note_id), move |_| {
+                            browser::go_to(&format!("/projects/{project_id}/notes"))
+                        })>
                         {move || if delete.pending().get() { "Deleting…" } else { "Delete" }}
                     </button>
                     <button class="button ghost" on:click=move |_| confirming.set(false)>"Cancel"</button>

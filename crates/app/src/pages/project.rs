@@ -1,11 +1,11 @@
 //! `/projects/:id` and its tabs.
 
 use crate::browser;
-use crate::components::{ErrorNote, Loading};
+use crate::components::{Call, ErrorNote, Loading};
 use crate::pages::project_id_param;
 use crate::pages::projects::ProjectFormView;
 use crate::root::RequireSession;
-use crate::rpc::{DeleteProject, UpdateProject, delete_project, get_project, update_project};
+use crate::rpc::{delete_project, get_project, update_project};
 use api::ApiError;
 use api::projects::Project;
 use leptos::prelude::*;
@@ -132,22 +132,11 @@ pub fn SettingsTab() -> impl IntoView {
 
 #[island]
 fn ProjectSettings(project: Project, saved: bool) -> impl IntoView {
-    let update = Action::new(|input: &UpdateProject| update_project(input.id, input.form.clone()));
-    let delete = Action::new(|input: &DeleteProject| delete_project(input.id));
     let error = RwSignal::new(None::<ApiError>);
+    let update = Call::reporting_to(error);
+    let delete = Call::new();
     let saved = RwSignal::new(saved);
     let id = project.id;
-    Effect::new(move |_| match update.value().get() {
-        // The project's name and link head the page: load it again, as saved.
-        Some(Ok(_)) => browser::go_to(&format!("/projects/{id}/settings?saved=1")),
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(())) = delete.value().get() {
-            browser::go_to("/projects");
-        }
-    });
     let name = project.name.clone();
     view! {
         <h2>"Project settings"</h2>
@@ -158,7 +147,10 @@ fn ProjectSettings(project: Project, saved: bool) -> impl IntoView {
             submit_label="Save changes"
             on_submit=move |form| {
                 saved.set(false);
-                update.dispatch(UpdateProject { id, form });
+                // The project's name and link head the page: load it again, as saved.
+                update.dispatch_then(update_project(id, form), move |_| {
+                    browser::go_to(&format!("/projects/{id}/settings?saved=1"))
+                });
             }
         />
         <Show when=move || saved.get()>
@@ -170,7 +162,7 @@ fn ProjectSettings(project: Project, saved: bool) -> impl IntoView {
             <button class="button danger" disabled=move || delete.pending().get()
                 on:click=move |_| {
                     if browser::confirm(&format!("Delete {name}? This cannot be undone.")) {
-                        delete.dispatch(DeleteProject { id });
+                        delete.dispatch_then(delete_project(id), |_| browser::go_to("/projects"));
                     }
                 }>
                 "Delete project"

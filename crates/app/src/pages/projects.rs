@@ -1,9 +1,9 @@
 //! `/projects` and `/projects/new`.
 
 use crate::browser;
-use crate::components::{ErrorNote, Field, Loading, form_level};
+use crate::components::{Call, ErrorNote, Field, Loading, form_level};
 use crate::root::RequireSession;
-use crate::rpc::{CreateProject, create_project, list_projects};
+use crate::rpc::{create_project, list_projects};
 use api::ApiError;
 use api::projects::{Project, ProjectForm};
 use leptos::prelude::*;
@@ -81,20 +81,19 @@ pub fn NewProjectPage() -> impl IntoView {
 
 #[island]
 fn NewProjectForm() -> impl IntoView {
-    let action = Action::new(|input: &CreateProject| create_project(input.form.clone()));
     let error = RwSignal::new(None::<ApiError>);
-    Effect::new(move |_| match action.value().get() {
-        Some(Ok(project)) => browser::go_to(&format!("/projects/{}", project.id)),
-        Some(Err(e)) => error.set(Some(e)),
-        None => {}
-    });
+    let action = Call::<Project>::reporting_to(error);
     view! {
         <ProjectFormView
             initial=ProjectForm::default()
             error
             pending=Signal::derive(move || action.pending().get())
             submit_label="Create project"
-            on_submit=move |form| { action.dispatch(CreateProject { form }); }
+            on_submit=move |form| {
+                action.dispatch_then(create_project(form), |project| {
+                    browser::go_to(&format!("/projects/{}", project.id))
+                })
+            }
         />
     }
 }

@@ -1,10 +1,9 @@
 //! `/team`: the active team's members, their roles, and the invitations that bring people in.
 
 use crate::browser;
-use crate::components::{ErrorNote, Loading};
+use crate::components::{Call, ErrorNote, Loading};
 use crate::root::{RequireSession, SessionCtx};
 use crate::rpc::{
-    ChangeMemberRole, InviteMember, RemoveMember, ResendInvitation, RevokeInvitation,
     change_member_role, invite_member, list_invitations, list_members, remove_member,
     resend_invitation, revoke_invitation,
 };
@@ -100,18 +99,15 @@ fn role_value(role: Role) -> &'static str {
 /// An owner's control of a member's role.
 #[island]
 fn RoleSelect(user_id: UserId, role: Role) -> impl IntoView {
-    let change =
-        Action::new(|input: &ChangeMemberRole| change_member_role(input.user_id, input.role));
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = change.value().get() {
-            browser::reload();
-        }
-    });
+    let change = Call::new();
     view! {
         <label class="visually-hidden" for=format!("role-{user_id}")>"Role"</label>
         <select id=format!("role-{user_id}") class="role-select" disabled=move || change.pending().get()
             on:change=move |ev| {
-                change.dispatch(ChangeMemberRole { user_id, role: role_from(&event_target_value(&ev)) });
+                change.dispatch_then(
+                    change_member_role(user_id, role_from(&event_target_value(&ev))),
+                    |_| browser::reload(),
+                );
             }>
             {Role::ALL.into_iter().map(|r| view! {
                 <option value=role_value(r) selected=r == role>{r.label()}</option>
@@ -123,15 +119,10 @@ fn RoleSelect(user_id: UserId, role: Role) -> impl IntoView {
 
 #[island]
 fn RemoveMemberButton(user_id: UserId) -> impl IntoView {
-    let remove = Action::new(|input: &RemoveMember| remove_member(input.user_id));
-    Effect::new(move |_| {
-        if let Some(Ok(())) = remove.value().get() {
-            browser::reload();
-        }
-    });
+    let remove = Call::new();
     view! {
         <button class="button ghost small" disabled=move || remove.pending().get()
-            on:click=move |_| { remove.dispatch(RemoveMember { user_id }); }>
+            on:click=move |_| remove.dispatch_then(remove_member(user_id), |_| browser::reload())>
             "Remove"
         </button>
         {move || remove.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
@@ -162,15 +153,12 @@ fn SentNote(sent: InvitationSent) -> impl IntoView {
 
 #[island]
 fn InviteForm(owner: bool) -> impl IntoView {
-    let invite = Action::new(|input: &InviteMember| invite_member(input.email.clone(), input.role));
+    let invite = Call::new();
     let email = RwSignal::new(String::new());
     let role = RwSignal::new("member".to_owned());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        invite.dispatch(InviteMember {
-            email: email.get(),
-            role: role_from(&role.get()),
-        });
+        invite.dispatch(invite_member(email.get(), role_from(&role.get())));
     };
     view! {
         <form class="inline-form" on:submit=submit>
@@ -216,13 +204,8 @@ fn PendingInvitation(invitation: Invitation) -> impl IntoView {
 
 #[island]
 fn InvitationActions(id: InvitationId) -> impl IntoView {
-    let resend = Action::new(|input: &ResendInvitation| resend_invitation(input.id));
-    let revoke = Action::new(|input: &RevokeInvitation| revoke_invitation(input.id));
-    Effect::new(move |_| {
-        if let Some(Ok(())) = revoke.value().get() {
-            browser::reload();
-        }
-    });
+    let resend = Call::new();
+    let revoke = Call::new();
     let busy = move || resend.pending().get() || revoke.pending().get();
     let error = move || -> Option<ApiError> {
         resend
@@ -233,10 +216,10 @@ fn InvitationActions(id: InvitationId) -> impl IntoView {
     };
     view! {
         <div class="actions">
-            <button class="button small" disabled=busy on:click=move |_| { resend.dispatch(ResendInvitation { id }); }>
+            <button class="button small" disabled=busy on:click=move |_| resend.dispatch(resend_invitation(id))>
                 "Send again"
             </button>
-            <button class="button ghost small" disabled=busy on:click=move |_| { revoke.dispatch(RevokeInvitation { id }); }>
+            <button class="button ghost small" disabled=busy on:click=move |_| revoke.dispatch_then(revoke_invitation(id), |_| browser::reload())>
                 "Revoke"
             </button>
         </div>
