@@ -4,27 +4,8 @@
 # memory sampled during each run, then the server-side render of a note with 50 images
 # (benches/src/note_images.rs). Everything binds to 127.0.0.1 and stops by itself.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-source scripts/env.sh
-bash scripts/setup.sh >/dev/null 2>&1
-cargo build --release -q -p server --bin cairn -p benches --bin note-images
-BIN="$CARGO_TARGET_DIR/release"
-work=$(mktemp -d /tmp/cairn-images.XXXXXX)
-chmod 755 "$work"
-server=""
-cleanup() {
-  [ -n "$server" ] && kill -TERM "$server" 2>/dev/null || true
-  wait 2>/dev/null || true
-  CAIRN_DATA_DIR="$work/data" "$BIN/cairn" db stop 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export CAIRN_DATA_DIR="$work/data" CAIRN_SERVER__PORT="$port" CAIRN_DATABASE__EMBEDDED__PORT=0 CAIRN_LOG__FILTER=warn
+BENCH_BINS=note-images
 # The 100-image run spreads over notes of 50 (the default per-note limit).
-"$BIN/cairn" serve >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+source "$(dirname "$0")/serve-release.sh"
 "$BIN/note-images" "http://127.0.0.1:$port" "$server"
 echo "stored: $(du -sh "$work/data/objects" | cut -f1) in $(find "$work/data/objects" -type f | wc -l) objects"

@@ -7,24 +7,12 @@
 //! `account-abuse BASE_URL SERVER_PID`: prints the answers by status, the time each burst took and
 //! the server's resident memory before and at its peak (sampled from /proc every 2 ms).
 
+use benches::rss_kib;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 /// Sends `requests` at once (each a POST of its JSON body with its `X-Forwarded-For`), sampling
 /// the server's memory meanwhile; prints the answers by status.

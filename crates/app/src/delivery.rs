@@ -3,6 +3,8 @@
 
 use crate::state::AppState;
 use api::ApiError;
+use api::tenants::InvitationSent;
+use domain::TenantTxn;
 use domain::accounts::SignedIn;
 use domain::accounts::recovery::{self, LinkToSend};
 use domain::invitations::IssuedInvitation;
@@ -23,29 +25,36 @@ pub fn require_mail(state: &AppState) -> Result<(), ApiError> {
     }
 }
 
-/// Mails the invitation's link (`None`), or, without e-mail, gives it to the inviter to hand over
-/// (`Some`). A mail server that refuses is `Unavailable`, and the caller does not commit the
-/// invitation.
+/// Delivers an invitation made (or made again) in `tx`, then commits it: the link is mailed, or,
+/// without e-mail, given to the inviter to hand over. Delivered before the commit, so an invitation
+/// whose e-mail did not leave (`Unavailable`) is not kept.
 pub async fn invitation(
     state: &AppState,
-    issued: &IssuedInvitation,
-) -> Result<Option<String>, ApiError> {
+    tx: TenantTxn,
+    issued: IssuedInvitation,
+) -> Result<InvitationSent, ApiError> {
     let url = state.link(&format!("/invite/{}", issued.token));
-    if !state.mailer.is_enabled() {
-        return Ok(Some(url));
-    }
-    let mail = mail::invitation(
-        &issued.invitation.email,
-        &issued.team_name,
-        &issued.inviter_name,
-        &issued.invitation.role.label().to_lowercase(),
-        &url,
-    );
-    state.mailer.send(mail).await.map_err(|error| {
-        tracing::warn!(%error, "sending an invitation");
-        mail_unavailable()
-    })?;
-    Ok(None)
+    let link = if state.mailer.is_enabled() {
+        let mail = mail::invitation(
+            &issued.invitation.email,
+            &issued.team_name,
+            &issued.inviter_name,
+            &issued.invitation.role.label().to_lowercase(),
+            &url,
+        );
+        state.mailer.send(mail).await.map_err(|error| {
+            tracing::warn!(%error, "sending an invitation");
+            mail_unavailable()
+        })?;
+        None
+    } else {
+        Some(url)
+    };
+    tx.commit().await?;
+    Ok(InvitationSent {
+        invitation: issued.invitation,
+        link,
+    })
 }
 
 /// Mails a verification link; a refusing mail server is `Unavailable`.

@@ -116,13 +116,7 @@ pub async fn invite_member(email: String, role: Role) -> Result<InvitationSent, 
     let tx = session_cookie::require_tenant().await?;
     let issued =
         invitations::create(&state.db, &tx, &email, role, state.mailer.is_enabled()).await?;
-    // Delivered before the commit: an invitation whose e-mail did not leave is not kept.
-    let link = delivery::invitation(&state, &issued).await?;
-    tx.commit().await?;
-    Ok(InvitationSent {
-        invitation: issued.invitation,
-        link,
-    })
+    delivery::invitation(&state, tx, issued).await
 }
 
 /// The active team's pending invitations.
@@ -138,12 +132,7 @@ pub async fn resend_invitation(id: InvitationId) -> Result<InvitationSent, ApiEr
     let state = session_cookie::state();
     let tx = session_cookie::require_tenant().await?;
     let issued = invitations::resend(&state.db, &tx, id, state.mailer.is_enabled()).await?;
-    let link = delivery::invitation(&state, &issued).await?;
-    tx.commit().await?;
-    Ok(InvitationSent {
-        invitation: issued.invitation,
-        link,
-    })
+    delivery::invitation(&state, tx, issued).await
 }
 
 /// Takes a pending invitation back.

@@ -606,19 +606,6 @@ async fn drop_images_on_a_note_reorder_caption_reload_remove_and_delete() {
     }
 }
 
-/// Signs up through the page with `name` and `team`.
-async fn sign_up_as(browser: &Client, app: &TestApp, email: &str, team: &str) -> Step {
-    browser.goto(&app.url("/signup")).await?;
-    wait_for_hydration(browser).await?;
-    fill(browser, "display_name", "Ada Lovelace").await?;
-    fill(browser, "email", email).await?;
-    fill(browser, "password", "correct horse battery").await?;
-    fill(browser, "tenant_name", team).await?;
-    click(browser, Locator::Css("form button[type=submit]")).await?;
-    wait_for_path(browser, |p| p == "/projects").await?;
-    Ok(())
-}
-
 /// The team names the top bar's switcher offers.
 async fn teams_offered(browser: &Client) -> Result<String, Box<dyn std::error::Error>> {
     Ok(browser
@@ -631,7 +618,7 @@ async fn teams_offered(browser: &Client) -> Result<String, Box<dyn std::error::E
 async fn mail_journey(owner: &Client, squatter: &Client, invitee: &Client, app: &TestApp) -> Step {
     use tests::mailbox;
     // The owner's team has a project.
-    sign_up_as(owner, app, "ada@lighthouse.example", "Lighthouse").await?;
+    sign_up(owner, app, "ada@lighthouse.example", "Lighthouse").await?;
     click(owner, Locator::Css(".empty a.button")).await?;
     wait_for_path(owner, |p| p == "/projects/new").await?;
     wait_for_hydration(owner).await?;
@@ -643,7 +630,7 @@ async fn mail_journey(owner: &Client, squatter: &Client, invitee: &Client, app: 
     .await?;
 
     // Somebody registered dev@lighthouse.example before its owner did.
-    sign_up_as(squatter, app, "dev@lighthouse.example", "Squat").await?;
+    sign_up(squatter, app, "dev@lighthouse.example", "Squat").await?;
 
     // The owner invites that address and a newcomer's; both invitations leave by e-mail.
     owner.goto(&app.url("/team")).await?;
