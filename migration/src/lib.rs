@@ -2,6 +2,7 @@
 
 mod grants;
 pub mod guard;
+mod lock;
 mod m20261122_000001_initial_schema;
 mod m20261122_000002_login_attempts;
 mod m20261122_000003_session_context;
@@ -10,6 +11,7 @@ mod m20261129_000005_account_trust;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
+pub use lock::MigrationLock;
 pub use sea_orm_migration;
 use sea_orm_migration::prelude::*;
 

@@ -38,21 +38,28 @@ async fn main() -> anyhow::Result<ExitCode> {
         .await
         .context("connecting to the database")?;
     match cli.command {
-        Command::Migrate(options) => match guard::migrate::<Migrator>(&db, options).await {
-            Ok(report) => {
-                if !options.dry_run {
-                    migration::grant_app_role(&db, &cli.app_role)
-                        .await
-                        .context("granting the application role")?;
+        Command::Migrate(options) => {
+            let lock = migration::MigrationLock::acquire(&cli.database_url)
+                .await
+                .context("taking the migration lock")?;
+            let outcome = match guard::migrate::<Migrator>(&db, options).await {
+                Ok(report) => {
+                    if !options.dry_run {
+                        migration::grant_app_role(&db, &cli.app_role)
+                            .await
+                            .context("granting the application role")?;
+                    }
+                    print!("{report}");
+                    ExitCode::SUCCESS
                 }
-                print!("{report}");
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(error) => {
-                eprintln!("{error}");
-                Ok(ExitCode::FAILURE)
-            }
-        },
+                Err(error) => {
+                    eprintln!("{error}");
+                    ExitCode::FAILURE
+                }
+            };
+            lock.release().await?;
+            Ok(outcome)
+        }
         Command::Check => {
             let drift = guard::check_drift(&db)
                 .await

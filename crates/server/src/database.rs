@@ -3,7 +3,7 @@
 use crate::config::Settings;
 use crate::embedded_db::{EmbeddedPostgres, StartOutcome};
 use anyhow::{Context, bail};
-use migration::{Migrator, guard};
+use migration::{MigrationLock, Migrator, guard};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
 };
@@ -112,11 +112,6 @@ pub async fn connect(
     Database::connect(options).await
 }
 
-/// The advisory lock every migrating process takes around the guard, so that instances starting
-/// together migrate once: the second waits, then finds nothing pending. (An arbitrary constant;
-/// session-level, so a process that dies releases it.)
-const MIGRATION_LOCK: i64 = 0x6361_6972_6e5f_6d67; // "cairn_mg"
-
 /// Runs guarded migrations as the owner and grants the application role what it may do, holding
 /// the migration lock: two instances starting at once migrate once, the second waits, then finds
 /// nothing pending.
@@ -124,29 +119,9 @@ pub async fn migrate_and_grant(
     target: &DatabaseTarget,
     options: guard::MigrateOptions,
 ) -> anyhow::Result<guard::MigrationReport> {
-    // One connection of its own holds the lock for the whole run.
-    let lock = connect(target.owner_url.expose_secret(), 1)
+    let lock = MigrationLock::acquire(target.owner_url.expose_secret())
         .await
-        .context("connecting as the schema owner")?;
-    let free = lock
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_try_advisory_lock($1) AS free",
-            [MIGRATION_LOCK.into()],
-        ))
-        .await?
-        .map(|row| row.try_get::<bool>("", "free"))
-        .transpose()?
-        .unwrap_or(false);
-    if !free {
-        tracing::info!("another instance is migrating; waiting for it");
-        lock.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_lock($1)",
-            [MIGRATION_LOCK.into()],
-        ))
-        .await?;
-    }
+        .context("taking the migration lock")?;
     let migrated = async {
         let owner = target.connect_owner().await?;
         let report = guard::migrate::<Migrator>(&owner, options).await?;
@@ -159,7 +134,7 @@ pub async fn migrate_and_grant(
         anyhow::Ok(report)
     }
     .await;
-    // Closing the lock's connection releases it, also when the migration failed.
-    lock.close().await?;
+    // Released also when the migration failed.
+    lock.release().await?;
     migrated
 }
