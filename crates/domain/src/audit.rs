@@ -6,12 +6,93 @@ use api::ids::{TenantId, UserId};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use uuid::Uuid;
 
-/// Records `action` on `target_table`/`target_id` by the context's user, with extra `detail`.
+/// What was done, to which table: the audit log's vocabulary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuditAction {
+    /// `invitation.accept` on `invitations`.
+    InvitationAccept,
+    /// `invitation.create` on `invitations`.
+    InvitationCreate,
+    /// `invitation.expire` on `invitations`.
+    InvitationExpire,
+    /// `invitation.resend` on `invitations`.
+    InvitationResend,
+    /// `invitation.revoke` on `invitations`.
+    InvitationRevoke,
+    /// `member.remove` on `memberships`.
+    MemberRemove,
+    /// `member.role` on `memberships`.
+    MemberRole,
+    /// `memory.create` on `memory_entries`.
+    MemoryCreate,
+    /// `memory.update` on `memory_entries`.
+    MemoryUpdate,
+    /// `memory.restore` on `memory_entries`.
+    MemoryRestore,
+    /// `memory.supersede` on `memory_entries`.
+    MemorySupersede,
+    /// `note.create` on `project_notes`.
+    NoteCreate,
+    /// `note.delete` on `project_notes`.
+    NoteDelete,
+    /// `note.update` on `project_notes`.
+    NoteUpdate,
+    /// `project.create` on `projects`.
+    ProjectCreate,
+    /// `project.delete` on `projects`.
+    ProjectDelete,
+    /// `project.update` on `projects`.
+    ProjectUpdate,
+}
+
+impl AuditAction {
+    /// The action as the log stores it, `noun.verb`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::InvitationAccept => "invitation.accept",
+            Self::InvitationCreate => "invitation.create",
+            Self::InvitationExpire => "invitation.expire",
+            Self::InvitationResend => "invitation.resend",
+            Self::InvitationRevoke => "invitation.revoke",
+            Self::MemberRemove => "member.remove",
+            Self::MemberRole => "member.role",
+            Self::MemoryCreate => "memory.create",
+            Self::MemoryUpdate => "memory.update",
+            Self::MemoryRestore => "memory.restore",
+            Self::MemorySupersede => "memory.supersede",
+            Self::NoteCreate => "note.create",
+            Self::NoteDelete => "note.delete",
+            Self::NoteUpdate => "note.update",
+            Self::ProjectCreate => "project.create",
+            Self::ProjectDelete => "project.delete",
+            Self::ProjectUpdate => "project.update",
+        }
+    }
+
+    /// The table whose row the action is about.
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            Self::InvitationAccept
+            | Self::InvitationCreate
+            | Self::InvitationExpire
+            | Self::InvitationResend
+            | Self::InvitationRevoke => "invitations",
+            Self::MemberRemove | Self::MemberRole => "memberships",
+            Self::MemoryCreate
+            | Self::MemoryUpdate
+            | Self::MemoryRestore
+            | Self::MemorySupersede => "memory_entries",
+            Self::NoteCreate | Self::NoteDelete | Self::NoteUpdate => "project_notes",
+            Self::ProjectCreate | Self::ProjectDelete | Self::ProjectUpdate => "projects",
+        }
+    }
+}
+
+/// Records `action` on the row `target_id` by the context's user, with extra `detail`.
 pub(crate) async fn record(
     txn: &impl ConnectionTrait,
     ctx: &TenantCtx,
-    action: &str,
-    target_table: &str,
+    action: AuditAction,
     target_id: Uuid,
     detail: serde_json::Value,
 ) -> Result<(), DomainError> {
@@ -20,7 +101,6 @@ pub(crate) async fn record(
         ctx.tenant_id(),
         Some(ctx.user_id()),
         action,
-        target_table,
         target_id,
         detail,
     )
@@ -32,8 +112,7 @@ pub(crate) async fn record_as(
     txn: &impl ConnectionTrait,
     tenant_id: TenantId,
     actor: Option<UserId>,
-    action: &str,
-    target_table: &str,
+    action: AuditAction,
     target_id: Uuid,
     detail: serde_json::Value,
 ) -> Result<(), DomainError> {
@@ -41,8 +120,8 @@ pub(crate) async fn record_as(
         id: Set(Uuid::now_v7()),
         tenant_id: Set(tenant_id.into_uuid()),
         actor_user_id: Set(actor.map(UserId::into_uuid)),
-        action: Set(action.to_owned()),
-        target_table: Set(target_table.to_owned()),
+        action: Set(action.name().to_owned()),
+        target_table: Set(action.table().to_owned()),
         target_id: Set(Some(target_id)),
         detail: Set(detail),
         ..Default::default()

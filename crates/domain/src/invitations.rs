@@ -8,6 +8,7 @@
 //! again, accepting, revoking and expiring are audited.
 
 use crate::accounts::{self, Client, NewSession, PasswordHasher, SignedIn, new_token, token_hash};
+use crate::audit::AuditAction;
 use crate::entities::invitations::{self, InvitationStatus};
 use crate::entities::{memberships, sessions as session_rows, tenants, users};
 use crate::rate_limit::{self, INVITES_PER_ADDRESS, INVITES_PER_TEAM};
@@ -95,8 +96,7 @@ pub async fn create(
     audit::record(
         txn,
         ctx,
-        "invitation.create",
-        "invitations",
+        AuditAction::InvitationCreate,
         row.id,
         serde_json::json!({"role": role, "by_mail": by_mail}),
     )
@@ -132,8 +132,7 @@ pub async fn resend(
     audit::record(
         txn,
         ctx,
-        "invitation.resend",
-        "invitations",
+        AuditAction::InvitationResend,
         row.id,
         serde_json::json!({"by_mail": by_mail, "send_count": send_count}),
     )
@@ -151,8 +150,7 @@ pub async fn revoke(tx: TenantTxn, id: InvitationId) -> Result<(), DomainError> 
     audit::record(
         txn,
         &ctx,
-        "invitation.revoke",
-        "invitations",
+        AuditAction::InvitationRevoke,
         row.id,
         serde_json::json!({}),
     )
@@ -397,8 +395,7 @@ async fn join(
     audit::record(
         txn,
         &ctx,
-        "invitation.accept",
-        "invitations",
+        AuditAction::InvitationAccept,
         found.id,
         serde_json::json!({"role": found.role}),
     )
@@ -422,8 +419,7 @@ async fn expire_stale(txn: &impl ConnectionTrait, tenant_id: TenantId) -> Result
             txn,
             tenant_id,
             None,
-            "invitation.expire",
-            "invitations",
+            AuditAction::InvitationExpire,
             id,
             serde_json::json!({}),
         )

@@ -1,6 +1,7 @@
 //! A tenant's members: list, change a role, remove. People join through invitations
 //! (`crate::invitations`), never by being added silently.
 
+use crate::audit::AuditAction;
 use crate::entities::{memberships, users};
 use crate::{DomainError, TenantCtx, TenantTxn, audit};
 use api::ids::UserId;
@@ -66,8 +67,7 @@ pub async fn change_role(
         audit::record(
             &txn,
             ctx,
-            "member.role",
-            "memberships",
+            AuditAction::MemberRole,
             user_id.into_uuid(),
             serde_json::json!({"from": from, "to": role}),
         )
@@ -107,8 +107,7 @@ pub async fn remove(tx: TenantTxn, user_id: UserId) -> Result<(), DomainError> {
     audit::record(
         &txn,
         ctx,
-        "member.remove",
-        "memberships",
+        AuditAction::MemberRemove,
         user_id.into_uuid(),
         serde_json::json!({}),
     )

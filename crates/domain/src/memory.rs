@@ -1,6 +1,7 @@
 //! The Memory Hub: a project's memory entries, filtered, searched, written by hand, retired and
 //! restored.
 
+use crate::audit::AuditAction;
 use crate::entities::memory_entries::{
     self, MemoryKind as KindColumn, MemoryStatus as StatusColumn,
 };
@@ -134,8 +135,7 @@ pub async fn create(
     audit::record(
         &txn,
         ctx,
-        "memory.create",
-        "memory_entries",
+        AuditAction::MemoryCreate,
         row.id,
         serde_json::json!({"title": row.title}),
     )
@@ -171,8 +171,7 @@ pub async fn update(
     audit::record(
         &txn,
         ctx,
-        "memory.update",
-        "memory_entries",
+        AuditAction::MemoryUpdate,
         row.id,
         serde_json::json!({"title": row.title}),
     )
@@ -216,14 +215,13 @@ pub async fn set_status(
     active.updated_at = Set(chrono::Utc::now().fixed_offset());
     let row = active.update(&txn).await?;
     let action = match status {
-        MemoryStatus::Active => "memory.restore",
-        MemoryStatus::Superseded => "memory.supersede",
+        MemoryStatus::Active => AuditAction::MemoryRestore,
+        MemoryStatus::Superseded => AuditAction::MemorySupersede,
     };
     audit::record(
         &txn,
         ctx,
         action,
-        "memory_entries",
         row.id,
         serde_json::json!({"title": row.title}),
     )

@@ -1,5 +1,6 @@
 //! Notes of a project: Markdown text with many images each.
 
+use crate::audit::AuditAction;
 use crate::entities::{note_images, project_notes};
 use crate::images::{self, ImageOwner, find_note};
 use crate::storage::ImageStore;
@@ -81,8 +82,7 @@ pub async fn create(
     audit::record(
         &txn,
         ctx,
-        "note.create",
-        "project_notes",
+        AuditAction::NoteCreate,
         row.id,
         serde_json::json!({"title": row.title}),
     )
@@ -104,8 +104,7 @@ pub async fn update(tx: TenantTxn, id: NoteId, note: ValidNote) -> Result<Note, 
     audit::record(
         &txn,
         ctx,
-        "note.update",
-        "project_notes",
+        AuditAction::NoteUpdate,
         row.id,
         serde_json::json!({"title": row.title}),
     )
@@ -126,8 +125,7 @@ pub async fn delete(tx: TenantTxn, store: &ImageStore, id: NoteId) -> Result<(),
     audit::record(
         &txn,
         ctx,
-        "note.delete",
-        "project_notes",
+        AuditAction::NoteDelete,
         row.id,
         serde_json::json!({"title": row.title, "images": keys.len()}),
     )

@@ -1,5 +1,6 @@
 //! Projects of a tenant: every member sees and edits the same projects.
 
+use crate::audit::AuditAction;
 use crate::entities::projects;
 use crate::storage::ImageStore;
 use crate::{DomainError, TenantCtx, TenantTxn, audit, images};
@@ -59,8 +60,7 @@ pub async fn create(tx: TenantTxn, project: ValidProject) -> Result<Project, Dom
     audit::record(
         &txn,
         ctx,
-        "project.create",
-        "projects",
+        AuditAction::ProjectCreate,
         id,
         serde_json::json!({"name": row.name}),
     )
@@ -90,8 +90,7 @@ pub async fn update(
     audit::record(
         &txn,
         ctx,
-        "project.update",
-        "projects",
+        AuditAction::ProjectUpdate,
         row.id,
         serde_json::json!({"name": row.name}),
     )
@@ -116,8 +115,7 @@ pub async fn delete(tx: TenantTxn, store: &ImageStore, id: ProjectId) -> Result<
     audit::record(
         &txn,
         ctx,
-        "project.delete",
-        "projects",
+        AuditAction::ProjectDelete,
         row.id,
         serde_json::json!({"name": row.name, "images": image_keys.len()}),
     )
