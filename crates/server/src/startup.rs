@@ -9,6 +9,7 @@ use domain::accounts::PasswordHasher;
 use leptos::config::LeptosOptions;
 use mail::Mailer;
 use migration::guard::MigrateOptions;
+use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -78,9 +79,12 @@ impl Application {
             .site_pkg_dir("pkg")
             .build();
         let images = crate::storage::image_store(&settings)?;
+        // An empty URL (an unset variable in a compose file) means no e-mail, like no URL.
         let mailer = match &settings.mail.smtp_url {
-            Some(url) => Mailer::smtp(url, &settings.mail.from).context("mail settings")?,
-            None => Mailer::disabled(),
+            Some(url) if !url.expose_secret().trim().is_empty() => {
+                Mailer::smtp(url, &settings.mail.from).context("mail settings")?
+            }
+            _ => Mailer::disabled(),
         };
         let address = SocketAddr::new(settings.server.host, settings.server.port);
         let listener = TcpListener::bind(address)

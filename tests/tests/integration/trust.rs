@@ -855,3 +855,17 @@ async fn password_reset_answers_alike_for_unknown_addresses_and_needs_mail() {
         .await;
     assert_eq!((status, body["kind"].as_str()), (503, Some("unavailable")));
 }
+
+#[tokio::test]
+async fn an_empty_smtp_url_means_no_mail_and_the_inviter_gets_the_link() {
+    // A compose file's unset variable arrives as an empty string.
+    let app = spawn_app_on(TestDb::migrated().await, |s| {
+        s.mail.smtp_url = Some(String::new().into());
+    })
+    .await
+    .expect("an empty SMTP URL is no SMTP URL");
+    let (ada, _) = signed_up(&app, "ada@empty.example", "Acme").await;
+    let token = invite(&ada, "x@empty.example", "member").await;
+    assert!(!token.is_empty());
+    assert_eq!(ada.ok("mail_enabled", json!({})).await, json!(false));
+}
