@@ -8,6 +8,7 @@ mod m20261122_000002_login_attempts;
 mod m20261122_000003_session_context;
 mod m20261122_000004_image_tenants;
 mod m20261129_000005_account_trust;
+mod m20261129_000006_jobs;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_session_context::Migration),
             Box::new(m20261122_000004_image_tenants::Migration),
             Box::new(m20261129_000005_account_trust::Migration),
+            Box::new(m20261129_000006_jobs::Migration),
         ]
     }
 }

@@ -139,9 +139,26 @@ impl Application {
             sweep,
         } = self;
         tracing::info!(address = %listener.local_addr()?, "cairn is serving");
-        let sweeper = sweep
-            .interval
-            .map(|interval| tokio::spawn(run_sweeper(state.clone(), interval, sweep.grace)));
+        // Background work: this instance runs jobs from the shared queue, and takes part in the
+        // sweep's schedule (one sweep per interval, whichever instance enqueues it first).
+        let (stop_jobs, jobs_stop) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut stop = jobs_stop.clone();
+            async move {
+                let _ = stop.wait_for(|stop| *stop).await;
+            }
+        };
+        let runtime = crate::jobs::runtime(&state);
+        let schedule = sweep.interval.map(|interval| {
+            runtime.every::<crate::jobs::StorageSweep>(
+                interval,
+                crate::jobs::SweepPayload {
+                    grace_secs: sweep.grace.as_secs(),
+                },
+                stopped(),
+            )
+        });
+        let worker = tokio::spawn(runtime.run(stopped()));
         // Connect info gives server functions the peer address (log-in rate limits).
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         // Streamed pages are written in several chunks: without TCP_NODELAY, Nagle's algorithm and
@@ -154,31 +171,15 @@ impl Application {
         let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
-        if let Some(sweeper) = sweeper {
-            sweeper.abort();
+        // Requests are done: stop claiming jobs, and let the one under way finish.
+        let _ = stop_jobs.send(true);
+        let _ = worker.await;
+        if let Some(schedule) = schedule {
+            let _ = schedule.await;
         }
         let _ = state.db.connection().clone().close().await;
         database.release().await?;
         served.context("serving HTTP")
-    }
-}
-
-/// Removes stored objects whose rows are gone (a delete whose object removal failed, an upload
-/// interrupted between object and row) and reports rows whose object is missing, every `interval`.
-async fn run_sweeper(state: AppState, interval: Duration, grace: Duration) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        match domain::images::sweep(&state.db, &state.images, grace).await {
-            Ok(report) => tracing::info!(
-                objects = report.objects,
-                orphans_removed = report.orphans_removed,
-                missing_objects = report.missing_objects,
-                "storage sweep"
-            ),
-            Err(error) => tracing::warn!(%error, "storage sweep failed; retrying next interval"),
-        }
     }
 }
 

@@ -72,6 +72,10 @@ impl Drop for Driver {
 
 type Step = Result<(), Box<dyn std::error::Error>>;
 
+/// One journey at a time: Chromium sessions competing with each other and with the rest of the
+/// suite for two cores have hung a renderer past WebDriver's five-minute page-load limit.
+static ONE_JOURNEY_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Clicks `target` once it is there. Pages are loaded whole, so an element found a moment before a
 /// page load ends can be gone when it is clicked: that is retried, not a failure.
 async fn click(browser: &Client, target: Locator<'_>) -> Step {
@@ -342,6 +346,7 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
 
 #[tokio::test]
 async fn sign_up_create_reload_navigate_log_out_and_stay_isolated() {
+    let _turn = ONE_JOURNEY_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     let driver = Driver::start();
     let browser = driver.browser().await;
@@ -595,6 +600,7 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
 
 #[tokio::test]
 async fn drop_images_on_a_note_reorder_caption_reload_remove_and_delete() {
+    let _turn = ONE_JOURNEY_AT_A_TIME.lock().await;
     let app = spawn_app().await;
     let driver = Driver::start();
     let browser = driver.browser().await;
@@ -729,6 +735,7 @@ async fn mail_journey(owner: &Client, squatter: &Client, invitee: &Client, app: 
 
 #[tokio::test]
 async fn an_invitation_arrives_by_mail_the_invitee_joins_and_a_squatter_cannot() {
+    let _turn = ONE_JOURNEY_AT_A_TIME.lock().await;
     let app = tests::spawn_app_with_mail().await;
     let driver = Driver::start();
     let owner = driver.browser().await;

@@ -1,0 +1,452 @@
+#![doc = include_str!("../README.md")]
+
+use futures_util::future::BoxFuture;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A kind of background work: its name in the queue, its payload, and how it is retried and reaped.
+pub trait JobKind: Send + Sync + 'static {
+    /// The kind's name in the `jobs` table.
+    const NAME: &'static str;
+    /// What a job of this kind carries.
+    type Payload: Serialize + DeserializeOwned + Send + 'static;
+    /// Attempts before the job fails for good.
+    const MAX_ATTEMPTS: i32 = 3;
+    /// A running job whose heartbeat is older than this is reaped (its instance died or hangs).
+    const STALE_AFTER: Duration = Duration::from_secs(60);
+    /// Whether the reaper queues a stale job again (while attempts remain) or fails it.
+    const REQUEUE_WHEN_STALE: bool = true;
+
+    /// The wait before attempt `attempt + 1` after attempt `attempt` failed.
+    fn backoff(attempt: i32) -> Duration {
+        Duration::from_secs(2u64.saturating_pow(attempt.clamp(0, 16) as u32).min(300))
+    }
+}
+
+/// The queue's own failures (the database, a payload that cannot be written).
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The database failed.
+    #[error("job queue database error: {0}")]
+    Database(#[from] DbErr),
+    /// The payload could not be serialized.
+    #[error("job payload: {0}")]
+    Payload(#[from] serde_json::Error),
+}
+
+/// Why a job's attempt did not complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobFailure {
+    /// Worth another attempt (a service was down): retried after the kind's backoff, while attempts
+    /// remain.
+    Retry(String),
+    /// Never worth another attempt: the job fails now.
+    Fatal(String),
+    /// The job saw its cancel request and stopped.
+    Cancelled,
+}
+
+/// Options of one enqueued job.
+#[derive(Debug, Clone, Default)]
+pub struct Enqueue {
+    /// The tenant the job acts for (its work runs in that tenant's transaction).
+    pub for_tenant: Option<Uuid>,
+    /// At most one job ever carries this key; a second enqueue with it adds nothing.
+    pub unique_key: Option<String>,
+    /// Not before this moment.
+    pub run_after: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Enqueues a job of kind `K` on `db` (a connection, or the caller's transaction: the job then
+/// exists only if the transaction commits). `None` when `unique_key` was taken already.
+pub async fn enqueue<K: JobKind>(
+    db: &impl ConnectionTrait,
+    payload: &K::Payload,
+    options: Enqueue,
+) -> Result<Option<Uuid>, JobError> {
+    let id = Uuid::now_v7();
+    let payload = serde_json::to_value(payload)?;
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO jobs (id, kind, for_tenant, payload, max_attempts, unique_key, run_after)
+             VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))
+             ON CONFLICT (unique_key) DO NOTHING
+             RETURNING id",
+            [
+                id.into(),
+                K::NAME.into(),
+                options.for_tenant.into(),
+                payload.into(),
+                K::MAX_ATTEMPTS.into(),
+                options.unique_key.into(),
+                options.run_after.map(|at| at.fixed_offset()).into(),
+            ],
+        ))
+        .await?;
+    Ok(row.map(|_| id))
+}
+
+/// Cancels a job: a queued one at once, a running one at its next step. Whether it was found still
+/// open.
+pub async fn cancel(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, JobError> {
+    let done = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE jobs
+                SET cancel_requested = true,
+                    status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
+                    finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END
+              WHERE id = $1 AND status IN ('queued', 'running')",
+            [id.into()],
+        ))
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// What a running job knows of itself.
+#[derive(Clone)]
+pub struct JobCtx {
+    id: Uuid,
+    attempt: i32,
+    for_tenant: Option<Uuid>,
+    db: DatabaseConnection,
+}
+
+impl JobCtx {
+    /// The job's id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Which attempt this is, from 1.
+    pub fn attempt(&self) -> i32 {
+        self.attempt
+    }
+
+    /// The tenant the job acts for, if any.
+    pub fn for_tenant(&self) -> Option<Uuid> {
+        self.for_tenant
+    }
+
+    /// Whether a cancel was requested: a job checks this between its steps and then returns
+    /// [`JobFailure::Cancelled`].
+    pub async fn cancelled(&self) -> Result<bool, JobError> {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT cancel_requested FROM jobs WHERE id = $1",
+                [self.id.into()],
+            ))
+            .await?;
+        Ok(match row {
+            Some(row) => row.try_get("", "cancel_requested")?,
+            None => true,
+        })
+    }
+}
+
+type Handler = Arc<
+    dyn Fn(JobCtx, serde_json::Value) -> BoxFuture<'static, Result<(), JobFailure>> + Send + Sync,
+>;
+
+#[derive(Clone)]
+struct Registered {
+    handler: Handler,
+    stale_after: Duration,
+    requeue_when_stale: bool,
+    backoff: fn(i32) -> Duration,
+}
+
+/// Runs jobs of the registered kinds from the shared queue, one at a time per runtime.
+#[derive(Clone)]
+pub struct Runtime {
+    db: DatabaseConnection,
+    instance: String,
+    kinds: Arc<HashMap<&'static str, Registered>>,
+    poll: Duration,
+}
+
+/// A claimed job.
+struct Claimed {
+    id: Uuid,
+    kind: String,
+    payload: serde_json::Value,
+    attempts: i32,
+    max_attempts: i32,
+    for_tenant: Option<Uuid>,
+}
+
+impl Runtime {
+    /// A runtime on `db`, named `instance` in the rows it claims (`locked_by`).
+    pub fn new(db: DatabaseConnection, instance: impl Into<String>) -> Self {
+        Self {
+            db,
+            instance: instance.into(),
+            kinds: Arc::new(HashMap::new()),
+            poll: Duration::from_millis(200),
+        }
+    }
+
+    /// How long an idle runtime waits before looking for work again.
+    pub fn polling_every(self, poll: Duration) -> Self {
+        Self { poll, ..self }
+    }
+
+    /// Runs `handler` for jobs of kind `K`. Register every kind before [`Runtime::run`].
+    pub fn register<K, F, Fut>(mut self, handler: F) -> Self
+    where
+        K: JobKind,
+        F: Fn(JobCtx, K::Payload) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), JobFailure>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        let erased: Handler = Arc::new(move |ctx, payload| {
+            let handler = handler.clone();
+            Box::pin(async move {
+                // Parsed on the way out too: a payload that does not fit its kind never runs.
+                let payload: K::Payload = serde_json::from_value(payload).map_err(|e| {
+                    JobFailure::Fatal(format!("payload does not fit {}: {e}", K::NAME))
+                })?;
+                handler(ctx, payload).await
+            })
+        });
+        Arc::make_mut(&mut self.kinds).insert(
+            K::NAME,
+            Registered {
+                handler: erased,
+                stale_after: K::STALE_AFTER,
+                requeue_when_stale: K::REQUEUE_WHEN_STALE,
+                backoff: K::backoff,
+            },
+        );
+        self
+    }
+
+    /// Enqueues `K` with `payload` once per `interval` slot, checking every `interval / 4`: however
+    /// many instances run this schedule, one job per slot exists.
+    pub fn every<K: JobKind>(
+        &self,
+        interval: Duration,
+        payload: K::Payload,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        K::Payload: Sync,
+    {
+        let db = self.db.clone();
+        let secs = interval.as_secs().max(1);
+        tokio::spawn(async move {
+            tokio::pin!(shutdown);
+            let mut ticks = tokio::time::interval(Duration::from_secs(secs).div_f64(4.0));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    _ = ticks.tick() => {}
+                }
+                let slot = chrono::Utc::now().timestamp().max(0) as u64 / secs;
+                let options = Enqueue {
+                    unique_key: Some(format!("{}@{slot}", K::NAME)),
+                    ..Enqueue::default()
+                };
+                if let Err(error) = enqueue::<K>(&db, &payload, options).await {
+                    tracing::warn!(kind = K::NAME, %error, "scheduling a job");
+                }
+            }
+        })
+    }
+
+    /// Claims and runs jobs until `shutdown` completes; the job under way then finishes first.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(error) = self.reap().await {
+                tracing::warn!(%error, "reaping stale jobs");
+            }
+            let worked = match self.run_one().await {
+                Ok(worked) => worked,
+                Err(error) => {
+                    tracing::warn!(%error, "claiming a job");
+                    false
+                }
+            };
+            if worked {
+                // More may be waiting; but stop claiming once asked to.
+                if futures_util::FutureExt::now_or_never(shutdown.as_mut()).is_some() {
+                    return;
+                }
+                continue;
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(self.poll) => {}
+            }
+        }
+    }
+
+    /// Runs due jobs until none is left (what tests use instead of sleeping); how many ran.
+    pub async fn run_until_idle(&self) -> Result<usize, JobError> {
+        let mut ran = 0;
+        self.reap().await?;
+        while self.run_one().await? {
+            ran += 1;
+        }
+        Ok(ran)
+    }
+
+    /// Takes stale running jobs back: a job whose heartbeat is older than its kind's limit is
+    /// queued again (while attempts remain and its kind says so) or failed. How many were taken.
+    pub async fn reap(&self) -> Result<u64, JobError> {
+        let mut reaped = 0;
+        for (name, kind) in self.kinds.iter() {
+            let done = self
+                .db
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "UPDATE jobs
+                        SET status = CASE WHEN $3 AND attempts < max_attempts AND NOT cancel_requested
+                                          THEN 'queued' ELSE 'failed' END,
+                            finished_at = CASE WHEN $3 AND attempts < max_attempts AND NOT cancel_requested
+                                               THEN NULL ELSE now() END,
+                            last_error = 'its instance stopped answering (no heartbeat)',
+                            locked_by = NULL
+                      WHERE kind = $1 AND status = 'running'
+                        AND heartbeat_at < now() - make_interval(secs => $2)",
+                    [
+                        (*name).into(),
+                        kind.stale_after.as_secs_f64().into(),
+                        kind.requeue_when_stale.into(),
+                    ],
+                ))
+                .await?;
+            if done.rows_affected() > 0 {
+                tracing::warn!(
+                    kind = name,
+                    jobs = done.rows_affected(),
+                    "reaped stale jobs"
+                );
+            }
+            reaped += done.rows_affected();
+        }
+        Ok(reaped)
+    }
+
+    /// Claims one due job of a registered kind and runs it; whether there was one.
+    pub async fn run_one(&self) -> Result<bool, JobError> {
+        let Some(mut job) = self.claim().await? else {
+            return Ok(false);
+        };
+        let Some(kind) = self.kinds.get(job.kind.as_str()) else {
+            return Ok(false);
+        };
+        let ctx = JobCtx {
+            id: job.id,
+            attempt: job.attempts,
+            for_tenant: job.for_tenant,
+            db: self.db.clone(),
+        };
+        let work = (kind.handler)(ctx, std::mem::take(&mut job.payload));
+        tokio::pin!(work);
+        let beat = (kind.stale_after / 3).max(Duration::from_millis(100));
+        let mut heartbeat = tokio::time::interval(beat);
+        heartbeat.tick().await;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut work => break outcome,
+                _ = heartbeat.tick() => self.beat(job.id).await,
+            }
+        };
+        self.finish(&job, kind, outcome).await?;
+        Ok(true)
+    }
+
+    async fn claim(&self) -> Result<Option<Claimed>, JobError> {
+        let kinds: Vec<String> = self.kinds.keys().map(|k| (*k).to_owned()).collect();
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE jobs
+                    SET status = 'running', attempts = attempts + 1, heartbeat_at = now(),
+                        started_at = coalesce(started_at, now()), locked_by = $2
+                  WHERE id = (SELECT id FROM jobs
+                               WHERE status = 'queued' AND run_after <= now() AND kind = ANY($1)
+                               ORDER BY run_after
+                               LIMIT 1
+                               FOR UPDATE SKIP LOCKED)
+                  RETURNING id, kind, payload, attempts, max_attempts, for_tenant",
+                [kinds.into(), self.instance.clone().into()],
+            ))
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(Claimed {
+            id: row.try_get("", "id")?,
+            kind: row.try_get("", "kind")?,
+            payload: row.try_get("", "payload")?,
+            attempts: row.try_get("", "attempts")?,
+            max_attempts: row.try_get("", "max_attempts")?,
+            for_tenant: row.try_get("", "for_tenant")?,
+        }))
+    }
+
+    async fn beat(&self, id: Uuid) {
+        let beat = self
+            .db
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE jobs SET heartbeat_at = now() WHERE id = $1 AND status = 'running'",
+                [id.into()],
+            ))
+            .await;
+        if let Err(error) = beat {
+            tracing::warn!(%error, job = %id, "writing a job's heartbeat");
+        }
+    }
+
+    async fn finish(
+        &self,
+        job: &Claimed,
+        kind: &Registered,
+        outcome: Result<(), JobFailure>,
+    ) -> Result<(), JobError> {
+        let (status, error, retry_in) = match outcome {
+            Ok(()) => ("completed", None, None),
+            Err(JobFailure::Cancelled) => ("cancelled", None, None),
+            Err(JobFailure::Fatal(error)) => ("failed", Some(error), None),
+            Err(JobFailure::Retry(error)) if job.attempts < job.max_attempts => {
+                ("queued", Some(error), Some((kind.backoff)(job.attempts)))
+            }
+            Err(JobFailure::Retry(error)) => ("failed", Some(error), None),
+        };
+        if let Some(error) = &error {
+            tracing::warn!(kind = %job.kind, job = %job.id, attempt = job.attempts, status, %error, "job attempt failed");
+        }
+        self.db
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE jobs
+                    SET status = $2, last_error = coalesce($3, last_error), locked_by = NULL,
+                        run_after = now() + make_interval(secs => $4),
+                        finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END
+                  WHERE id = $1",
+                [
+                    job.id.into(),
+                    status.into(),
+                    error.into(),
+                    retry_in.unwrap_or_default().as_secs_f64().into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+}
