@@ -63,6 +63,10 @@ pub struct Enqueue {
     pub run_after: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// The channel an enqueue notifies (at commit), so idle runtimes start at once instead of at their
+/// next poll.
+const CHANNEL: &str = "cairn_jobs";
+
 /// Enqueues a job of kind `K` on `db` (a connection, or the caller's transaction: the job then
 /// exists only if the transaction commits). `None` when `unique_key` was taken already.
 pub async fn enqueue<K: JobKind>(
@@ -75,10 +79,12 @@ pub async fn enqueue<K: JobKind>(
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO jobs (id, kind, for_tenant, payload, max_attempts, unique_key, run_after)
-             VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))
-             ON CONFLICT (unique_key) DO NOTHING
-             RETURNING id",
+            "WITH inserted AS (
+                 INSERT INTO jobs (id, kind, for_tenant, payload, max_attempts, unique_key, run_after)
+                 VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))
+                 ON CONFLICT (unique_key) DO NOTHING
+                 RETURNING id, kind)
+             SELECT id, pg_notify('cairn_jobs', kind) FROM inserted",
             [
                 id.into(),
                 K::NAME.into(),
@@ -172,6 +178,21 @@ pub struct Runtime {
     instance: String,
     kinds: Arc<HashMap<&'static str, Registered>>,
     poll: Duration,
+    listen_url: Option<String>,
+}
+
+/// Completes when a job was enqueued (never, without a listener). A broken connection is reopened by
+/// the listener on the next call; meanwhile this waits a moment instead of spinning.
+async fn notified(listener: &mut Option<sea_orm::sqlx::postgres::PgListener>) {
+    match listener {
+        Some(listener) => {
+            if let Err(error) = listener.recv().await {
+                tracing::debug!(%error, "job notifications interrupted");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// A claimed job.
@@ -191,7 +212,17 @@ impl Runtime {
             db,
             instance: instance.into(),
             kinds: Arc::new(HashMap::new()),
-            poll: Duration::from_millis(200),
+            poll: Duration::from_secs(1),
+            listen_url: None,
+        }
+    }
+
+    /// Listens for enqueued jobs on a connection of its own to `url` (the same database), so an
+    /// idle runtime starts a new job at once rather than at its next poll.
+    pub fn listening_on(self, url: impl Into<String>) -> Self {
+        Self {
+            listen_url: Some(url.into()),
+            ..self
         }
     }
 
@@ -267,6 +298,7 @@ impl Runtime {
     /// Claims and runs jobs until `shutdown` completes; the job under way then finishes first.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         tokio::pin!(shutdown);
+        let mut listener = self.listener().await;
         loop {
             if let Err(error) = self.reap().await {
                 tracing::warn!(%error, "reaping stale jobs");
@@ -285,9 +317,28 @@ impl Runtime {
                 }
                 continue;
             }
+            // Idle: until a job is enqueued, or the next poll (for retries coming due, and in case
+            // a notification was missed).
             tokio::select! {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(self.poll) => {}
+                () = notified(&mut listener) => {}
+            }
+        }
+    }
+
+    async fn listener(&self) -> Option<sea_orm::sqlx::postgres::PgListener> {
+        let url = self.listen_url.as_deref()?;
+        let listening = async {
+            let mut listener = sea_orm::sqlx::postgres::PgListener::connect(url).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sea_orm::sqlx::Error>(listener)
+        };
+        match listening.await {
+            Ok(listener) => Some(listener),
+            Err(error) => {
+                tracing::warn!(%error, "listening for jobs; polling only");
+                None
             }
         }
     }

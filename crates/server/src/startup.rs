@@ -148,7 +148,7 @@ impl Application {
                 let _ = stop.wait_for(|stop| *stop).await;
             }
         };
-        let runtime = crate::jobs::runtime(&state);
+        let runtime = crate::jobs::runtime(&state).listening_on(database.app_url.expose_secret());
         let schedule = sweep.interval.map(|interval| {
             runtime.every::<crate::jobs::StorageSweep>(
                 interval,
