@@ -360,6 +360,48 @@ async fn cross_tenant_matrix() {
     );
     assert!(foreign.0 == 404 || foreign.0 == 403, "{foreign:?}");
 
+    // Ada's invitations, her members' roles and her sessions are as missing to Mallory.
+    let invitation = ada
+        .ok(
+            "invite_member",
+            json!({"email": "carol@example.com", "role": "member"}),
+        )
+        .await["invitation"]["id"]
+        .clone();
+    let ada_session_id = ada.ok("list_sessions", json!({})).await[0]["id"].clone();
+    let id_calls: Vec<(&str, ArgsFor)> = vec![
+        ("resend_invitation", Box::new(|id| json!({"id": id}))),
+        ("revoke_invitation", Box::new(|id| json!({"id": id}))),
+        ("revoke_session", Box::new(|id| json!({"id": id}))),
+        (
+            "change_member_role",
+            Box::new(|id| json!({"user_id": id, "role": "member"})),
+        ),
+    ];
+    for ((name, args), id) in
+        id_calls
+            .iter()
+            .zip([&invitation, &invitation, &ada_session_id, &ada_user])
+    {
+        let foreign = mallory.call(name, args(id)).await;
+        let absent = mallory.call(name, args(&missing)).await;
+        assert_eq!(
+            foreign,
+            (404, json!({"kind": "not_found"})),
+            "{name} with a foreign id"
+        );
+        assert_eq!(foreign, absent, "{name}: foreign and missing look the same");
+    }
+    assert_eq!(
+        ada.ok("list_invitations", json!({})).await[0]["id"],
+        invitation,
+        "still pending"
+    );
+    assert_eq!(
+        ada.ok("session", json!({})).await["email"],
+        "ada@example.com"
+    );
+
     // Nothing changed for Ada.
     let owner = app.db.owner().await;
     let untouched = count(
