@@ -25,8 +25,11 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve Cairn (starting the embedded Postgres when no DATABASE_URL is set).
+    /// Serve Cairn (starting the embedded Postgres when no DATABASE_URL is set); also runs jobs.
     Serve,
+    /// Run only background jobs from the shared queue, no HTTP (scale workers apart from web
+    /// instances).
+    Worker,
     /// Database administration.
     #[command(subcommand)]
     Db(DbCommand),
@@ -59,6 +62,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => {
             let app = Application::build(settings).await?;
             app.run_until_stopped(shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Worker => {
+            let mut settings = settings;
+            // No requests are answered: take no fixed port from a web instance on the same host.
+            settings.server.port = 0;
+            let app = Application::build(settings).await?;
+            app.run_worker_until_stopped(shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Db(command) => run_db(settings, command).await,

@@ -125,6 +125,29 @@ impl Application {
         &self.state
     }
 
+    /// Runs only background jobs, no HTTP, until `shutdown` completes (`cairn worker`, for
+    /// deployments that scale workers apart from web instances); the job under way finishes first.
+    pub async fn run_worker_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            database,
+            state,
+            sweep,
+            ..
+        } = self;
+        // A worker answers no requests.
+        drop(listener);
+        tracing::info!("cairn is running jobs (no HTTP)");
+        let jobs = JobsRunning::start(&state, &database, sweep);
+        shutdown.await;
+        jobs.stop().await;
+        let _ = state.db.connection().clone().close().await;
+        database.release().await
+    }
+
     /// Serves until `shutdown` completes, lets in-flight requests finish, closes the pool and stops
     /// the embedded Postgres if this process started it.
     pub async fn run_until_stopped(
@@ -139,26 +162,7 @@ impl Application {
             sweep,
         } = self;
         tracing::info!(address = %listener.local_addr()?, "cairn is serving");
-        // Background work: this instance runs jobs from the shared queue, and takes part in the
-        // sweep's schedule (one sweep per interval, whichever instance enqueues it first).
-        let (stop_jobs, jobs_stop) = tokio::sync::watch::channel(false);
-        let stopped = move || {
-            let mut stop = jobs_stop.clone();
-            async move {
-                let _ = stop.wait_for(|stop| *stop).await;
-            }
-        };
-        let runtime = crate::jobs::runtime(&state).listening_on(database.app_url.expose_secret());
-        let schedule = sweep.interval.map(|interval| {
-            runtime.every::<crate::jobs::StorageSweep>(
-                interval,
-                crate::jobs::SweepPayload {
-                    grace_secs: sweep.grace.as_secs(),
-                },
-                stopped(),
-            )
-        });
-        let worker = tokio::spawn(runtime.run(stopped()));
+        let jobs = JobsRunning::start(&state, &database, sweep);
         // Connect info gives server functions the peer address (log-in rate limits).
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         // Streamed pages are written in several chunks: without TCP_NODELAY, Nagle's algorithm and
@@ -172,14 +176,55 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         // Requests are done: stop claiming jobs, and let the one under way finish.
-        let _ = stop_jobs.send(true);
-        let _ = worker.await;
-        if let Some(schedule) = schedule {
-            let _ = schedule.await;
-        }
+        jobs.stop().await;
         let _ = state.db.connection().clone().close().await;
         database.release().await?;
         served.context("serving HTTP")
+    }
+}
+
+/// This instance's part of the background work: it runs jobs from the shared queue, and takes part in
+/// the sweep's schedule (one sweep per interval, whichever instance enqueues it first).
+struct JobsRunning {
+    stop: tokio::sync::watch::Sender<bool>,
+    worker: tokio::task::JoinHandle<()>,
+    schedule: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl JobsRunning {
+    fn start(state: &AppState, database: &DatabaseTarget, sweep: SweepSchedule) -> Self {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let stopped = move || {
+            let mut stopping = stopping.clone();
+            async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            }
+        };
+        let runtime = crate::jobs::runtime(state).listening_on(database.app_url.expose_secret());
+        let schedule = sweep.interval.map(|interval| {
+            runtime.every::<crate::jobs::StorageSweep>(
+                interval,
+                crate::jobs::SweepPayload {
+                    grace_secs: sweep.grace.as_secs(),
+                },
+                stopped(),
+            )
+        });
+        let worker = tokio::spawn(runtime.run(stopped()));
+        Self {
+            stop,
+            worker,
+            schedule,
+        }
+    }
+
+    /// Stops claiming jobs and waits for the one under way.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.worker.await;
+        if let Some(schedule) = self.schedule {
+            let _ = schedule.await;
+        }
     }
 }
 

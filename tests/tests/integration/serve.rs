@@ -128,3 +128,44 @@ async fn serve_with_no_database_url_runs_on_the_embedded_postgres_and_stops_it()
     assert!(terminate(&mut second).success());
     assert!(!embedded.is_running().await.unwrap());
 }
+
+#[tokio::test]
+async fn cairn_worker_runs_the_shared_jobs_without_http_and_stops_on_sigterm() {
+    let db = tests::TestDb::migrated().await;
+    let data_dir = test_data_root().join(format!("worker-{}", uuid::Uuid::new_v4().simple()));
+    let mut child = Command::new(cairn_bin())
+        .arg("worker")
+        .env("DATABASE_URL", db.owner_url())
+        .env("CAIRN_DATABASE__APP_URL", db.app_url())
+        .env("CAIRN_DATA_DIR", &data_dir)
+        .env("CAIRN_STORAGE__SWEEP_INTERVAL_SECS", "1")
+        .env("CAIRN_LOG__FILTER", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cairn worker");
+    let owner = db.owner().await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = owner
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(*) AS n FROM jobs WHERE kind = 'storage.sweep' AND status = 'completed'",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        if done >= 2 {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("cairn worker exited early: {status}");
+        }
+        assert!(Instant::now() < deadline, "the worker ran no sweep");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let status = terminate(&mut child);
+    assert!(status.success(), "cairn worker stops cleanly: {status}");
+}
