@@ -42,7 +42,7 @@ pub async fn current_session() -> Result<Option<SessionView>, ApiError> {
 /// Creates an account and its first team, and signs in.
 #[server(prefix = "/api/v1", endpoint = "sign_up", input = Json, output = Json)]
 pub async fn sign_up(form: SignUpForm) -> Result<SessionView, ApiError> {
-    let state = session_cookie::state();
+    let state = session_cookie::state()?;
     let account = accounts::NewAccount::parse(&form)?;
     let client = session_cookie::client(&state).await?;
     let (signed_in, session) =
@@ -55,7 +55,7 @@ pub async fn sign_up(form: SignUpForm) -> Result<SessionView, ApiError> {
 /// Signs in with e-mail and password.
 #[server(prefix = "/api/v1", endpoint = "log_in", input = Json, output = Json)]
 pub async fn log_in(form: LogInForm) -> Result<SessionView, ApiError> {
-    let state = session_cookie::state();
+    let state = session_cookie::state()?;
     let client = session_cookie::client(&state).await?;
     let (signed_in, session) = accounts::log_in(
         &state.db,
@@ -72,7 +72,7 @@ pub async fn log_in(form: LogInForm) -> Result<SessionView, ApiError> {
 /// Signs out: the session is revoked on the server, not just forgotten by the browser.
 #[server(prefix = "/api/v1", endpoint = "log_out", input = Json, output = Json)]
 pub async fn log_out() -> Result<(), ApiError> {
-    let state = session_cookie::state();
+    let state = session_cookie::state()?;
     if let Some(token) = session_cookie::token().await? {
         accounts::log_out(&state.db, &token).await?;
     }
@@ -111,7 +111,7 @@ pub async fn change_member_role(user_id: UserId, role: Role) -> Result<Member, A
 /// owner may follow it); without, the inviter gets the link to hand over.
 #[server(prefix = "/api/v1", endpoint = "invite_member", input = Json, output = Json)]
 pub async fn invite_member(email: String, role: Role) -> Result<InvitationSent, ApiError> {
-    let state = session_cookie::state();
+    let state = session_cookie::state()?;
     let email = api::accounts::Email::parse(&email)?;
     let tx = session_cookie::require_tenant().await?;
     let issued =
@@ -129,7 +129,7 @@ pub async fn list_invitations() -> Result<Vec<Invitation>, ApiError> {
 /// Sends a pending invitation again, with a new link (the previous one stops working).
 #[server(prefix = "/api/v1", endpoint = "resend_invitation", input = Json, output = Json)]
 pub async fn resend_invitation(id: InvitationId) -> Result<InvitationSent, ApiError> {
-    let state = session_cookie::state();
+    let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
     let issued = invitations::resend(&state.db, &tx, id, state.mailer.is_enabled()).await?;
     delivery::invitation(&state, tx, issued).await
@@ -146,7 +146,7 @@ pub async fn revoke_invitation(id: InvitationId) -> Result<(), ApiError> {
 #[server(prefix = "/api/v1", endpoint = "view_invitation", input = Json, output = Json)]
 pub async fn view_invitation(token: String) -> Result<InvitationView, ApiError> {
     let signed_in = session_cookie::optional_session().await?;
-    let state = session_cookie::state();
+    let state = session_cookie::state()?;
     Ok(invitations::view(&state.db, &token, signed_in.as_ref().map(|(_, s)| s)).await?)
 }
 
@@ -170,7 +170,7 @@ pub async fn sign_up_invited(
     token: String,
     form: InvitedSignUpForm,
 ) -> Result<SessionView, ApiError> {
-    let state = session_cookie::state();
+    let state = session_cookie::state()?;
     let client = session_cookie::client(&state).await?;
     let (signed_in, session) =
         invitations::sign_up_invited(&state.db, &state.passwords, &token, &form, &client).await?;
@@ -198,7 +198,7 @@ pub async fn change_password(form: PasswordChangeForm) -> Result<u64, ApiError> 
 /// way; without e-mail configured it is `Unavailable`.
 #[server(prefix = "/api/v1", endpoint = "request_password_reset", input = Json, output = Json)]
 pub async fn request_password_reset(email: String) -> Result<(), ApiError> {
-    let state = session_cookie::state();
+    let state = session_cookie::state()?;
     delivery::require_mail(&state)?;
     let client = session_cookie::client(&state).await?;
     if let Some(link) = recovery::request_password_reset(&state.db, &email, &client).await? {
@@ -212,7 +212,7 @@ pub async fn request_password_reset(email: String) -> Result<(), ApiError> {
 #[server(prefix = "/api/v1", endpoint = "reset_password", input = Json, output = Json)]
 pub async fn reset_password(token: String, password: String) -> Result<SessionView, ApiError> {
     let password = api::accounts::NewPassword::parse(&password)?;
-    let state = session_cookie::state();
+    let state = session_cookie::state()?;
     let client = session_cookie::client(&state).await?;
     let (signed_in, session) =
         recovery::reset_password(&state.db, &state.passwords, &token, &password, &client).await?;
@@ -234,13 +234,13 @@ pub async fn send_verification_email() -> Result<(), ApiError> {
 /// Follows a verification link.
 #[server(prefix = "/api/v1", endpoint = "verify_email", input = Json, output = Json)]
 pub async fn verify_email(token: String) -> Result<(), ApiError> {
-    Ok(recovery::verify_email(&session_cookie::state().db, &token).await?)
+    Ok(recovery::verify_email(&session_cookie::state()?.db, &token).await?)
 }
 
 /// Whether this Cairn sends e-mail (otherwise invitation links are handed over by the inviter).
 #[server(prefix = "/api/v1", endpoint = "mail_enabled", input = Json, output = Json)]
 pub async fn mail_enabled() -> Result<bool, ApiError> {
-    Ok(session_cookie::state().mailer.is_enabled())
+    Ok(session_cookie::state()?.mailer.is_enabled())
 }
 
 /// The signed-in user's live sessions (browsers and devices).
@@ -297,7 +297,7 @@ pub async fn update_project(id: ProjectId, form: ProjectForm) -> Result<Project,
 /// Deletes a project and everything in it.
 #[server(prefix = "/api/v1", endpoint = "delete_project", input = Json, output = Json)]
 pub async fn delete_project(id: ProjectId) -> Result<(), ApiError> {
-    let state = session_cookie::state();
+    let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
     Ok(projects::delete(tx, &state.images, id).await?)
 }
@@ -335,7 +335,7 @@ pub async fn update_note(id: NoteId, form: NoteForm) -> Result<Note, ApiError> {
 /// Deletes a note with its images (rows and stored files).
 #[server(prefix = "/api/v1", endpoint = "delete_note", input = Json, output = Json)]
 pub async fn delete_note(id: NoteId) -> Result<(), ApiError> {
-    let state = session_cookie::state();
+    let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
     Ok(notes::delete(tx, &state.images, id).await?)
 }
@@ -345,13 +345,13 @@ pub async fn delete_note(id: NoteId) -> Result<(), ApiError> {
 pub async fn upload_limits() -> Result<ImageLimits, ApiError> {
     // Only members see the limits; nothing is read.
     drop(session_cookie::require_tenant().await?);
-    Ok(session_cookie::state().images.limits())
+    Ok(session_cookie::state()?.images.limits())
 }
 
 /// Removes one image (row and stored file).
 #[server(prefix = "/api/v1", endpoint = "remove_image", input = Json, output = Json)]
 pub async fn remove_image(id: NoteImageId) -> Result<(), ApiError> {
-    let state = session_cookie::state();
+    let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
     Ok(images::remove(tx, &state.images, id).await?)
 }

@@ -6,7 +6,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, header};
 use domain::accounts::{Client, NewSession, SignedIn};
 use domain::{TenantTxn, accounts};
-use leptos::prelude::expect_context;
+use leptos::prelude::use_context;
 use leptos_axum::{ResponseOptions, extract};
 use std::net::SocketAddr;
 
@@ -16,9 +16,13 @@ pub const SESSION_COOKIE: &str = "cairn_session";
 /// is `Secure`, has `Path=/` and no `Domain`: a sibling subdomain cannot plant or overwrite it.
 pub const SECURE_SESSION_COOKIE: &str = "__Host-cairn_session";
 
-/// The application state.
-pub fn state() -> AppState {
-    expect_context::<AppState>()
+/// The application state. Missing only when a server function runs outside a request (a page's
+/// resource started while the route list was being generated, say): an error, never a panic.
+pub fn state() -> Result<AppState, ApiError> {
+    use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("a server function ran without the application state");
+        ApiError::Internal
+    })
 }
 
 async fn headers() -> Result<HeaderMap, ApiError> {
@@ -58,7 +62,7 @@ pub fn is_secure(state: &AppState, headers: &HeaderMap) -> bool {
 
 /// The signed-in session, if the request carries a valid one.
 pub async fn optional_session() -> Result<Option<(AppState, SignedIn)>, ApiError> {
-    let state = state();
+    let state = state()?;
     let Some(token) = token_from(&state, &headers().await?) else {
         return Ok(None);
     };
@@ -76,14 +80,14 @@ pub async fn require_session() -> Result<(AppState, SignedIn), ApiError> {
 
 /// The signed-in user's transaction in their active tenant: the session is verified inside it.
 pub async fn require_tenant() -> Result<TenantTxn, ApiError> {
-    let state = state();
+    let state = state()?;
     let token = token_from(&state, &headers().await?).ok_or(ApiError::Unauthorized)?;
     Ok(state.db.enter_session(&token).await?)
 }
 
 /// The raw session token of this request, if any.
 pub async fn token() -> Result<Option<String>, ApiError> {
-    Ok(token_from(&state(), &headers().await?))
+    Ok(token_from(&state()?, &headers().await?))
 }
 
 /// Where the request comes from: the peer address, or, behind trusted proxies, the address the
@@ -153,8 +157,10 @@ async fn write(state: &AppState, value: &str, max_age: i64) {
 }
 
 fn append(cookie: String) {
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        expect_context::<ResponseOptions>().append_header(header::SET_COOKIE, value);
+    if let Ok(value) = HeaderValue::from_str(&cookie)
+        && let Some(response) = use_context::<ResponseOptions>()
+    {
+        response.append_header(header::SET_COOKIE, value);
     }
 }
 

@@ -803,6 +803,9 @@ async fn passwords_change_sessions_are_listed_revoked_and_end_when_idle() {
         laptop.ok("session", json!({})).await["email_verified"],
         false
     );
+    // Asking again sends a fresh link; either link verifies.
+    laptop.ok("send_verification_email", json!({})).await;
+    mailbox::wait_for("ada@sessions.example", "/verify-email/", 2).await;
     app.browser()
         .ok("verify_email", json!({"token": token_of(&link)}))
         .await;
@@ -810,6 +813,13 @@ async fn passwords_change_sessions_are_listed_revoked_and_end_when_idle() {
         laptop.ok("session", json!({})).await["email_verified"],
         true
     );
+    // Verified: asking again sends nothing, and a used link does not work twice.
+    laptop.ok("send_verification_email", json!({})).await;
+    let (status, _) = app
+        .browser()
+        .call("verify_email", json!({"token": token_of(&link)}))
+        .await;
+    assert_eq!(status, 422);
 
     // A session unused for longer than the idle timeout (7 days) has ended.
     exec(
@@ -853,6 +863,9 @@ async fn password_reset_answers_alike_for_unknown_addresses_and_needs_mail() {
             json!({"email": "ada@reset.example"}),
         )
         .await;
+    assert_eq!((status, body["kind"].as_str()), (503, Some("unavailable")));
+    let (someone, _) = signed_up(&without_mail, "bo@reset.example", "Bo").await;
+    let (status, body) = someone.call("send_verification_email", json!({})).await;
     assert_eq!((status, body["kind"].as_str()), (503, Some("unavailable")));
 }
 
