@@ -18,10 +18,16 @@ pub fn TeamPage() -> impl IntoView {
     let ctx = expect_context::<SessionCtx>();
     let members = Resource::new(|| (), |_| list_members());
     let invitations = Resource::new(|| (), |_| list_invitations());
+    // Set after an invitation was e-mailed: the page was loaded again to list it.
+    let invited =
+        leptos_router::hooks::use_query_map().with_untracked(|q| q.get("invited").is_some());
     view! {
         <RequireSession>
             <section class="page narrow">
                 <h1>"Team"</h1>
+                {invited.then(|| view! {
+                    <p class="success" role="status">"Invitation e-mailed. It is listed under Pending invitations."</p>
+                })}
                 <Transition fallback=|| view! { <Loading/> }>
                     {move || Suspend::new(async move {
                         let my_role = match ctx.session.await {
@@ -142,7 +148,7 @@ fn SentNote(sent: InvitationSent) -> impl IntoView {
             <div class="card-form invite-link" role="status">
                 <p>
                     "This Cairn sends no e-mail, so hand this link to " <strong>{email}</strong>
-                    " yourself (it works once, for 7 days):"
+                    " yourself (it works once, for 7 days; it is listed under Pending invitations when this page is loaded again):"
                 </p>
                 <input class="mono" id="invite-link" readonly value=url/>
             </div>
@@ -158,7 +164,12 @@ fn InviteForm(owner: bool) -> impl IntoView {
     let role = RwSignal::new("member".to_owned());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        invite.dispatch(invite_member(email.get(), role_from(&role.get())));
+        // E-mailed: load the page again, which lists it. A link to hand over stays on screen.
+        invite.dispatch_then(invite_member(email.get(), role_from(&role.get())), |sent| {
+            if sent.link.is_none() {
+                browser::go_to("/team?invited=1");
+            }
+        });
     };
     view! {
         <form class="inline-form" on:submit=submit>
