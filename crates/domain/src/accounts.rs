@@ -206,14 +206,8 @@ pub async fn log_in(
 
 /// The session behind a cookie token, if it is valid (not expired, not idle too long, not revoked).
 pub async fn verify_session(db: &Db, token: &str) -> Result<SignedIn, DomainError> {
-    let session = session_rows::Entity::find()
+    let session = sessions::live(db)
         .filter(session_rows::Column::TokenHash.eq(token_hash(token)))
-        .filter(session_rows::Column::RevokedAt.is_null())
-        .filter(Expr::cust("expires_at > now()"))
-        .filter(Expr::cust_with_values(
-            "last_seen_at > now() - make_interval(secs => $1)",
-            [db.session_idle_timeout().as_secs_f64()],
-        ))
         .one(db.connection())
         .await?
         .ok_or(DomainError::Unauthorized)?;

@@ -54,16 +54,22 @@ pub(crate) async fn revoke_all_but(
     Ok(update.exec(db).await?.rows_affected)
 }
 
-/// The signed-in user's live sessions, most recently used first.
-pub async fn list(db: &Db, signed_in: &SignedIn) -> Result<Vec<SessionInfo>, DomainError> {
-    let rows = sessions::Entity::find()
-        .filter(sessions::Column::UserId.eq(signed_in.user_id.into_uuid()))
+/// Sessions that still sign their holder in: not revoked, not expired, not idle too long. (The
+/// request path checks the same in SQL, in `cairn_session_context`.)
+pub(crate) fn live(db: &Db) -> sea_orm::Select<sessions::Entity> {
+    sessions::Entity::find()
         .filter(sessions::Column::RevokedAt.is_null())
         .filter(Expr::cust("expires_at > now()"))
         .filter(Expr::cust_with_values(
             "last_seen_at > now() - make_interval(secs => $1)",
             [db.session_idle_timeout().as_secs_f64()],
         ))
+}
+
+/// The signed-in user's live sessions, most recently used first.
+pub async fn list(db: &Db, signed_in: &SignedIn) -> Result<Vec<SessionInfo>, DomainError> {
+    let rows = live(db)
+        .filter(sessions::Column::UserId.eq(signed_in.user_id.into_uuid()))
         .order_by_desc(sessions::Column::LastSeenAt)
         .all(db.connection())
         .await?;

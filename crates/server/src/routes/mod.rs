@@ -116,7 +116,7 @@ async fn server_fn_error_status(response: Response) -> Response {
     }
     let response = Response::from_parts(parts, Body::from(bytes));
     match &error {
-        Some(error) => request_checks::with_retry_after(response, error),
+        Some(error) => crate::error::with_retry_after(response, error),
         None => response,
     }
 }

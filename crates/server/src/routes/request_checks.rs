@@ -9,7 +9,6 @@
 //! - **Server functions take JSON only.** `POST /api/v1/<name>` with any other `Content-Type` is
 //!   refused with 415: a form or `text/plain` post, which a page of any site can make without asking,
 //!   never reaches a server function.
-//! - **Errors say when to come back.** A rate-limited or unavailable answer carries `Retry-After`.
 //! - **Secrets stay out of logs and referrers.** Paths holding a link's token are logged without it,
 //!   and pages are sent with `Referrer-Policy: same-origin`.
 
@@ -123,16 +122,6 @@ pub fn loggable_path(path: &str) -> Cow<'_, str> {
         }
     }
     Cow::Borrowed(path)
-}
-
-/// Adds `Retry-After` to an error response whose `ApiError` says when to come back.
-pub fn with_retry_after(mut response: Response, error: &ApiError) -> Response {
-    if let Some(secs) = error.retry_after_secs() {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    }
-    response
 }
 
 #[cfg(test)]
