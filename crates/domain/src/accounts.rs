@@ -280,13 +280,22 @@ pub async fn switch_tenant(
     tenant_id: TenantId,
 ) -> Result<(), DomainError> {
     crate::TenantCtx::for_member(db, signed_in.user_id, tenant_id).await?;
+    set_active_tenant(db.connection(), signed_in, tenant_id).await
+}
+
+/// Makes `tenant_id` the session's active tenant (the caller has checked the membership).
+pub(crate) async fn set_active_tenant(
+    db: &impl ConnectionTrait,
+    signed_in: &SignedIn,
+    tenant_id: TenantId,
+) -> Result<(), DomainError> {
     session_rows::Entity::update_many()
         .col_expr(
             session_rows::Column::ActiveTenantId,
             Expr::value(tenant_id.into_uuid()),
         )
         .filter(session_rows::Column::Id.eq(signed_in.session_id))
-        .exec(db.connection())
+        .exec(db)
         .await?;
     Ok(())
 }

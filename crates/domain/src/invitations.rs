@@ -10,7 +10,7 @@
 use crate::accounts::{self, Client, NewSession, PasswordHasher, SignedIn, new_token, token_hash};
 use crate::audit::AuditAction;
 use crate::entities::invitations::{self, InvitationStatus};
-use crate::entities::{memberships, sessions as session_rows, tenants, users};
+use crate::entities::{memberships, tenants, users};
 use crate::rate_limit::{self, INVITES_PER_ADDRESS, INVITES_PER_TEAM};
 use crate::{Db, DomainError, TenantCtx, TenantTxn, audit};
 use api::accounts::{Email, Name, NewPassword};
@@ -232,14 +232,7 @@ pub async fn accept(db: &Db, token: &str, signed_in: &SignedIn) -> Result<Tenant
         .begin_with(Some(found.tenant_id), Some(signed_in.user_id))
         .await?;
     join(&txn, &found, signed_in.user_id).await?;
-    session_rows::Entity::update_many()
-        .col_expr(
-            session_rows::Column::ActiveTenantId,
-            Expr::value(found.tenant_id.into_uuid()),
-        )
-        .filter(session_rows::Column::Id.eq(signed_in.session_id))
-        .exec(&txn)
-        .await?;
+    accounts::set_active_tenant(&txn, signed_in, found.tenant_id).await?;
     txn.commit().await?;
     Ok(found.tenant_id)
 }
