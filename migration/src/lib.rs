@@ -9,6 +9,7 @@ mod m20261122_000003_session_context;
 mod m20261122_000004_image_tenants;
 mod m20261129_000005_account_trust;
 mod m20261129_000006_jobs;
+mod m20261129_000007_job_events;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -29,6 +30,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "workflow_insights",
     "audit_log",
     "invitations",
+    "job_events",
 ];
 
 /// Cairn's migrations, oldest first.
@@ -44,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_image_tenants::Migration),
             Box::new(m20261129_000005_account_trust::Migration),
             Box::new(m20261129_000006_jobs::Migration),
+            Box::new(m20261129_000007_job_events::Migration),
         ]
     }
 }

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use tokio::sync::{OnceCell, oneshot};
 use uuid::Uuid;
 
+pub mod crash;
 pub mod images;
 pub mod mailbox;
 

@@ -67,6 +67,8 @@ id_type! {
     InvitationId => "invitation_id",
     /// Id of a signed-in session (a browser or device).
     SessionId => "session_id",
+    /// Id of a background job (a sync, a workflow run).
+    JobId => "job_id",
 }
 
 #[cfg(test)]

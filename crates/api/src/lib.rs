@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod error;
 pub mod github;
 pub mod ids;
+pub mod jobs;
 pub mod memory;
 pub mod notes;
 pub mod projects;

@@ -7,7 +7,7 @@
 
 use api::ApiError;
 use api::ids::{
-    InvitationId, MemoryEntryId, NoteId, NoteImageId, ProjectId, SessionId, TenantId, UserId,
+    InvitationId, JobId, MemoryEntryId, NoteId, NoteImageId, ProjectId, SessionId, TenantId, UserId,
 };
 use api::memory::{MemoryEntry, MemoryEntryForm, MemoryPage, MemoryQuery, MemoryStatus};
 #[cfg(feature = "ssr")]
@@ -28,7 +28,7 @@ use crate::session_cookie;
 #[cfg(feature = "ssr")]
 use domain::accounts::{recovery, sessions};
 #[cfg(feature = "ssr")]
-use domain::{accounts, images, invitations, members, memory, notes, projects};
+use domain::{accounts, images, invitations, job_runs, members, memory, notes, projects};
 
 /// Who is signed in, or `None`.
 #[server(prefix = "/api/v1", endpoint = "session", input = Json, output = Json)]
@@ -96,14 +96,16 @@ pub async fn switch_tenant(tenant_id: TenantId) -> Result<SessionView, ApiError>
 #[server(prefix = "/api/v1", endpoint = "list_members", input = Json, output = Json)]
 pub async fn list_members() -> Result<Vec<Member>, ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(members::list(tx).await?)
+    Ok(members::list(&tx).await?)
 }
 
 /// Changes a member's role (owners only; a team keeps at least one owner).
 #[server(prefix = "/api/v1", endpoint = "change_member_role", input = Json, output = Json)]
 pub async fn change_member_role(user_id: UserId, role: Role) -> Result<Member, ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(members::change_role(tx, user_id, role).await?)
+    let member = members::change_role(&tx, user_id, role).await?;
+    tx.commit().await?;
+    Ok(member)
 }
 
 /// Invites an e-mail address to the active team. The answer is the same whether or not the address
@@ -123,7 +125,10 @@ pub async fn invite_member(email: String, role: Role) -> Result<InvitationSent, 
 #[server(prefix = "/api/v1", endpoint = "list_invitations", input = Json, output = Json)]
 pub async fn list_invitations() -> Result<Vec<Invitation>, ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(invitations::list_pending(tx).await?)
+    // Listing marks expired invitations so (and audits it): commit.
+    let pending = invitations::list_pending(&tx).await?;
+    tx.commit().await?;
+    Ok(pending)
 }
 
 /// Sends a pending invitation again, with a new link (the previous one stops working).
@@ -139,7 +144,9 @@ pub async fn resend_invitation(id: InvitationId) -> Result<InvitationSent, ApiEr
 #[server(prefix = "/api/v1", endpoint = "revoke_invitation", input = Json, output = Json)]
 pub async fn revoke_invitation(id: InvitationId) -> Result<(), ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(invitations::revoke(tx, id).await?)
+    invitations::revoke(&tx, id).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// What an invitation's link shows (the team, who invited, the address, whether it still works).
@@ -261,21 +268,23 @@ pub async fn revoke_session(id: SessionId) -> Result<(), ApiError> {
 #[server(prefix = "/api/v1", endpoint = "remove_member", input = Json, output = Json)]
 pub async fn remove_member(user_id: UserId) -> Result<(), ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(members::remove(tx, user_id).await?)
+    members::remove(&tx, user_id).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The active tenant's projects, by name.
 #[server(prefix = "/api/v1", endpoint = "list_projects", input = Json, output = Json)]
 pub async fn list_projects() -> Result<Vec<Project>, ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(projects::list(tx).await?)
+    Ok(projects::list(&tx).await?)
 }
 
 /// One project of the active tenant.
 #[server(prefix = "/api/v1", endpoint = "get_project", input = Json, output = Json)]
 pub async fn get_project(id: ProjectId) -> Result<Project, ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(projects::get(tx, id).await?)
+    Ok(projects::get(&tx, id).await?)
 }
 
 /// Creates a project in the active tenant.
@@ -283,7 +292,9 @@ pub async fn get_project(id: ProjectId) -> Result<Project, ApiError> {
 pub async fn create_project(form: ProjectForm) -> Result<Project, ApiError> {
     let project = form.parse()?;
     let tx = session_cookie::require_tenant().await?;
-    Ok(projects::create(tx, project).await?)
+    let project = projects::create(&tx, project).await?;
+    tx.commit().await?;
+    Ok(project)
 }
 
 /// Replaces a project's name, description and GitHub link.
@@ -291,7 +302,9 @@ pub async fn create_project(form: ProjectForm) -> Result<Project, ApiError> {
 pub async fn update_project(id: ProjectId, form: ProjectForm) -> Result<Project, ApiError> {
     let project = form.parse()?;
     let tx = session_cookie::require_tenant().await?;
-    Ok(projects::update(tx, id, project).await?)
+    let project = projects::update(&tx, id, project).await?;
+    tx.commit().await?;
+    Ok(project)
 }
 
 /// Deletes a project and everything in it.
@@ -299,21 +312,24 @@ pub async fn update_project(id: ProjectId, form: ProjectForm) -> Result<Project,
 pub async fn delete_project(id: ProjectId) -> Result<(), ApiError> {
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    Ok(projects::delete(tx, &state.images, id).await?)
+    let orphans = projects::delete(&tx, id).await?;
+    tx.commit().await?;
+    orphans.delete_from(&state.images).await;
+    Ok(())
 }
 
 /// A page of a project's notes, newest first, with their images; `true` when an older page follows.
 #[server(prefix = "/api/v1", endpoint = "list_notes", input = Json, output = Json)]
 pub async fn list_notes(project_id: ProjectId, page: u32) -> Result<(Vec<Note>, bool), ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(notes::list(tx, project_id, page).await?)
+    Ok(notes::list(&tx, project_id, page).await?)
 }
 
 /// One note with its images.
 #[server(prefix = "/api/v1", endpoint = "get_note", input = Json, output = Json)]
 pub async fn get_note(id: NoteId) -> Result<Note, ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(notes::get(tx, id).await?)
+    Ok(notes::get(&tx, id).await?)
 }
 
 /// Creates a note in a project.
@@ -321,7 +337,9 @@ pub async fn get_note(id: NoteId) -> Result<Note, ApiError> {
 pub async fn create_note(project_id: ProjectId, form: NoteForm) -> Result<Note, ApiError> {
     let note = form.parse()?;
     let tx = session_cookie::require_tenant().await?;
-    Ok(notes::create(tx, project_id, note).await?)
+    let note = notes::create(&tx, project_id, note).await?;
+    tx.commit().await?;
+    Ok(note)
 }
 
 /// Replaces a note's title and body.
@@ -329,7 +347,9 @@ pub async fn create_note(project_id: ProjectId, form: NoteForm) -> Result<Note, 
 pub async fn update_note(id: NoteId, form: NoteForm) -> Result<Note, ApiError> {
     let note = form.parse()?;
     let tx = session_cookie::require_tenant().await?;
-    Ok(notes::update(tx, id, note).await?)
+    let note = notes::update(&tx, id, note).await?;
+    tx.commit().await?;
+    Ok(note)
 }
 
 /// Deletes a note with its images (rows and stored files).
@@ -337,7 +357,10 @@ pub async fn update_note(id: NoteId, form: NoteForm) -> Result<Note, ApiError> {
 pub async fn delete_note(id: NoteId) -> Result<(), ApiError> {
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    Ok(notes::delete(tx, &state.images, id).await?)
+    let orphans = notes::delete(&tx, id).await?;
+    tx.commit().await?;
+    orphans.delete_from(&state.images).await;
+    Ok(())
 }
 
 /// The upload limits (images are added by `POST /api/v1/notes/{note_id}/images`, streamed).
@@ -353,7 +376,10 @@ pub async fn upload_limits() -> Result<ImageLimits, ApiError> {
 pub async fn remove_image(id: NoteImageId) -> Result<(), ApiError> {
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    Ok(images::remove(tx, &state.images, id).await?)
+    let orphans = images::remove(&tx, id).await?;
+    tx.commit().await?;
+    orphans.delete_from(&state.images).await;
+    Ok(())
 }
 
 /// Puts a note's images in this order; the list names each of them exactly once.
@@ -363,7 +389,9 @@ pub async fn reorder_images(
     image_ids: Vec<NoteImageId>,
 ) -> Result<Vec<NoteImage>, ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(images::reorder(tx, note_id, &image_ids).await?)
+    let images = images::reorder(&tx, note_id, &image_ids).await?;
+    tx.commit().await?;
+    Ok(images)
 }
 
 /// Sets or clears an image's caption.
@@ -374,7 +402,9 @@ pub async fn set_image_description(
 ) -> Result<NoteImage, ApiError> {
     let caption = ImageCaption::parse(&description)?;
     let tx = session_cookie::require_tenant().await?;
-    Ok(images::describe(tx, id, caption).await?)
+    let image = images::describe(&tx, id, caption).await?;
+    tx.commit().await?;
+    Ok(image)
 }
 
 /// A page of a project's memory entries, filtered and searched.
@@ -384,7 +414,7 @@ pub async fn list_memory(
     query: MemoryQuery,
 ) -> Result<MemoryPage, ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(memory::list(tx, project_id, &query).await?)
+    Ok(memory::list(&tx, project_id, &query).await?)
 }
 
 /// Writes a manual memory entry.
@@ -395,7 +425,9 @@ pub async fn create_memory_entry(
 ) -> Result<MemoryEntry, ApiError> {
     let entry = form.parse()?;
     let tx = session_cookie::require_tenant().await?;
-    Ok(memory::create(tx, project_id, entry).await?)
+    let entry = memory::create(&tx, project_id, entry).await?;
+    tx.commit().await?;
+    Ok(entry)
 }
 
 /// Edits a manual memory entry.
@@ -406,7 +438,9 @@ pub async fn update_memory_entry(
 ) -> Result<MemoryEntry, ApiError> {
     let entry = form.parse()?;
     let tx = session_cookie::require_tenant().await?;
-    Ok(memory::update(tx, id, entry).await?)
+    let entry = memory::update(&tx, id, entry).await?;
+    tx.commit().await?;
+    Ok(entry)
 }
 
 /// Marks a memory entry superseded, or restores it.
@@ -416,5 +450,17 @@ pub async fn set_memory_status(
     status: MemoryStatus,
 ) -> Result<MemoryEntry, ApiError> {
     let tx = session_cookie::require_tenant().await?;
-    Ok(memory::set_status(tx, id, status).await?)
+    let entry = memory::set_status(&tx, id, status).await?;
+    tx.commit().await?;
+    Ok(entry)
+}
+
+/// Asks one of the team's background jobs to stop: a queued job at once, a running one at its next
+/// step (its events stream says when). A job already over is a conflict.
+#[server(prefix = "/api/v1", endpoint = "cancel_job", input = Json, output = Json)]
+pub async fn cancel_job(id: JobId) -> Result<(), ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    job_runs::cancel(&tx, id).await?;
+    tx.commit().await?;
+    Ok(())
 }

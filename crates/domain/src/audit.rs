@@ -1,6 +1,7 @@
 //! The audit log: who did what to which row, written in the same transaction as the change.
 
 use crate::entities::audit_log;
+use crate::tenant::Actor;
 use crate::{DomainError, TenantCtx};
 use api::ids::{TenantId, UserId};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
@@ -19,6 +20,8 @@ pub(crate) enum AuditAction {
     InvitationResend,
     /// `invitation.revoke` on `invitations`.
     InvitationRevoke,
+    /// `job.cancel` on `jobs`.
+    JobCancel,
     /// `member.remove` on `memberships`.
     MemberRemove,
     /// `member.role` on `memberships`.
@@ -54,6 +57,7 @@ impl AuditAction {
             Self::InvitationExpire => "invitation.expire",
             Self::InvitationResend => "invitation.resend",
             Self::InvitationRevoke => "invitation.revoke",
+            Self::JobCancel => "job.cancel",
             Self::MemberRemove => "member.remove",
             Self::MemberRole => "member.role",
             Self::MemoryCreate => "memory.create",
@@ -77,6 +81,7 @@ impl AuditAction {
             | Self::InvitationExpire
             | Self::InvitationResend
             | Self::InvitationRevoke => "invitations",
+            Self::JobCancel => "jobs",
             Self::MemberRemove | Self::MemberRole => "memberships",
             Self::MemoryCreate
             | Self::MemoryUpdate
@@ -96,10 +101,18 @@ pub(crate) async fn record(
     target_id: Uuid,
     detail: serde_json::Value,
 ) -> Result<(), DomainError> {
+    // A job's entries say which job, beside the user it acted for.
+    let detail = match (ctx.actor(), detail) {
+        (Actor::Job { kind, id, .. }, serde_json::Value::Object(mut fields)) => {
+            fields.insert("by_job".into(), serde_json::json!({"kind": kind, "id": id}));
+            serde_json::Value::Object(fields)
+        }
+        (_, detail) => detail,
+    };
     record_as(
         txn,
         ctx.tenant_id(),
-        Some(ctx.user_id()),
+        ctx.user_id(),
         action,
         target_id,
         detail,

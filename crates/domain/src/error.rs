@@ -35,9 +35,18 @@ pub enum DomainError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(DbErr),
-    /// The object store failed.
-    #[error("storage error: {0}")]
-    Storage(#[from] object_store::Error),
+    /// A service Cairn calls failed or refused: GitHub, an LLM provider, the object store, the
+    /// mail server. The user learns which service and when to try again; the cause is logged at
+    /// the one boundary, never sent.
+    #[error("{service} failed: {cause}")]
+    Upstream {
+        /// Which service.
+        service: Upstream,
+        /// What went wrong, for the log.
+        cause: String,
+        /// When trying again makes sense, if the service said.
+        retry_after_secs: Option<u64>,
+    },
     /// A service Cairn depends on (the mail server, the password hasher's capacity) cannot serve
     /// this now. `service` names it for the user; the cause is logged where it happened.
     #[error("{service} unavailable")]
@@ -50,6 +59,80 @@ pub enum DomainError {
     /// A failure that is Cairn's own fault (a task that panicked, a broken invariant).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// The services Cairn depends on beyond its database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upstream {
+    /// GitHub (or a GitHub Enterprise Server).
+    GitHub,
+    /// An LLM provider, by its name in the team's settings.
+    LlmProvider(String),
+    /// The object store holding images.
+    Storage,
+    /// The SMTP server.
+    Mail,
+}
+
+impl std::fmt::Display for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::GitHub => f.write_str("GitHub"),
+            Self::LlmProvider(name) => write!(f, "the AI provider {name}"),
+            Self::Storage => f.write_str("image storage"),
+            Self::Mail => f.write_str("e-mail"),
+        }
+    }
+}
+
+impl DomainError {
+    /// `service` failed because of `cause` (kept for the log).
+    pub fn upstream(service: Upstream, cause: impl std::fmt::Display) -> Self {
+        Self::Upstream {
+            service,
+            cause: cause.to_string(),
+            retry_after_secs: None,
+        }
+    }
+}
+
+impl DomainError {
+    /// How a job step that failed with this error ends its attempt. The message is what the job's
+    /// events show the team, so causes that are logged but not shown stay out of it, as at the
+    /// request boundary: upstream and database failures are worth another attempt; the rest would
+    /// fail the same way again.
+    pub fn into_job_failure(self) -> jobs::JobFailure {
+        use jobs::JobFailure;
+        match self {
+            Self::Upstream {
+                service, ref cause, ..
+            } => {
+                tracing::warn!(%service, %cause, "a job step's upstream service failed");
+                JobFailure::Retry(format!("{service} is unavailable"))
+            }
+            Self::Unavailable { service, .. } => {
+                JobFailure::Retry(format!("{service} is unavailable"))
+            }
+            Self::Database(source) => {
+                tracing::error!(error = %source, "a job step's database error");
+                JobFailure::Retry("the database failed".into())
+            }
+            Self::Internal(cause) => {
+                tracing::error!(%cause, "a job step's internal error");
+                JobFailure::Fatal("internal error".into())
+            }
+            Self::RateLimited { retry_after_secs } => {
+                JobFailure::Retry(format!("rate limited for {retry_after_secs} s"))
+            }
+            other => JobFailure::Fatal(other.to_string()),
+        }
+    }
+}
+
+impl From<object_store::Error> for DomainError {
+    fn from(error: object_store::Error) -> Self {
+        Self::upstream(Upstream::Storage, error)
+    }
 }
 
 /// Named database rules whose violation is the user's to fix, with the message they see.
@@ -107,11 +190,15 @@ impl From<DomainError> for ApiError {
                 tracing::error!(error = %source, "database error");
                 ApiError::Internal
             }
-            DomainError::Storage(source) => {
-                tracing::error!(error = %source, "storage error");
+            DomainError::Upstream {
+                service,
+                cause,
+                retry_after_secs,
+            } => {
+                tracing::error!(%service, %cause, "upstream service failed");
                 ApiError::Unavailable {
-                    service: "image storage".into(),
-                    retry_after_secs: None,
+                    service: service.to_string(),
+                    retry_after_secs,
                 }
             }
             DomainError::Unavailable {

@@ -2,10 +2,10 @@
 //! removal, serving, and the sweeper that reconciles stored objects with rows.
 
 use crate::entities::{note_images, project_notes};
-use crate::storage::ImageStore;
+use crate::storage::{ImageStore, Orphans};
 use crate::{Db, DomainError, TenantCtx, TenantTxn};
 use api::ApiError;
-use api::ids::{NoteId, NoteImageId, TenantId};
+use api::ids::{NoteId, NoteImageId, TenantId, UserId};
 use api::notes::{ImageCaption, ImageLimits, NoteImage};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -162,11 +162,12 @@ where
 {
     let limits = store.limits();
     // Refuse before reading a byte when the note is missing (or another tenant's) or full.
-    let (ctx, txn) = db.enter_session(session_token).await?.into_parts();
+    let tx = db.enter_session(session_token).await?;
+    let ctx = *tx.ctx();
     let ctx = &ctx;
-    let note = find_note(&txn, ctx, note_id).await?;
-    let (count, _) = count_and_next_position(&txn, note.id).await?;
-    crate::tenant::end_read(txn);
+    let note = find_note(&tx, note_id).await?;
+    let (count, _) = count_and_next_position(tx.txn(), note.id).await?;
+    tx.end_read();
     if count >= i64::from(limits.max_per_note) {
         return Err(limits.too_many().into());
     }
@@ -278,19 +279,14 @@ async fn insert_row(
     // The session again, as it is now: revoked or expired is `Unauthorized`, a membership removed
     // is `NotFound`, and so is a session switched to another tenant while the body streamed in (the
     // note and the object's key belong to the tenant the upload started in).
-    let (ctx, txn) = db.enter_session(session_token).await?.into_parts();
+    let tx = db.enter_session(session_token).await?;
+    let ctx = tx.ctx();
     if ctx.tenant_id() != started_as.tenant_id() {
         return Err(DomainError::NotFound);
     }
-    let ctx = &ctx;
     // The lock serialises concurrent uploads to one note, so the limit and positions hold.
-    project_notes::Entity::find_by_id(note_id)
-        .filter(project_notes::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    let (count, next_position) = count_and_next_position(&txn, note_id).await?;
+    tx.find_for_update::<project_notes::Entity>(note_id).await?;
+    let (count, next_position) = count_and_next_position(tx.txn(), note_id).await?;
     let limits = store.limits();
     if count >= i64::from(limits.max_per_note) {
         return Err(limits.too_many().into());
@@ -307,51 +303,41 @@ async fn insert_row(
         height: Set(header.height),
         description: Set(String::new()),
         sort_order: Set(next_position),
-        created_by: Set(Some(ctx.user_id().into_uuid())),
+        created_by: Set(ctx.user_id().map(UserId::into_uuid)),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(tx.txn())
     .await?;
-    txn.commit().await?;
+    tx.commit().await?;
     Ok(row)
 }
 
-/// Removes one image: its row, then its stored object.
-pub async fn remove(
-    tx: TenantTxn,
-    store: &ImageStore,
-    image_id: NoteImageId,
-) -> Result<(), DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    let row = find_image(&txn, ctx, image_id).await?;
-    note_images::Entity::delete_by_id(row.id).exec(&txn).await?;
-    txn.commit().await?;
-    store.delete_after_commit(vec![row.image_key]).await;
-    Ok(())
+/// Removes one image's row; its stored object goes once the caller committed.
+pub async fn remove(tx: &TenantTxn, image_id: NoteImageId) -> Result<Orphans, DomainError> {
+    let row = find_image(tx, image_id).await?;
+    note_images::Entity::delete_by_id(row.id)
+        .exec(tx.txn())
+        .await?;
+    Ok(Orphans::new(vec![row.image_key]))
 }
 
 /// Puts a note's images in the given order, in one transaction. The list must name each of the
 /// note's images exactly once.
 pub async fn reorder(
-    tx: TenantTxn,
+    tx: &TenantTxn,
     note_id: NoteId,
     order: &[NoteImageId],
 ) -> Result<Vec<NoteImage>, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    let note = project_notes::Entity::find_by_id(note_id.into_uuid())
-        .filter(project_notes::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or(DomainError::NotFound)?;
+    let txn = tx.txn();
+    let note = tx
+        .find_for_update::<project_notes::Entity>(note_id.into_uuid())
+        .await?;
     let current: HashSet<Uuid> = note_images::Entity::find()
         .select_only()
         .column(note_images::Column::Id)
         .filter(note_images::Column::NoteId.eq(note.id))
         .into_tuple::<Uuid>()
-        .all(&txn)
+        .all(txn)
         .await?
         .into_iter()
         .collect();
@@ -376,24 +362,18 @@ pub async fn reorder(
         [format!("{{{ids}}}").into(), note.id.into()],
     ))
     .await?;
-    let images = images_of(&txn, ImageOwner::Note, note.id).await?;
-    txn.commit().await?;
-    Ok(images)
+    images_of(txn, ImageOwner::Note, note.id).await
 }
 
 /// Sets (or clears) an image's caption.
 pub async fn describe(
-    tx: TenantTxn,
+    tx: &TenantTxn,
     image_id: NoteImageId,
     caption: ImageCaption,
 ) -> Result<NoteImage, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    let mut row: note_images::ActiveModel = find_image(&txn, ctx, image_id).await?.into();
+    let mut row: note_images::ActiveModel = find_image(tx, image_id).await?.into();
     row.description = Set(caption.into());
-    let row = row.update(&txn).await?;
-    txn.commit().await?;
-    Ok(to_dto(row))
+    Ok(to_dto(row.update(tx.txn()).await?))
 }
 
 /// An image's stored object and what to serve it as.
@@ -418,11 +398,8 @@ impl StoredImage {
 }
 
 /// The image `image_id` of the context's tenant, for serving.
-pub async fn stored(tx: TenantTxn, image_id: NoteImageId) -> Result<StoredImage, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    let row = find_image(&txn, ctx, image_id).await?;
-    crate::tenant::end_read(txn);
+pub async fn stored(tx: &TenantTxn, image_id: NoteImageId) -> Result<StoredImage, DomainError> {
+    let row = find_image(tx, image_id).await?;
     Ok(StoredImage {
         id: NoteImageId::from_uuid(row.id),
         key: row.image_key,
@@ -638,27 +615,14 @@ async fn count_and_next_position(
 }
 
 pub(crate) async fn find_note(
-    txn: &DatabaseTransaction,
-    ctx: &TenantCtx,
+    tx: &TenantTxn,
     id: NoteId,
 ) -> Result<project_notes::Model, DomainError> {
-    project_notes::Entity::find_by_id(id.into_uuid())
-        .filter(project_notes::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
-        .one(txn)
-        .await?
-        .ok_or(DomainError::NotFound)
+    tx.find::<project_notes::Entity>(id.into_uuid()).await
 }
 
-async fn find_image(
-    txn: &DatabaseTransaction,
-    ctx: &TenantCtx,
-    id: NoteImageId,
-) -> Result<note_images::Model, DomainError> {
-    note_images::Entity::find_by_id(id.into_uuid())
-        .filter(note_images::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
-        .one(txn)
-        .await?
-        .ok_or(DomainError::NotFound)
+async fn find_image(tx: &TenantTxn, id: NoteImageId) -> Result<note_images::Model, DomainError> {
+    tx.find::<note_images::Entity>(id.into_uuid()).await
 }
 
 pub(crate) fn to_dto(row: note_images::Model) -> NoteImage {

@@ -77,7 +77,7 @@ pub async fn create(
         role: Set(role.into()),
         token_hash: Set(token_hash(&token)),
         status: Set(InvitationStatus::Pending),
-        invited_by: Set(Some(ctx.user_id().into_uuid())),
+        invited_by: Set(ctx.user_id().map(UserId::into_uuid)),
         sent_by_mail: Set(by_mail),
         send_count: Set(1),
         created_at: Set(now.fixed_offset()),
@@ -141,7 +141,7 @@ pub async fn resend(
 }
 
 /// Takes a pending invitation back: its link stops working.
-pub async fn revoke(tx: TenantTxn, id: InvitationId) -> Result<(), DomainError> {
+pub async fn revoke(tx: &TenantTxn, id: InvitationId) -> Result<(), DomainError> {
     let ctx = *tx.ctx();
     let txn = tx.txn();
     let row = pending(txn, &ctx, id).await?;
@@ -154,13 +154,12 @@ pub async fn revoke(tx: TenantTxn, id: InvitationId) -> Result<(), DomainError> 
         row.id,
         serde_json::json!({}),
     )
-    .await?;
-    tx.commit().await
+    .await
 }
 
 /// The team's pending invitations, newest first. Those past their expiry are marked expired (and
 /// audited) on the way, so the list never offers a dead link.
-pub async fn list_pending(tx: TenantTxn) -> Result<Vec<Invitation>, DomainError> {
+pub async fn list_pending(tx: &TenantTxn) -> Result<Vec<Invitation>, DomainError> {
     let ctx = *tx.ctx();
     let txn = tx.txn();
     expire_stale(txn, ctx.tenant_id()).await?;
@@ -175,7 +174,6 @@ pub async fn list_pending(tx: TenantTxn) -> Result<Vec<Invitation>, DomainError>
         let inviter = inviter_name(txn, row.invited_by).await?;
         list.push(to_dto(row, inviter));
     }
-    tx.commit().await?;
     Ok(list)
 }
 
@@ -502,7 +500,7 @@ async fn issued(
         .await?
         .map(|t| t.name)
         .unwrap_or_default();
-    let inviter_name = inviter_name(txn, Some(ctx.user_id().into_uuid())).await?;
+    let inviter_name = inviter_name(txn, ctx.user_id().map(UserId::into_uuid)).await?;
     Ok(IssuedInvitation {
         invitation: to_dto(row, inviter_name.clone()),
         token,

@@ -9,16 +9,15 @@ use api::tenants::{Member, Role};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 /// Every member of the context's tenant, owners first.
-pub async fn list(tx: TenantTxn) -> Result<Vec<Member>, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
+pub async fn list(tx: &TenantTxn) -> Result<Vec<Member>, DomainError> {
+    let ctx = tx.ctx();
+    let txn = tx.txn();
     let rows = memberships::Entity::find()
         .filter(memberships::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
         .find_also_related(users::Entity)
         .order_by_asc(memberships::Column::CreatedAt)
-        .all(&txn)
+        .all(txn)
         .await?;
-    crate::tenant::end_read(txn);
     let mut members: Vec<Member> = rows
         .into_iter()
         .filter_map(|(m, user)| {
@@ -41,31 +40,31 @@ pub async fn list(tx: TenantTxn) -> Result<Vec<Member>, DomainError> {
 /// Changes a member's role. Only owners change roles. Demoting the last owner is `Conflict`: the
 /// database refuses it, also when two owners demote each other at the same moment.
 pub async fn change_role(
-    tx: TenantTxn,
+    tx: &TenantTxn,
     user_id: UserId,
     role: Role,
 ) -> Result<Member, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
+    let ctx = tx.ctx();
+    let txn = tx.txn();
     if ctx.role() != Role::Owner {
         return Err(DomainError::Forbidden("only owners change roles".into()));
     }
     let key = (ctx.tenant_id().into_uuid(), user_id.into_uuid());
     let membership = memberships::Entity::find_by_id(key)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or(DomainError::NotFound)?;
     let user = users::Entity::find_by_id(user_id.into_uuid())
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or(DomainError::NotFound)?;
     let from: Role = membership.role.into();
     if from != role {
         let mut row: memberships::ActiveModel = membership.into();
         row.role = Set(role.into());
-        row.update(&txn).await?;
+        row.update(txn).await?;
         audit::record(
-            &txn,
+            txn,
             ctx,
             AuditAction::MemberRole,
             user_id.into_uuid(),
@@ -73,7 +72,6 @@ pub async fn change_role(
         )
         .await?;
     }
-    txn.commit().await?;
     Ok(Member {
         user_id,
         email: user.email,
@@ -85,16 +83,16 @@ pub async fn change_role(
 /// Removes a member. Admins cannot remove owners; nobody can remove the last owner (the database
 /// refuses it, whatever runs at the same moment). Anyone may leave (remove themselves), except the
 /// last owner.
-pub async fn remove(tx: TenantTxn, user_id: UserId) -> Result<(), DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    let leaving = user_id == ctx.user_id();
+pub async fn remove(tx: &TenantTxn, user_id: UserId) -> Result<(), DomainError> {
+    let ctx = tx.ctx();
+    let txn = tx.txn();
+    let leaving = Some(user_id) == ctx.user_id();
     if !leaving {
         require_manager(ctx)?;
     }
     let key = (ctx.tenant_id().into_uuid(), user_id.into_uuid());
     let membership = memberships::Entity::find_by_id(key)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or(DomainError::NotFound)?;
     let role: Role = membership.role.into();
@@ -103,16 +101,15 @@ pub async fn remove(tx: TenantTxn, user_id: UserId) -> Result<(), DomainError> {
             "only an owner can remove an owner".into(),
         ));
     }
-    memberships::Entity::delete_by_id(key).exec(&txn).await?;
+    memberships::Entity::delete_by_id(key).exec(txn).await?;
     audit::record(
-        &txn,
+        txn,
         ctx,
         AuditAction::MemberRemove,
         user_id.into_uuid(),
         serde_json::json!({}),
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }
 

@@ -6,16 +6,15 @@ use crate::entities::memory_entries::{
     self, MemoryKind as KindColumn, MemoryStatus as StatusColumn,
 };
 use crate::images::{self, ImageOwner};
-use crate::{DomainError, TenantCtx, TenantTxn, audit, projects};
-use api::ids::{MemoryEntryId, ProjectId};
+use crate::{DomainError, TenantTxn, audit, projects};
+use api::ids::{MemoryEntryId, ProjectId, UserId};
 use api::memory::{
     MemoryEntry, MemoryKind, MemoryPage, MemoryQuery, MemoryStatus, ValidMemoryEntry,
 };
 use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::sea_query::{Expr, Order};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -35,14 +34,14 @@ type EntryRow = (
 /// Searching orders by relevance (title weighs more than content), otherwise the most recently
 /// changed come first.
 pub async fn list(
-    tx: TenantTxn,
+    tx: &TenantTxn,
     project_id: ProjectId,
     query: &MemoryQuery,
 ) -> Result<MemoryPage, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
+    let ctx = tx.ctx();
+    let txn = tx.txn();
     query.validate()?;
-    projects::find(&txn, ctx, project_id).await?;
+    projects::find(tx, project_id).await?;
     let mut select = memory_entries::Entity::find()
         .select_only()
         .columns([
@@ -84,13 +83,12 @@ pub async fn list(
         .offset(u64::from(query.page) * MemoryQuery::PAGE_SIZE)
         .limit(MemoryQuery::PAGE_SIZE + 1)
         .into_tuple()
-        .all(&txn)
+        .all(txn)
         .await?;
     let has_more = rows.len() as u64 > MemoryQuery::PAGE_SIZE;
     rows.truncate(MemoryQuery::PAGE_SIZE as usize);
     let ids: Vec<Uuid> = rows.iter().map(|row| row.0).collect();
-    let mut images = images::images_by_owner(&txn, ImageOwner::MemoryEntry, &ids).await?;
-    crate::tenant::end_read(txn);
+    let mut images = images::images_by_owner(txn, ImageOwner::MemoryEntry, &ids).await?;
     let entries = rows
         .into_iter()
         .map(
@@ -112,13 +110,13 @@ pub async fn list(
 
 /// Writes a manual entry.
 pub async fn create(
-    tx: TenantTxn,
+    tx: &TenantTxn,
     project_id: ProjectId,
     entry: ValidMemoryEntry,
 ) -> Result<MemoryEntry, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    projects::find(&txn, ctx, project_id).await?;
+    let ctx = tx.ctx();
+    let txn = tx.txn();
+    projects::find(tx, project_id).await?;
     let row = memory_entries::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(ctx.tenant_id().into_uuid()),
@@ -127,33 +125,32 @@ pub async fn create(
         title: Set(entry.title),
         content: Set(entry.content),
         status: Set(StatusColumn::Active),
-        created_by: Set(Some(ctx.user_id().into_uuid())),
+        created_by: Set(ctx.user_id().map(UserId::into_uuid)),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     audit::record(
-        &txn,
+        txn,
         ctx,
         AuditAction::MemoryCreate,
         row.id,
         serde_json::json!({"title": row.title}),
     )
     .await?;
-    txn.commit().await?;
     Ok(to_dto(row, Vec::new()))
 }
 
 /// Edits a manual entry. Entries imported from the repository (or produced by analysis and
 /// workflows) are refused: the next sync would silently overwrite the edit.
 pub async fn update(
-    tx: TenantTxn,
+    tx: &TenantTxn,
     id: MemoryEntryId,
     entry: ValidMemoryEntry,
 ) -> Result<MemoryEntry, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    let row = find(&txn, ctx, id).await?;
+    let ctx = tx.ctx();
+    let txn = tx.txn();
+    let row = find(tx, id).await?;
     if row.kind != KindColumn::Manual {
         return Err(DomainError::Conflict(
             "only manual entries can be edited; this one comes from the repository or a workflow"
@@ -167,30 +164,29 @@ pub async fn update(
     active.embedding = Set(None);
     active.embedding_model = Set(None);
     active.updated_at = Set(chrono::Utc::now().fixed_offset());
-    let row = active.update(&txn).await?;
+    let row = active.update(txn).await?;
     audit::record(
-        &txn,
+        txn,
         ctx,
         AuditAction::MemoryUpdate,
         row.id,
         serde_json::json!({"title": row.title}),
     )
     .await?;
-    let images = images::images_of(&txn, ImageOwner::MemoryEntry, row.id).await?;
-    txn.commit().await?;
+    let images = images::images_of(txn, ImageOwner::MemoryEntry, row.id).await?;
     Ok(to_dto(row, images))
 }
 
 /// Marks an entry superseded (`Superseded`) or restores it (`Active`). Restoring a file entry
 /// while another active entry holds the same path is a conflict: a path has one current version.
 pub async fn set_status(
-    tx: TenantTxn,
+    tx: &TenantTxn,
     id: MemoryEntryId,
     status: MemoryStatus,
 ) -> Result<MemoryEntry, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    let row = find(&txn, ctx, id).await?;
+    let ctx = tx.ctx();
+    let txn = tx.txn();
+    let row = find(tx, id).await?;
     if status == MemoryStatus::Active
         && row.status == StatusColumn::Superseded
         && let Some(path) = &row.source_path
@@ -202,7 +198,7 @@ pub async fn set_status(
             .filter(memory_entries::Column::SourcePath.eq(path.as_str()))
             .filter(memory_entries::Column::Status.eq(StatusColumn::Active))
             .into_tuple::<Uuid>()
-            .one(&txn)
+            .one(txn)
             .await?;
         if clash.is_some() {
             return Err(DomainError::Conflict(format!(
@@ -213,34 +209,25 @@ pub async fn set_status(
     let mut active: memory_entries::ActiveModel = row.into();
     active.status = Set(status.into());
     active.updated_at = Set(chrono::Utc::now().fixed_offset());
-    let row = active.update(&txn).await?;
+    let row = active.update(txn).await?;
     let action = match status {
         MemoryStatus::Active => AuditAction::MemoryRestore,
         MemoryStatus::Superseded => AuditAction::MemorySupersede,
     };
     audit::record(
-        &txn,
+        txn,
         ctx,
         action,
         row.id,
         serde_json::json!({"title": row.title}),
     )
     .await?;
-    let images = images::images_of(&txn, ImageOwner::MemoryEntry, row.id).await?;
-    txn.commit().await?;
+    let images = images::images_of(txn, ImageOwner::MemoryEntry, row.id).await?;
     Ok(to_dto(row, images))
 }
 
-async fn find(
-    txn: &DatabaseTransaction,
-    ctx: &TenantCtx,
-    id: MemoryEntryId,
-) -> Result<memory_entries::Model, DomainError> {
-    memory_entries::Entity::find_by_id(id.into_uuid())
-        .filter(memory_entries::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
-        .one(txn)
-        .await?
-        .ok_or(DomainError::NotFound)
+async fn find(tx: &TenantTxn, id: MemoryEntryId) -> Result<memory_entries::Model, DomainError> {
+    tx.find::<memory_entries::Entity>(id.into_uuid()).await
 }
 
 fn to_dto(row: memory_entries::Model, images: Vec<api::notes::NoteImage>) -> MemoryEntry {

@@ -3,9 +3,9 @@
 use crate::audit::AuditAction;
 use crate::entities::{note_images, project_notes};
 use crate::images::{self, ImageOwner, find_note};
-use crate::storage::ImageStore;
+use crate::storage::Orphans;
 use crate::{DomainError, TenantTxn, audit, markdown, projects};
-use api::ids::{NoteId, ProjectId};
+use api::ids::{NoteId, ProjectId, UserId};
 use api::notes::{Note, ValidNote};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -18,13 +18,13 @@ pub const PAGE_SIZE: u64 = 50;
 /// A page of a project's notes, newest first, each with its images: two queries however many notes.
 /// The flag says whether an older page follows.
 pub async fn list(
-    tx: TenantTxn,
+    tx: &TenantTxn,
     project_id: ProjectId,
     page: u32,
 ) -> Result<(Vec<Note>, bool), DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    projects::find(&txn, ctx, project_id).await?;
+    let ctx = tx.ctx();
+    let txn = tx.txn();
+    projects::find(tx, project_id).await?;
     let mut rows = project_notes::Entity::find()
         .filter(project_notes::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
         .filter(project_notes::Column::ProjectId.eq(project_id.into_uuid()))
@@ -32,13 +32,12 @@ pub async fn list(
         .order_by_desc(project_notes::Column::Id)
         .offset(u64::from(page) * PAGE_SIZE)
         .limit(PAGE_SIZE + 1)
-        .all(&txn)
+        .all(txn)
         .await?;
     let has_more = rows.len() as u64 > PAGE_SIZE;
     rows.truncate(PAGE_SIZE as usize);
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-    let mut images = images::images_by_owner(&txn, ImageOwner::Note, &ids).await?;
-    crate::tenant::end_read(txn);
+    let mut images = images::images_by_owner(txn, ImageOwner::Note, &ids).await?;
     let notes = rows
         .into_iter()
         .map(|row| {
@@ -50,89 +49,83 @@ pub async fn list(
 }
 
 /// One note with its images.
-pub async fn get(tx: TenantTxn, id: NoteId) -> Result<Note, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    let row = find_note(&txn, ctx, id).await?;
-    let images = images::images_of(&txn, ImageOwner::Note, row.id).await?;
-    crate::tenant::end_read(txn);
+pub async fn get(tx: &TenantTxn, id: NoteId) -> Result<Note, DomainError> {
+    let row = find_note(tx, id).await?;
+    let images = images::images_of(tx.txn(), ImageOwner::Note, row.id).await?;
     Ok(to_dto(row, images))
 }
 
 /// Creates a note in a project.
 pub async fn create(
-    tx: TenantTxn,
+    tx: &TenantTxn,
     project_id: ProjectId,
     note: ValidNote,
 ) -> Result<Note, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    projects::find(&txn, ctx, project_id).await?;
+    let ctx = tx.ctx();
+    let txn = tx.txn();
+    projects::find(tx, project_id).await?;
     let row = project_notes::ActiveModel {
         id: Set(Uuid::now_v7()),
         tenant_id: Set(ctx.tenant_id().into_uuid()),
         project_id: Set(project_id.into_uuid()),
         title: Set(note.title),
         body: Set(note.body),
-        created_by: Set(Some(ctx.user_id().into_uuid())),
+        created_by: Set(ctx.user_id().map(UserId::into_uuid)),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
     audit::record(
-        &txn,
+        txn,
         ctx,
         AuditAction::NoteCreate,
         row.id,
         serde_json::json!({"title": row.title}),
     )
     .await?;
-    txn.commit().await?;
     Ok(to_dto(row, Vec::new()))
 }
 
 /// Replaces a note's title and body.
-pub async fn update(tx: TenantTxn, id: NoteId, note: ValidNote) -> Result<Note, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    let mut row: project_notes::ActiveModel = find_note(&txn, ctx, id).await?.into();
+pub async fn update(tx: &TenantTxn, id: NoteId, note: ValidNote) -> Result<Note, DomainError> {
+    let ctx = tx.ctx();
+    let txn = tx.txn();
+    let mut row: project_notes::ActiveModel = find_note(tx, id).await?.into();
     row.title = Set(note.title);
     row.body = Set(note.body);
     row.updated_at = Set(chrono::Utc::now().fixed_offset());
-    let row = row.update(&txn).await?;
-    let images = images::images_of(&txn, ImageOwner::Note, row.id).await?;
+    let row = row.update(txn).await?;
+    let images = images::images_of(txn, ImageOwner::Note, row.id).await?;
     audit::record(
-        &txn,
+        txn,
         ctx,
         AuditAction::NoteUpdate,
         row.id,
         serde_json::json!({"title": row.title}),
     )
     .await?;
-    txn.commit().await?;
     Ok(to_dto(row, images))
 }
 
-/// Deletes a note: its image rows go with it (cascade), then their stored objects.
-pub async fn delete(tx: TenantTxn, store: &ImageStore, id: NoteId) -> Result<(), DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    let row = find_note(&txn, ctx, id).await?;
-    let keys = images::keys_where(&txn, note_images::Column::NoteId.eq(row.id).into()).await?;
+/// Deletes a note: its image rows go with it (cascade); their stored objects go once the caller
+/// committed.
+pub async fn delete(tx: &TenantTxn, id: NoteId) -> Result<Orphans, DomainError> {
+    let ctx = tx.ctx();
+    let txn = tx.txn();
+    let row = find_note(tx, id).await?;
+    let keys = images::keys_where(txn, note_images::Column::NoteId.eq(row.id).into()).await?;
     project_notes::Entity::delete_by_id(row.id)
-        .exec(&txn)
+        .exec(txn)
         .await?;
     audit::record(
-        &txn,
+        txn,
         ctx,
         AuditAction::NoteDelete,
         row.id,
         serde_json::json!({"title": row.title, "images": keys.len()}),
     )
     .await?;
-    txn.commit().await?;
-    store.delete_after_commit(keys).await;
-    Ok(())
+    Ok(Orphans::new(keys))
 }
 
 fn to_dto(row: project_notes::Model, images: Vec<api::notes::NoteImage>) -> Note {

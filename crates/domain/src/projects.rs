@@ -2,10 +2,10 @@
 
 use crate::audit::AuditAction;
 use crate::entities::projects;
-use crate::storage::ImageStore;
-use crate::{DomainError, TenantCtx, TenantTxn, audit, images};
+use crate::storage::Orphans;
+use crate::{DomainError, TenantTxn, audit, images};
 use api::github::{BranchName, GithubRepo, ScanPath};
-use api::ids::ProjectId;
+use api::ids::{ProjectId, UserId};
 use api::projects::{GithubLink, Project, ValidProject};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -14,32 +14,25 @@ use uuid::Uuid;
 const NAME_TAKEN: &str = "a project with this name already exists";
 
 /// The tenant's projects, by name.
-pub async fn list(tx: TenantTxn) -> Result<Vec<Project>, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
+pub async fn list(tx: &TenantTxn) -> Result<Vec<Project>, DomainError> {
+    let ctx = tx.ctx();
     // Row-level security narrows the scan to the tenant; the explicit filter says so in the code too.
     let rows = projects::Entity::find()
         .filter(projects::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
         .order_by_asc(Expr::cust("lower(name)"))
-        .all(&txn)
+        .all(tx.txn())
         .await?;
-    crate::tenant::end_read(txn);
     Ok(rows.into_iter().map(to_dto).collect())
 }
 
 /// One project; another tenant's is `NotFound`.
-pub async fn get(tx: TenantTxn, id: ProjectId) -> Result<Project, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    let row = find(&txn, ctx, id).await?;
-    crate::tenant::end_read(txn);
-    Ok(to_dto(row))
+pub async fn get(tx: &TenantTxn, id: ProjectId) -> Result<Project, DomainError> {
+    Ok(to_dto(find(tx, id).await?))
 }
 
 /// Creates a project. Names are unique per tenant, ignoring case.
-pub async fn create(tx: TenantTxn, project: ValidProject) -> Result<Project, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
+pub async fn create(tx: &TenantTxn, project: ValidProject) -> Result<Project, DomainError> {
+    let ctx = tx.ctx();
     let id = Uuid::now_v7();
     let (owner, repo, branch, path) = link_columns(project.github.as_ref());
     let row = projects::ActiveModel {
@@ -51,33 +44,30 @@ pub async fn create(tx: TenantTxn, project: ValidProject) -> Result<Project, Dom
         github_repo: Set(repo),
         github_branch: Set(branch),
         github_path: Set(path),
-        created_by: Set(Some(ctx.user_id().into_uuid())),
+        created_by: Set(ctx.user_id().map(UserId::into_uuid)),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(tx.txn())
     .await
     .map_err(name_conflict)?;
     audit::record(
-        &txn,
-        ctx,
+        tx.txn(),
+        tx.ctx(),
         AuditAction::ProjectCreate,
         id,
         serde_json::json!({"name": row.name}),
     )
     .await?;
-    txn.commit().await?;
     Ok(to_dto(row))
 }
 
 /// Replaces a project's name, description and GitHub link.
 pub async fn update(
-    tx: TenantTxn,
+    tx: &TenantTxn,
     id: ProjectId,
     project: ValidProject,
 ) -> Result<Project, DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
-    let mut row: projects::ActiveModel = find(&txn, ctx, id).await?.into();
+    let mut row: projects::ActiveModel = find(tx, id).await?.into();
     let (owner, repo, branch, path) = link_columns(project.github.as_ref());
     row.name = Set(project.name.to_string());
     row.description = Set(project.description);
@@ -86,55 +76,45 @@ pub async fn update(
     row.github_branch = Set(branch);
     row.github_path = Set(path);
     row.updated_at = Set(chrono::Utc::now().fixed_offset());
-    let row = row.update(&txn).await.map_err(name_conflict)?;
+    let row = row.update(tx.txn()).await.map_err(name_conflict)?;
     audit::record(
-        &txn,
-        ctx,
+        tx.txn(),
+        tx.ctx(),
         AuditAction::ProjectUpdate,
         row.id,
         serde_json::json!({"name": row.name}),
     )
     .await?;
-    txn.commit().await?;
     Ok(to_dto(row))
 }
 
-/// Deletes a project and everything in it (notes, images, memory, syncs), then the stored objects
-/// of its images. Owners and admins only.
-pub async fn delete(tx: TenantTxn, store: &ImageStore, id: ProjectId) -> Result<(), DomainError> {
-    let (ctx, txn) = tx.into_parts();
-    let ctx = &ctx;
+/// Deletes a project and everything in it (notes, images, memory, syncs); the stored objects of its
+/// images go once the caller committed. Owners and admins only.
+pub async fn delete(tx: &TenantTxn, id: ProjectId) -> Result<Orphans, DomainError> {
+    let ctx = tx.ctx();
     if !ctx.role().deletes_projects() {
         return Err(DomainError::Forbidden(
             "only owners and admins delete projects".into(),
         ));
     }
-    let row = find(&txn, ctx, id).await?;
-    let image_keys = images::keys_where(&txn, images::in_project(row.id)).await?;
-    projects::Entity::delete_by_id(row.id).exec(&txn).await?;
+    let row = find(tx, id).await?;
+    let image_keys = images::keys_where(tx.txn(), images::in_project(row.id)).await?;
+    projects::Entity::delete_by_id(row.id)
+        .exec(tx.txn())
+        .await?;
     audit::record(
-        &txn,
-        ctx,
+        tx.txn(),
+        tx.ctx(),
         AuditAction::ProjectDelete,
         row.id,
         serde_json::json!({"name": row.name, "images": image_keys.len()}),
     )
     .await?;
-    txn.commit().await?;
-    store.delete_after_commit(image_keys).await;
-    Ok(())
+    Ok(Orphans::new(image_keys))
 }
 
-pub(crate) async fn find(
-    txn: &sea_orm::DatabaseTransaction,
-    ctx: &TenantCtx,
-    id: ProjectId,
-) -> Result<projects::Model, DomainError> {
-    projects::Entity::find_by_id(id.into_uuid())
-        .filter(projects::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
-        .one(txn)
-        .await?
-        .ok_or(DomainError::NotFound)
+pub(crate) async fn find(tx: &TenantTxn, id: ProjectId) -> Result<projects::Model, DomainError> {
+    tx.find::<projects::Entity>(id.into_uuid()).await
 }
 
 fn name_conflict(err: sea_orm::DbErr) -> DomainError {

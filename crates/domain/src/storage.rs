@@ -36,12 +36,8 @@ impl ImageStore {
     /// A store on the local filesystem under `dir` (created if missing). Deleting the last object of
     /// a directory removes the directory too, so a deleted note leaves no empty folders behind.
     pub fn local(dir: &std::path::Path, limits: ImageLimits) -> Result<Self, DomainError> {
-        std::fs::create_dir_all(dir).map_err(|error| {
-            DomainError::Storage(object_store::Error::Generic {
-                store: "local",
-                source: Box::new(error),
-            })
-        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|error| DomainError::upstream(crate::Upstream::Storage, error))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir)?
             .with_automatic_cleanup(true);
         Ok(Self::new(Arc::new(store), Self::LOCAL_PART_SIZE, limits))
@@ -73,5 +69,33 @@ impl ImageStore {
                 }
             }
         }
+    }
+}
+
+/// Stored objects whose rows a transaction deleted. Their deletion waits for the commit: an object
+/// deleted before a transaction that then rolls back would leave a row without its bytes. Should a
+/// process die between the commit and the deletion, the storage sweep removes them.
+#[derive(Debug, Default)]
+#[must_use = "the objects are deleted only by `delete_from`, after the commit"]
+pub struct Orphans(Vec<String>);
+
+impl Orphans {
+    pub(crate) fn new(keys: Vec<String>) -> Self {
+        Self(keys)
+    }
+
+    /// How many objects.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Deletes the objects; call it once the transaction that deleted their rows committed.
+    pub async fn delete_from(self, store: &ImageStore) {
+        store.delete_after_commit(self.0).await;
     }
 }

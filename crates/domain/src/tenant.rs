@@ -2,21 +2,38 @@
 
 use crate::DomainError;
 use crate::entities::memberships;
-use api::ids::{TenantId, UserId};
+use api::ids::{JobId, TenantId, UserId};
 use api::tenants::Role;
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait, Statement,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    PrimaryKeyTrait, QueryFilter, QuerySelect, Statement, TransactionTrait,
 };
+use uuid::Uuid;
+
+/// Who acts: a signed-in member, or a background job of the tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// A member, through a request.
+    User(UserId),
+    /// A job (a sync, a workflow run), on behalf of the member who asked for it, if one did.
+    Job {
+        /// The job's kind.
+        kind: &'static str,
+        /// The job.
+        id: JobId,
+        /// Who asked for it (`None`: a schedule or a webhook).
+        requested_by: Option<UserId>,
+    },
+}
 
 /// Who is acting, in which tenant, with which role.
 ///
-/// Fields are private and the only constructor verifies a membership, so holding a `TenantCtx` is proof
-/// that the user belongs to the tenant.
+/// Fields are private and the constructors verify a membership (or, for a job, the job's tenant),
+/// so holding a `TenantCtx` is proof that the actor may act in the tenant.
 #[derive(Debug, Clone, Copy)]
 pub struct TenantCtx {
     tenant_id: TenantId,
-    user_id: UserId,
+    actor: Actor,
     role: Role,
 }
 
@@ -26,9 +43,47 @@ impl TenantCtx {
         self.tenant_id
     }
 
-    /// The acting user.
-    pub fn user_id(&self) -> UserId {
-        self.user_id
+    /// Who acts.
+    pub fn actor(&self) -> Actor {
+        self.actor
+    }
+
+    /// The acting user, or the user on whose request a job acts; `None` for a job nobody asked for.
+    pub fn user_id(&self) -> Option<UserId> {
+        match self.actor {
+            Actor::User(user_id) => Some(user_id),
+            Actor::Job { requested_by, .. } => requested_by,
+        }
+    }
+
+    /// The job acting, if a job is.
+    pub fn job_id(&self) -> Option<JobId> {
+        match self.actor {
+            Actor::User(_) => None,
+            Actor::Job { id, .. } => Some(id),
+        }
+    }
+
+    /// The context of a job running for its tenant. A job acts with a member's rights, never an
+    /// owner's or admin's: what needs more was checked when a member asked for the job. A job
+    /// without a tenant, or whose tenant is gone, is `NotFound`.
+    pub async fn for_job(db: &Db, job: &jobs::JobCtx) -> Result<Self, DomainError> {
+        let tenant_id = TenantId::from_uuid(job.for_tenant().ok_or(DomainError::NotFound)?);
+        let txn = db.begin_with(Some(tenant_id), None).await?;
+        crate::entities::tenants::Entity::find_by_id(tenant_id.into_uuid())
+            .one(&txn)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        end_read(txn);
+        Ok(Self {
+            tenant_id,
+            actor: Actor::Job {
+                kind: job.kind(),
+                id: JobId::from_uuid(job.id()),
+                requested_by: job.requested_by().map(UserId::from_uuid),
+            },
+            role: Role::Member,
+        })
     }
 
     /// The user's role in the tenant.
@@ -52,7 +107,7 @@ impl TenantCtx {
         txn.commit().await?;
         Ok(Self {
             tenant_id,
-            user_id,
+            actor: Actor::User(user_id),
             role: membership.role.into(),
         })
     }
@@ -61,7 +116,7 @@ impl TenantCtx {
     pub(crate) fn verified(tenant_id: TenantId, user_id: UserId, role: Role) -> Self {
         Self {
             tenant_id,
-            user_id,
+            actor: Actor::User(user_id),
             role,
         }
     }
@@ -78,7 +133,7 @@ impl TenantCtx {
         };
         Ok(Self {
             tenant_id: TenantId::from_uuid(tenant_id),
-            user_id: UserId::from_uuid(row.try_get("", "user_id")?),
+            actor: Actor::User(UserId::from_uuid(row.try_get("", "user_id")?)),
             role: memberships::MembershipRole::try_from_value(&role)?.into(),
         })
     }
@@ -137,31 +192,99 @@ impl TenantTxn {
         &self.ctx
     }
 
-    /// The context and the open transaction, for the repository function that uses and ends it.
-    pub fn into_parts(self) -> (TenantCtx, DatabaseTransaction) {
-        (self.ctx, self.txn)
-    }
-
     /// The open transaction, for the repository functions that work in it and leave the commit to
     /// their caller.
     pub(crate) fn txn(&self) -> &DatabaseTransaction {
         &self.txn
     }
 
-    /// Commits what the repository functions did: the edge (a server function, a route) decides
-    /// when the work is whole, e.g. after an invitation's e-mail was handed to the mail server.
+    /// The open transaction itself, for tests that inspect what row-level security lets it see.
+    #[cfg(feature = "testing")]
+    pub fn raw(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
+    /// Commits what the repository functions did. The edge (a server function, a route, a job
+    /// step) decides when the work is whole: several repository calls, e.g. a sync's finalize or an
+    /// invitation whose e-mail was handed to the mail server first, commit together or not at all.
     pub async fn commit(self) -> Result<(), DomainError> {
         self.txn.commit().await?;
         Ok(())
     }
+
+    /// Ends a transaction that only read. It has nothing to commit, so it is dropped: the
+    /// `ROLLBACK` that queues goes out together with the check every connection gets on its way
+    /// back to the pool, instead of costing a round trip of its own before the answer is sent.
+    pub fn end_read(self) {
+        drop(self);
+    }
+
+    /// The context tenant's row `id` of `E`; a row of another tenant, or none, is `NotFound`.
+    pub(crate) async fn find<E: TenantRow>(&self, id: Uuid) -> Result<E::Model, DomainError>
+    where
+        <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+    {
+        self.select::<E>(id)
+            .one(&self.txn)
+            .await?
+            .ok_or(DomainError::NotFound)
+    }
+
+    /// [`TenantTxn::find`], locking the row until the transaction ends: the work that follows is
+    /// serialised per row (uploads to one note, a reorder of its images).
+    pub(crate) async fn find_for_update<E: TenantRow>(
+        &self,
+        id: Uuid,
+    ) -> Result<E::Model, DomainError>
+    where
+        <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+    {
+        self.select::<E>(id)
+            .lock_exclusive()
+            .one(&self.txn)
+            .await?
+            .ok_or(DomainError::NotFound)
+    }
+
+    fn select<E: TenantRow>(&self, id: Uuid) -> sea_orm::Select<E>
+    where
+        <E::PrimaryKey as PrimaryKeyTrait>::ValueType: From<Uuid>,
+    {
+        // Row-level security hides other tenants' rows already; the filter says so in the query
+        // too, so a policy dropped by mistake does not open the row.
+        E::find_by_id(id).filter(E::tenant_column().eq(self.ctx.tenant_id().into_uuid()))
+    }
 }
 
-/// Ends a transaction that only read. It has nothing to commit, so it is dropped: the `ROLLBACK`
-/// that queues goes out together with the check every connection gets on its way back to the pool,
-/// instead of costing a round trip of its own before the answer is sent.
+/// [`TenantTxn::end_read`] for a transaction opened without a context.
 pub(crate) fn end_read(txn: DatabaseTransaction) {
     drop(txn);
 }
+
+/// An entity whose rows belong to a tenant, for [`TenantTxn::find`].
+pub(crate) trait TenantRow: EntityTrait {
+    /// The column naming the row's tenant.
+    fn tenant_column() -> Self::Column;
+}
+
+macro_rules! tenant_rows {
+    ($($entity:ident),* $(,)?) => {
+        $(impl TenantRow for crate::entities::$entity::Entity {
+            fn tenant_column() -> Self::Column {
+                crate::entities::$entity::Column::TenantId
+            }
+        })*
+    };
+}
+
+tenant_rows!(
+    projects,
+    project_notes,
+    note_images,
+    memory_entries,
+    invitations,
+    project_syncs,
+);
 
 /// The application's connection pool. It connects as a role without superuser or BYPASSRLS, so
 /// every tenant row it reads or writes goes through row-level security.
@@ -197,15 +320,21 @@ impl Db {
         self.session_idle_timeout
     }
 
-    /// The pool, for work that touches no tenant rows (health checks, users and sessions).
+    /// The pool, for work that touches no tenant rows (users and sessions). Outside this crate
+    /// only tests reach it (feature `testing`): the application goes through repository functions.
+    #[cfg(feature = "testing")]
     pub fn connection(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    #[cfg(not(feature = "testing"))]
+    pub(crate) fn connection(&self) -> &DatabaseConnection {
         &self.conn
     }
 
     /// Opens a transaction in which Postgres sees only `ctx`'s tenant.
     pub async fn begin_tenant(&self, ctx: &TenantCtx) -> Result<DatabaseTransaction, DomainError> {
-        self.begin_with(Some(ctx.tenant_id), Some(ctx.user_id))
-            .await
+        self.begin_with(Some(ctx.tenant_id), ctx.user_id()).await
     }
 
     /// [`Db::begin_tenant`], with the context kept beside the transaction.
@@ -214,6 +343,20 @@ impl Db {
             ctx: *ctx,
             txn: self.begin_tenant(ctx).await?,
         })
+    }
+
+    /// Runs `work` in one transaction of `ctx`'s tenant and commits it when the work succeeded; on
+    /// an error nothing of it stays. For edges without a request (a job step, the command line)
+    /// that compose several repository calls into one change.
+    pub async fn transact<T>(
+        &self,
+        ctx: &TenantCtx,
+        work: impl AsyncFnOnce(&TenantTxn) -> Result<T, DomainError>,
+    ) -> Result<T, DomainError> {
+        let tx = self.enter(ctx).await?;
+        let done = work(&tx).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
     /// Opens the transaction of a request made with a session cookie: verifying the session and its

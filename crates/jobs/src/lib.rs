@@ -57,6 +57,8 @@ pub enum JobFailure {
 pub struct Enqueue {
     /// The tenant the job acts for (its work runs in that tenant's transaction).
     pub for_tenant: Option<Uuid>,
+    /// The user who asked for it, if a user did (the job acts on their behalf).
+    pub requested_by: Option<Uuid>,
     /// At most one job ever carries this key; a second enqueue with it adds nothing.
     pub unique_key: Option<String>,
     /// Not before this moment.
@@ -80,8 +82,9 @@ pub async fn enqueue<K: JobKind>(
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "WITH inserted AS (
-                 INSERT INTO jobs (id, kind, for_tenant, payload, max_attempts, unique_key, run_after)
-                 VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()))
+                 INSERT INTO jobs (id, kind, for_tenant, payload, max_attempts, unique_key, run_after,
+                                   requested_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, now()), $8)
                  ON CONFLICT (unique_key) DO NOTHING
                  RETURNING id, kind)
              SELECT id, pg_notify('cairn_jobs', kind) FROM inserted",
@@ -93,6 +96,7 @@ pub async fn enqueue<K: JobKind>(
                 K::MAX_ATTEMPTS.into(),
                 options.unique_key.into(),
                 options.run_after.map(|at| at.fixed_offset()).into(),
+                options.requested_by.into(),
             ],
         ))
         .await?;
@@ -120,8 +124,10 @@ pub async fn cancel(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, JobErro
 #[derive(Clone)]
 pub struct JobCtx {
     id: Uuid,
+    kind: &'static str,
     attempt: i32,
     for_tenant: Option<Uuid>,
+    requested_by: Option<Uuid>,
     db: DatabaseConnection,
 }
 
@@ -129,6 +135,16 @@ impl JobCtx {
     /// The job's id.
     pub fn id(&self) -> Uuid {
         self.id
+    }
+
+    /// The job's kind ([`JobKind::NAME`]).
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The user who asked for the job, if a user did.
+    pub fn requested_by(&self) -> Option<Uuid> {
+        self.requested_by
     }
 
     /// Which attempt this is, from 1.
@@ -203,6 +219,7 @@ struct Claimed {
     attempts: i32,
     max_attempts: i32,
     for_tenant: Option<Uuid>,
+    requested_by: Option<Uuid>,
 }
 
 impl Runtime {
@@ -395,13 +412,15 @@ impl Runtime {
         let Some(mut job) = self.claim().await? else {
             return Ok(false);
         };
-        let Some(kind) = self.kinds.get(job.kind.as_str()) else {
+        let Some((&kind_name, kind)) = self.kinds.get_key_value(job.kind.as_str()) else {
             return Ok(false);
         };
         let ctx = JobCtx {
             id: job.id,
+            kind: kind_name,
             attempt: job.attempts,
             for_tenant: job.for_tenant,
+            requested_by: job.requested_by,
             db: self.db.clone(),
         };
         let work = (kind.handler)(ctx, std::mem::take(&mut job.payload));
@@ -433,7 +452,7 @@ impl Runtime {
                                ORDER BY run_after
                                LIMIT 1
                                FOR UPDATE SKIP LOCKED)
-                  RETURNING id, kind, payload, attempts, max_attempts, for_tenant",
+                  RETURNING id, kind, payload, attempts, max_attempts, for_tenant, requested_by",
                 [kinds.into(), self.instance.clone().into()],
             ))
             .await?;
@@ -447,6 +466,7 @@ impl Runtime {
             attempts: row.try_get("", "attempts")?,
             max_attempts: row.try_get("", "max_attempts")?,
             for_tenant: row.try_get("", "for_tenant")?,
+            requested_by: row.try_get("", "requested_by")?,
         }))
     }
 

@@ -109,6 +109,9 @@ pub struct ServerSettings {
     /// The address people reach Cairn at, e.g. `https://cairn.example.com`: links in e-mails use it,
     /// and state-changing requests from its origin pass. Unset: `http://` + the listening address.
     pub public_url: Option<String>,
+    /// Seconds between keep-alive comments on an idle event stream, so that proxies do not close
+    /// it and clients notice a dead connection.
+    pub sse_keep_alive_secs: u64,
 }
 
 /// The database.
@@ -240,6 +243,7 @@ impl Default for ServerSettings {
             trust_proxy_headers: false,
             trusted_proxies: 1,
             public_url: None,
+            sse_keep_alive_secs: 15,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The job bodies this server runs, over the shared job runtime (`crates/jobs`).
 
 use app::state::AppState;
-use jobs::{JobFailure, JobKind, Runtime};
+use jobs::{JobKind, Runtime};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -26,14 +26,14 @@ impl JobKind for StorageSweep {
 }
 
 /// The runtime with every job kind this server runs, named after this process.
-pub fn runtime(state: &AppState) -> Runtime {
+pub fn runtime(state: &AppState, pool: &sea_orm::DatabaseConnection) -> Runtime {
     let instance = format!(
         "cairn-{}-{}",
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     );
     let sweep_state = state.clone();
-    Runtime::new(state.db.connection().clone(), instance).register::<StorageSweep, _, _>(
+    Runtime::new(pool.clone(), instance).register::<StorageSweep, _, _>(
         move |_ctx, payload: SweepPayload| {
             let state = sweep_state.clone();
             async move {
@@ -48,7 +48,7 @@ pub fn runtime(state: &AppState) -> Runtime {
                         );
                         Ok(())
                     }
-                    Err(error) => Err(JobFailure::Retry(error.to_string())),
+                    Err(error) => Err(error.into_job_failure()),
                 }
             }
         },

@@ -6,6 +6,7 @@ pub mod config;
 pub mod database;
 pub mod embedded_db;
 mod error;
+pub mod events;
 pub mod jobs;
 mod routes;
 pub mod startup;

@@ -2,6 +2,7 @@
 
 use crate::config::Settings;
 use crate::database::{self, DatabaseTarget};
+use crate::events::EventHub;
 use anyhow::Context;
 use app::state::AppState;
 use domain::Db;
@@ -9,6 +10,7 @@ use domain::accounts::PasswordHasher;
 use leptos::config::LeptosOptions;
 use mail::Mailer;
 use migration::guard::MigrateOptions;
+use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -22,6 +24,22 @@ pub struct Application {
     database: DatabaseTarget,
     state: AppState,
     sweep: SweepSchedule,
+    /// The application role's pool (the state's `Db` wraps the same one).
+    pool: DatabaseConnection,
+    events: EventsRunning,
+}
+
+/// The instance's event listener and how to stop it.
+struct EventsRunning {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EventsRunning {
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
 }
 
 /// When the storage sweeper runs.
@@ -42,12 +60,20 @@ impl Application {
             grace: Duration::from_secs(settings.storage.sweep_grace_secs),
         };
         match Self::assemble(settings, &database).await {
-            Ok((listener, router, state)) => Ok(Self {
+            Ok(Assembled {
+                listener,
+                router,
+                state,
+                pool,
+                events,
+            }) => Ok(Self {
                 listener,
                 router,
                 database,
                 state,
                 sweep,
+                pool,
+                events,
             }),
             Err(error) => {
                 // Do not leave behind an embedded Postgres this attempt started.
@@ -59,10 +85,7 @@ impl Application {
         }
     }
 
-    async fn assemble(
-        settings: Settings,
-        database: &DatabaseTarget,
-    ) -> anyhow::Result<(TcpListener, axum::Router, AppState)> {
+    async fn assemble(settings: Settings, database: &DatabaseTarget) -> anyhow::Result<Assembled> {
         if settings.database.migrate_on_start {
             let report = database::migrate_and_grant(database, MigrateOptions::default()).await?;
             for plan in &report.planned {
@@ -97,7 +120,7 @@ impl Application {
         let accounts = &settings.accounts;
         let state = AppState {
             leptos_options,
-            db: Db::new(conn).with_session_idle_timeout(Duration::from_secs(
+            db: Db::new(conn.clone()).with_session_idle_timeout(Duration::from_secs(
                 accounts.session_idle_timeout_hours.saturating_mul(3600),
             )),
             images,
@@ -111,8 +134,27 @@ impl Application {
             trust_proxy_headers: settings.server.trust_proxy_headers,
             trusted_proxies: settings.server.trusted_proxies,
         };
-        let router = crate::routes::router(state.clone());
-        Ok((listener, router, state))
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let (hub, task) =
+            EventHub::start(database.app_url.expose_secret().to_owned(), async move {
+                let mut stopping = stopping;
+                let _ = stopping.wait_for(|stop| *stop).await;
+            });
+        let router = crate::routes::router(
+            state.clone(),
+            crate::routes::Shared {
+                events: hub,
+                sse_keep_alive: Duration::from_secs(settings.server.sse_keep_alive_secs.max(1)),
+                pool: conn.clone(),
+            },
+        );
+        Ok(Assembled {
+            listener,
+            router,
+            state,
+            pool: conn,
+            events: EventsRunning { stop, task },
+        })
     }
 
     /// The address the server listens on.
@@ -136,15 +178,18 @@ impl Application {
             database,
             state,
             sweep,
+            pool,
+            events,
             ..
         } = self;
         // A worker answers no requests.
         drop(listener);
+        events.stop().await;
         tracing::info!("cairn is running jobs (no HTTP)");
-        let jobs = JobsRunning::start(&state, &database, sweep);
+        let jobs = JobsRunning::start(&state, &pool, &database, sweep);
         shutdown.await;
         jobs.stop().await;
-        let _ = state.db.connection().clone().close().await;
+        let _ = pool.close().await;
         database.release().await
     }
 
@@ -160,9 +205,11 @@ impl Application {
             database,
             state,
             sweep,
+            pool,
+            events,
         } = self;
         tracing::info!(address = %listener.local_addr()?, "cairn is serving");
-        let jobs = JobsRunning::start(&state, &database, sweep);
+        let jobs = JobsRunning::start(&state, &pool, &database, sweep);
         // Connect info gives server functions the peer address (log-in rate limits).
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         // Streamed pages are written in several chunks: without TCP_NODELAY, Nagle's algorithm and
@@ -177,10 +224,20 @@ impl Application {
             .await;
         // Requests are done: stop claiming jobs, and let the one under way finish.
         jobs.stop().await;
-        let _ = state.db.connection().clone().close().await;
+        events.stop().await;
+        let _ = pool.close().await;
         database.release().await?;
         served.context("serving HTTP")
     }
+}
+
+/// What `assemble` builds.
+struct Assembled {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    pool: DatabaseConnection,
+    events: EventsRunning,
 }
 
 /// This instance's part of the background work: it runs jobs from the shared queue, and takes part in
@@ -192,7 +249,12 @@ struct JobsRunning {
 }
 
 impl JobsRunning {
-    fn start(state: &AppState, database: &DatabaseTarget, sweep: SweepSchedule) -> Self {
+    fn start(
+        state: &AppState,
+        pool: &DatabaseConnection,
+        database: &DatabaseTarget,
+        sweep: SweepSchedule,
+    ) -> Self {
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let stopped = move || {
             let mut stopping = stopping.clone();
@@ -200,7 +262,8 @@ impl JobsRunning {
                 let _ = stopping.wait_for(|stop| *stop).await;
             }
         };
-        let runtime = crate::jobs::runtime(state).listening_on(database.app_url.expose_secret());
+        let runtime =
+            crate::jobs::runtime(state, pool).listening_on(database.app_url.expose_secret());
         let schedule = sweep.interval.map(|interval| {
             runtime.every::<crate::jobs::StorageSweep>(
                 interval,

@@ -315,70 +315,67 @@ async fn members_of_one_tenant_share_its_projects_and_roles_limit_what_they_do()
     drop(tx);
 
     // Bob switches to Ada's tenant and sees the project Ada created: ownership is the tenant's.
-    let project = projects::create(
-        app.enter(&ada_ctx).await.unwrap(),
-        project_form("Widgets").parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let project = app
+        .transact(&ada_ctx, async |tx| {
+            projects::create(tx, project_form("Widgets").parse().unwrap()).await
+        })
+        .await
+        .unwrap();
     accounts::switch_tenant(&app, &bob, ada_ctx.tenant_id())
         .await
         .unwrap();
     let bob_session = accounts::verify_session(&app, &bob_token).await.unwrap();
     let bob_ctx = TenantCtx::for_session(&app, &bob_session).await.unwrap();
     assert_eq!(bob_ctx.role(), Role::Member);
-    let seen = projects::list(app.enter(&bob_ctx).await.unwrap())
+    let seen = app
+        .transact(&bob_ctx, async |tx| projects::list(tx).await)
         .await
         .unwrap();
     assert_eq!(
         seen.iter().map(|p| p.id).collect::<Vec<_>>(),
         vec![project.id]
     );
-    let renamed = projects::update(
-        app.enter(&bob_ctx).await.unwrap(),
-        project.id,
-        project_form("Gadgets").parse().unwrap(),
-    )
-    .await
-    .unwrap();
+    let renamed = app
+        .transact(&bob_ctx, async |tx| {
+            projects::update(tx, project.id, project_form("Gadgets").parse().unwrap()).await
+        })
+        .await
+        .unwrap();
     assert_eq!(renamed.name, "Gadgets");
 
     // A member may not delete projects or manage members.
     assert!(matches!(
-        projects::delete(
-            app.enter(&bob_ctx).await.unwrap(),
-            &tests::scratch_image_store(),
-            project.id
-        )
-        .await,
+        app.transact(&bob_ctx, async |tx| projects::delete(tx, project.id).await)
+            .await,
         Err(DomainError::Forbidden(_))
     ));
     assert!(matches!(
-        members::remove(app.enter(&bob_ctx).await.unwrap(), ada.user_id).await,
+        app.transact(&bob_ctx, async |tx| members::remove(tx, ada.user_id).await)
+            .await,
         Err(DomainError::Forbidden(_))
     ));
     // The last owner cannot be removed, not even by herself.
     assert!(matches!(
-        members::remove(app.enter(&ada_ctx).await.unwrap(), ada.user_id).await,
+        app.transact(&ada_ctx, async |tx| members::remove(tx, ada.user_id).await)
+            .await,
         Err(DomainError::Conflict(_))
     ));
     // An owner removes Bob; his context in that tenant is gone.
-    members::remove(app.enter(&ada_ctx).await.unwrap(), bob.user_id)
+    app.transact(&ada_ctx, async |tx| members::remove(tx, bob.user_id).await)
         .await
         .unwrap();
     assert!(matches!(
         TenantCtx::for_session(&app, &bob_session).await,
         Err(DomainError::NotFound)
     ));
-    projects::delete(
-        app.enter(&ada_ctx).await.unwrap(),
-        &tests::scratch_image_store(),
-        project.id,
-    )
-    .await
-    .unwrap();
+    // The project has no images: nothing to delete from storage after the commit.
+    let orphans = app
+        .transact(&ada_ctx, async |tx| projects::delete(tx, project.id).await)
+        .await
+        .unwrap();
+    assert!(orphans.is_empty());
     assert!(
-        projects::list(app.enter(&ada_ctx).await.unwrap())
+        app.transact(&ada_ctx, async |tx| projects::list(tx).await)
             .await
             .unwrap()
             .is_empty()
@@ -401,52 +398,48 @@ async fn project_names_are_unique_per_tenant_ignoring_case_and_ids_of_other_tena
     let (bob, _) = sign_up(&app, "bob@example.com", "Bob's").await;
     let ada_ctx = TenantCtx::for_session(&app, &ada).await.unwrap();
     let bob_ctx = TenantCtx::for_session(&app, &bob).await.unwrap();
-    let project = projects::create(
-        app.enter(&ada_ctx).await.unwrap(),
-        project_form("Widgets").parse().unwrap(),
-    )
-    .await
-    .unwrap();
-    let duplicate = projects::create(
-        app.enter(&ada_ctx).await.unwrap(),
-        project_form("WIDGETS").parse().unwrap(),
-    )
-    .await;
+    let project = app
+        .transact(&ada_ctx, async |tx| {
+            projects::create(tx, project_form("Widgets").parse().unwrap()).await
+        })
+        .await
+        .unwrap();
+    let duplicate = app
+        .transact(&ada_ctx, async |tx| {
+            projects::create(tx, project_form("WIDGETS").parse().unwrap()).await
+        })
+        .await;
     assert!(
         matches!(&duplicate, Err(DomainError::Conflict(m)) if m.contains("name")),
         "{duplicate:?}"
     );
     // Another tenant may use the same name.
-    projects::create(
-        app.enter(&bob_ctx).await.unwrap(),
-        project_form("Widgets").parse().unwrap(),
-    )
+    app.transact(&bob_ctx, async |tx| {
+        projects::create(tx, project_form("Widgets").parse().unwrap()).await
+    })
     .await
     .unwrap();
     // Bob cannot read, rename or delete Ada's project by id; it is exactly as missing as a random id.
     for id in [project.id, ProjectId::from_uuid(Uuid::new_v4())] {
         assert!(matches!(
-            projects::get(app.enter(&bob_ctx).await.unwrap(), id).await,
+            app.transact(&bob_ctx, async |tx| projects::get(tx, id).await)
+                .await,
             Err(DomainError::NotFound)
         ));
-        let rename = projects::update(
-            app.enter(&bob_ctx).await.unwrap(),
-            id,
-            project_form("Mine").parse().unwrap(),
-        )
-        .await;
+        let rename = app
+            .transact(&bob_ctx, async |tx| {
+                projects::update(tx, id, project_form("Mine").parse().unwrap()).await
+            })
+            .await;
         assert!(matches!(rename, Err(DomainError::NotFound)));
         assert!(matches!(
-            projects::delete(
-                app.enter(&bob_ctx).await.unwrap(),
-                &tests::scratch_image_store(),
-                id
-            )
-            .await,
+            app.transact(&bob_ctx, async |tx| projects::delete(tx, id).await)
+                .await,
             Err(DomainError::NotFound)
         ));
     }
-    let still = projects::get(app.enter(&ada_ctx).await.unwrap(), project.id)
+    let still = app
+        .transact(&ada_ctx, async |tx| projects::get(tx, project.id).await)
         .await
         .unwrap();
     assert_eq!(still, project, "untouched");
@@ -470,24 +463,22 @@ async fn a_session_transaction_verifies_the_session_and_scopes_itself_to_its_ten
     let (ada, ada_token) = sign_up(&app, "ada@example.com", "Ada's").await;
     let (_, bob_token) = sign_up(&app, "bob@example.com", "Bob's").await;
     let ada_ctx = TenantCtx::for_session(&app, &ada).await.unwrap();
-    projects::create(
-        app.enter(&ada_ctx).await.unwrap(),
-        project_form("Widgets").parse().unwrap(),
-    )
+    app.transact(&ada_ctx, async |tx| {
+        projects::create(tx, project_form("Widgets").parse().unwrap()).await
+    })
     .await
     .unwrap();
 
     let tx = app.enter_session(&ada_token).await.unwrap();
     assert_eq!(tx.ctx().tenant_id(), ada_ctx.tenant_id());
-    assert_eq!(tx.ctx().user_id(), ada.user_id);
+    assert_eq!(tx.ctx().user_id(), Some(ada.user_id));
     assert_eq!(tx.ctx().role(), Role::Owner);
-    let (_, txn) = tx.into_parts();
     // Row-level security is already set: the project is visible without any further statement.
     assert_eq!(
-        count(&txn, "SELECT count(*) FROM projects", vec![]).await,
+        count(tx.raw(), "SELECT count(*) FROM projects", vec![]).await,
         1
     );
-    txn.commit().await.unwrap();
+    tx.commit().await.unwrap();
     assert_eq!(
         count(&pool, "SELECT count(*) FROM projects", vec![]).await,
         0,
@@ -495,12 +486,12 @@ async fn a_session_transaction_verifies_the_session_and_scopes_itself_to_its_ten
     );
 
     // Bob's session sees Bob's tenant, which has no project.
-    let (_, txn) = app.enter_session(&bob_token).await.unwrap().into_parts();
+    let tx = app.enter_session(&bob_token).await.unwrap();
     assert_eq!(
-        count(&txn, "SELECT count(*) FROM projects", vec![]).await,
+        count(tx.raw(), "SELECT count(*) FROM projects", vec![]).await,
         0
     );
-    txn.commit().await.unwrap();
+    tx.commit().await.unwrap();
 
     assert!(matches!(
         app.enter_session("not-a-session").await,

@@ -125,6 +125,13 @@ pub async fn seed_tenant(owner: &DatabaseConnection, name: &str) -> Seeded {
         ],
     )
     .await;
+    // A job of the tenant: its "queued" event is the tenant's `job_events` row.
+    exec(
+        owner,
+        "INSERT INTO jobs (id, kind, for_tenant, max_attempts) VALUES ($1, 'test.seeded', $2, 1)",
+        vec![Uuid::new_v4().into(), s.tenant.into()],
+    )
+    .await;
     exec(
         owner,
         "INSERT INTO project_syncs (id, tenant_id, project_id, branch, status)

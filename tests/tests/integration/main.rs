@@ -6,6 +6,7 @@ mod accounts;
 mod browser;
 mod fixtures;
 mod health;
+mod job_events;
 mod job_runtime;
 mod malformed;
 mod memory;

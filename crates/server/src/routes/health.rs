@@ -1,12 +1,14 @@
 //! Liveness and readiness.
 
-use app::state::AppState;
-use axum::Json;
-use axum::extract::State;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use migration::{Migrator, guard};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
+
+/// The application role's pool, for the readiness check.
+#[derive(Debug, Clone)]
+pub struct Pool(pub sea_orm::DatabaseConnection);
 
 /// The process is up and serving HTTP. Touches nothing else.
 pub async fn healthz() -> Json<Value> {
@@ -14,8 +16,8 @@ pub async fn healthz() -> Json<Value> {
 }
 
 /// The database answers as the application role and every migration this build knows is applied.
-pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let db = state.db.connection();
+pub async fn readyz(Extension(Pool(db)): Extension<Pool>) -> (StatusCode, Json<Value>) {
+    let db = &db;
     if let Err(error) = db.execute_unprepared("SELECT 1").await {
         tracing::warn!(%error, "readiness: database unreachable");
         return not_ready(json!({ "database": "unreachable" }));

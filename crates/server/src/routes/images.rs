@@ -19,7 +19,7 @@ use std::time::Duration;
 /// keeps shared caches from storing what only a tenant's members may see.
 const CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
 
-fn session_token(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn session_token(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
     token_from(state, headers).ok_or(ApiError::Unauthorized)
 }
 
@@ -83,7 +83,8 @@ pub async fn download(
             .db
             .enter_session(&session_token(&state, &headers)?)
             .await?;
-        let image = images::stored(tx, image_id).await?;
+        let image = images::stored(&tx, image_id).await?;
+        tx.end_read();
         let etag = image.etag();
         let fresh = headers
             .get_all(header::IF_NONE_MATCH)

@@ -1,5 +1,6 @@
 //! The HTTP routes.
 
+mod events;
 mod health;
 mod images;
 mod request_checks;
@@ -8,6 +9,7 @@ use crate::error::ErrorResponse;
 use api::ApiError;
 use app::state::AppState;
 use app::{App, shell};
+use axum::Extension;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
@@ -21,9 +23,21 @@ use tower_http::trace::TraceLayer;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// What the routes share beyond the application state: the instance's event listener, and the
+/// pool itself for the readiness check (which reads migrations, not tenant rows).
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// This instance's listener for live events.
+    pub events: crate::events::EventHub,
+    /// Seconds between keep-alives on an idle event stream.
+    pub sse_keep_alive: std::time::Duration,
+    /// The application role's pool.
+    pub pool: sea_orm::DatabaseConnection,
+}
+
 /// The application's router. Every request gets an `x-request-id` (kept if the client sent one),
 /// logged on its span and echoed on the response, so a user's report can be matched to the log.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, shared: Shared) -> Router {
     let options = state.leptos_options.clone();
     let pkg_dir =
         std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
@@ -37,6 +51,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/images/{image_id}",
             axum::routing::get(images::download),
+        )
+        .route(
+            "/api/v1/events/jobs/{job_id}",
+            axum::routing::get(events::job_events),
         )
         // Pages (rendered on the server; their islands hydrated by the bundle) and the server
         // functions under /api/v1.
@@ -54,6 +72,9 @@ pub fn router(state: AppState) -> Router {
             request_checks::guard,
         ))
         .with_state(state)
+        .layer(Extension(shared.events))
+        .layer(Extension(events::KeepAliveEvery(shared.sse_keep_alive)))
+        .layer(Extension(health::Pool(shared.pool)))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

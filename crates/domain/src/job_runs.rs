@@ -1,0 +1,161 @@
+//! A tenant's background jobs: enqueued in the tenant's transaction (so a job exists only if the
+//! change asking for it commits), their events read under row-level security, their progress
+//! reported by the job itself, and cancelled by members.
+
+use crate::audit::AuditAction;
+use crate::{DomainError, TenantTxn, audit};
+use api::ids::{JobId, UserId};
+use api::jobs::{JobEvent, JobEventBody, JobStatus};
+use jobs::{Enqueue, JobKind};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+/// Enqueues a job of kind `K` for the context's tenant, on behalf of the acting user. It becomes
+/// visible to runtimes when the caller commits.
+pub async fn enqueue<K: JobKind>(
+    tx: &TenantTxn,
+    payload: &K::Payload,
+) -> Result<JobId, DomainError> {
+    let ctx = tx.ctx();
+    let options = Enqueue {
+        for_tenant: Some(ctx.tenant_id().into_uuid()),
+        requested_by: ctx.user_id().map(UserId::into_uuid),
+        ..Enqueue::default()
+    };
+    let id = jobs::enqueue::<K>(tx.txn(), payload, options)
+        .await
+        .map_err(queue_error)?
+        .ok_or_else(|| {
+            DomainError::Internal("a job without a unique key was not enqueued".into())
+        })?;
+    Ok(JobId::from_uuid(id))
+}
+
+/// The job's status; a job of another tenant (or of none) is `NotFound`.
+pub async fn status(tx: &TenantTxn, job: JobId) -> Result<JobStatus, DomainError> {
+    // The queue is not tenant data (claiming crosses tenants), so the tenant is checked here.
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT status FROM jobs WHERE id = $1 AND for_tenant = $2",
+            [
+                job.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+            ],
+        ))
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let status: String = row.try_get("", "status")?;
+    JobStatus::parse(&status)
+        .ok_or_else(|| DomainError::Internal(format!("unknown job status {status:?}")))
+}
+
+/// Up to `limit` of the job's events after event `after` (0: from the start), in order.
+pub async fn events_after(
+    tx: &TenantTxn,
+    job: JobId,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<JobEvent>, DomainError> {
+    let rows = tx
+        .txn()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id, kind, data, created_at FROM job_events
+              WHERE job_id = $1 AND tenant_id = $2 AND id > $3
+              ORDER BY id
+              LIMIT $4",
+            [
+                job.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+                after.into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let kind: String = row.try_get("", "kind")?;
+            let data: serde_json::Value = row.try_get("", "data")?;
+            let at: chrono::DateTime<chrono::FixedOffset> = row.try_get("", "created_at")?;
+            let body = match kind.as_str() {
+                "progress" => JobEventBody::Progress { progress: data },
+                _ => {
+                    let change: StatusChange = serde_json::from_value(data)
+                        .map_err(|e| DomainError::Internal(format!("job status event: {e}")))?;
+                    JobEventBody::Status {
+                        status: change.status,
+                        attempt: change.attempt,
+                        max_attempts: change.max_attempts,
+                        error: change.error,
+                    }
+                }
+            };
+            Ok(JobEvent {
+                id: row.try_get("", "id")?,
+                body,
+                at: at.to_rfc3339(),
+            })
+        })
+        .collect()
+}
+
+/// A status event as the `jobs_record_status` trigger writes it.
+#[derive(serde::Deserialize)]
+struct StatusChange {
+    status: JobStatus,
+    attempt: i32,
+    max_attempts: i32,
+    error: Option<String>,
+}
+
+/// Records the acting job's progress; it is announced when the caller commits, together with
+/// whatever else the step changed. Only a job reports progress.
+pub async fn report_progress(
+    tx: &TenantTxn,
+    progress: &serde_json::Value,
+) -> Result<(), DomainError> {
+    let job = tx
+        .ctx()
+        .job_id()
+        .ok_or_else(|| DomainError::Forbidden("only a job reports its progress".into()))?;
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO job_events (tenant_id, job_id, kind, data) VALUES ($1, $2, 'progress', $3)",
+            [
+                tx.ctx().tenant_id().into_uuid().into(),
+                job.into_uuid().into(),
+                progress.clone().into(),
+            ],
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Asks the job to stop: a queued job is cancelled at once, a running one at its next step. Any
+/// member may cancel the team's work. A job already over is a `Conflict`.
+pub async fn cancel(tx: &TenantTxn, job: JobId) -> Result<(), DomainError> {
+    let status = status(tx, job).await?;
+    if status.is_final() {
+        return Err(DomainError::Conflict("this job is over already".into()));
+    }
+    jobs::cancel(tx.txn(), job.into_uuid())
+        .await
+        .map_err(queue_error)?;
+    audit::record(
+        tx.txn(),
+        tx.ctx(),
+        AuditAction::JobCancel,
+        job.into_uuid(),
+        serde_json::json!({"status": status}),
+    )
+    .await
+}
+
+fn queue_error(error: jobs::JobError) -> DomainError {
+    match error {
+        jobs::JobError::Database(error) => error.into(),
+        jobs::JobError::Payload(error) => DomainError::Internal(format!("job payload: {error}")),
+    }
+}
