@@ -47,16 +47,10 @@ fn runtime(db: DatabaseConnection, url: &str, name: &str, started: Started) -> R
         })
 }
 
-fn percentiles(label: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+fn percentiles(label: &str, samples: Vec<Duration>) {
     println!(
-        "{label}: {} jobs, enqueue-to-start p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-        samples.len(),
-        ms(at(0.5)),
-        ms(at(0.99)),
-        ms(samples[samples.len() - 1]),
+        "{label}: {}",
+        benches::latency_line("jobs", "enqueue-to-start", samples)
     );
 }
 
