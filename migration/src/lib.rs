@@ -10,6 +10,7 @@ mod m20261122_000004_image_tenants;
 mod m20261129_000005_account_trust;
 mod m20261129_000006_jobs;
 mod m20261129_000007_job_events;
+mod m20261129_000008_project_sync;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000005_account_trust::Migration),
             Box::new(m20261129_000006_jobs::Migration),
             Box::new(m20261129_000007_job_events::Migration),
+            Box::new(m20261129_000008_project_sync::Migration),
         ]
     }
 }

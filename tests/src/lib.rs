@@ -19,6 +19,7 @@ use tokio::sync::{OnceCell, oneshot};
 use uuid::Uuid;
 
 pub mod crash;
+pub mod github_double;
 pub mod images;
 pub mod mailbox;
 

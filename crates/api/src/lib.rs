@@ -8,6 +8,7 @@ pub mod jobs;
 pub mod memory;
 pub mod notes;
 pub mod projects;
+pub mod syncs;
 pub mod tenants;
 #[cfg(feature = "server-fn")]
 pub mod wire;

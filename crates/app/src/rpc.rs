@@ -7,13 +7,15 @@
 
 use api::ApiError;
 use api::ids::{
-    InvitationId, JobId, MemoryEntryId, NoteId, NoteImageId, ProjectId, SessionId, TenantId, UserId,
+    InvitationId, JobId, MemoryEntryId, NoteId, NoteImageId, ProjectId, ProjectSyncId, SessionId,
+    TenantId, UserId,
 };
 use api::memory::{MemoryEntry, MemoryEntryForm, MemoryPage, MemoryQuery, MemoryStatus};
 #[cfg(feature = "ssr")]
 use api::notes::ImageCaption;
 use api::notes::{ImageLimits, Note, NoteForm, NoteImage};
 use api::projects::{Project, ProjectForm};
+use api::syncs::ProjectSync;
 use api::tenants::{
     Invitation, InvitationSent, InvitationView, InvitedSignUpForm, LogInForm, Member,
     PasswordChangeForm, Role, SessionInfo, SessionView, SignUpForm,
@@ -28,7 +30,7 @@ use crate::session_cookie;
 #[cfg(feature = "ssr")]
 use domain::accounts::{recovery, sessions};
 #[cfg(feature = "ssr")]
-use domain::{accounts, images, invitations, job_runs, members, memory, notes, projects};
+use domain::{accounts, images, invitations, job_runs, members, memory, notes, projects, syncs};
 
 /// Who is signed in, or `None`.
 #[server(prefix = "/api/v1", endpoint = "session", input = Json, output = Json)]
@@ -461,6 +463,40 @@ pub async fn set_memory_status(
 pub async fn cancel_job(id: JobId) -> Result<(), ApiError> {
     let tx = session_cookie::require_tenant().await?;
     job_runs::cancel(&tx, id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Syncs the project's linked branch into the Memory Hub, or answers the sync already queued or
+/// running (pressing Sync twice starts one). Its `job_id` is the live progress stream
+/// (`/api/v1/events/jobs/{job_id}`).
+#[server(prefix = "/api/v1", endpoint = "sync_project", input = Json, output = Json)]
+pub async fn sync_project(project_id: ProjectId) -> Result<ProjectSync, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    let sync = syncs::start(&tx, project_id, api::syncs::SyncTrigger::Button).await?;
+    tx.commit().await?;
+    Ok(sync)
+}
+
+/// The project's syncs, newest first (the last 50).
+#[server(prefix = "/api/v1", endpoint = "list_syncs", input = Json, output = Json)]
+pub async fn list_syncs(project_id: ProjectId) -> Result<Vec<ProjectSync>, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(syncs::history(&tx, project_id, 50).await?)
+}
+
+/// One sync.
+#[server(prefix = "/api/v1", endpoint = "get_sync", input = Json, output = Json)]
+pub async fn get_sync(id: ProjectSyncId) -> Result<ProjectSync, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(syncs::get(&tx, id).await?)
+}
+
+/// Cancels a queued or running sync: nothing it did becomes visible.
+#[server(prefix = "/api/v1", endpoint = "cancel_sync", input = Json, output = Json)]
+pub async fn cancel_sync(id: ProjectSyncId) -> Result<(), ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    syncs::cancel(&tx, id).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -40,6 +40,10 @@ pub(crate) enum AuditAction {
     NoteDelete,
     /// `note.update` on `project_notes`.
     NoteUpdate,
+    /// `sync.complete` on `project_syncs`.
+    SyncComplete,
+    /// `sync.start` on `project_syncs`.
+    SyncStart,
     /// `project.create` on `projects`.
     ProjectCreate,
     /// `project.delete` on `projects`.
@@ -67,6 +71,8 @@ impl AuditAction {
             Self::NoteCreate => "note.create",
             Self::NoteDelete => "note.delete",
             Self::NoteUpdate => "note.update",
+            Self::SyncComplete => "sync.complete",
+            Self::SyncStart => "sync.start",
             Self::ProjectCreate => "project.create",
             Self::ProjectDelete => "project.delete",
             Self::ProjectUpdate => "project.update",
@@ -89,6 +95,7 @@ impl AuditAction {
             | Self::MemorySupersede => "memory_entries",
             Self::NoteCreate | Self::NoteDelete | Self::NoteUpdate => "project_notes",
             Self::ProjectCreate | Self::ProjectDelete | Self::ProjectUpdate => "projects",
+            Self::SyncComplete | Self::SyncStart => "project_syncs",
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod notes;
 pub mod projects;
 pub mod rate_limit;
 mod storage;
+pub mod syncs;
 mod tenant;
 
 pub use error::{DomainError, Upstream};

@@ -27,6 +27,8 @@ const NOT_SETTINGS: &[&str] = &[
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    /// GitHub, for Project Sync.
+    pub github: GitHubSettings,
     /// Where Cairn keeps its local state: the embedded database, stored objects.
     pub data_dir: PathBuf,
     /// The HTTP server.
@@ -229,6 +231,36 @@ impl Default for Settings {
             accounts: AccountSettings::default(),
             mail: MailSettings::default(),
             log: LogSettings::default(),
+            github: GitHubSettings::default(),
+        }
+    }
+}
+
+/// GitHub, for Project Sync.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GitHubSettings {
+    /// The API root: GitHub's, or a GitHub Enterprise Server's (`https://github.example.com/api/v3`).
+    pub api_url: String,
+    /// A sync waits for a rate limit that resets within this many seconds, and fails (saying
+    /// until when) for a longer one.
+    pub max_rate_limit_wait_secs: u64,
+    /// Files larger than this are skipped (counted as `too_large`).
+    pub max_file_bytes: u64,
+    /// Blobs fetched at once.
+    pub fetch_concurrency: usize,
+    /// The first pause before retrying a 5xx answer or a dropped connection (doubling).
+    pub retry_pause_ms: u64,
+}
+
+impl Default for GitHubSettings {
+    fn default() -> Self {
+        Self {
+            api_url: github::PUBLIC_API.into(),
+            max_rate_limit_wait_secs: 900,
+            max_file_bytes: 1024 * 1024,
+            fetch_concurrency: 8,
+            retry_pause_ms: 500,
         }
     }
 }

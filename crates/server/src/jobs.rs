@@ -26,15 +26,24 @@ impl JobKind for StorageSweep {
 }
 
 /// The runtime with every job kind this server runs, named after this process.
-pub fn runtime(state: &AppState, pool: &sea_orm::DatabaseConnection) -> Runtime {
+pub fn runtime(
+    state: &AppState,
+    pool: &sea_orm::DatabaseConnection,
+    github: &crate::config::GitHubSettings,
+) -> Runtime {
     let instance = format!(
         "cairn-{}-{}",
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     );
     let sweep_state = state.clone();
-    Runtime::new(pool.clone(), instance).register::<StorageSweep, _, _>(
-        move |_ctx, payload: SweepPayload| {
+    let sync_db = state.db.clone();
+    let github = github.clone();
+    Runtime::new(pool.clone(), instance)
+        .register::<domain::syncs::ProjectSyncJob, _, _>(move |job, payload| {
+            crate::project_sync::run(sync_db.clone(), github.clone(), job, payload)
+        })
+        .register::<StorageSweep, _, _>(move |_ctx, payload: SweepPayload| {
             let state = sweep_state.clone();
             async move {
                 let grace = Duration::from_secs(payload.grace_secs);
@@ -51,6 +60,5 @@ pub fn runtime(state: &AppState, pool: &sea_orm::DatabaseConnection) -> Runtime 
                     Err(error) => Err(error.into_job_failure()),
                 }
             }
-        },
-    )
+        })
 }

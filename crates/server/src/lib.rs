@@ -8,6 +8,7 @@ pub mod embedded_db;
 mod error;
 pub mod events;
 pub mod jobs;
+pub mod project_sync;
 mod routes;
 pub mod startup;
 mod storage;

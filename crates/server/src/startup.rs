@@ -24,6 +24,8 @@ pub struct Application {
     database: DatabaseTarget,
     state: AppState,
     sweep: SweepSchedule,
+    /// How syncs reach GitHub.
+    github: crate::config::GitHubSettings,
     /// The application role's pool (the state's `Db` wraps the same one).
     pool: DatabaseConnection,
     events: EventsRunning,
@@ -54,6 +56,7 @@ impl Application {
     /// migrations if configured to, connects as the application role and binds the port.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = DatabaseTarget::resolve(&settings).await?;
+        let github = settings.github.clone();
         let sweep = SweepSchedule {
             interval: (settings.storage.sweep_interval_secs > 0)
                 .then(|| Duration::from_secs(settings.storage.sweep_interval_secs)),
@@ -72,6 +75,7 @@ impl Application {
                 database,
                 state,
                 sweep,
+                github,
                 pool,
                 events,
             }),
@@ -178,6 +182,7 @@ impl Application {
             database,
             state,
             sweep,
+            github,
             pool,
             events,
             ..
@@ -186,7 +191,7 @@ impl Application {
         drop(listener);
         events.stop().await;
         tracing::info!("cairn is running jobs (no HTTP)");
-        let jobs = JobsRunning::start(&state, &pool, &database, sweep);
+        let jobs = JobsRunning::start(&state, &pool, &database, sweep, &github);
         shutdown.await;
         jobs.stop().await;
         let _ = pool.close().await;
@@ -205,11 +210,12 @@ impl Application {
             database,
             state,
             sweep,
+            github,
             pool,
             events,
         } = self;
         tracing::info!(address = %listener.local_addr()?, "cairn is serving");
-        let jobs = JobsRunning::start(&state, &pool, &database, sweep);
+        let jobs = JobsRunning::start(&state, &pool, &database, sweep, &github);
         // Connect info gives server functions the peer address (log-in rate limits).
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         // Streamed pages are written in several chunks: without TCP_NODELAY, Nagle's algorithm and
@@ -254,6 +260,7 @@ impl JobsRunning {
         pool: &DatabaseConnection,
         database: &DatabaseTarget,
         sweep: SweepSchedule,
+        github: &crate::config::GitHubSettings,
     ) -> Self {
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let stopped = move || {
@@ -262,8 +269,8 @@ impl JobsRunning {
                 let _ = stopping.wait_for(|stop| *stop).await;
             }
         };
-        let runtime =
-            crate::jobs::runtime(state, pool).listening_on(database.app_url.expose_secret());
+        let runtime = crate::jobs::runtime(state, pool, github)
+            .listening_on(database.app_url.expose_secret());
         let schedule = sweep.interval.map(|interval| {
             runtime.every::<crate::jobs::StorageSweep>(
                 interval,

@@ -62,15 +62,15 @@ fn worker(db: &TestDb, pool: sea_orm::DatabaseConnection) -> Runtime {
 
 /// One event as the stream sent it.
 #[derive(Debug, Clone)]
-struct Sse {
-    id: i64,
-    event: String,
-    data: Value,
+pub(crate) struct Sse {
+    pub(crate) id: i64,
+    pub(crate) event: String,
+    pub(crate) data: Value,
 }
 
 /// Reads Server-Sent Events from `response` until `until` says stop or the stream ends, within
 /// 20 s. Keep-alive comments are counted.
-async fn read_events(
+pub(crate) async fn read_events(
     response: reqwest::Response,
     until: impl Fn(&[Sse]) -> bool,
 ) -> (Vec<Sse>, usize) {
@@ -114,7 +114,7 @@ async fn read_events(
     (events, comments)
 }
 
-async fn open_stream(
+pub(crate) async fn open_stream(
     client: &RpcClient,
     app: &TestApp,
     job: JobId,

@@ -13,6 +13,7 @@ mod memory;
 mod migrations;
 mod notes;
 mod pages;
+mod project_sync;
 mod rpc;
 mod schema;
 mod serve;

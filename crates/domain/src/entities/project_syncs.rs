@@ -40,6 +40,13 @@ pub struct Model {
     pub started_at: Option<DateTimeWithTimeZone>,
     pub heartbeat_at: Option<DateTimeWithTimeZone>,
     pub finished_at: Option<DateTimeWithTimeZone>,
+    pub job_id: Option<Uuid>,
+    pub trigger: String,
+    pub scan_path: String,
+    pub branch_etag: Option<String>,
+    pub files_moved: i32,
+    pub skipped: Json,
+    pub progress: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,157 @@
+//! Project Sync as clients see it: a sync's record and its live progress.
+
+use crate::ids::{JobId, ProjectId, ProjectSyncId};
+use crate::jobs::JobStatus;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What started a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncTrigger {
+    /// Someone pressed Sync.
+    Button,
+    /// `cairn sync`.
+    Cli,
+    /// A push to the branch (GitHub's webhook).
+    Webhook,
+    /// The project's schedule.
+    Schedule,
+}
+
+impl SyncTrigger {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Button => "button",
+            Self::Cli => "cli",
+            Self::Webhook => "webhook",
+            Self::Schedule => "schedule",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "button" => Self::Button,
+            "cli" => Self::Cli,
+            "webhook" => Self::Webhook,
+            "schedule" => Self::Schedule,
+            _ => return None,
+        })
+    }
+}
+
+/// The steps of a sync, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncPhase {
+    /// Asking GitHub for the branch's head.
+    Prepare,
+    /// Listing the tree and comparing it with the Memory Hub.
+    Scan,
+    /// Fetching new and changed files.
+    Import,
+    /// Making the new state current, in one transaction.
+    Finalize,
+}
+
+impl SyncPhase {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Prepare => "prepare",
+            Self::Scan => "scan",
+            Self::Import => "import",
+            Self::Finalize => "finalize",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "prepare" => Self::Prepare,
+            "scan" => Self::Scan,
+            "import" => Self::Import,
+            "finalize" => Self::Finalize,
+            _ => return None,
+        })
+    }
+}
+
+/// Files by what the sync did with them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncCounts {
+    /// Files in the tree under the scan path.
+    pub scanned: u32,
+    /// New paths.
+    pub added: u32,
+    /// Same path, new contents.
+    pub changed: u32,
+    /// Same contents, new path (re-pointed without fetching).
+    pub moved: u32,
+    /// Gone from the branch (superseded).
+    pub removed: u32,
+    /// Neither fetched nor touched.
+    pub unchanged: u32,
+    /// Left out, by reason (`binary`, `too_large`, `ignored`).
+    pub skipped: BTreeMap<String, u32>,
+}
+
+/// A sync's live progress: what the banner shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncProgress {
+    /// The step it is on.
+    pub phase: SyncPhase,
+    /// Files so far.
+    pub counts: SyncCounts,
+    /// Files to fetch in the import.
+    pub to_fetch: u32,
+    /// Fetched so far.
+    pub fetched: u32,
+    /// Requests sent to GitHub.
+    pub github_requests: u64,
+    /// GitHub's remaining rate limit, when it said.
+    pub rate_limit_remaining: Option<u64>,
+    /// Seconds the import should still take, once it can tell.
+    pub eta_secs: Option<u64>,
+    /// Waiting for GitHub's rate limit until this moment (RFC 3339), when it is.
+    pub waiting_until: Option<String>,
+}
+
+/// One sync of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSync {
+    /// Id.
+    pub id: ProjectSyncId,
+    /// The project.
+    pub project_id: ProjectId,
+    /// The job running it: its events are the live progress.
+    pub job_id: Option<JobId>,
+    /// What started it.
+    pub trigger: SyncTrigger,
+    /// Who pressed Sync (or ran the command), when a person did.
+    pub requested_by: Option<String>,
+    /// The branch.
+    pub branch: String,
+    /// The folder synced (`""`: the whole repository).
+    pub scan_path: String,
+    /// The commit synced, once known.
+    pub head_sha: Option<String>,
+    /// Where it is.
+    pub status: JobStatus,
+    /// The step it reached.
+    pub phase: Option<SyncPhase>,
+    /// Files by outcome.
+    pub counts: SyncCounts,
+    /// Requests sent to GitHub.
+    pub github_requests: u32,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Queued at (RFC 3339).
+    pub created_at: String,
+    /// Started at.
+    pub started_at: Option<String>,
+    /// Ended at.
+    pub finished_at: Option<String>,
+}

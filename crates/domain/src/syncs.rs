@@ -1,0 +1,534 @@
+//! Project Sync's records: starting a sync (one queued or running per project, held by the
+//! database), what a run needs to know, its progress, and the finalize that makes a run's result
+//! current in one transaction. The run itself (GitHub, the diff) is the server's `project.sync`
+//! job, acting through these functions as `Actor::Job`.
+
+use crate::audit::AuditAction;
+use crate::entities::projects;
+use crate::{DomainError, TenantTxn, audit, job_runs};
+use api::github::{BranchName, GithubRepo, ScanPath};
+use api::ids::{JobId, ProjectId, ProjectSyncId, UserId};
+use api::jobs::JobStatus;
+use api::syncs::{ProjectSync, SyncCounts, SyncPhase, SyncProgress, SyncTrigger};
+use jobs::JobKind;
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The job that runs a sync. Its body is registered by the server.
+pub struct ProjectSyncJob;
+
+/// What the job is given: the sync to run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProjectSyncPayload {
+    /// The sync row.
+    pub sync_id: ProjectSyncId,
+}
+
+impl JobKind for ProjectSyncJob {
+    const NAME: &'static str = "project.sync";
+    type Payload = ProjectSyncPayload;
+    // A sync is idempotent until its finalize commits: a run cut short is simply run again.
+    const MAX_ATTEMPTS: i32 = 3;
+    const STALE_AFTER: Duration = Duration::from_secs(60);
+    const REQUEUE_WHEN_STALE: bool = true;
+}
+
+const SYNC_COLUMNS: &str = "s.id, s.project_id, s.job_id, s.trigger, s.branch, s.scan_path, s.head_sha,
+    s.status, s.phase, s.files_scanned, s.files_added, s.files_changed, s.files_moved,
+    s.files_removed, s.files_unchanged, s.skipped, s.github_requests, s.error, s.created_at,
+    s.started_at, s.finished_at, u.display_name AS requested_by_name, u.email AS requested_by_email";
+
+/// Starts a sync of the project's linked branch, or answers the one already queued or running
+/// (pressing Sync twice starts one). The job is enqueued in the same transaction.
+pub async fn start(
+    tx: &TenantTxn,
+    project_id: ProjectId,
+    trigger: SyncTrigger,
+) -> Result<ProjectSync, DomainError> {
+    let project = tx.find::<projects::Entity>(project_id.into_uuid()).await?;
+    let Some(branch) = project.github_branch.clone() else {
+        return Err(DomainError::Invalid {
+            field: "project_id".into(),
+            reason: "the project is not linked to a GitHub repository".into(),
+        });
+    };
+    let ctx = tx.ctx();
+    let sync_id = Uuid::now_v7();
+    // The partial unique index allows one queued or running sync per project; a second start
+    // inserts nothing (and waits for a concurrent one to commit first).
+    let inserted = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO project_syncs (id, tenant_id, project_id, branch, scan_path, trigger,
+                                        requested_by, previous_sync_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7,
+                     (SELECT id FROM project_syncs WHERE project_id = $3
+                       ORDER BY created_at DESC, id DESC LIMIT 1))
+             ON CONFLICT (project_id) WHERE status IN ('queued', 'running') DO NOTHING
+             RETURNING id",
+            [
+                sync_id.into(),
+                ctx.tenant_id().into_uuid().into(),
+                project.id.into(),
+                branch.into(),
+                project.github_path.clone().into(),
+                trigger.as_str().into(),
+                ctx.user_id().map(UserId::into_uuid).into(),
+            ],
+        ))
+        .await?;
+    if inserted.is_none() {
+        return active(tx, project_id)
+            .await?
+            .ok_or_else(|| DomainError::Conflict("a sync just ended; press Sync again".into()));
+    }
+    let sync = ProjectSyncId::from_uuid(sync_id);
+    let job =
+        job_runs::enqueue::<ProjectSyncJob>(tx, &ProjectSyncPayload { sync_id: sync }).await?;
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE project_syncs SET job_id = $2 WHERE id = $1",
+            [sync_id.into(), job.into_uuid().into()],
+        ))
+        .await?;
+    audit::record(
+        tx.txn(),
+        ctx,
+        AuditAction::SyncStart,
+        sync_id,
+        serde_json::json!({"project": project.id, "trigger": trigger.as_str()}),
+    )
+    .await?;
+    get(tx, sync).await
+}
+
+/// The project's queued or running sync, if any.
+pub async fn active(
+    tx: &TenantTxn,
+    project_id: ProjectId,
+) -> Result<Option<ProjectSync>, DomainError> {
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT {SYNC_COLUMNS} FROM project_syncs s LEFT JOIN users u ON u.id = s.requested_by
+                  WHERE s.project_id = $1 AND s.tenant_id = $2 AND s.status IN ('queued', 'running')"
+            ),
+            [
+                project_id.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+            ],
+        ))
+        .await?;
+    row.map(to_dto).transpose()
+}
+
+/// One sync; another tenant's is `NotFound`.
+pub async fn get(tx: &TenantTxn, id: ProjectSyncId) -> Result<ProjectSync, DomainError> {
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT {SYNC_COLUMNS} FROM project_syncs s LEFT JOIN users u ON u.id = s.requested_by
+                  WHERE s.id = $1 AND s.tenant_id = $2"
+            ),
+            [id.into_uuid().into(), tx.ctx().tenant_id().into_uuid().into()],
+        ))
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    to_dto(row)
+}
+
+/// The project's syncs, newest first (at most `limit`).
+pub async fn history(
+    tx: &TenantTxn,
+    project_id: ProjectId,
+    limit: u64,
+) -> Result<Vec<ProjectSync>, DomainError> {
+    tx.find::<projects::Entity>(project_id.into_uuid()).await?;
+    let rows = tx
+        .txn()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "SELECT {SYNC_COLUMNS} FROM project_syncs s LEFT JOIN users u ON u.id = s.requested_by
+                  WHERE s.project_id = $1 AND s.tenant_id = $2
+                  ORDER BY s.created_at DESC, s.id DESC LIMIT $3"
+            ),
+            [
+                project_id.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
+        ))
+        .await?;
+    rows.into_iter().map(to_dto).collect()
+}
+
+/// Cancels the sync (its job stops at its next step; nothing it did becomes visible).
+pub async fn cancel(tx: &TenantTxn, id: ProjectSyncId) -> Result<(), DomainError> {
+    let sync = get(tx, id).await?;
+    let job = sync
+        .job_id
+        .ok_or_else(|| DomainError::Conflict("this sync is over already".into()))?;
+    job_runs::cancel(tx, job).await
+}
+
+/// What a run needs: the repository, branch and folder as they were when the sync started, and
+/// the branch's ETag from the last completed sync of that branch.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    /// The sync.
+    pub sync_id: ProjectSyncId,
+    /// Its project.
+    pub project_id: ProjectId,
+    /// The repository.
+    pub repo: GithubRepo,
+    /// The branch.
+    pub branch: BranchName,
+    /// The folder.
+    pub scan_path: ScanPath,
+    /// For `If-None-Match`.
+    pub last_etag: Option<String>,
+    /// The head the last completed sync of this branch imported.
+    pub last_head: Option<String>,
+}
+
+/// Marks the sync running and reads its plan. A sync that is over already (cancelled while
+/// queued) is `Conflict`.
+pub async fn begin_run(tx: &TenantTxn, id: ProjectSyncId) -> Result<RunPlan, DomainError> {
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE project_syncs s
+                SET status = 'running', phase = 'prepare', started_at = now(), heartbeat_at = now(),
+                    error = NULL
+               FROM projects p
+              WHERE s.id = $1 AND s.tenant_id = $2 AND p.id = s.project_id
+                AND s.status IN ('queued', 'running')
+             RETURNING s.project_id, p.github_owner, p.github_repo, s.branch, s.scan_path,
+                       (SELECT branch_etag FROM project_syncs c
+                         WHERE c.project_id = s.project_id AND c.branch = s.branch
+                           AND c.scan_path = s.scan_path AND c.status = 'completed'
+                         ORDER BY c.finished_at DESC LIMIT 1) AS last_etag,
+                       (SELECT head_sha FROM project_syncs c
+                         WHERE c.project_id = s.project_id AND c.branch = s.branch
+                           AND c.status = 'completed'
+                         ORDER BY c.finished_at DESC LIMIT 1) AS last_head",
+            [
+                id.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+            ],
+        ))
+        .await?
+        .ok_or_else(|| DomainError::Conflict("this sync is over already".into()))?;
+    let owner: Option<String> = row.try_get("", "github_owner")?;
+    let name: Option<String> = row.try_get("", "github_repo")?;
+    let (Some(owner), Some(name)) = (owner, name) else {
+        return Err(DomainError::Invalid {
+            field: "project".into(),
+            reason: "the project is no longer linked to a GitHub repository".into(),
+        });
+    };
+    Ok(RunPlan {
+        sync_id: id,
+        project_id: ProjectId::from_uuid(row.try_get("", "project_id")?),
+        repo: GithubRepo::parse(&format!("{owner}/{name}"))?,
+        branch: BranchName::parse(&row.try_get::<String>("", "branch")?)?,
+        scan_path: ScanPath::parse(&row.try_get::<String>("", "scan_path")?)?,
+        last_etag: row.try_get("", "last_etag")?,
+        last_head: row.try_get("", "last_head")?,
+    })
+}
+
+/// Saves the run's progress on its row and announces it on its job's stream, when the caller
+/// commits.
+pub async fn record_progress(
+    tx: &TenantTxn,
+    id: ProjectSyncId,
+    progress: &SyncProgress,
+) -> Result<(), DomainError> {
+    let counts = &progress.counts;
+    let as_json = serde_json::to_value(progress)
+        .map_err(|e| DomainError::Internal(format!("sync progress: {e}")))?;
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE project_syncs
+                SET phase = $3, progress = $4, heartbeat_at = now(), github_requests = $5,
+                    files_scanned = $6, files_added = $7, files_changed = $8, files_moved = $9,
+                    files_removed = $10, files_unchanged = $11, files_skipped = $12, skipped = $13
+              WHERE id = $1 AND tenant_id = $2",
+            [
+                id.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+                progress.phase.as_str().into(),
+                as_json.clone().into(),
+                i32::try_from(progress.github_requests)
+                    .unwrap_or(i32::MAX)
+                    .into(),
+                count(counts.scanned),
+                count(counts.added),
+                count(counts.changed),
+                count(counts.moved),
+                count(counts.removed),
+                count(counts.unchanged),
+                count(counts.skipped.values().sum()),
+                serde_json::to_value(&counts.skipped)
+                    .unwrap_or_default()
+                    .into(),
+            ],
+        ))
+        .await?;
+    job_runs::report_progress(tx, &as_json).await
+}
+
+fn count(n: u32) -> sea_orm::Value {
+    i32::try_from(n).unwrap_or(i32::MAX).into()
+}
+
+/// A file entry the Memory Hub holds now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveFile {
+    /// The entry.
+    pub id: Uuid,
+    /// Its path.
+    pub path: String,
+    /// Its contents' blob SHA.
+    pub blob_sha: String,
+}
+
+/// The project's active file entries.
+pub async fn active_files(
+    tx: &TenantTxn,
+    project_id: ProjectId,
+) -> Result<Vec<ActiveFile>, DomainError> {
+    let rows = tx
+        .txn()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id, source_path, blob_sha FROM memory_entries
+              WHERE project_id = $1 AND tenant_id = $2 AND kind = 'file' AND status = 'active'
+                AND source_path IS NOT NULL AND blob_sha IS NOT NULL",
+            [
+                project_id.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+            ],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(ActiveFile {
+                id: row.try_get("", "id")?,
+                path: row.try_get("", "source_path")?,
+                blob_sha: row.try_get("", "blob_sha")?,
+            })
+        })
+        .collect()
+}
+
+/// A file fetched by the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedFile {
+    /// Its path.
+    pub path: String,
+    /// Its blob SHA.
+    pub blob_sha: String,
+    /// Its text.
+    pub content: String,
+    /// Its language, when known from its name.
+    pub language: Option<String>,
+    /// Size in bytes.
+    pub byte_size: i64,
+}
+
+/// What a run found, to make current.
+#[derive(Debug, Clone, Default)]
+pub struct SyncResult {
+    /// The head commit synced.
+    pub head_sha: String,
+    /// The branch's ETag, for the next sync.
+    pub etag: Option<String>,
+    /// New and changed files.
+    pub fetched: Vec<FetchedFile>,
+    /// Entries replaced by a fetched file (changed paths) or gone from the branch.
+    pub superseded: Vec<Uuid>,
+    /// Entries whose contents moved to another path: (entry, new path).
+    pub moved: Vec<(Uuid, String)>,
+    /// The final progress (counts, requests).
+    pub progress: Option<SyncProgress>,
+}
+
+/// Makes the run's result current, all in the caller's transaction: the fetched files become
+/// active entries, the replaced and removed ones are superseded, moved ones re-pointed, the sync
+/// closed with its counts, audited, and announced. Until this commits, nobody sees any of it.
+pub async fn finalize(
+    tx: &TenantTxn,
+    plan: &RunPlan,
+    result: SyncResult,
+) -> Result<(), DomainError> {
+    let ctx = tx.ctx();
+    let txn = tx.txn();
+    let tenant = ctx.tenant_id().into_uuid();
+    let sync = plan.sync_id.into_uuid();
+    if !result.superseded.is_empty() {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE memory_entries
+                SET status = 'superseded', superseded_by_sync_id = $3, updated_at = now()
+              WHERE tenant_id = $1 AND id = ANY($2) AND status = 'active'",
+            [tenant.into(), uuid_array(&result.superseded), sync.into()],
+        ))
+        .await?;
+    }
+    for (id, path) in &result.moved {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE memory_entries SET source_path = $3, title = $3, sync_id = $4, updated_at = now()
+              WHERE tenant_id = $1 AND id = $2",
+            [tenant.into(), (*id).into(), path.clone().into(), sync.into()],
+        ))
+        .await?;
+    }
+    // In batches: one statement per few hundred files, not one per file.
+    for batch in result.fetched.chunks(500) {
+        let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
+        let paths: Vec<String> = batch.iter().map(|f| f.path.clone()).collect();
+        let shas: Vec<String> = batch.iter().map(|f| f.blob_sha.clone()).collect();
+        let contents: Vec<String> = batch.iter().map(|f| f.content.clone()).collect();
+        let languages: Vec<Option<String>> = batch.iter().map(|f| f.language.clone()).collect();
+        let sizes: Vec<i64> = batch.iter().map(|f| f.byte_size).collect();
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO memory_entries (id, tenant_id, project_id, kind, title, content,
+                                         source_path, blob_sha, status, sync_id, language,
+                                         byte_size, created_by)
+             SELECT f.id, $1, $2, 'file', f.path, f.content, f.path, f.sha, 'active', $3,
+                    f.language, f.size, $10
+               FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+                    AS f(id, path, sha, content, language, size)",
+            [
+                tenant.into(),
+                plan.project_id.into_uuid().into(),
+                sync.into(),
+                uuid_array(&ids),
+                sea_orm::Value::from(paths),
+                sea_orm::Value::from(shas),
+                sea_orm::Value::from(contents),
+                sea_orm::Value::Array(
+                    sea_orm::sea_query::ArrayType::String,
+                    Some(Box::new(
+                        languages.into_iter().map(sea_orm::Value::from).collect(),
+                    )),
+                ),
+                sea_orm::Value::from(sizes),
+                ctx.user_id().map(UserId::into_uuid).into(),
+            ],
+        ))
+        .await?;
+    }
+    let progress = result.progress.unwrap_or_else(|| SyncProgress {
+        phase: SyncPhase::Finalize,
+        counts: SyncCounts::default(),
+        to_fetch: 0,
+        fetched: 0,
+        github_requests: 0,
+        rate_limit_remaining: None,
+        eta_secs: None,
+        waiting_until: None,
+    });
+    record_progress(tx, plan.sync_id, &progress).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE project_syncs
+            SET status = 'completed', phase = 'finalize', head_sha = $3, branch_etag = $4,
+                finished_at = now(), error = NULL
+          WHERE id = $1 AND tenant_id = $2",
+        [
+            sync.into(),
+            tenant.into(),
+            result.head_sha.clone().into(),
+            result.etag.clone().into(),
+        ],
+    ))
+    .await?;
+    let counts = &progress.counts;
+    audit::record(
+        txn,
+        ctx,
+        AuditAction::SyncComplete,
+        sync,
+        serde_json::json!({
+            "head": result.head_sha,
+            "added": counts.added, "changed": counts.changed, "moved": counts.moved,
+            "removed": counts.removed, "unchanged": counts.unchanged,
+        }),
+    )
+    .await
+}
+
+fn uuid_array(ids: &[Uuid]) -> sea_orm::Value {
+    sea_orm::Value::Array(
+        sea_orm::sea_query::ArrayType::Uuid,
+        Some(Box::new(
+            ids.iter().copied().map(sea_orm::Value::from).collect(),
+        )),
+    )
+}
+
+fn to_dto(row: QueryResult) -> Result<ProjectSync, DomainError> {
+    let internal =
+        |what: &str, value: &str| DomainError::Internal(format!("sync {what} {value:?}"));
+    let trigger: String = row.try_get("", "trigger")?;
+    let status: String = row.try_get("", "status")?;
+    let phase: Option<String> = row.try_get("", "phase")?;
+    let skipped: serde_json::Value = row.try_get("", "skipped")?;
+    let time = |column: &str| -> Result<Option<String>, DomainError> {
+        Ok(row
+            .try_get::<Option<chrono::DateTime<chrono::FixedOffset>>>("", column)?
+            .map(|t| t.to_rfc3339()))
+    };
+    let number = |column: &str| -> Result<u32, DomainError> {
+        Ok(u32::try_from(row.try_get::<i32>("", column)?).unwrap_or(0))
+    };
+    let name: Option<String> = row.try_get("", "requested_by_name")?;
+    let email: Option<String> = row.try_get("", "requested_by_email")?;
+    Ok(ProjectSync {
+        id: ProjectSyncId::from_uuid(row.try_get("", "id")?),
+        project_id: ProjectId::from_uuid(row.try_get("", "project_id")?),
+        job_id: row
+            .try_get::<Option<Uuid>>("", "job_id")?
+            .map(JobId::from_uuid),
+        trigger: SyncTrigger::parse(&trigger).ok_or_else(|| internal("trigger", &trigger))?,
+        requested_by: name.filter(|n| !n.is_empty()).or(email),
+        branch: row.try_get("", "branch")?,
+        scan_path: row.try_get("", "scan_path")?,
+        head_sha: row.try_get("", "head_sha")?,
+        status: JobStatus::parse(&status).ok_or_else(|| internal("status", &status))?,
+        phase: match phase {
+            Some(phase) => Some(SyncPhase::parse(&phase).ok_or_else(|| internal("phase", &phase))?),
+            None => None,
+        },
+        counts: SyncCounts {
+            scanned: number("files_scanned")?,
+            added: number("files_added")?,
+            changed: number("files_changed")?,
+            moved: number("files_moved")?,
+            removed: number("files_removed")?,
+            unchanged: number("files_unchanged")?,
+            skipped: serde_json::from_value(skipped).unwrap_or_default(),
+        },
+        github_requests: number("github_requests")?,
+        error: row.try_get("", "error")?,
+        created_at: time("created_at")?.unwrap_or_default(),
+        started_at: time("started_at")?,
+        finished_at: time("finished_at")?,
+    })
+}

@@ -1,0 +1,650 @@
+//! The `project.sync` job: a GitHub branch into the Memory Hub. Prepare (the branch's head, asked
+//! conditionally, so an unchanged branch costs one 304), scan (the tree under the scan path,
+//! filtered, diffed on path and blob SHA against the active entries), import (only new and changed
+//! blobs are fetched; a file moved unchanged is re-pointed), finalize (one transaction:
+//! `domain::syncs::finalize`). Progress is saved and announced on the job's event stream as it
+//! goes. Nothing the user sees changes before finalize commits, so a failed or cancelled run
+//! leaves the previous state whole.
+
+use crate::config::GitHubSettings;
+use api::github::ScanPath;
+use api::syncs::{SyncCounts, SyncPhase, SyncProgress};
+use domain::syncs::{self, ActiveFile, FetchedFile, ProjectSyncPayload, RunPlan, SyncResult};
+use domain::{Db, DomainError, TenantCtx};
+use github::{GitHub, GitHubError, Head, TreeFile};
+use jobs::{JobCtx, JobFailure};
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// Reports at most this often during the import.
+const REPORT_EVERY: Duration = Duration::from_millis(250);
+
+/// Runs one sync.
+pub async fn run(
+    db: Db,
+    settings: GitHubSettings,
+    job: JobCtx,
+    payload: ProjectSyncPayload,
+) -> Result<(), JobFailure> {
+    let ctx = TenantCtx::for_job(&db, &job)
+        .await
+        .map_err(DomainError::into_job_failure)?;
+    let plan = match db
+        .transact(&ctx, async |tx| syncs::begin_run(tx, payload.sync_id).await)
+        .await
+    {
+        Ok(plan) => plan,
+        // Cancelled while it waited in the queue: nothing to do.
+        Err(DomainError::Conflict(_)) => return Ok(()),
+        Err(error) => return Err(error.into_job_failure()),
+    };
+    let github = GitHub::new(&settings.api_url, None)
+        .map_err(|e| JobFailure::Fatal(e.to_string()))?
+        .with_retry_pause(Duration::from_millis(settings.retry_pause_ms));
+    let mut run = Run {
+        db: &db,
+        ctx,
+        job: &job,
+        plan,
+        github,
+        settings: &settings,
+        progress: SyncProgress {
+            phase: SyncPhase::Prepare,
+            counts: SyncCounts::default(),
+            to_fetch: 0,
+            fetched: 0,
+            github_requests: 0,
+            rate_limit_remaining: None,
+            eta_secs: None,
+            waiting_until: None,
+        },
+        last_report: Instant::now(),
+    };
+    run.report().await?;
+    run.sync().await
+}
+
+/// Calls GitHub until the answer is not a rate limit worth waiting for.
+macro_rules! patiently {
+    ($run:expr, $call:expr) => {
+        loop {
+            match $call {
+                Ok(answer) => break answer,
+                Err(error) => $run.wait_out(error).await?,
+            }
+        }
+    };
+}
+
+struct Run<'a> {
+    db: &'a Db,
+    ctx: TenantCtx,
+    job: &'a JobCtx,
+    plan: RunPlan,
+    github: GitHub,
+    settings: &'a GitHubSettings,
+    progress: SyncProgress,
+    last_report: Instant,
+}
+
+impl Run<'_> {
+    async fn sync(&mut self) -> Result<(), JobFailure> {
+        let repo = self.plan.repo.clone();
+        let branch = self.plan.branch.clone();
+        let last_etag = self.plan.last_etag.clone();
+        let head = match self.github.head(&repo, &branch, last_etag.as_deref()).await {
+            Err(GitHubError::NotFound(what)) => {
+                return self.branch_missing(what).await;
+            }
+            first => {
+                let mut answer = first;
+                loop {
+                    match answer {
+                        Ok(head) => break head,
+                        Err(error) => {
+                            self.wait_out(error).await?;
+                            answer = self.github.head(&repo, &branch, last_etag.as_deref()).await;
+                        }
+                    }
+                }
+            }
+        };
+        let (commit_sha, tree_sha, etag) = match head {
+            Head::Unchanged => return self.unchanged().await,
+            Head::Current {
+                commit_sha,
+                tree_sha,
+                etag,
+            } => (commit_sha, tree_sha, etag),
+        };
+
+        // Scan.
+        self.progress.phase = SyncPhase::Scan;
+        self.report().await?;
+        let tree = patiently!(self, self.github.files(&repo, &tree_sha).await);
+        self.checkpoint().await?;
+        let candidates = self.filter(tree);
+        let project = self.plan.project_id;
+        let active = self
+            .db
+            .transact(&self.ctx, async |tx| syncs::active_files(tx, project).await)
+            .await
+            .map_err(DomainError::into_job_failure)?;
+        let diff = diff(candidates, active);
+        let counts = &mut self.progress.counts;
+        counts.unchanged = diff.unchanged;
+        counts.moved = u32::try_from(diff.moved.len()).unwrap_or(u32::MAX);
+        counts.removed = u32::try_from(diff.removed.len()).unwrap_or(u32::MAX);
+        counts.added = diff.added;
+        counts.changed = diff.changed;
+        self.progress.to_fetch = u32::try_from(diff.fetch.len()).unwrap_or(u32::MAX);
+
+        // Import.
+        self.progress.phase = SyncPhase::Import;
+        self.report().await?;
+        let fetched = self.import(&diff.fetch).await?;
+
+        // Finalize.
+        self.progress.phase = SyncPhase::Finalize;
+        self.progress.eta_secs = Some(0);
+        self.progress.github_requests = self.github.requests_used();
+        self.progress.rate_limit_remaining = self.github.rate_limit().map(|r| r.remaining);
+        let mut superseded = diff.replaced;
+        superseded.extend(diff.removed);
+        let result = SyncResult {
+            head_sha: commit_sha,
+            etag,
+            fetched,
+            superseded,
+            moved: diff.moved,
+            progress: Some(self.progress.clone()),
+        };
+        self.checkpoint().await?;
+        let plan = &self.plan;
+        self.db
+            .transact(&self.ctx, async |tx| {
+                syncs::finalize(tx, plan, result).await
+            })
+            .await
+            .map_err(DomainError::into_job_failure)
+    }
+
+    /// The files under the scan path a sync imports; the others are counted by why they are
+    /// skipped.
+    fn filter(&mut self, tree: Vec<TreeFile>) -> Vec<TreeFile> {
+        let scan_path = self.plan.scan_path.clone();
+        let mut kept = Vec::new();
+        for file in tree.into_iter().filter(|f| under(&scan_path, &f.path)) {
+            self.progress.counts.scanned += 1;
+            match skip_reason(&file, self.settings.max_file_bytes) {
+                Some(reason) => {
+                    *self
+                        .progress
+                        .counts
+                        .skipped
+                        .entry(reason.to_owned())
+                        .or_default() += 1;
+                }
+                None => kept.push(file),
+            }
+        }
+        kept
+    }
+
+    async fn import(&mut self, wanted: &[TreeFile]) -> Result<Vec<FetchedFile>, JobFailure> {
+        let repo = self.plan.repo.clone();
+        let started = Instant::now();
+        let mut fetched = Vec::with_capacity(wanted.len());
+        let concurrency = self.settings.fetch_concurrency.max(1);
+        for chunk in wanted.chunks(concurrency) {
+            self.checkpoint().await?;
+            let answers = futures_util::future::join_all(
+                chunk
+                    .iter()
+                    .map(|file| self.github.blob(&repo, &file.blob_sha)),
+            )
+            .await;
+            for (file, answer) in chunk.iter().zip(answers) {
+                let bytes = match answer {
+                    Ok(bytes) => bytes,
+                    Err(error) => {
+                        self.wait_out(error).await?;
+                        patiently!(self, self.github.blob(&repo, &file.blob_sha).await)
+                    }
+                };
+                self.progress.fetched += 1;
+                match text_of(bytes) {
+                    Some(content) => fetched.push(FetchedFile {
+                        language: language_of(&file.path).map(str::to_owned),
+                        byte_size: i64::try_from(content.len()).unwrap_or(i64::MAX),
+                        path: file.path.clone(),
+                        blob_sha: file.blob_sha.clone(),
+                        content,
+                    }),
+                    None => {
+                        // Binary after all (NUL bytes, not text): skipped, and no longer counted as
+                        // an addition or a change.
+                        *self
+                            .progress
+                            .counts
+                            .skipped
+                            .entry("binary".into())
+                            .or_default() += 1;
+                        let counts = &mut self.progress.counts;
+                        if counts.added > 0 {
+                            counts.added -= 1;
+                        } else {
+                            counts.changed = counts.changed.saturating_sub(1);
+                        }
+                    }
+                }
+            }
+            let done = self.progress.fetched;
+            if done > 0 {
+                let left = self.progress.to_fetch.saturating_sub(done);
+                let per_file = started.elapsed().as_secs_f64() / f64::from(done);
+                self.progress.eta_secs = Some((per_file * f64::from(left)).ceil() as u64);
+            }
+            if self.last_report.elapsed() >= REPORT_EVERY {
+                self.report().await?;
+            }
+        }
+        Ok(fetched)
+    }
+
+    /// The branch answered 304: the last sync's state is current. One request, nothing else.
+    async fn unchanged(&mut self) -> Result<(), JobFailure> {
+        let project = self.plan.project_id;
+        let active = self
+            .db
+            .transact(&self.ctx, async |tx| syncs::active_files(tx, project).await)
+            .await
+            .map_err(DomainError::into_job_failure)?;
+        self.progress.counts.unchanged = u32::try_from(active.len()).unwrap_or(u32::MAX);
+        self.progress.phase = SyncPhase::Finalize;
+        self.progress.github_requests = self.github.requests_used();
+        let result = SyncResult {
+            head_sha: self.plan.last_head.clone().unwrap_or_default(),
+            etag: self.plan.last_etag.clone(),
+            progress: Some(self.progress.clone()),
+            ..SyncResult::default()
+        };
+        let plan = &self.plan;
+        self.db
+            .transact(&self.ctx, async |tx| {
+                syncs::finalize(tx, plan, result).await
+            })
+            .await
+            .map_err(DomainError::into_job_failure)
+    }
+
+    /// The branch is not on GitHub. An empty repository (no branch at all) is a completed sync
+    /// with nothing in it; a missing branch of a repository that has others is an error.
+    async fn branch_missing(&mut self, what: String) -> Result<(), JobFailure> {
+        let repo = self.plan.repo.clone();
+        let page = match self.github.branches(&repo, 1).await {
+            Ok(page) => page,
+            Err(error) => return Err(github_failure(error)),
+        };
+        if !page.branches.is_empty() {
+            return Err(JobFailure::Fatal(GitHubError::NotFound(what).to_string()));
+        }
+        let project = self.plan.project_id;
+        let active = self
+            .db
+            .transact(&self.ctx, async |tx| syncs::active_files(tx, project).await)
+            .await
+            .map_err(DomainError::into_job_failure)?;
+        self.progress.counts.removed = u32::try_from(active.len()).unwrap_or(u32::MAX);
+        self.progress.phase = SyncPhase::Finalize;
+        self.progress.github_requests = self.github.requests_used();
+        let result = SyncResult {
+            superseded: active.into_iter().map(|a| a.id).collect(),
+            progress: Some(self.progress.clone()),
+            ..SyncResult::default()
+        };
+        let plan = &self.plan;
+        self.db
+            .transact(&self.ctx, async |tx| {
+                syncs::finalize(tx, plan, result).await
+            })
+            .await
+            .map_err(DomainError::into_job_failure)
+    }
+
+    /// Saves and announces the progress.
+    async fn report(&mut self) -> Result<(), JobFailure> {
+        self.progress.github_requests = self.github.requests_used();
+        self.progress.rate_limit_remaining = self.github.rate_limit().map(|r| r.remaining);
+        let (id, progress) = (self.plan.sync_id, self.progress.clone());
+        self.db
+            .transact(&self.ctx, async |tx| {
+                syncs::record_progress(tx, id, &progress).await
+            })
+            .await
+            .map_err(DomainError::into_job_failure)?;
+        self.last_report = Instant::now();
+        Ok(())
+    }
+
+    /// Stops here when a cancel was asked for.
+    async fn checkpoint(&self) -> Result<(), JobFailure> {
+        match self.job.cancelled().await {
+            Ok(true) => Err(JobFailure::Cancelled),
+            Ok(false) => Ok(()),
+            Err(error) => Err(JobFailure::Retry(error.to_string())),
+        }
+    }
+
+    /// Waits out a rate limit that resets soon enough (saying so on the banner), or fails with
+    /// what GitHub said.
+    async fn wait_out(&mut self, error: GitHubError) -> Result<(), JobFailure> {
+        let GitHubError::RateLimited { until } = error else {
+            return Err(github_failure(error));
+        };
+        let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+        if wait > Duration::from_secs(self.settings.max_rate_limit_wait_secs) {
+            // Retrying sooner than the reset would only spend attempts: the sync fails, saying
+            // when GitHub will answer again.
+            return Err(JobFailure::Fatal(format!(
+                "GitHub's rate limit is reached until {} UTC",
+                until.format("%H:%M")
+            )));
+        }
+        tracing::info!(until = %until, "waiting for GitHub's rate limit");
+        self.progress.waiting_until = Some(until.to_rfc3339());
+        self.report().await?;
+        let resume = Instant::now() + wait;
+        while Instant::now() < resume {
+            self.checkpoint().await?;
+            tokio::time::sleep((resume - Instant::now()).min(Duration::from_secs(1))).await;
+        }
+        self.progress.waiting_until = None;
+        self.report().await
+    }
+}
+
+/// A GitHub failure as the job's outcome: worth another attempt when GitHub was unavailable,
+/// final when it is about the token or the repository.
+fn github_failure(error: GitHubError) -> JobFailure {
+    match error {
+        GitHubError::Unavailable(_) | GitHubError::Unexpected(_) => {
+            JobFailure::Retry(error.to_string())
+        }
+        GitHubError::RateLimited { until } => JobFailure::Fatal(format!(
+            "GitHub's rate limit is reached until {} UTC",
+            until.format("%H:%M")
+        )),
+        GitHubError::Unauthorized | GitHubError::Forbidden(_) | GitHubError::NotFound(_) => {
+            JobFailure::Fatal(error.to_string())
+        }
+    }
+}
+
+/// What the diff decided.
+struct Diff {
+    fetch: Vec<TreeFile>,
+    /// Entries replaced by a changed file.
+    replaced: Vec<uuid::Uuid>,
+    /// Entries gone from the branch.
+    removed: Vec<uuid::Uuid>,
+    moved: Vec<(uuid::Uuid, String)>,
+    unchanged: u32,
+    added: u32,
+    changed: u32,
+}
+
+/// Compares the tree with the active entries on (path, blob SHA).
+fn diff(candidates: Vec<TreeFile>, active: Vec<ActiveFile>) -> Diff {
+    let in_tree: HashSet<&str> = candidates.iter().map(|f| f.path.as_str()).collect();
+    let by_path: HashMap<&str, &ActiveFile> = active.iter().map(|a| (a.path.as_str(), a)).collect();
+    // Entries whose path is gone, by contents: candidates for a move.
+    let mut gone_by_sha: HashMap<&str, Vec<&ActiveFile>> = HashMap::new();
+    for entry in active.iter().filter(|a| !in_tree.contains(a.path.as_str())) {
+        gone_by_sha
+            .entry(entry.blob_sha.as_str())
+            .or_default()
+            .push(entry);
+    }
+    let mut out = Diff {
+        fetch: Vec::new(),
+        replaced: Vec::new(),
+        removed: Vec::new(),
+        moved: Vec::new(),
+        unchanged: 0,
+        added: 0,
+        changed: 0,
+    };
+    let mut new_paths = Vec::new();
+    for file in candidates {
+        match by_path.get(file.path.as_str()) {
+            Some(entry) if entry.blob_sha == file.blob_sha => out.unchanged += 1,
+            Some(entry) => {
+                out.replaced.push(entry.id);
+                out.changed += 1;
+                out.fetch.push(file);
+            }
+            None => new_paths.push(file),
+        }
+    }
+    for file in new_paths {
+        let moved_from = gone_by_sha
+            .get_mut(file.blob_sha.as_str())
+            .and_then(|entries| entries.pop());
+        match moved_from {
+            Some(entry) => out.moved.push((entry.id, file.path)),
+            None => {
+                out.added += 1;
+                out.fetch.push(file);
+            }
+        }
+    }
+    out.removed = gone_by_sha
+        .into_values()
+        .flatten()
+        .map(|entry| entry.id)
+        .collect();
+    out
+}
+
+/// Whether `path` is under the scan path.
+fn under(scan_path: &ScanPath, path: &str) -> bool {
+    let prefix = scan_path.as_str().trim_matches('/');
+    prefix.is_empty()
+        || path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Folders nobody wants in a knowledge base: dependencies, build output, caches.
+const IGNORED_FOLDERS: &[&str] = &[
+    "node_modules",
+    "vendor",
+    "dist",
+    "build",
+    "target",
+    ".git",
+    "__pycache__",
+    ".venv",
+    ".next",
+    "coverage",
+];
+
+/// Generated files: lock files and minified bundles.
+const IGNORED_FILES: &[&str] = &[
+    "Cargo.lock",
+    "package-lock.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "poetry.lock",
+    "Gemfile.lock",
+    "composer.lock",
+    "go.sum",
+    "bun.lockb",
+];
+
+const BINARY_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "webp", "ico", "bmp", "tiff", "psd", "pdf", "zip", "gz", "tgz",
+    "bz2", "xz", "7z", "tar", "rar", "jar", "war", "class", "so", "dll", "dylib", "exe", "bin",
+    "o", "a", "wasm", "woff", "woff2", "ttf", "otf", "eot", "mp3", "mp4", "mov", "avi", "webm",
+    "ogg", "wav", "flac", "sqlite", "db", "pyc",
+];
+
+/// Why a tree file is not imported, if it is not: `ignored`, `binary` or `too_large`.
+fn skip_reason(file: &TreeFile, max_bytes: u64) -> Option<&'static str> {
+    let name = file.path.rsplit('/').next().unwrap_or(&file.path);
+    let folders = file.path.split('/').rev().skip(1);
+    if file.mode == "120000"
+        || file.mode == "160000"
+        || IGNORED_FILES.contains(&name)
+        || name.ends_with(".min.js")
+        || name.ends_with(".map")
+        || folders.into_iter().any(|f| IGNORED_FOLDERS.contains(&f))
+    {
+        return Some("ignored");
+    }
+    let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    if extension.is_some_and(|e| BINARY_EXTENSIONS.contains(&e.as_str())) {
+        return Some("binary");
+    }
+    if file.size > max_bytes {
+        return Some("too_large");
+    }
+    None
+}
+
+/// The file's text; `None` for binary contents (a NUL byte, or not UTF-8).
+fn text_of(bytes: Vec<u8>) -> Option<String> {
+    if bytes.contains(&0) {
+        return None;
+    }
+    String::from_utf8(bytes).ok()
+}
+
+/// The language a file's name says it is in.
+fn language_of(path: &str) -> Option<&'static str> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match name {
+        "Dockerfile" => return Some("dockerfile"),
+        "Makefile" => return Some("makefile"),
+        _ => {}
+    }
+    let extension = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match extension.as_str() {
+        "rs" => "rust",
+        "ts" | "tsx" => "typescript",
+        "js" | "jsx" | "mjs" | "cjs" => "javascript",
+        "py" => "python",
+        "go" => "go",
+        "java" => "java",
+        "kt" | "kts" => "kotlin",
+        "rb" => "ruby",
+        "php" => "php",
+        "c" | "h" => "c",
+        "cc" | "cpp" | "cxx" | "hpp" | "hh" => "cpp",
+        "cs" => "csharp",
+        "swift" => "swift",
+        "scala" => "scala",
+        "sh" | "bash" => "shell",
+        "sql" => "sql",
+        "md" | "markdown" => "markdown",
+        "toml" => "toml",
+        "yaml" | "yml" => "yaml",
+        "json" => "json",
+        "html" | "htm" => "html",
+        "css" => "css",
+        "scss" => "scss",
+        "vue" => "vue",
+        "svelte" => "svelte",
+        "proto" => "protobuf",
+        "tf" => "terraform",
+        "txt" => "text",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, sha: &str) -> TreeFile {
+        TreeFile {
+            path: path.into(),
+            blob_sha: sha.into(),
+            size: 10,
+            mode: "100644".into(),
+        }
+    }
+
+    fn entry(path: &str, sha: &str) -> ActiveFile {
+        ActiveFile {
+            id: uuid::Uuid::new_v4(),
+            path: path.into(),
+            blob_sha: sha.into(),
+        }
+    }
+
+    #[test]
+    fn the_diff_fetches_only_new_and_changed_contents_and_re_points_moves() {
+        let kept = entry("a.rs", "1");
+        let edited = entry("b.rs", "2");
+        let renamed = entry("old/c.rs", "3");
+        let deleted = entry("d.rs", "4");
+        let active = vec![
+            kept.clone(),
+            edited.clone(),
+            renamed.clone(),
+            deleted.clone(),
+        ];
+        let tree = vec![
+            file("a.rs", "1"),
+            file("b.rs", "22"),
+            file("new/c.rs", "3"),
+            file("e.rs", "5"),
+        ];
+        let diff = diff(tree, active);
+        let fetched: Vec<&str> = diff.fetch.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(fetched, vec!["b.rs", "e.rs"]);
+        assert_eq!(diff.unchanged, 1);
+        assert_eq!((diff.added, diff.changed), (1, 1));
+        assert_eq!(diff.replaced, vec![edited.id]);
+        assert_eq!(diff.moved, vec![(renamed.id, "new/c.rs".to_owned())]);
+        assert_eq!(diff.removed, vec![deleted.id]);
+    }
+
+    #[test]
+    fn skips_have_reasons() {
+        let big = TreeFile {
+            size: 2_000_000,
+            ..file("src/big.rs", "1")
+        };
+        assert_eq!(skip_reason(&big, 1_048_576), Some("too_large"));
+        assert_eq!(
+            skip_reason(&file("web/node_modules/x/index.js", "1"), 1_048_576),
+            Some("ignored")
+        );
+        assert_eq!(
+            skip_reason(&file("Cargo.lock", "1"), 1_048_576),
+            Some("ignored")
+        );
+        assert_eq!(
+            skip_reason(&file("logo.PNG", "1"), 1_048_576),
+            Some("binary")
+        );
+        assert_eq!(skip_reason(&file("src/main.rs", "1"), 1_048_576), None);
+        assert_eq!(text_of(vec![b'a', 0, b'b']), None);
+        assert_eq!(
+            text_of(b"fn main() {}".to_vec()).as_deref(),
+            Some("fn main() {}")
+        );
+    }
+
+    #[test]
+    fn the_scan_path_is_a_folder_not_a_prefix() {
+        let docs = ScanPath::parse("docs").unwrap();
+        assert!(under(&docs, "docs/a.md"));
+        assert!(!under(&docs, "docs2/a.md"));
+        assert!(under(&ScanPath::parse("").unwrap(), "anything.md"));
+    }
+}

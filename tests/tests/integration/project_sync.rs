@@ -1,0 +1,428 @@
+//! Project Sync against a local GitHub serving real git repositories: first sync, re-sync after
+//! edits, adds, deletes and a rename, an unchanged branch (one 304), skips by reason, the scan
+//! path, GitHub's faults (the previous state intact after a failure), one run per project, and
+//! the cross-tenant matrix.
+
+use crate::fixtures::count;
+use crate::job_events::{open_stream, read_events};
+use crate::rpc::signed_up;
+use serde_json::{Value, json};
+use std::time::Duration;
+use tests::github_double::{Fault, GitHubDouble, GitRepo};
+use tests::{RpcClient, TestApp, TestDb, spawn_app_on};
+
+/// An app whose GitHub is `github`, with small limits so tests stay quick.
+async fn app_with(github: &GitHubDouble) -> TestApp {
+    let api_url = github.api_url();
+    spawn_app_on(TestDb::migrated().await, move |settings| {
+        settings.github.api_url = api_url;
+        settings.github.retry_pause_ms = 10;
+        settings.github.max_rate_limit_wait_secs = 5;
+        settings.github.max_file_bytes = 1000;
+    })
+    .await
+    .unwrap()
+}
+
+async fn linked_project(client: &RpcClient, repo: &str, path: &str) -> String {
+    let project = client
+        .ok(
+            "create_project",
+            json!({"form": {"name": format!("{repo} {path}"), "description": "",
+                   "github_repo": repo, "github_branch": "main", "github_path": path}}),
+        )
+        .await;
+    project["id"].as_str().unwrap().to_owned()
+}
+
+/// Presses Sync and follows the sync's event stream to its end; the sync as it finished, and
+/// every event seen.
+async fn sync(
+    app: &TestApp,
+    client: &RpcClient,
+    project: &str,
+) -> (Value, Vec<crate::job_events::Sse>) {
+    let started = client
+        .ok("sync_project", json!({"project_id": project}))
+        .await;
+    let job = serde_json::from_value(started["job_id"].clone()).unwrap();
+    let stream = open_stream(client, app, job, None).await;
+    let (events, _) = read_events(stream, |seen| seen.iter().any(|e| e.event == "end")).await;
+    let done = client.ok("get_sync", json!({"id": started["id"]})).await;
+    (done, events)
+}
+
+async fn active_files(client: &RpcClient, project: &str) -> Vec<(String, String)> {
+    let page = client
+        .ok(
+            "list_memory",
+            json!({"project_id": project, "query": {"status": "active", "kind": "file", "text": "", "page": 0}}),
+        )
+        .await;
+    let mut files: Vec<(String, String)> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["source_path"].as_str().unwrap().to_owned(),
+                e["content"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn blob_requests(github: &GitHubDouble) -> usize {
+    github
+        .requests()
+        .iter()
+        .filter(|r| r.contains("/git/blobs/"))
+        .count()
+}
+
+fn widgets() -> GitRepo {
+    let repo = GitRepo::new();
+    repo.write(
+        "README.md",
+        "# Widgets\nHow to deploy the widget service.\n",
+    );
+    repo.write("src/main.rs", "fn main() { widgets::run(); }\n");
+    repo.write("src/lib.rs", "pub fn run() {}\n");
+    repo.write("docs/guide.md", "A guide.\n");
+    repo.write("logo.png", [0x89, b'P', b'N', b'G', 0, 0, 0, 13]);
+    repo.write("node_modules/left-pad/index.js", "module.exports = 1;\n");
+    repo.write("Cargo.lock", "# generated\n");
+    repo.write("big.txt", "x".repeat(5000));
+    repo.commit("first");
+    repo
+}
+
+#[tokio::test]
+async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+
+    // First sync: four text files in, four files skipped by reason.
+    let (first, events) = sync(&app, &ada, &project).await;
+    assert_eq!(first["status"], "completed", "{first}");
+    assert_eq!(first["trigger"], "button");
+    assert_eq!(first["requested_by"], "Ada");
+    let counts = &first["counts"];
+    assert_eq!(counts["scanned"], 8, "{counts}");
+    assert_eq!(counts["added"], 4);
+    assert_eq!(
+        counts["skipped"],
+        json!({"binary": 1, "ignored": 2, "too_large": 1})
+    );
+    assert_eq!(first["head_sha"], repo.run(&["rev-parse", "HEAD"]));
+    // Head, tree, and one blob per imported file.
+    assert_eq!(first["github_requests"], 6, "{:?}", github.requests());
+    assert_eq!(blob_requests(&github), 4);
+    // The banner's phases, in order, on the stream.
+    let phases: Vec<String> = events
+        .iter()
+        .filter(|e| e.event == "progress")
+        .map(|e| e.data["progress"]["phase"].as_str().unwrap().to_owned())
+        .collect();
+    let mut seen = phases.clone();
+    seen.dedup();
+    assert_eq!(
+        seen,
+        vec!["prepare", "scan", "import", "finalize"],
+        "{phases:?}"
+    );
+    assert_eq!(
+        active_files(&ada, &project).await,
+        vec![
+            (
+                "README.md".into(),
+                "# Widgets\nHow to deploy the widget service.\n".into()
+            ),
+            ("docs/guide.md".into(), "A guide.\n".into()),
+            ("src/lib.rs".into(), "pub fn run() {}\n".into()),
+            (
+                "src/main.rs".into(),
+                "fn main() { widgets::run(); }\n".into()
+            ),
+        ]
+    );
+    let owner = app.db.owner().await;
+    let languages = count(
+        &owner,
+        "SELECT count(*) FROM memory_entries WHERE language = 'rust' AND byte_size > 0 AND status = 'active'",
+        vec![],
+    )
+    .await;
+    assert_eq!(languages, 2);
+
+    // Edit one file, add one, delete one, rename one without changing it.
+    repo.write("src/lib.rs", "pub fn run() { println!(\"v2\"); }\n");
+    repo.write("src/new.rs", "pub fn new() {}\n");
+    repo.run(&["rm", "-q", "docs/guide.md"]);
+    repo.run(&["mv", "src/main.rs", "src/app.rs"]);
+    repo.commit("second");
+    let main_entry = count(
+        &owner,
+        "SELECT count(*) FROM memory_entries WHERE source_path = 'src/main.rs'",
+        vec![],
+    )
+    .await;
+    assert_eq!(main_entry, 1);
+    github.clear_requests();
+    let (second, _) = sync(&app, &ada, &project).await;
+    let counts = &second["counts"];
+    assert_eq!(second["status"], "completed", "{second}");
+    assert_eq!(
+        (
+            &counts["added"],
+            &counts["changed"],
+            &counts["moved"],
+            &counts["removed"],
+            &counts["unchanged"]
+        ),
+        (&json!(1), &json!(1), &json!(1), &json!(1), &json!(1)),
+        "{counts}"
+    );
+    // Only the new and the changed file were fetched: the rename cost nothing.
+    assert_eq!(blob_requests(&github), 2, "{:?}", github.requests());
+    assert_eq!(second["github_requests"], 4);
+    assert_eq!(
+        active_files(&ada, &project).await,
+        vec![
+            (
+                "README.md".into(),
+                "# Widgets\nHow to deploy the widget service.\n".into()
+            ),
+            (
+                "src/app.rs".into(),
+                "fn main() { widgets::run(); }\n".into()
+            ),
+            (
+                "src/lib.rs".into(),
+                "pub fn run() { println!(\"v2\"); }\n".into()
+            ),
+            ("src/new.rs".into(), "pub fn new() {}\n".into()),
+        ]
+    );
+    // The renamed entry is the same entry, re-pointed; the old versions are superseded by this sync.
+    let repointed = count(
+        &owner,
+        "SELECT count(*) FROM memory_entries WHERE source_path = 'src/app.rs' AND status = 'active'
+           AND created_at < (SELECT created_at FROM project_syncs WHERE id = $1)",
+        vec![
+            uuid::Uuid::parse_str(second["id"].as_str().unwrap())
+                .unwrap()
+                .into(),
+        ],
+    )
+    .await;
+    assert_eq!(repointed, 1);
+    let superseded = count(
+        &owner,
+        "SELECT count(*) FROM memory_entries WHERE status = 'superseded' AND superseded_by_sync_id = $1",
+        vec![uuid::Uuid::parse_str(second["id"].as_str().unwrap()).unwrap().into()],
+    )
+    .await;
+    assert_eq!(superseded, 2, "the old src/lib.rs and docs/guide.md");
+
+    // Nothing pushed: one conditional request, answered 304.
+    github.clear_requests();
+    let (third, _) = sync(&app, &ada, &project).await;
+    assert_eq!(third["status"], "completed");
+    assert_eq!(
+        github.requests(),
+        vec!["304 /repos/acme/widgets/branches/main".to_owned()]
+    );
+    assert_eq!(third["counts"]["unchanged"], 4);
+    assert_eq!(third["head_sha"], second["head_sha"]);
+
+    // History, newest first, chained.
+    let history = ada.ok("list_syncs", json!({"project_id": project})).await;
+    let ids: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            third["id"].as_str().unwrap(),
+            second["id"].as_str().unwrap(),
+            first["id"].as_str().unwrap()
+        ]
+    );
+    let audited = count(
+        &owner,
+        "SELECT count(*) FROM audit_log WHERE action = 'sync.complete' AND detail->'by_job'->>'kind' = 'project.sync'",
+        vec![],
+    )
+    .await;
+    assert_eq!(audited, 3);
+}
+
+#[tokio::test]
+async fn the_scan_path_limits_the_import_and_an_empty_repository_is_an_empty_sync() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let empty = GitRepo::new();
+    github.serve("acme/empty", empty.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+
+    let docs = linked_project(&ada, "acme/widgets", "docs").await;
+    let (synced, _) = sync(&app, &ada, &docs).await;
+    assert_eq!(synced["status"], "completed", "{synced}");
+    assert_eq!(synced["counts"]["scanned"], 1);
+    assert_eq!(
+        active_files(&ada, &docs).await,
+        vec![("docs/guide.md".into(), "A guide.\n".into())]
+    );
+
+    let nothing = linked_project(&ada, "acme/empty", "").await;
+    let (synced, _) = sync(&app, &ada, &nothing).await;
+    assert_eq!(synced["status"], "completed", "{synced}");
+    assert!(active_files(&ada, &nothing).await.is_empty());
+}
+
+#[tokio::test]
+async fn github_faults_are_retried_waited_out_or_reported_and_a_failure_changes_nothing() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+
+    // A 5xx and a connection cut mid-answer on the head, a truncated tree: all survived.
+    github.inject(Fault::ServerError(502));
+    github.inject(Fault::DropConnection);
+    github.truncate_trees(true);
+    let (synced, _) = sync(&app, &ada, &project).await;
+    github.truncate_trees(false);
+    assert_eq!(synced["status"], "completed", "{synced}");
+    assert_eq!(
+        synced["counts"]["added"], 4,
+        "the truncated tree was walked"
+    );
+    let before = active_files(&ada, &project).await;
+    assert_eq!(before.len(), 4);
+
+    // A secondary rate limit for a second: the sync says it waits, then goes on.
+    repo.write("src/lib.rs", "pub fn run() { /* v2 */ }\n");
+    repo.commit("second");
+    github.inject(Fault::SecondaryLimit { retry_after: 1 });
+    let (waited, events) = sync(&app, &ada, &project).await;
+    assert_eq!(waited["status"], "completed", "{waited}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == "progress" && e.data["progress"]["waiting_until"].is_string()),
+        "the banner said it was waiting for GitHub"
+    );
+
+    // A limit that resets later than the sync is willing to wait: it fails saying until when, and
+    // the Memory Hub keeps what it had.
+    let before = active_files(&ada, &project).await;
+    repo.write("src/lib.rs", "pub fn run() { /* v3 */ }\n");
+    repo.commit("third");
+    github.inject(Fault::PrimaryLimit { reset_in: 3600 });
+    let (limited, _) = sync(&app, &ada, &project).await;
+    assert_eq!(limited["status"], "failed", "{limited}");
+    assert!(
+        limited["error"]
+            .as_str()
+            .unwrap()
+            .contains("rate limit is reached until"),
+        "{limited}"
+    );
+    assert_eq!(active_files(&ada, &project).await, before);
+
+    // 401: the token is named as the problem; nothing changes; the next sync is not blocked.
+    github.inject(Fault::Unauthorized);
+    let (refused, _) = sync(&app, &ada, &project).await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("token"),
+        "{refused}"
+    );
+    assert_eq!(active_files(&ada, &project).await, before);
+    let (recovered, _) = sync(&app, &ada, &project).await;
+    assert_eq!(recovered["status"], "completed", "{recovered}");
+    assert!(
+        active_files(&ada, &project)
+            .await
+            .contains(&("src/lib.rs".into(), "pub fn run() { /* v3 */ }\n".into()))
+    );
+
+    // A repository that does not exist.
+    let missing = linked_project(&ada, "acme/missing", "").await;
+    let (missing, _) = sync(&app, &ada, &missing).await;
+    assert_eq!(missing["status"], "failed");
+    assert!(
+        missing["error"].as_str().unwrap().contains("not found"),
+        "{missing}"
+    );
+}
+
+#[tokio::test]
+async fn two_presses_at_once_start_one_sync_and_other_teams_see_none_of_it() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let (bob, _) = signed_up(&app, "bob@example.com", "Bob's").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+
+    let press = || ada.call("sync_project", json!({"project_id": project}));
+    let (a, b) = tokio::join!(press(), press());
+    assert_eq!((a.0, b.0), (200, 200), "{a:?} {b:?}");
+    assert_eq!(a.1["id"], b.1["id"], "one sync");
+    let owner = app.db.owner().await;
+    let jobs = count(
+        &owner,
+        "SELECT count(*) FROM jobs WHERE kind = 'project.sync'",
+        vec![],
+    )
+    .await;
+    assert_eq!(jobs, 1);
+
+    // Bob's team cannot see, start, follow or cancel any of it.
+    let sync_id = a.1["id"].clone();
+    for (name, args) in [
+        ("sync_project", json!({"project_id": project})),
+        ("list_syncs", json!({"project_id": project})),
+        ("get_sync", json!({"id": sync_id})),
+        ("cancel_sync", json!({"id": sync_id})),
+    ] {
+        let (status, body) = bob.call(name, args).await;
+        assert_eq!(status, 404, "{name}: {body}");
+    }
+    let job = serde_json::from_value(a.1["job_id"].clone()).unwrap();
+    assert_eq!(open_stream(&bob, &app, job, None).await.status(), 404);
+
+    // A project without a repository cannot be synced.
+    let plain = ada
+        .ok(
+            "create_project",
+            json!({"form": {"name": "Plain", "description": "", "github_repo": "", "github_branch": "", "github_path": ""}}),
+        )
+        .await;
+    let (status, body) = ada
+        .call("sync_project", json!({"project_id": plain["id"]}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+
+    // Let the sync finish before the app stops.
+    let stream = open_stream(&ada, &app, job, None).await;
+    read_events(stream, |seen| seen.iter().any(|e| e.event == "end")).await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+}
