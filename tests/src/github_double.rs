@@ -51,6 +51,8 @@ struct Shared {
     faults: Mutex<VecDeque<Fault>>,
     log: Mutex<Vec<String>>,
     truncate_trees: AtomicBool,
+    /// Milliseconds each blob answer takes (a slow GitHub, to watch a sync's progress).
+    blob_delay_ms: std::sync::atomic::AtomicU64,
     remaining: AtomicI64,
     /// Which token a request must carry, if any.
     token: Mutex<Option<String>>,
@@ -132,6 +134,14 @@ impl GitHubDouble {
     /// Recursive trees answer truncated (half the entries, `truncated: true`) from now on.
     pub fn truncate_trees(&self, truncate: bool) {
         self.shared.truncate_trees.store(truncate, Ordering::SeqCst);
+    }
+
+    /// Each blob answer takes `delay` from now on.
+    pub fn slow_blobs(&self, delay: std::time::Duration) {
+        self.shared.blob_delay_ms.store(
+            u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            Ordering::SeqCst,
+        );
     }
 
     /// Every request so far, as `"<status> <path and query>"`.
@@ -442,6 +452,10 @@ async fn blob(
     let Some(dir) = repo_dir(&shared, &owner, &repo) else {
         return github_error(StatusCode::NOT_FOUND, "Not Found");
     };
+    let delay = shared.blob_delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let Some(bytes) = git(&dir, &["cat-file", "blob", &sha]) else {
         return github_error(StatusCode::NOT_FOUND, "Not Found");
     };

@@ -8,6 +8,7 @@ pub mod memory;
 pub mod notes;
 pub mod project;
 pub mod projects;
+pub mod sources;
 pub mod team;
 
 use api::ids::ProjectId;

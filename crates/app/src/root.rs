@@ -13,8 +13,9 @@ use crate::pages::{
     invite::InvitePage,
     memory::MemoryTab,
     notes::{NotePage, NotesTab},
-    project::{EmptyTab, OverviewTab, ProjectPage, SettingsTab},
+    project::{OverviewTab, ProjectPage, SettingsTab},
     projects::{NewProjectPage, ProjectsPage},
+    sources::SourcesTab,
     team::TeamPage,
 };
 use crate::rpc::{current_session, log_out, switch_tenant};
@@ -76,9 +77,7 @@ pub fn App() -> impl IntoView {
                         <Route ssr=SsrMode::Async path=path!("notes") view=NotesTab/>
                         <Route ssr=SsrMode::Async path=path!("notes/:note_id") view=NotePage/>
                         <Route ssr=SsrMode::Async path=path!("memory") view=MemoryTab/>
-                        <Route ssr=SsrMode::Async path=path!("sources") view=|| view! {
-                            <EmptyTab title="Sources" text="The linked repository, its sync progress and the sync history will appear here."/>
-                        }/>
+                        <Route ssr=SsrMode::Async path=path!("sources") view=SourcesTab/>
                         <Route ssr=SsrMode::Async path=path!("settings") view=SettingsTab/>
                     </ParentRoute>
                     <Route ssr=SsrMode::Async path=path!("/team") view=TeamPage/>

@@ -741,3 +741,118 @@ async fn an_invitation_arrives_by_mail_the_invitee_joins_and_a_squatter_cannot()
         panic!("invitation journey failed: {error}");
     }
 }
+
+async fn sync_journey(
+    browser: &Client,
+    app: &TestApp,
+    repo: &tests::github_double::GitRepo,
+) -> Step {
+    sign_up(browser, app, "ada@example.com", "Analytical Engines").await?;
+    browser.goto(&app.url("/projects/new")).await?;
+    wait_for_hydration(browser).await?;
+    fill(browser, "name", "Widgets").await?;
+    fill(browser, "github_repo", "acme/widgets").await?;
+    fill(browser, "github_branch", "main").await?;
+    click(browser, Locator::Css("form button[type=submit]")).await?;
+    wait_for_path(browser, |p| {
+        p.starts_with("/projects/") && p != "/projects/new"
+    })
+    .await?;
+    click_tab(browser, "Sources").await?;
+    wait_for_text(browser, ".empty", "No syncs yet").await?;
+    wait_for_hydration(browser).await?;
+    screenshot(browser, "sources-empty").await?;
+
+    // Sync: the page comes back with the running sync's banner, which follows it live.
+    click(browser, Locator::XPath("//button[text()='Sync now']")).await?;
+    wait_for_text(browser, ".phases li.current", "Import").await?;
+    wait_for_text(browser, ".sync-line", "files fetched").await?;
+    wait_for_hydration(browser).await?;
+    screenshot(browser, "sync-running").await?;
+    let before_reload = fetched(browser).await?;
+
+    // A reload mid-sync: the banner picks up where the sync is, and keeps going.
+    browser.refresh().await?;
+    wait_for_hydration(browser).await?;
+    wait_for_text(browser, ".phases li.current", "Import").await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fetched(browser).await? <= before_reload {
+        if Instant::now() > deadline {
+            return Err("the banner did not move after the reload".into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // At the end the page loads again and the history shows the sync.
+    wait_for_text(browser, "table.syncs .status-completed", "completed").await?;
+    wait_for_text(browser, "table.syncs", "+12 added").await?;
+    screenshot(browser, "sync-history").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "sync-history-phone").await?;
+    browser.set_window_size(1280, 900).await?;
+
+    // Its files are in the Memory Hub.
+    click_tab(browser, "Memory").await?;
+    wait_for_text(browser, ".memory-list", "src/module_3.rs").await?;
+
+    // A push changes one file; the next sync changes only that one.
+    repo.write("src/module_3.rs", "pub fn three() -> u32 { 33 }\n");
+    repo.commit("edit one");
+    click_tab(browser, "Sources").await?;
+    wait_for_hydration(browser).await?;
+    click(browser, Locator::XPath("//button[text()='Sync now']")).await?;
+    wait_for_text(
+        browser,
+        "table.syncs tbody tr:first-child",
+        "1 changed, 11 unchanged",
+    )
+    .await?;
+    Ok(())
+}
+
+/// How many files the banner says were fetched.
+async fn fetched(browser: &Client) -> Result<u64, Box<dyn std::error::Error>> {
+    let text = browser
+        .find(Locator::Css(".sync-line"))
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .split(" / ")
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0))
+}
+
+#[tokio::test]
+async fn sync_a_repository_watch_it_reload_mid_sync_and_find_its_files() {
+    use tests::github_double::{GitHubDouble, GitRepo};
+    let _turn = ONE_JOURNEY_AT_A_TIME.lock().await;
+    let github = GitHubDouble::start().await;
+    let repo = GitRepo::new();
+    for n in 0..12 {
+        repo.write(
+            &format!("src/module_{n}.rs"),
+            format!("pub fn f() -> u32 {{ {n} }}\n"),
+        );
+    }
+    repo.commit("twelve modules");
+    github.serve("acme/widgets", repo.path());
+    // One blob at a time, each answered slowly: the sync takes a few seconds to watch.
+    github.slow_blobs(Duration::from_millis(500));
+    let api_url = github.api_url();
+    let app = tests::spawn_app_on(tests::TestDb::migrated().await, move |settings| {
+        settings.github.api_url = api_url;
+        settings.github.fetch_concurrency = 1;
+    })
+    .await
+    .unwrap();
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let outcome = sync_journey(&browser, &app, &repo).await;
+    let _ = browser.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!("sync journey failed: {error}");
+    }
+}

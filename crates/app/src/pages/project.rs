@@ -104,17 +104,6 @@ pub fn OverviewTab() -> impl IntoView {
     }
 }
 
-/// A tab whose feature arrives later: says what will appear there.
-#[component]
-pub fn EmptyTab(title: &'static str, text: &'static str) -> impl IntoView {
-    view! {
-        <div class="empty">
-            <h2>{title}</h2>
-            <p>{text}</p>
-        </div>
-    }
-}
-
 /// Settings: edit the project, or delete it.
 #[component]
 pub fn SettingsTab() -> impl IntoView {

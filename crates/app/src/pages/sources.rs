@@ -1,0 +1,331 @@
+//! The Sources tab (`/projects/:id/sources`): the linked repository, Sync and Cancel, the live
+//! progress of a running sync (which picks up again after a reload: the page renders the running
+//! sync, and its banner reconnects to the sync's event stream), and the sync history.
+
+use crate::browser;
+use crate::components::{Call, ErrorNote, Loading};
+use crate::pages::project_id_param;
+use crate::rpc::{cancel_sync, list_syncs, sync_project};
+use api::ApiError;
+use api::ids::{ProjectId, ProjectSyncId};
+use api::jobs::JobStatus;
+use api::syncs::{ProjectSync, SyncCounts, SyncPhase, SyncProgress, SyncTrigger};
+use leptos::prelude::*;
+
+/// The tab.
+#[component]
+pub fn SourcesTab() -> impl IntoView {
+    let project_id = project_id_param();
+    let syncs = Resource::new(
+        move || project_id,
+        |id| async move { list_syncs(id.ok_or(ApiError::NotFound)?).await },
+    );
+    view! {
+        <Transition fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                let Some(project_id) = project_id else {
+                    return view! { <ErrorNote error=ApiError::NotFound/> }.into_any();
+                };
+                match syncs.await {
+                    Ok(history) => {
+                        let active = history
+                            .iter()
+                            .find(|s| matches!(s.status, JobStatus::Queued | JobStatus::Running))
+                            .cloned();
+                        view! {
+                            <SyncPanel project_id active/>
+                            <SyncHistory history/>
+                        }
+                        .into_any()
+                    }
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Sync and Cancel, and the live banner of the running sync.
+#[island]
+fn SyncPanel(project_id: ProjectId, active: Option<ProjectSync>) -> impl IntoView {
+    let start = Call::new();
+    let cancel = Call::new();
+    let running = active.is_some();
+    let sync_id = active.as_ref().map(|s| s.id);
+    view! {
+        <div class="tab-head">
+            <h2>"Sync"</h2>
+            <div class="actions">
+                {match sync_id {
+                    Some(id) => view! {
+                        <button class="button" disabled=move || cancel.pending().get()
+                            on:click=move |_| cancel.dispatch_then(cancel_sync(id), |_| browser::reload())>
+                            "Cancel sync"
+                        </button>
+                    }.into_any(),
+                    None => view! {
+                        <button class="button primary" disabled=move || start.pending().get()
+                            on:click=move |_| start.dispatch_then(sync_project(project_id), |_| browser::reload())>
+                            "Sync now"
+                        </button>
+                    }.into_any(),
+                }}
+            </div>
+        </div>
+        {move || start.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+        {move || cancel.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+        {if running {
+            active.map(|sync| view! { <LiveBanner sync/> }).into_any()
+        } else {
+            view! { <p class="muted">"Imports the branch into the Memory Hub: only files whose contents changed are fetched."</p> }.into_any()
+        }}
+        <input type="hidden" id="sync-id" value=sync_id.map(|id: ProjectSyncId| id.to_string())/>
+    }
+}
+
+/// The running sync's progress, followed live over its event stream.
+#[component]
+fn LiveBanner(sync: ProjectSync) -> impl IntoView {
+    let progress = RwSignal::new(None::<SyncProgress>);
+    let status = RwSignal::new(sync.status);
+    if let Some(job) = sync.job_id {
+        follow(job, progress, status);
+    }
+    let phase = move || progress.get().map(|p| p.phase);
+    view! {
+        <section class="sync-banner" aria-live="polite" data-status=move || status_name(status.get())>
+            <ol class="phases">
+                {[SyncPhase::Prepare, SyncPhase::Scan, SyncPhase::Import, SyncPhase::Finalize]
+                    .into_iter()
+                    .map(|step| view! {
+                        <li class:done=move || phase().is_some_and(|p| p > step)
+                            class:current=move || phase() == Some(step)>
+                            {phase_label(step)}
+                        </li>
+                    })
+                    .collect_view()}
+            </ol>
+            <progress
+                max=move || progress.get().map(|p| p.to_fetch.max(1)).unwrap_or(1)
+                value=move || progress.get().map(|p| p.fetched).unwrap_or(0)
+            ></progress>
+            <p class="sync-line">
+                {move || match progress.get() {
+                    None => format!("{} · waiting to start", sync.branch),
+                    Some(p) => progress_line(&p),
+                }}
+            </p>
+            {move || progress.get().and_then(|p| p.waiting_until).map(|until| view! {
+                <p class="warning">{format!("Waiting for GitHub's rate limit until {}", clock(&until))}</p>
+            })}
+        </section>
+    }
+}
+
+/// Subscribes to the job's events: progress updates the banner, the end loads the page again
+/// (the history then shows the finished sync).
+#[cfg(feature = "hydrate")]
+fn follow(
+    job: api::ids::JobId,
+    progress: RwSignal<Option<SyncProgress>>,
+    status: RwSignal<JobStatus>,
+) {
+    use api::jobs::{JobEvent, JobEventBody};
+    use leptos::wasm_bindgen::JsCast;
+    use leptos::wasm_bindgen::closure::Closure;
+    use leptos::web_sys::{EventSource, MessageEvent};
+
+    let Ok(source) = EventSource::new(&format!("/api/v1/events/jobs/{job}")) else {
+        return;
+    };
+    let parse = |event: &MessageEvent| {
+        event
+            .data()
+            .as_string()
+            .and_then(|data| serde_json::from_str::<JobEvent>(&data).ok())
+    };
+    let on_event =
+        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            match parse(&event).map(|e| e.body) {
+                Some(JobEventBody::Progress { progress: value }) => {
+                    if let Ok(p) = serde_json::from_value::<SyncProgress>(value) {
+                        progress.set(Some(p));
+                    }
+                }
+                Some(JobEventBody::Status { status: s, .. }) => status.set(s),
+                None => {}
+            }
+        });
+    let _ = source.add_event_listener_with_callback("progress", on_event.as_ref().unchecked_ref());
+    let _ = source.add_event_listener_with_callback("status", on_event.as_ref().unchecked_ref());
+    let closing = source.clone();
+    let on_end = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
+        closing.close();
+        browser::reload();
+    });
+    let _ = source.add_event_listener_with_callback("end", on_end.as_ref().unchecked_ref());
+    // The page lives as long as the stream: the handlers stay attached.
+    on_event.forget();
+    on_end.forget();
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn follow(_: api::ids::JobId, _: RwSignal<Option<SyncProgress>>, _: RwSignal<JobStatus>) {}
+
+fn phase_label(phase: SyncPhase) -> &'static str {
+    match phase {
+        SyncPhase::Prepare => "Prepare",
+        SyncPhase::Scan => "Scan",
+        SyncPhase::Import => "Import",
+        SyncPhase::Finalize => "Finalize",
+    }
+}
+
+fn status_name(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Queued => "queued",
+        JobStatus::Running => "running",
+        JobStatus::Completed => "completed",
+        JobStatus::Failed => "failed",
+        JobStatus::Cancelled => "cancelled",
+    }
+}
+
+/// "120 / 400 files · +3 ~2 →1 −1 =500 · 9 skipped · 14 GitHub requests (4,986 left) · about 12 s left"
+fn progress_line(p: &SyncProgress) -> String {
+    let mut parts = Vec::new();
+    if p.phase >= SyncPhase::Import && p.to_fetch > 0 {
+        parts.push(format!("{} / {} files fetched", p.fetched, p.to_fetch));
+    } else if p.counts.scanned > 0 {
+        parts.push(format!("{} files scanned", p.counts.scanned));
+    }
+    parts.push(counts_line(&p.counts));
+    let requests = match p.rate_limit_remaining {
+        Some(left) => format!("{} GitHub requests ({left} left)", p.github_requests),
+        None => format!("{} GitHub requests", p.github_requests),
+    };
+    parts.push(requests);
+    if let Some(eta) = p.eta_secs.filter(|_| p.phase == SyncPhase::Import) {
+        parts.push(format!("about {} left", duration(eta)));
+    }
+    parts.join(" · ")
+}
+
+fn counts_line(c: &SyncCounts) -> String {
+    let skipped: u32 = c.skipped.values().sum();
+    let parts: Vec<String> = [
+        (c.added, "+", " added"),
+        (c.changed, "", " changed"),
+        (c.moved, "", " moved"),
+        (c.removed, "−", " removed"),
+        (c.unchanged, "", " unchanged"),
+        (skipped, "", " skipped"),
+    ]
+    .into_iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, sign, what)| format!("{sign}{n}{what}"))
+    .collect();
+    if parts.is_empty() {
+        "no files".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn duration(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// "HH:MM" of an RFC 3339 time, as written (UTC).
+fn clock(rfc3339: &str) -> String {
+    rfc3339
+        .split_once('T')
+        .map(|(_, time)| format!("{} UTC", time.get(..5).unwrap_or(time)))
+        .unwrap_or_else(|| rfc3339.to_owned())
+}
+
+/// The project's syncs, newest first.
+#[component]
+fn SyncHistory(history: Vec<ProjectSync>) -> impl IntoView {
+    if history.is_empty() {
+        return view! {
+            <div class="empty"><h2>"No syncs yet"</h2><p>"Press Sync now to import the linked branch."</p></div>
+        }
+        .into_any();
+    }
+    view! {
+        <h2>"History"</h2>
+        <div class="table-scroll">
+            <table class="syncs">
+                <thead>
+                    <tr>
+                        <th scope="col">"When"</th>
+                        <th scope="col">"By"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Commit"</th>
+                        <th scope="col">"Took"</th>
+                        <th scope="col">"Files"</th>
+                        <th scope="col">"Requests"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {history.into_iter().map(|sync| view! { <SyncRow sync/> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn SyncRow(sync: ProjectSync) -> impl IntoView {
+    let by = match (sync.trigger, &sync.requested_by) {
+        (SyncTrigger::Button, Some(name)) => name.clone(),
+        (SyncTrigger::Cli, Some(name)) => format!("{name} (command line)"),
+        (SyncTrigger::Webhook, _) => "a push (webhook)".into(),
+        (SyncTrigger::Schedule, _) => "the schedule".into(),
+        (_, None) => "—".into(),
+    };
+    let took = match (&sync.started_at, &sync.finished_at) {
+        (Some(start), Some(end)) => seconds_between(start, end)
+            .map(duration)
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    let status = status_name(sync.status);
+    view! {
+        <tr data-sync=sync.id.to_string()>
+            <td data-label="When">{sync.created_at.get(..16).unwrap_or_default().replace('T', " ")}</td>
+            <td data-label="By">{by}</td>
+            <td data-label="Status">
+                <span class=format!("badge status-{status}")>{status}</span>
+                {sync.error.clone().map(|error| view! { <small class="error-detail">{error}</small> })}
+            </td>
+            <td data-label="Commit" class="mono">{sync.head_sha.as_deref().map(|s| s.get(..7).unwrap_or(s).to_owned()).unwrap_or_default()}</td>
+            <td data-label="Took">{took}</td>
+            <td data-label="Files">{counts_line(&sync.counts)}</td>
+            <td data-label="Requests">{sync.github_requests}</td>
+        </tr>
+    }
+}
+
+/// Whole seconds from one RFC 3339 time to another (same day or not), without a date library in
+/// the bundle: both come from the server, so they share its offset.
+fn seconds_between(start: &str, end: &str) -> Option<u64> {
+    let secs = |t: &str| -> Option<i64> {
+        let (date, time) = t.split_once('T')?;
+        let mut d = date.split('-').map(|n| n.parse::<i64>().ok());
+        let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+        let mut h = time.get(..8)?.split(':').map(|n| n.parse::<i64>().ok());
+        let (hh, mm, ss) = (h.next()??, h.next()??, h.next()??);
+        // Days from a fixed origin (civil calendar), enough for differences.
+        let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+        let days = 365 * y + y / 4 - y / 100 + y / 400 + (153 * m + 2) / 5 + day;
+        Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+    };
+    u64::try_from(secs(end)? - secs(start)?).ok()
+}
