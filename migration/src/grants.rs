@@ -8,6 +8,7 @@ const OWNER_FUNCTIONS: &[&str] = &[
     "cairn_session_context(text, interval)",
     "cairn_image_tenants()",
     "cairn_invitation_by_token(text)",
+    "cairn_webhook_targets(text, text)",
 ];
 
 /// Grants `role` (the role Cairn serves requests as) data access to every table: row-level security

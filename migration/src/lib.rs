@@ -11,6 +11,7 @@ mod m20261129_000005_account_trust;
 mod m20261129_000006_jobs;
 mod m20261129_000007_job_events;
 mod m20261129_000008_project_sync;
+mod m20261129_000009_project_secrets;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -32,6 +33,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "audit_log",
     "invitations",
     "job_events",
+    "project_secrets",
 ];
 
 /// Cairn's migrations, oldest first.
@@ -49,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000006_jobs::Migration),
             Box::new(m20261129_000007_job_events::Migration),
             Box::new(m20261129_000008_project_sync::Migration),
+            Box::new(m20261129_000009_project_secrets::Migration),
         ]
     }
 }

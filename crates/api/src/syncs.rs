@@ -155,3 +155,46 @@ pub struct ProjectSync {
     /// Ended at.
     pub finished_at: Option<String>,
 }
+
+/// Which of a project's secrets are set (never their values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceSecrets {
+    /// When the GitHub token was last set, if one is.
+    pub github_token_set_at: Option<String>,
+    /// When the webhook secret was last made, if one is.
+    pub webhook_secret_set_at: Option<String>,
+    /// The address to paste into GitHub's webhook settings.
+    pub webhook_url: String,
+}
+
+/// A GitHub token as pasted: 1-255 visible characters, no spaces.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GithubToken(String);
+
+impl std::fmt::Debug for GithubToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("GithubToken([REDACTED])")
+    }
+}
+
+impl GithubToken {
+    /// Parses a pasted token (surrounding spaces are dropped).
+    pub fn parse(text: &str) -> Result<Self, crate::ApiError> {
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(crate::ApiError::invalid("github_token", "is required"));
+        }
+        if token.len() > 255 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(crate::ApiError::invalid(
+                "github_token",
+                "must be one line of at most 255 characters without spaces",
+            ));
+        }
+        Ok(Self(token.to_owned()))
+    }
+
+    /// The token itself, for sealing it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}

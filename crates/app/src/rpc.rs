@@ -15,7 +15,7 @@ use api::memory::{MemoryEntry, MemoryEntryForm, MemoryPage, MemoryQuery, MemoryS
 use api::notes::ImageCaption;
 use api::notes::{ImageLimits, Note, NoteForm, NoteImage};
 use api::projects::{Project, ProjectForm};
-use api::syncs::ProjectSync;
+use api::syncs::{ProjectSync, SourceSecrets};
 use api::tenants::{
     Invitation, InvitationSent, InvitationView, InvitedSignUpForm, LogInForm, Member,
     PasswordChangeForm, Role, SessionInfo, SessionView, SignUpForm,
@@ -30,7 +30,10 @@ use crate::session_cookie;
 #[cfg(feature = "ssr")]
 use domain::accounts::{recovery, sessions};
 #[cfg(feature = "ssr")]
-use domain::{accounts, images, invitations, job_runs, members, memory, notes, projects, syncs};
+use domain::{
+    accounts, images, invitations, job_runs, members, memory, notes, project_secrets, projects,
+    syncs,
+};
 
 /// Who is signed in, or `None`.
 #[server(prefix = "/api/v1", endpoint = "session", input = Json, output = Json)]
@@ -497,6 +500,61 @@ pub async fn get_sync(id: ProjectSyncId) -> Result<ProjectSync, ApiError> {
 pub async fn cancel_sync(id: ProjectSyncId) -> Result<(), ApiError> {
     let tx = session_cookie::require_tenant().await?;
     syncs::cancel(&tx, id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Which of the project's GitHub credentials are set (never their values), and the webhook's
+/// payload URL.
+#[server(prefix = "/api/v1", endpoint = "source_secrets", input = Json, output = Json)]
+pub async fn get_source_secrets(project_id: ProjectId) -> Result<SourceSecrets, ApiError> {
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    let (github_token_set_at, webhook_secret_set_at) =
+        project_secrets::set_at(&tx, project_id).await?;
+    Ok(SourceSecrets {
+        github_token_set_at,
+        webhook_secret_set_at,
+        webhook_url: state.link("/api/v1/webhooks/github"),
+    })
+}
+
+/// Sets the project's GitHub token (owners and admins). It is stored sealed and never shown again.
+#[server(prefix = "/api/v1", endpoint = "set_github_token", input = Json, output = Json)]
+pub async fn set_github_token(project_id: ProjectId, token: String) -> Result<(), ApiError> {
+    let token = api::syncs::GithubToken::parse(&token)?;
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    project_secrets::set_github_token(&tx, &state.secrets, project_id, &token).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes the project's GitHub token (public repositories need none).
+#[server(prefix = "/api/v1", endpoint = "clear_github_token", input = Json, output = Json)]
+pub async fn clear_github_token(project_id: ProjectId) -> Result<(), ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    project_secrets::clear(&tx, project_id, project_secrets::SecretKind::GithubToken).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Makes a new webhook secret (the previous one stops verifying) and answers it, once, to paste
+/// into GitHub's webhook settings.
+#[server(prefix = "/api/v1", endpoint = "new_webhook_secret", input = Json, output = Json)]
+pub async fn new_webhook_secret(project_id: ProjectId) -> Result<String, ApiError> {
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    let secret = project_secrets::new_webhook_secret(&tx, &state.secrets, project_id).await?;
+    tx.commit().await?;
+    Ok(secret)
+}
+
+/// Removes the webhook secret: pushes no longer start syncs.
+#[server(prefix = "/api/v1", endpoint = "clear_webhook_secret", input = Json, output = Json)]
+pub async fn clear_webhook_secret(project_id: ProjectId) -> Result<(), ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    project_secrets::clear(&tx, project_id, project_secrets::SecretKind::WebhookSecret).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -17,6 +17,8 @@ pub struct AppState {
     pub images: ImageStore,
     /// Password hashing, bounded by its memory budget.
     pub passwords: PasswordHasher,
+    /// The keys that seal GitHub tokens and webhook secrets.
+    pub secrets: domain::secrets::SecretKeys,
     /// Outgoing e-mail (sends nothing when no SMTP server is configured).
     pub mailer: Mailer,
     /// The address people reach Cairn at (`https://cairn.example.com`, no trailing slash): links in

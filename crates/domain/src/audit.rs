@@ -40,6 +40,10 @@ pub(crate) enum AuditAction {
     NoteDelete,
     /// `note.update` on `project_notes`.
     NoteUpdate,
+    /// `secret.clear` on `projects` (which secret, in the detail).
+    SecretClear,
+    /// `secret.set` on `projects` (which secret, in the detail; never the value).
+    SecretSet,
     /// `sync.complete` on `project_syncs`.
     SyncComplete,
     /// `sync.start` on `project_syncs`.
@@ -71,6 +75,8 @@ impl AuditAction {
             Self::NoteCreate => "note.create",
             Self::NoteDelete => "note.delete",
             Self::NoteUpdate => "note.update",
+            Self::SecretClear => "secret.clear",
+            Self::SecretSet => "secret.set",
             Self::SyncComplete => "sync.complete",
             Self::SyncStart => "sync.start",
             Self::ProjectCreate => "project.create",
@@ -94,7 +100,11 @@ impl AuditAction {
             | Self::MemoryRestore
             | Self::MemorySupersede => "memory_entries",
             Self::NoteCreate | Self::NoteDelete | Self::NoteUpdate => "project_notes",
-            Self::ProjectCreate | Self::ProjectDelete | Self::ProjectUpdate => "projects",
+            Self::ProjectCreate
+            | Self::ProjectDelete
+            | Self::ProjectUpdate
+            | Self::SecretClear
+            | Self::SecretSet => "projects",
             Self::SyncComplete | Self::SyncStart => "project_syncs",
         }
     }
@@ -112,6 +122,10 @@ pub(crate) async fn record(
     let detail = match (ctx.actor(), detail) {
         (Actor::Job { kind, id, .. }, serde_json::Value::Object(mut fields)) => {
             fields.insert("by_job".into(), serde_json::json!({"kind": kind, "id": id}));
+            serde_json::Value::Object(fields)
+        }
+        (Actor::System { what }, serde_json::Value::Object(mut fields)) => {
+            fields.insert("by_system".into(), serde_json::json!(what));
             serde_json::Value::Object(fields)
         }
         (_, detail) => detail,

@@ -15,10 +15,20 @@ pub async fn enqueue<K: JobKind>(
     tx: &TenantTxn,
     payload: &K::Payload,
 ) -> Result<JobId, DomainError> {
+    enqueue_after::<K>(tx, payload, None).await
+}
+
+/// [`enqueue`], not to start before `run_after` (a debounce: what arrives meanwhile joins it).
+pub async fn enqueue_after<K: JobKind>(
+    tx: &TenantTxn,
+    payload: &K::Payload,
+    run_after: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<JobId, DomainError> {
     let ctx = tx.ctx();
     let options = Enqueue {
         for_tenant: Some(ctx.tenant_id().into_uuid()),
         requested_by: ctx.user_id().map(UserId::into_uuid),
+        run_after,
         ..Enqueue::default()
     };
     let id = jobs::enqueue::<K>(tx.txn(), payload, options)

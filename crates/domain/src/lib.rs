@@ -18,11 +18,14 @@ pub mod markdown;
 pub mod members;
 pub mod memory;
 pub mod notes;
+pub mod project_secrets;
 pub mod projects;
 pub mod rate_limit;
+pub mod secrets;
 mod storage;
 pub mod syncs;
 mod tenant;
+pub mod webhooks;
 
 pub use error::{DomainError, Upstream};
 pub use sea_orm;

@@ -35,6 +35,9 @@ impl JobKind for ProjectSyncJob {
     const REQUEUE_WHEN_STALE: bool = true;
 }
 
+/// How long a sync started by a push waits, so that a burst of pushes makes one sync.
+pub const PUSH_DEBOUNCE: Duration = Duration::from_secs(2);
+
 const SYNC_COLUMNS: &str = "s.id, s.project_id, s.job_id, s.trigger, s.branch, s.scan_path, s.head_sha,
     s.status, s.phase, s.files_scanned, s.files_added, s.files_changed, s.files_moved,
     s.files_removed, s.files_unchanged, s.skipped, s.github_requests, s.error, s.created_at,
@@ -46,6 +49,18 @@ pub async fn start(
     tx: &TenantTxn,
     project_id: ProjectId,
     trigger: SyncTrigger,
+) -> Result<ProjectSync, DomainError> {
+    start_with(tx, project_id, trigger, tx.ctx().user_id()).await
+}
+
+/// [`start`], on behalf of `requested_by`. A push (`Webhook`) that finds a sync already running
+/// (it may have read the branch before this push) asks for one more sync after it; pushes that
+/// find one still queued are part of it.
+pub(crate) async fn start_with(
+    tx: &TenantTxn,
+    project_id: ProjectId,
+    trigger: SyncTrigger,
+    requested_by: Option<UserId>,
 ) -> Result<ProjectSync, DomainError> {
     let project = tx.find::<projects::Entity>(project_id.into_uuid()).await?;
     let Some(branch) = project.github_branch.clone() else {
@@ -76,18 +91,36 @@ pub async fn start(
                 branch.into(),
                 project.github_path.clone().into(),
                 trigger.as_str().into(),
-                ctx.user_id().map(UserId::into_uuid).into(),
+                requested_by.map(UserId::into_uuid).into(),
             ],
         ))
         .await?;
     if inserted.is_none() {
-        return active(tx, project_id)
+        let running = active(tx, project_id)
             .await?
-            .ok_or_else(|| DomainError::Conflict("a sync just ended; press Sync again".into()));
+            .ok_or_else(|| DomainError::Conflict("a sync just ended; press Sync again".into()))?;
+        if trigger == SyncTrigger::Webhook && running.status == JobStatus::Running {
+            tx.txn()
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "UPDATE project_syncs SET resync_requested = true WHERE id = $1 AND tenant_id = $2",
+                    [running.id.into_uuid().into(), ctx.tenant_id().into_uuid().into()],
+                ))
+                .await?;
+        }
+        return Ok(running);
     }
     let sync = ProjectSyncId::from_uuid(sync_id);
-    let job =
-        job_runs::enqueue::<ProjectSyncJob>(tx, &ProjectSyncPayload { sync_id: sync }).await?;
+    // A push waits a moment before it starts: the rest of a burst of pushes joins it.
+    let run_after = (trigger == SyncTrigger::Webhook).then(|| {
+        chrono::Utc::now() + chrono::Duration::from_std(PUSH_DEBOUNCE).unwrap_or_default()
+    });
+    let job = job_runs::enqueue_after::<ProjectSyncJob>(
+        tx,
+        &ProjectSyncPayload { sync_id: sync },
+        run_after,
+    )
+    .await?;
     tx.txn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -471,7 +504,22 @@ pub async fn finalize(
             "removed": counts.removed, "unchanged": counts.unchanged,
         }),
     )
-    .await
+    .await?;
+    // A push arrived while this sync ran: one more sync, queued in this same transaction.
+    let resync = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT resync_requested FROM project_syncs WHERE id = $1 AND tenant_id = $2",
+            [sync.into(), tenant.into()],
+        ))
+        .await?
+        .map(|row| row.try_get::<bool>("", "resync_requested"))
+        .transpose()?
+        .unwrap_or(false);
+    if resync {
+        start_with(tx, plan.project_id, SyncTrigger::Webhook, None).await?;
+    }
+    Ok(())
 }
 
 fn uuid_array(ids: &[Uuid]) -> sea_orm::Value {

@@ -24,6 +24,11 @@ pub enum Actor {
         /// Who asked for it (`None`: a schedule or a webhook).
         requested_by: Option<UserId>,
     },
+    /// Cairn itself, on an outside event it verified (a signed GitHub push).
+    System {
+        /// What acts, e.g. `github.push`.
+        what: &'static str,
+    },
 }
 
 /// Who is acting, in which tenant, with which role.
@@ -53,15 +58,36 @@ impl TenantCtx {
         match self.actor {
             Actor::User(user_id) => Some(user_id),
             Actor::Job { requested_by, .. } => requested_by,
+            Actor::System { .. } => None,
         }
     }
 
     /// The job acting, if a job is.
     pub fn job_id(&self) -> Option<JobId> {
         match self.actor {
-            Actor::User(_) => None,
             Actor::Job { id, .. } => Some(id),
+            Actor::User(_) | Actor::System { .. } => None,
         }
+    }
+
+    /// Cairn acting in `tenant_id` on an outside event this crate has verified (a push whose
+    /// signature matched the project's webhook secret), with a member's rights.
+    pub(crate) async fn for_system(
+        db: &Db,
+        tenant_id: TenantId,
+        what: &'static str,
+    ) -> Result<Self, DomainError> {
+        let txn = db.begin_with(Some(tenant_id), None).await?;
+        crate::entities::tenants::Entity::find_by_id(tenant_id.into_uuid())
+            .one(&txn)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        end_read(txn);
+        Ok(Self {
+            tenant_id,
+            actor: Actor::System { what },
+            role: Role::Member,
+        })
     }
 
     /// The context of a job running for its tenant. A job acts with a member's rights, never an

@@ -29,6 +29,8 @@ const NOT_SETTINGS: &[&str] = &[
 pub struct Settings {
     /// GitHub, for Project Sync.
     pub github: GitHubSettings,
+    /// The keys that seal GitHub tokens and webhook secrets.
+    pub secrets: SecretSettings,
     /// Where Cairn keeps its local state: the embedded database, stored objects.
     pub data_dir: PathBuf,
     /// The HTTP server.
@@ -232,6 +234,30 @@ impl Default for Settings {
             mail: MailSettings::default(),
             log: LogSettings::default(),
             github: GitHubSettings::default(),
+            secrets: SecretSettings::default(),
+        }
+    }
+}
+
+/// The keys that seal secrets at rest (never stored in the database).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretSettings {
+    /// The current key, 32 bytes in base64 (`openssl rand -base64 32`). Unset: a key generated on
+    /// first start in `<data_dir>/secret.key` (readable by its owner only).
+    pub key: Option<SecretString>,
+    /// The current key's id, stored with every value it seals.
+    pub key_id: String,
+    /// Earlier keys by id, still opening what they sealed (for rotation).
+    pub previous_keys: std::collections::BTreeMap<String, SecretString>,
+}
+
+impl Default for SecretSettings {
+    fn default() -> Self {
+        Self {
+            key: None,
+            key_id: "1".into(),
+            previous_keys: std::collections::BTreeMap::new(),
         }
     }
 }

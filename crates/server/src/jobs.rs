@@ -38,10 +38,17 @@ pub fn runtime(
     );
     let sweep_state = state.clone();
     let sync_db = state.db.clone();
+    let secrets = state.secrets.clone();
     let github = github.clone();
     Runtime::new(pool.clone(), instance)
         .register::<domain::syncs::ProjectSyncJob, _, _>(move |job, payload| {
-            crate::project_sync::run(sync_db.clone(), github.clone(), job, payload)
+            crate::project_sync::run(
+                sync_db.clone(),
+                secrets.clone(),
+                github.clone(),
+                job,
+                payload,
+            )
         })
         .register::<StorageSweep, _, _>(move |_ctx, payload: SweepPayload| {
             let state = sweep_state.clone();

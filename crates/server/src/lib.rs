@@ -10,6 +10,7 @@ pub mod events;
 pub mod jobs;
 pub mod project_sync;
 mod routes;
+mod secret_keys;
 pub mod startup;
 mod storage;
 pub mod telemetry;

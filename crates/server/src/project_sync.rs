@@ -9,8 +9,9 @@
 use crate::config::GitHubSettings;
 use api::github::ScanPath;
 use api::syncs::{SyncCounts, SyncPhase, SyncProgress};
+use domain::secrets::SecretKeys;
 use domain::syncs::{self, ActiveFile, FetchedFile, ProjectSyncPayload, RunPlan, SyncResult};
-use domain::{Db, DomainError, TenantCtx};
+use domain::{Db, DomainError, TenantCtx, project_secrets};
 use github::{GitHub, GitHubError, Head, TreeFile};
 use jobs::{JobCtx, JobFailure};
 use std::collections::{HashMap, HashSet};
@@ -22,6 +23,7 @@ const REPORT_EVERY: Duration = Duration::from_millis(250);
 /// Runs one sync.
 pub async fn run(
     db: Db,
+    secrets: SecretKeys,
     settings: GitHubSettings,
     job: JobCtx,
     payload: ProjectSyncPayload,
@@ -38,7 +40,14 @@ pub async fn run(
         Err(DomainError::Conflict(_)) => return Ok(()),
         Err(error) => return Err(error.into_job_failure()),
     };
-    let github = GitHub::new(&settings.api_url, None)
+    let project = plan.project_id;
+    let token = db
+        .transact(&ctx, async |tx| {
+            project_secrets::github_token(tx, &secrets, project).await
+        })
+        .await
+        .map_err(DomainError::into_job_failure)?;
+    let github = GitHub::new(&settings.api_url, token.as_ref())
         .map_err(|e| JobFailure::Fatal(e.to_string()))?
         .with_retry_pause(Duration::from_millis(settings.retry_pause_ms));
     let mut run = Run {

@@ -106,6 +106,7 @@ impl Application {
             .site_pkg_dir("pkg")
             .build();
         let images = crate::storage::image_store(&settings)?;
+        let secrets = crate::secret_keys::load(&settings)?;
         // An empty URL (an unset variable in a compose file) means no e-mail, like no URL.
         let mailer = match &settings.mail.smtp_url {
             Some(url) if !url.expose_secret().trim().is_empty() => {
@@ -133,6 +134,7 @@ impl Application {
                 Duration::from_millis(accounts.password_hashing_wait_ms),
             ),
             mailer,
+            secrets,
             public_url,
             secure_cookies: settings.server.secure_cookies,
             trust_proxy_headers: settings.server.trust_proxy_headers,

@@ -426,3 +426,262 @@ async fn two_presses_at_once_start_one_sync_and_other_teams_see_none_of_it() {
     read_events(stream, |seen| seen.iter().any(|e| e.event == "end")).await;
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+#[tokio::test]
+async fn a_private_repository_needs_the_token_which_is_stored_sealed_and_never_shown() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    github.require_token("github_pat_right");
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let (bob, _) = signed_up(&app, "bob@example.com", "Bob's").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+
+    let (refused, _) = sync(&app, &ada, &project).await;
+    assert_eq!(refused["status"], "failed");
+    assert!(
+        refused["error"].as_str().unwrap().contains("token"),
+        "{refused}"
+    );
+
+    // A malformed token is refused naming the field; another team's member cannot set one.
+    let (status, body) = ada
+        .call(
+            "set_github_token",
+            json!({"project_id": project, "token": "two words"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("github_token")),
+        "{body}"
+    );
+    let (status, _) = bob
+        .call(
+            "set_github_token",
+            json!({"project_id": project, "token": "github_pat_bob"}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    ada.ok(
+        "set_github_token",
+        json!({"project_id": project, "token": " github_pat_right "}),
+    )
+    .await;
+    let shown = ada
+        .ok("source_secrets", json!({"project_id": project}))
+        .await;
+    assert!(shown["github_token_set_at"].is_string(), "{shown}");
+    assert!(!shown.to_string().contains("github_pat_right"), "{shown}");
+    // At rest it is sealed: the token's bytes are nowhere in the row.
+    let owner = app.db.owner().await;
+    let plain = count(
+        &owner,
+        "SELECT count(*) FROM project_secrets WHERE position(convert_to('github_pat_right', 'UTF8') in sealed) > 0",
+        vec![],
+    )
+    .await;
+    assert_eq!(plain, 0);
+    let sealed = count(
+        &owner,
+        "SELECT count(*) FROM project_secrets WHERE kind = 'github_token' AND key_id = '1'",
+        vec![],
+    )
+    .await;
+    assert_eq!(sealed, 1);
+
+    let (synced, _) = sync(&app, &ada, &project).await;
+    assert_eq!(synced["status"], "completed", "{synced}");
+    assert_eq!(active_files(&ada, &project).await.len(), 4);
+
+    // Removed: the next sync is refused again.
+    ada.ok("clear_github_token", json!({"project_id": project}))
+        .await;
+    repo.write("src/lib.rs", "pub fn run() { /* v2 */ }\n");
+    repo.commit("second");
+    let (refused, _) = sync(&app, &ada, &project).await;
+    assert_eq!(refused["status"], "failed");
+}
+
+fn signed(secret: &str, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    let hex: String = mac
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
+}
+
+async fn deliver(app: &TestApp, event: &str, body: &[u8], signature: Option<&str>) -> (u16, Value) {
+    let mut request = app
+        .client
+        .post(app.url("/api/v1/webhooks/github"))
+        .header("content-type", "application/json")
+        .header("x-github-event", event)
+        .header("x-github-delivery", uuid::Uuid::new_v4().to_string())
+        // GitHub is another site.
+        .header("origin", "https://github.com")
+        .body(body.to_vec());
+    if let Some(signature) = signature {
+        request = request.header("x-hub-signature-256", signature);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn push(branch: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "ref": format!("refs/heads/{branch}"),
+        "before": "0000000000000000000000000000000000000000",
+        "after": "1111111111111111111111111111111111111111",
+        "repository": {"id": 1, "name": "widgets", "full_name": "acme/widgets",
+                       "owner": {"name": "acme", "login": "acme"}},
+        "pusher": {"name": "ada"},
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn signed_pushes_to_the_branch_start_one_sync_and_anything_unsigned_starts_nothing() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+    let secret = ada
+        .ok("new_webhook_secret", json!({"project_id": project}))
+        .await;
+    let secret = secret.as_str().unwrap().to_owned();
+    let shown = ada
+        .ok("source_secrets", json!({"project_id": project}))
+        .await;
+    assert!(
+        shown["webhook_url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/webhooks/github")
+    );
+    assert!(!shown.to_string().contains(&secret));
+    let body = push("main");
+
+    // Unsigned, wrongly signed, signed for another body, signed with another secret: 401, nothing.
+    assert_eq!(deliver(&app, "push", &body, None).await.0, 401);
+    assert_eq!(deliver(&app, "push", &body, Some("sha256=00")).await.0, 401);
+    assert_eq!(
+        deliver(&app, "push", &body, Some(&signed(&secret, b"{}")))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        deliver(&app, "push", &body, Some(&signed("not the secret", &body)))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        deliver(
+            &app,
+            "push",
+            b"not json",
+            Some(&signed(&secret, b"not json"))
+        )
+        .await
+        .0,
+        422
+    );
+    // Verified but not for the branch, or not a push: ignored.
+    let other = push("feature");
+    let (status, answer) = deliver(&app, "push", &other, Some(&signed(&secret, &other))).await;
+    assert_eq!((status, &answer["ignored"]), (200, &json!(1)), "{answer}");
+    let (status, _) = deliver(&app, "ping", &body, Some(&signed(&secret, &body))).await;
+    assert_eq!(status, 200);
+    let owner = app.db.owner().await;
+    let syncs_so_far = count(&owner, "SELECT count(*) FROM project_syncs", vec![]).await;
+    assert_eq!(syncs_so_far, 0);
+
+    // A burst of five pushes: one sync.
+    repo.write("src/lib.rs", "pub fn run() { /* pushed */ }\n");
+    repo.commit("pushed");
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let (status, answer) = deliver(&app, "push", &body, Some(&signed(&secret, &body))).await;
+        assert_eq!(status, 202, "{answer}");
+        ids.push(answer["syncs"][0].clone());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let sync_id = ids.remove(0);
+    let started = ada.ok("get_sync", json!({"id": sync_id})).await;
+    assert_eq!(started["trigger"], "webhook");
+    assert!(started["requested_by"].is_null());
+    let job = serde_json::from_value(started["job_id"].clone()).unwrap();
+    let stream = open_stream(&ada, &app, job, None).await;
+    read_events(stream, |seen| seen.iter().any(|e| e.event == "end")).await;
+    let done = ada.ok("get_sync", json!({"id": sync_id})).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(active_files(&ada, &project).await.contains(&(
+        "src/lib.rs".into(),
+        "pub fn run() { /* pushed */ }\n".into()
+    )));
+    let syncs = count(&owner, "SELECT count(*) FROM project_syncs", vec![]).await;
+    assert_eq!(syncs, 1);
+
+    // A push while a sync runs (it may have read the branch before the push): one more sync
+    // follows, and the Memory Hub ends with the last push.
+    github.slow_blobs(Duration::from_millis(400));
+    repo.write("src/lib.rs", "pub fn run() { /* first */ }\n");
+    repo.commit("first of two");
+    let (_, answer) = deliver(&app, "push", &body, Some(&signed(&secret, &body))).await;
+    let running_id = answer["syncs"][0].clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let sync = ada.ok("get_sync", json!({"id": running_id})).await;
+        if sync["phase"] == "import" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never importing: {sync}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    repo.write("src/lib.rs", "pub fn run() { /* second */ }\n");
+    repo.commit("second of two");
+    let (_, answer) = deliver(&app, "push", &body, Some(&signed(&secret, &body))).await;
+    assert_eq!(answer["syncs"][0], running_id, "joined the running sync");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let files = active_files(&ada, &project).await;
+        if files.contains(&(
+            "src/lib.rs".into(),
+            "pub fn run() { /* second */ }\n".into(),
+        )) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second push never arrived: {files:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let history = ada.ok("list_syncs", json!({"project_id": project})).await;
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 3, "{history:?}");
+    assert!(history.iter().all(|s| s["trigger"] == "webhook"));
+    let audited = count(
+        &owner,
+        "SELECT count(*) FROM audit_log WHERE action = 'sync.start' AND detail->>'by_system' = 'github.push'",
+        vec![],
+    )
+    .await;
+    // The burst's sync and the one the later push joined; the follow-up was started by that sync.
+    assert_eq!(audited, 2);
+}

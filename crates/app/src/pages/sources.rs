@@ -5,11 +5,14 @@
 use crate::browser;
 use crate::components::{Call, ErrorNote, Loading};
 use crate::pages::project_id_param;
-use crate::rpc::{cancel_sync, list_syncs, sync_project};
+use crate::rpc::{
+    cancel_sync, clear_github_token, clear_webhook_secret, get_source_secrets, list_syncs,
+    new_webhook_secret, set_github_token, sync_project,
+};
 use api::ApiError;
 use api::ids::{ProjectId, ProjectSyncId};
 use api::jobs::JobStatus;
-use api::syncs::{ProjectSync, SyncCounts, SyncPhase, SyncProgress, SyncTrigger};
+use api::syncs::{ProjectSync, SourceSecrets, SyncCounts, SyncPhase, SyncProgress, SyncTrigger};
 use leptos::prelude::*;
 
 /// The tab.
@@ -19,6 +22,10 @@ pub fn SourcesTab() -> impl IntoView {
     let syncs = Resource::new(
         move || project_id,
         |id| async move { list_syncs(id.ok_or(ApiError::NotFound)?).await },
+    );
+    let secrets = Resource::new(
+        move || project_id,
+        |id| async move { get_source_secrets(id.ok_or(ApiError::NotFound)?).await },
     );
     view! {
         <Transition fallback=|| view! { <Loading/> }>
@@ -32,9 +39,11 @@ pub fn SourcesTab() -> impl IntoView {
                             .iter()
                             .find(|s| matches!(s.status, JobStatus::Queued | JobStatus::Running))
                             .cloned();
+                        let credentials = secrets.await.ok();
                         view! {
                             <SyncPanel project_id active/>
                             <SyncHistory history/>
+                            {credentials.map(|secrets| view! { <Credentials project_id secrets/> })}
                         }
                         .into_any()
                     }
@@ -328,4 +337,74 @@ fn seconds_between(start: &str, end: &str) -> Option<u64> {
         Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
     };
     u64::try_from(secs(end)? - secs(start)?).ok()
+}
+
+/// The GitHub token (write-only: "set", never the value) and the push webhook's address and
+/// secret (shown once, when made).
+#[island]
+fn Credentials(project_id: ProjectId, secrets: SourceSecrets) -> impl IntoView {
+    let token = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let save = Call::reporting_to(error);
+    let remove = Call::reporting_to(error);
+    let make = Call::reporting_to(error);
+    let made = RwSignal::new(None::<String>);
+    let token_set = secrets.github_token_set_at.clone();
+    let webhook_set = secrets.webhook_secret_set_at.clone();
+    let busy = move || save.pending().get() || remove.pending().get() || make.pending().get();
+    view! {
+        <section class="credentials">
+            <h2>"GitHub access"</h2>
+            <div class="field">
+                <label for="github_token">"Token"</label>
+                <p class="muted" id="token-status">{match &token_set {
+                    Some(at) => format!("Set on {}. It is never shown again; paste a new one to replace it.", at.get(..10).unwrap_or(at)),
+                    None => "Not set. Public repositories need none; private ones need a token that can read contents.".to_owned(),
+                }}</p>
+                <input id="github_token" name="github_token" type="password" autocomplete="off"
+                    placeholder="github_pat_…" bind:value=token/>
+            </div>
+            <div class="actions">
+                <button class="button" disabled=busy
+                    on:click=move |_| save.dispatch_then(set_github_token(project_id, token.get()), |_| browser::reload())>
+                    "Save token"
+                </button>
+                {token_set.is_some().then(|| view! {
+                    <button class="button ghost" disabled=busy
+                        on:click=move |_| remove.dispatch_then(clear_github_token(project_id), |_| browser::reload())>
+                        "Remove token"
+                    </button>
+                })}
+            </div>
+            <h2>"Push webhook"</h2>
+            <p class="muted">"In the repository's Settings → Webhooks, add this payload URL with content type application/json and the secret below; each push to the branch then syncs it."</p>
+            <div class="field">
+                <label for="webhook_url">"Payload URL"</label>
+                <input id="webhook_url" readonly value=secrets.webhook_url.clone()/>
+            </div>
+            <p class="muted" id="webhook-status">{match &webhook_set {
+                Some(at) => format!("Secret made on {}.", at.get(..10).unwrap_or(at)),
+                None => "No secret yet: pushes do not start syncs.".to_owned(),
+            }}</p>
+            {move || made.get().map(|secret| view! {
+                <div class="field">
+                    <label for="webhook_secret">"Secret (shown once: paste it into GitHub now)"</label>
+                    <input id="webhook_secret" readonly value=secret/>
+                </div>
+            })}
+            <div class="actions">
+                <button class="button" disabled=busy
+                    on:click=move |_| make.dispatch_then(new_webhook_secret(project_id), move |secret| made.set(Some(secret.clone())))>
+                    {if webhook_set.is_some() { "Make a new secret" } else { "Make a secret" }}
+                </button>
+                {webhook_set.is_some().then(|| view! {
+                    <button class="button ghost" disabled=busy
+                        on:click=move |_| remove.dispatch_then(clear_webhook_secret(project_id), |_| browser::reload())>
+                        "Remove secret"
+                    </button>
+                })}
+            </div>
+            {move || error.get().map(|error| view! { <ErrorNote error/> })}
+        </section>
+    }
 }

@@ -4,6 +4,7 @@ mod events;
 mod health;
 mod images;
 mod request_checks;
+mod webhooks;
 
 use crate::error::ErrorResponse;
 use api::ApiError;
@@ -55,6 +56,12 @@ pub fn router(state: AppState, shared: Shared) -> Router {
         .route(
             "/api/v1/events/jobs/{job_id}",
             axum::routing::get(events::job_events),
+        )
+        .route(
+            "/api/v1/webhooks/github",
+            axum::routing::post(webhooks::github)
+                // GitHub caps deliveries at 25 MB; pushes are far smaller.
+                .layer(axum::extract::DefaultBodyLimit::max(25 * 1024 * 1024)),
         )
         // Pages (rendered on the server; their islands hydrated by the bundle) and the server
         // functions under /api/v1.

@@ -1,0 +1,166 @@
+//! GitHub's push webhook. A push names its repository; every project linked to it with a webhook
+//! secret is a candidate, and the push is for those whose secret verifies its signature
+//! (`X-Hub-Signature-256`, HMAC-SHA256 of the raw body, compared in constant time). A verified
+//! push to a project's branch starts a sync of it (`SyncTrigger::Webhook`); pushes that arrive
+//! while one is queued join it, and one arriving while a sync runs asks for one more after it.
+
+use crate::secrets::{Sealed, SecretKeys};
+use crate::tenant::TenantCtx;
+use crate::{Db, DomainError, project_secrets, syncs};
+use api::ids::{ProjectId, ProjectSyncId, TenantId};
+use api::syncs::SyncTrigger;
+use hmac::{Hmac, Mac};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+/// What a delivery said, as far as Cairn needs it.
+#[derive(Debug, Clone)]
+pub struct Delivery<'a> {
+    /// `X-GitHub-Event`: `push`, `ping`, ...
+    pub event: &'a str,
+    /// The repository's owner.
+    pub owner: &'a str,
+    /// The repository's name.
+    pub repo: &'a str,
+    /// The pushed ref (`refs/heads/main`), for pushes.
+    pub git_ref: Option<&'a str>,
+    /// The raw body, as signed.
+    pub body: &'a [u8],
+    /// `X-Hub-Signature-256`.
+    pub signature: &'a str,
+}
+
+/// What became of a verified delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Syncs started (or joined) by the push.
+    pub syncs: Vec<ProjectSyncId>,
+    /// Verified projects the delivery did not concern (another branch, not a push).
+    pub ignored: usize,
+}
+
+/// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`.
+pub fn signature_matches(secret: &[u8], body: &[u8], header: &str) -> bool {
+    let Some(hex) = header.trim().strip_prefix("sha256=") else {
+        return false;
+    };
+    let Some(expected) = decode_hex(hex) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Receives a delivery. `Unauthorized` when no project's secret verifies it, whether the
+/// repository is unknown, has no secret, or the signature is wrong: the answer tells nothing.
+pub async fn receive(
+    db: &Db,
+    keys: &SecretKeys,
+    delivery: Delivery<'_>,
+) -> Result<Received, DomainError> {
+    let rows = db
+        .connection()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT tenant_id, project_id, branch, key_id, sealed FROM cairn_webhook_targets($1, $2)",
+            [delivery.owner.into(), delivery.repo.into()],
+        ))
+        .await?;
+    let mut verified = Vec::new();
+    for row in rows {
+        let tenant: uuid::Uuid = row.try_get("", "tenant_id")?;
+        let project: uuid::Uuid = row.try_get("", "project_id")?;
+        let sealed = Sealed {
+            key_id: row.try_get("", "key_id")?,
+            blob: row.try_get("", "sealed")?,
+        };
+        let context =
+            project_secrets::context(tenant, project, project_secrets::SecretKind::WebhookSecret);
+        let secret = match keys.open(&sealed, &context) {
+            Ok(secret) => secret,
+            Err(error) => {
+                tracing::error!(%error, %project, "a webhook secret does not open");
+                continue;
+            }
+        };
+        if signature_matches(&secret, delivery.body, delivery.signature) {
+            let branch: Option<String> = row.try_get("", "branch")?;
+            verified.push((
+                TenantId::from_uuid(tenant),
+                ProjectId::from_uuid(project),
+                branch,
+            ));
+        }
+    }
+    if verified.is_empty() {
+        return Err(DomainError::Unauthorized);
+    }
+    let mut received = Received {
+        syncs: Vec::new(),
+        ignored: 0,
+    };
+    for (tenant, project, branch) in verified {
+        let for_branch = branch.map(|b| format!("refs/heads/{b}"));
+        if delivery.event != "push" || delivery.git_ref != for_branch.as_deref() {
+            received.ignored += 1;
+            continue;
+        }
+        let ctx = TenantCtx::for_system(db, tenant, "github.push").await?;
+        let sync = db
+            .transact(&ctx, async |tx| {
+                syncs::start_with(tx, project, SyncTrigger::Webhook, None).await
+            })
+            .await?;
+        received.syncs.push(sync.id);
+    }
+    Ok(received)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_checked_against_githubs_own_example() {
+        // The example in GitHub's documentation of webhook signatures.
+        let header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        assert!(signature_matches(
+            b"It's a Secret to Everybody",
+            b"Hello, World!",
+            header
+        ));
+        assert!(!signature_matches(
+            b"another secret",
+            b"Hello, World!",
+            header
+        ));
+        assert!(!signature_matches(
+            b"It's a Secret to Everybody",
+            b"Hello, World?",
+            header
+        ));
+        assert!(!signature_matches(
+            b"It's a Secret to Everybody",
+            b"Hello, World!",
+            ""
+        ));
+        assert!(!signature_matches(
+            b"It's a Secret to Everybody",
+            b"Hello, World!",
+            "sha1=757107ea"
+        ));
+        assert!(!signature_matches(b"x", b"y", "sha256=zz"));
+    }
+}
