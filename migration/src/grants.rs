@@ -9,6 +9,7 @@ const OWNER_FUNCTIONS: &[&str] = &[
     "cairn_image_tenants()",
     "cairn_invitation_by_token(text)",
     "cairn_webhook_targets(text, text)",
+    "cairn_project_tenant(uuid)",
 ];
 
 /// Grants `role` (the role Cairn serves requests as) data access to every table: row-level security

@@ -49,4 +49,12 @@ AS $$
      WHERE lower(p.github_owner) = lower(repo_owner) AND lower(p.github_repo) = lower(repo_name)
 $$;
 REVOKE ALL ON FUNCTION cairn_webhook_targets(text, text) FROM PUBLIC;
+
+-- The team a project belongs to: for `cairn sync PROJECT_ID`, run by the instance's operator, who
+-- names a project without being a member of its team.
+CREATE FUNCTION cairn_project_tenant(project uuid) RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$ SELECT tenant_id FROM projects WHERE id = project $$;
+REVOKE ALL ON FUNCTION cairn_project_tenant(uuid) FROM PUBLIC;
 "#;

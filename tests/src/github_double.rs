@@ -76,6 +76,11 @@ impl Drop for GitHubDouble {
 impl GitHubDouble {
     /// Starts it on a free port of 127.0.0.1.
     pub async fn start() -> Self {
+        Self::start_on(0).await
+    }
+
+    /// Starts it on `port` of 127.0.0.1 (0: a free one).
+    pub async fn start_on(port: u16) -> Self {
         let shared = Arc::new(Shared {
             remaining: AtomicI64::new(5000),
             ..Shared::default()
@@ -92,7 +97,7 @@ impl GitHubDouble {
                 faults_and_headers,
             ))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("binding the GitHub double");
         let address = listener.local_addr().expect("address");

@@ -50,7 +50,59 @@ pub async fn start(
     project_id: ProjectId,
     trigger: SyncTrigger,
 ) -> Result<ProjectSync, DomainError> {
-    start_with(tx, project_id, trigger, tx.ctx().user_id()).await
+    start_with(tx, project_id, trigger, tx.ctx().user_id(), None).await
+}
+
+/// Starts a sync from the command line (`cairn sync`): the instance's operator names a project,
+/// whatever team it belongs to, and optionally another branch than the linked one. Cairn acts
+/// (`Actor::System`); the context comes back, to follow the sync with.
+pub async fn start_from_command_line(
+    db: &crate::Db,
+    project_id: ProjectId,
+    branch: Option<BranchName>,
+) -> Result<(crate::TenantCtx, ProjectSync), DomainError> {
+    let row = db
+        .connection()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT cairn_project_tenant($1) AS tenant_id",
+            [project_id.into_uuid().into()],
+        ))
+        .await?;
+    let tenant: Option<Uuid> = match row {
+        Some(row) => row.try_get("", "tenant_id")?,
+        None => None,
+    };
+    let tenant = tenant.ok_or(DomainError::NotFound)?;
+    let ctx =
+        crate::TenantCtx::for_system(db, api::ids::TenantId::from_uuid(tenant), "cli").await?;
+    let sync = db
+        .transact(&ctx, async |tx| {
+            start_with(tx, project_id, SyncTrigger::Cli, None, branch.as_ref()).await
+        })
+        .await?;
+    Ok((ctx, sync))
+}
+
+/// The sync's last reported progress, if it reported any.
+pub async fn progress(
+    tx: &TenantTxn,
+    id: ProjectSyncId,
+) -> Result<Option<SyncProgress>, DomainError> {
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT progress FROM project_syncs WHERE id = $1 AND tenant_id = $2",
+            [
+                id.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+            ],
+        ))
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let value: serde_json::Value = row.try_get("", "progress")?;
+    Ok(serde_json::from_value(value).ok())
 }
 
 /// [`start`], on behalf of `requested_by`. A push (`Webhook`) that finds a sync already running
@@ -61,9 +113,14 @@ pub(crate) async fn start_with(
     project_id: ProjectId,
     trigger: SyncTrigger,
     requested_by: Option<UserId>,
+    branch: Option<&BranchName>,
 ) -> Result<ProjectSync, DomainError> {
     let project = tx.find::<projects::Entity>(project_id.into_uuid()).await?;
-    let Some(branch) = project.github_branch.clone() else {
+    let linked = project
+        .github_branch
+        .clone()
+        .filter(|_| project.github_repo.is_some());
+    let Some(branch) = linked.map(|linked| branch.map_or(linked, |b| b.as_str().to_owned())) else {
         return Err(DomainError::Invalid {
             field: "project_id".into(),
             reason: "the project is not linked to a GitHub repository".into(),
@@ -517,7 +574,7 @@ pub async fn finalize(
         .transpose()?
         .unwrap_or(false);
     if resync {
-        start_with(tx, plan.project_id, SyncTrigger::Webhook, None).await?;
+        start_with(tx, plan.project_id, SyncTrigger::Webhook, None, None).await?;
     }
     Ok(())
 }

@@ -120,7 +120,7 @@ pub async fn receive(
         let ctx = TenantCtx::for_system(db, tenant, "github.push").await?;
         let sync = db
             .transact(&ctx, async |tx| {
-                syncs::start_with(tx, project, SyncTrigger::Webhook, None).await
+                syncs::start_with(tx, project, SyncTrigger::Webhook, None, None).await
             })
             .await?;
         received.syncs.push(sync.id);

@@ -33,6 +33,15 @@ pub enum Command {
     /// Database administration.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Sync a project's linked repository into its Memory Hub now, following it with a progress
+    /// bar; exits 0 when the sync completes, 1 when it fails or is cancelled (Ctrl-C cancels it).
+    Sync {
+        /// The project's id (on its Overview or in its address: /projects/<id>).
+        project_id: String,
+        /// Sync this branch instead of the linked one.
+        #[arg(long)]
+        branch: Option<String>,
+    },
 }
 
 /// `cairn db ...`
@@ -73,6 +82,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Db(command) => run_db(settings, command).await,
+        Command::Sync { project_id, branch } => {
+            crate::cli_sync::run(settings, &project_id, branch.as_deref()).await
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod cli;
+mod cli_sync;
 pub mod config;
 pub mod database;
 pub mod embedded_db;

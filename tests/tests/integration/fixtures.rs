@@ -125,6 +125,14 @@ pub async fn seed_tenant(owner: &DatabaseConnection, name: &str) -> Seeded {
         ],
     )
     .await;
+    // A sealed secret of the project (bytes that would open under no key: only the row matters).
+    exec(
+        owner,
+        "INSERT INTO project_secrets (tenant_id, project_id, kind, key_id, sealed)
+         VALUES ($1, $2, 'github_token', '1', '\\x00'::bytea)",
+        vec![s.tenant.into(), s.project.into()],
+    )
+    .await;
     // A job of the tenant: its "queued" event is the tenant's `job_events` row.
     exec(
         owner,

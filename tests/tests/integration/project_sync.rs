@@ -685,3 +685,67 @@ async fn signed_pushes_to_the_branch_start_one_sync_and_anything_unsigned_starts
     // The burst's sync and the one the later push joined; the follow-up was started by that sync.
     assert_eq!(audited, 2);
 }
+
+/// Runs `cairn sync` against the test database; its exit code, stdout and stderr.
+async fn cairn_sync(app: &TestApp, github: &GitHubDouble, args: &[&str]) -> (i32, String, String) {
+    let output = tokio::process::Command::new(tests::cairn_bin())
+        .arg("sync")
+        .args(args)
+        .env("DATABASE_URL", app.db.owner_url())
+        .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
+        .env("CAIRN_DATA_DIR", &app.data_dir)
+        .env("CAIRN_GITHUB__API_URL", github.api_url())
+        .env("CAIRN_GITHUB__RETRY_PAUSE_MS", "10")
+        .env("CAIRN_LOG__FILTER", "warn")
+        .output()
+        .await
+        .expect("running cairn sync");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_command_line_syncs_a_project_and_says_how_it_went() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    repo.run(&["branch", "release"]);
+    repo.write("src/lib.rs", "pub fn run() { /* main moved on */ }\n");
+    repo.commit("main moves on");
+    github.serve("acme/widgets", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+
+    // The app is up too: whichever instance claims the job runs it.
+    let (code, out, err) = cairn_sync(&app, &github, &[&project]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("completed: 4 added"), "{out}");
+    let history = ada.ok("list_syncs", json!({"project_id": project})).await;
+    assert_eq!(history[0]["trigger"], "cli");
+    assert_eq!(history[0]["branch"], "main");
+    assert!(active_files(&ada, &project).await.contains(&(
+        "src/lib.rs".into(),
+        "pub fn run() { /* main moved on */ }\n".into()
+    )));
+
+    // Another branch, once.
+    let (code, out, err) = cairn_sync(&app, &github, &[&project, "--branch", "release"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        active_files(&ada, &project)
+            .await
+            .contains(&("src/lib.rs".into(), "pub fn run() {}\n".into()))
+    );
+
+    // A project that does not exist, and one whose repository does not: clear reasons, non-zero.
+    let (code, _, err) = cairn_sync(&app, &github, &[&uuid::Uuid::now_v7().to_string()]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no project"), "{err}");
+    let missing = linked_project(&ada, "acme/missing", "").await;
+    let (code, _, err) = cairn_sync(&app, &github, &[&missing]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("failed") && err.contains("not found"), "{err}");
+}

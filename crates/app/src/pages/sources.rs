@@ -294,7 +294,7 @@ fn SyncHistory(history: Vec<ProjectSync>) -> impl IntoView {
 fn SyncRow(sync: ProjectSync) -> impl IntoView {
     let by = match (sync.trigger, &sync.requested_by) {
         (SyncTrigger::Button, Some(name)) => name.clone(),
-        (SyncTrigger::Cli, Some(name)) => format!("{name} (command line)"),
+        (SyncTrigger::Cli, _) => "the command line".into(),
         (SyncTrigger::Webhook, _) => "a push (webhook)".into(),
         (SyncTrigger::Schedule, _) => "the schedule".into(),
         (_, None) => "—".into(),
