@@ -72,10 +72,18 @@ pub fn ProjectPage() -> impl IntoView {
     }
 }
 
-/// Overview: what the project is and where it comes from.
+/// Overview: what the project is and where it comes from, and its last sync.
 #[component]
 pub fn OverviewTab() -> impl IntoView {
     let open = expect_context::<OpenProject>();
+    let project_id = crate::pages::project_id_param();
+    let last_sync = Resource::new(
+        move || project_id,
+        |id| async move {
+            let history = crate::rpc::list_syncs(id.ok_or(ApiError::NotFound)?).await?;
+            Ok::<_, ApiError>(history.into_iter().next())
+        },
+    );
     view! {
         <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
@@ -97,6 +105,19 @@ pub fn OverviewTab() -> impl IntoView {
                         <dd class="mono">{p.github.as_ref().map(|l| l.path.display()).unwrap_or_else(|| "—".into())}</dd>
                         <dt>"Created"</dt>
                         <dd>{p.created_at.get(..10).unwrap_or_default().to_owned()}</dd>
+                        <dt>"Last sync"</dt>
+                        <dd>{move || Suspend::new(async move {
+                            match last_sync.await {
+                                Ok(Some(sync)) => format!(
+                                    "{} · {} · {}",
+                                    sync.created_at.get(..16).unwrap_or_default().replace('T', " "),
+                                    crate::pages::sources::status_name(sync.status),
+                                    sync.head_sha.as_deref().map(|s| s.get(..7).unwrap_or(s)).unwrap_or("no commit yet"),
+                                ),
+                                Ok(None) => "Never: sync it from the Sources tab.".to_owned(),
+                                Err(_) => "—".to_owned(),
+                            }
+                        })}</dd>
                     </dl>
                 })
             })}

@@ -190,7 +190,8 @@ fn phase_label(phase: SyncPhase) -> &'static str {
     }
 }
 
-fn status_name(status: JobStatus) -> &'static str {
+/// A sync's status in words.
+pub(crate) fn status_name(status: JobStatus) -> &'static str {
     match status {
         JobStatus::Queued => "queued",
         JobStatus::Running => "running",
