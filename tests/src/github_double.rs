@@ -51,6 +51,8 @@ struct Shared {
     faults: Mutex<VecDeque<Fault>>,
     log: Mutex<Vec<String>>,
     truncate_trees: AtomicBool,
+    /// Archives stop after their first bytes, the connection cut.
+    cut_archives: AtomicBool,
     /// Milliseconds each blob answer takes (a slow GitHub, to watch a sync's progress).
     blob_delay_ms: std::sync::atomic::AtomicU64,
     remaining: AtomicI64,
@@ -91,6 +93,11 @@ impl GitHubDouble {
             .route("/repos/{owner}/{repo}/branches/{*branch}", get(branch))
             .route("/repos/{owner}/{repo}/git/trees/{sha}", get(tree))
             .route("/repos/{owner}/{repo}/git/blobs/{sha}", get(blob))
+            .route("/repos/{owner}/{repo}/tarball/{*git_ref}", get(tarball))
+            .route(
+                "/_codeload/{owner}/{repo}/legacy.tar.gz/{sha}",
+                get(codeload),
+            )
             .fallback(|| async { github_error(StatusCode::NOT_FOUND, "Not Found") })
             .layer(axum::middleware::from_fn_with_state(
                 shared.clone(),
@@ -139,6 +146,11 @@ impl GitHubDouble {
     /// Recursive trees answer truncated (half the entries, `truncated: true`) from now on.
     pub fn truncate_trees(&self, truncate: bool) {
         self.shared.truncate_trees.store(truncate, Ordering::SeqCst);
+    }
+
+    /// Archives are cut after their first bytes from now on.
+    pub fn cut_archives(&self, cut: bool) {
+        self.shared.cut_archives.store(cut, Ordering::SeqCst);
     }
 
     /// Each blob answer takes `delay` from now on.
@@ -480,6 +492,103 @@ async fn blob(
         "encoding": "base64",
     }))
     .into_response()
+}
+
+async fn tarball(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, git_ref)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(dir) = repo_dir(&shared, &owner, &repo) else {
+        return github_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let Some(sha) = git_text(
+        &dir,
+        &["rev-parse", "--verify", &format!("{git_ref}^{{commit}}")],
+    ) else {
+        return github_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    // Like GitHub: a redirect to the archive host (here, this server under another path).
+    let host = headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    (
+        StatusCode::FOUND,
+        [(
+            "location",
+            format!("http://{host}/_codeload/{owner}/{repo}/legacy.tar.gz/{sha}"),
+        )],
+    )
+        .into_response()
+}
+
+/// The archive itself, streamed from `git archive` as it is made.
+async fn codeload(
+    State(shared): State<Arc<Shared>>,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+) -> Response {
+    use tokio::io::AsyncReadExt;
+    let Some(dir) = repo_dir(&shared, &owner, &repo) else {
+        return github_error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let prefix = format!("{owner}-{repo}-{}/", sha.get(..7).unwrap_or(&sha));
+    let child = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(&dir)
+        .args([
+            "archive",
+            "--format=tar.gz",
+            &format!("--prefix={prefix}"),
+            &sha,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    let Ok(mut child) = child else {
+        return github_error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error");
+    };
+    let Some(mut stdout) = child.stdout.take() else {
+        return github_error(StatusCode::INTERNAL_SERVER_ERROR, "Server Error");
+    };
+    if shared.cut_archives.load(Ordering::SeqCst) {
+        let mut first = vec![0u8; 512];
+        let n = stdout.read(&mut first).await.unwrap_or(0);
+        first.truncate(n);
+        let broken = futures_util::stream::iter(vec![
+            Ok::<_, std::io::Error>(bytes::Bytes::from(first)),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "cut",
+            )),
+        ]);
+        return Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/x-gzip")
+            .body(Body::from_stream(broken))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    // The child stays with the stream: dropping it (the client went away) kills `git archive`.
+    let chunks = futures_util::stream::unfold(Some((stdout, child)), |state| async move {
+        let (mut out, child) = state?;
+        let mut buffer = vec![0u8; 64 * 1024];
+        match out.read(&mut buffer).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buffer.truncate(n);
+                Some((
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(buffer)),
+                    Some((out, child)),
+                ))
+            }
+            Err(error) => Some((Err(error), None)),
+        }
+    });
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/x-gzip")
+        .body(Body::from_stream(chunks))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 /// A git repository a test builds commit by commit.

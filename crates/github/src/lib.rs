@@ -115,6 +115,9 @@ const ATTEMPTS: u32 = 3;
 /// limit it was told.
 pub struct GitHub {
     octo: Octocrab,
+    /// `scheme://host[:port]` of the API: a redirect there keeps the token.
+    api_origin: String,
+    token: Option<SecretString>,
     requests: AtomicU64,
     rate_limit: Mutex<Option<RateLimit>>,
     retry_pause: Duration,
@@ -158,6 +161,8 @@ impl GitHub {
             .map_err(|e| GitHubError::Unexpected(format!("building the client: {e}")))?;
         Ok(Self {
             octo,
+            api_origin: origin(api_url),
+            token: token.cloned(),
             requests: AtomicU64::new(0),
             rate_limit: Mutex::new(None),
             retry_pause: Duration::from_millis(500),
@@ -463,22 +468,136 @@ impl GitHub {
         reply: Reply,
         what: impl Fn() -> String,
     ) -> Result<T, GitHubError> {
-        match reply.status {
-            StatusCode::OK => serde_json::from_slice(&reply.body)
-                .map_err(|e| GitHubError::Unexpected(format!("{}: {e}", what()))),
-            StatusCode::UNAUTHORIZED => Err(GitHubError::Unauthorized),
-            StatusCode::FORBIDDEN => Err(GitHubError::Forbidden(what())),
-            StatusCode::NOT_FOUND => Err(GitHubError::NotFound(what())),
-            // An empty repository has no trees or blobs.
-            StatusCode::CONFLICT => Err(GitHubError::NotFound(format!("{} (empty)", what()))),
-            status => {
-                let message = serde_json::from_slice::<Message>(&reply.body)
-                    .map(|m| m.message)
-                    .unwrap_or_default();
-                Err(GitHubError::Unexpected(format!(
-                    "{}: {status} {message}",
-                    what()
-                )))
+        if reply.status == StatusCode::OK {
+            serde_json::from_slice(&reply.body)
+                .map_err(|e| GitHubError::Unexpected(format!("{}: {e}", what())))
+        } else {
+            Err(error_of(&reply, what()))
+        }
+    }
+
+    /// The archive of the repository at `commit_sha`: one request (and its redirect) for every
+    /// file. GitHub answers with a redirect to its archive host; the redirect is followed here,
+    /// keeping the token when it stays on the API's host (a GitHub Enterprise Server) and leaving
+    /// it off elsewhere (GitHub's own archive links carry a token of their own).
+    pub async fn tarball(
+        &self,
+        repo: &GithubRepo,
+        commit_sha: &str,
+    ) -> Result<Tarball, GitHubError> {
+        let path = format!(
+            "/repos/{}/{}/tarball/{}",
+            repo.owner(),
+            repo.name(),
+            path_encode(commit_sha)
+        );
+        let mut target = path.clone();
+        for _ in 0..3 {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                "x-github-api-version",
+                HeaderValue::from_static("2022-11-28"),
+            );
+            if target.starts_with(&self.api_origin)
+                && let Some(token) = &self.token
+                && let Ok(value) =
+                    HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+            {
+                headers.insert(http::header::AUTHORIZATION, value);
+            }
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let response = self
+                .octo
+                ._get_with_headers(target.as_str(), Some(headers))
+                .await
+                .map_err(|e| GitHubError::Unavailable(format!("the connection failed ({e})")))?;
+            self.note_rate_limit(response.headers());
+            let status = response.status();
+            if status.is_redirection() {
+                let location = response
+                    .headers()
+                    .get(http::header::LOCATION)
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| GitHubError::Unexpected("a redirect without Location".into()))?;
+                target = location.to_owned();
+                continue;
+            }
+            if status == StatusCode::OK {
+                return Ok(Tarball {
+                    body: response.into_body(),
+                });
+            }
+            let (parts, body) = response.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes().to_vec())
+                .unwrap_or_default();
+            let reply = Reply {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            };
+            if let Some(until) = rate_limited_until(&reply) {
+                return Err(GitHubError::RateLimited { until });
+            }
+            if reply.status.is_server_error() {
+                return Err(GitHubError::Unavailable(format!(
+                    "it answered {}",
+                    reply.status
+                )));
+            }
+            return Err(error_of(&reply, format!("the archive of {repo}")));
+        }
+        Err(GitHubError::Unexpected(
+            "too many redirects for the archive".into(),
+        ))
+    }
+}
+
+/// The error a non-200 answer about `what` means.
+fn error_of(reply: &Reply, what: String) -> GitHubError {
+    match reply.status {
+        StatusCode::UNAUTHORIZED => GitHubError::Unauthorized,
+        StatusCode::FORBIDDEN => GitHubError::Forbidden(what),
+        StatusCode::NOT_FOUND => GitHubError::NotFound(what),
+        // An empty repository has no trees, blobs or archive.
+        StatusCode::CONFLICT => GitHubError::NotFound(format!("{what} (empty)")),
+        status => {
+            let message = serde_json::from_slice::<Message>(&reply.body)
+                .map(|m| m.message)
+                .unwrap_or_default();
+            GitHubError::Unexpected(format!("{what}: {status} {message}"))
+        }
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin(url: &str) -> String {
+    url.splitn(4, '/').take(3).collect::<Vec<_>>().join("/")
+}
+
+/// A repository archive (gzip'd tar) as it arrives: read chunk by chunk, never held whole.
+pub struct Tarball {
+    body: http_body_util::combinators::BoxBody<bytes::Bytes, octocrab::Error>,
+}
+
+impl Tarball {
+    /// The next chunk of the archive; `None` at its end. A connection cut mid-archive is an
+    /// `Unavailable` error.
+    pub async fn next_chunk(&mut self) -> Option<Result<bytes::Bytes, GitHubError>> {
+        loop {
+            match self.body.frame().await? {
+                Ok(frame) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Some(Ok(data));
+                    }
+                }
+                Err(error) => {
+                    return Some(Err(GitHubError::Unavailable(format!(
+                        "the archive broke off ({error})"
+                    ))));
+                }
             }
         }
     }

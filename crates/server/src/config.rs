@@ -275,6 +275,9 @@ pub struct GitHubSettings {
     pub max_file_bytes: u64,
     /// Blobs fetched at once.
     pub fetch_concurrency: usize,
+    /// From this many files to fetch, a sync downloads the branch's archive (one request, streamed)
+    /// instead of one request per blob.
+    pub archive_threshold: usize,
     /// The first pause before retrying a 5xx answer or a dropped connection (doubling).
     pub retry_pause_ms: u64,
 }
@@ -286,6 +289,7 @@ impl Default for GitHubSettings {
             max_rate_limit_wait_secs: 900,
             max_file_bytes: 1024 * 1024,
             fetch_concurrency: 8,
+            archive_threshold: 200,
             retry_pause_ms: 500,
         }
     }

@@ -15,6 +15,8 @@ use domain::{Db, DomainError, TenantCtx, project_secrets};
 use github::{GitHub, GitHubError, Head, TreeFile};
 use jobs::{JobCtx, JobFailure};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Reports at most this often during the import.
@@ -151,7 +153,12 @@ impl Run<'_> {
         // Import.
         self.progress.phase = SyncPhase::Import;
         self.report().await?;
-        let fetched = self.import(&diff.fetch).await?;
+        // Many files: the whole branch in one archive request; few: one request per blob.
+        let fetched = if diff.fetch.len() >= self.settings.archive_threshold.max(1) {
+            self.import_archive(&commit_sha, diff.fetch).await?
+        } else {
+            self.import(&diff.fetch).await?
+        };
 
         // Finalize.
         self.progress.phase = SyncPhase::Finalize;
@@ -222,41 +229,110 @@ impl Run<'_> {
                     }
                 };
                 self.progress.fetched += 1;
-                match text_of(bytes) {
-                    Some(content) => fetched.push(FetchedFile {
-                        language: language_of(&file.path).map(str::to_owned),
-                        byte_size: i64::try_from(content.len()).unwrap_or(i64::MAX),
-                        path: file.path.clone(),
-                        blob_sha: file.blob_sha.clone(),
-                        content,
-                    }),
-                    None => {
-                        // Binary after all (NUL bytes, not text): skipped, and no longer counted as
-                        // an addition or a change.
-                        *self
-                            .progress
-                            .counts
-                            .skipped
-                            .entry("binary".into())
-                            .or_default() += 1;
-                        let counts = &mut self.progress.counts;
-                        if counts.added > 0 {
-                            counts.added -= 1;
-                        } else {
-                            counts.changed = counts.changed.saturating_sub(1);
-                        }
-                    }
-                }
+                self.keep(&mut fetched, file, bytes);
             }
-            let done = self.progress.fetched;
-            if done > 0 {
-                let left = self.progress.to_fetch.saturating_sub(done);
-                let per_file = started.elapsed().as_secs_f64() / f64::from(done);
-                self.progress.eta_secs = Some((per_file * f64::from(left)).ceil() as u64);
-            }
+            self.progress.eta_secs = eta(started, self.progress.fetched, self.progress.to_fetch);
             if self.last_report.elapsed() >= REPORT_EVERY {
                 self.report().await?;
             }
+        }
+        Ok(fetched)
+    }
+
+    /// Keeps a fetched file's text, or counts it as binary (NUL bytes, not UTF-8): skipped, and no
+    /// longer an addition or a change.
+    fn keep(&mut self, fetched: &mut Vec<FetchedFile>, file: &TreeFile, bytes: Vec<u8>) {
+        match text_of(bytes) {
+            Some(content) => fetched.push(FetchedFile {
+                language: language_of(&file.path).map(str::to_owned),
+                byte_size: i64::try_from(content.len()).unwrap_or(i64::MAX),
+                path: file.path.clone(),
+                blob_sha: file.blob_sha.clone(),
+                content,
+            }),
+            None => {
+                let counts = &mut self.progress.counts;
+                *counts.skipped.entry("binary".into()).or_default() += 1;
+                if counts.added > 0 {
+                    counts.added -= 1;
+                } else {
+                    counts.changed = counts.changed.saturating_sub(1);
+                }
+            }
+        }
+    }
+
+    /// Fetches `wanted` from the branch's archive: one request (and its redirect), streamed through
+    /// gzip and tar on a blocking thread, never held whole; only the wanted files' contents are
+    /// kept. Files the archive did not deliver (a cut connection) are fetched blob by blob.
+    async fn import_archive(
+        &mut self,
+        commit_sha: &str,
+        wanted: Vec<TreeFile>,
+    ) -> Result<Vec<FetchedFile>, JobFailure> {
+        let repo = self.plan.repo.clone();
+        let started = Instant::now();
+        let mut archive = loop {
+            match self.github.tarball(&repo, commit_sha).await {
+                Ok(archive) => break archive,
+                // The archive could not be had (its host down, the connection cut): blob by blob.
+                Err(GitHubError::Unavailable(reason)) => {
+                    tracing::info!(%reason, "no archive; fetching blob by blob");
+                    return self.import(&wanted).await;
+                }
+                Err(error) => self.wait_out(error).await?,
+            }
+        };
+        let delivered = Arc::new(AtomicU32::new(0));
+        let (chunks, received) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let unpacking = {
+            let delivered = delivered.clone();
+            let mut by_path: HashMap<String, TreeFile> =
+                wanted.into_iter().map(|f| (f.path.clone(), f)).collect();
+            tokio::task::spawn_blocking(move || {
+                let mut found = Vec::new();
+                let unpacked = unpack(received, &mut by_path, &mut found, &delivered);
+                if let Err(error) = unpacked {
+                    tracing::info!(%error, "the archive ended early; the rest by blobs");
+                }
+                (found, by_path.into_values().collect::<Vec<_>>())
+            })
+        };
+        let mut stream_error = None;
+        while let Some(chunk) = archive.next_chunk().await {
+            match chunk {
+                Ok(chunk) => {
+                    if chunks.send(chunk).await.is_err() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    stream_error = Some(error);
+                    break;
+                }
+            }
+            if self.last_report.elapsed() >= REPORT_EVERY {
+                self.checkpoint().await?;
+                self.progress.fetched = delivered.load(Ordering::Relaxed);
+                self.progress.eta_secs =
+                    eta(started, self.progress.fetched, self.progress.to_fetch);
+                self.report().await?;
+            }
+        }
+        drop(chunks);
+        let (found, missing) = unpacking
+            .await
+            .map_err(|e| JobFailure::Retry(format!("unpacking the archive: {e}")))?;
+        if let Some(error) = stream_error {
+            tracing::info!(%error, missing = missing.len(), "the archive broke off; the rest by blobs");
+        }
+        self.progress.fetched = u32::try_from(found.len()).unwrap_or(u32::MAX);
+        let mut fetched = Vec::with_capacity(found.len() + missing.len());
+        for (file, bytes) in found {
+            self.keep(&mut fetched, &file, bytes);
+        }
+        if !missing.is_empty() {
+            fetched.extend(self.import(&missing).await?);
         }
         Ok(fetched)
     }
@@ -570,6 +646,69 @@ fn language_of(path: &str) -> Option<&'static str> {
         "tf" => "terraform",
         "txt" => "text",
         _ => return None,
+    })
+}
+
+/// Reads the gzip'd tar arriving on `chunks`, keeping the contents of the files in `wanted`
+/// (removed from it as they are found) and counting them in `delivered`.
+fn unpack(
+    chunks: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    wanted: &mut HashMap<String, TreeFile>,
+    found: &mut Vec<(TreeFile, Vec<u8>)>,
+    delivered: &AtomicU32,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let reader = ChunkReader {
+        chunks,
+        current: bytes::Bytes::new(),
+    };
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path = entry.path()?;
+        // GitHub's archives put everything under one folder, `owner-repo-sha/`.
+        let inner: std::path::PathBuf = path.components().skip(1).collect();
+        let Some(inner) = inner.to_str() else {
+            continue;
+        };
+        if let Some(file) = wanted.remove(inner) {
+            let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
+            entry.read_to_end(&mut bytes)?;
+            found.push((file, bytes));
+            delivered.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(())
+}
+
+/// The archive's chunks as a blocking reader.
+struct ChunkReader {
+    chunks: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    current: bytes::Bytes,
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Seconds left, from the pace so far.
+fn eta(started: Instant, done: u32, total: u32) -> Option<u64> {
+    (done > 0).then(|| {
+        let per_file = started.elapsed().as_secs_f64() / f64::from(done);
+        (per_file * f64::from(total.saturating_sub(done))).ceil() as u64
     })
 }
 

@@ -177,7 +177,12 @@ async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
     github.clear_requests();
     let (second, _) = sync(&app, &ada, &project).await;
     let counts = &second["counts"];
-    assert_eq!(second["status"], "completed", "{second}");
+    assert_eq!(
+        second["status"],
+        "completed",
+        "{second} {:?}",
+        github.requests()
+    );
     assert_eq!(
         (
             &counts["added"],
@@ -748,4 +753,72 @@ async fn the_command_line_syncs_a_project_and_says_how_it_went() {
     let (code, _, err) = cairn_sync(&app, &github, &[&missing]).await;
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("failed") && err.contains("not found"), "{err}");
+}
+
+#[tokio::test]
+async fn many_files_come_in_one_archive_and_a_cut_archive_falls_back_to_blobs() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let api_url = github.api_url();
+    let app = spawn_app_on(TestDb::migrated().await, move |settings| {
+        settings.github.api_url = api_url;
+        settings.github.retry_pause_ms = 10;
+        settings.github.max_file_bytes = 1000;
+        // Every import through the archive.
+        settings.github.archive_threshold = 1;
+    })
+    .await
+    .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+
+    let (first, _) = sync(&app, &ada, &project).await;
+    assert_eq!(first["status"], "completed", "{first}");
+    let requests = github.requests();
+    assert_eq!(requests.len(), 4, "{requests:?}");
+    assert!(
+        requests[2].starts_with("302 /repos/acme/widgets/tarball/"),
+        "{requests:?}"
+    );
+    assert!(
+        requests[3].starts_with("200 /_codeload/acme/widgets/"),
+        "{requests:?}"
+    );
+    assert_eq!(blob_requests(&github), 0);
+    assert_eq!(first["counts"]["added"], 4);
+    assert_eq!(
+        active_files(&ada, &project).await,
+        vec![
+            (
+                "README.md".into(),
+                "# Widgets\nHow to deploy the widget service.\n".into()
+            ),
+            ("docs/guide.md".into(), "A guide.\n".into()),
+            ("src/lib.rs".into(), "pub fn run() {}\n".into()),
+            (
+                "src/main.rs".into(),
+                "fn main() { widgets::run(); }\n".into()
+            ),
+        ]
+    );
+
+    // The archive breaks off: the files it did not deliver come blob by blob, and the sync is whole.
+    repo.write("src/lib.rs", "pub fn run() { /* v2 */ }\n");
+    repo.write("src/new.rs", "pub fn new() {}\n");
+    repo.commit("second");
+    github.clear_requests();
+    github.cut_archives(true);
+    let (second, _) = sync(&app, &ada, &project).await;
+    github.cut_archives(false);
+    assert_eq!(
+        second["status"],
+        "completed",
+        "{second} {:?}",
+        github.requests()
+    );
+    assert_eq!(blob_requests(&github), 2, "{:?}", github.requests());
+    let files = active_files(&ada, &project).await;
+    assert!(files.contains(&("src/lib.rs".into(), "pub fn run() { /* v2 */ }\n".into())));
+    assert!(files.contains(&("src/new.rs".into(), "pub fn new() {}\n".into())));
 }
