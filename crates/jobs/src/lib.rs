@@ -195,6 +195,7 @@ pub struct Runtime {
     kinds: Arc<HashMap<&'static str, Registered>>,
     poll: Duration,
     listen_url: Option<String>,
+    stale_after: Option<Duration>,
 }
 
 /// Completes when a job was enqueued (never, without a listener). A broken connection is reopened by
@@ -231,6 +232,7 @@ impl Runtime {
             kinds: Arc::new(HashMap::new()),
             poll: Duration::from_secs(1),
             listen_url: None,
+            stale_after: None,
         }
     }
 
@@ -239,6 +241,16 @@ impl Runtime {
     pub fn listening_on(self, url: impl Into<String>) -> Self {
         Self {
             listen_url: Some(url.into()),
+            ..self
+        }
+    }
+
+    /// Reaps a running job of any kind once its heartbeat is older than `limit`, instead of its
+    /// kind's own [`JobKind::STALE_AFTER`] (`None`: each kind's own). Every runtime sharing a queue
+    /// should use the same value.
+    pub fn stale_after(self, limit: Option<Duration>) -> Self {
+        Self {
+            stale_after: limit,
             ..self
         }
     }
@@ -390,7 +402,10 @@ impl Runtime {
                         AND heartbeat_at < now() - make_interval(secs => $2)",
                     [
                         (*name).into(),
-                        kind.stale_after.as_secs_f64().into(),
+                        self.stale_after
+                            .unwrap_or(kind.stale_after)
+                            .as_secs_f64()
+                            .into(),
                         kind.requeue_when_stale.into(),
                     ],
                 ))
@@ -425,7 +440,8 @@ impl Runtime {
         };
         let work = (kind.handler)(ctx, std::mem::take(&mut job.payload));
         tokio::pin!(work);
-        let beat = (kind.stale_after / 3).max(Duration::from_millis(100));
+        let beat =
+            (self.stale_after.unwrap_or(kind.stale_after) / 3).max(Duration::from_millis(100));
         let mut heartbeat = tokio::time::interval(beat);
         heartbeat.tick().await;
         let outcome = loop {

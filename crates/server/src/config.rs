@@ -31,6 +31,8 @@ pub struct Settings {
     pub github: GitHubSettings,
     /// The keys that seal GitHub tokens and webhook secrets.
     pub secrets: SecretSettings,
+    /// Background jobs.
+    pub jobs: JobSettings,
     /// Where Cairn keeps its local state: the embedded database, stored objects.
     pub data_dir: PathBuf,
     /// The HTTP server.
@@ -235,6 +237,28 @@ impl Default for Settings {
             log: LogSettings::default(),
             github: GitHubSettings::default(),
             secrets: SecretSettings::default(),
+            jobs: JobSettings::default(),
+        }
+    }
+}
+
+/// Background jobs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobSettings {
+    /// Whether `cairn serve` also runs jobs (`false`: a web-only instance, with `cairn worker`s
+    /// elsewhere running them).
+    pub enabled: bool,
+    /// Take over a job whose instance went silent after this many seconds, whatever its kind
+    /// (unset: each kind's own limit, e.g. 60 s for a sync). Use one value for every instance.
+    pub stale_after_secs: Option<u64>,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            stale_after_secs: None,
         }
     }
 }

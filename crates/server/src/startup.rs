@@ -26,6 +26,8 @@ pub struct Application {
     sweep: SweepSchedule,
     /// How syncs reach GitHub.
     github: crate::config::GitHubSettings,
+    /// Whether and how this instance runs jobs.
+    jobs: crate::config::JobSettings,
     /// The application role's pool (the state's `Db` wraps the same one).
     pool: DatabaseConnection,
     events: EventsRunning,
@@ -57,6 +59,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = DatabaseTarget::resolve(&settings).await?;
         let github = settings.github.clone();
+        let jobs = settings.jobs.clone();
         let sweep = SweepSchedule {
             interval: (settings.storage.sweep_interval_secs > 0)
                 .then(|| Duration::from_secs(settings.storage.sweep_interval_secs)),
@@ -76,6 +79,7 @@ impl Application {
                 state,
                 sweep,
                 github,
+                jobs,
                 pool,
                 events,
             }),
@@ -185,6 +189,7 @@ impl Application {
             state,
             sweep,
             github,
+            jobs: job_settings,
             pool,
             events,
             ..
@@ -193,7 +198,7 @@ impl Application {
         drop(listener);
         events.stop().await;
         tracing::info!("cairn is running jobs (no HTTP)");
-        let jobs = JobsRunning::start(&state, &pool, &database, sweep, &github);
+        let jobs = JobsRunning::start(&state, &pool, &database, sweep, &github, &job_settings);
         shutdown.await;
         jobs.stop().await;
         let _ = pool.close().await;
@@ -213,11 +218,15 @@ impl Application {
             state,
             sweep,
             github,
+            jobs: job_settings,
             pool,
             events,
         } = self;
         tracing::info!(address = %listener.local_addr()?, "cairn is serving");
-        let jobs = JobsRunning::start(&state, &pool, &database, sweep, &github);
+        // A web-only instance leaves the jobs to `cairn worker`s.
+        let jobs = job_settings
+            .enabled
+            .then(|| JobsRunning::start(&state, &pool, &database, sweep, &github, &job_settings));
         // Connect info gives server functions the peer address (log-in rate limits).
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         // Streamed pages are written in several chunks: without TCP_NODELAY, Nagle's algorithm and
@@ -231,7 +240,9 @@ impl Application {
             .with_graceful_shutdown(shutdown)
             .await;
         // Requests are done: stop claiming jobs, and let the one under way finish.
-        jobs.stop().await;
+        if let Some(jobs) = jobs {
+            jobs.stop().await;
+        }
         events.stop().await;
         let _ = pool.close().await;
         database.release().await?;
@@ -263,6 +274,7 @@ impl JobsRunning {
         database: &DatabaseTarget,
         sweep: SweepSchedule,
         github: &crate::config::GitHubSettings,
+        settings: &crate::config::JobSettings,
     ) -> Self {
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let stopped = move || {
@@ -272,6 +284,7 @@ impl JobsRunning {
             }
         };
         let runtime = crate::jobs::runtime(state, pool, github)
+            .stale_after(settings.stale_after_secs.map(Duration::from_secs))
             .listening_on(database.app_url.expose_secret());
         let schedule = sweep.interval.map(|interval| {
             runtime.every::<crate::jobs::StorageSweep>(

@@ -701,6 +701,8 @@ async fn cairn_sync(app: &TestApp, github: &GitHubDouble, args: &[&str]) -> (i32
         .env("CAIRN_DATA_DIR", &app.data_dir)
         .env("CAIRN_GITHUB__API_URL", github.api_url())
         .env("CAIRN_GITHUB__RETRY_PAUSE_MS", "10")
+        // As the app's (`app_with`): whichever of the two runs the sync, it skips alike.
+        .env("CAIRN_GITHUB__MAX_FILE_BYTES", "1000")
         .env("CAIRN_LOG__FILTER", "warn")
         .output()
         .await
@@ -821,4 +823,92 @@ async fn many_files_come_in_one_archive_and_a_cut_archive_falls_back_to_blobs() 
     let files = active_files(&ada, &project).await;
     assert!(files.contains(&("src/lib.rs".into(), "pub fn run() { /* v2 */ }\n".into())));
     assert!(files.contains(&("src/new.rs".into(), "pub fn new() {}\n".into())));
+}
+
+/// `cairn worker` on the test database and the local GitHub, taking over silent jobs after 2 s.
+fn worker_process(app: &TestApp, github: &GitHubDouble) -> tokio::process::Child {
+    tokio::process::Command::new(tests::cairn_bin())
+        .arg("worker")
+        .env("DATABASE_URL", app.db.owner_url())
+        .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
+        // The app's data directory: the same key file, as instances of one deployment share keys.
+        .env("CAIRN_DATA_DIR", &app.data_dir)
+        .env("CAIRN_GITHUB__API_URL", github.api_url())
+        .env("CAIRN_GITHUB__FETCH_CONCURRENCY", "1")
+        .env("CAIRN_GITHUB__MAX_FILE_BYTES", "1000")
+        .env("CAIRN_JOBS__STALE_AFTER_SECS", "2")
+        .env("CAIRN_STORAGE__SWEEP_INTERVAL_SECS", "0")
+        .env("CAIRN_LOG__FILTER", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting cairn worker")
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_import_changes_nothing_and_the_sync_is_taken_over_and_completed() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    github.slow_blobs(Duration::from_millis(400));
+    let api_url = github.api_url();
+    // A web-only instance: syncs run in `cairn worker` processes.
+    let app = spawn_app_on(TestDb::migrated().await, move |settings| {
+        settings.github.api_url = api_url;
+        settings.jobs.enabled = false;
+        settings.jobs.stale_after_secs = Some(2);
+    })
+    .await
+    .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+
+    let mut first_worker = worker_process(&app, &github);
+    let started = ada.ok("sync_project", json!({"project_id": project})).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let sync = ada.ok("get_sync", json!({"id": started["id"]})).await;
+        if sync["phase"] == "import" && blob_requests(&github) >= 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never importing: {sync}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SIGKILL, mid-import: no cleanup runs.
+    first_worker.start_kill().unwrap();
+    first_worker.wait().await.unwrap();
+    assert!(
+        active_files(&ada, &project).await.is_empty(),
+        "half a sync became visible"
+    );
+    let orphaned = ada.ok("get_sync", json!({"id": started["id"]})).await;
+    assert_eq!(orphaned["status"], "running");
+
+    // Another worker takes it over once the first one's heartbeat is 2 s old, and runs it whole.
+    github.slow_blobs(Duration::ZERO);
+    let mut second_worker = worker_process(&app, &github);
+    let job = serde_json::from_value(started["job_id"].clone()).unwrap();
+    let stream = open_stream(&ada, &app, job, None).await;
+    let (events, _) = read_events(stream, |seen| seen.iter().any(|e| e.event == "end")).await;
+    second_worker.start_kill().unwrap();
+    let _ = second_worker.wait().await;
+    let done = ada.ok("get_sync", json!({"id": started["id"]})).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["counts"]["added"], 4);
+    assert!(done["error"].is_null(), "{done}");
+    let statuses: Vec<&str> = events
+        .iter()
+        .filter(|e| e.event != "progress")
+        .map(|e| e.data["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        vec!["queued", "running", "queued", "running", "completed"]
+    );
+    assert_eq!(active_files(&ada, &project).await.len(), 4);
+    // One sync in the history: the run that died was taken over, not left to block the next one.
+    let history = ada.ok("list_syncs", json!({"project_id": project})).await;
+    assert_eq!(history.as_array().unwrap().len(), 1);
 }
