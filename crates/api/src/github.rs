@@ -150,6 +150,17 @@ impl ScanPath {
     }
 }
 
+/// The branches a repository offers, for the branch picker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchChoices {
+    /// The branch GitHub shows by default.
+    pub default_branch: String,
+    /// Branch names, as GitHub lists them.
+    pub branches: Vec<String>,
+    /// Whether there are more than were listed (the picker shows the first thousand).
+    pub more: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

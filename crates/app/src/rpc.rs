@@ -558,3 +558,58 @@ pub async fn clear_webhook_secret(project_id: ProjectId) -> Result<(), ApiError>
     tx.commit().await?;
     Ok(())
 }
+
+/// The branches of `github_repo` for the branch picker (the first thousand), with its default
+/// branch. With `project_id`, the project's token is used (a private repository); without, only
+/// public repositories answer.
+#[server(prefix = "/api/v1", endpoint = "list_branches", input = Json, output = Json)]
+pub async fn list_branches(
+    github_repo: String,
+    project_id: Option<ProjectId>,
+) -> Result<api::github::BranchChoices, ApiError> {
+    let repo = api::github::GithubRepo::parse(&github_repo)?;
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    let token = match project_id {
+        Some(project) => project_secrets::github_token(&tx, &state.secrets, project).await?,
+        None => None,
+    };
+    tx.end_read();
+    let unavailable = |error: github::GitHubError| match error {
+        github::GitHubError::NotFound(_) | github::GitHubError::Forbidden(_) => ApiError::invalid(
+            "github_repo",
+            "is not on GitHub, or is private: save the project and its token first",
+        ),
+        github::GitHubError::Unauthorized => {
+            ApiError::invalid("github_token", "was refused by GitHub")
+        }
+        github::GitHubError::RateLimited { until } => ApiError::RateLimited {
+            retry_after_secs: u64::try_from((until - chrono::Utc::now()).num_seconds().max(1))
+                .unwrap_or(60),
+        },
+        other => {
+            tracing::warn!(error = %other, "listing branches");
+            ApiError::Unavailable {
+                service: "GitHub".into(),
+                retry_after_secs: None,
+            }
+        }
+    };
+    let client = github::GitHub::new(&state.github_api_url, token.as_ref()).map_err(unavailable)?;
+    let repository = client.repository(&repo).await.map_err(unavailable)?;
+    let mut branches = Vec::new();
+    let mut more = false;
+    for page in 1..=10 {
+        let listed = client.branches(&repo, page).await.map_err(unavailable)?;
+        branches.extend(listed.branches.into_iter().map(|b| b.name));
+        more = listed.has_next;
+        if !more {
+            break;
+        }
+    }
+    Ok(api::github::BranchChoices {
+        default_branch: repository.default_branch,
+        branches,
+        more,
+    })
+}

@@ -19,6 +19,8 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     /// The keys that seal GitHub tokens and webhook secrets.
     pub secrets: domain::secrets::SecretKeys,
+    /// GitHub's API root (`github.api_url`), for the branch picker.
+    pub github_api_url: String,
     /// Outgoing e-mail (sends nothing when no SMTP server is configured).
     pub mailer: Mailer,
     /// The address people reach Cairn at (`https://cairn.example.com`, no trailing slash): links in

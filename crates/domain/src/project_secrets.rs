@@ -175,6 +175,9 @@ pub async fn github_token(
     keys: &SecretKeys,
     project: ProjectId,
 ) -> Result<Option<SecretString>, DomainError> {
+    // Another team's project is not found, rather than a project without a token.
+    tx.find::<crate::entities::projects::Entity>(project.into_uuid())
+        .await?;
     let row = tx
         .txn()
         .query_one_raw(Statement::from_sql_and_values(

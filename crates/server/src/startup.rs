@@ -139,6 +139,7 @@ impl Application {
             ),
             mailer,
             secrets,
+            github_api_url: settings.github.api_url.clone(),
             public_url,
             secure_cookies: settings.server.secure_cookies,
             trust_proxy_headers: settings.server.trust_proxy_headers,

@@ -752,7 +752,21 @@ async fn sync_journey(
     wait_for_hydration(browser).await?;
     fill(browser, "name", "Widgets").await?;
     fill(browser, "github_repo", "acme/widgets").await?;
-    fill(browser, "github_branch", "main").await?;
+    // The branch from the picker: listed from GitHub, narrowed by typing, chosen with a click.
+    click(
+        browser,
+        Locator::XPath("//button[text()='Choose a branch from GitHub']"),
+    )
+    .await?;
+    wait_for_text(browser, ".branch-choices", "release").await?;
+    fill(browser, "github_branch", "rel").await?;
+    screenshot(browser, "branch-picker").await?;
+    click(browser, Locator::Css(".chip[data-branch='release']")).await?;
+    wait_for_js(
+        browser,
+        "document.getElementById('github_branch').value === 'release'",
+    )
+    .await?;
     click(browser, Locator::Css("form button[type=submit]")).await?;
     wait_for_path(browser, |p| {
         p.starts_with("/projects/") && p != "/projects/new"
@@ -837,6 +851,7 @@ async fn sync_a_repository_watch_it_reload_mid_sync_and_find_its_files() {
         );
     }
     repo.commit("twelve modules");
+    repo.run(&["checkout", "-q", "-b", "release"]);
     github.serve("acme/widgets", repo.path());
     // One blob at a time, each answered slowly: the sync takes a few seconds to watch.
     github.slow_blobs(Duration::from_millis(500));

@@ -912,3 +912,58 @@ async fn a_worker_killed_mid_import_changes_nothing_and_the_sync_is_taken_over_a
     let history = ada.ok("list_syncs", json!({"project_id": project})).await;
     assert_eq!(history.as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn the_branch_picker_lists_every_branch_across_pages() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    for n in 0..150 {
+        repo.run(&["branch", &format!("feature-{n:03}")]);
+    }
+    github.serve("acme/widgets", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let (bob, _) = signed_up(&app, "bob@example.com", "Bob's").await;
+
+    let choices = ada
+        .ok(
+            "list_branches",
+            json!({"github_repo": "https://github.com/acme/widgets", "project_id": null}),
+        )
+        .await;
+    assert_eq!(choices["default_branch"], "main");
+    assert_eq!(choices["branches"].as_array().unwrap().len(), 151);
+    assert_eq!(choices["more"], false);
+    assert!(
+        github
+            .requests()
+            .iter()
+            .any(|r| r.contains("/branches?per_page=100&page=2")),
+        "{:?}",
+        github.requests()
+    );
+
+    // A repository GitHub does not know, and text that is no repository: the field says so.
+    for repo in ["acme/missing", "not a repository"] {
+        let (status, body) = ada
+            .call(
+                "list_branches",
+                json!({"github_repo": repo, "project_id": null}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (422, Some("github_repo")),
+            "{body}"
+        );
+    }
+    // Another team's project (and its token) is not reachable through the picker.
+    let project = linked_project(&ada, "acme/widgets", "").await;
+    let (status, _) = bob
+        .call(
+            "list_branches",
+            json!({"github_repo": "acme/widgets", "project_id": project}),
+        )
+        .await;
+    assert_eq!(status, 404);
+}

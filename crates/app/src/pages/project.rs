@@ -151,6 +151,7 @@ fn ProjectSettings(project: Project, saved: bool) -> impl IntoView {
     view! {
         <h2>"Project settings"</h2>
         <ProjectFormView
+            project_id=id
             initial=project.to_form()
             error
             pending=Signal::derive(move || update.pending().get())

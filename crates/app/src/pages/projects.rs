@@ -3,7 +3,7 @@
 use crate::browser;
 use crate::components::{Call, ErrorNote, Field, Loading, form_level};
 use crate::root::RequireSession;
-use crate::rpc::{create_project, list_projects};
+use crate::rpc::{create_project, list_branches, list_projects};
 use api::ApiError;
 use api::projects::{Project, ProjectForm};
 use leptos::prelude::*;
@@ -106,6 +106,9 @@ pub fn ProjectFormView(
     #[prop(into)] pending: Signal<bool>,
     submit_label: &'static str,
     on_submit: impl Fn(ProjectForm) + 'static,
+    /// The project being edited (its token lets the branch picker read a private repository).
+    #[prop(optional)]
+    project_id: Option<api::ids::ProjectId>,
 ) -> impl IntoView {
     let name = RwSignal::new(initial.name);
     let description = RwSignal::new(initial.description);
@@ -145,11 +148,64 @@ pub fn ProjectFormView(
                     <Field name="github_branch" label="Branch" value=github_branch error hint="Default: main"/>
                     <Field name="github_path" label="Scan path" value=github_path error hint="A folder to import; / for everything."/>
                 </div>
+                <BranchPicker github_repo github_branch error project_id/>
             </fieldset>
             {move || error.get().filter(|e| form_level(e, FIELDS)).map(|error| view! { <ErrorNote error/> })}
             <button type="submit" class="button primary" disabled=move || pending.get()>
                 {move || if pending.get() { "Saving…" } else { submit_label }}
             </button>
         </form>
+    }
+}
+
+/// Lists the repository's branches from GitHub and offers those matching what the branch field
+/// holds; a click fills it in.
+#[component]
+fn BranchPicker(
+    github_repo: RwSignal<String>,
+    github_branch: RwSignal<String>,
+    error: RwSignal<Option<ApiError>>,
+    project_id: Option<api::ids::ProjectId>,
+) -> impl IntoView {
+    let load = Call::<api::github::BranchChoices>::reporting_to(error);
+    let choices = move || load.value().get().and_then(Result::ok);
+    let matching = move || {
+        let wanted = github_branch.get().trim().to_lowercase();
+        choices()
+            .map(|c| {
+                let mut names: Vec<String> = c
+                    .branches
+                    .into_iter()
+                    .filter(|b| wanted.is_empty() || b.to_lowercase().contains(&wanted))
+                    .collect();
+                names.truncate(30);
+                names
+            })
+            .unwrap_or_default()
+    };
+    view! {
+        <div class="branch-picker">
+            <button type="button" class="button ghost" disabled=move || load.pending().get()
+                on:click=move |_| load.dispatch(list_branches(github_repo.get(), project_id))>
+                {move || if load.pending().get() { "Asking GitHub…" } else { "Choose a branch from GitHub" }}
+            </button>
+            {move || choices().map(|c| view! {
+                <p class="hint">{format!(
+                    "{} branches{}; default {}. Type in Branch to narrow the list.",
+                    c.branches.len(),
+                    if c.more { " (the first thousand)" } else { "" },
+                    c.default_branch
+                )}</p>
+            })}
+            <ul class="branch-choices">
+                {move || matching().into_iter().map(|name| {
+                    let (chosen, attribute) = (name.clone(), name.clone());
+                    view! {
+                        <li><button type="button" class="chip" data-branch=attribute
+                            on:click=move |_| github_branch.set(chosen.clone())>{name}</button></li>
+                    }
+                }).collect_view()}
+            </ul>
+        </div>
     }
 }
