@@ -481,6 +481,13 @@ pub async fn sync_project(project_id: ProjectId) -> Result<ProjectSync, ApiError
     Ok(sync)
 }
 
+/// [`sync_project`] for the Sync button, which only needs to know that it worked: the page then
+/// loads again and shows the running sync.
+#[server(prefix = "/api/v1", endpoint = "start_sync", input = Json, output = Json)]
+pub async fn start_sync(project_id: ProjectId) -> Result<(), ApiError> {
+    sync_project(project_id).await.map(drop)
+}
+
 /// The project's syncs, newest first (the last 50).
 #[server(prefix = "/api/v1", endpoint = "list_syncs", input = Json, output = Json)]
 pub async fn list_syncs(project_id: ProjectId) -> Result<Vec<ProjectSync>, ApiError> {

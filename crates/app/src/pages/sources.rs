@@ -7,7 +7,7 @@ use crate::components::{Call, ErrorNote, Loading};
 use crate::pages::project_id_param;
 use crate::rpc::{
     cancel_sync, clear_github_token, clear_webhook_secret, get_source_secrets, list_syncs,
-    new_webhook_secret, set_github_token, sync_project,
+    new_webhook_secret, set_github_token, start_sync,
 };
 use api::ApiError;
 use api::ids::{ProjectId, ProjectSyncId};
@@ -38,7 +38,12 @@ pub fn SourcesTab() -> impl IntoView {
                         let active = history
                             .iter()
                             .find(|s| matches!(s.status, JobStatus::Queued | JobStatus::Running))
-                            .cloned();
+                            .map(|s| RunningSync {
+                                id: s.id,
+                                job_id: s.job_id,
+                                branch: s.branch.clone(),
+                                status: s.status,
+                            });
                         let credentials = secrets.await.ok();
                         view! {
                             <SyncPanel project_id active/>
@@ -54,10 +59,20 @@ pub fn SourcesTab() -> impl IntoView {
     }
 }
 
+/// What the banner needs of the running sync (an island's props travel to the browser: the
+/// whole record would bring its parser into the bundle).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct RunningSync {
+    id: ProjectSyncId,
+    job_id: Option<api::ids::JobId>,
+    branch: String,
+    status: JobStatus,
+}
+
 /// Sync and Cancel, and the live banner of the running sync.
 #[island]
-fn SyncPanel(project_id: ProjectId, active: Option<ProjectSync>) -> impl IntoView {
-    let start = Call::new();
+fn SyncPanel(project_id: ProjectId, active: Option<RunningSync>) -> impl IntoView {
+    let start = Call::<()>::new();
     let cancel = Call::new();
     let running = active.is_some();
     let sync_id = active.as_ref().map(|s| s.id);
@@ -74,7 +89,7 @@ fn SyncPanel(project_id: ProjectId, active: Option<ProjectSync>) -> impl IntoVie
                     }.into_any(),
                     None => view! {
                         <button class="button primary" disabled=move || start.pending().get()
-                            on:click=move |_| start.dispatch_then(sync_project(project_id), |_| browser::reload())>
+                            on:click=move |_| start.dispatch_then(start_sync(project_id), |_| browser::reload())>
                             "Sync now"
                         </button>
                     }.into_any(),
@@ -94,7 +109,7 @@ fn SyncPanel(project_id: ProjectId, active: Option<ProjectSync>) -> impl IntoVie
 
 /// The running sync's progress, followed live over its event stream.
 #[component]
-fn LiveBanner(sync: ProjectSync) -> impl IntoView {
+fn LiveBanner(sync: RunningSync) -> impl IntoView {
     let progress = RwSignal::new(None::<SyncProgress>);
     let status = RwSignal::new(sync.status);
     if let Some(job) = sync.job_id {
@@ -139,32 +154,35 @@ fn follow(
     progress: RwSignal<Option<SyncProgress>>,
     status: RwSignal<JobStatus>,
 ) {
-    use api::jobs::{JobEvent, JobEventBody};
     use leptos::wasm_bindgen::JsCast;
     use leptos::wasm_bindgen::closure::Closure;
     use leptos::web_sys::{EventSource, MessageEvent};
 
+    /// What the banner reads of an event (an `api::jobs::JobEvent` on the wire), straight into
+    /// the sync's types: going through `serde_json::Value` would add its parser to the bundle.
+    #[derive(serde::Deserialize)]
+    struct BannerEvent {
+        progress: Option<SyncProgress>,
+        status: Option<JobStatus>,
+    }
+
     let Ok(source) = EventSource::new(&format!("/api/v1/events/jobs/{job}")) else {
         return;
     };
-    let parse = |event: &MessageEvent| {
-        event
+    let on_event = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let parsed = event
             .data()
             .as_string()
-            .and_then(|data| serde_json::from_str::<JobEvent>(&data).ok())
-    };
-    let on_event =
-        Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-            match parse(&event).map(|e| e.body) {
-                Some(JobEventBody::Progress { progress: value }) => {
-                    if let Ok(p) = serde_json::from_value::<SyncProgress>(value) {
-                        progress.set(Some(p));
-                    }
-                }
-                Some(JobEventBody::Status { status: s, .. }) => status.set(s),
-                None => {}
+            .and_then(|data| serde_json::from_str::<BannerEvent>(&data).ok());
+        if let Some(event) = parsed {
+            if let Some(p) = event.progress {
+                progress.set(Some(p));
             }
-        });
+            if let Some(s) = event.status {
+                status.set(s);
+            }
+        }
+    });
     let _ = source.add_event_listener_with_callback("progress", on_event.as_ref().unchecked_ref());
     let _ = source.add_event_listener_with_callback("status", on_event.as_ref().unchecked_ref());
     let closing = source.clone();
