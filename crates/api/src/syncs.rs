@@ -198,3 +198,18 @@ impl GithubToken {
         &self.0
     }
 }
+
+/// The paths one sync changed, by what it did (at most 1,000 in all).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncChanges {
+    /// New paths.
+    pub added: Vec<String>,
+    /// Paths whose contents changed.
+    pub changed: Vec<String>,
+    /// Paths an unchanged file moved to.
+    pub moved: Vec<String>,
+    /// Paths gone from the branch.
+    pub removed: Vec<String>,
+    /// Whether there were more than listed.
+    pub more: bool,
+}

@@ -15,7 +15,7 @@ use crate::pages::{
     notes::{NotePage, NotesTab},
     project::{OverviewTab, ProjectPage, SettingsTab},
     projects::{NewProjectPage, ProjectsPage},
-    sources::SourcesTab,
+    sources::{SourcesTab, SyncPage},
     team::TeamPage,
 };
 use crate::rpc::{current_session, log_out, switch_tenant};
@@ -78,6 +78,7 @@ pub fn App() -> impl IntoView {
                         <Route ssr=SsrMode::Async path=path!("notes/:note_id") view=NotePage/>
                         <Route ssr=SsrMode::Async path=path!("memory") view=MemoryTab/>
                         <Route ssr=SsrMode::Async path=path!("sources") view=SourcesTab/>
+                        <Route ssr=SsrMode::Async path=path!("sources/syncs/:sync_id") view=SyncPage/>
                         <Route ssr=SsrMode::Async path=path!("settings") view=SettingsTab/>
                     </ParentRoute>
                     <Route ssr=SsrMode::Async path=path!("/team") view=TeamPage/>

@@ -502,6 +502,13 @@ pub async fn get_sync(id: ProjectSyncId) -> Result<ProjectSync, ApiError> {
     Ok(syncs::get(&tx, id).await?)
 }
 
+/// The paths a sync added, changed, moved and removed.
+#[server(prefix = "/api/v1", endpoint = "sync_changes", input = Json, output = Json)]
+pub async fn sync_changes(id: ProjectSyncId) -> Result<api::syncs::SyncChanges, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(syncs::changes(&tx, id).await?)
+}
+
 /// Cancels a queued or running sync: nothing it did becomes visible.
 #[server(prefix = "/api/v1", endpoint = "cancel_sync", input = Json, output = Json)]
 pub async fn cancel_sync(id: ProjectSyncId) -> Result<(), ApiError> {

@@ -9,7 +9,7 @@ use crate::{DomainError, TenantTxn, audit, job_runs};
 use api::github::{BranchName, GithubRepo, ScanPath};
 use api::ids::{JobId, ProjectId, ProjectSyncId, UserId};
 use api::jobs::JobStatus;
-use api::syncs::{ProjectSync, SyncCounts, SyncPhase, SyncProgress, SyncTrigger};
+use api::syncs::{ProjectSync, SyncChanges, SyncCounts, SyncPhase, SyncProgress, SyncTrigger};
 use jobs::JobKind;
 use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement};
 use serde::{Deserialize, Serialize};
@@ -259,6 +259,60 @@ pub async fn history(
         ))
         .await?;
     rows.into_iter().map(to_dto).collect()
+}
+
+/// The paths the sync changed. Entries it wrote are additions, or changes when it also superseded
+/// the path's previous entry; entries older than the sync that it re-pointed are moves; entries it
+/// superseded without a replacement are removals.
+pub async fn changes(tx: &TenantTxn, id: ProjectSyncId) -> Result<SyncChanges, DomainError> {
+    let sync = get(tx, id).await?;
+    let rows = tx
+        .txn()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT e.source_path, e.sync_id = $1 AS written, e.created_at < s.created_at AS older
+               FROM memory_entries e JOIN project_syncs s ON s.id = $1
+              WHERE e.tenant_id = $2 AND e.kind = 'file' AND e.source_path IS NOT NULL
+                AND (e.sync_id = $1 OR e.superseded_by_sync_id = $1)
+              ORDER BY e.source_path
+              LIMIT 1001",
+            [
+                sync.id.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+            ],
+        ))
+        .await?;
+    let mut written = Vec::new();
+    let mut moved = Vec::new();
+    let mut superseded = std::collections::BTreeSet::new();
+    let more = rows.len() > 1000;
+    for row in rows.into_iter().take(1000) {
+        let path: String = row.try_get("", "source_path")?;
+        match (
+            row.try_get::<bool>("", "written")?,
+            row.try_get::<bool>("", "older")?,
+        ) {
+            (true, true) => moved.push(path),
+            (true, false) => written.push(path),
+            (false, _) => {
+                superseded.insert(path);
+            }
+        }
+    }
+    let (changed, added): (Vec<String>, Vec<String>) = written
+        .into_iter()
+        .partition(|path| superseded.contains(path));
+    let removed = superseded
+        .into_iter()
+        .filter(|path| !changed.contains(path))
+        .collect();
+    Ok(SyncChanges {
+        added,
+        changed,
+        moved,
+        removed,
+        more,
+    })
 }
 
 /// Cancels the sync (its job stops at its next step; nothing it did becomes visible).

@@ -821,6 +821,11 @@ async fn sync_journey(
         "1 changed, 11 unchanged",
     )
     .await?;
+    // That sync's page lists the one path it changed.
+    click(browser, Locator::Css("table.syncs tbody tr:first-child a")).await?;
+    wait_for_text(browser, ".path-list", "Changed (1)").await?;
+    wait_for_text(browser, ".path-list", "src/module_3.rs").await?;
+    screenshot(browser, "sync-changes").await?;
     Ok(())
 }
 

@@ -235,6 +235,13 @@ async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
     )
     .await;
     assert_eq!(superseded, 2, "the old src/lib.rs and docs/guide.md");
+    // The sync's own list of what it changed, path by path.
+    let changes = ada.ok("sync_changes", json!({"id": second["id"]})).await;
+    assert_eq!(
+        changes,
+        json!({"added": ["src/new.rs"], "changed": ["src/lib.rs"], "moved": ["src/app.rs"],
+               "removed": ["docs/guide.md"], "more": false})
+    );
 
     // Nothing pushed: one conditional request, answered 304.
     github.clear_requests();

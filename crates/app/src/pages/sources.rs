@@ -327,7 +327,11 @@ fn SyncRow(sync: ProjectSync) -> impl IntoView {
     let status = status_name(sync.status);
     view! {
         <tr data-sync=sync.id.to_string()>
-            <td data-label="When">{sync.created_at.get(..16).unwrap_or_default().replace('T', " ")}</td>
+            <td data-label="When">
+                <a href=format!("/projects/{}/sources/syncs/{}", sync.project_id, sync.id)>
+                    {sync.created_at.get(..16).unwrap_or_default().replace('T', " ")}
+                </a>
+            </td>
             <td data-label="By">{by}</td>
             <td data-label="Status">
                 <span class=format!("badge status-{status}")>{status}</span>
@@ -426,4 +430,64 @@ fn Credentials(project_id: ProjectId, secrets: SourceSecrets) -> impl IntoView {
             {move || error.get().map(|error| view! { <ErrorNote error/> })}
         </section>
     }
+}
+
+/// `/projects/:id/sources/syncs/:sync_id`: what one sync changed, path by path.
+#[component]
+pub fn SyncPage() -> impl IntoView {
+    let sync_id = leptos_router::hooks::use_params_map()
+        .with_untracked(|p| ProjectSyncId::parse(&p.get("sync_id").unwrap_or_default()).ok());
+    let details = Resource::new(
+        move || sync_id,
+        |id| async move {
+            let id = id.ok_or(ApiError::NotFound)?;
+            let sync = crate::rpc::get_sync(id).await?;
+            let changes = crate::rpc::sync_changes(id).await?;
+            Ok::<_, ApiError>((sync, changes))
+        },
+    );
+    view! {
+        <Transition fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                match details.await {
+                    Ok((sync, changes)) => view! {
+                        <p><a href=format!("/projects/{}/sources", sync.project_id)>"← Sources"</a></p>
+                        <h2>{format!(
+                            "Sync of {} at {}",
+                            sync.branch,
+                            sync.head_sha.as_deref().map(|s| s.get(..7).unwrap_or(s)).unwrap_or("—"),
+                        )}</h2>
+                        <p class="muted">{format!(
+                            "{} · {} · {}",
+                            sync.created_at.get(..16).unwrap_or_default().replace('T', " "),
+                            status_name(sync.status),
+                            counts_line(&sync.counts),
+                        )}</p>
+                        {sync.error.clone().map(|error| view! { <p class="error">{error}</p> })}
+                        <PathList title="Added" paths=changes.added/>
+                        <PathList title="Changed" paths=changes.changed/>
+                        <PathList title="Moved here" paths=changes.moved/>
+                        <PathList title="Removed" paths=changes.removed/>
+                        {changes.more.then(|| view! { <p class="muted">"The first thousand paths are shown."</p> })}
+                    }
+                    .into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn PathList(title: &'static str, paths: Vec<String>) -> impl IntoView {
+    (!paths.is_empty()).then(|| {
+        view! {
+            <section class="path-list">
+                <h3>{format!("{title} ({})", paths.len())}</h3>
+                <ul class="mono">
+                    {paths.into_iter().map(|path| view! { <li>{path}</li> }).collect_view()}
+                </ul>
+            </section>
+        }
+    })
 }
