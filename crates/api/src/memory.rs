@@ -175,6 +175,9 @@ pub struct MemoryEntry {
     pub content: String,
     /// Repository path, for file entries.
     pub source_path: Option<String>,
+    /// Language, for file entries whose name tells it.
+    #[serde(default)]
+    pub language: Option<String>,
     /// Images attached to the entry, in order.
     pub images: Vec<NoteImage>,
     /// Last change, RFC 3339.

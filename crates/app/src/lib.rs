@@ -4,6 +4,8 @@ mod browser;
 mod components;
 #[cfg(feature = "ssr")]
 mod delivery;
+#[cfg(feature = "ssr")]
+mod highlight;
 mod pages;
 mod root;
 pub mod rpc;

@@ -11,7 +11,7 @@ use crate::pages::{
     auth::{LogInPage, SignUpPage},
     home::HomePage,
     invite::InvitePage,
-    memory::MemoryTab,
+    memory::{MemoryEntryPage, MemoryTab},
     notes::{NotePage, NotesTab},
     project::{OverviewTab, ProjectPage, SettingsTab},
     projects::{NewProjectPage, ProjectsPage},
@@ -77,6 +77,7 @@ pub fn App() -> impl IntoView {
                         <Route ssr=SsrMode::Async path=path!("notes") view=NotesTab/>
                         <Route ssr=SsrMode::Async path=path!("notes/:note_id") view=NotePage/>
                         <Route ssr=SsrMode::Async path=path!("memory") view=MemoryTab/>
+                        <Route ssr=SsrMode::Async path=path!("memory/:entry_id") view=MemoryEntryPage/>
                         <Route ssr=SsrMode::Async path=path!("sources") view=SourcesTab/>
                         <Route ssr=SsrMode::Async path=path!("sources/syncs/:sync_id") view=SyncPage/>
                         <Route ssr=SsrMode::Async path=path!("settings") view=SettingsTab/>

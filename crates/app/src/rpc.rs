@@ -422,6 +422,33 @@ pub async fn list_memory(
     Ok(memory::list(&tx, project_id, &query).await?)
 }
 
+/// One memory entry; a file entry comes with its contents as highlighted HTML, made on the server.
+#[server(prefix = "/api/v1", endpoint = "get_memory_entry", input = Json, output = Json)]
+pub async fn get_memory_entry(
+    id: MemoryEntryId,
+) -> Result<(MemoryEntry, Option<String>), ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    let entry = memory::get(&tx, id).await?;
+    tx.end_read();
+    let highlighted = match &entry.source_path {
+        Some(path) => {
+            let (path, code) = (path.clone(), entry.content.clone());
+            tokio::task::spawn_blocking(move || crate::highlight::to_html(&path, &code))
+                .await
+                .ok()
+                .flatten()
+        }
+        None => None,
+    };
+    Ok((entry, highlighted))
+}
+
+/// The stylesheet of highlighted code's classes (light, and dark for dark mode).
+#[server(prefix = "/api/v1", endpoint = "code_stylesheet", input = Json, output = Json)]
+pub async fn code_stylesheet() -> Result<String, ApiError> {
+    Ok(crate::highlight::stylesheet().to_owned())
+}
+
 /// Writes a manual memory entry.
 #[server(prefix = "/api/v1", endpoint = "create_memory_entry", input = Json, output = Json)]
 pub async fn create_memory_entry(

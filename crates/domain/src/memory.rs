@@ -28,6 +28,7 @@ type EntryRow = (
     String,
     Option<String>,
     DateTimeWithTimeZone,
+    Option<String>,
 );
 
 /// One page of a project's entries with their images: two queries however many entries.
@@ -53,6 +54,7 @@ pub async fn list(
             memory_entries::Column::Content,
             memory_entries::Column::SourcePath,
             memory_entries::Column::UpdatedAt,
+            memory_entries::Column::Language,
         ])
         .filter(memory_entries::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
         .filter(memory_entries::Column::ProjectId.eq(project_id.into_uuid()));
@@ -92,20 +94,30 @@ pub async fn list(
     let entries = rows
         .into_iter()
         .map(
-            |(id, project_id, kind, status, title, content, source_path, updated_at)| MemoryEntry {
-                id: MemoryEntryId::from_uuid(id),
-                project_id: ProjectId::from_uuid(project_id),
-                kind: kind.into(),
-                status: status.into(),
-                title,
-                content,
-                source_path,
-                images: images.remove(&id).unwrap_or_default(),
-                updated_at: updated_at.to_rfc3339(),
+            |(id, project_id, kind, status, title, content, source_path, updated_at, language)| {
+                MemoryEntry {
+                    id: MemoryEntryId::from_uuid(id),
+                    project_id: ProjectId::from_uuid(project_id),
+                    kind: kind.into(),
+                    status: status.into(),
+                    title,
+                    content,
+                    source_path,
+                    language,
+                    images: images.remove(&id).unwrap_or_default(),
+                    updated_at: updated_at.to_rfc3339(),
+                }
             },
         )
         .collect();
     Ok(MemoryPage { entries, has_more })
+}
+
+/// One entry with its images; another tenant's is `NotFound`.
+pub async fn get(tx: &TenantTxn, id: MemoryEntryId) -> Result<MemoryEntry, DomainError> {
+    let row = find(tx, id).await?;
+    let images = images::images_of(tx.txn(), ImageOwner::MemoryEntry, row.id).await?;
+    Ok(to_dto(row, images))
 }
 
 /// Writes a manual entry.
@@ -239,6 +251,7 @@ fn to_dto(row: memory_entries::Model, images: Vec<api::notes::NoteImage>) -> Mem
         title: row.title,
         content: row.content,
         source_path: row.source_path,
+        language: row.language,
         images,
         updated_at: row.updated_at.to_rfc3339(),
     }

@@ -808,6 +808,15 @@ async fn sync_journey(
     // Its files are in the Memory Hub.
     click_tab(browser, "Memory").await?;
     wait_for_text(browser, ".memory-list", "src/module_3.rs").await?;
+    // A file opens as highlighted code.
+    click(browser, Locator::LinkText("src/module_3.rs")).await?;
+    wait_for_text(browser, "pre.hl-code", "pub fn f()").await?;
+    wait_for_js(
+        browser,
+        "document.querySelectorAll('pre.hl-code span[class^=hl-]').length > 3",
+    )
+    .await?;
+    screenshot(browser, "memory-file").await?;
 
     // A push changes one file; the next sync changes only that one.
     repo.write("src/module_3.rs", "pub fn three() -> u32 { 33 }\n");

@@ -235,6 +235,32 @@ async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
     )
     .await;
     assert_eq!(superseded, 2, "the old src/lib.rs and docs/guide.md");
+    // A file entry opens as highlighted code, made on the server (text escaped); not for others.
+    let page = ada
+        .ok(
+            "list_memory",
+            json!({"project_id": project, "query": {"status": "active", "kind": "file", "text": "", "page": 0}}),
+        )
+        .await;
+    let lib = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["source_path"] == "src/lib.rs")
+        .unwrap()
+        .clone();
+    assert_eq!(lib["language"], "rust");
+    let (entry, html) = {
+        let opened = ada.ok("get_memory_entry", json!({"id": lib["id"]})).await;
+        (opened[0].clone(), opened[1].as_str().unwrap().to_owned())
+    };
+    assert_eq!(entry["content"], "pub fn run() { println!(\"v2\"); }\n");
+    assert!(html.contains("<span class=\"hl-"), "{html}");
+    // The string's quotes arrive escaped, as text.
+    assert!(html.contains("v2") && html.contains("&quot;"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    let (status, _) = bob_call_memory(&app, &lib["id"]).await;
+    assert_eq!(status, 404);
     // The sync's own list of what it changed, path by path.
     let changes = ada.ok("sync_changes", json!({"id": second["id"]})).await;
     assert_eq!(
@@ -973,4 +999,10 @@ async fn the_branch_picker_lists_every_branch_across_pages() {
         )
         .await;
     assert_eq!(status, 404);
+}
+
+/// Another team's member asks for an entry.
+async fn bob_call_memory(app: &TestApp, id: &Value) -> (u16, Value) {
+    let (bob, _) = signed_up(app, "bob@example.com", "Bob's").await;
+    bob.call("get_memory_entry", json!({"id": id})).await
 }

@@ -218,7 +218,13 @@ fn EntryCard(entry: MemoryEntry) -> impl IntoView {
                     let entry = entry.clone();
                     view! {
                         <div class="entry-head">
-                            <h3>{entry.title.clone()}</h3>
+                            <h3>{match entry.kind {
+                                MemoryKind::File => view! {
+                                    <a href=format!("/projects/{}/memory/{}", entry.project_id, entry.id)>{entry.title.clone()}</a>
+                                }.into_any(),
+                                _ => entry.title.clone().into_any(),
+                            }}</h3>
+                            {entry.language.clone().map(|language| view! { <span class="badge">{language}</span> })}
                             <span class=format!("badge kind-{}", entry.kind.as_str())>{entry.kind.as_str()}</span>
                             <span class=format!("badge status-{}", entry.status.as_str())>{entry.status.as_str()}</span>
                         </div>
@@ -253,5 +259,49 @@ fn EntryCard(entry: MemoryEntry) -> impl IntoView {
             </Show>
             {move || error.get().filter(|e| form_level(e, &["title", "content"])).map(|error| view! { <ErrorNote error/> })}
         </li>
+    }
+}
+
+/// `/projects/:id/memory/:entry_id`: one entry; a file entry as highlighted code.
+#[component]
+pub fn MemoryEntryPage() -> impl IntoView {
+    let entry_id = leptos_router::hooks::use_params_map().with_untracked(|p| {
+        api::ids::MemoryEntryId::parse(&p.get("entry_id").unwrap_or_default()).ok()
+    });
+    let entry = Resource::new(
+        move || entry_id,
+        |id| async move {
+            let id = id.ok_or(ApiError::NotFound)?;
+            let (entry, html) = crate::rpc::get_memory_entry(id).await?;
+            let css = match html {
+                Some(_) => Some(crate::rpc::code_stylesheet().await?),
+                None => None,
+            };
+            Ok::<_, ApiError>((entry, html, css))
+        },
+    );
+    view! {
+        <Transition fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                match entry.await {
+                    Ok((entry, html, css)) => view! {
+                        <p><a href=format!("/projects/{}/memory", entry.project_id)>"← Memory"</a></p>
+                        <div class="entry-head">
+                            <h2 class="mono">{entry.title.clone()}</h2>
+                            {entry.language.clone().map(|language| view! { <span class="badge">{language}</span> })}
+                            <span class=format!("badge status-{}", entry.status.as_str())>{entry.status.as_str()}</span>
+                        </div>
+                        <p class="muted">{format!("Updated {}", entry.updated_at.get(..16).unwrap_or_default().replace('T', " "))}</p>
+                        {css.map(|css| view! { <style inner_html=css></style> })}
+                        {match html {
+                            Some(html) => view! { <pre class="code hl-code" inner_html=html></pre> }.into_any(),
+                            None => view! { <pre class="code">{entry.content.clone()}</pre> }.into_any(),
+                        }}
+                    }
+                    .into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
     }
 }
