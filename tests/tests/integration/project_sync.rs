@@ -1006,3 +1006,47 @@ async fn bob_call_memory(app: &TestApp, id: &Value) -> (u16, Value) {
     let (bob, _) = signed_up(app, "bob@example.com", "Bob's").await;
     bob.call("get_memory_entry", json!({"id": id})).await
 }
+
+#[tokio::test]
+async fn the_memory_list_carries_an_excerpt_of_a_file_and_its_page_the_whole_file() {
+    let github = GitHubDouble::start().await;
+    let repo = GitRepo::new();
+    let long = format!("{}THE-END-MARKER\n", "line of text\n".repeat(60));
+    repo.write("notes/long.md", &long);
+    repo.commit("one long file");
+    github.serve("acme/long", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/long", "").await;
+    let (synced, _) = sync(&app, &ada, &project).await;
+    assert_eq!(synced["status"], "completed", "{synced}");
+
+    let list = ada
+        .get(&format!("/projects/{project}/memory"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("line of text"), "the excerpt is shown");
+    assert!(
+        !list.contains("THE-END-MARKER"),
+        "the whole file is not in the list page"
+    );
+    let entries = ada
+        .ok(
+            "list_memory",
+            json!({"project_id": project, "query": {"status": "active", "kind": "file", "text": "", "page": 0}}),
+        )
+        .await;
+    let id = entries["entries"][0]["id"].as_str().unwrap().to_owned();
+    let page = ada
+        .get(&format!("/projects/{project}/memory/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("THE-END-MARKER"),
+        "the file's page has all of it"
+    );
+}

@@ -82,7 +82,10 @@ pub fn MemoryTab() -> impl IntoView {
                     .into_any(),
                     Ok(found) => view! {
                         <ul class="memory-list" aria-label="Memory entries">
-                            {found.entries.into_iter().map(|entry| view! { <EntryCard entry/> }).collect_view()}
+                            {found.entries.into_iter().map(|entry| {
+                                let entry = excerpted(entry);
+                                view! { <EntryCard entry/> }
+                            }).collect_view()}
                         </ul>
                         // The same filters, another page: the browser writes the address.
                         <form class="pager" method="get" aria-label="Pages">
@@ -162,6 +165,20 @@ fn ContentField(value: RwSignal<String>, error: RwSignal<Option<ApiError>>) -> i
     }
 }
 
+/// Characters of an entry's content the list shows.
+const EXCERPT_CHARS: usize = 600;
+
+/// The entry as the list's island gets it: the whole text only where it can be edited (manual
+/// entries). A file's full contents open on its own page, so its card carries an excerpt, not up
+/// to a megabyte of text in the page's island props.
+fn excerpted(mut entry: MemoryEntry) -> MemoryEntry {
+    if entry.kind != MemoryKind::Manual && entry.content.chars().count() > EXCERPT_CHARS {
+        // One character past the excerpt keeps the card's "…".
+        entry.content = entry.content.chars().take(EXCERPT_CHARS + 1).collect();
+    }
+    entry
+}
+
 /// One entry; an island, for editing it and changing its status in place.
 #[island]
 fn EntryCard(entry: MemoryEntry) -> impl IntoView {
@@ -207,8 +224,8 @@ fn EntryCard(entry: MemoryEntry) -> impl IntoView {
             busy.set(false);
         });
     };
-    let excerpt: String = entry.content.chars().take(600).collect();
-    let truncated = entry.content.chars().count() > 600;
+    let excerpt: String = entry.content.chars().take(EXCERPT_CHARS).collect();
+    let truncated = entry.content.chars().count() > EXCERPT_CHARS;
     view! {
         <li class="memory-entry" class:superseded=status == MemoryStatus::Superseded>
             <Show
