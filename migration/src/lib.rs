@@ -12,6 +12,7 @@ mod m20261129_000006_jobs;
 mod m20261129_000007_job_events;
 mod m20261129_000008_project_sync;
 mod m20261129_000009_project_secrets;
+mod m20261130_000010_sync_ignore;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000007_job_events::Migration),
             Box::new(m20261129_000008_project_sync::Migration),
             Box::new(m20261129_000009_project_secrets::Migration),
+            Box::new(m20261130_000010_sync_ignore::Migration),
         ]
     }
 }

@@ -43,6 +43,7 @@ pub async fn two_tables(db: Db, job: JobCtx, payload: TwoTablesPayload) -> Resul
             github_repo: String::new(),
             github_branch: String::new(),
             github_path: String::new(),
+            sync_ignore: String::new(),
         }
         .parse()?;
         let project = projects::create(tx, form).await?;

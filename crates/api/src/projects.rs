@@ -19,6 +19,10 @@ pub struct ProjectForm {
     pub github_branch: String,
     /// Directory to scan; empty or `/` for the root.
     pub github_path: String,
+    /// More paths a sync leaves out, one per line: a folder (`generated/`), a file type (`*.snap`)
+    /// or a path (`docs/old.md`).
+    #[serde(default)]
+    pub sync_ignore: String,
 }
 
 /// A project's GitHub link, parsed.
@@ -41,6 +45,8 @@ pub struct ValidProject {
     pub description: String,
     /// GitHub link, if a repository was given.
     pub github: Option<GithubLink>,
+    /// What syncs leave out beyond the defaults.
+    pub sync_ignore: Vec<String>,
 }
 
 impl ProjectForm {
@@ -77,10 +83,28 @@ impl ProjectForm {
                 path: ScanPath::parse(&self.github_path)?,
             })
         };
+        let sync_ignore: Vec<String> = self
+            .sync_ignore
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if sync_ignore.len() > 100
+            || sync_ignore
+                .iter()
+                .any(|p| p.len() > 200 || p.chars().any(char::is_control))
+        {
+            return Err(ApiError::invalid(
+                "sync_ignore",
+                "must be at most 100 lines of at most 200 characters",
+            ));
+        }
         Ok(ValidProject {
             name,
             description,
             github,
+            sync_ignore,
         })
     }
 }
@@ -96,6 +120,9 @@ pub struct Project {
     pub description: String,
     /// GitHub link.
     pub github: Option<GithubLink>,
+    /// What syncs leave out beyond the defaults.
+    #[serde(default)]
+    pub sync_ignore: Vec<String>,
     /// Creation time, RFC 3339.
     pub created_at: String,
     /// Last change, RFC 3339.
@@ -119,6 +146,7 @@ impl Project {
             github_repo: repo,
             github_branch: branch,
             github_path: path,
+            sync_ignore: self.sync_ignore.join("\n"),
         }
     }
 }
@@ -134,6 +162,7 @@ mod tests {
             github_repo: repo.into(),
             github_branch: branch.into(),
             github_path: path.into(),
+            sync_ignore: String::new(),
         }
     }
 

@@ -44,6 +44,7 @@ pub async fn create(tx: &TenantTxn, project: ValidProject) -> Result<Project, Do
         github_repo: Set(repo),
         github_branch: Set(branch),
         github_path: Set(path),
+        sync_ignore: Set(project.sync_ignore.join("\n")),
         created_by: Set(ctx.user_id().map(UserId::into_uuid)),
         ..Default::default()
     }
@@ -75,6 +76,7 @@ pub async fn update(
     row.github_repo = Set(repo);
     row.github_branch = Set(branch);
     row.github_path = Set(path);
+    row.sync_ignore = Set(project.sync_ignore.join("\n"));
     row.updated_at = Set(chrono::Utc::now().fixed_offset());
     let row = row.update(tx.txn()).await.map_err(name_conflict)?;
     audit::record(
@@ -157,6 +159,12 @@ fn to_dto(row: projects::Model) -> Project {
     Project {
         id: ProjectId::from_uuid(row.id),
         github: link_of(&row),
+        sync_ignore: row
+            .sync_ignore
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_owned)
+            .collect(),
         name: row.name,
         description: row.description,
         created_at: row.created_at.to_rfc3339(),

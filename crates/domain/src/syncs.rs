@@ -342,6 +342,8 @@ pub struct RunPlan {
     pub last_etag: Option<String>,
     /// The head the last completed sync of this branch imported.
     pub last_head: Option<String>,
+    /// What the project's syncs leave out beyond the defaults (one pattern each).
+    pub ignore: Vec<String>,
 }
 
 /// Marks the sync running and reads its plan. A sync that is over already (cancelled while
@@ -358,6 +360,7 @@ pub async fn begin_run(tx: &TenantTxn, id: ProjectSyncId) -> Result<RunPlan, Dom
               WHERE s.id = $1 AND s.tenant_id = $2 AND p.id = s.project_id
                 AND s.status IN ('queued', 'running')
              RETURNING s.project_id, p.github_owner, p.github_repo, s.branch, s.scan_path,
+                       p.sync_ignore,
                        (SELECT branch_etag FROM project_syncs c
                          WHERE c.project_id = s.project_id AND c.branch = s.branch
                            AND c.scan_path = s.scan_path AND c.status = 'completed'
@@ -389,6 +392,13 @@ pub async fn begin_run(tx: &TenantTxn, id: ProjectSyncId) -> Result<RunPlan, Dom
         scan_path: ScanPath::parse(&row.try_get::<String>("", "scan_path")?)?,
         last_etag: row.try_get("", "last_etag")?,
         last_head: row.try_get("", "last_head")?,
+        ignore: row
+            .try_get::<String>("", "sync_ignore")?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
     })
 }
 

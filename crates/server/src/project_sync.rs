@@ -192,7 +192,12 @@ impl Run<'_> {
         let mut kept = Vec::new();
         for file in tree.into_iter().filter(|f| under(&scan_path, &f.path)) {
             self.progress.counts.scanned += 1;
-            match skip_reason(&file, self.settings.max_file_bytes) {
+            let reason = if ignored_by(&self.plan.ignore, &file.path) {
+                Some("ignored")
+            } else {
+                skip_reason(&file, self.settings.max_file_bytes)
+            };
+            match reason {
                 Some(reason) => {
                     *self
                         .progress
@@ -599,6 +604,24 @@ fn skip_reason(file: &TreeFile, max_bytes: u64) -> Option<&'static str> {
     None
 }
 
+/// Whether one of the project's own patterns leaves `path` out: `folder/` (that folder, at any
+/// depth), `*.ext` (a file type), or a path or file name.
+fn ignored_by(patterns: &[String], path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    patterns.iter().any(|pattern| {
+        let pattern = pattern.trim().trim_start_matches('/');
+        if let Some(folder) = pattern.strip_suffix('/') {
+            !folder.is_empty()
+                && (path.starts_with(&format!("{folder}/"))
+                    || path.contains(&format!("/{folder}/")))
+        } else if let Some(extension) = pattern.strip_prefix("*.") {
+            name.ends_with(&format!(".{extension}"))
+        } else {
+            path == pattern || name == pattern
+        }
+    })
+}
+
 /// The file's text; `None` for binary contents (a NUL byte, or not UTF-8).
 fn text_of(bytes: Vec<u8>) -> Option<String> {
     if bytes.contains(&0) {
@@ -786,6 +809,22 @@ mod tests {
             text_of(b"fn main() {}".to_vec()).as_deref(),
             Some("fn main() {}")
         );
+    }
+
+    #[test]
+    fn a_projects_own_patterns_name_folders_file_types_and_paths() {
+        let patterns = vec![
+            "generated/".to_owned(),
+            "*.snap".to_owned(),
+            "docs/old.md".to_owned(),
+        ];
+        assert!(ignored_by(&patterns, "generated/a.rs"));
+        assert!(ignored_by(&patterns, "src/generated/a.rs"));
+        assert!(!ignored_by(&patterns, "src/generated.rs"));
+        assert!(ignored_by(&patterns, "tests/__snapshots__/x.snap"));
+        assert!(ignored_by(&patterns, "docs/old.md"));
+        assert!(!ignored_by(&patterns, "docs/new.md"));
+        assert!(!ignored_by(&[], "anything"));
     }
 
     #[test]

@@ -65,6 +65,7 @@ fn project_form(name: &str) -> ProjectForm {
         github_repo: "acme/widgets".into(),
         github_branch: "".into(),
         github_path: "docs/".into(),
+        sync_ignore: String::new(),
     }
 }
 

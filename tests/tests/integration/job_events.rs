@@ -339,6 +339,7 @@ async fn import(db: Db, job: JobCtx, payload: ImportPayload) -> Result<(), JobFa
             github_repo: String::new(),
             github_branch: String::new(),
             github_path: String::new(),
+            sync_ignore: String::new(),
         }
         .parse()?;
         let created = projects::create(tx, form).await?;

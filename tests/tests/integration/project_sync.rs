@@ -1050,3 +1050,49 @@ async fn the_memory_list_carries_an_excerpt_of_a_file_and_its_page_the_whole_fil
         "the file's page has all of it"
     );
 }
+
+#[tokio::test]
+async fn a_projects_own_patterns_leave_files_out_and_count_them_as_ignored() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = ada
+        .ok(
+            "create_project",
+            json!({"form": {"name": "Widgets", "description": "", "github_repo": "acme/widgets",
+                   "github_branch": "main", "github_path": "", "sync_ignore": "docs/\n*.rs\n"}}),
+        )
+        .await;
+    assert_eq!(project["sync_ignore"], json!(["docs/", "*.rs"]));
+    let id = project["id"].as_str().unwrap().to_owned();
+    let (synced, _) = sync(&app, &ada, &id).await;
+    assert_eq!(synced["status"], "completed", "{synced}");
+    // docs/guide.md, src/main.rs and src/lib.rs join the two default-ignored files.
+    assert_eq!(
+        synced["counts"]["skipped"],
+        json!({"binary": 1, "ignored": 5, "too_large": 1})
+    );
+    assert_eq!(
+        active_files(&ada, &id).await,
+        vec![(
+            "README.md".into(),
+            "# Widgets\nHow to deploy the widget service.\n".into()
+        )]
+    );
+    // Too many lines is refused, naming the field.
+    let many: String = (0..101).map(|n| format!("p{n}/\n")).collect();
+    let (status, body) = ada
+        .call(
+            "update_project",
+            json!({"id": id, "form": {"name": "Widgets", "description": "", "github_repo": "acme/widgets",
+                   "github_branch": "main", "github_path": "", "sync_ignore": many}}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("sync_ignore")),
+        "{body}"
+    );
+}

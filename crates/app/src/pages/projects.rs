@@ -115,6 +115,7 @@ pub fn ProjectFormView(
     let github_repo = RwSignal::new(initial.github_repo);
     let github_branch = RwSignal::new(initial.github_branch);
     let github_path = RwSignal::new(initial.github_path);
+    let sync_ignore = RwSignal::new(initial.sync_ignore);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let form = ProjectForm {
@@ -123,6 +124,7 @@ pub fn ProjectFormView(
             github_repo: github_repo.get(),
             github_branch: github_branch.get(),
             github_path: github_path.get(),
+            sync_ignore: sync_ignore.get(),
         };
         match form.parse() {
             Ok(_) => {
@@ -132,7 +134,13 @@ pub fn ProjectFormView(
             Err(e) => error.set(Some(e)),
         }
     };
-    const FIELDS: &[&str] = &["name", "github_repo", "github_branch", "github_path"];
+    const FIELDS: &[&str] = &[
+        "name",
+        "github_repo",
+        "github_branch",
+        "github_path",
+        "sync_ignore",
+    ];
     view! {
         <form class="project-form" on:submit=submit novalidate>
             <Field name="name" label="Name" value=name error required=true/>
@@ -149,6 +157,14 @@ pub fn ProjectFormView(
                     <Field name="github_path" label="Scan path" value=github_path error hint="A folder to import; / for everything."/>
                 </div>
                 <BranchPicker github_repo github_branch error project_id/>
+                <div class="field">
+                    <label for="sync_ignore">"Also leave out"</label>
+                    <textarea id="sync_ignore" name="sync_ignore" rows="3" bind:value=sync_ignore
+                        placeholder="generated/
+*.snap
+docs/old.md"></textarea>
+                    <small class="hint">"One per line: a folder, a file type or a path. Dependency and build folders, lock files and binaries are left out already."</small>
+                </div>
             </fieldset>
             {move || error.get().filter(|e| form_level(e, FIELDS)).map(|error| view! { <ErrorNote error/> })}
             <button type="submit" class="button primary" disabled=move || pending.get()>

@@ -13,6 +13,7 @@ pub struct Model {
     pub github_branch: Option<String>,
     /// Scan path inside the repository; `''` is the root.
     pub github_path: String,
+    pub sync_ignore: String,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
