@@ -217,6 +217,7 @@ mod tests {
             name: valid.name.to_string(),
             description: valid.description.clone(),
             github: valid.github.clone(),
+            sync_ignore: valid.sync_ignore.clone(),
             created_at: String::new(),
             updated_at: String::new(),
         };
