@@ -38,10 +38,13 @@ impl JobKind for ProjectSyncJob {
 /// How long a sync started by a push waits, so that a burst of pushes makes one sync.
 pub const PUSH_DEBOUNCE: Duration = Duration::from_secs(2);
 
-const SYNC_COLUMNS: &str = "s.id, s.project_id, s.job_id, s.trigger, s.branch, s.scan_path, s.head_sha,
+/// A sync as `to_dto` reads it, with the name of who asked for it; callers add the `WHERE`.
+const SELECT_SYNCS: &str =
+    "SELECT s.id, s.project_id, s.job_id, s.trigger, s.branch, s.scan_path, s.head_sha,
     s.status, s.phase, s.files_scanned, s.files_added, s.files_changed, s.files_moved,
     s.files_removed, s.files_unchanged, s.skipped, s.github_requests, s.error, s.created_at,
-    s.started_at, s.finished_at, u.display_name AS requested_by_name, u.email AS requested_by_email";
+    s.started_at, s.finished_at, u.display_name AS requested_by_name, u.email AS requested_by_email
+     FROM project_syncs s LEFT JOIN users u ON u.id = s.requested_by";
 
 /// Starts a sync of the project's linked branch, or answers the one already queued or running
 /// (pressing Sync twice starts one). The job is enqueued in the same transaction.
@@ -206,7 +209,7 @@ pub async fn active(
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
-                "SELECT {SYNC_COLUMNS} FROM project_syncs s LEFT JOIN users u ON u.id = s.requested_by
+                "{SELECT_SYNCS}
                   WHERE s.project_id = $1 AND s.tenant_id = $2 AND s.status IN ('queued', 'running')"
             ),
             [
@@ -225,10 +228,13 @@ pub async fn get(tx: &TenantTxn, id: ProjectSyncId) -> Result<ProjectSync, Domai
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
-                "SELECT {SYNC_COLUMNS} FROM project_syncs s LEFT JOIN users u ON u.id = s.requested_by
+                "{SELECT_SYNCS}
                   WHERE s.id = $1 AND s.tenant_id = $2"
             ),
-            [id.into_uuid().into(), tx.ctx().tenant_id().into_uuid().into()],
+            [
+                id.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+            ],
         ))
         .await?
         .ok_or(DomainError::NotFound)?;
@@ -247,7 +253,7 @@ pub async fn history(
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
-                "SELECT {SYNC_COLUMNS} FROM project_syncs s LEFT JOIN users u ON u.id = s.requested_by
+                "{SELECT_SYNCS}
                   WHERE s.project_id = $1 AND s.tenant_id = $2
                   ORDER BY s.created_at DESC, s.id DESC LIMIT $3"
             ),

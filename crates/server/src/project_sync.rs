@@ -103,21 +103,11 @@ impl Run<'_> {
         let repo = self.plan.repo.clone();
         let branch = self.plan.branch.clone();
         let last_etag = self.plan.last_etag.clone();
-        let head = match self.github.head(&repo, &branch, last_etag.as_deref()).await {
-            Err(GitHubError::NotFound(what)) => {
-                return self.branch_missing(what).await;
-            }
-            first => {
-                let mut answer = first;
-                loop {
-                    match answer {
-                        Ok(head) => break head,
-                        Err(error) => {
-                            self.wait_out(error).await?;
-                            answer = self.github.head(&repo, &branch, last_etag.as_deref()).await;
-                        }
-                    }
-                }
+        let head = loop {
+            match self.github.head(&repo, &branch, last_etag.as_deref()).await {
+                Ok(head) => break head,
+                Err(GitHubError::NotFound(what)) => return self.branch_missing(what).await,
+                Err(error) => self.wait_out(error).await?,
             }
         };
         let (commit_sha, tree_sha, etag) = match head {
@@ -135,12 +125,7 @@ impl Run<'_> {
         let tree = patiently!(self, self.github.files(&repo, &tree_sha).await);
         self.checkpoint().await?;
         let candidates = self.filter(tree);
-        let project = self.plan.project_id;
-        let active = self
-            .db
-            .transact(&self.ctx, async |tx| syncs::active_files(tx, project).await)
-            .await
-            .map_err(DomainError::into_job_failure)?;
+        let active = self.active_files().await?;
         let diff = diff(candidates, active);
         let counts = &mut self.progress.counts;
         counts.unchanged = diff.unchanged;
@@ -176,13 +161,7 @@ impl Run<'_> {
             progress: Some(self.progress.clone()),
         };
         self.checkpoint().await?;
-        let plan = &self.plan;
-        self.db
-            .transact(&self.ctx, async |tx| {
-                syncs::finalize(tx, plan, result).await
-            })
-            .await
-            .map_err(DomainError::into_job_failure)
+        self.finalize(result).await
     }
 
     /// The files under the scan path a sync imports; the others are counted by why they are
@@ -344,12 +323,7 @@ impl Run<'_> {
 
     /// The branch answered 304: the last sync's state is current. One request, nothing else.
     async fn unchanged(&mut self) -> Result<(), JobFailure> {
-        let project = self.plan.project_id;
-        let active = self
-            .db
-            .transact(&self.ctx, async |tx| syncs::active_files(tx, project).await)
-            .await
-            .map_err(DomainError::into_job_failure)?;
+        let active = self.active_files().await?;
         self.progress.counts.unchanged = u32::try_from(active.len()).unwrap_or(u32::MAX);
         self.progress.phase = SyncPhase::Finalize;
         self.progress.github_requests = self.github.requests_used();
@@ -359,13 +333,7 @@ impl Run<'_> {
             progress: Some(self.progress.clone()),
             ..SyncResult::default()
         };
-        let plan = &self.plan;
-        self.db
-            .transact(&self.ctx, async |tx| {
-                syncs::finalize(tx, plan, result).await
-            })
-            .await
-            .map_err(DomainError::into_job_failure)
+        self.finalize(result).await
     }
 
     /// The branch is not on GitHub. An empty repository (no branch at all) is a completed sync
@@ -379,12 +347,7 @@ impl Run<'_> {
         if !page.branches.is_empty() {
             return Err(JobFailure::Fatal(GitHubError::NotFound(what).to_string()));
         }
-        let project = self.plan.project_id;
-        let active = self
-            .db
-            .transact(&self.ctx, async |tx| syncs::active_files(tx, project).await)
-            .await
-            .map_err(DomainError::into_job_failure)?;
+        let active = self.active_files().await?;
         self.progress.counts.removed = u32::try_from(active.len()).unwrap_or(u32::MAX);
         self.progress.phase = SyncPhase::Finalize;
         self.progress.github_requests = self.github.requests_used();
@@ -393,6 +356,20 @@ impl Run<'_> {
             progress: Some(self.progress.clone()),
             ..SyncResult::default()
         };
+        self.finalize(result).await
+    }
+
+    /// The project's file entries as they are now.
+    async fn active_files(&self) -> Result<Vec<ActiveFile>, JobFailure> {
+        let project = self.plan.project_id;
+        self.db
+            .transact(&self.ctx, async |tx| syncs::active_files(tx, project).await)
+            .await
+            .map_err(DomainError::into_job_failure)
+    }
+
+    /// Makes `result` current, in one transaction.
+    async fn finalize(&self, result: SyncResult) -> Result<(), JobFailure> {
         let plan = &self.plan;
         self.db
             .transact(&self.ctx, async |tx| {
