@@ -256,6 +256,8 @@ async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
     };
     assert_eq!(entry["content"], "pub fn run() { println!(\"v2\"); }\n");
     assert!(html.contains("<span class=\"hl-"), "{html}");
+    let css = ada.ok("code_stylesheet", json!({})).await;
+    assert!(css.as_str().unwrap().contains(".hl-"), "{css}");
     // The string's quotes arrive escaped, as text.
     assert!(html.contains("v2") && html.contains("&quot;"), "{html}");
     assert!(!html.contains("<script"), "{html}");
@@ -440,6 +442,12 @@ async fn two_presses_at_once_start_one_sync_and_other_teams_see_none_of_it() {
         ("list_syncs", json!({"project_id": project})),
         ("get_sync", json!({"id": sync_id})),
         ("cancel_sync", json!({"id": sync_id})),
+        ("start_sync", json!({"project_id": project})),
+        ("sync_changes", json!({"id": sync_id})),
+        ("source_secrets", json!({"project_id": project})),
+        ("new_webhook_secret", json!({"project_id": project})),
+        ("clear_webhook_secret", json!({"project_id": project})),
+        ("clear_github_token", json!({"project_id": project})),
     ] {
         let (status, body) = bob.call(name, args).await;
         assert_eq!(status, 404, "{name}: {body}");
@@ -714,6 +722,19 @@ async fn signed_pushes_to_the_branch_start_one_sync_and_anything_unsigned_starts
     let history = history.as_array().unwrap();
     assert_eq!(history.len(), 3, "{history:?}");
     assert!(history.iter().all(|s| s["trigger"] == "webhook"));
+    // Removing the secret: the same signed push starts nothing any more.
+    ada.ok("clear_webhook_secret", json!({"project_id": project}))
+        .await;
+    assert_eq!(
+        deliver(&app, "push", &body, Some(&signed(&secret, &body)))
+            .await
+            .0,
+        401
+    );
+    let shown = ada
+        .ok("source_secrets", json!({"project_id": project}))
+        .await;
+    assert!(shown["webhook_secret_set_at"].is_null(), "{shown}");
     let audited = count(
         &owner,
         "SELECT count(*) FROM audit_log WHERE action = 'sync.start' AND detail->>'by_system' = 'github.push'",
