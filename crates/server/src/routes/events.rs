@@ -133,14 +133,17 @@ impl JobStream {
 
     async fn read(&self) -> Result<Read, domain::DomainError> {
         let tx = self.state.db.enter_session(&self.token).await?;
-        let events = job_runs::events_after(&tx, self.job, self.last, BATCH).await?;
-        if !events.is_empty() {
-            return Ok(Read::Events(events));
-        }
-        // A client resuming after the end event has nothing more coming.
+        // The status first: each statement sees what committed before it, and the final status
+        // commits together with its event, so events read after a final status include the end.
+        // (Read the other way round, the job could end between the two reads, and the stream
+        // would close without sending its end.)
         let status = job_runs::status(&tx, self.job).await?;
+        let events = job_runs::events_after(&tx, self.job, self.last, BATCH).await?;
         tx.end_read();
-        Ok(if status.is_final() {
+        Ok(if !events.is_empty() {
+            Read::Events(events)
+        } else if status.is_final() {
+            // A client resuming after the end event has nothing more coming.
             Read::Over
         } else {
             Read::Nothing
