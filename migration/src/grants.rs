@@ -10,6 +10,7 @@ const OWNER_FUNCTIONS: &[&str] = &[
     "cairn_invitation_by_token(text)",
     "cairn_webhook_targets(text, text)",
     "cairn_project_tenant(uuid)",
+    "cairn_due_scheduled_syncs(integer)",
 ];
 
 /// Grants `role` (the role Cairn serves requests as) data access to every table: row-level security

@@ -13,6 +13,7 @@ mod m20261129_000007_job_events;
 mod m20261129_000008_project_sync;
 mod m20261129_000009_project_secrets;
 mod m20261130_000010_sync_ignore;
+mod m20261130_000011_sync_schedule;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_project_sync::Migration),
             Box::new(m20261129_000009_project_secrets::Migration),
             Box::new(m20261130_000010_sync_ignore::Migration),
+            Box::new(m20261130_000011_sync_schedule::Migration),
         ]
     }
 }

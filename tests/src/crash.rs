@@ -44,6 +44,7 @@ pub async fn two_tables(db: Db, job: JobCtx, payload: TwoTablesPayload) -> Resul
             github_branch: String::new(),
             github_path: String::new(),
             sync_ignore: String::new(),
+            sync_every_minutes: String::new(),
         }
         .parse()?;
         let project = projects::create(tx, form).await?;

@@ -23,6 +23,10 @@ pub struct ProjectForm {
     /// or a path (`docs/old.md`).
     #[serde(default)]
     pub sync_ignore: String,
+    /// Minutes between scheduled checks of the branch (a sync runs only when it moved); empty for
+    /// no schedule.
+    #[serde(default)]
+    pub sync_every_minutes: String,
 }
 
 /// A project's GitHub link, parsed.
@@ -47,9 +51,14 @@ pub struct ValidProject {
     pub github: Option<GithubLink>,
     /// What syncs leave out beyond the defaults.
     pub sync_ignore: Vec<String>,
+    /// Minutes between scheduled checks of the branch, if scheduled.
+    pub sync_every_minutes: Option<u32>,
 }
 
 impl ProjectForm {
+    /// Longest schedule interval accepted: a week.
+    pub const MAX_SYNC_EVERY_MINUTES: u32 = 10_080;
+
     /// Longest description accepted.
     pub const MAX_DESCRIPTION_CHARS: usize = 2000;
 
@@ -100,11 +109,35 @@ impl ProjectForm {
                 "must be at most 100 lines of at most 200 characters",
             ));
         }
+        let sync_every_minutes = match self.sync_every_minutes.trim() {
+            "" => None,
+            text => match text.parse::<u32>() {
+                Ok(minutes) if (1..=Self::MAX_SYNC_EVERY_MINUTES).contains(&minutes) => {
+                    Some(minutes)
+                }
+                _ => {
+                    return Err(ApiError::invalid(
+                        "sync_every_minutes",
+                        format!(
+                            "must be a whole number of minutes from 1 to {}, or empty",
+                            Self::MAX_SYNC_EVERY_MINUTES
+                        ),
+                    ));
+                }
+            },
+        };
+        if sync_every_minutes.is_some() && github.is_none() {
+            return Err(ApiError::invalid(
+                "sync_every_minutes",
+                "needs a GitHub repository to check",
+            ));
+        }
         Ok(ValidProject {
             name,
             description,
             github,
             sync_ignore,
+            sync_every_minutes,
         })
     }
 }
@@ -123,6 +156,9 @@ pub struct Project {
     /// What syncs leave out beyond the defaults.
     #[serde(default)]
     pub sync_ignore: Vec<String>,
+    /// Minutes between scheduled checks of the branch, if scheduled.
+    #[serde(default)]
+    pub sync_every_minutes: Option<u32>,
     /// Creation time, RFC 3339.
     pub created_at: String,
     /// Last change, RFC 3339.
@@ -147,6 +183,10 @@ impl Project {
             github_branch: branch,
             github_path: path,
             sync_ignore: self.sync_ignore.join("\n"),
+            sync_every_minutes: self
+                .sync_every_minutes
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
         }
     }
 }
@@ -163,6 +203,7 @@ mod tests {
             github_branch: branch.into(),
             github_path: path.into(),
             sync_ignore: String::new(),
+            sync_every_minutes: String::new(),
         }
     }
 
@@ -210,14 +251,38 @@ mod tests {
     }
 
     #[test]
+    fn a_schedule_is_minutes_within_a_week_and_needs_a_repository() {
+        for bad in ["0", "-5", "1.5", "10081", "soon"] {
+            let mut f = form("acme/cairn", "main", "");
+            f.sync_every_minutes = bad.into();
+            assert!(
+                matches!(f.parse(), Err(ApiError::Invalid { field, .. }) if field == "sync_every_minutes"),
+                "{bad}"
+            );
+        }
+        let mut f = form("", "", "");
+        f.sync_every_minutes = "60".into();
+        assert!(
+            matches!(f.parse(), Err(ApiError::Invalid { field, .. }) if field == "sync_every_minutes")
+        );
+        let mut f = form("acme/cairn", "main", "");
+        f.sync_every_minutes = "10080".into();
+        assert_eq!(f.parse().unwrap().sync_every_minutes, Some(10_080));
+    }
+
+    #[test]
     fn a_project_round_trips_through_its_form() {
-        let valid = form("acme/cairn", "dev", "docs").parse().unwrap();
+        let mut f = form("acme/cairn", "dev", "docs");
+        f.sync_every_minutes = " 15 ".into();
+        let valid = f.parse().unwrap();
+        assert_eq!(valid.sync_every_minutes, Some(15));
         let project = Project {
             id: ProjectId::from_uuid(uuid::Uuid::nil()),
             name: valid.name.to_string(),
             description: valid.description.clone(),
             github: valid.github.clone(),
             sync_ignore: valid.sync_ignore.clone(),
+            sync_every_minutes: valid.sync_every_minutes,
             created_at: String::new(),
             updated_at: String::new(),
         };

@@ -45,6 +45,7 @@ pub async fn create(tx: &TenantTxn, project: ValidProject) -> Result<Project, Do
         github_branch: Set(branch),
         github_path: Set(path),
         sync_ignore: Set(project.sync_ignore.join("\n")),
+        sync_every_minutes: Set(project.sync_every_minutes.map(minutes_column)),
         created_by: Set(ctx.user_id().map(UserId::into_uuid)),
         ..Default::default()
     }
@@ -68,7 +69,14 @@ pub async fn update(
     id: ProjectId,
     project: ValidProject,
 ) -> Result<Project, DomainError> {
-    let mut row: projects::ActiveModel = find(tx, id).await?.into();
+    let current = find(tx, id).await?;
+    // A new schedule starts with a check now.
+    let schedule_changed =
+        current.sync_every_minutes != project.sync_every_minutes.map(minutes_column);
+    let mut row: projects::ActiveModel = current.into();
+    if schedule_changed {
+        row.sync_checked_at = Set(None);
+    }
     let (owner, repo, branch, path) = link_columns(project.github.as_ref());
     row.name = Set(project.name.to_string());
     row.description = Set(project.description);
@@ -77,6 +85,7 @@ pub async fn update(
     row.github_branch = Set(branch);
     row.github_path = Set(path);
     row.sync_ignore = Set(project.sync_ignore.join("\n"));
+    row.sync_every_minutes = Set(project.sync_every_minutes.map(minutes_column));
     row.updated_at = Set(chrono::Utc::now().fixed_offset());
     let row = row.update(tx.txn()).await.map_err(name_conflict)?;
     audit::record(
@@ -155,8 +164,16 @@ fn link_of(row: &projects::Model) -> Option<GithubLink> {
     })
 }
 
+/// A schedule interval as stored (at most a week, so it fits).
+fn minutes_column(minutes: u32) -> i32 {
+    i32::try_from(minutes).unwrap_or(i32::MAX)
+}
+
 fn to_dto(row: projects::Model) -> Project {
     Project {
+        sync_every_minutes: row
+            .sync_every_minutes
+            .and_then(|minutes| u32::try_from(minutes).ok()),
         id: ProjectId::from_uuid(row.id),
         github: link_of(&row),
         sync_ignore: row

@@ -87,6 +87,109 @@ pub async fn start_from_command_line(
     Ok((ctx, sync))
 }
 
+/// A scheduled project whose turn has come, and the context to check it in (Cairn acting,
+/// `Actor::System { what: "schedule" }`).
+pub struct DueCheck {
+    /// Cairn acting in the project's team.
+    pub ctx: crate::TenantCtx,
+    /// The project.
+    pub project_id: ProjectId,
+}
+
+/// Hands out up to `max` scheduled projects whose interval has passed since their last check,
+/// across teams, and marks them checked: each one goes to one caller, whichever instance asks.
+pub async fn due_for_schedule(db: &crate::Db, max: u32) -> Result<Vec<DueCheck>, DomainError> {
+    let rows = db
+        .connection()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT tenant_id, project_id FROM cairn_due_scheduled_syncs($1)",
+            [i32::try_from(max).unwrap_or(i32::MAX).into()],
+        ))
+        .await?;
+    let mut due = Vec::with_capacity(rows.len());
+    for row in rows {
+        let tenant: Uuid = row.try_get("", "tenant_id")?;
+        let project: Uuid = row.try_get("", "project_id")?;
+        match crate::TenantCtx::for_system(db, api::ids::TenantId::from_uuid(tenant), "schedule")
+            .await
+        {
+            Ok(ctx) => due.push(DueCheck {
+                ctx,
+                project_id: ProjectId::from_uuid(project),
+            }),
+            // The team went away in between.
+            Err(DomainError::NotFound) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(due)
+}
+
+/// What a scheduled check asks GitHub: the linked branch, with the ETag of its last completed
+/// sync (an unchanged branch then answers 304, which costs nothing).
+#[derive(Debug, Clone)]
+pub struct BranchCheck {
+    /// The repository.
+    pub repo: GithubRepo,
+    /// The linked branch.
+    pub branch: BranchName,
+    /// For `If-None-Match`; `None` before the first completed sync.
+    pub last_etag: Option<String>,
+}
+
+/// The check a schedule makes for the project, or `None` when there is nothing to check: the
+/// project is no longer linked, or a sync is queued or running already.
+pub async fn branch_check(
+    tx: &TenantTxn,
+    project_id: ProjectId,
+) -> Result<Option<BranchCheck>, DomainError> {
+    let project = tx.find::<projects::Entity>(project_id.into_uuid()).await?;
+    let (Some(owner), Some(name), Some(branch)) = (
+        project.github_owner.as_ref(),
+        project.github_repo.as_ref(),
+        project.github_branch.as_ref(),
+    ) else {
+        return Ok(None);
+    };
+    if active(tx, project_id).await?.is_some() {
+        return Ok(None);
+    }
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT branch_etag FROM project_syncs
+              WHERE project_id = $1 AND tenant_id = $2 AND branch = $3 AND scan_path = $4
+                AND status = 'completed'
+              ORDER BY finished_at DESC LIMIT 1",
+            [
+                project.id.into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+                branch.clone().into(),
+                project.github_path.clone().into(),
+            ],
+        ))
+        .await?;
+    let last_etag = match row {
+        Some(row) => row.try_get("", "branch_etag")?,
+        None => None,
+    };
+    Ok(Some(BranchCheck {
+        repo: GithubRepo::parse(&format!("{owner}/{name}"))?,
+        branch: BranchName::parse(branch)?,
+        last_etag,
+    }))
+}
+
+/// Starts the sync a scheduled check found due (the branch moved).
+pub async fn start_scheduled(
+    tx: &TenantTxn,
+    project_id: ProjectId,
+) -> Result<ProjectSync, DomainError> {
+    start_with(tx, project_id, SyncTrigger::Schedule, None, None).await
+}
+
 /// The sync's last reported progress, if it reported any.
 pub async fn progress(
     tx: &TenantTxn,

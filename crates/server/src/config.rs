@@ -252,6 +252,9 @@ pub struct JobSettings {
     /// Take over a job whose instance went silent after this many seconds, whatever its kind
     /// (unset: each kind's own limit, e.g. 60 s for a sync). Use one value for every instance.
     pub stale_after_secs: Option<u64>,
+    /// How often this instance looks for projects whose sync schedule is due (0: never; another
+    /// instance may still do it). A project is checked by one instance per turn.
+    pub schedule_check_secs: u64,
 }
 
 impl Default for JobSettings {
@@ -259,6 +262,7 @@ impl Default for JobSettings {
         Self {
             enabled: true,
             stale_after_secs: None,
+            schedule_check_secs: 30,
         }
     }
 }

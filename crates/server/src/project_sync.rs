@@ -75,6 +75,62 @@ pub async fn run(
     run.sync().await
 }
 
+/// How many scheduled projects one round checks; the rest wait for the next round.
+const SCHEDULE_BATCH: u32 = 50;
+
+/// One round of the sync schedule: each scheduled project whose interval has passed is checked
+/// with a conditional request for its branch head. An unchanged branch (304, no rate-limit point)
+/// is left alone: no sync, nothing in the history. A moved branch gets a sync (trigger
+/// `schedule`). Answers how many syncs were started. A project whose check fails is logged and
+/// checked again at its next turn.
+pub async fn check_schedules(
+    db: &Db,
+    secrets: &SecretKeys,
+    settings: &GitHubSettings,
+) -> Result<usize, DomainError> {
+    let mut started = 0;
+    for due in syncs::due_for_schedule(db, SCHEDULE_BATCH).await? {
+        let project = due.project_id;
+        match check_one(db, secrets, settings, &due.ctx, project).await {
+            Ok(true) => started += 1,
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(project = %project.into_uuid(), %error, "scheduled sync check");
+            }
+        }
+    }
+    Ok(started)
+}
+
+async fn check_one(
+    db: &Db,
+    secrets: &SecretKeys,
+    settings: &GitHubSettings,
+    ctx: &TenantCtx,
+    project: api::ids::ProjectId,
+) -> Result<bool, anyhow::Error> {
+    let tx = db.enter(ctx).await?;
+    let check = syncs::branch_check(&tx, project).await?;
+    let token = project_secrets::github_token(&tx, secrets, project).await?;
+    tx.end_read();
+    let Some(check) = check else {
+        return Ok(false);
+    };
+    let github = GitHub::new(&settings.api_url, token.as_ref())?
+        .with_retry_pause(Duration::from_millis(settings.retry_pause_ms));
+    match github
+        .head(&check.repo, &check.branch, check.last_etag.as_deref())
+        .await?
+    {
+        Head::Unchanged => Ok(false),
+        Head::Current { .. } => {
+            db.transact(ctx, async |tx| syncs::start_scheduled(tx, project).await)
+                .await?;
+            Ok(true)
+        }
+    }
+}
+
 /// Calls GitHub until the answer is not a rate limit worth waiting for.
 macro_rules! patiently {
     ($run:expr, $call:expr) => {

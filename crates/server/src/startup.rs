@@ -266,6 +266,31 @@ struct JobsRunning {
     stop: tokio::sync::watch::Sender<bool>,
     worker: tokio::task::JoinHandle<()>,
     schedule: Option<tokio::task::JoinHandle<()>>,
+    /// The projects' sync schedules.
+    sync_schedule: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Every `every`, starts the syncs of scheduled projects whose branch moved, until `stopped`.
+async fn check_sync_schedules(
+    state: AppState,
+    github: crate::config::GitHubSettings,
+    every: Duration,
+    stopped: impl Future<Output = ()>,
+) {
+    tokio::pin!(stopped);
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = &mut stopped => return,
+            _ = ticks.tick() => {}
+        }
+        match crate::project_sync::check_schedules(&state.db, &state.secrets, &github).await {
+            Ok(0) => {}
+            Ok(started) => tracing::info!(started, "scheduled syncs"),
+            Err(error) => tracing::warn!(%error, "checking sync schedules"),
+        }
+    }
 }
 
 impl JobsRunning {
@@ -297,10 +322,19 @@ impl JobsRunning {
             )
         });
         let worker = tokio::spawn(runtime.run(stopped()));
+        let sync_schedule = (settings.schedule_check_secs > 0).then(|| {
+            tokio::spawn(check_sync_schedules(
+                state.clone(),
+                github.clone(),
+                Duration::from_secs(settings.schedule_check_secs),
+                stopped(),
+            ))
+        });
         Self {
             stop,
             worker,
             schedule,
+            sync_schedule,
         }
     }
 
@@ -310,6 +344,9 @@ impl JobsRunning {
         let _ = self.worker.await;
         if let Some(schedule) = self.schedule {
             let _ = schedule.await;
+        }
+        if let Some(sync_schedule) = self.sync_schedule {
+            let _ = sync_schedule.await;
         }
     }
 }

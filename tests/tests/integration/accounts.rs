@@ -66,6 +66,7 @@ fn project_form(name: &str) -> ProjectForm {
         github_branch: "".into(),
         github_path: "docs/".into(),
         sync_ignore: String::new(),
+        sync_every_minutes: String::new(),
     }
 }
 

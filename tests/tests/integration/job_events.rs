@@ -340,6 +340,7 @@ async fn import(db: Db, job: JobCtx, payload: ImportPayload) -> Result<(), JobFa
             github_branch: String::new(),
             github_path: String::new(),
             sync_ignore: String::new(),
+            sync_every_minutes: String::new(),
         }
         .parse()?;
         let created = projects::create(tx, form).await?;

@@ -1117,3 +1117,140 @@ async fn a_projects_own_patterns_leave_files_out_and_count_them_as_ignored() {
         "{body}"
     );
 }
+
+/// Moves every scheduled project's last check back past its interval, as if the minutes passed.
+async fn schedule_turn_comes(app: &TestApp) {
+    use sea_orm::ConnectionTrait;
+    let owner = app.db.owner().await;
+    owner
+        .execute_unprepared(
+            "UPDATE projects SET sync_checked_at = now() - interval '1 hour'
+              WHERE sync_every_minutes IS NOT NULL",
+        )
+        .await
+        .unwrap();
+    owner.close().await.unwrap();
+}
+
+/// Waits until the project's history holds `n` syncs and the newest is over; the history.
+async fn history_of(client: &RpcClient, project: &str, n: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let history = client
+            .ok("list_syncs", json!({"project_id": project}))
+            .await;
+        let history = history.as_array().unwrap().clone();
+        let over = history
+            .first()
+            .is_some_and(|s| !matches!(s["status"].as_str(), Some("queued" | "running")));
+        if history.len() >= n && over {
+            return history;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waiting for {n} syncs: {history:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_schedule_syncs_when_the_branch_moved_and_an_unchanged_branch_costs_one_304_and_no_sync()
+{
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let api_url = github.api_url();
+    let app = spawn_app_on(TestDb::migrated().await, move |settings| {
+        settings.github.api_url = api_url;
+        settings.github.retry_pause_ms = 10;
+        settings.github.max_file_bytes = 1000;
+        settings.jobs.schedule_check_secs = 1;
+    })
+    .await
+    .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = ada
+        .ok(
+            "create_project",
+            json!({"form": {"name": "Widgets", "description": "", "github_repo": "acme/widgets",
+                   "github_branch": "main", "github_path": "", "sync_every_minutes": "60"}}),
+        )
+        .await;
+    assert_eq!(project["sync_every_minutes"], 60);
+    let id = project["id"].as_str().unwrap().to_owned();
+
+    // A new schedule checks at once; never synced, so the branch is new to it: a sync starts.
+    let history = history_of(&ada, &id, 1).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (&history[0]["trigger"], &history[0]["status"]),
+        (&json!("schedule"), &json!("completed")),
+        "{history:?}"
+    );
+    assert_eq!(history[0]["requested_by"], Value::Null);
+    assert_eq!(active_files(&ada, &id).await.len(), 4);
+
+    // Within the interval nothing is asked.
+    github.clear_requests();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(github.requests(), Vec::<String>::new());
+
+    // Its turn, nothing pushed: one conditional request answered 304, and no sync.
+    schedule_turn_comes(&app).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while github.requests().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no check was made");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        github.requests(),
+        vec!["304 /repos/acme/widgets/branches/main".to_owned()]
+    );
+    let unchanged = ada.ok("list_syncs", json!({"project_id": id})).await;
+    assert_eq!(unchanged.as_array().unwrap().len(), 1, "{unchanged}");
+
+    // A push later, its next turn syncs just that file.
+    repo.write("src/lib.rs", "pub fn run() { println!(\"v2\"); }\n");
+    repo.commit("v2");
+    schedule_turn_comes(&app).await;
+    let history = history_of(&ada, &id, 2).await;
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(
+        (&history[0]["trigger"], &history[0]["status"]),
+        (&json!("schedule"), &json!("completed")),
+        "{history:?}"
+    );
+    let changes = ada.ok("sync_changes", json!({"id": history[0]["id"]})).await;
+    assert_eq!(changes["changed"], json!(["src/lib.rs"]), "{changes}");
+    assert_eq!(changes["added"], json!([]), "{changes}");
+
+    // Taking the schedule off stops the checks.
+    ada.ok(
+        "update_project",
+        json!({"id": id, "form": {"name": "Widgets", "description": "", "github_repo": "acme/widgets",
+               "github_branch": "main", "github_path": "", "sync_every_minutes": ""}}),
+    )
+    .await;
+    github.clear_requests();
+    schedule_turn_comes(&app).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(github.requests(), Vec::<String>::new());
+
+    // Out of range, or without a repository, is refused naming the field.
+    for (repo, minutes) in [("acme/widgets", "0"), ("", "15")] {
+        let (status, body) = ada
+            .call(
+                "update_project",
+                json!({"id": id, "form": {"name": "Widgets", "description": "", "github_repo": repo,
+                       "github_branch": "", "github_path": "", "sync_every_minutes": minutes}}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (422, Some("sync_every_minutes")),
+            "{body}"
+        );
+    }
+}

@@ -116,6 +116,7 @@ pub fn ProjectFormView(
     let github_branch = RwSignal::new(initial.github_branch);
     let github_path = RwSignal::new(initial.github_path);
     let sync_ignore = RwSignal::new(initial.sync_ignore);
+    let sync_every_minutes = RwSignal::new(initial.sync_every_minutes);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let form = ProjectForm {
@@ -125,6 +126,7 @@ pub fn ProjectFormView(
             github_branch: github_branch.get(),
             github_path: github_path.get(),
             sync_ignore: sync_ignore.get(),
+            sync_every_minutes: sync_every_minutes.get(),
         };
         match form.parse() {
             Ok(_) => {
@@ -140,6 +142,7 @@ pub fn ProjectFormView(
         "github_branch",
         "github_path",
         "sync_ignore",
+        "sync_every_minutes",
     ];
     view! {
         <form class="project-form" on:submit=submit novalidate>
@@ -165,6 +168,9 @@ pub fn ProjectFormView(
 docs/old.md"></textarea>
                     <small class="hint">"One per line: a folder, a file type or a path. Dependency and build folders, lock files and binaries are left out already."</small>
                 </div>
+                <Field name="sync_every_minutes" label="Check for changes every … minutes" kind="number"
+                    value=sync_every_minutes error
+                    hint="Empty: only when you press Sync, run `cairn sync` or GitHub sends a push. A check that finds the branch unchanged costs nothing and adds nothing to the history."/>
             </fieldset>
             {move || error.get().filter(|e| form_level(e, FIELDS)).map(|error| view! { <ErrorNote error/> })}
             <button type="submit" class="button primary" disabled=move || pending.get()>

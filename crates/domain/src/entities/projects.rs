@@ -14,6 +14,9 @@ pub struct Model {
     /// Scan path inside the repository; `''` is the root.
     pub github_path: String,
     pub sync_ignore: String,
+    /// Minutes between scheduled checks of the branch; `None`: no schedule.
+    pub sync_every_minutes: Option<i32>,
+    pub sync_checked_at: Option<DateTimeWithTimeZone>,
     pub created_by: Option<Uuid>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
