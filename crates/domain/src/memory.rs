@@ -199,23 +199,33 @@ pub async fn set_status(
     let ctx = tx.ctx();
     let txn = tx.txn();
     let row = find(tx, id).await?;
+    // A path has one active entry. Restoring an earlier version of a file (one a sync replaced
+    // or removed) supersedes the version active now, in the same transaction; the next sync that
+    // finds the branch moved brings the branch's version back.
     if status == MemoryStatus::Active
         && row.status == StatusColumn::Superseded
         && let Some(path) = &row.source_path
     {
-        let clash = memory_entries::Entity::find()
-            .select_only()
-            .column(memory_entries::Column::Id)
+        let current = memory_entries::Entity::find()
             .filter(memory_entries::Column::ProjectId.eq(row.project_id))
             .filter(memory_entries::Column::SourcePath.eq(path.as_str()))
             .filter(memory_entries::Column::Status.eq(StatusColumn::Active))
-            .into_tuple::<Uuid>()
-            .one(txn)
+            .all(txn)
             .await?;
-        if clash.is_some() {
-            return Err(DomainError::Conflict(format!(
-                "{path} already has an active entry; supersede it first"
-            )));
+        for current in current {
+            let (current_id, title) = (current.id, current.title.clone());
+            let mut replaced: memory_entries::ActiveModel = current.into();
+            replaced.status = Set(StatusColumn::Superseded);
+            replaced.updated_at = Set(chrono::Utc::now().fixed_offset());
+            replaced.update(txn).await?;
+            audit::record(
+                txn,
+                ctx,
+                AuditAction::MemorySupersede,
+                current_id,
+                serde_json::json!({"title": title, "restored": row.id}),
+            )
+            .await?;
         }
     }
     let mut active: memory_entries::ActiveModel = row.into();

@@ -835,6 +835,54 @@ async fn sync_journey(
     wait_for_text(browser, ".path-list", "Changed (1)").await?;
     wait_for_text(browser, ".path-list", "src/module_3.rs").await?;
     screenshot(browser, "sync-changes").await?;
+
+    // The version that sync replaced is superseded; restoring it makes it the active one again
+    // and supersedes the branch's version, which stays after a reload.
+    let project_path = browser.current_url().await?.path().to_owned();
+    let project_path = project_path
+        .split("/sources")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    browser
+        .goto(&app.url(&format!(
+            "{project_path}/memory?status=superseded&kind=file"
+        )))
+        .await?;
+    wait_for_hydration(browser).await?;
+    let card = |path: &str| {
+        format!("//li[contains(@class,'memory-entry')][.//p[normalize-space()='{path}']]")
+    };
+    let old_version = card("src/module_3.rs");
+    wait_for_text(browser, ".memory-list", "pub fn f() -> u32 { 3 }").await?;
+    click(
+        browser,
+        Locator::XPath(&format!("{old_version}//button[text()='Restore']")),
+    )
+    .await?;
+    // The list loads again: the branch's version is the superseded one now.
+    wait_for_text(browser, ".memory-list", "pub fn three() -> u32 { 33 }").await?;
+    screenshot(browser, "memory-restored-superseded").await?;
+    browser
+        .goto(&app.url(&format!("{project_path}/memory?status=active&kind=file")))
+        .await?;
+    browser.refresh().await?;
+    wait_for_hydration(browser).await?;
+    let restored = browser
+        .find(Locator::XPath(&format!(
+            "{old_version}//p[contains(@class,'excerpt')]"
+        )))
+        .await?
+        .text()
+        .await?;
+    if !restored.contains("pub fn f() -> u32 { 3 }") {
+        return Err(format!("the restored version is not the active one: {restored:?}").into());
+    }
+    let active_paths = browser.find_all(Locator::XPath(&old_version)).await?.len();
+    if active_paths != 1 {
+        return Err(format!("{active_paths} active entries for src/module_3.rs").into());
+    }
+    screenshot(browser, "memory-restored").await?;
     Ok(())
 }
 

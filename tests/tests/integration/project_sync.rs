@@ -1222,7 +1222,9 @@ async fn a_schedule_syncs_when_the_branch_moved_and_an_unchanged_branch_costs_on
         (&json!("schedule"), &json!("completed")),
         "{history:?}"
     );
-    let changes = ada.ok("sync_changes", json!({"id": history[0]["id"]})).await;
+    let changes = ada
+        .ok("sync_changes", json!({"id": history[0]["id"]}))
+        .await;
     assert_eq!(changes["changed"], json!(["src/lib.rs"]), "{changes}");
     assert_eq!(changes["added"], json!([]), "{changes}");
 
