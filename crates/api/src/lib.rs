@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod accounts;
+pub mod ai;
 pub mod error;
 pub mod github;
 pub mod ids;

@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+
+pub mod catalog;
+pub mod classify;
+pub mod router;
+mod transport;
+
+pub use catalog::{Catalog, ModelInfo};
+pub use router::{
+    Answer, Budget, CallFailed, Chain, ChainStep, ChatRequest, Embedded, Health, ImageInput,
+    ProviderConfig, Router, RouterError, RouterSettings, Validator, trail,
+};

@@ -1,0 +1,1086 @@
+//! The router: a call goes down an ordered chain of provider/model steps. Each attempt is
+//! classified and recorded; the class decides whether to retry the same model (after a pause that
+//! honours `Retry-After`), to move on at once (cooling the provider down), to look for a larger
+//! context window, or to fail the call. An empty answer is never a success.
+
+use crate::catalog::{Catalog, ModelInfo};
+use crate::classify::{self, Completion, HttpFailure};
+use crate::transport::Transport;
+use api::ai::{Attempt, FailureClass, ProviderKind};
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use futures_util::StreamExt;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A provider the router can call.
+#[derive(Clone)]
+pub struct ProviderConfig {
+    /// Its name in chains (`anthropic`, `team-openai`): letters, digits, `-` and `_`.
+    pub name: String,
+    /// What it speaks.
+    pub kind: ProviderKind,
+    /// Its OpenAI-compatible API root (…/v1).
+    pub base_url: String,
+    /// Its key; none for local servers.
+    pub api_key: Option<SecretString>,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "[set]"))
+            .finish()
+    }
+}
+
+/// How patient the router is.
+#[derive(Debug, Clone)]
+pub struct RouterSettings {
+    /// A non-streamed answer, or a stream's next chunk, that takes longer fails the attempt.
+    pub request_timeout: Duration,
+    /// A streamed answer whose first token takes longer fails the attempt.
+    pub first_token_timeout: Duration,
+    /// Connecting.
+    pub connect_timeout: Duration,
+    /// Retries of one model after a rate limit, 5xx, timeout or dropped connection.
+    pub max_retries: u32,
+    /// The first pause between retries; doubled each time.
+    pub base_pause: Duration,
+    /// A `Retry-After` longer than this is not waited for: the chain moves on.
+    pub max_pause: Duration,
+}
+
+impl Default for RouterSettings {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(120),
+            first_token_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            max_retries: 2,
+            base_pause: Duration::from_millis(500),
+            max_pause: Duration::from_secs(20),
+        }
+    }
+}
+
+/// One step of a chain: a model of a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainStep {
+    /// The provider's name.
+    pub provider: String,
+    /// The model id.
+    pub model: String,
+}
+
+/// The ordered models a call tries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Chain {
+    /// In order.
+    pub steps: Vec<ChainStep>,
+    /// Whether a content-policy refusal moves on to the next model (off: the call fails with the
+    /// refusal, so nothing is silently routed around it).
+    pub fall_over_on_refusal: bool,
+}
+
+impl Chain {
+    /// Parses `provider/model` names (the model may hold more slashes: `openrouter/openai/gpt-4o`).
+    pub fn parse<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+        let steps = names
+            .into_iter()
+            .map(|name| match name.trim().split_once('/') {
+                Some((provider, model)) if !provider.is_empty() && !model.is_empty() => {
+                    Ok(ChainStep {
+                        provider: provider.to_owned(),
+                        model: model.to_owned(),
+                    })
+                }
+                _ => Err(format!("{name:?} is not provider/model")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            steps,
+            fall_over_on_refusal: false,
+        })
+    }
+}
+
+/// An image for a vision model; models without vision get its caption.
+#[derive(Debug, Clone)]
+pub struct ImageInput {
+    /// `data:image/png;base64,…` or an address the provider can fetch.
+    pub url: String,
+    /// What it shows, in words.
+    pub caption: String,
+}
+
+/// What a chat call asks.
+#[derive(Debug, Clone, Default)]
+pub struct ChatRequest {
+    /// Instructions.
+    pub system: Option<String>,
+    /// The question, with its context.
+    pub user: String,
+    /// Images for the question.
+    pub images: Vec<ImageInput>,
+    /// Longest answer, in tokens.
+    pub max_tokens: u32,
+    /// Ask for a JSON object.
+    pub json: bool,
+}
+
+/// What is left of a budget, in USD.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// USD that may still be spent.
+    pub remaining_usd: f64,
+}
+
+/// Checks an answer; `Err` says why it does not do (a failed attempt; the chain moves on).
+pub type Validator<'a> = &'a (dyn Fn(&str) -> Result<(), String> + Send + Sync);
+
+/// An answer, with every attempt it took.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The text (never empty).
+    pub text: String,
+    /// Who answered.
+    pub provider: String,
+    /// With which model.
+    pub model: String,
+    /// Every attempt, the answering one last.
+    pub attempts: Vec<Attempt>,
+}
+
+impl Answer {
+    /// The sum of the attempts' costs.
+    pub fn cost_usd(&self) -> f64 {
+        self.attempts.iter().map(|a| a.cost_usd).sum()
+    }
+}
+
+/// A call that found no answer: why, and every attempt.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{reason}")]
+pub struct CallFailed {
+    /// What to tell the user.
+    pub reason: String,
+    /// The class that ended it, if one did.
+    pub class: Option<FailureClass>,
+    /// Every attempt.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Vectors from one model.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    /// One per input.
+    pub vectors: Vec<Vec<f32>>,
+    /// The model (the same whoever served it).
+    pub model: String,
+    /// Who served it.
+    pub provider: String,
+    /// Every attempt.
+    pub attempts: Vec<Attempt>,
+}
+
+/// A provider's state as the router sees it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Health {
+    /// Not called before this (a rate limit longer than the router waits).
+    pub cooling_until: Option<SystemTime>,
+    /// Out of credit since then: not called until an admin clears it or a probe succeeds.
+    pub out_of_credit_since: Option<SystemTime>,
+    /// Its key was refused then: not called until cleared or a probe succeeds.
+    pub key_refused_since: Option<SystemTime>,
+    /// The last failure, sanitised.
+    pub last_error: Option<String>,
+}
+
+impl Health {
+    /// Why the provider is not called now, if it is not.
+    pub fn unavailable(&self, now: SystemTime) -> Option<String> {
+        if self.out_of_credit_since.is_some() {
+            return Some("out of credit".into());
+        }
+        if self.key_refused_since.is_some() {
+            return Some("its key was refused".into());
+        }
+        match self.cooling_until {
+            Some(until) if until > now => Some("cooling down".into()),
+            _ => None,
+        }
+    }
+}
+
+struct Provider {
+    config: ProviderConfig,
+    client: Client<OpenAIConfig>,
+}
+
+/// Routes calls over a set of providers.
+pub struct Router {
+    providers: HashMap<String, Provider>,
+    catalog: Catalog,
+    settings: RouterSettings,
+    health: Arc<Mutex<HashMap<String, Health>>>,
+}
+
+/// How the router failed to be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    /// Two providers of one name, or a name that is not a name.
+    #[error("provider {0:?}: {1}")]
+    Provider(String, String),
+    /// The HTTP client.
+    #[error("HTTP client: {0}")]
+    Http(String),
+}
+
+/// How one attempt went.
+enum Outcome {
+    Answered(Completion),
+    Failed {
+        class: FailureClass,
+        status: Option<u16>,
+        error: String,
+        retry_after: Option<Duration>,
+        tokens: (u32, u32),
+    },
+}
+
+impl Router {
+    /// A router over `providers`, pricing with `catalog`.
+    pub fn new(
+        providers: Vec<ProviderConfig>,
+        catalog: Catalog,
+        settings: RouterSettings,
+    ) -> Result<Self, RouterError> {
+        let transport = Transport::new(settings.connect_timeout)
+            .map_err(|e| RouterError::Http(e.to_string()))?;
+        let mut built = HashMap::new();
+        for config in providers {
+            let valid_name = !config.name.is_empty()
+                && config
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid_name {
+                return Err(RouterError::Provider(
+                    config.name,
+                    "use letters, digits, - and _".into(),
+                ));
+            }
+            let mut openai = OpenAIConfig::new()
+                .with_api_base(config.base_url.trim_end_matches('/'))
+                .with_api_key(
+                    config
+                        .api_key
+                        .as_ref()
+                        .map(|k| k.expose_secret().to_owned())
+                        .unwrap_or_default(),
+                );
+            if config.kind == ProviderKind::OpenRouter {
+                openai = openai
+                    .with_header("X-Title", "Cairn")
+                    .map_err(|e| RouterError::Http(e.to_string()))?;
+            }
+            let client = Client::build(transport.client().clone(), openai)
+                .with_http_service(transport.clone());
+            let name = config.name.clone();
+            if built
+                .insert(name.clone(), Provider { config, client })
+                .is_some()
+            {
+                return Err(RouterError::Provider(name, "named twice".into()));
+            }
+        }
+        Ok(Self {
+            providers: built,
+            catalog,
+            settings,
+            health: Arc::default(),
+        })
+    }
+
+    /// The catalog it prices with.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Whether a provider of that name is configured.
+    pub fn has_provider(&self, name: &str) -> bool {
+        self.providers.contains_key(name)
+    }
+
+    /// The kind of the provider `name`.
+    pub fn kind_of(&self, name: &str) -> Option<ProviderKind> {
+        self.providers.get(name).map(|p| p.config.kind)
+    }
+
+    /// The provider's state.
+    pub fn health(&self, name: &str) -> Health {
+        self.health
+            .lock()
+            .map(|h| h.get(name).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Sets a provider's state (loaded from where it is kept, or cleared by an admin).
+    pub fn set_health(&self, name: &str, health: Health) {
+        if let Ok(mut all) = self.health.lock() {
+            all.insert(name.to_owned(), health);
+        }
+    }
+
+    fn update_health(&self, name: &str, change: impl FnOnce(&mut Health)) {
+        if let Ok(mut all) = self.health.lock() {
+            change(all.entry(name.to_owned()).or_default());
+        }
+    }
+
+    /// Asks the chain, answer whole.
+    pub async fn chat(
+        &self,
+        chain: &Chain,
+        request: &ChatRequest,
+        validate: Option<Validator<'_>>,
+        budget: Option<Budget>,
+    ) -> Result<Answer, CallFailed> {
+        self.run_chain(chain, request, validate, budget, None).await
+    }
+
+    /// Asks the chain, streaming: `on_text` gets each piece of the answer as it comes. A failure
+    /// before the first piece moves down the chain; after it, the call fails (what was shown is
+    /// not repeated by another model).
+    pub async fn chat_stream(
+        &self,
+        chain: &Chain,
+        request: &ChatRequest,
+        budget: Option<Budget>,
+        on_text: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Answer, CallFailed> {
+        self.run_chain(chain, request, None, budget, Some(on_text))
+            .await
+    }
+
+    /// A one-token question to `model` of `provider`: its answer says whether the provider works.
+    /// Success clears its cooldown (the probe that ends an "out of credit").
+    pub async fn probe(&self, provider: &str, model: &str) -> Result<Attempt, CallFailed> {
+        let chain = Chain {
+            steps: vec![ChainStep {
+                provider: provider.to_owned(),
+                model: model.to_owned(),
+            }],
+            fall_over_on_refusal: false,
+        };
+        let request = ChatRequest {
+            user: "Reply with the word OK.".into(),
+            max_tokens: 5,
+            ..ChatRequest::default()
+        };
+        // A probe is sent even to a provider in cooldown: that is what it is for.
+        self.update_health(provider, |h| *h = Health::default());
+        let answer = self.chat(&chain, &request, None, None).await?;
+        Ok(answer
+            .attempts
+            .last()
+            .cloned()
+            .expect("an answer has its attempt"))
+    }
+
+    async fn run_chain(
+        &self,
+        chain: &Chain,
+        request: &ChatRequest,
+        validate: Option<Validator<'_>>,
+        budget: Option<Budget>,
+        mut on_text: Option<&mut (dyn FnMut(&str) + Send)>,
+    ) -> Result<Answer, CallFailed> {
+        let mut attempts = Vec::new();
+        let mut last_class = None;
+        // After a context-window failure, only larger windows are worth trying.
+        let mut window_at_least = 0u32;
+        let mut spent = 0.0;
+        if chain.steps.is_empty() {
+            return Err(CallFailed {
+                reason: "no AI provider is configured: an admin adds one on the team's AI \
+                         providers page"
+                    .into(),
+                class: None,
+                attempts,
+            });
+        }
+        for step in &chain.steps {
+            let Some(provider) = self.providers.get(&step.provider) else {
+                return Err(CallFailed {
+                    reason: format!(
+                        "the chain names {:?}, which is not a provider",
+                        step.provider
+                    ),
+                    class: Some(FailureClass::BadRequest),
+                    attempts,
+                });
+            };
+            let model = self
+                .catalog
+                .get_or_unknown(provider.config.kind, &step.model);
+            if model.context_window <= window_at_least {
+                continue;
+            }
+            let not_sent = |class: FailureClass, error: String| Attempt {
+                provider: step.provider.clone(),
+                provider_kind: provider.config.kind,
+                model: step.model.clone(),
+                class: Some(class),
+                status: None,
+                error: Some(error),
+                tokens_in: 0,
+                tokens_out: 0,
+                cost_usd: 0.0,
+                latency_ms: 0,
+                first_token_ms: None,
+            };
+            if let Some(why) = self.health(&step.provider).unavailable(SystemTime::now()) {
+                attempts.push(not_sent(FailureClass::CoolingDown, why));
+                last_class = Some(FailureClass::CoolingDown);
+                continue;
+            }
+            if let Some(budget) = budget {
+                let worst = model.cost(estimate_tokens(request), request.max_tokens);
+                if spent + worst > budget.remaining_usd {
+                    attempts.push(not_sent(
+                        FailureClass::OverBudget,
+                        format!(
+                            "its worst case (${worst:.4}) exceeds what is left of the budget (${:.4})",
+                            (budget.remaining_usd - spent).max(0.0)
+                        ),
+                    ));
+                    last_class = Some(FailureClass::OverBudget);
+                    continue;
+                }
+            }
+            let mut retries = 0;
+            loop {
+                let started = Instant::now();
+                let mut first_token = None;
+                let outcome = match on_text.as_deref_mut() {
+                    None => self.send(provider, &model, request).await,
+                    Some(sink) => {
+                        self.send_streaming(
+                            provider,
+                            &model,
+                            request,
+                            sink,
+                            &mut first_token,
+                            started,
+                        )
+                        .await
+                    }
+                };
+                let latency_ms = millis(started.elapsed());
+                let first_token_ms = first_token.map(millis);
+                let mut attempt = Attempt {
+                    provider: step.provider.clone(),
+                    provider_kind: provider.config.kind,
+                    model: step.model.clone(),
+                    class: None,
+                    status: None,
+                    error: None,
+                    tokens_in: 0,
+                    tokens_out: 0,
+                    cost_usd: 0.0,
+                    latency_ms,
+                    first_token_ms,
+                };
+                let (class, status, error, retry_after) = match outcome {
+                    Outcome::Answered(completion) => {
+                        attempt.tokens_in = completion.tokens_in;
+                        attempt.tokens_out = completion.tokens_out;
+                        attempt.cost_usd = model.cost(completion.tokens_in, completion.tokens_out);
+                        spent += attempt.cost_usd;
+                        attempt.status = Some(200);
+                        match validate.map(|check| check(&completion.text)) {
+                            Some(Err(why)) => (FailureClass::InvalidOutput, Some(200), why, None),
+                            _ => {
+                                self.update_health(&step.provider, |h| *h = Health::default());
+                                attempts.push(attempt);
+                                return Ok(Answer {
+                                    text: completion.text,
+                                    provider: step.provider.clone(),
+                                    model: step.model.clone(),
+                                    attempts,
+                                });
+                            }
+                        }
+                    }
+                    Outcome::Failed {
+                        class,
+                        status,
+                        error,
+                        retry_after,
+                        tokens,
+                    } => {
+                        attempt.tokens_in = tokens.0;
+                        attempt.tokens_out = tokens.1;
+                        attempt.cost_usd = model.cost(tokens.0, tokens.1);
+                        spent += attempt.cost_usd;
+                        (class, status, error, retry_after)
+                    }
+                };
+                let error = classify::sanitize(&error);
+                attempt.class = Some(class);
+                attempt.status = status;
+                attempt.error = Some(error.clone());
+                attempts.push(attempt);
+                last_class = Some(class);
+                tracing::info!(
+                    gen_ai.provider.name = %step.provider,
+                    gen_ai.request.model = %step.model,
+                    class = class.as_str(),
+                    status,
+                    "AI attempt failed"
+                );
+                match class {
+                    FailureClass::RateLimited
+                    | FailureClass::ServerError
+                    | FailureClass::Timeout
+                    | FailureClass::Connection => {
+                        let pause = retry_after.unwrap_or_else(|| {
+                            self.settings.base_pause * 2u32.saturating_pow(retries)
+                        });
+                        if retries < self.settings.max_retries && pause <= self.settings.max_pause {
+                            retries += 1;
+                            tokio::time::sleep(pause).await;
+                            continue;
+                        }
+                        if let Some(wait) = retry_after.filter(|w| *w > self.settings.max_pause) {
+                            self.update_health(&step.provider, |h| {
+                                h.cooling_until = Some(SystemTime::now() + wait);
+                                h.last_error = Some(error.clone());
+                            });
+                        }
+                        break;
+                    }
+                    FailureClass::OutOfCredit => {
+                        self.update_health(&step.provider, |h| {
+                            h.out_of_credit_since.get_or_insert_with(SystemTime::now);
+                            h.last_error = Some(error.clone());
+                        });
+                        break;
+                    }
+                    FailureClass::Auth => {
+                        self.update_health(&step.provider, |h| {
+                            h.key_refused_since.get_or_insert_with(SystemTime::now);
+                            h.last_error = Some(error.clone());
+                        });
+                        break;
+                    }
+                    FailureClass::ContextWindow => {
+                        window_at_least = window_at_least.max(model.context_window);
+                        break;
+                    }
+                    FailureClass::ContentPolicy if chain.fall_over_on_refusal => break,
+                    FailureClass::EmptyOutput | FailureClass::InvalidOutput => break,
+                    FailureClass::ContentPolicy
+                    | FailureClass::BadRequest
+                    | FailureClass::StreamBroken
+                    | FailureClass::CoolingDown
+                    | FailureClass::OverBudget => {
+                        return Err(CallFailed {
+                            reason: format!(
+                                "{} ({}): {}",
+                                provider.config.kind.label(),
+                                step.model,
+                                error
+                            ),
+                            class: Some(class),
+                            attempts,
+                        });
+                    }
+                }
+            }
+        }
+        let reason = match last_class {
+            Some(FailureClass::OverBudget) => {
+                "refused before sending: every model's worst case exceeds what is left of the \
+                 team's monthly AI budget"
+                    .to_owned()
+            }
+            Some(FailureClass::CoolingDown)
+                if attempts
+                    .iter()
+                    .all(|a| a.class == Some(FailureClass::CoolingDown)) =>
+            {
+                "every provider in the chain is cooling down or out of credit".to_owned()
+            }
+            _ => format!("no model in the chain answered: {}", trail(&attempts)),
+        };
+        Err(CallFailed {
+            reason,
+            class: last_class,
+            attempts,
+        })
+    }
+
+    fn body(&self, model: &ModelInfo, request: &ChatRequest, stream: bool) -> Value {
+        let mut messages = Vec::new();
+        if let Some(system) = &request.system {
+            messages.push(json!({"role": "system", "content": system}));
+        }
+        let user = if request.images.is_empty() {
+            json!({"role": "user", "content": request.user})
+        } else if model.vision {
+            let mut parts = vec![json!({"type": "text", "text": request.user})];
+            for image in &request.images {
+                parts.push(json!({"type": "image_url", "image_url": {"url": image.url}}));
+            }
+            json!({"role": "user", "content": parts})
+        } else {
+            // A model without vision gets what the images show, in words.
+            let mut text = request.user.clone();
+            for (n, image) in request.images.iter().enumerate() {
+                text.push_str(&format!("\n[Image {}: {}]", n + 1, image.caption));
+            }
+            json!({"role": "user", "content": text})
+        };
+        messages.push(user);
+        let mut body = json!({
+            "model": model.id,
+            "messages": messages,
+            "max_tokens": request.max_tokens.max(1),
+            "stream": stream,
+        });
+        if stream {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        if request.json {
+            body["response_format"] = json!({"type": "json_object"});
+        }
+        body
+    }
+
+    async fn send(&self, provider: &Provider, model: &ModelInfo, request: &ChatRequest) -> Outcome {
+        let body = self.body(model, request, false);
+        let chat = provider.client.chat();
+        let call = chat.create_byot::<Value, Value>(body);
+        match tokio::time::timeout(self.settings.request_timeout, call).await {
+            Err(_) => timeout_outcome(self.settings.request_timeout),
+            Ok(Err(error)) => error_outcome(error),
+            Ok(Ok(value)) => match classify::read_completion(&value) {
+                Ok(completion) => Outcome::Answered(completion),
+                Err((class, error)) => {
+                    let (tokens_in, tokens_out) = classify::usage(&value);
+                    Outcome::Failed {
+                        class,
+                        status: Some(200),
+                        error,
+                        retry_after: None,
+                        tokens: (tokens_in, tokens_out.unwrap_or(0)),
+                    }
+                }
+            },
+        }
+    }
+
+    async fn send_streaming(
+        &self,
+        provider: &Provider,
+        model: &ModelInfo,
+        request: &ChatRequest,
+        on_text: &mut (dyn FnMut(&str) + Send),
+        first_token: &mut Option<Duration>,
+        started: Instant,
+    ) -> Outcome {
+        let body = self.body(model, request, true);
+        let opened = tokio::time::timeout(
+            self.settings.first_token_timeout,
+            provider
+                .client
+                .chat()
+                .create_stream_byot::<Value, Value>(body),
+        )
+        .await;
+        let mut stream = match opened {
+            Err(_) => return timeout_outcome(self.settings.first_token_timeout),
+            Ok(Err(error)) => return error_outcome(error),
+            Ok(Ok(stream)) => stream,
+        };
+        let mut text = String::new();
+        let mut reasoning = false;
+        let mut refused = false;
+        let mut usage = (0u32, None::<u32>);
+        loop {
+            let wait = if first_token.is_none() {
+                self.settings
+                    .first_token_timeout
+                    .saturating_sub(started.elapsed())
+            } else {
+                self.settings.request_timeout
+            };
+            let next = match tokio::time::timeout(wait, stream.next()).await {
+                Err(_) => Some(Err(None)),
+                Ok(None) => None,
+                Ok(Some(Ok(chunk))) => Some(Ok(chunk)),
+                Ok(Some(Err(error))) => Some(Err(Some(error))),
+            };
+            let chunk = match next {
+                None => break,
+                Some(Ok(chunk)) => chunk,
+                Some(Err(error)) => {
+                    let outcome = match error {
+                        None => timeout_outcome(wait),
+                        Some(error) => error_outcome(error),
+                    };
+                    return after_shown(outcome, first_token.is_some(), usage);
+                }
+            };
+            // OpenRouter reports a failure mid-stream as a chunk with an `error`.
+            if let Some(error) = chunk.get("error") {
+                let body = json!({"error": error}).to_string();
+                let status = error
+                    .get("code")
+                    .and_then(Value::as_u64)
+                    .and_then(|c| u16::try_from(c).ok())
+                    .unwrap_or(500);
+                let outcome = Outcome::Failed {
+                    class: classify::classify(status, &body),
+                    status: Some(status),
+                    error: classify::error_fields(&body).message,
+                    retry_after: None,
+                    tokens: (0, 0),
+                };
+                return after_shown(outcome, first_token.is_some(), usage);
+            }
+            let (tokens_in, tokens_out) = classify::usage(&chunk);
+            if chunk.get("usage").is_some_and(|u| !u.is_null()) {
+                usage = (tokens_in, tokens_out);
+            }
+            let choice = chunk.pointer("/choices/0");
+            let delta = choice.and_then(|c| c.get("delta"));
+            reasoning |= classify::has_reasoning(delta);
+            if choice
+                .and_then(|c| c.get("finish_reason"))
+                .and_then(Value::as_str)
+                == Some("content_filter")
+            {
+                refused = true;
+            }
+            if let Some(piece) = delta
+                .and_then(|d| d.get("content"))
+                .and_then(Value::as_str)
+                .filter(|p| !p.is_empty())
+            {
+                if first_token.is_none() {
+                    // Leading whitespace alone is not an answer yet: hold it back.
+                    if piece.trim().is_empty() && text.trim().is_empty() {
+                        text.push_str(piece);
+                        continue;
+                    }
+                    *first_token = Some(started.elapsed());
+                    on_text(&text);
+                }
+                text.push_str(piece);
+                on_text(piece);
+            }
+        }
+        if refused && text.trim().is_empty() {
+            return Outcome::Failed {
+                class: FailureClass::ContentPolicy,
+                status: Some(200),
+                error: "the provider's content filter stopped the answer".into(),
+                retry_after: None,
+                tokens: (usage.0, usage.1.unwrap_or(0)),
+            };
+        }
+        let completion = Completion {
+            text,
+            tokens_in: usage.0,
+            tokens_out: usage.1.unwrap_or(0),
+        };
+        match classify::check_not_empty(&completion, usage.1, reasoning) {
+            Ok(()) => Outcome::Answered(completion),
+            Err((class, error)) => Outcome::Failed {
+                class,
+                status: Some(200),
+                error,
+                retry_after: None,
+                tokens: (completion.tokens_in, completion.tokens_out),
+            },
+        }
+    }
+
+    /// Embeds `inputs` with `model`, served by the first of `providers` that answers. Never
+    /// another model: vectors of two models do not mix.
+    pub async fn embed(
+        &self,
+        model: &str,
+        providers: &[String],
+        inputs: &[String],
+    ) -> Result<Embedded, CallFailed> {
+        let mut attempts = Vec::new();
+        let mut last_class = None;
+        for name in providers {
+            let Some(provider) = self.providers.get(name) else {
+                continue;
+            };
+            if let Some(why) = self.health(name).unavailable(SystemTime::now()) {
+                attempts.push(Attempt {
+                    provider: name.clone(),
+                    provider_kind: provider.config.kind,
+                    model: model.to_owned(),
+                    class: Some(FailureClass::CoolingDown),
+                    status: None,
+                    error: Some(why),
+                    tokens_in: 0,
+                    tokens_out: 0,
+                    cost_usd: 0.0,
+                    latency_ms: 0,
+                    first_token_ms: None,
+                });
+                continue;
+            }
+            let info = self.catalog.get_or_unknown(provider.config.kind, model);
+            let mut retries = 0;
+            loop {
+                let started = Instant::now();
+                let embeddings = provider.client.embeddings();
+                let call = embeddings.create_byot::<Value, Value>(
+                    json!({"model": model, "input": inputs, "encoding_format": "float"}),
+                );
+                let outcome = match tokio::time::timeout(self.settings.request_timeout, call).await
+                {
+                    Err(_) => Err(timeout_outcome(self.settings.request_timeout)),
+                    Ok(Err(error)) => Err(error_outcome(error)),
+                    Ok(Ok(value)) => read_embeddings(&value, inputs.len()),
+                };
+                let mut attempt = Attempt {
+                    provider: name.clone(),
+                    provider_kind: provider.config.kind,
+                    model: model.to_owned(),
+                    class: None,
+                    status: Some(200),
+                    error: None,
+                    tokens_in: 0,
+                    tokens_out: 0,
+                    cost_usd: 0.0,
+                    latency_ms: millis(started.elapsed()),
+                    first_token_ms: None,
+                };
+                match outcome {
+                    Ok((vectors, tokens)) => {
+                        attempt.tokens_in = tokens;
+                        attempt.cost_usd = info.cost(tokens, 0);
+                        attempts.push(attempt);
+                        self.update_health(name, |h| *h = Health::default());
+                        return Ok(Embedded {
+                            vectors,
+                            model: model.to_owned(),
+                            provider: name.clone(),
+                            attempts,
+                        });
+                    }
+                    Err(Outcome::Failed {
+                        class,
+                        status,
+                        error,
+                        retry_after,
+                        ..
+                    }) => {
+                        let error = classify::sanitize(&error);
+                        attempt.class = Some(class);
+                        attempt.status = status;
+                        attempt.error = Some(error.clone());
+                        attempts.push(attempt);
+                        last_class = Some(class);
+                        let pause = retry_after.unwrap_or_else(|| {
+                            self.settings.base_pause * 2u32.saturating_pow(retries)
+                        });
+                        let transient = matches!(
+                            class,
+                            FailureClass::RateLimited
+                                | FailureClass::ServerError
+                                | FailureClass::Timeout
+                                | FailureClass::Connection
+                        );
+                        if transient
+                            && retries < self.settings.max_retries
+                            && pause <= self.settings.max_pause
+                        {
+                            retries += 1;
+                            tokio::time::sleep(pause).await;
+                            continue;
+                        }
+                        match class {
+                            FailureClass::OutOfCredit => self.update_health(name, |h| {
+                                h.out_of_credit_since.get_or_insert_with(SystemTime::now);
+                                h.last_error = Some(error.clone());
+                            }),
+                            FailureClass::Auth => self.update_health(name, |h| {
+                                h.key_refused_since.get_or_insert_with(SystemTime::now);
+                                h.last_error = Some(error.clone());
+                            }),
+                            _ => {}
+                        }
+                        if !transient
+                            && !matches!(class, FailureClass::OutOfCredit | FailureClass::Auth)
+                        {
+                            return Err(CallFailed {
+                                reason: format!("embedding with {model}: {error}"),
+                                class: Some(class),
+                                attempts,
+                            });
+                        }
+                        break;
+                    }
+                    Err(Outcome::Answered(_)) => unreachable!("embeddings answer with vectors"),
+                }
+            }
+        }
+        Err(CallFailed {
+            reason: format!(
+                "no provider serving {model} answered (vectors of another model would not mix, so \
+                 none was tried)"
+            ),
+            class: last_class,
+            attempts,
+        })
+    }
+}
+
+fn read_embeddings(value: &Value, expected: usize) -> Result<(Vec<Vec<f32>>, u32), Outcome> {
+    let vectors: Option<Vec<Vec<f32>>> = value.get("data").and_then(Value::as_array).map(|items| {
+        items
+            .iter()
+            .filter_map(|item| {
+                item.get("embedding").and_then(Value::as_array).map(|v| {
+                    v.iter()
+                        .filter_map(Value::as_f64)
+                        .map(|x| x as f32)
+                        .collect()
+                })
+            })
+            .collect()
+    });
+    match vectors {
+        Some(vectors)
+            if vectors.len() == expected && vectors.iter().all(|v: &Vec<f32>| !v.is_empty()) =>
+        {
+            Ok((vectors, classify::usage(value).0))
+        }
+        _ => Err(Outcome::Failed {
+            class: FailureClass::EmptyOutput,
+            status: Some(200),
+            error: format!("expected {expected} vectors"),
+            retry_after: None,
+            tokens: (0, 0),
+        }),
+    }
+}
+
+/// A failure after text was shown ends the call; before, it is what it is.
+fn after_shown(outcome: Outcome, shown: bool, usage: (u32, Option<u32>)) -> Outcome {
+    match outcome {
+        Outcome::Failed { error, status, .. } if shown => Outcome::Failed {
+            class: FailureClass::StreamBroken,
+            status,
+            error: format!("the answer broke off after it began: {error}"),
+            retry_after: None,
+            tokens: (usage.0, usage.1.unwrap_or(0)),
+        },
+        other => other,
+    }
+}
+
+fn timeout_outcome(after: Duration) -> Outcome {
+    Outcome::Failed {
+        class: FailureClass::Timeout,
+        status: None,
+        error: format!("no answer within {} s", after.as_secs_f32()),
+        retry_after: None,
+        tokens: (0, 0),
+    }
+}
+
+fn error_outcome(error: OpenAIError) -> Outcome {
+    match error {
+        OpenAIError::Boxed(boxed) => match boxed.downcast::<HttpFailure>() {
+            Ok(failure) => Outcome::Failed {
+                class: classify::classify(failure.status, &failure.body),
+                status: Some(failure.status),
+                error: classify::error_fields(&failure.body).message,
+                retry_after: failure.retry_after,
+                tokens: (0, 0),
+            },
+            Err(other) => connection(other.to_string()),
+        },
+        OpenAIError::Reqwest(error) if error.is_timeout() => Outcome::Failed {
+            class: FailureClass::Timeout,
+            status: None,
+            error: error.to_string(),
+            retry_after: None,
+            tokens: (0, 0),
+        },
+        OpenAIError::Reqwest(error) => connection(error.to_string()),
+        OpenAIError::StreamError(error) => connection(error.to_string()),
+        OpenAIError::JSONDeserialize(error, _) => Outcome::Failed {
+            // A 200 whose body is not JSON: the provider is broken, for now.
+            class: FailureClass::ServerError,
+            status: Some(200),
+            error: format!("the answer was not JSON: {error}"),
+            retry_after: None,
+            tokens: (0, 0),
+        },
+        other => Outcome::Failed {
+            class: FailureClass::BadRequest,
+            status: None,
+            error: other.to_string(),
+            retry_after: None,
+            tokens: (0, 0),
+        },
+    }
+}
+
+fn connection(error: String) -> Outcome {
+    Outcome::Failed {
+        class: FailureClass::Connection,
+        status: None,
+        error,
+        retry_after: None,
+        tokens: (0, 0),
+    }
+}
+
+fn millis(duration: Duration) -> u32 {
+    u32::try_from(duration.as_millis()).unwrap_or(u32::MAX)
+}
+
+/// A rough prompt size for the budget's worst case: 4 characters a token, ~1,000 an image.
+fn estimate_tokens(request: &ChatRequest) -> u32 {
+    let chars = request.user.len() + request.system.as_ref().map_or(0, String::len);
+    u32::try_from(chars / 4)
+        .unwrap_or(u32::MAX)
+        .saturating_add(u32::try_from(request.images.len() * 1000).unwrap_or(u32::MAX))
+}
+
+/// "Anthropic: out of credit → OpenAI: empty → Gemini: answered".
+pub fn trail(attempts: &[Attempt]) -> String {
+    attempts
+        .iter()
+        .map(|a| {
+            format!(
+                "{}: {}",
+                a.provider_kind.label(),
+                a.class.map_or("answered", FailureClass::label)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" → ")
+}
