@@ -21,6 +21,7 @@ use uuid::Uuid;
 pub mod crash;
 pub mod github_double;
 pub mod images;
+pub mod llm_double;
 pub mod mailbox;
 
 static CLUSTER: OnceCell<Credentials> = OnceCell::const_new();

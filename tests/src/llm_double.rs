@@ -1,0 +1,519 @@
+//! A local OpenAI-compatible server that speaks as any provider: each provider is mounted under its
+//! own prefix (`/anthropic/v1/chat/completions`), so one server plays a whole failover chain. Replies
+//! are queued per provider; each request takes the next one (or a plain answer when none is queued).
+//! Error replies carry each provider's real body and headers.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// What a provider answers next.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// An answer with this text (streamed word by word when asked to stream).
+    Text(String),
+    /// A JSON object that does not match what a schema step wants.
+    Json(Value),
+    /// A non-2xx answer.
+    Error {
+        /// Status.
+        status: u16,
+        /// Body, verbatim.
+        body: String,
+        /// `retry-after`, seconds.
+        retry_after: Option<u64>,
+    },
+    /// 200 with empty content and zero completion tokens.
+    Empty,
+    /// 200 with only reasoning content.
+    ReasoningOnly,
+    /// No answer for this long (then a plain one).
+    Hang(Duration),
+    /// A stream that is cut before any token.
+    StreamDiesBeforeFirstToken,
+    /// A stream that sends these words, then is cut.
+    StreamDiesAfter(String),
+    /// 200 whose answer was stopped by the content filter.
+    Refusal,
+}
+
+impl Reply {
+    /// Anthropic's out-of-credit answer: a 400 `invalid_request_error`.
+    pub fn anthropic_out_of_credit() -> Self {
+        Self::error(
+            400,
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."},"request_id":"req_011CSHoEeqs5C35K2UUqR7Fy"}"#,
+        )
+    }
+
+    /// Anthropic's 402 `billing_error`.
+    pub fn anthropic_billing() -> Self {
+        Self::error(
+            402,
+            r#"{"type":"error","error":{"type":"billing_error","message":"There is an issue with your account's billing."}}"#,
+        )
+    }
+
+    /// OpenAI's 429 `insufficient_quota`.
+    pub fn openai_insufficient_quota() -> Self {
+        Self::error(
+            429,
+            r#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details. For more information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#,
+        )
+    }
+
+    /// Gemini's 402 `RESOURCE_EXHAUSTED`, wrapped in an array as its compatible endpoint does.
+    pub fn gemini_credits_depleted() -> Self {
+        Self::error(
+            402,
+            r#"[{"error":{"code":402,"message":"Your prepayment credits are depleted. Please go to AI Studio at https://ai.studio/projects to manage your project and billing.","status":"RESOURCE_EXHAUSTED"}}]"#,
+        )
+    }
+
+    /// OpenRouter's 402, with an integer code.
+    pub fn openrouter_out_of_credit() -> Self {
+        Self::error(
+            402,
+            r#"{"error":{"code":402,"message":"This request requires more credits, or fewer max_tokens. You requested up to 4096 tokens, but can only afford 12.","metadata":{}}}"#,
+        )
+    }
+
+    /// A 401 for a wrong key (the key itself echoed, as OpenAI does).
+    pub fn unauthorized(key: &str) -> Self {
+        Self::error(
+            401,
+            &json!({"error": {"message": format!("Incorrect API key provided: {key}. You can find your API key at https://platform.openai.com/account/api-keys."), "type": "invalid_request_error", "param": null, "code": "invalid_api_key"}}).to_string(),
+        )
+    }
+
+    /// A 429 rate limit, with or without `retry-after`.
+    pub fn rate_limited(retry_after: Option<u64>) -> Self {
+        Self::Error {
+            status: 429,
+            body: r#"{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#.into(),
+            retry_after,
+        }
+    }
+
+    /// A 500.
+    pub fn server_error() -> Self {
+        Self::error(
+            500,
+            r#"{"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}"#,
+        )
+    }
+
+    /// OpenAI's context-window 400.
+    pub fn context_window() -> Self {
+        Self::error(
+            400,
+            r#"{"error":{"message":"This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens. Please reduce the length of the messages.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#,
+        )
+    }
+
+    /// OpenAI's content-policy 400.
+    pub fn content_policy() -> Self {
+        Self::error(
+            400,
+            r#"{"error":{"message":"Your request was rejected as a result of our safety system.","type":"invalid_request_error","param":null,"code":"content_policy_violation"}}"#,
+        )
+    }
+
+    /// Any other 400: the request is wrong.
+    pub fn bad_request() -> Self {
+        Self::error(
+            400,
+            r#"{"error":{"message":"Invalid value for 'max_tokens': must be a positive integer.","type":"invalid_request_error","param":"max_tokens","code":"invalid_value"}}"#,
+        )
+    }
+
+    fn error(status: u16, body: &str) -> Self {
+        Self::Error {
+            status,
+            body: body.into(),
+            retry_after: None,
+        }
+    }
+}
+
+/// A request the double received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The provider prefix it came in under.
+    pub provider: String,
+    /// `chat` or `embeddings`.
+    pub endpoint: &'static str,
+    /// The request body.
+    pub body: Value,
+    /// Its `Authorization` header.
+    pub authorization: Option<String>,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+#[derive(Default)]
+struct Shared {
+    replies: Mutex<HashMap<String, VecDeque<Reply>>>,
+    seen: Mutex<Vec<Seen>>,
+}
+
+/// The running server.
+pub struct LlmDouble {
+    address: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for LlmDouble {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl LlmDouble {
+    /// Starts it on a free port of 127.0.0.1.
+    pub async fn start() -> Self {
+        let shared = Arc::new(Shared::default());
+        let router = Router::new()
+            .route("/{provider}/v1/chat/completions", post(chat))
+            .route("/{provider}/v1/embeddings", post(embeddings))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("binding the LLM double");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            address,
+            shared,
+            stop: Some(stop),
+        }
+    }
+
+    /// The API root for the provider `name` (…/v1).
+    pub fn base_url(&self, name: &str) -> String {
+        format!("http://{}/{name}/v1", self.address)
+    }
+
+    /// Queues what `provider` answers next.
+    pub fn reply(&self, provider: &str, reply: Reply) {
+        self.shared
+            .replies
+            .lock()
+            .unwrap()
+            .entry(provider.to_owned())
+            .or_default()
+            .push_back(reply);
+    }
+
+    /// Every request so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.shared.seen.lock().unwrap().clone()
+    }
+
+    /// Forgets the requests seen.
+    pub fn clear(&self) {
+        self.shared.seen.lock().unwrap().clear();
+    }
+
+    fn take(shared: &Shared, provider: &str) -> Option<Reply> {
+        shared
+            .replies
+            .lock()
+            .unwrap()
+            .get_mut(provider)
+            .and_then(VecDeque::pop_front)
+    }
+}
+
+fn record(
+    shared: &Shared,
+    provider: &str,
+    endpoint: &'static str,
+    headers: &axum::http::HeaderMap,
+    body: &Value,
+) {
+    shared.seen.lock().unwrap().push(Seen {
+        provider: provider.to_owned(),
+        endpoint,
+        body: body.clone(),
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        at: Instant::now(),
+    });
+}
+
+async fn chat(
+    State(shared): State<Arc<Shared>>,
+    Path(provider): Path<String>,
+    headers: axum::http::HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    record(&shared, &provider, "chat", &headers, &body);
+    let model = body["model"].as_str().unwrap_or_default().to_owned();
+    let stream = body["stream"].as_bool().unwrap_or(false);
+    let mut reply = LlmDouble::take(&shared, &provider)
+        .unwrap_or_else(|| Reply::Text(format!("Answer from {provider}.")));
+    if let Reply::Hang(for_how_long) = reply {
+        tokio::time::sleep(for_how_long).await;
+        reply = Reply::Text(format!("Late answer from {provider}."));
+    }
+    match reply {
+        Reply::Error {
+            status,
+            body,
+            retry_after,
+        } => {
+            let mut response = (
+                StatusCode::from_u16(status).unwrap(),
+                [("content-type", "application/json")],
+                body,
+            )
+                .into_response();
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert("retry-after", HeaderValue::from(secs));
+            }
+            response
+                .headers_mut()
+                .insert("x-request-id", HeaderValue::from_static("req_double"));
+            response
+        }
+        Reply::Text(text) if stream => stream_words(&model, &text, false),
+        Reply::StreamDiesAfter(text) => stream_words(&model, &text, true),
+        Reply::StreamDiesBeforeFirstToken => {
+            let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = vec![
+                Ok(sse(&chunk(
+                    &model,
+                    json!({"role": "assistant", "content": ""}),
+                    None,
+                ))),
+                Err(std::io::Error::other("connection reset")),
+            ];
+            event_stream(Body::from_stream(futures_util::stream::iter(chunks)))
+        }
+        Reply::Empty if stream => {
+            let chunks = vec![
+                sse(&chunk(
+                    &model,
+                    json!({"role": "assistant", "content": ""}),
+                    None,
+                )),
+                sse(&chunk(&model, json!({}), Some("stop"))),
+                sse(
+                    &json!({"id": "chatcmpl-double", "object": "chat.completion.chunk", "model": model, "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 0, "total_tokens": 12}}),
+                ),
+                bytes::Bytes::from_static(b"data: [DONE]\n\n"),
+            ];
+            event_stream(Body::from_stream(futures_util::stream::iter(
+                chunks.into_iter().map(Ok::<_, std::io::Error>),
+            )))
+        }
+        Reply::Text(text) => completion(
+            &model,
+            json!({"role": "assistant", "content": text}),
+            "stop",
+            words(&text),
+        ),
+        Reply::Json(value) => completion(
+            &model,
+            json!({"role": "assistant", "content": value.to_string()}),
+            "stop",
+            8,
+        ),
+        Reply::Empty => completion(
+            &model,
+            json!({"role": "assistant", "content": ""}),
+            "stop",
+            0,
+        ),
+        Reply::ReasoningOnly => completion(
+            &model,
+            json!({"role": "assistant", "content": null, "reasoning_content": "The user asks about the note. I should look at the images first…"}),
+            "length",
+            64,
+        ),
+        Reply::Refusal => completion(
+            &model,
+            json!({"role": "assistant", "content": null, "refusal": "I can't help with that request."}),
+            "content_filter",
+            0,
+        ),
+        Reply::Hang(_) => unreachable!("answered above"),
+    }
+}
+
+fn words(text: &str) -> u32 {
+    u32::try_from(text.split_whitespace().count()).unwrap_or(u32::MAX)
+}
+
+fn completion(model: &str, message: Value, finish: &str, completion_tokens: u32) -> Response {
+    let mut response = axum::Json(json!({
+        "id": "chatcmpl-double",
+        "object": "chat.completion",
+        "created": 1_764_460_800,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": null}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": completion_tokens, "total_tokens": 12 + completion_tokens}
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert("x-request-id", HeaderValue::from_static("req_double"));
+    response
+}
+
+fn chunk(model: &str, delta: Value, finish: Option<&str>) -> Value {
+    json!({
+        "id": "chatcmpl-double",
+        "object": "chat.completion.chunk",
+        "created": 1_764_460_800,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
+    })
+}
+
+fn sse(value: &Value) -> bytes::Bytes {
+    bytes::Bytes::from(format!("data: {value}\n\n"))
+}
+
+fn event_stream(body: Body) -> Response {
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .header("cache-control", "no-cache")
+        .body(body)
+        .unwrap()
+}
+
+/// The answer word by word, a few milliseconds apart, then usage and `[DONE]` — or a cut
+/// connection after the words when `die` is set.
+fn stream_words(model: &str, text: &str, die: bool) -> Response {
+    let model = model.to_owned();
+    let pieces: Vec<String> = text.split_inclusive(' ').map(str::to_owned).collect();
+    let count = words(text);
+    let stream = async_stream(move |sender| async move {
+        let _ = sender
+            .send(Ok(sse(&chunk(
+                &model,
+                json!({"role": "assistant", "content": ""}),
+                None,
+            ))))
+            .await;
+        for piece in pieces {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let _ = sender
+                .send(Ok(sse(&chunk(&model, json!({"content": piece}), None))))
+                .await;
+        }
+        if die {
+            // Let the words reach the client before the connection is cut.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = sender
+                .send(Err(std::io::Error::other("connection reset")))
+                .await;
+            return;
+        }
+        let _ = sender
+            .send(Ok(sse(&chunk(&model, json!({}), Some("stop")))))
+            .await;
+        let _ = sender
+            .send(Ok(sse(&json!({"id": "chatcmpl-double", "object": "chat.completion.chunk", "model": model, "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": count, "total_tokens": 12 + count}}))))
+            .await;
+        let _ = sender
+            .send(Ok(bytes::Bytes::from_static(b"data: [DONE]\n\n")))
+            .await;
+    });
+    event_stream(Body::from_stream(stream))
+}
+
+/// A stream fed by a task through a channel.
+fn async_stream<F, Fut>(
+    produce: F,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (sender, receiver) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(produce(sender));
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    })
+}
+
+async fn embeddings(
+    State(shared): State<Arc<Shared>>,
+    Path(provider): Path<String>,
+    headers: axum::http::HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    record(&shared, &provider, "embeddings", &headers, &body);
+    if let Some(Reply::Error {
+        status,
+        body,
+        retry_after,
+    }) = LlmDouble::take(&shared, &provider)
+    {
+        let mut response = (
+            StatusCode::from_u16(status).unwrap(),
+            [("content-type", "application/json")],
+            body,
+        )
+            .into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(secs));
+        }
+        return response;
+    }
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().unwrap_or_default().to_owned())
+            .collect(),
+        _ => Vec::new(),
+    };
+    // A small deterministic vector per input: its length and first bytes.
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(index, input)| {
+            let bytes = input.as_bytes();
+            let vector: Vec<f32> = (0..8)
+                .map(|i| f32::from(bytes.get(i).copied().unwrap_or(0)) / 255.0)
+                .collect();
+            json!({"object": "embedding", "index": index, "embedding": vector})
+        })
+        .collect();
+    let tokens: usize = inputs.iter().map(|i| i.split_whitespace().count()).sum();
+    axum::Json(json!({
+        "object": "list",
+        "data": data,
+        "model": body["model"],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens}
+    }))
+    .into_response()
+}
