@@ -218,7 +218,7 @@ impl LlmDouble {
         self.shared
             .replies
             .lock()
-            .unwrap()
+            .unwrap_or_else(|e| e.into_inner())
             .entry(provider.to_owned())
             .or_default()
             .push_back(reply);
@@ -226,19 +226,27 @@ impl LlmDouble {
 
     /// Every request so far.
     pub fn seen(&self) -> Vec<Seen> {
-        self.shared.seen.lock().unwrap().clone()
+        self.shared
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Forgets the requests seen.
     pub fn clear(&self) {
-        self.shared.seen.lock().unwrap().clear();
+        self.shared
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     fn take(shared: &Shared, provider: &str) -> Option<Reply> {
         shared
             .replies
             .lock()
-            .unwrap()
+            .unwrap_or_else(|e| e.into_inner())
             .get_mut(provider)
             .and_then(VecDeque::pop_front)
     }
@@ -251,16 +259,20 @@ fn record(
     headers: &axum::http::HeaderMap,
     body: &Value,
 ) {
-    shared.seen.lock().unwrap().push(Seen {
-        provider: provider.to_owned(),
-        endpoint,
-        body: body.clone(),
-        authorization: headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        at: Instant::now(),
-    });
+    shared
+        .seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(Seen {
+            provider: provider.to_owned(),
+            endpoint,
+            body: body.clone(),
+            authorization: headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            at: Instant::now(),
+        });
 }
 
 async fn chat(
@@ -285,7 +297,7 @@ async fn chat(
             retry_after,
         } => {
             let mut response = (
-                StatusCode::from_u16(status).unwrap(),
+                StatusCode::from_u16(status).expect("a status code"),
                 [("content-type", "application/json")],
                 body,
             )
@@ -403,7 +415,7 @@ fn event_stream(body: Body) -> Response {
         .header("content-type", "text/event-stream")
         .header("cache-control", "no-cache")
         .body(body)
-        .unwrap()
+        .expect("an event stream")
 }
 
 /// The answer word by word, a few milliseconds apart, then usage and `[DONE]` — or a cut
@@ -476,7 +488,7 @@ async fn embeddings(
     }) = LlmDouble::take(&shared, &provider)
     {
         let mut response = (
-            StatusCode::from_u16(status).unwrap(),
+            StatusCode::from_u16(status).expect("a status code"),
             [("content-type", "application/json")],
             body,
         )
