@@ -14,6 +14,7 @@ mod m20261129_000008_project_sync;
 mod m20261129_000009_project_secrets;
 mod m20261130_000010_sync_ignore;
 mod m20261130_000011_sync_schedule;
+mod m20261130_000012_ai;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000009_project_secrets::Migration),
             Box::new(m20261130_000010_sync_ignore::Migration),
             Box::new(m20261130_000011_sync_schedule::Migration),
+            Box::new(m20261130_000012_ai::Migration),
         ]
     }
 }

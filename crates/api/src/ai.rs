@@ -230,3 +230,304 @@ pub struct ModelChoice {
     /// Why it cannot be picked now (its provider is cooling down, out of credit).
     pub unavailable: Option<String>,
 }
+
+/// A provider's name in chains: 1–40 of `a-z`, `0-9`, `-`, `_`, starting with a letter or digit.
+pub fn parse_provider_name(text: &str) -> Result<String, crate::ApiError> {
+    let name = text.trim().to_lowercase();
+    let valid = !name.is_empty()
+        && name.len() <= 40
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if valid {
+        Ok(name)
+    } else {
+        Err(crate::ApiError::invalid(
+            "name",
+            "must be 1–40 letters, digits, - or _ (it names the provider in chains: name/model)",
+        ))
+    }
+}
+
+/// What the provider form sends: text, parsed by [`AiProviderForm::parse`] on both sides.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AiProviderForm {
+    /// Its name in chains.
+    pub name: String,
+    /// `ProviderKind::as_str`.
+    pub kind: String,
+    /// The API root; empty for the kind's default.
+    pub base_url: String,
+    /// A new key; empty keeps the one set (or none).
+    pub api_key: String,
+    /// Enabled model ids, one per line or comma-separated.
+    pub models: String,
+}
+
+/// A provider form that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidAiProvider {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: ProviderKind,
+    /// API root, without a trailing slash.
+    pub base_url: String,
+    /// A key to set, if one was given.
+    pub api_key: Option<String>,
+    /// Enabled models, at least one.
+    pub models: Vec<String>,
+}
+
+impl std::fmt::Display for ValidAiProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        write!(f, "{} ({})", self.name, self.kind.label())
+    }
+}
+
+impl AiProviderForm {
+    /// Checks every field; the first problem found is returned.
+    pub fn parse(&self) -> Result<ValidAiProvider, crate::ApiError> {
+        let name = parse_provider_name(&self.name)?;
+        let kind = ProviderKind::parse(self.kind.trim())
+            .ok_or_else(|| crate::ApiError::invalid("kind", "pick one of the kinds offered"))?;
+        let base_url = match self.base_url.trim().trim_end_matches('/') {
+            "" => kind.default_base_url().map(str::to_owned).ok_or_else(|| {
+                crate::ApiError::invalid("base_url", "is required for an OpenAI-compatible URL")
+            })?,
+            url if (url.starts_with("http://") || url.starts_with("https://"))
+                && url.len() <= 500
+                && !url.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+            {
+                url.to_owned()
+            }
+            _ => {
+                return Err(crate::ApiError::invalid(
+                    "base_url",
+                    "must be an http(s) address such as http://127.0.0.1:8080/v1",
+                ));
+            }
+        };
+        let api_key = match self.api_key.trim() {
+            "" => None,
+            key if key.len() <= 500
+                && !key.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+            {
+                Some(key.to_owned())
+            }
+            _ => {
+                return Err(crate::ApiError::invalid(
+                    "api_key",
+                    "must be one line of at most 500 characters without spaces",
+                ));
+            }
+        };
+        let models: Vec<String> = self
+            .models
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if models.is_empty()
+            || models.len() > 50
+            || models
+                .iter()
+                .any(|m| m.len() > 200 || m.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(crate::ApiError::invalid(
+                "models",
+                "list 1–50 model ids, one per line (for example gpt-4o-mini)",
+            ));
+        }
+        Ok(ValidAiProvider {
+            name,
+            kind,
+            base_url,
+            api_key,
+            models,
+        })
+    }
+}
+
+/// A team's provider as shown: never its key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AiProvider {
+    /// Id.
+    pub id: crate::ids::AiProviderId,
+    /// Name in chains.
+    pub name: String,
+    /// Kind.
+    pub kind: ProviderKind,
+    /// API root.
+    pub base_url: String,
+    /// When its key was set (RFC 3339); `None`: no key.
+    pub key_set_at: Option<String>,
+    /// Enabled models.
+    pub models: Vec<String>,
+    /// Out of credit since (RFC 3339).
+    pub out_of_credit_since: Option<String>,
+    /// Its key was refused since (RFC 3339).
+    pub key_refused_since: Option<String>,
+    /// Cooling down until (RFC 3339).
+    pub cooling_until: Option<String>,
+    /// The last failure, sanitised.
+    pub last_error: Option<String>,
+    /// USD spent through it this calendar month (UTC).
+    pub spent_this_month_usd: f64,
+}
+
+impl AiProvider {
+    /// "healthy", "out of credit since …", "key refused since …", "cooling down until …".
+    pub fn state(&self) -> String {
+        if let Some(since) = &self.out_of_credit_since {
+            format!("out of credit since {since}")
+        } else if let Some(since) = &self.key_refused_since {
+            format!("key refused since {since}")
+        } else if let Some(until) = &self.cooling_until {
+            format!("cooling down until {until}")
+        } else {
+            "healthy".into()
+        }
+    }
+}
+
+/// The team's AI settings: the default chain and the monthly budget.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct AiSettings {
+    /// `provider/model` names, in order.
+    pub chain: Vec<String>,
+    /// Whether a content-policy refusal moves on to the next model.
+    pub fall_over_on_refusal: bool,
+    /// USD a month; `None`: no limit.
+    pub monthly_budget_usd: Option<f64>,
+    /// USD spent this calendar month (UTC).
+    pub spent_this_month_usd: f64,
+}
+
+/// What the settings form sends.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AiSettingsForm {
+    /// `provider/model` names, one per line, in order.
+    pub chain: String,
+    /// Whether a refusal falls over.
+    pub fall_over_on_refusal: bool,
+    /// USD a month; empty for no limit.
+    pub monthly_budget_usd: String,
+}
+
+impl AiSettingsForm {
+    /// Checks the fields: the chain's names (not whether they exist: the server does).
+    pub fn parse(&self) -> Result<(Vec<String>, bool, Option<f64>), crate::ApiError> {
+        let chain: Vec<String> = self
+            .chain
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if chain.len() > 10
+            || chain.iter().any(|step| {
+                step.split_once('/')
+                    .is_none_or(|(p, m)| parse_provider_name(p).is_err() || m.is_empty())
+            })
+        {
+            return Err(crate::ApiError::invalid(
+                "chain",
+                "list up to 10 provider/model names, one per line",
+            ));
+        }
+        let budget = match self.monthly_budget_usd.trim() {
+            "" => None,
+            text => match text.trim_start_matches('$').parse::<f64>() {
+                Ok(usd) if usd.is_finite() && (0.0..=1_000_000.0).contains(&usd) => Some(usd),
+                _ => {
+                    return Err(crate::ApiError::invalid(
+                        "monthly_budget_usd",
+                        "must be a number of US dollars, or empty for no limit",
+                    ));
+                }
+            },
+        };
+        Ok((chain, self.fall_over_on_refusal, budget))
+    }
+}
+
+/// Where an answer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerStatus {
+    /// Being answered.
+    Running,
+    /// Answered (with text: never empty).
+    Answered,
+    /// No model answered; `error` says why.
+    Failed,
+}
+
+/// An answer about a note, with its failover trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoteAnswer {
+    /// Id.
+    pub id: crate::ids::NoteAnswerId,
+    /// The note.
+    pub note_id: crate::ids::NoteId,
+    /// What was asked.
+    pub question: String,
+    /// Where it is.
+    pub status: AnswerStatus,
+    /// The answer, once answered.
+    pub answer: Option<String>,
+    /// Who answered.
+    pub provider: Option<String>,
+    /// With which model.
+    pub model: Option<String>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Prompt tokens, all attempts.
+    pub tokens_in: u32,
+    /// Completion tokens, all attempts.
+    pub tokens_out: u32,
+    /// USD, all attempts.
+    pub cost_usd: f64,
+    /// From asking to the answer, in milliseconds.
+    pub duration_ms: Option<u32>,
+    /// Every attempt, in order.
+    pub attempts: Vec<Attempt>,
+    /// Who asked.
+    pub asked_by: Option<String>,
+    /// When, RFC 3339.
+    pub created_at: String,
+}
+
+/// The longest question accepted, in characters.
+pub const MAX_QUESTION_CHARS: usize = 4000;
+
+/// A question about a note, trimmed, 1–4,000 characters.
+pub fn parse_question(text: &str) -> Result<String, crate::ApiError> {
+    let question = text.trim();
+    if question.is_empty() || question.chars().count() > MAX_QUESTION_CHARS {
+        return Err(crate::ApiError::invalid(
+            "question",
+            format!("must be 1–{MAX_QUESTION_CHARS} characters"),
+        ));
+    }
+    Ok(question.to_owned())
+}
+
+/// The trail of an answer: "Anthropic: out of credit → OpenAI: empty → Gemini: answered".
+pub fn trail(attempts: &[Attempt]) -> String {
+    attempts
+        .iter()
+        .map(|a| {
+            format!(
+                "{}: {}",
+                a.provider_kind.label(),
+                a.class.map_or("answered", FailureClass::label)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" → ")
+}

@@ -63,6 +63,10 @@ id_type! {
     MemoryEntryId => "memory_entry_id",
     /// Id of a project sync run.
     ProjectSyncId => "sync_id",
+    /// Id of a team's AI provider.
+    AiProviderId => "provider_id",
+    /// Id of an answer asked about a note.
+    NoteAnswerId => "answer_id",
     /// Id of an invitation to join a team.
     InvitationId => "invitation_id",
     /// Id of a signed-in session (a browser or device).

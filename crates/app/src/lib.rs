@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+#[cfg(feature = "ssr")]
+pub mod ai;
 mod browser;
 mod components;
 #[cfg(feature = "ssr")]

@@ -654,3 +654,154 @@ pub async fn list_branches(
         more,
     })
 }
+
+/// The team's AI providers (never their keys), with each one's state and spend this month.
+#[server(prefix = "/api/v1", endpoint = "list_ai_providers", input = Json, output = Json)]
+pub async fn list_ai_providers() -> Result<Vec<api::ai::AiProvider>, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(domain::ai::list_providers(&tx).await?)
+}
+
+/// Adds a provider (`id` none) or changes one (owners and admins). A key given is stored sealed and
+/// never shown again; an empty key keeps the one set.
+#[server(prefix = "/api/v1", endpoint = "save_ai_provider", input = Json, output = Json)]
+pub async fn save_ai_provider(
+    id: Option<api::ids::AiProviderId>,
+    form: api::ai::AiProviderForm,
+) -> Result<api::ai::AiProvider, ApiError> {
+    let valid = form.parse()?;
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    let provider = match id {
+        None => domain::ai::add_provider(&tx, &state.secrets, &valid).await?,
+        Some(id) => domain::ai::update_provider(&tx, &state.secrets, id, &valid).await?,
+    };
+    tx.commit().await?;
+    Ok(provider)
+}
+
+/// Removes a provider (owners and admins).
+#[server(prefix = "/api/v1", endpoint = "remove_ai_provider", input = Json, output = Json)]
+pub async fn remove_ai_provider(id: api::ids::AiProviderId) -> Result<(), ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    domain::ai::remove_provider(&tx, id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Clears a provider's "out of credit", "key refused" or cooldown (owners and admins), e.g. after
+/// topping up the account.
+#[server(prefix = "/api/v1", endpoint = "clear_ai_provider", input = Json, output = Json)]
+pub async fn clear_ai_provider(
+    id: api::ids::AiProviderId,
+) -> Result<api::ai::AiProvider, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    let provider = domain::ai::clear_provider_state(&tx, id).await?;
+    tx.commit().await?;
+    Ok(provider)
+}
+
+/// Test connection: a one-word question to the provider's first enabled model (owners and
+/// admins). Its attempt says how it went; success clears the provider's state (the probe that ends
+/// an "out of credit"), a failure records it.
+#[server(prefix = "/api/v1", endpoint = "test_ai_provider", input = Json, output = Json)]
+pub async fn test_ai_provider(id: api::ids::AiProviderId) -> Result<api::ai::Attempt, ApiError> {
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    if !tx.ctx().role().deletes_projects() {
+        return Err(ApiError::Forbidden {
+            reason: "only owners and admins test the team's AI providers".into(),
+        });
+    }
+    let provider = domain::ai::get_provider(&tx, id).await?;
+    let prepared = crate::ai::prepare(&state, &tx).await?;
+    let ctx = *tx.ctx();
+    tx.end_read();
+    let model = provider.models.first().cloned().unwrap_or_default();
+    let attempt = match prepared.router().probe(&provider.name, &model).await {
+        Ok(attempt) => attempt,
+        Err(failed) => failed.attempts.last().cloned().ok_or(ApiError::Internal)?,
+    };
+    let tx = state.db.enter(&ctx).await?;
+    let health = prepared.router().health(&provider.name);
+    domain::ai::record_state(
+        &tx,
+        &provider.name,
+        &domain::ai::ProviderState {
+            out_of_credit_since: health.out_of_credit_since.map(Into::into),
+            key_refused_since: health.key_refused_since.map(Into::into),
+            cooling_until: health.cooling_until.map(Into::into),
+            last_error: health.last_error,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(attempt)
+}
+
+/// The team's default chain, monthly budget and spend this month.
+#[server(prefix = "/api/v1", endpoint = "get_ai_settings", input = Json, output = Json)]
+pub async fn get_ai_settings() -> Result<api::ai::AiSettings, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(domain::ai::settings(&tx).await?)
+}
+
+/// Sets the team's chain and monthly budget (owners and admins).
+#[server(prefix = "/api/v1", endpoint = "set_ai_settings", input = Json, output = Json)]
+pub async fn set_ai_settings(
+    form: api::ai::AiSettingsForm,
+) -> Result<api::ai::AiSettings, ApiError> {
+    let (chain, fall_over, budget) = form.parse()?;
+    let tx = session_cookie::require_tenant().await?;
+    let settings = domain::ai::set_settings(&tx, chain, fall_over, budget).await?;
+    tx.commit().await?;
+    Ok(settings)
+}
+
+/// The models the team can pick, grouped by provider, with price, context, vision and "fast";
+/// those of a provider that is out of credit or cooling down say so.
+#[server(prefix = "/api/v1", endpoint = "list_ai_models", input = Json, output = Json)]
+pub async fn list_ai_models() -> Result<Vec<api::ai::ModelChoice>, ApiError> {
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    let providers = domain::ai::list_providers(&tx).await?;
+    tx.end_read();
+    let mut choices = Vec::new();
+    for provider in &providers {
+        let unavailable = match provider.state().as_str() {
+            "healthy" => None,
+            state => Some(state.to_owned()),
+        };
+        for model in &provider.models {
+            let info = state.ai.catalog.get_or_unknown(provider.kind, model);
+            choices.push(api::ai::ModelChoice {
+                provider: provider.name.clone(),
+                provider_kind: provider.kind,
+                model: model.clone(),
+                context_window: info.context_window,
+                price_in: info.price_in,
+                price_out: info.price_out,
+                vision: info.vision,
+                fast: info.fast,
+                unavailable: unavailable.clone(),
+            });
+        }
+    }
+    Ok(choices)
+}
+
+/// Asks the team's chain about a note and answers once done: the stored answer with every attempt
+/// (an answer nobody could give is stored too, `failed`, saying why).
+#[server(prefix = "/api/v1", endpoint = "ask_note", input = Json, output = Json)]
+pub async fn ask_note(note_id: NoteId, question: String) -> Result<api::ai::NoteAnswer, ApiError> {
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    crate::ai::ask_note(&state, tx, note_id, &question, None).await
+}
+
+/// A note's answers, newest first.
+#[server(prefix = "/api/v1", endpoint = "list_note_answers", input = Json, output = Json)]
+pub async fn list_note_answers(note_id: NoteId) -> Result<Vec<api::ai::NoteAnswer>, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(domain::ai::answers(&tx, note_id).await?)
+}

@@ -21,6 +21,8 @@ pub struct AppState {
     pub secrets: domain::secrets::SecretKeys,
     /// GitHub's API root (`github.api_url`), for the branch picker.
     pub github_api_url: String,
+    /// AI: the model catalog, timeouts, the instance's providers.
+    pub ai: crate::ai::AiConfig,
     /// Outgoing e-mail (sends nothing when no SMTP server is configured).
     pub mailer: Mailer,
     /// The address people reach Cairn at (`https://cairn.example.com`, no trailing slash): links in

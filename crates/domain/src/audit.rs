@@ -10,6 +10,16 @@ use uuid::Uuid;
 /// What was done, to which table: the audit log's vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AuditAction {
+    /// `ai_provider.clear` on `ai_providers`: its out-of-credit or refused-key state cleared.
+    AiProviderClear,
+    /// `ai_provider.remove` on `ai_providers`.
+    AiProviderRemove,
+    /// `ai_provider.set` on `ai_providers` (whether a key was set, never the key).
+    AiProviderSet,
+    /// `ai_settings.set` on `ai_settings` (the team's chain and budget).
+    AiSettingsSet,
+    /// `note.ask` on `note_answers`.
+    NoteAsk,
     /// `invitation.accept` on `invitations`.
     InvitationAccept,
     /// `invitation.create` on `invitations`.
@@ -60,6 +70,11 @@ impl AuditAction {
     /// The action as the log stores it, `noun.verb`.
     pub(crate) fn name(self) -> &'static str {
         match self {
+            Self::AiProviderClear => "ai_provider.clear",
+            Self::AiProviderRemove => "ai_provider.remove",
+            Self::AiProviderSet => "ai_provider.set",
+            Self::AiSettingsSet => "ai_settings.set",
+            Self::NoteAsk => "note.ask",
             Self::InvitationAccept => "invitation.accept",
             Self::InvitationCreate => "invitation.create",
             Self::InvitationExpire => "invitation.expire",
@@ -88,6 +103,9 @@ impl AuditAction {
     /// The table whose row the action is about.
     pub(crate) fn table(self) -> &'static str {
         match self {
+            Self::AiProviderClear | Self::AiProviderRemove | Self::AiProviderSet => "ai_providers",
+            Self::AiSettingsSet => "ai_settings",
+            Self::NoteAsk => "note_answers",
             Self::InvitationAccept
             | Self::InvitationCreate
             | Self::InvitationExpire

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod accounts;
+pub mod ai;
 mod audit;
 // The tables as SeaORM entities: only the domain reads and writes rows. Tests that arrange or
 // inspect rows directly get them with the `testing` feature.

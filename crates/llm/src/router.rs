@@ -1070,17 +1070,4 @@ fn estimate_tokens(request: &ChatRequest) -> u32 {
         .saturating_add(u32::try_from(request.images.len() * 1000).unwrap_or(u32::MAX))
 }
 
-/// "Anthropic: out of credit → OpenAI: empty → Gemini: answered".
-pub fn trail(attempts: &[Attempt]) -> String {
-    attempts
-        .iter()
-        .map(|a| {
-            format!(
-                "{}: {}",
-                a.provider_kind.label(),
-                a.class.map_or("answered", FailureClass::label)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" → ")
-}
+pub use api::ai::trail;

@@ -33,6 +33,8 @@ pub struct Settings {
     pub secrets: SecretSettings,
     /// Background jobs.
     pub jobs: JobSettings,
+    /// AI providers every team without its own uses, and how patient calls are.
+    pub llm: LlmSettings,
     /// Where Cairn keeps its local state: the embedded database, stored objects.
     pub data_dir: PathBuf,
     /// The HTTP server.
@@ -238,8 +240,63 @@ impl Default for Settings {
             github: GitHubSettings::default(),
             secrets: SecretSettings::default(),
             jobs: JobSettings::default(),
+            llm: LlmSettings::default(),
         }
     }
+}
+
+/// AI: providers declared by whoever runs this instance, used by every team that has none of its
+/// own, and the calls' timeouts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmSettings {
+    /// The instance's providers.
+    pub providers: Vec<LlmProviderSettings>,
+    /// `provider/model` names, in order (empty: each provider's first model).
+    pub chain: Vec<String>,
+    /// Whether a content-policy refusal moves on to the next model.
+    pub fall_over_on_refusal: bool,
+    /// A non-streamed answer, or a streamed answer's next piece, that takes longer fails the
+    /// attempt (seconds).
+    pub request_timeout_secs: u64,
+    /// A streamed answer whose first piece takes longer fails the attempt (seconds).
+    pub first_token_timeout_secs: u64,
+    /// Retries of one model after a rate limit, 5xx, timeout or dropped connection.
+    pub max_retries: u32,
+    /// A `Retry-After` longer than this is not waited for (seconds): the chain moves on.
+    pub max_retry_wait_secs: u64,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        Self {
+            providers: Vec::new(),
+            chain: Vec::new(),
+            fall_over_on_refusal: false,
+            request_timeout_secs: 120,
+            first_token_timeout_secs: 60,
+            max_retries: 2,
+            max_retry_wait_secs: 20,
+        }
+    }
+}
+
+/// One instance-wide provider.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmProviderSettings {
+    /// Its name in chains.
+    pub name: String,
+    /// `open_ai`, `anthropic`, `gemini`, `open_router`, `ollama`, `llama_cpp` or `custom`.
+    pub kind: String,
+    /// Its API root; unset: the kind's usual one.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The environment variable holding its key (the key itself never goes in the file).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// The models it serves.
+    pub models: Vec<String>,
 }
 
 /// Background jobs.

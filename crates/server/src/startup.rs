@@ -139,6 +139,7 @@ impl Application {
             ),
             mailer,
             secrets,
+            ai: ai_config(&settings.llm)?,
             github_api_url: settings.github.api_url.clone(),
             public_url,
             secure_cookies: settings.server.secure_cookies,
@@ -349,6 +350,80 @@ impl JobsRunning {
             let _ = sync_schedule.await;
         }
     }
+}
+
+/// The catalog, the router's patience and the instance's providers, from `[llm]`. A provider
+/// whose key variable is named but unset is an error at start, not a 401 at the first question.
+fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::AiConfig> {
+    let router_settings = llm::RouterSettings {
+        request_timeout: Duration::from_secs(settings.request_timeout_secs.max(1)),
+        first_token_timeout: Duration::from_secs(settings.first_token_timeout_secs.max(1)),
+        max_retries: settings.max_retries,
+        max_pause: Duration::from_secs(settings.max_retry_wait_secs),
+        ..llm::RouterSettings::default()
+    };
+    let catalog = llm::Catalog::builtin();
+    if settings.providers.is_empty() {
+        return Ok(app::ai::AiConfig {
+            catalog: std::sync::Arc::new(catalog),
+            settings: router_settings,
+            instance: None,
+        });
+    }
+    let mut providers = Vec::new();
+    let mut first_models = Vec::new();
+    for provider in &settings.providers {
+        let what = format!("llm.providers {:?}", provider.name);
+        let kind = api::ai::ProviderKind::parse(&provider.kind)
+            .with_context(|| format!("{what}: unknown kind {:?}", provider.kind))?;
+        let base_url = match &provider.base_url {
+            Some(url) => url.clone(),
+            None => kind
+                .default_base_url()
+                .with_context(|| format!("{what}: base_url is required for kind custom"))?
+                .to_owned(),
+        };
+        let api_key = match &provider.api_key_env {
+            Some(var) => Some(secrecy::SecretString::from(
+                std::env::var(var).with_context(|| {
+                    format!("{what}: the environment variable {var} holding its key is not set")
+                })?,
+            )),
+            None => None,
+        };
+        if let Some(model) = provider.models.first() {
+            first_models.push(format!("{}/{model}", provider.name));
+        }
+        providers.push(llm::ProviderConfig {
+            name: provider.name.clone(),
+            kind,
+            base_url,
+            api_key,
+        });
+    }
+    let names = if settings.chain.is_empty() {
+        first_models
+    } else {
+        settings.chain.clone()
+    };
+    let mut chain = llm::Chain::parse(names.iter().map(String::as_str))
+        .map_err(|e| anyhow::anyhow!("llm.chain: {e}"))?;
+    chain.fall_over_on_refusal = settings.fall_over_on_refusal;
+    for step in &chain.steps {
+        if !settings.providers.iter().any(|p| p.name == step.provider) {
+            anyhow::bail!(
+                "llm.chain names {:?}, which is not in llm.providers",
+                step.provider
+            );
+        }
+    }
+    let router = llm::Router::new(providers, catalog.clone(), router_settings.clone())
+        .context("llm.providers")?;
+    Ok(app::ai::AiConfig {
+        catalog: std::sync::Arc::new(catalog),
+        settings: router_settings,
+        instance: Some(std::sync::Arc::new(app::ai::InstanceAi { router, chain })),
+    })
 }
 
 /// `server.public_url` as an origin: scheme, host and port, without a path or a trailing slash.

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod ai;
 mod ai_router;
 mod browser;
 mod fixtures;

@@ -1,5 +1,6 @@
 //! The HTTP routes.
 
+mod ask;
 mod events;
 mod health;
 mod images;
@@ -52,6 +53,10 @@ pub fn router(state: AppState, shared: Shared) -> Router {
         .route(
             "/api/v1/images/{image_id}",
             axum::routing::get(images::download),
+        )
+        .route(
+            "/api/v1/notes/{note_id}/ask",
+            axum::routing::post(ask::ask_note),
         )
         .route(
             "/api/v1/events/jobs/{job_id}",

@@ -1,0 +1,300 @@
+//! Asking a model from the app: the team's router (its own providers, or else the instance's from
+//! `cairn.toml`), its chain and what is left of its budget. No database connection is held while a
+//! model answers; after each call the answer, its attempts and the providers' states are saved in
+//! one transaction, so every instance skips a provider that ran out of credit.
+
+use crate::state::AppState;
+use api::ApiError;
+use api::ai::NoteAnswer;
+use api::ids::NoteId;
+use base64::Engine;
+use domain::ai::{AnswerOutcome, ProviderState};
+use domain::{TenantTxn, images};
+use futures_util::StreamExt;
+use llm::{Budget, Catalog, Chain, ChatRequest, Health, ImageInput, ProviderConfig, Router};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+/// Providers and a chain every team without its own uses (`[llm]` in `cairn.toml`).
+pub struct InstanceAi {
+    /// The router over the instance's providers (their states live in this process).
+    pub router: Router,
+    /// The instance's chain.
+    pub chain: Chain,
+}
+
+/// What the app knows of AI: the catalog, how patient calls are, the instance's providers.
+#[derive(Clone)]
+pub struct AiConfig {
+    /// The model catalog.
+    pub catalog: Arc<Catalog>,
+    /// Timeouts and retries.
+    pub settings: llm::RouterSettings,
+    /// The instance-wide providers, if configured.
+    pub instance: Option<Arc<InstanceAi>>,
+}
+
+enum Routing {
+    /// The team's own providers, built for this call; their states are saved after it.
+    Team(Router),
+    /// The instance's.
+    Instance(Arc<InstanceAi>),
+}
+
+/// A router ready for one call of a team.
+pub struct Prepared {
+    routing: Routing,
+    /// The chain the call goes down.
+    pub chain: Chain,
+    /// What is left of the team's monthly budget.
+    pub budget: Option<Budget>,
+}
+
+/// The images sent with a question: at most this many, of at most this many bytes in all.
+const MAX_IMAGES: usize = 8;
+const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
+
+const SYSTEM_PROMPT: &str = "You answer questions about one note from a software team's knowledge \
+base. Answer from the note and its images; when they do not say, say so. Be brief and concrete.";
+
+fn no_provider() -> ApiError {
+    ApiError::Conflict {
+        message: "no AI provider is configured: an owner or admin adds one on the team's AI page"
+            .into(),
+    }
+}
+
+fn to_system(at: Option<chrono::DateTime<chrono::Utc>>) -> Option<SystemTime> {
+    at.map(SystemTime::from)
+}
+
+fn to_utc(at: Option<SystemTime>) -> Option<chrono::DateTime<chrono::Utc>> {
+    at.map(chrono::DateTime::<chrono::Utc>::from)
+}
+
+/// The team's router, chain and budget.
+pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiError> {
+    let providers = domain::ai::callable_providers(tx, &state.secrets).await?;
+    let settings = domain::ai::settings(tx).await?;
+    let budget = settings.monthly_budget_usd.map(|limit| Budget {
+        remaining_usd: limit - settings.spent_this_month_usd,
+    });
+    if providers.is_empty() {
+        let instance = state.ai.instance.clone().ok_or_else(no_provider)?;
+        return Ok(Prepared {
+            chain: instance.chain.clone(),
+            routing: Routing::Instance(instance),
+            budget,
+        });
+    }
+    // The chain the team set; else each provider's first enabled model, in name order.
+    let mut chain = if settings.chain.is_empty() {
+        Chain {
+            steps: providers
+                .iter()
+                .filter_map(|p| {
+                    p.models.first().map(|model| llm::ChainStep {
+                        provider: p.name.clone(),
+                        model: model.clone(),
+                    })
+                })
+                .collect(),
+            fall_over_on_refusal: false,
+        }
+    } else {
+        Chain::parse(settings.chain.iter().map(String::as_str))
+            .map_err(|reason| ApiError::invalid("chain", reason))?
+    };
+    chain.fall_over_on_refusal = settings.fall_over_on_refusal;
+    let states: Vec<(String, ProviderState)> = providers
+        .iter()
+        .map(|p| (p.name.clone(), p.state.clone()))
+        .collect();
+    let configs = providers
+        .into_iter()
+        .map(|p| ProviderConfig {
+            name: p.name,
+            kind: p.kind,
+            base_url: p.base_url,
+            api_key: p.api_key,
+        })
+        .collect();
+    let router = Router::new(
+        configs,
+        (*state.ai.catalog).clone(),
+        state.ai.settings.clone(),
+    )
+    .map_err(|e| ApiError::invalid("name", e.to_string()))?;
+    for (name, stored) in states {
+        router.set_health(
+            &name,
+            Health {
+                cooling_until: to_system(stored.cooling_until),
+                out_of_credit_since: to_system(stored.out_of_credit_since),
+                key_refused_since: to_system(stored.key_refused_since),
+                last_error: stored.last_error,
+            },
+        );
+    }
+    Ok(Prepared {
+        routing: Routing::Team(router),
+        chain,
+        budget,
+    })
+}
+
+impl Prepared {
+    /// The router.
+    pub fn router(&self) -> &Router {
+        match &self.routing {
+            Routing::Team(router) => router,
+            Routing::Instance(instance) => &instance.router,
+        }
+    }
+
+    /// Saves what the call taught about the team's providers.
+    pub async fn save_states(&self, tx: &TenantTxn) -> Result<(), ApiError> {
+        let Routing::Team(router) = &self.routing else {
+            return Ok(());
+        };
+        let mut names: Vec<&str> = self
+            .chain
+            .steps
+            .iter()
+            .map(|s| s.provider.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let health = router.health(name);
+            let stored = ProviderState {
+                out_of_credit_since: to_utc(health.out_of_credit_since),
+                key_refused_since: to_utc(health.key_refused_since),
+                cooling_until: to_utc(health.cooling_until),
+                last_error: health.last_error,
+            };
+            domain::ai::record_state(tx, name, &stored).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Asks the team's chain about a note (its text and images; models without vision get the
+/// captions) and keeps the answer with every attempt. `on_text` gets the answer as it streams;
+/// without it the call is not streamed. A call that finds no answer is a stored answer whose
+/// status is `failed`, not an error.
+pub async fn ask_note(
+    state: &AppState,
+    tx: TenantTxn,
+    note_id: NoteId,
+    question: &str,
+    on_text: Option<&mut (dyn FnMut(&str) + Send)>,
+) -> Result<NoteAnswer, ApiError> {
+    let question = api::ai::parse_question(question)?;
+    let note = domain::notes::get(&tx, note_id).await?;
+    let prepared = prepare(state, &tx).await?;
+    let mut stored = Vec::new();
+    for image in note.images.iter().take(MAX_IMAGES) {
+        stored.push((
+            images::stored(&tx, image.id).await?,
+            image.description.clone(),
+        ));
+    }
+    let answer_id = domain::ai::start_answer(&tx, note_id, &question).await?;
+    let ctx = *tx.ctx();
+    tx.commit().await?;
+
+    let started = Instant::now();
+    let mut inputs = Vec::new();
+    let mut total = 0;
+    for (n, (image, description)) in stored.iter().enumerate() {
+        let caption = if description.trim().is_empty() {
+            format!("image {} of the note, without a caption", n + 1)
+        } else {
+            description.clone()
+        };
+        let bytes = match read_image(state, image, MAX_IMAGE_BYTES - total).await {
+            Some(bytes) => bytes,
+            None => continue,
+        };
+        total += bytes.len();
+        inputs.push(ImageInput {
+            url: format!(
+                "data:{};base64,{}",
+                image.content_type,
+                base64::engine::general_purpose::STANDARD.encode(&bytes)
+            ),
+            caption,
+        });
+    }
+    let request = ChatRequest {
+        system: Some(SYSTEM_PROMPT.into()),
+        user: format!(
+            "Note: {}\n\n{}\n\nQuestion: {question}",
+            note.title, note.body
+        ),
+        images: inputs,
+        max_tokens: 1024,
+        json: false,
+    };
+    let router = prepared.router();
+    let outcome = match on_text {
+        Some(sink) => {
+            router
+                .chat_stream(&prepared.chain, &request, prepared.budget, sink)
+                .await
+        }
+        None => {
+            router
+                .chat(&prepared.chain, &request, None, prepared.budget)
+                .await
+        }
+    };
+    let duration_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+    let tx = state.db.enter(&ctx).await?;
+    match &outcome {
+        Ok(answer) => {
+            domain::ai::finish_answer(
+                &tx,
+                answer_id,
+                AnswerOutcome::Answered {
+                    text: &answer.text,
+                    provider: &answer.provider,
+                    model: &answer.model,
+                },
+                &answer.attempts,
+                duration_ms,
+            )
+            .await?;
+        }
+        Err(failed) => {
+            domain::ai::finish_answer(
+                &tx,
+                answer_id,
+                AnswerOutcome::Failed {
+                    reason: &failed.reason,
+                },
+                &failed.attempts,
+                duration_ms,
+            )
+            .await?;
+        }
+    }
+    prepared.save_states(&tx).await?;
+    let answer = domain::ai::answer(&tx, answer_id).await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
+/// An image's bytes, if they fit in `room`.
+async fn read_image(state: &AppState, image: &images::StoredImage, room: usize) -> Option<Vec<u8>> {
+    if usize::try_from(image.byte_size).ok()? > room {
+        return None;
+    }
+    let mut stream = images::open(&state.images, image).await.ok()?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        bytes.extend_from_slice(&chunk.ok()?);
+    }
+    Some(bytes)
+}

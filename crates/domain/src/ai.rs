@@ -1,0 +1,723 @@
+//! AI records: a team's providers (keys sealed like GitHub tokens, never shown), its default chain
+//! and monthly budget, what each provider's state is (out of credit, key refused, cooling down),
+//! and the answers asked about notes with every attempt of their chain. This crate calls no model:
+//! the server's router does, and hands the results here as data.
+
+use crate::audit::{self, AuditAction};
+use crate::secrets::{Sealed, SecretKeys};
+use crate::{DomainError, TenantTxn};
+use api::ai::{
+    AiProvider, AiSettings, AnswerStatus, Attempt, FailureClass, NoteAnswer, ProviderKind,
+    ValidAiProvider,
+};
+use api::ids::{AiProviderId, NoteAnswerId, NoteId, UserId};
+use chrono::{DateTime, FixedOffset, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+/// A provider's state as kept between calls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProviderState {
+    /// Out of credit since.
+    pub out_of_credit_since: Option<DateTime<Utc>>,
+    /// Key refused since.
+    pub key_refused_since: Option<DateTime<Utc>>,
+    /// Cooling down until.
+    pub cooling_until: Option<DateTime<Utc>>,
+    /// The last failure, sanitised.
+    pub last_error: Option<String>,
+}
+
+/// A provider with its key opened: for the router, never for display.
+pub struct CallableProvider {
+    /// Name in chains.
+    pub name: String,
+    /// Kind.
+    pub kind: ProviderKind,
+    /// API root.
+    pub base_url: String,
+    /// The key, opened.
+    pub api_key: Option<SecretString>,
+    /// Enabled models.
+    pub models: Vec<String>,
+    /// Its state.
+    pub state: ProviderState,
+}
+
+fn require_admin(tx: &TenantTxn) -> Result<(), DomainError> {
+    if tx.ctx().role().deletes_projects() {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(
+            "only owners and admins manage the team's AI providers".into(),
+        ))
+    }
+}
+
+/// What binds a sealed key to its row.
+fn key_context(tenant: Uuid, provider: Uuid) -> String {
+    format!("cairn:{tenant}:ai_provider:{provider}")
+}
+
+fn tenant(tx: &TenantTxn) -> Value {
+    tx.ctx().tenant_id().into_uuid().into()
+}
+
+const SELECT_PROVIDERS: &str = "SELECT p.id, p.name, p.kind, p.base_url, p.key_id, p.sealed_key,
+        p.models, p.out_of_credit_since, p.key_refused_since, p.cooling_until, p.last_error,
+        p.updated_at,
+        coalesce((SELECT sum(a.cost_usd) FROM ai_attempts a
+                   WHERE a.tenant_id = p.tenant_id AND a.provider = p.name
+                     AND a.created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'),
+                 0)::float8 AS spent
+   FROM ai_providers p";
+
+fn rfc3339(row: &QueryResult, column: &str) -> Result<Option<String>, DomainError> {
+    Ok(row
+        .try_get::<Option<DateTime<FixedOffset>>>("", column)?
+        .map(|at| at.to_rfc3339()))
+}
+
+fn utc(row: &QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, DomainError> {
+    Ok(row
+        .try_get::<Option<DateTime<FixedOffset>>>("", column)?
+        .map(|at| at.with_timezone(&Utc)))
+}
+
+fn kind_of(row: &QueryResult) -> Result<ProviderKind, DomainError> {
+    let kind: String = row.try_get("", "kind")?;
+    ProviderKind::parse(&kind).ok_or_else(|| DomainError::Internal(format!("provider kind {kind}")))
+}
+
+fn to_provider(row: &QueryResult) -> Result<AiProvider, DomainError> {
+    let key_set: Option<String> = row.try_get("", "key_id")?;
+    Ok(AiProvider {
+        id: AiProviderId::from_uuid(row.try_get("", "id")?),
+        name: row.try_get("", "name")?,
+        kind: kind_of(row)?,
+        base_url: row.try_get("", "base_url")?,
+        key_set_at: match key_set {
+            Some(_) => rfc3339(row, "updated_at")?,
+            None => None,
+        },
+        models: row.try_get("", "models")?,
+        out_of_credit_since: rfc3339(row, "out_of_credit_since")?,
+        key_refused_since: rfc3339(row, "key_refused_since")?,
+        cooling_until: rfc3339(row, "cooling_until")?,
+        last_error: row.try_get("", "last_error")?,
+        spent_this_month_usd: row.try_get("", "spent")?,
+    })
+}
+
+/// The team's providers, never their keys.
+pub async fn list_providers(tx: &TenantTxn) -> Result<Vec<AiProvider>, DomainError> {
+    let rows = tx
+        .txn()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("{SELECT_PROVIDERS} WHERE p.tenant_id = $1 ORDER BY p.name"),
+            [tenant(tx)],
+        ))
+        .await?;
+    rows.iter().map(to_provider).collect()
+}
+
+/// One of the team's providers; another team's is `NotFound`.
+pub async fn get_provider(tx: &TenantTxn, id: AiProviderId) -> Result<AiProvider, DomainError> {
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("{SELECT_PROVIDERS} WHERE p.tenant_id = $1 AND p.id = $2"),
+            [tenant(tx), id.into_uuid().into()],
+        ))
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    to_provider(&row)
+}
+
+fn name_taken(error: sea_orm::DbErr) -> DomainError {
+    if error
+        .to_string()
+        .contains("ai_providers_tenant_id_name_key")
+    {
+        DomainError::Invalid {
+            field: "name".into(),
+            reason: "another provider of this team has that name".into(),
+        }
+    } else {
+        error.into()
+    }
+}
+
+/// Adds a provider. Owners and admins only.
+pub async fn add_provider(
+    tx: &TenantTxn,
+    keys: &SecretKeys,
+    provider: &ValidAiProvider,
+) -> Result<AiProvider, DomainError> {
+    require_admin(tx)?;
+    let id = Uuid::now_v7();
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO ai_providers (id, tenant_id, name, kind, base_url, models, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [
+                id.into(),
+                tenant(tx),
+                provider.name.clone().into(),
+                provider.kind.as_str().into(),
+                provider.base_url.clone().into(),
+                provider.models.clone().into(),
+                tx.ctx().user_id().map(UserId::into_uuid).into(),
+            ],
+        ))
+        .await
+        .map_err(name_taken)?;
+    if let Some(key) = &provider.api_key {
+        seal_key(tx, keys, id, key).await?;
+    }
+    audit::record(
+        tx.txn(),
+        tx.ctx(),
+        AuditAction::AiProviderSet,
+        id,
+        serde_json::json!({"name": provider.name, "kind": provider.kind.as_str(), "key_set": provider.api_key.is_some()}),
+    )
+    .await?;
+    get_provider(tx, AiProviderId::from_uuid(id)).await
+}
+
+async fn seal_key(
+    tx: &TenantTxn,
+    keys: &SecretKeys,
+    id: Uuid,
+    key: &str,
+) -> Result<(), DomainError> {
+    let sealed = keys.seal(
+        key.as_bytes(),
+        &key_context(tx.ctx().tenant_id().into_uuid(), id),
+    )?;
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE ai_providers SET key_id = $3, sealed_key = $4, updated_at = now(),
+                    out_of_credit_since = NULL, key_refused_since = NULL, cooling_until = NULL
+              WHERE id = $1 AND tenant_id = $2",
+            [
+                id.into(),
+                tenant(tx),
+                sealed.key_id.into(),
+                sealed.blob.into(),
+            ],
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Changes a provider (a key given replaces the one set; none keeps it). Owners and admins only.
+pub async fn update_provider(
+    tx: &TenantTxn,
+    keys: &SecretKeys,
+    id: AiProviderId,
+    provider: &ValidAiProvider,
+) -> Result<AiProvider, DomainError> {
+    require_admin(tx)?;
+    let updated = tx
+        .txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE ai_providers SET name = $3, kind = $4, base_url = $5, models = $6,
+                    updated_at = now()
+              WHERE id = $1 AND tenant_id = $2",
+            [
+                id.into_uuid().into(),
+                tenant(tx),
+                provider.name.clone().into(),
+                provider.kind.as_str().into(),
+                provider.base_url.clone().into(),
+                provider.models.clone().into(),
+            ],
+        ))
+        .await
+        .map_err(name_taken)?;
+    if updated.rows_affected() == 0 {
+        return Err(DomainError::NotFound);
+    }
+    if let Some(key) = &provider.api_key {
+        seal_key(tx, keys, id.into_uuid(), key).await?;
+    }
+    audit::record(
+        tx.txn(),
+        tx.ctx(),
+        AuditAction::AiProviderSet,
+        id.into_uuid(),
+        serde_json::json!({"name": provider.name, "kind": provider.kind.as_str(), "key_set": provider.api_key.is_some()}),
+    )
+    .await?;
+    get_provider(tx, id).await
+}
+
+/// Removes a provider. Owners and admins only.
+pub async fn remove_provider(tx: &TenantTxn, id: AiProviderId) -> Result<(), DomainError> {
+    require_admin(tx)?;
+    let provider = get_provider(tx, id).await?;
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "DELETE FROM ai_providers WHERE id = $1 AND tenant_id = $2",
+            [id.into_uuid().into(), tenant(tx)],
+        ))
+        .await?;
+    audit::record(
+        tx.txn(),
+        tx.ctx(),
+        AuditAction::AiProviderRemove,
+        id.into_uuid(),
+        serde_json::json!({"name": provider.name}),
+    )
+    .await
+}
+
+/// Clears "out of credit", "key refused" and a cooldown (an admin topped up the account). Owners
+/// and admins only.
+pub async fn clear_provider_state(
+    tx: &TenantTxn,
+    id: AiProviderId,
+) -> Result<AiProvider, DomainError> {
+    require_admin(tx)?;
+    let provider = get_provider(tx, id).await?;
+    record_state(tx, &provider.name, &ProviderState::default()).await?;
+    audit::record(
+        tx.txn(),
+        tx.ctx(),
+        AuditAction::AiProviderClear,
+        id.into_uuid(),
+        serde_json::json!({"name": provider.name}),
+    )
+    .await?;
+    get_provider(tx, id).await
+}
+
+/// Saves what the router learnt of a provider.
+pub async fn record_state(
+    tx: &TenantTxn,
+    name: &str,
+    state: &ProviderState,
+) -> Result<(), DomainError> {
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE ai_providers
+                SET out_of_credit_since = $3, key_refused_since = $4, cooling_until = $5,
+                    last_error = coalesce($6, last_error),
+                    last_error_at = CASE WHEN $6 IS NULL THEN last_error_at ELSE now() END
+              WHERE tenant_id = $1 AND name = $2",
+            [
+                tenant(tx),
+                name.into(),
+                state.out_of_credit_since.into(),
+                state.key_refused_since.into(),
+                state.cooling_until.into(),
+                state.last_error.clone().into(),
+            ],
+        ))
+        .await?;
+    Ok(())
+}
+
+/// The team's providers with their keys opened, for the router.
+pub async fn callable_providers(
+    tx: &TenantTxn,
+    keys: &SecretKeys,
+) -> Result<Vec<CallableProvider>, DomainError> {
+    let rows = tx
+        .txn()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("{SELECT_PROVIDERS} WHERE p.tenant_id = $1 ORDER BY p.name"),
+            [tenant(tx)],
+        ))
+        .await?;
+    let tenant_id = tx.ctx().tenant_id().into_uuid();
+    rows.iter()
+        .map(|row| {
+            let id: Uuid = row.try_get("", "id")?;
+            let key_id: Option<String> = row.try_get("", "key_id")?;
+            let api_key = match key_id {
+                Some(key_id) => {
+                    let sealed = Sealed {
+                        key_id,
+                        blob: row.try_get("", "sealed_key")?,
+                    };
+                    let plain = keys.open(&sealed, &key_context(tenant_id, id))?;
+                    let text = String::from_utf8(plain)
+                        .map_err(|_| DomainError::Internal("a sealed key is not text".into()))?;
+                    Some(SecretString::from(text))
+                }
+                None => None,
+            };
+            Ok(CallableProvider {
+                name: row.try_get("", "name")?,
+                kind: kind_of(row)?,
+                base_url: row.try_get("", "base_url")?,
+                api_key,
+                models: row.try_get("", "models")?,
+                state: ProviderState {
+                    out_of_credit_since: utc(row, "out_of_credit_since")?,
+                    key_refused_since: utc(row, "key_refused_since")?,
+                    cooling_until: utc(row, "cooling_until")?,
+                    last_error: row.try_get("", "last_error")?,
+                },
+            })
+        })
+        .collect()
+}
+
+/// USD the team spent on AI this calendar month (UTC).
+pub async fn spent_this_month(tx: &TenantTxn) -> Result<f64, DomainError> {
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT coalesce(sum(cost_usd), 0)::float8 AS spent FROM ai_attempts
+              WHERE tenant_id = $1
+                AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
+            [tenant(tx)],
+        ))
+        .await?
+        .ok_or_else(|| DomainError::Internal("no spend row".into()))?;
+    Ok(row.try_get("", "spent")?)
+}
+
+/// The team's AI settings (defaults when never set).
+pub async fn settings(tx: &TenantTxn) -> Result<AiSettings, DomainError> {
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT chain, fall_over_on_refusal, monthly_budget_usd::float8 AS budget
+               FROM ai_settings WHERE tenant_id = $1",
+            [tenant(tx)],
+        ))
+        .await?;
+    let mut settings = match row {
+        Some(row) => AiSettings {
+            chain: row.try_get("", "chain")?,
+            fall_over_on_refusal: row.try_get("", "fall_over_on_refusal")?,
+            monthly_budget_usd: row.try_get("", "budget")?,
+            spent_this_month_usd: 0.0,
+        },
+        None => AiSettings::default(),
+    };
+    settings.spent_this_month_usd = spent_this_month(tx).await?;
+    Ok(settings)
+}
+
+/// Sets the team's chain and budget. Each step must name one of the team's providers and one of
+/// its enabled models. Owners and admins only.
+pub async fn set_settings(
+    tx: &TenantTxn,
+    chain: Vec<String>,
+    fall_over_on_refusal: bool,
+    monthly_budget_usd: Option<f64>,
+) -> Result<AiSettings, DomainError> {
+    require_admin(tx)?;
+    let providers = list_providers(tx).await?;
+    for step in &chain {
+        let known = step.split_once('/').is_some_and(|(name, model)| {
+            providers
+                .iter()
+                .any(|p| p.name == name && p.models.iter().any(|m| m == model))
+        });
+        if !known {
+            return Err(DomainError::Invalid {
+                field: "chain".into(),
+                reason: format!("{step} is not an enabled model of one of the team's providers"),
+            });
+        }
+    }
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO ai_settings (tenant_id, chain, fall_over_on_refusal, monthly_budget_usd,
+                                      updated_by)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant_id) DO UPDATE
+                SET chain = EXCLUDED.chain, fall_over_on_refusal = EXCLUDED.fall_over_on_refusal,
+                    monthly_budget_usd = EXCLUDED.monthly_budget_usd,
+                    updated_by = EXCLUDED.updated_by, updated_at = now()",
+            [
+                tenant(tx),
+                chain.clone().into(),
+                fall_over_on_refusal.into(),
+                monthly_budget_usd.into(),
+                tx.ctx().user_id().map(UserId::into_uuid).into(),
+            ],
+        ))
+        .await?;
+    audit::record(
+        tx.txn(),
+        tx.ctx(),
+        AuditAction::AiSettingsSet,
+        tx.ctx().tenant_id().into_uuid(),
+        serde_json::json!({"chain": chain, "monthly_budget_usd": monthly_budget_usd}),
+    )
+    .await?;
+    settings(tx).await
+}
+
+/// Records a question about a note, being answered. The note must be the team's.
+pub async fn start_answer(
+    tx: &TenantTxn,
+    note: NoteId,
+    question: &str,
+) -> Result<NoteAnswerId, DomainError> {
+    tx.find::<crate::entities::project_notes::Entity>(note.into_uuid())
+        .await?;
+    let id = Uuid::now_v7();
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO note_answers (id, tenant_id, note_id, question, status, asked_by)
+             VALUES ($1, $2, $3, $4, 'running', $5)",
+            [
+                id.into(),
+                tenant(tx),
+                note.into_uuid().into(),
+                question.into(),
+                tx.ctx().user_id().map(UserId::into_uuid).into(),
+            ],
+        ))
+        .await?;
+    audit::record(
+        tx.txn(),
+        tx.ctx(),
+        AuditAction::NoteAsk,
+        id,
+        serde_json::json!({"note": note.into_uuid()}),
+    )
+    .await?;
+    Ok(NoteAnswerId::from_uuid(id))
+}
+
+/// How a call ended, for [`finish_answer`].
+pub enum AnswerOutcome<'a> {
+    /// Answered by `provider`'s `model` (the text is never empty: the router never calls an empty
+    /// answer an answer, and the database refuses one too).
+    Answered {
+        /// The answer.
+        text: &'a str,
+        /// Who answered.
+        provider: &'a str,
+        /// With which model.
+        model: &'a str,
+    },
+    /// No answer: why.
+    Failed {
+        /// What to tell the user.
+        reason: &'a str,
+    },
+}
+
+/// Closes an answer with its outcome and every attempt, in one statement batch.
+pub async fn finish_answer(
+    tx: &TenantTxn,
+    id: NoteAnswerId,
+    outcome: AnswerOutcome<'_>,
+    attempts: &[Attempt],
+    duration_ms: u32,
+) -> Result<(), DomainError> {
+    for (seq, attempt) in attempts.iter().enumerate() {
+        tx.txn()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO ai_attempts (id, tenant_id, answer_id, seq, provider, provider_kind,
+                                          model, class, status, error, tokens_in, tokens_out,
+                                          cost_usd, latency_ms, first_token_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::float8, $14, $15)",
+                [
+                    Uuid::now_v7().into(),
+                    tenant(tx),
+                    id.into_uuid().into(),
+                    i32::try_from(seq).unwrap_or(i32::MAX).into(),
+                    attempt.provider.clone().into(),
+                    attempt.provider_kind.as_str().into(),
+                    attempt.model.clone().into(),
+                    attempt.class.map(FailureClass::as_str).into(),
+                    attempt.status.map(i32::from).into(),
+                    attempt.error.clone().into(),
+                    count(attempt.tokens_in).into(),
+                    count(attempt.tokens_out).into(),
+                    attempt.cost_usd.into(),
+                    count(attempt.latency_ms).into(),
+                    attempt.first_token_ms.map(count).into(),
+                ],
+            ))
+            .await?;
+    }
+    let tokens_in: u32 = attempts.iter().map(|a| a.tokens_in).sum();
+    let tokens_out: u32 = attempts.iter().map(|a| a.tokens_out).sum();
+    let cost: f64 = attempts.iter().map(|a| a.cost_usd).sum();
+    let (status, answer, provider, model, error) = match outcome {
+        AnswerOutcome::Answered {
+            text,
+            provider,
+            model,
+        } => (
+            "answered",
+            Some(text.to_owned()),
+            Some(provider.to_owned()),
+            Some(model.to_owned()),
+            None,
+        ),
+        AnswerOutcome::Failed { reason } => ("failed", None, None, None, Some(reason.to_owned())),
+    };
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE note_answers
+                SET status = $3, answer = $4, provider = $5, model = $6, error = $7,
+                    tokens_in = $8, tokens_out = $9, cost_usd = $10::float8, duration_ms = $11,
+                    finished_at = now()
+              WHERE id = $1 AND tenant_id = $2",
+            [
+                id.into_uuid().into(),
+                tenant(tx),
+                status.into(),
+                answer.into(),
+                provider.into(),
+                model.into(),
+                error.into(),
+                count(tokens_in).into(),
+                count(tokens_out).into(),
+                cost.into(),
+                count(duration_ms).into(),
+            ],
+        ))
+        .await?;
+    Ok(())
+}
+
+fn count(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// An answer still running after this long was cut off (its server stopped mid-call): it reads as
+/// failed, saying so.
+const SELECT_ANSWERS: &str = "SELECT a.id, a.note_id, a.question,
+        CASE WHEN a.status = 'running' AND a.created_at < now() - interval '15 minutes'
+             THEN 'failed' ELSE a.status END AS status,
+        a.answer, a.provider, a.model,
+        CASE WHEN a.status = 'running' AND a.created_at < now() - interval '15 minutes'
+             THEN 'the answer was cut off: the server stopped while asking' ELSE a.error END AS error,
+        a.tokens_in, a.tokens_out, a.cost_usd::float8 AS cost,
+        a.duration_ms, a.created_at, u.display_name AS asked_by
+   FROM note_answers a LEFT JOIN users u ON u.id = a.asked_by";
+
+async fn with_attempts(tx: &TenantTxn, row: &QueryResult) -> Result<NoteAnswer, DomainError> {
+    let id: Uuid = row.try_get("", "id")?;
+    let attempts = tx
+        .txn()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT provider, provider_kind, model, class, status, error, tokens_in, tokens_out,
+                    cost_usd::float8 AS cost, latency_ms, first_token_ms
+               FROM ai_attempts WHERE answer_id = $1 AND tenant_id = $2 ORDER BY seq",
+            [id.into(), tenant(tx)],
+        ))
+        .await?
+        .iter()
+        .map(|a| {
+            let kind: String = a.try_get("", "provider_kind")?;
+            let class: Option<String> = a.try_get("", "class")?;
+            let unsigned = |column: &str| -> Result<u32, DomainError> {
+                Ok(u32::try_from(a.try_get::<i32>("", column)?).unwrap_or(0))
+            };
+            Ok(Attempt {
+                provider: a.try_get("", "provider")?,
+                provider_kind: ProviderKind::parse(&kind).unwrap_or(ProviderKind::Custom),
+                model: a.try_get("", "model")?,
+                class: class.as_deref().and_then(FailureClass::parse),
+                status: a
+                    .try_get::<Option<i32>>("", "status")?
+                    .and_then(|s| u16::try_from(s).ok()),
+                error: a.try_get("", "error")?,
+                tokens_in: unsigned("tokens_in")?,
+                tokens_out: unsigned("tokens_out")?,
+                cost_usd: a.try_get("", "cost")?,
+                latency_ms: unsigned("latency_ms")?,
+                first_token_ms: a
+                    .try_get::<Option<i32>>("", "first_token_ms")?
+                    .and_then(|n| u32::try_from(n).ok()),
+            })
+        })
+        .collect::<Result<Vec<_>, DomainError>>()?;
+    let status: String = row.try_get("", "status")?;
+    let unsigned = |column: &str| -> Result<u32, DomainError> {
+        Ok(u32::try_from(row.try_get::<i32>("", column)?).unwrap_or(0))
+    };
+    Ok(NoteAnswer {
+        id: NoteAnswerId::from_uuid(id),
+        note_id: NoteId::from_uuid(row.try_get("", "note_id")?),
+        question: row.try_get("", "question")?,
+        status: match status.as_str() {
+            "answered" => AnswerStatus::Answered,
+            "failed" => AnswerStatus::Failed,
+            _ => AnswerStatus::Running,
+        },
+        answer: row.try_get("", "answer")?,
+        provider: row.try_get("", "provider")?,
+        model: row.try_get("", "model")?,
+        error: row.try_get("", "error")?,
+        tokens_in: unsigned("tokens_in")?,
+        tokens_out: unsigned("tokens_out")?,
+        cost_usd: row.try_get("", "cost")?,
+        duration_ms: row
+            .try_get::<Option<i32>>("", "duration_ms")?
+            .and_then(|n| u32::try_from(n).ok()),
+        attempts,
+        asked_by: row.try_get("", "asked_by")?,
+        created_at: row
+            .try_get::<DateTime<FixedOffset>>("", "created_at")?
+            .to_rfc3339(),
+    })
+}
+
+/// One answer; another team's is `NotFound`.
+pub async fn answer(tx: &TenantTxn, id: NoteAnswerId) -> Result<NoteAnswer, DomainError> {
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("{SELECT_ANSWERS} WHERE a.id = $1 AND a.tenant_id = $2"),
+            [id.into_uuid().into(), tenant(tx)],
+        ))
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    with_attempts(tx, &row).await
+}
+
+/// A note's answers, newest first (at most 50).
+pub async fn answers(tx: &TenantTxn, note: NoteId) -> Result<Vec<NoteAnswer>, DomainError> {
+    tx.find::<crate::entities::project_notes::Entity>(note.into_uuid())
+        .await?;
+    let rows = tx
+        .txn()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!(
+                "{SELECT_ANSWERS} WHERE a.note_id = $1 AND a.tenant_id = $2
+                  ORDER BY a.created_at DESC LIMIT 50"
+            ),
+            [note.into_uuid().into(), tenant(tx)],
+        ))
+        .await?;
+    let mut answers = Vec::with_capacity(rows.len());
+    for row in &rows {
+        answers.push(with_attempts(tx, row).await?);
+    }
+    Ok(answers)
+}

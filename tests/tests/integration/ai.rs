@@ -1,0 +1,576 @@
+//! AI in the app, against the local OpenAI-compatible server: a team's providers (keys sealed,
+//! never returned), its chain and budget, "Ask about this note" with its images, the incident
+//! replayed end to end, the answer streamed, provider states kept across calls, and the
+//! cross-tenant matrix over every new function.
+
+use crate::fixtures::count;
+use crate::rpc::{invite, signed_up};
+use serde_json::{Value, json};
+use tests::llm_double::{LlmDouble, Reply};
+use tests::{RpcClient, TestApp, spawn_app};
+
+const KEY: &str = "sk-ant-api03-secretsecretsecret0123456789";
+
+async fn provider(
+    client: &RpcClient,
+    double: &LlmDouble,
+    name: &str,
+    kind: &str,
+    model: &str,
+) -> Value {
+    client
+        .ok(
+            "save_ai_provider",
+            json!({"id": null, "form": {"name": name, "kind": kind, "base_url": double.base_url(name),
+                   "api_key": KEY, "models": model}}),
+        )
+        .await
+}
+
+/// Ada's team with the three providers of the incident, in that order, and a note with two images.
+async fn team_with_chain(app: &TestApp, double: &LlmDouble) -> (RpcClient, Value, Value) {
+    let (ada, _) = signed_up(app, "ada@example.com", "Engines").await;
+    let anthropic = provider(
+        &ada,
+        double,
+        "anthropic",
+        "anthropic",
+        "claude-sonnet-4-20250514",
+    )
+    .await;
+    provider(&ada, double, "openai", "open_ai", "gpt-4o-mini").await;
+    provider(&ada, double, "gemini", "gemini", "gemini-2.5-flash").await;
+    ada.ok(
+        "set_ai_settings",
+        json!({"form": {"chain": "anthropic/claude-sonnet-4-20250514\nopenai/gpt-4o-mini\ngemini/gemini-2.5-flash",
+                        "fall_over_on_refusal": false, "monthly_budget_usd": ""}}),
+    )
+    .await;
+    let project = ada
+        .ok(
+            "create_project",
+            json!({"form": {"name": "Widgets", "description": "", "github_repo": "", "github_branch": "", "github_path": ""}}),
+        )
+        .await;
+    let note = ada
+        .ok(
+            "create_note",
+            json!({"project_id": project["id"], "form": {"title": "Deploys", "body": "We deploy with the blue-green script."}}),
+        )
+        .await;
+    let note_id = note["id"].as_str().unwrap();
+    for rgb in [[200, 0, 0], [0, 0, 200]] {
+        let (status, image) = ada.upload(note_id, tests::images::png(4, 4, rgb)).await;
+        assert_eq!(status, 201, "{image}");
+        ada.ok(
+            "set_image_description",
+            json!({"id": image["id"], "description": format!("screenshot {rgb:?}")}),
+        )
+        .await;
+    }
+    (ada, anthropic, note)
+}
+
+fn classes(answer: &Value) -> Vec<(String, Value)> {
+    answer["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["provider"].as_str().unwrap().to_owned(),
+                a["class"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_incident_ends_with_the_third_answer_stored_the_first_in_cooldown_and_three_attempts() {
+    let double = LlmDouble::start().await;
+    let app = spawn_app().await;
+    let (ada, anthropic, note) = team_with_chain(&app, &double).await;
+    double.reply("anthropic", Reply::anthropic_out_of_credit());
+    double.reply("openai", Reply::Empty);
+    double.reply(
+        "gemini",
+        Reply::Text("Run the blue-green script, then check the screenshots.".into()),
+    );
+
+    let answer = ada
+        .ok(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "How do we deploy?"}),
+        )
+        .await;
+    assert_eq!(answer["status"], "answered", "{answer}");
+    assert_eq!(
+        answer["answer"],
+        "Run the blue-green script, then check the screenshots."
+    );
+    assert_eq!(
+        (answer["provider"].as_str(), answer["model"].as_str()),
+        (Some("gemini"), Some("gemini-2.5-flash"))
+    );
+    assert_eq!(
+        classes(&answer),
+        vec![
+            ("anthropic".into(), json!("out_of_credit")),
+            ("openai".into(), json!("empty_output")),
+            ("gemini".into(), Value::Null)
+        ]
+    );
+    assert!(answer["cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(answer["tokens_out"], 8);
+    // The note's text and both images went to the vision model; a caption each would have gone
+    // to a model without vision.
+    let seen = double.seen();
+    let parts = seen[0].body["messages"][1]["content"].as_array().unwrap();
+    assert!(
+        parts[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("blue-green script")
+    );
+    assert_eq!(parts.iter().filter(|p| p["type"] == "image_url").count(), 2);
+    assert!(
+        parts[1]["image_url"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("data:image/png;base64,")
+    );
+    assert_eq!(
+        seen[0].authorization.as_deref(),
+        Some(format!("Bearer {KEY}").as_str())
+    );
+
+    // Kept on the note, with its attempts.
+    let kept = ada
+        .ok("list_note_answers", json!({"note_id": note["id"]}))
+        .await;
+    assert_eq!(kept[0], answer);
+    assert_eq!(
+        count(
+            &app.db.owner().await,
+            "SELECT count(*) FROM ai_attempts",
+            vec![]
+        )
+        .await,
+        3
+    );
+
+    // Anthropic is out of credit, for every call after this one, on any instance.
+    let providers = ada.ok("list_ai_providers", json!({})).await;
+    let first = &providers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "anthropic")
+        .unwrap()
+        .clone();
+    assert!(first["out_of_credit_since"].is_string(), "{first}");
+    assert!(
+        first["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("credit balance"),
+        "{first}"
+    );
+    double.clear();
+    let again = ada
+        .ok(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "And rollback?"}),
+        )
+        .await;
+    assert_eq!(
+        classes(&again),
+        vec![
+            ("anthropic".into(), json!("cooling_down")),
+            ("openai".into(), Value::Null)
+        ]
+    );
+    assert!(double.seen().iter().all(|s| s.provider != "anthropic"));
+    // The model picker greys it out.
+    let models = ada.ok("list_ai_models", json!({})).await;
+    let claude = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["provider"] == "anthropic")
+        .unwrap();
+    assert!(
+        claude["unavailable"]
+            .as_str()
+            .unwrap()
+            .contains("out of credit"),
+        "{claude}"
+    );
+    assert_eq!(claude["vision"], true);
+    assert_eq!(claude["price_in"], 3.0);
+
+    // An admin clears it after topping up; test connection proves it.
+    let cleared = ada
+        .ok("clear_ai_provider", json!({"id": anthropic["id"]}))
+        .await;
+    assert_eq!(cleared["out_of_credit_since"], Value::Null);
+    let tested = ada
+        .ok("test_ai_provider", json!({"id": anthropic["id"]}))
+        .await;
+    assert_eq!(tested["class"], Value::Null, "{tested}");
+    // A test that finds it broke records that.
+    double.reply("anthropic", Reply::anthropic_billing());
+    let tested = ada
+        .ok("test_ai_provider", json!({"id": anthropic["id"]}))
+        .await;
+    assert_eq!(
+        (tested["class"].as_str(), tested["status"].as_u64()),
+        (Some("out_of_credit"), Some(402))
+    );
+    let providers = ada.ok("list_ai_providers", json!({})).await;
+    assert!(providers.to_string().contains("out_of_credit_since\":\"20"));
+
+    // The key is never given back, nor written to the audit log.
+    for listed in [
+        providers.to_string(),
+        ada.ok("list_ai_models", json!({})).await.to_string(),
+        answer.to_string(),
+    ] {
+        assert!(!listed.contains(KEY));
+        assert!(!listed.contains("secretsecret"));
+    }
+    assert!(providers[0]["key_set_at"].is_string());
+    let audit = count(
+        &app.db.owner().await,
+        &format!("SELECT count(*) FROM audit_log WHERE detail::text LIKE '%secretsecret%' OR action LIKE 'ai_%' AND detail::text LIKE '%{KEY}%'"),
+        vec![],
+    )
+    .await;
+    assert_eq!(audit, 0);
+    let sealed_plain = count(
+        &app.db.owner().await,
+        "SELECT count(*) FROM ai_providers WHERE position('secretsecret'::bytea in sealed_key) > 0",
+        vec![],
+    )
+    .await;
+    assert_eq!(sealed_plain, 0, "keys are sealed at rest");
+}
+
+#[tokio::test]
+async fn the_answer_streams_over_sse_and_is_kept_whole() {
+    let double = LlmDouble::start().await;
+    let app = spawn_app().await;
+    let (ada, _, note) = team_with_chain(&app, &double).await;
+    double.reply("anthropic", Reply::StreamDiesBeforeFirstToken);
+    double.reply("anthropic", Reply::StreamDiesBeforeFirstToken);
+    double.reply("anthropic", Reply::StreamDiesBeforeFirstToken);
+    double.reply(
+        "openai",
+        Reply::Text("Blue-green, then smoke tests.".into()),
+    );
+    let response = ada
+        .http
+        .post(app.url(&format!(
+            "/api/v1/notes/{}/ask",
+            note["id"].as_str().unwrap()
+        )))
+        .json(&json!({"question": "How do we deploy?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let body = response.text().await.unwrap();
+    let mut text = String::new();
+    let mut last = Value::Null;
+    for block in body.split("\n\n") {
+        let event = block
+            .lines()
+            .find_map(|l| l.strip_prefix("event: "))
+            .unwrap_or_default();
+        let data: String = block
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .collect();
+        match event {
+            "text" => text.push_str(
+                serde_json::from_str::<Value>(&data).unwrap()["text"]
+                    .as_str()
+                    .unwrap(),
+            ),
+            "answer" => last = serde_json::from_str(&data).unwrap(),
+            _ => {}
+        }
+    }
+    assert_eq!(text, "Blue-green, then smoke tests.");
+    assert_eq!(last["answer"], "Blue-green, then smoke tests.");
+    assert_eq!(last["status"], "answered");
+    let first_token =
+        last["attempts"].as_array().unwrap().last().unwrap()["first_token_ms"].clone();
+    assert!(first_token.is_u64(), "{last}");
+
+    // Before the model is asked: a bad question or another team's note is a plain JSON error.
+    let response = ada
+        .http
+        .post(app.url(&format!(
+            "/api/v1/notes/{}/ask",
+            note["id"].as_str().unwrap()
+        )))
+        .json(&json!({"question": "   "}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let (bob, _) = signed_up(&app, "bob@example.com", "Bob's").await;
+    let response = bob
+        .http
+        .post(app.url(&format!(
+            "/api/v1/notes/{}/ask",
+            note["id"].as_str().unwrap()
+        )))
+        .json(&json!({"question": "What is in it?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn a_budget_refuses_before_sending_and_an_answer_nobody_gave_is_stored_as_failed() {
+    let double = LlmDouble::start().await;
+    let app = spawn_app().await;
+    let (ada, _, note) = team_with_chain(&app, &double).await;
+    ada.ok(
+        "set_ai_settings",
+        json!({"form": {"chain": "anthropic/claude-sonnet-4-20250514\ngemini/gemini-2.5-flash",
+                        "fall_over_on_refusal": false, "monthly_budget_usd": "0.0001"}}),
+    )
+    .await;
+    let refused = ada
+        .ok(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "Summarise"}),
+        )
+        .await;
+    assert_eq!(refused["status"], "failed");
+    assert!(
+        refused["error"].as_str().unwrap().contains("budget"),
+        "{refused}"
+    );
+    assert_eq!(refused["answer"], Value::Null);
+    assert!(double.seen().is_empty(), "nothing was sent");
+
+    // Every model empty: failed, saying so; nothing empty stored as an answer.
+    ada.ok(
+        "set_ai_settings",
+        json!({"form": {"chain": "openai/gpt-4o-mini\ngemini/gemini-2.5-flash",
+                        "fall_over_on_refusal": false, "monthly_budget_usd": "25"}}),
+    )
+    .await;
+    double.reply("openai", Reply::Empty);
+    double.reply("gemini", Reply::ReasoningOnly);
+    let failed = ada
+        .ok(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "Summarise"}),
+        )
+        .await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("OpenAI: empty → Gemini: empty"),
+        "{failed}"
+    );
+    let settings = ada.ok("get_ai_settings", json!({})).await;
+    assert_eq!(settings["monthly_budget_usd"], 25.0);
+    // The database refuses an empty success too.
+    let owner = app.db.owner().await;
+    let refused = crate::fixtures::try_exec(
+        &owner,
+        "UPDATE note_answers SET status = 'answered', answer = '  ' WHERE id = $1",
+        vec![
+            uuid::Uuid::parse_str(failed["id"].as_str().unwrap())
+                .unwrap()
+                .into(),
+        ],
+    )
+    .await;
+    assert!(refused.is_err());
+
+    // A chain naming a model the team did not enable is refused, naming the field.
+    let (status, body) = ada
+        .call(
+            "set_ai_settings",
+            json!({"form": {"chain": "openai/gpt-5", "fall_over_on_refusal": false, "monthly_budget_usd": ""}}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("chain")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn without_a_provider_ai_says_how_to_add_one_and_members_cannot_manage_them() {
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = ada
+        .ok(
+            "create_project",
+            json!({"form": {"name": "W", "description": "", "github_repo": "", "github_branch": "", "github_path": ""}}),
+        )
+        .await;
+    let note = ada
+        .ok(
+            "create_note",
+            json!({"project_id": project["id"], "form": {"title": "T", "body": "B"}}),
+        )
+        .await;
+    let (status, body) = ada
+        .call(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "Why?"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("AI page"),
+        "{body}"
+    );
+    assert_eq!(ada.ok("list_ai_models", json!({})).await, json!([]));
+    assert_eq!(ada.ok("list_ai_providers", json!({})).await, json!([]));
+
+    // Bad forms name their field.
+    for (form, field) in [
+        (
+            json!({"name": "Bad Name!", "kind": "open_ai", "base_url": "", "api_key": "", "models": "m"}),
+            "name",
+        ),
+        (
+            json!({"name": "x", "kind": "acme", "base_url": "", "api_key": "", "models": "m"}),
+            "kind",
+        ),
+        (
+            json!({"name": "x", "kind": "custom", "base_url": "", "api_key": "", "models": "m"}),
+            "base_url",
+        ),
+        (
+            json!({"name": "x", "kind": "custom", "base_url": "ftp://x", "api_key": "", "models": "m"}),
+            "base_url",
+        ),
+        (
+            json!({"name": "x", "kind": "open_ai", "base_url": "", "api_key": "a b", "models": "m"}),
+            "api_key",
+        ),
+        (
+            json!({"name": "x", "kind": "open_ai", "base_url": "", "api_key": "", "models": ""}),
+            "models",
+        ),
+    ] {
+        let (status, body) = ada
+            .call("save_ai_provider", json!({"id": null, "form": form}))
+            .await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (422, Some(field)),
+            "{body}"
+        );
+    }
+    // Names are unique in the team.
+    provider(&ada, &double, "local", "llama_cpp", "smollm2-135m").await;
+    let (status, body) = ada
+        .call(
+            "save_ai_provider",
+            json!({"id": null, "form": {"name": "local", "kind": "ollama", "base_url": "", "api_key": "", "models": "llama3.2"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("name")),
+        "{body}"
+    );
+
+    // A member uses AI but does not manage it.
+    let (bob, _) = signed_up(&app, "bob@example.com", "Bob's").await;
+    let token = invite(&ada, "bob@example.com", "member").await;
+    bob.ok("accept_invitation", json!({"token": token})).await;
+    let engines = ada.ok("session", json!({})).await["active_tenant"].clone();
+    bob.ok("switch_tenant", json!({"tenant_id": engines})).await;
+    let providers = bob.ok("list_ai_providers", json!({})).await;
+    let id = providers[0]["id"].clone();
+    for (name, args) in [
+        (
+            "save_ai_provider",
+            json!({"id": null, "form": {"name": "mine", "kind": "ollama", "base_url": "", "api_key": "", "models": "llama3.2"}}),
+        ),
+        ("remove_ai_provider", json!({"id": id})),
+        ("clear_ai_provider", json!({"id": id})),
+        ("test_ai_provider", json!({"id": id})),
+        (
+            "set_ai_settings",
+            json!({"form": {"chain": "", "fall_over_on_refusal": false, "monthly_budget_usd": ""}}),
+        ),
+    ] {
+        let (status, body) = bob.call(name, args).await;
+        assert_eq!(status, 403, "{name}: {body}");
+    }
+    let answer = bob
+        .ok(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "Why?"}),
+        )
+        .await;
+    assert_eq!(answer["status"], "answered", "{answer}");
+}
+
+#[tokio::test]
+async fn another_teams_providers_notes_and_answers_are_not_found() {
+    let double = LlmDouble::start().await;
+    let app = spawn_app().await;
+    let (ada, anthropic, note) = team_with_chain(&app, &double).await;
+    let answer = ada
+        .ok(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "How?"}),
+        )
+        .await;
+    assert_eq!(answer["status"], "answered");
+    let (eve, _) = signed_up(&app, "eve@example.com", "Eve's").await;
+    for (name, args) in [
+        (
+            "save_ai_provider",
+            json!({"id": anthropic["id"], "form": {"name": "stolen", "kind": "open_ai", "base_url": "", "api_key": "", "models": "gpt-4o-mini"}}),
+        ),
+        ("remove_ai_provider", json!({"id": anthropic["id"]})),
+        ("clear_ai_provider", json!({"id": anthropic["id"]})),
+        ("test_ai_provider", json!({"id": anthropic["id"]})),
+        (
+            "ask_note",
+            json!({"note_id": note["id"], "question": "What does it say?"}),
+        ),
+        ("list_note_answers", json!({"note_id": note["id"]})),
+    ] {
+        let (status, body) = eve.call(name, args).await;
+        assert!(matches!(status, 404 | 403), "{name}: {status} {body}");
+        assert!(!body.to_string().contains("blue-green"), "{name}: {body}");
+    }
+    // Eve sees none of Ada's providers, settings, models or spend.
+    assert_eq!(eve.ok("list_ai_providers", json!({})).await, json!([]));
+    assert_eq!(eve.ok("list_ai_models", json!({})).await, json!([]));
+    let settings = eve.ok("get_ai_settings", json!({})).await;
+    assert_eq!(
+        (
+            settings["chain"].clone(),
+            settings["spent_this_month_usd"].clone()
+        ),
+        (json!([]), json!(0.0))
+    );
+    // Ada's provider is unchanged.
+    let providers = ada.ok("list_ai_providers", json!({})).await;
+    assert_eq!(providers.as_array().unwrap().len(), 3);
+    assert!(providers.to_string().contains("\"anthropic\""));
+}
