@@ -6,6 +6,15 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 bash scripts/setup.sh
 
+# Incremental build caches grow with every build of a long-lived target directory; short of space,
+# they go (the next build is slower, not wrong).
+mkdir -p "$CARGO_TARGET_DIR"
+free_kib=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print $4 }')
+if [ "${free_kib:-0}" -lt $((10 * 1024 * 1024)) ]; then
+  echo "less than 10 GiB free: removing incremental build caches" >&2
+  rm -rf "$CARGO_TARGET_DIR"/debug/incremental "$CARGO_TARGET_DIR"/release/incremental
+fi
+
 export CAIRN_TEST_DATA_DIR="${CAIRN_TEST_DATA_DIR:-$(mktemp -d /tmp/cairn-test.XXXXXX)}"
 chmod 755 "$CAIRN_TEST_DATA_DIR"
 cleanup() {

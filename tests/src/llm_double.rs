@@ -21,6 +21,8 @@ use tokio::sync::oneshot;
 pub enum Reply {
     /// An answer with this text (streamed word by word when asked to stream).
     Text(String),
+    /// The same, streamed with this pause between words (to watch it arrive).
+    SlowText(String, Duration),
     /// A JSON object that does not match what a schema step wants.
     Json(Value),
     /// A non-2xx answer.
@@ -312,8 +314,9 @@ async fn chat(
                 .insert("x-request-id", HeaderValue::from_static("req_double"));
             response
         }
-        Reply::Text(text) if stream => stream_words(&model, &text, false),
-        Reply::StreamDiesAfter(text) => stream_words(&model, &text, true),
+        Reply::Text(text) if stream => stream_words(&model, &text, false, Duration::from_millis(5)),
+        Reply::SlowText(text, pause) if stream => stream_words(&model, &text, false, pause),
+        Reply::StreamDiesAfter(text) => stream_words(&model, &text, true, Duration::from_millis(5)),
         Reply::StreamDiesBeforeFirstToken => {
             let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = vec![
                 Ok(sse(&chunk(
@@ -342,7 +345,7 @@ async fn chat(
                 chunks.into_iter().map(Ok::<_, std::io::Error>),
             )))
         }
-        Reply::Text(text) => completion(
+        Reply::Text(text) | Reply::SlowText(text, _) => completion(
             &model,
             json!({"role": "assistant", "content": text}),
             "stop",
@@ -420,7 +423,7 @@ fn event_stream(body: Body) -> Response {
 
 /// The answer word by word, a few milliseconds apart, then usage and `[DONE]` — or a cut
 /// connection after the words when `die` is set.
-fn stream_words(model: &str, text: &str, die: bool) -> Response {
+fn stream_words(model: &str, text: &str, die: bool, pause: Duration) -> Response {
     let model = model.to_owned();
     let pieces: Vec<String> = text.split_inclusive(' ').map(str::to_owned).collect();
     let count = words(text);
@@ -433,7 +436,7 @@ fn stream_words(model: &str, text: &str, die: bool) -> Response {
             ))))
             .await;
         for piece in pieces {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(pause).await;
             let _ = sender
                 .send(Ok(sse(&chunk(&model, json!({"content": piece}), None))))
                 .await;

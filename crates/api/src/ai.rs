@@ -383,14 +383,25 @@ impl AiProvider {
     /// "healthy", "out of credit since …", "key refused since …", "cooling down until …".
     pub fn state(&self) -> String {
         if let Some(since) = &self.out_of_credit_since {
-            format!("out of credit since {since}")
+            format!("out of credit since {}", minute(since))
         } else if let Some(since) = &self.key_refused_since {
-            format!("key refused since {since}")
+            format!("key refused since {}", minute(since))
         } else if let Some(until) = &self.cooling_until {
-            format!("cooling down until {until}")
+            format!("cooling down until {}", minute(until))
         } else {
             "healthy".into()
         }
+    }
+}
+
+/// An RFC 3339 time to the minute, as read: "2026-11-30 02:49 UTC".
+fn minute(rfc3339: &str) -> String {
+    let day_and_minute = rfc3339.get(..16).unwrap_or(rfc3339).replacen('T', " ", 1);
+    match rfc3339.get(rfc3339.len().saturating_sub(6)..) {
+        Some("+00:00") | Some("00:00Z") => format!("{day_and_minute} UTC"),
+        _ if rfc3339.ends_with('Z') => format!("{day_and_minute} UTC"),
+        Some(offset) => format!("{day_and_minute} {offset}"),
+        None => day_and_minute,
     }
 }
 
@@ -530,4 +541,64 @@ pub fn trail(attempts: &[Attempt]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" → ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_parse_on_both_sides_and_name_their_fields() {
+        let form = AiProviderForm {
+            name: " Local ".into(),
+            kind: "llama_cpp".into(),
+            base_url: String::new(),
+            api_key: String::new(),
+            models: "smollm2-135m, qwen2.5\n".into(),
+        };
+        let valid = form.parse().unwrap();
+        assert_eq!(valid.name, "local");
+        assert_eq!(valid.base_url, "http://127.0.0.1:8080/v1");
+        assert_eq!(valid.models, vec!["smollm2-135m", "qwen2.5"]);
+        assert_eq!(valid.api_key, None);
+        let mut secret = form.clone();
+        secret.api_key = "sk-abc".into();
+        assert!(!secret.parse().unwrap().to_string().contains("sk-abc"));
+        let settings = AiSettingsForm {
+            chain: "local/smollm2-135m\nopen_router/openai/gpt-4o-mini".into(),
+            fall_over_on_refusal: true,
+            monthly_budget_usd: "$12.5".into(),
+        };
+        let (chain, fall_over, budget) = settings.parse().unwrap();
+        assert_eq!(chain.len(), 2);
+        assert!(fall_over);
+        assert_eq!(budget, Some(12.5));
+        for bad in ["-1", "lots", "NaN"] {
+            let form = AiSettingsForm {
+                monthly_budget_usd: bad.into(),
+                ..AiSettingsForm::default()
+            };
+            assert!(form.parse().is_err(), "{bad}");
+        }
+        assert!(parse_question(" ").is_err());
+        assert!(parse_question(&"x".repeat(4001)).is_err());
+    }
+
+    #[test]
+    fn a_state_reads_to_the_minute() {
+        let provider = AiProvider {
+            id: crate::ids::AiProviderId::from_uuid(uuid::Uuid::nil()),
+            name: "anthropic".into(),
+            kind: ProviderKind::Anthropic,
+            base_url: String::new(),
+            key_set_at: None,
+            models: Vec::new(),
+            out_of_credit_since: Some("2026-11-30T02:49:19.502781+00:00".into()),
+            key_refused_since: None,
+            cooling_until: None,
+            last_error: None,
+            spent_this_month_usd: 0.0,
+        };
+        assert_eq!(provider.state(), "out of credit since 2026-11-30 02:49 UTC");
+    }
 }

@@ -2,6 +2,8 @@
 
 #[cfg(feature = "ssr")]
 pub mod ai;
+#[cfg(feature = "hydrate")]
+mod ask;
 mod browser;
 mod components;
 #[cfg(feature = "ssr")]

@@ -1,6 +1,7 @@
 //! The screens.
 
 pub mod account;
+pub mod ai;
 pub mod auth;
 pub mod home;
 pub mod invite;

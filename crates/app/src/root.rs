@@ -8,6 +8,7 @@ use crate::browser;
 use crate::components::{Call, ErrorNote, Loading};
 use crate::pages::{
     account::{AccountPage, ForgotPasswordPage, ResetPasswordPage, VerifyEmailPage},
+    ai::AiPage,
     auth::{LogInPage, SignUpPage},
     home::HomePage,
     invite::InvitePage,
@@ -83,6 +84,7 @@ pub fn App() -> impl IntoView {
                         <Route ssr=SsrMode::Async path=path!("settings") view=SettingsTab/>
                     </ParentRoute>
                     <Route ssr=SsrMode::Async path=path!("/team") view=TeamPage/>
+                    <Route ssr=SsrMode::Async path=path!("/ai") view=AiPage/>
                     <Route ssr=SsrMode::Async path=path!("/account") view=AccountPage/>
                     <Route ssr=SsrMode::Async path=path!("/invite/:token") view=InvitePage/>
                     <Route ssr=SsrMode::Async path=path!("/forgot-password") view=ForgotPasswordPage/>
@@ -139,6 +141,7 @@ fn SignedInBar(session: SessionView) -> impl IntoView {
         <nav class="nav">
             <A href="/projects">"Projects"</A>
             <A href="/team">"Team"</A>
+            <A href="/ai">"AI"</A>
         </nav>
         <AccountMenu session/>
     }

@@ -805,3 +805,12 @@ pub async fn list_note_answers(note_id: NoteId) -> Result<Vec<api::ai::NoteAnswe
     let tx = session_cookie::require_tenant().await?;
     Ok(domain::ai::answers(&tx, note_id).await?)
 }
+
+/// Whether the team can ask AI: it has a provider of its own, or the instance has some.
+#[server(prefix = "/api/v1", endpoint = "ai_available", input = Json, output = Json)]
+pub async fn ai_available() -> Result<bool, ApiError> {
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    let own = !domain::ai::list_providers(&tx).await?.is_empty();
+    Ok(own || state.ai.instance.is_some())
+}

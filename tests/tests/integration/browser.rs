@@ -933,3 +933,231 @@ async fn sync_a_repository_watch_it_reload_mid_sync_and_find_its_files() {
         panic!("sync journey failed: {error}");
     }
 }
+
+/// Calls a server function from the page (same origin, the page's session), answering its JSON.
+async fn rpc_in_page(
+    browser: &Client,
+    name: &str,
+    args: serde_json::Value,
+) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+    let answer = browser
+        .execute_async(
+            "const [name, args, done] = arguments;
+             fetch('/api/v1/' + name, {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(args)})
+                 .then(r => r.json()).then(done, e => done({error: String(e)}));",
+            vec![json!(name), args],
+        )
+        .await?;
+    Ok(answer)
+}
+
+async fn ai_journey(
+    browser: &Client,
+    app: &TestApp,
+    double: &tests::llm_double::LlmDouble,
+) -> Step {
+    use tests::llm_double::Reply;
+    sign_up(browser, app, "ada@example.com", "Analytical Engines").await?;
+    // The AI page says how to start.
+    click(browser, Locator::LinkText("AI")).await?;
+    wait_for_path(browser, |p| p == "/ai").await?;
+    wait_for_text(browser, "#no-providers", "No AI provider yet").await?;
+    wait_for_hydration(browser).await?;
+    screenshot(browser, "ai-empty").await?;
+
+    // Two providers, pointing at the local OpenAI-compatible server.
+    for (name, kind, model) in [
+        ("anthropic", "anthropic", "claude-sonnet-4-20250514"),
+        ("gemini", "gemini", "gemini-2.5-flash"),
+    ] {
+        fill(browser, "name", name).await?;
+        browser
+            .find(Locator::Id("kind"))
+            .await?
+            .select_by_value(kind)
+            .await?;
+        fill(browser, "base_url", &double.base_url(name)).await?;
+        fill(browser, "api_key", "sk-test-key-0123456789abcdef").await?;
+        fill(browser, "models", model).await?;
+        click(browser, Locator::Css(".provider-form button[type=submit]")).await?;
+        wait_for_text(browser, ".providers", name).await?;
+        wait_for_hydration(browser).await?;
+    }
+    // Test connection.
+    click(
+        browser,
+        Locator::XPath("//li[@data-provider='anthropic']//button[text()='Test connection']"),
+    )
+    .await?;
+    wait_for_text(
+        browser,
+        "li[data-provider='anthropic'] .success",
+        "Connected",
+    )
+    .await?;
+    // The chain, built with the model picker: Gemini first, then Anthropic... then reordered.
+    for step in [
+        "gemini/gemini-2.5-flash",
+        "anthropic/claude-sonnet-4-20250514",
+    ] {
+        browser
+            .find(Locator::Id("add-model"))
+            .await?
+            .select_by_value(step)
+            .await?;
+    }
+    wait_for_text(browser, ".chain", "anthropic/claude-sonnet-4-20250514").await?;
+    click(
+        browser,
+        Locator::Css(".chain li:first-child button[aria-label='Move down']"),
+    )
+    .await?;
+    wait_for_js(
+        browser,
+        "document.querySelector('.chain li:first-child .mono').textContent.startsWith('anthropic/')",
+    )
+    .await?;
+    fill(browser, "monthly_budget_usd", "25").await?;
+    screenshot(browser, "ai-providers").await?;
+    click(browser, Locator::Css(".chain-form button[type=submit]")).await?;
+    wait_for_text(browser, ".chain-form", "of $25.00").await?;
+    wait_for_text(
+        browser,
+        ".chain li:first-child",
+        "anthropic/claude-sonnet-4-20250514",
+    )
+    .await?;
+
+    // A note with two images.
+    let project = rpc_in_page(
+        browser,
+        "create_project",
+        json!({"form": {"name": "Widgets", "description": "", "github_repo": "", "github_branch": "", "github_path": ""}}),
+    )
+    .await?;
+    let note = rpc_in_page(
+        browser,
+        "create_note",
+        json!({"project_id": project["id"], "form": {"title": "Deploy failure", "body": "The deploy fails at the migration step; screenshots attached."}}),
+    )
+    .await?;
+    let note_id = note["id"].as_str().ok_or("no note id")?.to_owned();
+    for rgb in [[220, 40, 40], [40, 40, 220]] {
+        let png = tests::images::png(32, 24, rgb);
+        let uploaded = browser
+            .execute_async(
+                "const [id, bytes, done] = arguments;
+                 fetch('/api/v1/notes/' + id + '/images', {method: 'POST', body: new Uint8Array(bytes)})
+                     .then(r => done(r.status), e => done(String(e)));",
+                vec![json!(note_id), json!(png)],
+            )
+            .await?;
+        if uploaded != json!(201) {
+            return Err(format!("upload: {uploaded}").into());
+        }
+    }
+
+    // Ask: Anthropic is out of credit, Gemini answers, slowly enough to watch it stream.
+    double.reply("anthropic", Reply::anthropic_out_of_credit());
+    double.reply(
+        "gemini",
+        Reply::SlowText(
+            "The migration step fails because the screenshots show a lock timeout on the users table."
+                .into(),
+            Duration::from_millis(150),
+        ),
+    );
+    browser
+        .goto(&app.url(&format!(
+            "/projects/{}/notes/{note_id}",
+            project["id"].as_str().unwrap_or_default()
+        )))
+        .await?;
+    wait_for_hydration(browser).await?;
+    fill(browser, "question", "Why does the deploy fail?").await?;
+    click(browser, Locator::Css(".ask-form button[type=submit]")).await?;
+    wait_for_text(browser, ".answer.streaming .answer-text", "migration step").await?;
+    let partial = browser
+        .find(Locator::Css(".answer.streaming .answer-text"))
+        .await?
+        .text()
+        .await?;
+    if partial.contains("users table") {
+        return Err(format!("the answer did not stream: {partial:?}").into());
+    }
+    screenshot(browser, "ai-streaming").await?;
+    wait_for_text(
+        browser,
+        ".answers .answer .trail",
+        "Anthropic: out of credit → Gemini: answered",
+    )
+    .await?;
+    wait_for_text(
+        browser,
+        ".answers .answer .answer-text",
+        "lock timeout on the users table",
+    )
+    .await?;
+    // Both images went to the vision model.
+    let images_sent = double
+        .seen()
+        .iter()
+        .filter(|s| s.provider == "gemini")
+        .map(|s| {
+            s.body["messages"][1]["content"]
+                .as_array()
+                .map_or(0, |parts| {
+                    parts.iter().filter(|p| p["type"] == "image_url").count()
+                })
+        })
+        .max()
+        .unwrap_or(0);
+    if images_sent != 2 {
+        return Err(format!("{images_sent} images sent").into());
+    }
+    // Kept on the note: a reload shows it with its trail.
+    browser.refresh().await?;
+    wait_for_text(
+        browser,
+        ".answers .answer .trail",
+        "Anthropic: out of credit → Gemini: answered",
+    )
+    .await?;
+    browser
+        .execute("document.querySelector('.ask').scrollIntoView({block: 'start'}); window.scrollBy(0, -70);", vec![])
+        .await?;
+    screenshot(browser, "ai-answer").await?;
+    browser.set_window_size(390, 844).await?;
+    browser
+        .execute("document.querySelector('.answers').scrollIntoView({block: 'start'}); window.scrollBy(0, -120);", vec![])
+        .await?;
+    screenshot(browser, "ai-answer-phone").await?;
+    browser.set_window_size(1280, 900).await?;
+    // The AI page shows Anthropic out of credit.
+    browser.goto(&app.url("/ai")).await?;
+    wait_for_text(
+        browser,
+        "li[data-provider='anthropic']",
+        "out of credit since",
+    )
+    .await?;
+    screenshot(browser, "ai-out-of-credit").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "ai-out-of-credit-phone").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn add_providers_test_one_ask_about_a_note_with_two_images_and_watch_it_fail_over() {
+    let _turn = ONE_JOURNEY_AT_A_TIME.lock().await;
+    let double = tests::llm_double::LlmDouble::start().await;
+    let app = spawn_app().await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let outcome = ai_journey(&browser, &app, &double).await;
+    let _ = browser.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!("AI journey failed: {error}");
+    }
+}

@@ -150,24 +150,29 @@ async fn the_memory_hub_filters_searches_edits_supersedes_and_restores() {
         )
         .await;
     assert_eq!(restored["status"], "active");
-    let (status, error) = ada
-        .call(
-            "set_memory_status",
-            json!({"id": file_old.to_string(), "status": "active"}),
-        )
-        .await;
-    assert_eq!(status, 409, "{error}");
-    ada.ok(
-        "set_memory_status",
-        json!({"id": file_new.to_string(), "status": "superseded"}),
-    )
-    .await;
+    // Restoring the earlier version of a file makes it the path's active entry, and supersedes the
+    // version that was active, in one step: a path never has two.
     let restored = ada
         .ok(
             "set_memory_status",
             json!({"id": file_old.to_string(), "status": "active"}),
         )
         .await;
+    assert_eq!(restored["status"], "active");
+    let active_readmes = ada
+        .ok(
+            "list_memory",
+            json!({"project_id": project["id"], "query": {"status": "active", "kind": "file", "text": "", "page": 0}}),
+        )
+        .await;
+    let paths: Vec<&str> = active_readmes["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source_path"] == "README.md")
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, vec![file_old.to_string().as_str()]);
     assert_eq!(restored["content"], "old readme about deployment");
 }
 

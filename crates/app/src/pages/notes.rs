@@ -146,11 +146,25 @@ pub fn NotePage() -> impl IntoView {
         move || note_id,
         |note_id| async move { get_note(note_id.ok_or(ApiError::NotFound)?).await },
     );
+    let answers = Resource::new(
+        move || note_id,
+        |note_id| async move { crate::rpc::list_note_answers(note_id.ok_or(ApiError::NotFound)?).await },
+    );
+    let available = Resource::new(|| (), |_| crate::rpc::ai_available());
     view! {
         <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
                 match note.await {
-                    Ok(note) => view! { <NoteView note/> }.into_any(),
+                    Ok(note) => {
+                        let note_id = note.id;
+                        let answers = answers.await.unwrap_or_default();
+                        let available = available.await.unwrap_or(false);
+                        view! {
+                            <NoteView note/>
+                            <crate::pages::ai::AskPanel note_id answers available/>
+                        }
+                        .into_any()
+                    }
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}

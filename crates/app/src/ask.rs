@@ -1,0 +1,136 @@
+//! "Ask about this note" from the browser: the answer appears as the model writes it.
+//!
+//! The streaming route (`POST /api/v1/notes/{id}/ask`) answers Server-Sent Events to a POST, which
+//! `EventSource` cannot send; `XMLHttpRequest` hands over the response text as it grows
+//! (`progress` events), so the events are read from it as they arrive, with nothing added to the
+//! bundle beyond what uploads use already.
+
+use api::ApiError;
+use api::ai::NoteAnswer;
+use api::ids::NoteId;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// What the stream said at its end.
+#[derive(Default)]
+struct Ending {
+    answer: Option<String>,
+    error: Option<String>,
+}
+
+/// Reads the complete events in `text` from byte `from` on; answers where the next unread event
+/// starts.
+fn read_events(
+    text: &str,
+    from: usize,
+    on_text: &dyn Fn(String),
+    ending: &RefCell<Ending>,
+) -> usize {
+    let mut at = from;
+    while let Some(end) = text.get(at..).and_then(|rest| rest.find("\n\n")) {
+        let block = &text[at..at + end];
+        at += end + 2;
+        let mut name = "";
+        let mut data = String::new();
+        for line in block.lines() {
+            if let Some(value) = line.strip_prefix("event:") {
+                name = value.trim();
+            } else if let Some(value) = line.strip_prefix("data:") {
+                data.push_str(value.strip_prefix(' ').unwrap_or(value));
+            }
+        }
+        match name {
+            "text" => {
+                if let Ok(piece) = serde_json::from_str::<serde_json::Value>(&data)
+                    && let Some(piece) = piece.get("text").and_then(|t| t.as_str())
+                {
+                    on_text(piece.to_owned());
+                }
+            }
+            "answer" => ending.borrow_mut().answer = Some(data),
+            "error" => ending.borrow_mut().error = Some(data),
+            _ => {}
+        }
+    }
+    at
+}
+
+/// Asks `question` about the note; `on_text` gets each piece of the answer as it comes. Resolves
+/// with the stored answer (answered or failed), or the error that stopped it before a model was
+/// asked.
+pub async fn ask(
+    note: NoteId,
+    question: String,
+    on_text: impl Fn(String) + 'static,
+) -> Result<NoteAnswer, ApiError> {
+    use leptos::wasm_bindgen::JsCast;
+    use leptos::wasm_bindgen::closure::Closure;
+    use leptos::web_sys::XmlHttpRequest;
+
+    let failed = |_| ApiError::Unavailable {
+        service: "the browser's request".into(),
+        retry_after_secs: None,
+    };
+    let xhr = XmlHttpRequest::new().map_err(failed)?;
+    xhr.open("POST", &format!("/api/v1/notes/{note}/ask"))
+        .map_err(failed)?;
+    xhr.set_request_header("content-type", "application/json")
+        .map_err(failed)?;
+    let read_up_to = Rc::new(Cell::new(0usize));
+    let ending = Rc::new(RefCell::new(Ending::default()));
+    let on_text: Rc<dyn Fn(String)> = Rc::new(on_text);
+    let on_progress = {
+        let (xhr, read_up_to, ending, on_text) = (
+            xhr.clone(),
+            read_up_to.clone(),
+            ending.clone(),
+            on_text.clone(),
+        );
+        Closure::<dyn FnMut()>::new(move || {
+            if xhr.status().unwrap_or(0) != 200 {
+                return;
+            }
+            let text = xhr.response_text().ok().flatten().unwrap_or_default();
+            read_up_to.set(read_events(&text, read_up_to.get(), &*on_text, &ending));
+        })
+    };
+    xhr.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
+    let (done, finished) = futures_channel::oneshot::channel::<()>();
+    let mut done = Some(done);
+    let on_end = Closure::<dyn FnMut()>::new(move || {
+        if let Some(done) = done.take() {
+            let _ = done.send(());
+        }
+    });
+    xhr.set_onloadend(Some(on_end.as_ref().unchecked_ref()));
+    let body = serde_json::json!({ "question": question }).to_string();
+    xhr.send_with_opt_str(Some(&body)).map_err(failed)?;
+    let _ = finished.await;
+    xhr.set_onprogress(None);
+    xhr.set_onloadend(None);
+    let status = xhr.status().unwrap_or(0);
+    let text = xhr.response_text().ok().flatten().unwrap_or_default();
+    match status {
+        200 => {
+            read_events(&text, read_up_to.get(), &*on_text, &ending);
+            let ending = ending.take();
+            match (ending.answer, ending.error) {
+                (Some(answer), _) => serde_json::from_str(&answer).map_err(|_| ApiError::Internal),
+                (None, Some(error)) => {
+                    Err(serde_json::from_str(&error).unwrap_or(ApiError::Internal))
+                }
+                (None, None) => Err(ApiError::Unavailable {
+                    service: "the server (the answer was cut off; it is kept on the note when it \
+                              arrives)"
+                        .into(),
+                    retry_after_secs: None,
+                }),
+            }
+        }
+        0 => Err(ApiError::Unavailable {
+            service: "the server (the connection was cut off)".into(),
+            retry_after_secs: None,
+        }),
+        _ => Err(serde_json::from_str(&text).unwrap_or(ApiError::Internal)),
+    }
+}

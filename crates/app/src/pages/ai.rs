@@ -1,0 +1,473 @@
+//! `/ai`: the team's AI providers (their state, spend this month, test connection), the chain its
+//! questions go down and its monthly budget; the model picker used wherever a model is chosen; and
+//! "Ask about this note".
+
+use crate::browser;
+use crate::components::{Call, ErrorNote, Field, Loading, form_level};
+use crate::root::{RequireSession, SessionCtx};
+use crate::rpc::{
+    clear_ai_provider, get_ai_settings, list_ai_models, list_ai_providers, remove_ai_provider,
+    save_ai_provider, set_ai_settings, test_ai_provider,
+};
+use api::ApiError;
+use api::ai::{
+    AiProvider, AiProviderForm, AiSettings, AiSettingsForm, AnswerStatus, Attempt, ModelChoice,
+    NoteAnswer, ProviderKind,
+};
+use api::ids::NoteId;
+use leptos::prelude::*;
+
+/// US dollars, to the cent, or to the millionth below a cent (integer formatting only: the bundle
+/// carries no float formatting).
+pub fn usd(amount: f64) -> String {
+    let micros = (amount.max(0.0) * 1_000_000.0 + 0.5) as u64;
+    if micros == 0 || micros >= 10_000 {
+        let cents = (micros + 5_000) / 10_000;
+        format!("${}.{:02}", cents / 100, cents % 100)
+    } else {
+        format!("$0.{micros:06}")
+    }
+}
+
+/// A token count as people read it: 950, 128k, 1M.
+fn tokens(n: u32) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=999_999 => format!("{}k", n / 1000),
+        _ => format!("{}M", n / 1_000_000),
+    }
+}
+
+/// Milliseconds as "850 ms" or "2.4 s".
+fn duration(ms: u32) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else {
+        format!("{}.{} s", ms / 1000, (ms % 1000) / 100)
+    }
+}
+
+/// The providers, the chain and the budget; owners and admins change them.
+#[component]
+pub fn AiPage() -> impl IntoView {
+    let ctx = expect_context::<SessionCtx>();
+    let providers = Resource::new(|| (), |_| list_ai_providers());
+    let settings = Resource::new(|| (), |_| get_ai_settings());
+    let models = Resource::new(|| (), |_| list_ai_models());
+    view! {
+        <RequireSession>
+            <section class="page narrow ai-page">
+                <h1>"AI"</h1>
+                <Transition fallback=|| view! { <Loading/> }>
+                    {move || Suspend::new(async move {
+                        let manager = match ctx.session.await {
+                            Ok(Some(session)) => session.active().is_some_and(|t| t.role.manages_members()),
+                            _ => false,
+                        };
+                        let list = match providers.await {
+                            Ok(list) => list,
+                            Err(error) => return view! { <ErrorNote error/> }.into_any(),
+                        };
+                        let settings = settings.await.unwrap_or_default();
+                        let models = models.await.unwrap_or_default();
+                        let empty = list.is_empty();
+                        view! {
+                            <p class="muted">
+                                "Questions go down a chain of models: when one provider is out of credit, refuses the key, is down or gives an empty answer, the next is asked at once, and every attempt is kept."
+                            </p>
+                            {empty.then(|| view! {
+                                <div class="empty" id="no-providers">
+                                    <p><strong>"No AI provider yet."</strong>" Add one below: OpenAI, Anthropic, Gemini or OpenRouter with an API key, or a server on your own machine with no key at all."</p>
+                                    <p class="muted">"A local llama.cpp server (llama-server) listens on http://127.0.0.1:8080/v1, Ollama on http://127.0.0.1:11434/v1: pick its kind, keep the address, and list the model it serves."</p>
+                                </div>
+                            })}
+                            <ul class="providers" aria-label="Providers">
+                                {list.into_iter().map(|provider| view! {
+                                    <ProviderCard provider manager/>
+                                }).collect_view()}
+                            </ul>
+                            {manager.then(|| view! {
+                                <h2>"Add a provider"</h2>
+                                <ProviderForm/>
+                            })}
+                            <h2>"Chain and budget"</h2>
+                            <ChainForm settings models manager/>
+                        }
+                        .into_any()
+                    })}
+                </Transition>
+            </section>
+        </RequireSession>
+    }
+}
+
+/// One provider: its state, spend and models; test connection, clear, remove.
+#[island]
+fn ProviderCard(provider: AiProvider, manager: bool) -> impl IntoView {
+    let id = provider.id;
+    let test = Call::<Attempt>::new();
+    let clear = Call::<AiProvider>::new();
+    let remove = Call::<()>::new();
+    let healthy = provider.state() == "healthy";
+    let name = provider.name.clone();
+    let tested = move || {
+        test.value().get().map(|answer| match answer {
+            Ok(attempt) => match attempt.class {
+                None => view! {
+                    <p class="success" role="status">{format!("Connected: {} answered in {}.", attempt.model, duration(attempt.latency_ms))}</p>
+                }
+                .into_any(),
+                Some(class) => view! {
+                    <p class="error" role="alert">{format!("{}: {}", class.label(), attempt.error.unwrap_or_default())}</p>
+                }
+                .into_any(),
+            },
+            Err(error) => view! { <ErrorNote error/> }.into_any(),
+        })
+    };
+    view! {
+        <li class="provider" class:unhealthy=!healthy data-provider=provider.name.clone()>
+            <div class="provider-head">
+                <strong>{provider.name.clone()}</strong>
+                <span class="badge">{provider.kind.label()}</span>
+                <span class=if healthy { "badge state-ok" } else { "badge state-bad" }>{provider.state()}</span>
+            </div>
+            <p class="mono small muted">{provider.base_url.clone()}</p>
+            <p class="small">
+                {match &provider.key_set_at {
+                    Some(at) => format!("Key set on {}", at.get(..10).unwrap_or(at)),
+                    None => "No key".to_owned(),
+                }}
+                {format!(" · Models: {}", provider.models.join(", "))}
+                {format!(" · Spent this month: {}", usd(provider.spent_this_month_usd))}
+            </p>
+            {provider.last_error.clone().filter(|_| !healthy).map(|error| view! { <p class="small error">{format!("Last error: {error}")}</p> })}
+            {manager.then(|| view! {
+                <div class="actions">
+                    <button class="button small" disabled=move || test.pending().get()
+                        on:click=move |_| test.dispatch(test_ai_provider(id))>
+                        {move || if test.pending().get() { "Testing…" } else { "Test connection" }}
+                    </button>
+                    {(!healthy).then(|| view! {
+                        <button class="button ghost small" disabled=move || clear.pending().get()
+                            on:click=move |_| clear.dispatch_then(clear_ai_provider(id), |_| browser::reload())>
+                            "Mark as working again"
+                        </button>
+                    })}
+                    <button class="button danger small" disabled=move || remove.pending().get()
+                        on:click=move |_| {
+                            if browser::confirm(&format!("Remove the provider {name}? Chains that use it stop asking it.")) {
+                                remove.dispatch_then(remove_ai_provider(id), |_| browser::reload());
+                            }
+                        }>
+                        "Remove"
+                    </button>
+                </div>
+            })}
+            {tested}
+            {move || clear.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+            {move || remove.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+        </li>
+    }
+}
+
+/// Adds a provider.
+#[island]
+fn ProviderForm() -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let kind = RwSignal::new(ProviderKind::OpenAi.as_str().to_owned());
+    let base_url = RwSignal::new(String::new());
+    let api_key = RwSignal::new(String::new());
+    let models = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<ApiError>);
+    let save = Call::<AiProvider>::reporting_to(error);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let form = AiProviderForm {
+            name: name.get(),
+            kind: kind.get(),
+            base_url: base_url.get(),
+            api_key: api_key.get(),
+            models: models.get(),
+        };
+        match form.parse() {
+            Ok(_) => {
+                error.set(None);
+                save.dispatch_then(save_ai_provider(None, form), |_| browser::reload());
+            }
+            Err(e) => error.set(Some(e)),
+        }
+    };
+    let placeholder = move || {
+        ProviderKind::parse(&kind.get())
+            .and_then(ProviderKind::default_base_url)
+            .unwrap_or("https://llm.example.com/v1")
+    };
+    view! {
+        <form class="card-form provider-form" on:submit=submit novalidate>
+            <div class="row">
+                <Field name="name" label="Name" value=name error required=true hint="Names it in chains: name/model."/>
+                <div class="field">
+                    <label for="kind">"Kind"</label>
+                    <select id="kind" name="kind" on:change=move |ev| kind.set(event_target_value(&ev))>
+                        {ProviderKind::ALL.into_iter().map(|k| view! {
+                            <option value=k.as_str() selected=k == ProviderKind::OpenAi>{k.label()}</option>
+                        }).collect_view()}
+                    </select>
+                </div>
+            </div>
+            <div class="field">
+                <label for="base_url">"API address"</label>
+                <input id="base_url" name="base_url" type="url" bind:value=base_url placeholder=placeholder/>
+                <small class="hint">"Empty: the kind's usual address, shown greyed."</small>
+            </div>
+            <Field name="api_key" label="API key" kind="password" value=api_key error autocomplete="new-password"
+                hint="Stored encrypted and never shown again. Local servers need none."/>
+            <div class="field">
+                <label for="models">"Models"</label>
+                <textarea id="models" name="models" rows="2" bind:value=models placeholder="gpt-4o-mini"></textarea>
+                <small class="hint">"The model ids to use, one per line."</small>
+            </div>
+            {move || error.get().filter(|e| form_level(e, &["name", "api_key"])).map(|error| view! { <ErrorNote error/> })}
+            <button type="submit" class="button primary" disabled=move || save.pending().get()>"Add provider"</button>
+        </form>
+    }
+}
+
+/// One model picker for every place a model is chosen: grouped by provider, with price per
+/// million tokens in and out, context window, vision and "fast"; a provider that is out of credit
+/// or cooling down is offered greyed out, saying why.
+#[component]
+pub fn ModelPicker(
+    /// The models to offer.
+    models: Vec<ModelChoice>,
+    /// Gets `provider/model` when one is picked.
+    on_pick: Callback<String>,
+    /// The select's id.
+    id: &'static str,
+) -> impl IntoView {
+    let mut groups: Vec<(String, Vec<ModelChoice>)> = Vec::new();
+    for model in models {
+        match groups.iter_mut().find(|(name, _)| *name == model.provider) {
+            Some((_, list)) => list.push(model),
+            None => groups.push((model.provider.clone(), vec![model])),
+        }
+    }
+    view! {
+        <select id=id class="model-picker" on:change=move |ev| {
+            let value = event_target_value(&ev);
+            if !value.is_empty() {
+                on_pick.run(value);
+            }
+        }>
+            <option value="" selected=true>"Choose a model…"</option>
+            {groups.into_iter().map(|(provider, list)| view! {
+                <optgroup label=provider.clone()>
+                    {list.into_iter().map(|m| {
+                        let mut label = format!(
+                            "{} — {} in / {} out per 1M · {} context",
+                            m.model, usd(m.price_in), usd(m.price_out), tokens(m.context_window)
+                        );
+                        if m.vision { label.push_str(" · vision"); }
+                        if m.fast { label.push_str(" · fast"); }
+                        if let Some(why) = &m.unavailable { label.push_str(&format!(" ({why})")); }
+                        view! {
+                            <option value=format!("{}/{}", m.provider, m.model) disabled=m.unavailable.is_some()>{label}</option>
+                        }
+                    }).collect_view()}
+                </optgroup>
+            }).collect_view()}
+        </select>
+    }
+}
+
+/// The chain (ordered, built with the picker), whether a refusal falls over, and the budget.
+#[island]
+fn ChainForm(settings: AiSettings, models: Vec<ModelChoice>, manager: bool) -> impl IntoView {
+    let chain = RwSignal::new(settings.chain.clone());
+    let fall_over = RwSignal::new(settings.fall_over_on_refusal);
+    let budget = RwSignal::new(
+        settings
+            .monthly_budget_usd
+            .map(|b| usd(b).trim_start_matches('$').to_owned())
+            .unwrap_or_default(),
+    );
+    let error = RwSignal::new(None::<ApiError>);
+    let save = Call::<AiSettings>::reporting_to(error);
+    let spent = usd(settings.spent_this_month_usd);
+    let limit = settings.monthly_budget_usd.map(usd);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let form = AiSettingsForm {
+            chain: chain.get().join("\n"),
+            fall_over_on_refusal: fall_over.get(),
+            monthly_budget_usd: budget.get(),
+        };
+        match form.parse() {
+            Ok(_) => save.dispatch_then(set_ai_settings(form), |_| browser::reload()),
+            Err(e) => error.set(Some(e)),
+        }
+    };
+    let shift = move |from: usize, to: usize| {
+        chain.update(|steps| {
+            if from < steps.len() && to < steps.len() {
+                steps.swap(from, to);
+            }
+        });
+    };
+    view! {
+        <form class="card-form chain-form" on:submit=submit novalidate>
+            <p class="small">
+                {match limit {
+                    Some(limit) => format!("Spent this month: {spent} of {limit}."),
+                    None => format!("Spent this month: {spent}. No monthly limit."),
+                }}
+            </p>
+            <ol class="chain" aria-label="Chain">
+                {move || {
+                    let steps = chain.get();
+                    let last = steps.len().saturating_sub(1);
+                    if steps.is_empty() {
+                        return view! { <li class="muted">"No chain set: each provider's first model is asked, in name order."</li> }.into_any();
+                    }
+                    steps.into_iter().enumerate().map(|(n, step)| view! {
+                        <li>
+                            <span class="mono">{step}</span>
+                            {manager.then(|| view! {
+                                <span class="actions">
+                                    <button type="button" class="button ghost small" disabled=n == 0 aria-label="Move up"
+                                        on:click=move |_| shift(n, n.saturating_sub(1))>"↑"</button>
+                                    <button type="button" class="button ghost small" disabled=n == last aria-label="Move down"
+                                        on:click=move |_| shift(n, n + 1)>"↓"</button>
+                                    <button type="button" class="button ghost small" aria-label="Remove from the chain"
+                                        on:click=move |_| chain.update(|steps| { steps.remove(n); })>"✕"</button>
+                                </span>
+                            })}
+                        </li>
+                    }).collect_view().into_any()
+                }}
+            </ol>
+            {manager.then(|| view! {
+                <div class="field">
+                    <label for="add-model">"Add a model to the chain"</label>
+                    <ModelPicker models=models.clone() id="add-model"
+                        on_pick=Callback::new(move |step: String| chain.update(|steps| {
+                            if !steps.contains(&step) { steps.push(step); }
+                        }))/>
+                </div>
+                <label class="check">
+                    <input type="checkbox" id="fall_over_on_refusal" prop:checked=move || fall_over.get()
+                        on:change=move |ev| fall_over.set(event_target_checked(&ev))/>
+                    " When a model refuses the content, ask the next one (off: the question fails with the refusal)"
+                </label>
+                <Field name="monthly_budget_usd" label="Monthly budget (USD)" value=budget error
+                    hint="Empty: no limit. A question whose worst case would pass it is refused before it is sent."/>
+                {move || error.get().filter(|e| form_level(e, &["monthly_budget_usd"])).map(|error| view! { <ErrorNote error/> })}
+                <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save chain and budget"</button>
+            })}
+        </form>
+    }
+}
+
+/// An answer's line of figures: the failover trail, tokens, cost, time.
+fn answer_meta(answer: &NoteAnswer) -> String {
+    let mut meta = api::ai::trail(&answer.attempts);
+    meta.push_str(&format!(
+        " · {} + {} tokens · {}",
+        answer.tokens_in,
+        answer.tokens_out,
+        usd(answer.cost_usd)
+    ));
+    if let Some(ms) = answer.duration_ms {
+        meta.push_str(&format!(" · {}", duration(ms)));
+    }
+    meta
+}
+
+/// One kept answer.
+#[component]
+fn AnswerView(answer: NoteAnswer) -> impl IntoView {
+    let failed = answer.status == AnswerStatus::Failed;
+    let meta = answer_meta(&answer);
+    view! {
+        <li class="answer" class:failed=failed>
+            <p class="question"><strong>"Q: "</strong>{answer.question.clone()}</p>
+            {match answer.status {
+                AnswerStatus::Answered => view! { <p class="answer-text">{answer.answer.clone().unwrap_or_default()}</p> }.into_any(),
+                AnswerStatus::Failed => view! { <p class="error answer-text">{format!("No answer: {}", answer.error.clone().unwrap_or_default())}</p> }.into_any(),
+                AnswerStatus::Running => view! { <p class="muted answer-text">"Being answered…"</p> }.into_any(),
+            }}
+            <p class="small muted trail">{meta}</p>
+        </li>
+    }
+}
+
+/// "Ask about this note": the question goes down the team's chain with the note's text and images;
+/// the answer appears as it is written, then stays on the note with its trail.
+#[island]
+pub fn AskPanel(note_id: NoteId, answers: Vec<NoteAnswer>, available: bool) -> impl IntoView {
+    let question = RwSignal::new(String::new());
+    let streaming = RwSignal::new(String::new());
+    let asking = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let answers = RwSignal::new(answers);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = question.get();
+        if let Err(e) = api::ai::parse_question(&text) {
+            error.set(Some(e));
+            return;
+        }
+        error.set(None);
+        streaming.set(String::new());
+        asking.set(true);
+        #[cfg(feature = "hydrate")]
+        leptos::task::spawn_local(async move {
+            let answer = crate::ask::ask(note_id, text, move |piece| {
+                streaming.update(|s| s.push_str(&piece));
+            })
+            .await;
+            match answer {
+                Ok(answer) => {
+                    answers.update(|list| list.insert(0, answer));
+                    question.set(String::new());
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            streaming.set(String::new());
+            asking.set(false);
+        });
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (note_id, text);
+    };
+    view! {
+        <section class="ask" aria-label="Ask about this note">
+            <h3>"Ask about this note"</h3>
+            {if available {
+                view! {
+                    <form class="ask-form" on:submit=submit novalidate>
+                        <label class="visually-hidden" for="question">"Question"</label>
+                        <textarea id="question" name="question" rows="2" bind:value=question
+                            placeholder="What does the error in the screenshots mean?"></textarea>
+                        <button type="submit" class="button primary" disabled=move || asking.get()>
+                            {move || if asking.get() { "Asking…" } else { "Ask" }}
+                        </button>
+                    </form>
+                }.into_any()
+            } else {
+                view! {
+                    <p class="empty">"No AI provider is set up for this team yet. An owner or admin adds one on the "<a href="/ai">"AI page"</a>"; a local llama.cpp or Ollama server works too."</p>
+                }.into_any()
+            }}
+            {move || error.get().map(|error| view! { <ErrorNote error/> })}
+            {move || asking.get().then(|| view! {
+                <div class="answer streaming" aria-live="polite">
+                    <p class="answer-text">{move || streaming.get()}</p>
+                </div>
+            })}
+            <ul class="answers" aria-label="Answers">
+                {move || answers.get().into_iter().map(|answer| view! { <AnswerView answer/> }).collect_view()}
+            </ul>
+        </section>
+    }
+}
