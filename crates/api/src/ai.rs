@@ -352,6 +352,82 @@ impl AiProviderForm {
     }
 }
 
+/// A model a team added to one of its providers because the catalog lacks it: what the catalog
+/// would say of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomModel {
+    /// The provider's id for it.
+    pub id: String,
+    /// Context window, in tokens.
+    pub context_window: u32,
+    /// USD per million prompt tokens.
+    pub price_in: f64,
+    /// USD per million completion tokens.
+    pub price_out: f64,
+    /// Reads images.
+    pub vision: bool,
+}
+
+/// What the "add a model" form sends.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CustomModelForm {
+    /// Model id.
+    pub id: String,
+    /// Context window in tokens.
+    pub context_window: String,
+    /// USD per million prompt tokens.
+    pub price_in: String,
+    /// USD per million completion tokens.
+    pub price_out: String,
+    /// Reads images.
+    pub vision: bool,
+}
+
+impl CustomModelForm {
+    /// Checks every field.
+    pub fn parse(&self) -> Result<CustomModel, crate::ApiError> {
+        let id = self.id.trim();
+        if id.is_empty()
+            || id.len() > 200
+            || id.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(crate::ApiError::invalid(
+                "model_id",
+                "is the provider's id for the model, without spaces",
+            ));
+        }
+        let context_window = match self
+            .context_window
+            .trim()
+            .replace(['_', ','], "")
+            .parse::<u32>()
+        {
+            Ok(n) if (1..=10_000_000).contains(&n) => n,
+            _ => {
+                return Err(crate::ApiError::invalid(
+                    "context_window",
+                    "must be a number of tokens, such as 128000",
+                ));
+            }
+        };
+        let price =
+            |field: &str, text: &str| match text.trim().trim_start_matches('$').parse::<f64>() {
+                Ok(usd) if usd.is_finite() && (0.0..=10_000.0).contains(&usd) => Ok(usd),
+                _ => Err(crate::ApiError::invalid(
+                    field,
+                    "must be US dollars per million tokens, such as 0.15 (0 for a free model)",
+                )),
+            };
+        Ok(CustomModel {
+            id: id.to_owned(),
+            context_window,
+            price_in: price("price_in", &self.price_in)?,
+            price_out: price("price_out", &self.price_out)?,
+            vision: self.vision,
+        })
+    }
+}
+
 /// A team's provider as shown: never its key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AiProvider {
@@ -367,6 +443,9 @@ pub struct AiProvider {
     pub key_set_at: Option<String>,
     /// Enabled models.
     pub models: Vec<String>,
+    /// Models the team added that the catalog lacks.
+    #[serde(default)]
+    pub custom_models: Vec<CustomModel>,
     /// Out of credit since (RFC 3339).
     pub out_of_credit_since: Option<String>,
     /// Its key was refused since (RFC 3339).
@@ -593,6 +672,7 @@ mod tests {
             base_url: String::new(),
             key_set_at: None,
             models: Vec::new(),
+            custom_models: Vec::new(),
             out_of_credit_since: Some("2026-11-30T02:49:19.502781+00:00".into()),
             key_refused_since: None,
             cooling_until: None,

@@ -30,6 +30,8 @@ pub struct AiConfig {
     pub catalog: Arc<Catalog>,
     /// Timeouts and retries.
     pub settings: llm::RouterSettings,
+    /// The HTTP client every router of this process shares.
+    pub transport: llm::Transport,
     /// The instance-wide providers, if configured.
     pub instance: Option<Arc<InstanceAi>>,
 }
@@ -72,6 +74,32 @@ fn to_utc(at: Option<SystemTime>) -> Option<chrono::DateTime<chrono::Utc>> {
     at.map(chrono::DateTime::<chrono::Utc>::from)
 }
 
+/// The catalog with the models a team added to its providers.
+pub fn team_catalog<'a>(
+    base: &Catalog,
+    added: impl IntoIterator<Item = (api::ai::ProviderKind, &'a [api::ai::CustomModel])>,
+) -> Catalog {
+    let mut catalog = base.clone();
+    for (kind, models) in added {
+        for model in models {
+            catalog = catalog.with(llm::ModelInfo {
+                provider: kind,
+                id: model.id.clone(),
+                context_window: model.context_window,
+                max_output: model.context_window,
+                price_in: model.price_in,
+                price_out: model.price_out,
+                price_source: "added by the team".into(),
+                price_date: String::new(),
+                vision: model.vision,
+                fast: false,
+                embedding_dimensions: None,
+            });
+        }
+    }
+    catalog
+}
+
 /// The team's router, chain and budget.
 pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiError> {
     let providers = domain::ai::callable_providers(tx, &state.secrets).await?;
@@ -106,6 +134,12 @@ pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiEr
             .map_err(|reason| ApiError::invalid("chain", reason))?
     };
     chain.fall_over_on_refusal = settings.fall_over_on_refusal;
+    let catalog = team_catalog(
+        &state.ai.catalog,
+        providers
+            .iter()
+            .map(|p| (p.kind, p.custom_models.as_slice())),
+    );
     let states: Vec<(String, ProviderState)> = providers
         .iter()
         .map(|p| (p.name.clone(), p.state.clone()))
@@ -119,9 +153,10 @@ pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiEr
             api_key: p.api_key,
         })
         .collect();
-    let router = Router::new(
+    let router = Router::over(
+        &state.ai.transport,
         configs,
-        (*state.ai.catalog).clone(),
+        catalog,
         state.ai.settings.clone(),
     )
     .map_err(|e| ApiError::invalid("name", e.to_string()))?;

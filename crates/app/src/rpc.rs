@@ -766,6 +766,12 @@ pub async fn list_ai_models() -> Result<Vec<api::ai::ModelChoice>, ApiError> {
     let tx = session_cookie::require_tenant().await?;
     let providers = domain::ai::list_providers(&tx).await?;
     tx.end_read();
+    let catalog = crate::ai::team_catalog(
+        &state.ai.catalog,
+        providers
+            .iter()
+            .map(|p| (p.kind, p.custom_models.as_slice())),
+    );
     let mut choices = Vec::new();
     for provider in &providers {
         let unavailable = match provider.state().as_str() {
@@ -773,7 +779,7 @@ pub async fn list_ai_models() -> Result<Vec<api::ai::ModelChoice>, ApiError> {
             state => Some(state.to_owned()),
         };
         for model in &provider.models {
-            let info = state.ai.catalog.get_or_unknown(provider.kind, model);
+            let info = catalog.get_or_unknown(provider.kind, model);
             choices.push(api::ai::ModelChoice {
                 provider: provider.name.clone(),
                 provider_kind: provider.kind,
@@ -813,4 +819,18 @@ pub async fn ai_available() -> Result<bool, ApiError> {
     let tx = session_cookie::require_tenant().await?;
     let own = !domain::ai::list_providers(&tx).await?.is_empty();
     Ok(own || state.ai.instance.is_some())
+}
+
+/// Adds a model the catalog lacks to a provider, with its context window and prices, and enables
+/// it (owners and admins).
+#[server(prefix = "/api/v1", endpoint = "add_ai_model", input = Json, output = Json)]
+pub async fn add_ai_model(
+    provider_id: api::ids::AiProviderId,
+    form: api::ai::CustomModelForm,
+) -> Result<api::ai::AiProvider, ApiError> {
+    let model = form.parse()?;
+    let tx = session_cookie::require_tenant().await?;
+    let provider = domain::ai::add_custom_model(&tx, provider_id, &model).await?;
+    tx.commit().await?;
+    Ok(provider)
 }

@@ -7,8 +7,8 @@ use crate::audit::{self, AuditAction};
 use crate::secrets::{Sealed, SecretKeys};
 use crate::{DomainError, TenantTxn};
 use api::ai::{
-    AiProvider, AiSettings, AnswerStatus, Attempt, FailureClass, NoteAnswer, ProviderKind,
-    ValidAiProvider,
+    AiProvider, AiSettings, AnswerStatus, Attempt, CustomModel, FailureClass, NoteAnswer,
+    ProviderKind, ValidAiProvider,
 };
 use api::ids::{AiProviderId, NoteAnswerId, NoteId, UserId};
 use chrono::{DateTime, FixedOffset, Utc};
@@ -41,6 +41,8 @@ pub struct CallableProvider {
     pub api_key: Option<SecretString>,
     /// Enabled models.
     pub models: Vec<String>,
+    /// Models the team added that the catalog lacks.
+    pub custom_models: Vec<CustomModel>,
     /// Its state.
     pub state: ProviderState,
 }
@@ -65,7 +67,7 @@ fn tenant(tx: &TenantTxn) -> Value {
 }
 
 const SELECT_PROVIDERS: &str = "SELECT p.id, p.name, p.kind, p.base_url, p.key_id, p.sealed_key,
-        p.models, p.out_of_credit_since, p.key_refused_since, p.cooling_until, p.last_error,
+        p.models, p.custom_models, p.out_of_credit_since, p.key_refused_since, p.cooling_until, p.last_error,
         p.updated_at,
         coalesce((SELECT sum(a.cost_usd) FROM ai_attempts a
                    WHERE a.tenant_id = p.tenant_id AND a.provider = p.name
@@ -102,12 +104,63 @@ fn to_provider(row: &QueryResult) -> Result<AiProvider, DomainError> {
             None => None,
         },
         models: row.try_get("", "models")?,
+        custom_models: custom_models(row)?,
         out_of_credit_since: rfc3339(row, "out_of_credit_since")?,
         key_refused_since: rfc3339(row, "key_refused_since")?,
         cooling_until: rfc3339(row, "cooling_until")?,
         last_error: row.try_get("", "last_error")?,
         spent_this_month_usd: row.try_get("", "spent")?,
     })
+}
+
+fn custom_models(row: &QueryResult) -> Result<Vec<CustomModel>, DomainError> {
+    let value: serde_json::Value = row.try_get("", "custom_models")?;
+    Ok(serde_json::from_value(value).unwrap_or_default())
+}
+
+/// Adds a model the catalog lacks to a provider (or replaces the one of that id), and enables it.
+/// Owners and admins only.
+pub async fn add_custom_model(
+    tx: &TenantTxn,
+    id: AiProviderId,
+    model: &CustomModel,
+) -> Result<AiProvider, DomainError> {
+    require_admin(tx)?;
+    let provider = get_provider(tx, id).await?;
+    let mut models: Vec<CustomModel> = provider
+        .custom_models
+        .into_iter()
+        .filter(|m| m.id != model.id)
+        .collect();
+    models.push(model.clone());
+    let mut enabled = provider.models;
+    if !enabled.contains(&model.id) {
+        enabled.push(model.id.clone());
+    }
+    let custom = serde_json::to_value(&models)
+        .map_err(|e| DomainError::Internal(format!("custom models: {e}")))?;
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE ai_providers SET custom_models = $3, models = $4, updated_at = now()
+              WHERE id = $1 AND tenant_id = $2",
+            [
+                id.into_uuid().into(),
+                tenant(tx),
+                custom.into(),
+                enabled.into(),
+            ],
+        ))
+        .await?;
+    audit::record(
+        tx.txn(),
+        tx.ctx(),
+        AuditAction::AiProviderSet,
+        id.into_uuid(),
+        serde_json::json!({"name": provider.name, "model_added": model.id}),
+    )
+    .await?;
+    get_provider(tx, id).await
 }
 
 /// The team's providers, never their keys.
@@ -365,6 +418,7 @@ pub async fn callable_providers(
                 base_url: row.try_get("", "base_url")?,
                 api_key,
                 models: row.try_get("", "models")?,
+                custom_models: custom_models(row)?,
                 state: ProviderState {
                     out_of_credit_since: utc(row, "out_of_credit_since")?,
                     key_refused_since: utc(row, "key_refused_since")?,

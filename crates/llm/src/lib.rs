@@ -5,6 +5,8 @@ pub mod classify;
 pub mod router;
 mod transport;
 
+pub use transport::Transport;
+
 pub use catalog::{Catalog, ModelInfo};
 pub use router::{
     Answer, Budget, CallFailed, Chain, ChainStep, ChatRequest, Embedded, Health, ImageInput,

@@ -265,6 +265,16 @@ impl Router {
     ) -> Result<Self, RouterError> {
         let transport = Transport::new(settings.connect_timeout)
             .map_err(|e| RouterError::Http(e.to_string()))?;
+        Self::over(&transport, providers, catalog, settings)
+    }
+
+    /// [`Router::new`] over a transport shared with other routers.
+    pub fn over(
+        transport: &Transport,
+        providers: Vec<ProviderConfig>,
+        catalog: Catalog,
+        settings: RouterSettings,
+    ) -> Result<Self, RouterError> {
         let mut built = HashMap::new();
         for config in providers {
             let valid_name = !config.name.is_empty()

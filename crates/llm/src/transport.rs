@@ -14,14 +14,16 @@ use std::time::Duration;
 /// Longest error body kept.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
-/// Sends each request once.
+/// Sends each request once. One per process is enough: routers built for each call share it (and
+/// its connection pool and TLS set-up).
 #[derive(Clone, Debug)]
-pub(crate) struct Transport {
+pub struct Transport {
     client: reqwest::Client,
 }
 
 impl Transport {
-    pub(crate) fn new(connect_timeout: Duration) -> Result<Self, reqwest::Error> {
+    /// A transport that gives up connecting after `connect_timeout`.
+    pub fn new(connect_timeout: Duration) -> Result<Self, reqwest::Error> {
         // The ring provider, as for GitHub; installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()

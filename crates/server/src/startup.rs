@@ -363,10 +363,13 @@ fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::A
         ..llm::RouterSettings::default()
     };
     let catalog = llm::Catalog::builtin();
+    let transport =
+        llm::Transport::new(router_settings.connect_timeout).context("the AI HTTP client")?;
     if settings.providers.is_empty() {
         return Ok(app::ai::AiConfig {
             catalog: std::sync::Arc::new(catalog),
             settings: router_settings,
+            transport,
             instance: None,
         });
     }
@@ -417,11 +420,17 @@ fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::A
             );
         }
     }
-    let router = llm::Router::new(providers, catalog.clone(), router_settings.clone())
-        .context("llm.providers")?;
+    let router = llm::Router::over(
+        &transport,
+        providers,
+        catalog.clone(),
+        router_settings.clone(),
+    )
+    .context("llm.providers")?;
     Ok(app::ai::AiConfig {
         catalog: std::sync::Arc::new(catalog),
         settings: router_settings,
+        transport,
         instance: Some(std::sync::Arc::new(app::ai::InstanceAi { router, chain })),
     })
 }

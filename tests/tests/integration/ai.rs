@@ -574,3 +574,99 @@ async fn another_teams_providers_notes_and_answers_are_not_found() {
     assert_eq!(providers.as_array().unwrap().len(), 3);
     assert!(providers.to_string().contains("\"anthropic\""));
 }
+
+#[tokio::test]
+async fn an_admin_adds_a_model_the_catalog_lacks_and_its_prices_count() {
+    let double = LlmDouble::start().await;
+    let app = spawn_app().await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let local = provider(&ada, &double, "local", "llama_cpp", "smollm2-135m").await;
+    let added = ada
+        .ok(
+            "add_ai_model",
+            json!({"provider_id": local["id"], "form": {"id": "qwen2.5-7b", "context_window": "32,768",
+                   "price_in": "0.5", "price_out": "$1.5", "vision": true}}),
+        )
+        .await;
+    assert_eq!(added["models"], json!(["smollm2-135m", "qwen2.5-7b"]));
+    let models = ada.ok("list_ai_models", json!({})).await;
+    let qwen = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["model"] == "qwen2.5-7b")
+        .unwrap();
+    assert_eq!(
+        (
+            &qwen["context_window"],
+            &qwen["price_in"],
+            &qwen["price_out"],
+            &qwen["vision"]
+        ),
+        (&json!(32768), &json!(0.5), &json!(1.5), &json!(true))
+    );
+    ada.ok(
+        "set_ai_settings",
+        json!({"form": {"chain": "local/qwen2.5-7b", "fall_over_on_refusal": false, "monthly_budget_usd": ""}}),
+    )
+    .await;
+    let project = ada
+        .ok(
+            "create_project",
+            json!({"form": {"name": "W", "description": "", "github_repo": "", "github_branch": "", "github_path": ""}}),
+        )
+        .await;
+    let note = ada
+        .ok(
+            "create_note",
+            json!({"project_id": project["id"], "form": {"title": "T", "body": "B"}}),
+        )
+        .await;
+    double.reply("local", Reply::Text("Four words in all.".into()));
+    let answer = ada
+        .ok(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "Why?"}),
+        )
+        .await;
+    assert_eq!(answer["model"], "qwen2.5-7b");
+    let cost = answer["cost_usd"].as_f64().unwrap();
+    assert!(
+        (cost - (12.0 * 0.5 + 4.0 * 1.5) / 1e6).abs() < 1e-9,
+        "{cost}"
+    );
+    for (form, field) in [
+        (
+            json!({"id": "x", "context_window": "lots", "price_in": "0", "price_out": "0", "vision": false}),
+            "context_window",
+        ),
+        (
+            json!({"id": "x", "context_window": "1000", "price_in": "-1", "price_out": "0", "vision": false}),
+            "price_in",
+        ),
+        (
+            json!({"id": "a b", "context_window": "1000", "price_in": "0", "price_out": "0", "vision": false}),
+            "model_id",
+        ),
+    ] {
+        let (status, body) = ada
+            .call(
+                "add_ai_model",
+                json!({"provider_id": local["id"], "form": form}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (422, Some(field)),
+            "{body}"
+        );
+    }
+    let (eve, _) = signed_up(&app, "eve@example.com", "Eve's").await;
+    let (status, _) = eve
+        .call(
+            "add_ai_model",
+            json!({"provider_id": local["id"], "form": {"id": "x", "context_window": "1000", "price_in": "0", "price_out": "0", "vision": false}}),
+        )
+        .await;
+    assert!(matches!(status, 403 | 404), "{status}");
+}

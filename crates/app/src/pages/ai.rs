@@ -6,13 +6,13 @@ use crate::browser;
 use crate::components::{Call, ErrorNote, Field, Loading, form_level};
 use crate::root::{RequireSession, SessionCtx};
 use crate::rpc::{
-    clear_ai_provider, get_ai_settings, list_ai_models, list_ai_providers, remove_ai_provider,
-    save_ai_provider, set_ai_settings, test_ai_provider,
+    add_ai_model, clear_ai_provider, get_ai_settings, list_ai_models, list_ai_providers,
+    remove_ai_provider, save_ai_provider, set_ai_settings, test_ai_provider,
 };
 use api::ApiError;
 use api::ai::{
-    AiProvider, AiProviderForm, AiSettings, AiSettingsForm, AnswerStatus, Attempt, ModelChoice,
-    NoteAnswer, ProviderKind,
+    AiProvider, AiProviderForm, AiSettings, AiSettingsForm, AnswerStatus, Attempt, CustomModelForm,
+    ModelChoice, NoteAnswer, ProviderKind,
 };
 use api::ids::NoteId;
 use leptos::prelude::*;
@@ -164,10 +164,54 @@ fn ProviderCard(provider: AiProvider, manager: bool) -> impl IntoView {
                     </button>
                 </div>
             })}
+            {manager.then(|| view! { <AddModel provider_id=id name=provider.name.clone()/> })}
             {tested}
             {move || clear.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
             {move || remove.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
         </li>
+    }
+}
+
+/// Adds a model the catalog lacks to a provider: its context window and prices, so costs, budgets
+/// and the picker know it.
+#[island]
+fn AddModel(provider_id: api::ids::AiProviderId, name: String) -> impl IntoView {
+    let id = RwSignal::new(String::new());
+    let context_window = RwSignal::new(String::new());
+    let price_in = RwSignal::new(String::new());
+    let price_out = RwSignal::new(String::new());
+    let vision = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let add = Call::<AiProvider>::reporting_to(error);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let form = CustomModelForm {
+            id: id.get(),
+            context_window: context_window.get(),
+            price_in: price_in.get(),
+            price_out: price_out.get(),
+            vision: vision.get(),
+        };
+        match form.parse() {
+            Ok(_) => add.dispatch_then(add_ai_model(provider_id, form), |_| browser::reload()),
+            Err(e) => error.set(Some(e)),
+        }
+    };
+    let field = move |key: &str| format!("{key}-{name}");
+    view! {
+        <details class="add-model">
+            <summary>"Add a model the catalog lacks"</summary>
+            <form class="row" on:submit=submit novalidate>
+                <label>"Model id"<input id=field("model-id") bind:value=id placeholder="qwen2.5-7b-instruct"/></label>
+                <label>"Context (tokens)"<input id=field("model-context") inputmode="numeric" bind:value=context_window placeholder="32768"/></label>
+                <label>"$ in / 1M"<input id=field("model-price-in") inputmode="decimal" bind:value=price_in placeholder="0"/></label>
+                <label>"$ out / 1M"<input id=field("model-price-out") inputmode="decimal" bind:value=price_out placeholder="0"/></label>
+                <label class="check"><input type="checkbox" prop:checked=move || vision.get()
+                    on:change=move |ev| vision.set(event_target_checked(&ev))/>" Reads images"</label>
+                <button type="submit" class="button small" disabled=move || add.pending().get()>"Add model"</button>
+            </form>
+            {move || error.get().map(|error| view! { <ErrorNote error/> })}
+        </details>
     }
 }
 
