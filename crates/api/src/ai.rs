@@ -201,6 +201,7 @@ pub struct Attempt {
     /// Completion tokens.
     pub tokens_out: u32,
     /// US dollars, from the catalog's prices.
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub cost_usd: f64,
     /// From sending to the last byte, in milliseconds.
     pub latency_ms: u32,
@@ -220,8 +221,10 @@ pub struct ModelChoice {
     /// Context window in tokens.
     pub context_window: u32,
     /// USD per million prompt tokens.
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub price_in: f64,
     /// USD per million completion tokens.
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub price_out: f64,
     /// Reads images.
     pub vision: bool,
@@ -361,11 +364,45 @@ pub struct CustomModel {
     /// Context window, in tokens.
     pub context_window: u32,
     /// USD per million prompt tokens.
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub price_in: f64,
     /// USD per million completion tokens.
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub price_out: f64,
     /// Reads images.
     pub vision: bool,
+}
+
+/// How a test connection went, in words written on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionTest {
+    /// `None`: it answered.
+    pub class: Option<FailureClass>,
+    /// The HTTP status, when one came back.
+    pub status: Option<u16>,
+    /// "Connected: gpt-4o-mini answered in 420 ms." or what went wrong.
+    pub message: String,
+}
+
+impl From<&Attempt> for ConnectionTest {
+    fn from(attempt: &Attempt) -> Self {
+        let message = match attempt.class {
+            None => format!(
+                "Connected: {} answered in {} ms.",
+                attempt.model, attempt.latency_ms
+            ),
+            Some(class) => format!(
+                "{}: {}",
+                class.label(),
+                attempt.error.clone().unwrap_or_default()
+            ),
+        };
+        Self {
+            class: attempt.class,
+            status: attempt.status,
+            message,
+        }
+    }
 }
 
 /// What the "add a model" form sends.
@@ -455,6 +492,7 @@ pub struct AiProvider {
     /// The last failure, sanitised.
     pub last_error: Option<String>,
     /// USD spent through it this calendar month (UTC).
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub spent_this_month_usd: f64,
 }
 
@@ -492,8 +530,10 @@ pub struct AiSettings {
     /// Whether a content-policy refusal moves on to the next model.
     pub fall_over_on_refusal: bool,
     /// USD a month; `None`: no limit.
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub monthly_budget_usd: Option<f64>,
     /// USD spent this calendar month (UTC).
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub spent_this_month_usd: f64,
 }
 
@@ -581,6 +621,7 @@ pub struct NoteAnswer {
     /// Completion tokens, all attempts.
     pub tokens_out: u32,
     /// USD, all attempts.
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub cost_usd: f64,
     /// From asking to the answer, in milliseconds.
     pub duration_ms: Option<u32>,
@@ -680,5 +721,151 @@ mod tests {
             spent_this_month_usd: 0.0,
         };
         assert_eq!(provider.state(), "out of credit since 2026-11-30 02:49 UTC");
+    }
+}
+
+/// A model as the picker offers it: `provider/model`, a label with its price per million tokens,
+/// context window, vision and "fast", and whether it can be picked now. Labels are written on the
+/// server, so the browser bundle carries no number formatting or float parsing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelOption {
+    /// The provider's name, to group by.
+    pub provider: String,
+    /// `provider/model`.
+    pub value: String,
+    /// "gpt-4o-mini — $0.15 in / $0.60 out per 1M · 128k context · vision · fast".
+    pub label: String,
+    /// Greyed out (its provider is out of credit or cooling down).
+    pub disabled: bool,
+}
+
+impl From<&ModelChoice> for ModelOption {
+    fn from(m: &ModelChoice) -> Self {
+        let mut label = format!(
+            "{} — {} in / {} out per 1M · {} context",
+            m.model,
+            usd(m.price_in),
+            usd(m.price_out),
+            tokens(m.context_window)
+        );
+        if m.vision {
+            label.push_str(" · vision");
+        }
+        if m.fast {
+            label.push_str(" · fast");
+        }
+        if let Some(why) = &m.unavailable {
+            label.push_str(&format!(" ({why})"));
+        }
+        Self {
+            provider: m.provider.clone(),
+            value: format!("{}/{}", m.provider, m.model),
+            label,
+            disabled: m.unavailable.is_some(),
+        }
+    }
+}
+
+/// A provider as its card shows it (written on the server; never the key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderShown {
+    /// Id.
+    pub id: crate::ids::AiProviderId,
+    /// Name.
+    pub name: String,
+    /// Kind, as people call it.
+    pub kind: String,
+    /// API root.
+    pub base_url: String,
+    /// "Key set on … · Models: … · Spent this month: $…".
+    pub details: String,
+    /// "healthy", "out of credit since …".
+    pub state: String,
+    /// Whether it is healthy.
+    pub healthy: bool,
+    /// The last failure, when it is not healthy.
+    pub last_error: Option<String>,
+}
+
+impl From<&AiProvider> for ProviderShown {
+    fn from(p: &AiProvider) -> Self {
+        let key = match &p.key_set_at {
+            Some(at) => format!("Key set on {}", at.get(..10).unwrap_or(at)),
+            None => "No key".to_owned(),
+        };
+        let state = p.state();
+        Self {
+            id: p.id,
+            name: p.name.clone(),
+            kind: p.kind.label().to_owned(),
+            base_url: p.base_url.clone(),
+            details: format!(
+                "{key} · Models: {} · Spent this month: {}",
+                p.models.join(", "),
+                usd(p.spent_this_month_usd)
+            ),
+            healthy: state == "healthy",
+            last_error: p.last_error.clone().filter(|_| state != "healthy"),
+            state,
+        }
+    }
+}
+
+/// An answer as the note shows it (written on the server).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerShown {
+    /// The question.
+    pub question: String,
+    /// Where it is.
+    pub status: AnswerStatus,
+    /// The answer, or why there is none.
+    pub text: String,
+    /// "Anthropic: out of credit → Gemini: answered · 12 + 15 tokens · $0.000041 · 2.2 s".
+    pub meta: String,
+}
+
+impl From<&NoteAnswer> for AnswerShown {
+    fn from(a: &NoteAnswer) -> Self {
+        let mut meta = trail(&a.attempts);
+        meta.push_str(&format!(
+            " · {} + {} tokens · {}",
+            a.tokens_in,
+            a.tokens_out,
+            usd(a.cost_usd)
+        ));
+        if let Some(ms) = a.duration_ms {
+            meta.push_str(&format!(" · {:.1} s", f64::from(ms) / 1000.0));
+        }
+        Self {
+            question: a.question.clone(),
+            status: a.status,
+            text: match a.status {
+                AnswerStatus::Answered => a.answer.clone().unwrap_or_default(),
+                AnswerStatus::Failed => {
+                    format!("No answer: {}", a.error.clone().unwrap_or_default())
+                }
+                AnswerStatus::Running => "Being answered…".to_owned(),
+            },
+            meta,
+        }
+    }
+}
+
+/// US dollars, to the cent, or to the millionth below a cent.
+pub fn usd(amount: f64) -> String {
+    let amount = amount.max(0.0);
+    if amount == 0.0 || amount >= 0.01 {
+        format!("${amount:.2}")
+    } else {
+        format!("${amount:.6}")
+    }
+}
+
+/// A token count as people read it: 950, 128k, 1M.
+pub fn tokens(n: u32) -> String {
+    match n {
+        0..=999 => n.to_string(),
+        1_000..=999_999 => format!("{}k", n / 1000),
+        _ => format!("{}M", n / 1_000_000),
     }
 }

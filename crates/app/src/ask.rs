@@ -6,7 +6,7 @@
 //! bundle beyond what uploads use already.
 
 use api::ApiError;
-use api::ai::NoteAnswer;
+use api::ai::AnswerShown;
 use api::ids::NoteId;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -14,8 +14,15 @@ use std::rc::Rc;
 /// What the stream said at its end.
 #[derive(Default)]
 struct Ending {
-    answer: Option<String>,
+    shown: Option<String>,
     error: Option<String>,
+}
+
+/// A `text` event's data. (A struct rather than `serde_json::Value`, whose parser would join the
+/// bundle.)
+#[derive(serde::Deserialize)]
+struct Piece {
+    text: String,
 }
 
 /// Reads the complete events in `text` from byte `from` on; answers where the next unread event
@@ -41,13 +48,11 @@ fn read_events(
         }
         match name {
             "text" => {
-                if let Ok(piece) = serde_json::from_str::<serde_json::Value>(&data)
-                    && let Some(piece) = piece.get("text").and_then(|t| t.as_str())
-                {
-                    on_text(piece.to_owned());
+                if let Ok(piece) = serde_json::from_str::<Piece>(&data) {
+                    on_text(piece.text);
                 }
             }
-            "answer" => ending.borrow_mut().answer = Some(data),
+            "shown" => ending.borrow_mut().shown = Some(data),
             "error" => ending.borrow_mut().error = Some(data),
             _ => {}
         }
@@ -56,13 +61,13 @@ fn read_events(
 }
 
 /// Asks `question` about the note; `on_text` gets each piece of the answer as it comes. Resolves
-/// with the stored answer (answered or failed), or the error that stopped it before a model was
-/// asked.
+/// with the stored answer as the page shows it (answered or failed), or the error that stopped it
+/// before a model was asked.
 pub async fn ask(
     note: NoteId,
     question: String,
     on_text: impl Fn(String) + 'static,
-) -> Result<NoteAnswer, ApiError> {
+) -> Result<AnswerShown, ApiError> {
     use leptos::wasm_bindgen::JsCast;
     use leptos::wasm_bindgen::closure::Closure;
     use leptos::web_sys::XmlHttpRequest;
@@ -103,7 +108,10 @@ pub async fn ask(
         }
     });
     xhr.set_onloadend(Some(on_end.as_ref().unchecked_ref()));
-    let body = serde_json::json!({ "question": question }).to_string();
+    let body = format!(
+        "{{\"question\":{}}}",
+        serde_json::to_string(&question).map_err(|_| ApiError::Internal)?
+    );
     xhr.send_with_opt_str(Some(&body)).map_err(failed)?;
     let _ = finished.await;
     xhr.set_onprogress(None);
@@ -114,8 +122,8 @@ pub async fn ask(
         200 => {
             read_events(&text, read_up_to.get(), &*on_text, &ending);
             let ending = ending.take();
-            match (ending.answer, ending.error) {
-                (Some(answer), _) => serde_json::from_str(&answer).map_err(|_| ApiError::Internal),
+            match (ending.shown, ending.error) {
+                (Some(shown), _) => serde_json::from_str(&shown).map_err(|_| ApiError::Internal),
                 (None, Some(error)) => {
                     Err(serde_json::from_str(&error).unwrap_or(ApiError::Internal))
                 }

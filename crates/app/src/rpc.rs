@@ -705,7 +705,9 @@ pub async fn clear_ai_provider(
 /// admins). Its attempt says how it went; success clears the provider's state (the probe that ends
 /// an "out of credit"), a failure records it.
 #[server(prefix = "/api/v1", endpoint = "test_ai_provider", input = Json, output = Json)]
-pub async fn test_ai_provider(id: api::ids::AiProviderId) -> Result<api::ai::Attempt, ApiError> {
+pub async fn test_ai_provider(
+    id: api::ids::AiProviderId,
+) -> Result<api::ai::ConnectionTest, ApiError> {
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
     if !tx.ctx().role().deletes_projects() {
@@ -736,7 +738,7 @@ pub async fn test_ai_provider(id: api::ids::AiProviderId) -> Result<api::ai::Att
     )
     .await?;
     tx.commit().await?;
-    Ok(attempt)
+    Ok(api::ai::ConnectionTest::from(&attempt))
 }
 
 /// The team's default chain, monthly budget and spend this month.

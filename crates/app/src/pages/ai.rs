@@ -11,41 +11,11 @@ use crate::rpc::{
 };
 use api::ApiError;
 use api::ai::{
-    AiProvider, AiProviderForm, AiSettings, AiSettingsForm, AnswerStatus, Attempt, CustomModelForm,
-    ModelChoice, NoteAnswer, ProviderKind,
+    AiProvider, AiProviderForm, AiSettings, AiSettingsForm, AnswerShown, AnswerStatus,
+    ConnectionTest, CustomModelForm, ModelOption, ProviderKind, ProviderShown,
 };
 use api::ids::NoteId;
 use leptos::prelude::*;
-
-/// US dollars, to the cent, or to the millionth below a cent (integer formatting only: the bundle
-/// carries no float formatting).
-pub fn usd(amount: f64) -> String {
-    let micros = (amount.max(0.0) * 1_000_000.0 + 0.5) as u64;
-    if micros == 0 || micros >= 10_000 {
-        let cents = (micros + 5_000) / 10_000;
-        format!("${}.{:02}", cents / 100, cents % 100)
-    } else {
-        format!("$0.{micros:06}")
-    }
-}
-
-/// A token count as people read it: 950, 128k, 1M.
-fn tokens(n: u32) -> String {
-    match n {
-        0..=999 => n.to_string(),
-        1_000..=999_999 => format!("{}k", n / 1000),
-        _ => format!("{}M", n / 1_000_000),
-    }
-}
-
-/// Milliseconds as "850 ms" or "2.4 s".
-fn duration(ms: u32) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else {
-        format!("{}.{} s", ms / 1000, (ms % 1000) / 100)
-    }
-}
 
 /// The providers, the chain and the budget; owners and admins change them.
 #[component]
@@ -68,9 +38,25 @@ pub fn AiPage() -> impl IntoView {
                             Ok(list) => list,
                             Err(error) => return view! { <ErrorNote error/> }.into_any(),
                         };
-                        let settings = settings.await.unwrap_or_default();
-                        let models = models.await.unwrap_or_default();
+                        let settings: AiSettings = settings.await.unwrap_or_default();
+                        let models: Vec<ModelOption> = models
+                            .await
+                            .unwrap_or_default()
+                            .iter()
+                            .map(ModelOption::from)
+                            .collect();
                         let empty = list.is_empty();
+                        let spent = api::ai::usd(settings.spent_this_month_usd);
+                        let spent_line = match settings.monthly_budget_usd {
+                            Some(limit) => format!("Spent this month: {spent} of {}.", api::ai::usd(limit)),
+                            None => format!("Spent this month: {spent}. No monthly limit."),
+                        };
+                        let budget = settings
+                            .monthly_budget_usd
+                            .map(|b| api::ai::usd(b).trim_start_matches('$').to_owned())
+                            .unwrap_or_default();
+                        let chain = settings.chain.clone();
+                        let fall_over = settings.fall_over_on_refusal;
                         view! {
                             <p class="muted">
                                 "Questions go down a chain of models: when one provider is out of credit, refuses the key, is down or gives an empty answer, the next is asked at once, and every attempt is kept."
@@ -82,8 +68,9 @@ pub fn AiPage() -> impl IntoView {
                                 </div>
                             })}
                             <ul class="providers" aria-label="Providers">
-                                {list.into_iter().map(|provider| view! {
-                                    <ProviderCard provider manager/>
+                                {list.iter().map(|provider| {
+                                    let provider = ProviderShown::from(provider);
+                                    view! { <ProviderCard provider manager/> }
                                 }).collect_view()}
                             </ul>
                             {manager.then(|| view! {
@@ -91,7 +78,7 @@ pub fn AiPage() -> impl IntoView {
                                 <ProviderForm/>
                             })}
                             <h2>"Chain and budget"</h2>
-                            <ChainForm settings models manager/>
+                            <ChainForm chain fall_over budget spent_line models manager/>
                         }
                         .into_any()
                     })}
@@ -103,25 +90,19 @@ pub fn AiPage() -> impl IntoView {
 
 /// One provider: its state, spend and models; test connection, clear, remove.
 #[island]
-fn ProviderCard(provider: AiProvider, manager: bool) -> impl IntoView {
+fn ProviderCard(provider: ProviderShown, manager: bool) -> impl IntoView {
     let id = provider.id;
-    let test = Call::<Attempt>::new();
+    let test = Call::<ConnectionTest>::new();
     let clear = Call::<AiProvider>::new();
     let remove = Call::<()>::new();
-    let healthy = provider.state() == "healthy";
+    let healthy = provider.healthy;
     let name = provider.name.clone();
     let tested = move || {
         test.value().get().map(|answer| match answer {
-            Ok(attempt) => match attempt.class {
-                None => view! {
-                    <p class="success" role="status">{format!("Connected: {} answered in {}.", attempt.model, duration(attempt.latency_ms))}</p>
-                }
-                .into_any(),
-                Some(class) => view! {
-                    <p class="error" role="alert">{format!("{}: {}", class.label(), attempt.error.unwrap_or_default())}</p>
-                }
-                .into_any(),
-            },
+            Ok(test) if test.class.is_none() => {
+                view! { <p class="success" role="status">{test.message}</p> }.into_any()
+            }
+            Ok(test) => view! { <p class="error" role="alert">{test.message}</p> }.into_any(),
             Err(error) => view! { <ErrorNote error/> }.into_any(),
         })
     };
@@ -129,19 +110,12 @@ fn ProviderCard(provider: AiProvider, manager: bool) -> impl IntoView {
         <li class="provider" class:unhealthy=!healthy data-provider=provider.name.clone()>
             <div class="provider-head">
                 <strong>{provider.name.clone()}</strong>
-                <span class="badge">{provider.kind.label()}</span>
-                <span class=if healthy { "badge state-ok" } else { "badge state-bad" }>{provider.state()}</span>
+                <span class="badge">{provider.kind.clone()}</span>
+                <span class=if healthy { "badge state-ok" } else { "badge state-bad" }>{provider.state.clone()}</span>
             </div>
             <p class="mono small muted">{provider.base_url.clone()}</p>
-            <p class="small">
-                {match &provider.key_set_at {
-                    Some(at) => format!("Key set on {}", at.get(..10).unwrap_or(at)),
-                    None => "No key".to_owned(),
-                }}
-                {format!(" · Models: {}", provider.models.join(", "))}
-                {format!(" · Spent this month: {}", usd(provider.spent_this_month_usd))}
-            </p>
-            {provider.last_error.clone().filter(|_| !healthy).map(|error| view! { <p class="small error">{format!("Last error: {error}")}</p> })}
+            <p class="small">{provider.details.clone()}</p>
+            {provider.last_error.clone().map(|error| view! { <p class="small error">{format!("Last error: {error}")}</p> })}
             {manager.then(|| view! {
                 <div class="actions">
                     <button class="button small" disabled=move || test.pending().get()
@@ -284,13 +258,13 @@ fn ProviderForm() -> impl IntoView {
 #[component]
 pub fn ModelPicker(
     /// The models to offer.
-    models: Vec<ModelChoice>,
+    models: Vec<ModelOption>,
     /// Gets `provider/model` when one is picked.
     on_pick: Callback<String>,
     /// The select's id.
     id: &'static str,
 ) -> impl IntoView {
-    let mut groups: Vec<(String, Vec<ModelChoice>)> = Vec::new();
+    let mut groups: Vec<(String, Vec<ModelOption>)> = Vec::new();
     for model in models {
         match groups.iter_mut().find(|(name, _)| *name == model.provider) {
             Some((_, list)) => list.push(model),
@@ -306,18 +280,9 @@ pub fn ModelPicker(
         }>
             <option value="" selected=true>"Choose a model…"</option>
             {groups.into_iter().map(|(provider, list)| view! {
-                <optgroup label=provider.clone()>
-                    {list.into_iter().map(|m| {
-                        let mut label = format!(
-                            "{} — {} in / {} out per 1M · {} context",
-                            m.model, usd(m.price_in), usd(m.price_out), tokens(m.context_window)
-                        );
-                        if m.vision { label.push_str(" · vision"); }
-                        if m.fast { label.push_str(" · fast"); }
-                        if let Some(why) = &m.unavailable { label.push_str(&format!(" ({why})")); }
-                        view! {
-                            <option value=format!("{}/{}", m.provider, m.model) disabled=m.unavailable.is_some()>{label}</option>
-                        }
+                <optgroup label=provider>
+                    {list.into_iter().map(|m| view! {
+                        <option value=m.value disabled=m.disabled>{m.label}</option>
                     }).collect_view()}
                 </optgroup>
             }).collect_view()}
@@ -327,19 +292,19 @@ pub fn ModelPicker(
 
 /// The chain (ordered, built with the picker), whether a refusal falls over, and the budget.
 #[island]
-fn ChainForm(settings: AiSettings, models: Vec<ModelChoice>, manager: bool) -> impl IntoView {
-    let chain = RwSignal::new(settings.chain.clone());
-    let fall_over = RwSignal::new(settings.fall_over_on_refusal);
-    let budget = RwSignal::new(
-        settings
-            .monthly_budget_usd
-            .map(|b| usd(b).trim_start_matches('$').to_owned())
-            .unwrap_or_default(),
-    );
+fn ChainForm(
+    chain: Vec<String>,
+    fall_over: bool,
+    budget: String,
+    spent_line: String,
+    models: Vec<ModelOption>,
+    manager: bool,
+) -> impl IntoView {
+    let chain = RwSignal::new(chain);
+    let fall_over = RwSignal::new(fall_over);
+    let budget = RwSignal::new(budget);
     let error = RwSignal::new(None::<ApiError>);
     let save = Call::<AiSettings>::reporting_to(error);
-    let spent = usd(settings.spent_this_month_usd);
-    let limit = settings.monthly_budget_usd.map(usd);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let form = AiSettingsForm {
@@ -361,12 +326,7 @@ fn ChainForm(settings: AiSettings, models: Vec<ModelChoice>, manager: bool) -> i
     };
     view! {
         <form class="card-form chain-form" on:submit=submit novalidate>
-            <p class="small">
-                {match limit {
-                    Some(limit) => format!("Spent this month: {spent} of {limit}."),
-                    None => format!("Spent this month: {spent}. No monthly limit."),
-                }}
-            </p>
+            <p class="small">{spent_line}</p>
             <ol class="chain" aria-label="Chain">
                 {move || {
                     let steps = chain.get();
@@ -413,35 +373,15 @@ fn ChainForm(settings: AiSettings, models: Vec<ModelChoice>, manager: bool) -> i
     }
 }
 
-/// An answer's line of figures: the failover trail, tokens, cost, time.
-fn answer_meta(answer: &NoteAnswer) -> String {
-    let mut meta = api::ai::trail(&answer.attempts);
-    meta.push_str(&format!(
-        " · {} + {} tokens · {}",
-        answer.tokens_in,
-        answer.tokens_out,
-        usd(answer.cost_usd)
-    ));
-    if let Some(ms) = answer.duration_ms {
-        meta.push_str(&format!(" · {}", duration(ms)));
-    }
-    meta
-}
-
 /// One kept answer.
 #[component]
-fn AnswerView(answer: NoteAnswer) -> impl IntoView {
+fn AnswerView(answer: AnswerShown) -> impl IntoView {
     let failed = answer.status == AnswerStatus::Failed;
-    let meta = answer_meta(&answer);
     view! {
         <li class="answer" class:failed=failed>
-            <p class="question"><strong>"Q: "</strong>{answer.question.clone()}</p>
-            {match answer.status {
-                AnswerStatus::Answered => view! { <p class="answer-text">{answer.answer.clone().unwrap_or_default()}</p> }.into_any(),
-                AnswerStatus::Failed => view! { <p class="error answer-text">{format!("No answer: {}", answer.error.clone().unwrap_or_default())}</p> }.into_any(),
-                AnswerStatus::Running => view! { <p class="muted answer-text">"Being answered…"</p> }.into_any(),
-            }}
-            <p class="small muted trail">{meta}</p>
+            <p class="question"><strong>"Q: "</strong>{answer.question}</p>
+            <p class=if failed { "error answer-text" } else { "answer-text" }>{answer.text}</p>
+            <p class="small muted trail">{answer.meta}</p>
         </li>
     }
 }
@@ -449,7 +389,7 @@ fn AnswerView(answer: NoteAnswer) -> impl IntoView {
 /// "Ask about this note": the question goes down the team's chain with the note's text and images;
 /// the answer appears as it is written, then stays on the note with its trail.
 #[island]
-pub fn AskPanel(note_id: NoteId, answers: Vec<NoteAnswer>, available: bool) -> impl IntoView {
+pub fn AskPanel(note_id: NoteId, answers: Vec<AnswerShown>, available: bool) -> impl IntoView {
     let question = RwSignal::new(String::new());
     let streaming = RwSignal::new(String::new());
     let asking = RwSignal::new(false);

@@ -157,7 +157,12 @@ pub fn NotePage() -> impl IntoView {
                 match note.await {
                     Ok(note) => {
                         let note_id = note.id;
-                        let answers = answers.await.unwrap_or_default();
+                        let answers: Vec<api::ai::AnswerShown> = answers
+                            .await
+                            .unwrap_or_default()
+                            .iter()
+                            .map(api::ai::AnswerShown::from)
+                            .collect();
                         let available = available.await.unwrap_or(false);
                         view! {
                             <NoteView note/>

@@ -1,6 +1,8 @@
 //! `POST /api/v1/notes/{note_id}/ask`: asks the team's chain about a note and streams the answer
-//! as Server-Sent Events while it is written: `text` events carry the pieces (`{"text": …}`), and a
-//! last `answer` event carries the stored `api::ai::NoteAnswer` with its attempts (or its failure).
+//! as Server-Sent Events while it is written: `text` events carry the pieces (`{"text": …}`), a
+//! `shown` event the answer as the page shows it (`api::ai::AnswerShown`: its trail and figures
+//! written out), and a last `answer` event the stored `api::ai::NoteAnswer` with its attempts (or
+//! its failure).
 //! A POST, not a GET: asking costs money, so it is not something a link or a reconnect should
 //! repeat. Errors before the model is asked (no session, another team's note, a bad question, no
 //! provider) are the usual JSON errors.
@@ -62,9 +64,17 @@ pub async fn ask_note(
         };
         // The answer is asked and stored even if the reader goes away: it was paid for.
         let event = match app::ai::ask_note(&state, tx, note, &question, Some(&mut on_text)).await {
-            Ok(answer) => Event::default()
-                .event("answer")
-                .data(serde_json::to_string(&answer).unwrap_or_default()),
+            Ok(answer) => {
+                let shown = api::ai::AnswerShown::from(&answer);
+                let _ = events.send(
+                    Event::default()
+                        .event("shown")
+                        .data(serde_json::to_string(&shown).unwrap_or_default()),
+                );
+                Event::default()
+                    .event("answer")
+                    .data(serde_json::to_string(&answer).unwrap_or_default())
+            }
             Err(error) => Event::default()
                 .event("error")
                 .data(serde_json::to_string(&error).unwrap_or_default()),
