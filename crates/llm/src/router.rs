@@ -350,6 +350,52 @@ impl Router {
         }
     }
 
+    /// The pause before trying the same model again, when the class is worth another try and
+    /// tries remain: `Retry-After`, else the doubling pause; `None` past `max_pause`.
+    fn retry_pause(
+        &self,
+        class: FailureClass,
+        retries: u32,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        let pause =
+            retry_after.unwrap_or_else(|| self.settings.base_pause * 2u32.saturating_pow(retries));
+        (transient(class)
+            && retries < self.settings.max_retries
+            && pause <= self.settings.max_pause)
+            .then_some(pause)
+    }
+
+    /// Marks the provider after a failure that says something about it: out of credit or a
+    /// refused key until cleared, a rate limit longer than the router waits until it ends.
+    fn mark(
+        &self,
+        provider: &str,
+        class: FailureClass,
+        error: &str,
+        retry_after: Option<Duration>,
+    ) {
+        let long_wait = retry_after.filter(|wait| *wait > self.settings.max_pause);
+        let change: Option<fn(&mut Health, Option<Duration>)> = match class {
+            FailureClass::OutOfCredit => Some(|h, _| {
+                h.out_of_credit_since.get_or_insert_with(SystemTime::now);
+            }),
+            FailureClass::Auth => Some(|h, _| {
+                h.key_refused_since.get_or_insert_with(SystemTime::now);
+            }),
+            _ if transient(class) && long_wait.is_some() => Some(|h, wait| {
+                h.cooling_until = wait.map(|wait| SystemTime::now() + wait);
+            }),
+            _ => None,
+        };
+        if let Some(change) = change {
+            self.update_health(provider, |h| {
+                change(h, long_wait);
+                h.last_error = Some(error.to_owned());
+            });
+        }
+    }
+
     fn update_health(&self, name: &str, change: impl FnOnce(&mut Health)) {
         if let Ok(mut all) = self.health.lock() {
             change(all.entry(name.to_owned()).or_default());
@@ -558,41 +604,19 @@ impl Router {
                     status,
                     "AI attempt failed"
                 );
+                if let Some(pause) = self.retry_pause(class, retries, retry_after) {
+                    retries += 1;
+                    tokio::time::sleep(pause).await;
+                    continue;
+                }
+                self.mark(&step.provider, class, &error, retry_after);
                 match class {
                     FailureClass::RateLimited
                     | FailureClass::ServerError
                     | FailureClass::Timeout
-                    | FailureClass::Connection => {
-                        let pause = retry_after.unwrap_or_else(|| {
-                            self.settings.base_pause * 2u32.saturating_pow(retries)
-                        });
-                        if retries < self.settings.max_retries && pause <= self.settings.max_pause {
-                            retries += 1;
-                            tokio::time::sleep(pause).await;
-                            continue;
-                        }
-                        if let Some(wait) = retry_after.filter(|w| *w > self.settings.max_pause) {
-                            self.update_health(&step.provider, |h| {
-                                h.cooling_until = Some(SystemTime::now() + wait);
-                                h.last_error = Some(error.clone());
-                            });
-                        }
-                        break;
-                    }
-                    FailureClass::OutOfCredit => {
-                        self.update_health(&step.provider, |h| {
-                            h.out_of_credit_since.get_or_insert_with(SystemTime::now);
-                            h.last_error = Some(error.clone());
-                        });
-                        break;
-                    }
-                    FailureClass::Auth => {
-                        self.update_health(&step.provider, |h| {
-                            h.key_refused_since.get_or_insert_with(SystemTime::now);
-                            h.last_error = Some(error.clone());
-                        });
-                        break;
-                    }
+                    | FailureClass::Connection
+                    | FailureClass::OutOfCredit
+                    | FailureClass::Auth => break,
                     FailureClass::ContextWindow => {
                         window_at_least = window_at_least.max(model.context_window);
                         break;
@@ -910,38 +934,17 @@ impl Router {
                         attempt.error = Some(error.clone());
                         attempts.push(attempt);
                         last_class = Some(class);
-                        let pause = retry_after.unwrap_or_else(|| {
-                            self.settings.base_pause * 2u32.saturating_pow(retries)
-                        });
-                        let transient = matches!(
-                            class,
-                            FailureClass::RateLimited
-                                | FailureClass::ServerError
-                                | FailureClass::Timeout
-                                | FailureClass::Connection
-                        );
-                        if transient
-                            && retries < self.settings.max_retries
-                            && pause <= self.settings.max_pause
-                        {
+                        if let Some(pause) = self.retry_pause(class, retries, retry_after) {
                             retries += 1;
                             tokio::time::sleep(pause).await;
                             continue;
                         }
-                        match class {
-                            FailureClass::OutOfCredit => self.update_health(name, |h| {
-                                h.out_of_credit_since.get_or_insert_with(SystemTime::now);
-                                h.last_error = Some(error.clone());
-                            }),
-                            FailureClass::Auth => self.update_health(name, |h| {
-                                h.key_refused_since.get_or_insert_with(SystemTime::now);
-                                h.last_error = Some(error.clone());
-                            }),
-                            _ => {}
-                        }
-                        if !transient
-                            && !matches!(class, FailureClass::OutOfCredit | FailureClass::Auth)
-                        {
+                        self.mark(name, class, &error, retry_after);
+                        // Another provider of the same model helps only when this one is the
+                        // problem; any other failure would repeat there.
+                        let provider_at_fault = transient(class)
+                            || matches!(class, FailureClass::OutOfCredit | FailureClass::Auth);
+                        if !provider_at_fault {
                             return Err(CallFailed {
                                 reason: format!("embedding with {model}: {error}"),
                                 class: Some(class),
@@ -963,6 +966,17 @@ impl Router {
             attempts,
         })
     }
+}
+
+/// A failure worth trying the same model again for.
+fn transient(class: FailureClass) -> bool {
+    matches!(
+        class,
+        FailureClass::RateLimited
+            | FailureClass::ServerError
+            | FailureClass::Timeout
+            | FailureClass::Connection
+    )
 }
 
 fn read_embeddings(value: &Value, expected: usize) -> Result<(Vec<Vec<f32>>, u32), Outcome> {
