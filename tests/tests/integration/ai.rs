@@ -670,3 +670,128 @@ async fn an_admin_adds_a_model_the_catalog_lacks_and_its_prices_count() {
         .await;
     assert!(matches!(status, 403 | 404), "{status}");
 }
+
+/// `cairn serve` as deployed, its log at `debug` kept in a file: a key the provider echoes back in
+/// its 401 (as OpenAI does) appears in no answer and in no line of the log.
+#[tokio::test]
+async fn a_key_appears_in_no_answer_and_no_log_line_even_when_the_provider_echoes_it() {
+    use std::process::{Command, Stdio};
+    const ECHOED: &str = "sk-proj-echoedechoedechoed0123456789";
+    let double = LlmDouble::start().await;
+    double.reply("openai", Reply::unauthorized(ECHOED));
+    double.reply("openai", Reply::unauthorized(ECHOED));
+    let data_dir =
+        tests::test_data_root().join(format!("keylog-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&data_dir).unwrap();
+    let log_path = data_dir.join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(tests::cairn_bin())
+        .arg("serve")
+        .env_remove("DATABASE_URL")
+        .env("CAIRN_DATA_DIR", &data_dir)
+        .env("CAIRN_SERVER__PORT", port.to_string())
+        .env("CAIRN_DATABASE__EMBEDDED__PORT", "0")
+        .env("CAIRN_DATABASE__EMBEDDED__EPHEMERAL", "true")
+        .env("CAIRN_LOG__FILTER", "debug")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+    {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "cairn serve exited early"
+        );
+        assert!(std::time::Instant::now() < deadline, "not ready after 90 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let call = |name: &'static str, args: Value| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let response = http
+                .post(format!("{base}/api/v1/{name}"))
+                .json(&args)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (status, text)
+        }
+    };
+    let mut answers = String::new();
+    let (status, text) = call("sign_up", json!({"form": {"email": "ada@example.com", "password": "correct horse battery", "display_name": "Ada", "tenant_name": "Engines"}})).await;
+    assert_eq!(status, 200, "{text}");
+    let (status, provider) = call("save_ai_provider", json!({"id": null, "form": {"name": "openai", "kind": "open_ai", "base_url": double.base_url("openai"), "api_key": ECHOED, "models": "gpt-4o-mini"}})).await;
+    assert_eq!(status, 200, "{provider}");
+    answers.push_str(&provider);
+    let provider: Value = serde_json::from_str(&provider).unwrap();
+    let (_, project) = call("create_project", json!({"form": {"name": "W", "description": "", "github_repo": "", "github_branch": "", "github_path": ""}})).await;
+    let project: Value = serde_json::from_str(&project).unwrap();
+    let (_, note) = call(
+        "create_note",
+        json!({"project_id": project["id"], "form": {"title": "T", "body": "B"}}),
+    )
+    .await;
+    let note: Value = serde_json::from_str(&note).unwrap();
+    let (status, asked) = call(
+        "ask_note",
+        json!({"note_id": note["id"], "question": "Why?"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{asked}");
+    assert!(asked.contains("\"status\":\"failed\""), "{asked}");
+    assert!(
+        asked.contains("key refused") || asked.contains("redacted"),
+        "{asked}"
+    );
+    answers.push_str(&asked);
+    let (_, tested) = call("test_ai_provider", json!({"id": provider["id"]})).await;
+    answers.push_str(&tested);
+    for name in ["list_ai_providers", "get_ai_settings", "list_ai_models"] {
+        answers.push_str(&call(name, json!({})).await.1);
+    }
+    answers.push_str(
+        &call("list_note_answers", json!({"note_id": note["id"]}))
+            .await
+            .1,
+    );
+    // The key did reach the provider, as it must.
+    assert!(
+        double
+            .seen()
+            .iter()
+            .any(|s| s.authorization.as_deref() == Some(&format!("Bearer {ECHOED}")))
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(logged.lines().count() > 10, "the log was kept: {logged}");
+    for (what, text) in [("an answer", &answers), ("the log", &logged)] {
+        assert!(!text.contains(ECHOED), "the key is in {what}");
+        assert!(
+            !text.contains("echoedechoed"),
+            "part of the key is in {what}"
+        );
+    }
+}
