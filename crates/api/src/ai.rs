@@ -266,10 +266,27 @@ pub struct AiProviderForm {
     pub api_key: String,
     /// Enabled model ids, one per line or comma-separated.
     pub models: String,
+    /// USD a month this provider may cost; empty for no limit of its own.
+    #[serde(default)]
+    pub budget_usd: String,
+}
+
+/// A monthly budget as typed: US dollars (a leading `$` allowed), or empty for none.
+pub fn parse_budget(field: &str, text: &str) -> Result<Option<f64>, crate::ApiError> {
+    match text.trim() {
+        "" => Ok(None),
+        text => match text.trim_start_matches('$').parse::<f64>() {
+            Ok(usd) if usd.is_finite() && (0.0..=1_000_000.0).contains(&usd) => Ok(Some(usd)),
+            _ => Err(crate::ApiError::invalid(
+                field,
+                "must be a number of US dollars, or empty for no limit",
+            )),
+        },
+    }
 }
 
 /// A provider form that passed every check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ValidAiProvider {
     /// Name.
     pub name: String,
@@ -281,6 +298,8 @@ pub struct ValidAiProvider {
     pub api_key: Option<String>,
     /// Enabled models, at least one.
     pub models: Vec<String>,
+    /// Its own monthly limit, if any.
+    pub monthly_budget_usd: Option<f64>,
 }
 
 impl std::fmt::Display for ValidAiProvider {
@@ -351,6 +370,7 @@ impl AiProviderForm {
             base_url,
             api_key,
             models,
+            monthly_budget_usd: parse_budget("budget_usd", &self.budget_usd)?,
         })
     }
 }
@@ -494,6 +514,10 @@ pub struct AiProvider {
     /// USD spent through it this calendar month (UTC).
     #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub spent_this_month_usd: f64,
+    /// Its own monthly limit, if any.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
+    pub monthly_budget_usd: Option<f64>,
 }
 
 impl AiProvider {
@@ -569,18 +593,7 @@ impl AiSettingsForm {
                 "list up to 10 provider/model names, one per line",
             ));
         }
-        let budget = match self.monthly_budget_usd.trim() {
-            "" => None,
-            text => match text.trim_start_matches('$').parse::<f64>() {
-                Ok(usd) if usd.is_finite() && (0.0..=1_000_000.0).contains(&usd) => Some(usd),
-                _ => {
-                    return Err(crate::ApiError::invalid(
-                        "monthly_budget_usd",
-                        "must be a number of US dollars, or empty for no limit",
-                    ));
-                }
-            },
-        };
+        let budget = parse_budget("monthly_budget_usd", &self.monthly_budget_usd)?;
         Ok((chain, self.fall_over_on_refusal, budget))
     }
 }
@@ -675,6 +688,7 @@ mod tests {
             base_url: String::new(),
             api_key: String::new(),
             models: "smollm2-135m, qwen2.5\n".into(),
+            budget_usd: String::new(),
         };
         let valid = form.parse().unwrap();
         assert_eq!(valid.name, "local");
@@ -719,6 +733,7 @@ mod tests {
             cooling_until: None,
             last_error: None,
             spent_this_month_usd: 0.0,
+            monthly_budget_usd: None,
         };
         assert_eq!(provider.state(), "out of credit since 2026-11-30 02:49 UTC");
     }
@@ -800,9 +815,12 @@ impl From<&AiProvider> for ProviderShown {
             kind: p.kind.label().to_owned(),
             base_url: p.base_url.clone(),
             details: format!(
-                "{key} · Models: {} · Spent this month: {}",
+                "{key} · Models: {} · Spent this month: {}{}",
                 p.models.join(", "),
-                usd(p.spent_this_month_usd)
+                usd(p.spent_this_month_usd),
+                p.monthly_budget_usd
+                    .map(|limit| format!(" of {}", usd(limit)))
+                    .unwrap_or_default()
             ),
             healthy: state == "healthy",
             last_error: p.last_error.clone().filter(|_| state != "healthy"),

@@ -140,6 +140,10 @@ pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiEr
             .iter()
             .map(|p| (p.kind, p.custom_models.as_slice())),
     );
+    let budgets: Vec<(String, f64)> = providers
+        .iter()
+        .filter_map(|p| p.budget_left_usd.map(|left| (p.name.clone(), left)))
+        .collect();
     let states: Vec<(String, ProviderState)> = providers
         .iter()
         .map(|p| (p.name.clone(), p.state.clone()))
@@ -160,6 +164,9 @@ pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiEr
         state.ai.settings.clone(),
     )
     .map_err(|e| ApiError::invalid("name", e.to_string()))?;
+    for (name, left) in budgets {
+        router.set_provider_budget(&name, left);
+    }
     for (name, stored) in states {
         router.set_health(
             &name,

@@ -43,6 +43,8 @@ pub struct CallableProvider {
     pub models: Vec<String>,
     /// Models the team added that the catalog lacks.
     pub custom_models: Vec<CustomModel>,
+    /// What is left of its own monthly budget, if it has one.
+    pub budget_left_usd: Option<f64>,
     /// Its state.
     pub state: ProviderState,
 }
@@ -67,7 +69,7 @@ fn tenant(tx: &TenantTxn) -> Value {
 }
 
 const SELECT_PROVIDERS: &str = "SELECT p.id, p.name, p.kind, p.base_url, p.key_id, p.sealed_key,
-        p.models, p.custom_models, p.out_of_credit_since, p.key_refused_since, p.cooling_until, p.last_error,
+        p.models, p.custom_models, p.monthly_budget_usd::float8 AS budget, p.out_of_credit_since, p.key_refused_since, p.cooling_until, p.last_error,
         p.updated_at,
         coalesce((SELECT sum(a.cost_usd) FROM ai_attempts a
                    WHERE a.tenant_id = p.tenant_id AND a.provider = p.name
@@ -105,6 +107,7 @@ fn to_provider(row: &QueryResult) -> Result<AiProvider, DomainError> {
         },
         models: row.try_get("", "models")?,
         custom_models: custom_models(row)?,
+        monthly_budget_usd: row.try_get("", "budget")?,
         out_of_credit_since: rfc3339(row, "out_of_credit_since")?,
         key_refused_since: rfc3339(row, "key_refused_since")?,
         cooling_until: rfc3339(row, "cooling_until")?,
@@ -215,8 +218,9 @@ pub async fn add_provider(
     tx.txn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO ai_providers (id, tenant_id, name, kind, base_url, models, created_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO ai_providers (id, tenant_id, name, kind, base_url, models, created_by,
+                                       monthly_budget_usd)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             [
                 id.into(),
                 tenant(tx),
@@ -225,6 +229,7 @@ pub async fn add_provider(
                 provider.base_url.clone().into(),
                 provider.models.clone().into(),
                 tx.ctx().user_id().map(UserId::into_uuid).into(),
+                provider.monthly_budget_usd.into(),
             ],
         ))
         .await
@@ -283,7 +288,7 @@ pub async fn update_provider(
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE ai_providers SET name = $3, kind = $4, base_url = $5, models = $6,
-                    updated_at = now()
+                    monthly_budget_usd = $7, updated_at = now()
               WHERE id = $1 AND tenant_id = $2",
             [
                 id.into_uuid().into(),
@@ -292,6 +297,7 @@ pub async fn update_provider(
                 provider.kind.as_str().into(),
                 provider.base_url.clone().into(),
                 provider.models.clone().into(),
+                provider.monthly_budget_usd.into(),
             ],
         ))
         .await
@@ -419,6 +425,9 @@ pub async fn callable_providers(
                 api_key,
                 models: row.try_get("", "models")?,
                 custom_models: custom_models(row)?,
+                budget_left_usd: row
+                    .try_get::<Option<f64>>("", "budget")?
+                    .map(|budget| budget - row.try_get::<f64>("", "spent").unwrap_or(0.0)),
                 state: ProviderState {
                     out_of_credit_since: utc(row, "out_of_credit_since")?,
                     key_refused_since: utc(row, "key_refused_since")?,

@@ -231,6 +231,8 @@ pub struct Router {
     catalog: Catalog,
     settings: RouterSettings,
     health: Arc<Mutex<HashMap<String, Health>>>,
+    /// What is left of each provider's own budget, for those that have one (USD).
+    budgets: Mutex<HashMap<String, f64>>,
 }
 
 /// How the router failed to be built.
@@ -317,6 +319,7 @@ impl Router {
             catalog,
             settings,
             health: Arc::default(),
+            budgets: Mutex::default(),
         })
     }
 
@@ -394,6 +397,18 @@ impl Router {
                 h.last_error = Some(error.to_owned());
             });
         }
+    }
+
+    /// Sets what is left of a provider's own monthly budget: a step whose worst case exceeds it is
+    /// not sent, like one over the team's.
+    pub fn set_provider_budget(&self, name: &str, remaining_usd: f64) {
+        if let Ok(mut budgets) = self.budgets.lock() {
+            budgets.insert(name.to_owned(), remaining_usd);
+        }
+    }
+
+    fn provider_budget(&self, name: &str) -> Option<f64> {
+        self.budgets.lock().ok()?.get(name).copied()
     }
 
     fn update_health(&self, name: &str, change: impl FnOnce(&mut Health)) {
@@ -509,19 +524,23 @@ impl Router {
                 last_class = Some(FailureClass::CoolingDown);
                 continue;
             }
-            if let Some(budget) = budget {
-                let worst = model.cost(estimate_tokens(request), request.max_tokens);
-                if spent + worst > budget.remaining_usd {
-                    attempts.push(not_sent(
-                        FailureClass::OverBudget,
-                        format!(
-                            "its worst case (${worst:.4}) exceeds what is left of the budget (${:.4})",
-                            (budget.remaining_usd - spent).max(0.0)
-                        ),
-                    ));
-                    last_class = Some(FailureClass::OverBudget);
-                    continue;
-                }
+            let worst = model.cost(estimate_tokens(request), request.max_tokens);
+            let over = match (budget, self.provider_budget(&step.provider)) {
+                (Some(budget), _) if spent + worst > budget.remaining_usd => Some(format!(
+                    "its worst case (${worst:.4}) exceeds what is left of the budget (${:.4})",
+                    (budget.remaining_usd - spent).max(0.0)
+                )),
+                (_, Some(left)) if worst > left => Some(format!(
+                    "its worst case (${worst:.4}) exceeds what is left of {}'s own budget (${:.4})",
+                    step.provider,
+                    left.max(0.0)
+                )),
+                _ => None,
+            };
+            if let Some(why) = over {
+                attempts.push(not_sent(FailureClass::OverBudget, why));
+                last_class = Some(FailureClass::OverBudget);
+                continue;
             }
             let mut retries = 0;
             loop {

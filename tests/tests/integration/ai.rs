@@ -360,6 +360,68 @@ async fn a_budget_refuses_before_sending_and_an_answer_nobody_gave_is_stored_as_
     assert_eq!(refused["answer"], Value::Null);
     assert!(double.seen().is_empty(), "nothing was sent");
 
+    // A provider's own budget: its model is skipped unsent, the next one answers. Claude Sonnet's
+    // worst case for 1,024 tokens is over $0.015; Gemini Flash's under $0.003.
+    ada.ok(
+        "set_ai_settings",
+        json!({"form": {"chain": "anthropic/claude-sonnet-4-20250514\ngemini/gemini-2.5-flash",
+                        "fall_over_on_refusal": false, "monthly_budget_usd": ""}}),
+    )
+    .await;
+    let providers = ada.ok("list_ai_providers", json!({})).await;
+    let anthropic = providers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "anthropic")
+        .unwrap()
+        .clone();
+    let capped = ada
+        .ok(
+            "save_ai_provider",
+            json!({"id": anthropic["id"], "form": {"name": "anthropic", "kind": "anthropic",
+                   "base_url": double.base_url("anthropic"), "api_key": "",
+                   "models": "claude-sonnet-4-20250514", "budget_usd": "0.01"}}),
+        )
+        .await;
+    assert_eq!(capped["monthly_budget_usd"], 0.01);
+    assert!(
+        capped["key_set_at"].is_string(),
+        "an empty key keeps the one set"
+    );
+    let answer = ada
+        .ok(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "Summarise"}),
+        )
+        .await;
+    assert_eq!(
+        classes(&answer),
+        vec![
+            ("anthropic".into(), json!("over_budget")),
+            ("gemini".into(), Value::Null)
+        ]
+    );
+    assert!(
+        answer["attempts"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("anthropic's own budget")
+    );
+    assert!(double.seen().iter().all(|s| s.provider != "anthropic"));
+    let (status, body) = ada
+        .call(
+            "save_ai_provider",
+            json!({"id": anthropic["id"], "form": {"name": "anthropic", "kind": "anthropic",
+                   "base_url": "", "api_key": "", "models": "claude-sonnet-4-20250514", "budget_usd": "lots"}}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("budget_usd")),
+        "{body}"
+    );
+
     // Every model empty: failed, saying so; nothing empty stored as an answer.
     ada.ok(
         "set_ai_settings",

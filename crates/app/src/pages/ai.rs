@@ -197,6 +197,7 @@ fn ProviderForm() -> impl IntoView {
     let base_url = RwSignal::new(String::new());
     let api_key = RwSignal::new(String::new());
     let models = RwSignal::new(String::new());
+    let budget_usd = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
     let save = Call::<AiProvider>::reporting_to(error);
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -207,6 +208,7 @@ fn ProviderForm() -> impl IntoView {
             base_url: base_url.get(),
             api_key: api_key.get(),
             models: models.get(),
+            budget_usd: budget_usd.get(),
         };
         match form.parse() {
             Ok(_) => {
@@ -246,7 +248,9 @@ fn ProviderForm() -> impl IntoView {
                 <textarea id="models" name="models" rows="2" bind:value=models placeholder="gpt-4o-mini"></textarea>
                 <small class="hint">"The model ids to use, one per line."</small>
             </div>
-            {move || error.get().filter(|e| form_level(e, &["name", "api_key"])).map(|error| view! { <ErrorNote error/> })}
+            <Field name="budget_usd" label="Its own monthly budget (USD)" value=budget_usd error
+                hint="Empty: only the team's budget applies. A question whose worst case would pass it goes to the next model unsent."/>
+            {move || error.get().filter(|e| form_level(e, &["name", "api_key", "budget_usd"])).map(|error| view! { <ErrorNote error/> })}
             <button type="submit" class="button primary" disabled=move || save.pending().get()>"Add provider"</button>
         </form>
     }
