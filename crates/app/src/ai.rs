@@ -38,7 +38,7 @@ pub struct AiConfig {
 
 enum Routing {
     /// The team's own providers, built for this call; their states are saved after it.
-    Team(Router),
+    Team(Box<Router>),
     /// The instance's.
     Instance(Arc<InstanceAi>),
 }
@@ -179,7 +179,7 @@ pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiEr
         );
     }
     Ok(Prepared {
-        routing: Routing::Team(router),
+        routing: Routing::Team(Box::new(router)),
         chain,
         budget,
     })
