@@ -965,6 +965,12 @@ async fn ai_journey(
     wait_for_hydration(browser).await?;
     screenshot(browser, "ai-empty").await?;
 
+    // A mistake is answered by the server, next to its field.
+    fill(browser, "name", "Bad Name!").await?;
+    fill(browser, "models", "gpt-4o-mini").await?;
+    click(browser, Locator::Css(".provider-form button[type=submit]")).await?;
+    wait_for_text(browser, "#name-error", "letters, digits").await?;
+
     // Two providers, pointing at the local OpenAI-compatible server.
     for (name, kind, model) in [
         ("anthropic", "anthropic", "claude-sonnet-4-20250514"),
