@@ -159,6 +159,9 @@ pub struct Project {
     /// Minutes between scheduled checks of the branch, if scheduled.
     #[serde(default)]
     pub sync_every_minutes: Option<u32>,
+    /// When the schedule last checked the branch, RFC 3339.
+    #[serde(default)]
+    pub sync_checked_at: Option<String>,
     /// Creation time, RFC 3339.
     pub created_at: String,
     /// Last change, RFC 3339.
@@ -283,6 +286,7 @@ mod tests {
             github: valid.github.clone(),
             sync_ignore: valid.sync_ignore.clone(),
             sync_every_minutes: valid.sync_every_minutes,
+            sync_checked_at: None,
             created_at: String::new(),
             updated_at: String::new(),
         };

@@ -174,6 +174,9 @@ fn to_dto(row: projects::Model) -> Project {
         sync_every_minutes: row
             .sync_every_minutes
             .and_then(|minutes| u32::try_from(minutes).ok()),
+        sync_checked_at: row
+            .sync_checked_at
+            .map(|at| at.with_timezone(&chrono::Utc).to_rfc3339()),
         id: ProjectId::from_uuid(row.id),
         github: link_of(&row),
         sync_ignore: row

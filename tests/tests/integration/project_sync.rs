@@ -1190,6 +1190,14 @@ async fn a_schedule_syncs_when_the_branch_moved_and_an_unchanged_branch_costs_on
     );
     assert_eq!(history[0]["requested_by"], Value::Null);
     assert_eq!(active_files(&ada, &id).await.len(), 4);
+    let checked = ada.ok("get_project", json!({"id": id})).await;
+    assert_eq!(checked["sync_every_minutes"], 60);
+    assert!(
+        checked["sync_checked_at"]
+            .as_str()
+            .is_some_and(|at| at.ends_with("+00:00")),
+        "{checked}"
+    );
 
     // Within the interval nothing is asked.
     github.clear_requests();

@@ -105,6 +105,15 @@ pub fn OverviewTab() -> impl IntoView {
                         <dd class="mono">{p.github.as_ref().map(|l| l.path.display()).unwrap_or_else(|| "—".into())}</dd>
                         <dt>"Created"</dt>
                         <dd>{p.created_at.get(..10).unwrap_or_default().to_owned()}</dd>
+                        <dt>"Schedule"</dt>
+                        <dd>{match (p.sync_every_minutes, &p.sync_checked_at) {
+                            (Some(minutes), Some(at)) => format!(
+                                "Checks for changes every {minutes} min · last checked {} UTC",
+                                at.get(..16).unwrap_or_default().replace('T', " ")
+                            ),
+                            (Some(minutes), None) => format!("Checks for changes every {minutes} min · not checked yet"),
+                            (None, _) => "None: syncs when you press Sync, run `cairn sync` or GitHub sends a push.".to_owned(),
+                        }}</dd>
                         <dt>"Last sync"</dt>
                         <dd>{move || Suspend::new(async move {
                             match last_sync.await {
