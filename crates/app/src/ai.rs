@@ -208,17 +208,65 @@ impl Prepared {
         names.sort_unstable();
         names.dedup();
         for name in names {
-            let health = router.health(name);
-            let stored = ProviderState {
-                out_of_credit_since: to_utc(health.out_of_credit_since),
-                key_refused_since: to_utc(health.key_refused_since),
-                cooling_until: to_utc(health.cooling_until),
-                last_error: health.last_error,
-            };
-            domain::ai::record_state(tx, name, &stored).await?;
+            save_state(router, tx, name).await?;
         }
         Ok(())
     }
+}
+
+/// Saves what `router` knows of the provider `name` (out of credit, key refused, cooling down).
+pub async fn save_state(router: &Router, tx: &TenantTxn, name: &str) -> Result<(), ApiError> {
+    let health = router.health(name);
+    let stored = ProviderState {
+        out_of_credit_since: to_utc(health.out_of_credit_since),
+        key_refused_since: to_utc(health.key_refused_since),
+        cooling_until: to_utc(health.cooling_until),
+        last_error: health.last_error,
+    };
+    domain::ai::record_state(tx, name, &stored).await?;
+    Ok(())
+}
+
+/// A question about a note, recorded and ready to be asked: everything that could refuse it (the
+/// session's team, the note, a provider to ask) has been checked, and its transaction committed.
+pub struct Asking {
+    state: AppState,
+    ctx: domain::TenantCtx,
+    answer_id: api::ids::NoteAnswerId,
+    prepared: Prepared,
+    note: api::notes::Note,
+    images: Vec<(images::StoredImage, String)>,
+    question: String,
+}
+
+/// Records `question` (already parsed) about the note, running, and readies the team's chain.
+pub async fn begin_ask(
+    state: &AppState,
+    tx: TenantTxn,
+    note_id: NoteId,
+    question: String,
+) -> Result<Asking, ApiError> {
+    let note = domain::notes::get(&tx, note_id).await?;
+    let prepared = prepare(state, &tx).await?;
+    let mut stored = Vec::new();
+    for image in note.images.iter().take(MAX_IMAGES) {
+        stored.push((
+            images::stored(&tx, image.id).await?,
+            image.description.clone(),
+        ));
+    }
+    let answer_id = domain::ai::start_answer(&tx, note_id, &question).await?;
+    let ctx = *tx.ctx();
+    tx.commit().await?;
+    Ok(Asking {
+        state: state.clone(),
+        ctx,
+        answer_id,
+        prepared,
+        note,
+        images: stored,
+        question,
+    })
 }
 
 /// Asks the team's chain about a note (its text and images; models without vision get the
@@ -233,99 +281,110 @@ pub async fn ask_note(
     on_text: Option<&mut (dyn FnMut(&str) + Send)>,
 ) -> Result<NoteAnswer, ApiError> {
     let question = api::ai::parse_question(question)?;
-    let note = domain::notes::get(&tx, note_id).await?;
-    let prepared = prepare(state, &tx).await?;
-    let mut stored = Vec::new();
-    for image in note.images.iter().take(MAX_IMAGES) {
-        stored.push((
-            images::stored(&tx, image.id).await?,
-            image.description.clone(),
-        ));
-    }
-    let answer_id = domain::ai::start_answer(&tx, note_id, &question).await?;
-    let ctx = *tx.ctx();
-    tx.commit().await?;
+    begin_ask(state, tx, note_id, question)
+        .await?
+        .answer(on_text)
+        .await
+}
 
-    let started = Instant::now();
-    let mut inputs = Vec::new();
-    let mut total = 0;
-    for (n, (image, description)) in stored.iter().enumerate() {
-        let caption = if description.trim().is_empty() {
-            format!("image {} of the note, without a caption", n + 1)
-        } else {
-            description.clone()
-        };
-        let bytes = match read_image(state, image, MAX_IMAGE_BYTES - total).await {
-            Some(bytes) => bytes,
-            None => continue,
-        };
-        total += bytes.len();
-        inputs.push(ImageInput {
-            url: format!(
-                "data:{};base64,{}",
-                image.content_type,
-                base64::engine::general_purpose::STANDARD.encode(&bytes)
+impl Asking {
+    /// Asks the chain (no database connection held meanwhile), then stores the answer, its
+    /// attempts and what the call taught about the providers, in one transaction.
+    pub async fn answer(
+        self,
+        on_text: Option<&mut (dyn FnMut(&str) + Send)>,
+    ) -> Result<NoteAnswer, ApiError> {
+        let Self {
+            state,
+            ctx,
+            answer_id,
+            prepared,
+            note,
+            images: stored,
+            question,
+        } = self;
+        let state = &state;
+        let started = Instant::now();
+        let mut inputs = Vec::new();
+        let mut total = 0;
+        for (n, (image, description)) in stored.iter().enumerate() {
+            let caption = if description.trim().is_empty() {
+                format!("image {} of the note, without a caption", n + 1)
+            } else {
+                description.clone()
+            };
+            let bytes = match read_image(state, image, MAX_IMAGE_BYTES - total).await {
+                Some(bytes) => bytes,
+                None => continue,
+            };
+            total += bytes.len();
+            inputs.push(ImageInput {
+                url: format!(
+                    "data:{};base64,{}",
+                    image.content_type,
+                    base64::engine::general_purpose::STANDARD.encode(&bytes)
+                ),
+                caption,
+            });
+        }
+        let request = ChatRequest {
+            system: Some(SYSTEM_PROMPT.into()),
+            user: format!(
+                "Note: {}\n\n{}\n\nQuestion: {question}",
+                note.title, note.body
             ),
-            caption,
-        });
+            images: inputs,
+            max_tokens: 1024,
+            json: false,
+        };
+        let router = prepared.router();
+        let outcome = match on_text {
+            Some(sink) => {
+                router
+                    .chat_stream(&prepared.chain, &request, prepared.budget, sink)
+                    .await
+            }
+            None => {
+                router
+                    .chat(&prepared.chain, &request, None, prepared.budget)
+                    .await
+            }
+        };
+        let duration_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+        let tx = state.db.enter(&ctx).await?;
+        match &outcome {
+            Ok(answer) => {
+                domain::ai::finish_answer(
+                    &tx,
+                    answer_id,
+                    AnswerOutcome::Answered {
+                        text: &answer.text,
+                        provider: &answer.provider,
+                        model: &answer.model,
+                    },
+                    &answer.attempts,
+                    duration_ms,
+                )
+                .await?;
+            }
+            Err(failed) => {
+                domain::ai::finish_answer(
+                    &tx,
+                    answer_id,
+                    AnswerOutcome::Failed {
+                        reason: &failed.reason,
+                    },
+                    &failed.attempts,
+                    duration_ms,
+                )
+                .await?;
+            }
+        }
+        prepared.save_states(&tx).await?;
+        let answer = domain::ai::answer(&tx, answer_id).await?;
+        tx.commit().await?;
+        Ok(answer)
     }
-    let request = ChatRequest {
-        system: Some(SYSTEM_PROMPT.into()),
-        user: format!(
-            "Note: {}\n\n{}\n\nQuestion: {question}",
-            note.title, note.body
-        ),
-        images: inputs,
-        max_tokens: 1024,
-        json: false,
-    };
-    let router = prepared.router();
-    let outcome = match on_text {
-        Some(sink) => {
-            router
-                .chat_stream(&prepared.chain, &request, prepared.budget, sink)
-                .await
-        }
-        None => {
-            router
-                .chat(&prepared.chain, &request, None, prepared.budget)
-                .await
-        }
-    };
-    let duration_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
-    let tx = state.db.enter(&ctx).await?;
-    match &outcome {
-        Ok(answer) => {
-            domain::ai::finish_answer(
-                &tx,
-                answer_id,
-                AnswerOutcome::Answered {
-                    text: &answer.text,
-                    provider: &answer.provider,
-                    model: &answer.model,
-                },
-                &answer.attempts,
-                duration_ms,
-            )
-            .await?;
-        }
-        Err(failed) => {
-            domain::ai::finish_answer(
-                &tx,
-                answer_id,
-                AnswerOutcome::Failed {
-                    reason: &failed.reason,
-                },
-                &failed.attempts,
-                duration_ms,
-            )
-            .await?;
-        }
-    }
-    prepared.save_states(&tx).await?;
-    let answer = domain::ai::answer(&tx, answer_id).await?;
-    tx.commit().await?;
-    Ok(answer)
 }
 
 /// An image's bytes, if they fit in `room`.

@@ -725,18 +725,7 @@ pub async fn test_ai_provider(
         Err(failed) => failed.attempts.last().cloned().ok_or(ApiError::Internal)?,
     };
     let tx = state.db.enter(&ctx).await?;
-    let health = prepared.router().health(&provider.name);
-    domain::ai::record_state(
-        &tx,
-        &provider.name,
-        &domain::ai::ProviderState {
-            out_of_credit_since: health.out_of_credit_since.map(Into::into),
-            key_refused_since: health.key_refused_since.map(Into::into),
-            cooling_until: health.cooling_until.map(Into::into),
-            last_error: health.last_error,
-        },
-    )
-    .await?;
+    crate::ai::save_state(prepared.router(), &tx, &provider.name).await?;
     tx.commit().await?;
     Ok(api::ai::ConnectionTest::from(&attempt))
 }

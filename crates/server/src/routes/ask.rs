@@ -43,12 +43,10 @@ pub async fn ask_note(
         let token = session_token(&state, &headers)?;
         let tx = state.db.enter_session(&token).await?;
         // What would fail the call before a model is asked fails the request instead.
-        domain::notes::get(&tx, note).await?;
-        app::ai::prepare(&state, &tx).await?;
-        Ok::<_, ApiError>((tx, note, question))
+        app::ai::begin_ask(&state, tx, note, question).await
     }
     .await;
-    let (tx, note, question) = match opened {
+    let asking = match opened {
         Ok(opened) => opened,
         Err(error) => return crate::error::ErrorResponse(error).into_response(),
     };
@@ -63,7 +61,7 @@ pub async fn ask_note(
             );
         };
         // The answer is asked and stored even if the reader goes away: it was paid for.
-        let event = match app::ai::ask_note(&state, tx, note, &question, Some(&mut on_text)).await {
+        let event = match asking.answer(Some(&mut on_text)).await {
             Ok(answer) => {
                 let shown = api::ai::AnswerShown::from(&answer);
                 let _ = events.send(
