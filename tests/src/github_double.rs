@@ -12,12 +12,10 @@ use axum::routing::get;
 use base64::Engine;
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::path::{Path as FsPath, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::oneshot;
 
 /// A fault the next request gets instead of its answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,17 +60,8 @@ struct Shared {
 
 /// The running server.
 pub struct GitHubDouble {
-    address: SocketAddr,
+    server: crate::LocalServer,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for GitHubDouble {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 impl GitHubDouble {
@@ -104,28 +93,15 @@ impl GitHubDouble {
                 faults_and_headers,
             ))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .expect("binding the GitHub double");
-        let address = listener.local_addr().expect("address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
         Self {
-            address,
+            server: crate::LocalServer::start(router, port, "the GitHub double").await,
             shared,
-            stop: Some(stop),
         }
     }
 
     /// The API root to configure (`github.api_url`).
     pub fn api_url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("http://{}", self.server.address)
     }
 
     /// Serves the git repository at `git_dir` as `owner/name`.

@@ -445,3 +445,41 @@ impl RpcClient {
         body
     }
 }
+
+/// An HTTP server of the harness (a GitHub or an AI provider double) on 127.0.0.1, stopped when
+/// dropped.
+pub struct LocalServer {
+    /// Where it listens.
+    pub address: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl LocalServer {
+    /// Serves `router` on `port` of 127.0.0.1 (0: a free one); `what` names it if binding fails.
+    pub async fn start(router: axum::Router, port: u16, what: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap_or_else(|e| panic!("binding {what}: {e}"));
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            address,
+            stop: Some(stop),
+        }
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

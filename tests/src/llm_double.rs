@@ -11,10 +11,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 /// What a provider answers next.
 #[derive(Debug, Clone)]
@@ -170,17 +168,8 @@ struct Shared {
 
 /// The running server.
 pub struct LlmDouble {
-    address: SocketAddr,
+    server: crate::LocalServer,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for LlmDouble {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
 }
 
 impl LlmDouble {
@@ -191,28 +180,15 @@ impl LlmDouble {
             .route("/{provider}/v1/chat/completions", post(chat))
             .route("/{provider}/v1/embeddings", post(embeddings))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .expect("binding the LLM double");
-        let address = listener.local_addr().expect("address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
         Self {
-            address,
+            server: crate::LocalServer::start(router, 0, "the LLM double").await,
             shared,
-            stop: Some(stop),
         }
     }
 
     /// The API root for the provider `name` (…/v1).
     pub fn base_url(&self, name: &str) -> String {
-        format!("http://{}/{name}/v1", self.address)
+        format!("http://{}/{name}/v1", self.server.address)
     }
 
     /// Queues what `provider` answers next.
@@ -297,23 +273,7 @@ async fn chat(
             status,
             body,
             retry_after,
-        } => {
-            let mut response = (
-                StatusCode::from_u16(status).expect("a status code"),
-                [("content-type", "application/json")],
-                body,
-            )
-                .into_response();
-            if let Some(secs) = retry_after {
-                response
-                    .headers_mut()
-                    .insert("retry-after", HeaderValue::from(secs));
-            }
-            response
-                .headers_mut()
-                .insert("x-request-id", HeaderValue::from_static("req_double"));
-            response
-        }
+        } => error_response(status, body, retry_after),
         Reply::Text(text) if stream => stream_words(&model, &text, false, Duration::from_millis(5)),
         Reply::SlowText(text, pause) if stream => stream_words(&model, &text, false, pause),
         Reply::StreamDiesAfter(text) => stream_words(&model, &text, true, Duration::from_millis(5)),
@@ -377,6 +337,25 @@ async fn chat(
         ),
         Reply::Hang(_) => unreachable!("answered above"),
     }
+}
+
+/// A provider's error: its status and body as given, with `retry-after` when set.
+fn error_response(status: u16, body: String, retry_after: Option<u64>) -> Response {
+    let mut response = (
+        StatusCode::from_u16(status).expect("a status code"),
+        [("content-type", "application/json")],
+        body,
+    )
+        .into_response();
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from(secs));
+    }
+    response
+        .headers_mut()
+        .insert("x-request-id", HeaderValue::from_static("req_double"));
+    response
 }
 
 fn words(text: &str) -> u32 {
@@ -490,18 +469,7 @@ async fn embeddings(
         retry_after,
     }) = LlmDouble::take(&shared, &provider)
     {
-        let mut response = (
-            StatusCode::from_u16(status).expect("a status code"),
-            [("content-type", "application/json")],
-            body,
-        )
-            .into_response();
-        if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert("retry-after", HeaderValue::from(secs));
-        }
-        return response;
+        return error_response(status, body, retry_after);
     }
     let inputs: Vec<String> = match &body["input"] {
         Value::String(s) => vec![s.clone()],

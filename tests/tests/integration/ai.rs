@@ -321,6 +321,23 @@ async fn the_answer_streams_over_sse_and_is_kept_whole() {
         .await
         .unwrap();
     assert_eq!(response.status(), 422);
+    let response = ada
+        .http
+        .post(app.url(&format!(
+            "/api/v1/notes/{}/ask",
+            note["id"].as_str().unwrap()
+        )))
+        .header("content-type", "application/json")
+        .body(r#"{"question": 42, "model": "x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    // Neither bad question was recorded.
+    let kept = ada
+        .ok("list_note_answers", json!({"note_id": note["id"]}))
+        .await;
+    assert_eq!(kept.as_array().unwrap().len(), 1, "{kept}");
     let (bob, _) = signed_up(&app, "bob@example.com", "Bob's").await;
     let response = bob
         .http
@@ -505,6 +522,7 @@ async fn without_a_provider_ai_says_how_to_add_one_and_members_cannot_manage_the
     );
     assert_eq!(ada.ok("list_ai_models", json!({})).await, json!([]));
     assert_eq!(ada.ok("list_ai_providers", json!({})).await, json!([]));
+    assert_eq!(ada.ok("ai_available", json!({})).await, json!(false));
 
     // Bad forms name their field.
     for (form, field) in [
@@ -544,6 +562,7 @@ async fn without_a_provider_ai_says_how_to_add_one_and_members_cannot_manage_the
     }
     // Names are unique in the team.
     provider(&ada, &double, "local", "llama_cpp", "smollm2-135m").await;
+    assert_eq!(ada.ok("ai_available", json!({})).await, json!(true));
     let (status, body) = ada
         .call(
             "save_ai_provider",
@@ -623,6 +642,7 @@ async fn another_teams_providers_notes_and_answers_are_not_found() {
     // Eve sees none of Ada's providers, settings, models or spend.
     assert_eq!(eve.ok("list_ai_providers", json!({})).await, json!([]));
     assert_eq!(eve.ok("list_ai_models", json!({})).await, json!([]));
+    assert_eq!(eve.ok("ai_available", json!({})).await, json!(false));
     let settings = eve.ok("get_ai_settings", json!({})).await;
     assert_eq!(
         (
