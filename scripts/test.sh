@@ -59,6 +59,11 @@ s3_port=$(free_port)
 "$CAIRN_TOOLS_DIR/s3-venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$CAIRN_TEST_DATA_DIR/s3.log" 2>&1 &
 s3_pid=$!
 
+# Published source trees (crates, npm packages, Python sdists) for the Project Sync corpus test,
+# fetched once per machine through their registries.
+CAIRN_TEST_CORPUS_DIR=$(bash scripts/corpus.sh)
+export CAIRN_TEST_CORPUS_DIR
+
 # The browser bundle (target/site/pkg), for the pages the server renders and the browser tests.
 trunk build --release
 # The integration tests drive the real binaries too (cairn serve, cairn db, cairn-migration).

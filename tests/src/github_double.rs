@@ -402,19 +402,22 @@ async fn tree(
         return github_error(StatusCode::CONFLICT, "Git Repository is empty.");
     }
     let recursive = query.recursive.is_some();
-    let mut args = vec!["ls-tree", "-l"];
+    // NUL-terminated records: paths exactly as committed (GitHub does not quote them either).
+    let mut args = vec!["ls-tree", "-l", "-z"];
     if recursive {
         args.extend(["-r", "-t"]);
     }
     args.push(&sha);
-    let Some(listing) = git_text(&dir, &args) else {
+    let Some(listing) = git(&dir, &args) else {
         return github_error(StatusCode::NOT_FOUND, "Not Found");
     };
-    // "<mode> <type> <sha> <size>\t<path>"
+    // "<mode> <type> <sha> <size>\t<path>\0"
     let mut entries: Vec<Value> = listing
-        .lines()
-        .filter_map(|line| {
-            let (meta, path) = line.split_once('\t')?;
+        .split(|&b| b == 0)
+        .filter(|record| !record.is_empty())
+        .filter_map(|record| {
+            let record = String::from_utf8_lossy(record);
+            let (meta, path) = record.split_once('\t')?;
             let mut fields = meta.split_whitespace();
             let (mode, kind, sha, size) = (
                 fields.next()?,
@@ -578,6 +581,27 @@ impl GitRepo {
         let dir = tempfile::tempdir().expect("a directory for the repository");
         let repo = Self { dir };
         repo.run(&["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    /// A repository whose `main` holds one commit of everything under `tree`, byte for byte: every
+    /// file, dotfiles and files a `.gitignore` there names included (`tree` itself is not touched;
+    /// the repository is bare, in a directory of its own).
+    pub fn of_tree(tree: &FsPath) -> Self {
+        let dir = tempfile::tempdir().expect("a directory for the repository");
+        let repo = Self { dir };
+        repo.run(&["init", "-q", "--bare", "-b", "main"]);
+        let work_tree = format!("--work-tree={}", tree.display());
+        repo.run(&[
+            &work_tree,
+            "-c",
+            "core.autocrlf=false",
+            "add",
+            "-A",
+            "-f",
+            ".",
+        ]);
+        repo.run(&[&work_tree, "commit", "-q", "-m", "the published tree"]);
         repo
     }
 

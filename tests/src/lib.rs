@@ -23,6 +23,7 @@ pub mod github_double;
 pub mod images;
 pub mod llm_double;
 pub mod mailbox;
+pub mod served;
 
 static CLUSTER: OnceCell<Credentials> = OnceCell::const_new();
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
@@ -260,13 +261,7 @@ impl TestApp {
 
     /// A new browser-like client: its own cookie jar, so each one is a separate person.
     pub fn browser(&self) -> RpcClient {
-        RpcClient {
-            base: format!("http://{}", self.address),
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .build()
-                .expect("client"),
-        }
+        RpcClient::new(&format!("http://{}", self.address))
     }
 
     /// Stops the server gracefully and waits for it.
@@ -394,6 +389,18 @@ pub struct RpcClient {
 }
 
 impl RpcClient {
+    /// A new browser-like client of the server at `base` (`http://host:port`), with its own
+    /// cookie jar.
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+        }
+    }
+
     /// Calls `name` with `args`; returns the status and the JSON body.
     pub async fn call(&self, name: &str, args: serde_json::Value) -> (u16, serde_json::Value) {
         let response = self.raw(name, args).await;

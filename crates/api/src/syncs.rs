@@ -98,6 +98,31 @@ pub struct SyncCounts {
     pub skipped: BTreeMap<String, u32>,
 }
 
+impl SyncCounts {
+    /// "+3 added, 2 changed, 1 moved, −1 removed, 500 unchanged, 9 skipped" (what is zero left out),
+    /// or "no files".
+    pub fn summary(&self) -> String {
+        let skipped: u32 = self.skipped.values().sum();
+        let parts: Vec<String> = [
+            (self.added, "+", " added"),
+            (self.changed, "", " changed"),
+            (self.moved, "", " moved"),
+            (self.removed, "\u{2212}", " removed"),
+            (self.unchanged, "", " unchanged"),
+            (skipped, "", " skipped"),
+        ]
+        .into_iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, sign, what)| format!("{sign}{n}{what}"))
+        .collect();
+        if parts.is_empty() {
+            "no files".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
 /// A sync's live progress: what the banner shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncProgress {
@@ -142,8 +167,13 @@ pub struct ProjectSync {
     pub status: JobStatus,
     /// The step it reached.
     pub phase: Option<SyncPhase>,
-    /// Files by outcome.
+    /// Files by outcome: what a completed sync changed; what a sync that did not complete had
+    /// found to do (it changed nothing).
     pub counts: SyncCounts,
+    /// Files it had to fetch.
+    pub to_fetch: u32,
+    /// Files it fetched.
+    pub fetched: u32,
     /// Requests sent to GitHub.
     pub github_requests: u32,
     /// Why it failed.
@@ -154,6 +184,44 @@ pub struct ProjectSync {
     pub started_at: Option<String>,
     /// Ended at.
     pub finished_at: Option<String>,
+}
+
+impl ProjectSync {
+    /// What the sync did to the Memory Hub, in words. A completed sync: its counts. One that failed
+    /// or was cancelled changed nothing, whatever it had found ("Changed nothing (it had found +38
+    /// added; fetched 30 of 38)"); one under way, what it found so far.
+    pub fn outcome(&self) -> String {
+        let found = self.counts.summary();
+        let fetched =
+            (self.to_fetch > 0).then(|| format!("fetched {} of {}", self.fetched, self.to_fetch));
+        match self.status {
+            JobStatus::Completed => found,
+            JobStatus::Failed | JobStatus::Cancelled => {
+                let mut detail = Vec::new();
+                if self.counts.scanned > 0 {
+                    detail.push(format!("it had found {found}"));
+                }
+                detail.extend(fetched);
+                if detail.is_empty() {
+                    "Changed nothing".into()
+                } else {
+                    format!("Changed nothing ({})", detail.join("; "))
+                }
+            }
+            JobStatus::Queued | JobStatus::Running => {
+                if self.counts.scanned == 0 {
+                    "Not scanned yet".into()
+                } else {
+                    let mut line = format!("So far: {found}");
+                    if let Some(fetched) = fetched {
+                        line.push_str("; ");
+                        line.push_str(&fetched);
+                    }
+                    line
+                }
+            }
+        }
+    }
 }
 
 /// Which of a project's secrets are set (never their values).
@@ -212,4 +280,62 @@ pub struct SyncChanges {
     pub removed: Vec<String>,
     /// Whether there were more than listed.
     pub more: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync(status: JobStatus, counts: SyncCounts, to_fetch: u32, fetched: u32) -> ProjectSync {
+        ProjectSync {
+            id: ProjectSyncId::from_uuid(uuid::Uuid::nil()),
+            project_id: ProjectId::from_uuid(uuid::Uuid::nil()),
+            job_id: None,
+            trigger: SyncTrigger::Cli,
+            requested_by: None,
+            branch: "main".into(),
+            scan_path: String::new(),
+            head_sha: None,
+            status,
+            phase: None,
+            counts,
+            to_fetch,
+            fetched,
+            github_requests: 0,
+            error: None,
+            created_at: String::new(),
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    #[test]
+    fn a_sync_that_did_not_complete_says_it_changed_nothing_and_what_it_had_found() {
+        let found = SyncCounts {
+            scanned: 40,
+            added: 38,
+            skipped: BTreeMap::from([("binary".to_owned(), 2)]),
+            ..SyncCounts::default()
+        };
+        assert_eq!(
+            sync(JobStatus::Completed, found.clone(), 38, 38).outcome(),
+            "+38 added, 2 skipped"
+        );
+        assert_eq!(
+            sync(JobStatus::Failed, found.clone(), 38, 30).outcome(),
+            "Changed nothing (it had found +38 added, 2 skipped; fetched 30 of 38)"
+        );
+        assert_eq!(
+            sync(JobStatus::Cancelled, SyncCounts::default(), 0, 0).outcome(),
+            "Changed nothing"
+        );
+        assert_eq!(
+            sync(JobStatus::Running, found, 38, 12).outcome(),
+            "So far: +38 added, 2 skipped; fetched 12 of 38"
+        );
+        assert_eq!(
+            sync(JobStatus::Queued, SyncCounts::default(), 0, 0).outcome(),
+            "Not scanned yet"
+        );
+    }
 }

@@ -536,7 +536,8 @@ pub async fn sync_changes(id: ProjectSyncId) -> Result<api::syncs::SyncChanges, 
     Ok(syncs::changes(&tx, id).await?)
 }
 
-/// Cancels a queued or running sync: nothing it did becomes visible.
+/// Cancels the sync, whatever state it is in (queued, running, or left open by a worker that
+/// stopped): nothing it did becomes visible. A sync over already is left as it is.
 #[server(prefix = "/api/v1", endpoint = "cancel_sync", input = Json, output = Json)]
 pub async fn cancel_sync(id: ProjectSyncId) -> Result<(), ApiError> {
     let tx = session_cookie::require_tenant().await?;

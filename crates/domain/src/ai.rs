@@ -360,7 +360,10 @@ pub async fn clear_provider_state(
     get_provider(tx, id).await
 }
 
-/// Saves what the router learnt of a provider.
+/// Saves what the router learnt of a provider. Every field is the state to keep, absent ones
+/// included: no last error clears the one stored (a router starts from the stored state, so a
+/// call that went well writes back the error it was given). `last_error_at` is when the stored
+/// error last changed.
 pub async fn record_state(
     tx: &TenantTxn,
     name: &str,
@@ -371,8 +374,10 @@ pub async fn record_state(
             DbBackend::Postgres,
             "UPDATE ai_providers
                 SET out_of_credit_since = $3, key_refused_since = $4, cooling_until = $5,
-                    last_error = coalesce($6, last_error),
-                    last_error_at = CASE WHEN $6 IS NULL THEN last_error_at ELSE now() END
+                    last_error = $6,
+                    last_error_at = CASE WHEN $6 IS NULL THEN NULL
+                                         WHEN $6 IS DISTINCT FROM last_error THEN now()
+                                         ELSE last_error_at END
               WHERE tenant_id = $1 AND name = $2",
             [
                 tenant(tx),

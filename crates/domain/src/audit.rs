@@ -54,6 +54,8 @@ pub(crate) enum AuditAction {
     SecretClear,
     /// `secret.set` on `projects` (which secret, in the detail; never the value).
     SecretSet,
+    /// `sync.cancel` on `project_syncs`: closed directly, its job being over or gone.
+    SyncCancel,
     /// `sync.complete` on `project_syncs`.
     SyncComplete,
     /// `sync.start` on `project_syncs`.
@@ -92,6 +94,7 @@ impl AuditAction {
             Self::NoteUpdate => "note.update",
             Self::SecretClear => "secret.clear",
             Self::SecretSet => "secret.set",
+            Self::SyncCancel => "sync.cancel",
             Self::SyncComplete => "sync.complete",
             Self::SyncStart => "sync.start",
             Self::ProjectCreate => "project.create",
@@ -123,7 +126,7 @@ impl AuditAction {
             | Self::ProjectUpdate
             | Self::SecretClear
             | Self::SecretSet => "projects",
-            Self::SyncComplete | Self::SyncStart => "project_syncs",
+            Self::SyncCancel | Self::SyncComplete | Self::SyncStart => "project_syncs",
         }
     }
 }

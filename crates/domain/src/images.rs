@@ -349,17 +349,13 @@ pub async fn reorder(
         )
         .into());
     }
-    let ids = order
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",");
+    let ids: Vec<Uuid> = order.iter().map(|id| id.into_uuid()).collect();
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "UPDATE note_images AS i SET sort_order = o.position - 1
-           FROM unnest($1::text::uuid[]) WITH ORDINALITY AS o(id, position)
+           FROM unnest($1::uuid[]) WITH ORDINALITY AS o(id, position)
           WHERE i.id = o.id AND i.note_id = $2",
-        [format!("{{{ids}}}").into(), note.id.into()],
+        [crate::sql::uuids(&ids), note.id.into()],
     ))
     .await?;
     images_of(txn, ImageOwner::Note, note.id).await

@@ -15,19 +15,23 @@ pub async fn enqueue<K: JobKind>(
     tx: &TenantTxn,
     payload: &K::Payload,
 ) -> Result<JobId, DomainError> {
-    enqueue_after::<K>(tx, payload, None).await
+    enqueue_for::<K>(tx, payload, None, tx.ctx().user_id()).await
 }
 
-/// [`enqueue`], not to start before `run_after` (a debounce: what arrives meanwhile joins it).
-pub async fn enqueue_after<K: JobKind>(
+/// [`enqueue`], on behalf of `requested_by` (`None`: nobody asked, e.g. a push), not to start
+/// before `run_after` (a debounce: what arrives meanwhile joins it). The job acts for whoever it
+/// names here, not for whoever is acting now: a sync queued by a push during a member's sync is
+/// nobody's.
+pub async fn enqueue_for<K: JobKind>(
     tx: &TenantTxn,
     payload: &K::Payload,
     run_after: Option<chrono::DateTime<chrono::Utc>>,
+    requested_by: Option<UserId>,
 ) -> Result<JobId, DomainError> {
     let ctx = tx.ctx();
     let options = Enqueue {
         for_tenant: Some(ctx.tenant_id().into_uuid()),
-        requested_by: ctx.user_id().map(UserId::into_uuid),
+        requested_by: requested_by.map(UserId::into_uuid),
         run_after,
         ..Enqueue::default()
     };
@@ -143,14 +147,24 @@ pub async fn report_progress(
     Ok(())
 }
 
-/// Asks the job to stop: a queued job is cancelled at once, a running one at its next step. Any
-/// member may cancel the team's work. A job already over is a `Conflict`.
+/// Asks the job to stop: a queued job is cancelled at once, a running one at its next step, one
+/// whose worker stopped answering at once. Any member may cancel the team's work. A job already
+/// over is a `Conflict`.
 pub async fn cancel(tx: &TenantTxn, job: JobId) -> Result<(), DomainError> {
+    cancel_stale_after(tx, job, jobs::DEFAULT_STALE_AFTER).await
+}
+
+/// [`cancel`], for a job of a kind whose heartbeat may go quiet for `stale_after`.
+pub(crate) async fn cancel_stale_after(
+    tx: &TenantTxn,
+    job: JobId,
+    stale_after: std::time::Duration,
+) -> Result<(), DomainError> {
     let status = status(tx, job).await?;
     if status.is_final() {
         return Err(DomainError::Conflict("this job is over already".into()));
     }
-    jobs::cancel(tx.txn(), job.into_uuid())
+    jobs::cancel(tx.txn(), job.into_uuid(), stale_after)
         .await
         .map_err(queue_error)?;
     audit::record(

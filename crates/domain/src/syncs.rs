@@ -5,7 +5,7 @@
 
 use crate::audit::AuditAction;
 use crate::entities::projects;
-use crate::{DomainError, TenantTxn, audit, job_runs};
+use crate::{DomainError, TenantTxn, audit, job_runs, sql};
 use api::github::{BranchName, GithubRepo, ScanPath};
 use api::ids::{JobId, ProjectId, ProjectSyncId, UserId};
 use api::jobs::JobStatus;
@@ -33,6 +33,9 @@ impl JobKind for ProjectSyncJob {
     const MAX_ATTEMPTS: i32 = 3;
     const STALE_AFTER: Duration = Duration::from_secs(60);
     const REQUEUE_WHEN_STALE: bool = true;
+    // The largest branches, with rate-limit waits (up to `github.max_rate_limit_wait_secs`), end
+    // well within this.
+    const TIMEOUT: Duration = Duration::from_secs(3600);
 }
 
 /// How long a sync started by a push waits, so that a burst of pushes makes one sync.
@@ -43,6 +46,8 @@ const SELECT_SYNCS: &str =
     "SELECT s.id, s.project_id, s.job_id, s.trigger, s.branch, s.scan_path, s.head_sha,
     s.status, s.phase, s.files_scanned, s.files_added, s.files_changed, s.files_moved,
     s.files_removed, s.files_unchanged, s.skipped, s.github_requests, s.error, s.created_at,
+    coalesce((s.progress->>'to_fetch')::int, 0) AS to_fetch,
+    coalesce((s.progress->>'fetched')::int, 0) AS fetched,
     s.started_at, s.finished_at, u.display_name AS requested_by_name, u.email AS requested_by_email
      FROM project_syncs s LEFT JOIN users u ON u.id = s.requested_by";
 
@@ -278,10 +283,11 @@ pub(crate) async fn start_with(
     let run_after = (trigger == SyncTrigger::Webhook).then(|| {
         chrono::Utc::now() + chrono::Duration::from_std(PUSH_DEBOUNCE).unwrap_or_default()
     });
-    let job = job_runs::enqueue_after::<ProjectSyncJob>(
+    let job = job_runs::enqueue_for::<ProjectSyncJob>(
         tx,
         &ProjectSyncPayload { sync_id: sync },
         run_after,
+        requested_by,
     )
     .await?;
     tx.txn()
@@ -424,13 +430,49 @@ pub async fn changes(tx: &TenantTxn, id: ProjectSyncId) -> Result<SyncChanges, D
     })
 }
 
-/// Cancels the sync (its job stops at its next step; nothing it did becomes visible).
-pub async fn cancel(tx: &TenantTxn, id: ProjectSyncId) -> Result<(), DomainError> {
+/// Cancels the sync, whatever state it is in, and answers it as it is then. Queued (also between
+/// attempts): cancelled at once. Running: its job stops at its next step, or its runtime drops the
+/// work within a few seconds; a run whose worker stopped answering is cancelled at once. A sync
+/// still open whose job is over or gone (nothing would ever close it) is closed here. Nothing a
+/// cancelled sync did becomes visible. A sync that is over already is answered unchanged.
+pub async fn cancel(tx: &TenantTxn, id: ProjectSyncId) -> Result<ProjectSync, DomainError> {
     let sync = get(tx, id).await?;
-    let job = sync
-        .job_id
-        .ok_or_else(|| DomainError::Conflict("this sync is over already".into()))?;
-    job_runs::cancel(tx, job).await
+    if sync.status.is_final() {
+        return Ok(sync);
+    }
+    if let Some(job) = sync.job_id {
+        match job_runs::cancel_stale_after(tx, job, ProjectSyncJob::STALE_AFTER).await {
+            // The job ended meanwhile, or had ended without closing its sync: closed below.
+            Ok(()) | Err(DomainError::Conflict(_) | DomainError::NotFound) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    let closed = tx
+        .txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE project_syncs s
+                SET status = 'cancelled', finished_at = now()
+              WHERE s.id = $1 AND s.tenant_id = $2 AND s.status IN ('queued', 'running')
+                AND NOT EXISTS (SELECT 1 FROM jobs j
+                                 WHERE j.id = s.job_id AND j.status IN ('queued', 'running'))",
+            [
+                id.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+            ],
+        ))
+        .await?;
+    if closed.rows_affected() > 0 {
+        audit::record(
+            tx.txn(),
+            tx.ctx(),
+            AuditAction::SyncCancel,
+            id.into_uuid(),
+            serde_json::json!({"job": sync.job_id}),
+        )
+        .await?;
+    }
+    get(tx, id).await
 }
 
 /// What a run needs: the repository, branch and folder as they were when the sync started, and
@@ -647,7 +689,7 @@ pub async fn finalize(
             "UPDATE memory_entries
                 SET status = 'superseded', superseded_by_sync_id = $3, updated_at = now()
               WHERE tenant_id = $1 AND id = ANY($2) AND status = 'active'",
-            [tenant.into(), uuid_array(&result.superseded), sync.into()],
+            [tenant.into(), sql::uuids(&result.superseded), sync.into()],
         ))
         .await?;
     }
@@ -660,38 +702,35 @@ pub async fn finalize(
         ))
         .await?;
     }
-    // In batches: one statement per few hundred files, not one per file.
+    // In batches: one statement per few hundred files, not one per file. A file's language is
+    // absent when its name says none (LICENSE, .gitignore, a.rb): that column travels as a JSON
+    // array with nulls (see `sql`).
+    let insert = format!(
+        "INSERT INTO memory_entries (id, tenant_id, project_id, kind, title, content,
+                                     source_path, blob_sha, status, sync_id, language,
+                                     byte_size, created_by)
+         SELECT f.id, $1, $2, 'file', f.path, f.content, f.path, f.sha, 'active', $3,
+                f.language, f.size, $10
+           FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], {}, $9::bigint[])
+                AS f(id, path, sha, content, language, size)",
+        sql::optional_texts_sql(8)
+    );
     for batch in result.fetched.chunks(500) {
         let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
-        let paths: Vec<String> = batch.iter().map(|f| f.path.clone()).collect();
-        let shas: Vec<String> = batch.iter().map(|f| f.blob_sha.clone()).collect();
-        let contents: Vec<String> = batch.iter().map(|f| f.content.clone()).collect();
         let languages: Vec<Option<String>> = batch.iter().map(|f| f.language.clone()).collect();
-        let sizes: Vec<i64> = batch.iter().map(|f| f.byte_size).collect();
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO memory_entries (id, tenant_id, project_id, kind, title, content,
-                                         source_path, blob_sha, status, sync_id, language,
-                                         byte_size, created_by)
-             SELECT f.id, $1, $2, 'file', f.path, f.content, f.path, f.sha, 'active', $3,
-                    f.language, f.size, $10
-               FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
-                    AS f(id, path, sha, content, language, size)",
+            insert.clone(),
             [
                 tenant.into(),
                 plan.project_id.into_uuid().into(),
                 sync.into(),
-                uuid_array(&ids),
-                sea_orm::Value::from(paths),
-                sea_orm::Value::from(shas),
-                sea_orm::Value::from(contents),
-                sea_orm::Value::Array(
-                    sea_orm::sea_query::ArrayType::String,
-                    Some(Box::new(
-                        languages.into_iter().map(sea_orm::Value::from).collect(),
-                    )),
-                ),
-                sea_orm::Value::from(sizes),
+                sql::uuids(&ids),
+                sql::texts(batch.iter().map(|f| f.path.clone()).collect()),
+                sql::texts(batch.iter().map(|f| f.blob_sha.clone()).collect()),
+                sql::texts(batch.iter().map(|f| f.content.clone()).collect()),
+                sql::optional_texts(&languages),
+                sql::bigints(batch.iter().map(|f| f.byte_size).collect()),
                 ctx.user_id().map(UserId::into_uuid).into(),
             ],
         ))
@@ -752,15 +791,6 @@ pub async fn finalize(
     Ok(())
 }
 
-fn uuid_array(ids: &[Uuid]) -> sea_orm::Value {
-    sea_orm::Value::Array(
-        sea_orm::sea_query::ArrayType::Uuid,
-        Some(Box::new(
-            ids.iter().copied().map(sea_orm::Value::from).collect(),
-        )),
-    )
-}
-
 fn to_dto(row: QueryResult) -> Result<ProjectSync, DomainError> {
     let internal =
         |what: &str, value: &str| DomainError::Internal(format!("sync {what} {value:?}"));
@@ -803,6 +833,8 @@ fn to_dto(row: QueryResult) -> Result<ProjectSync, DomainError> {
             unchanged: number("files_unchanged")?,
             skipped: serde_json::from_value(skipped).unwrap_or_default(),
         },
+        to_fetch: number("to_fetch")?,
+        fetched: number("fetched")?,
         github_requests: number("github_requests")?,
         error: row.try_get("", "error")?,
         created_at: time("created_at")?.unwrap_or_default(),

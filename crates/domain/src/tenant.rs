@@ -318,6 +318,7 @@ tenant_rows!(
 pub struct Db {
     conn: DatabaseConnection,
     session_idle_timeout: std::time::Duration,
+    health: crate::PoolHealth,
 }
 
 impl Db {
@@ -330,6 +331,27 @@ impl Db {
         Self {
             conn,
             session_idle_timeout: Self::DEFAULT_SESSION_IDLE_TIMEOUT,
+            health: crate::PoolHealth::default(),
+        }
+    }
+
+    /// The release check installed on this pool (`PoolHealth::check_on_release`), whose counts
+    /// the instance reports.
+    pub fn with_pool_health(self, health: crate::PoolHealth) -> Self {
+        Self { health, ..self }
+    }
+
+    /// What the pool's release check found.
+    pub fn pool_health(&self) -> &crate::PoolHealth {
+        &self.health
+    }
+
+    /// The pool's connections now.
+    pub fn pool_stats(&self) -> crate::pool::PoolStats {
+        let pool = self.conn.get_postgres_connection_pool();
+        crate::pool::PoolStats {
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
         }
     }
 

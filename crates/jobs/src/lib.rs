@@ -19,15 +19,21 @@ pub trait JobKind: Send + Sync + 'static {
     /// Attempts before the job fails for good.
     const MAX_ATTEMPTS: i32 = 3;
     /// A running job whose heartbeat is older than this is reaped (its instance died or hangs).
-    const STALE_AFTER: Duration = Duration::from_secs(60);
+    const STALE_AFTER: Duration = DEFAULT_STALE_AFTER;
     /// Whether the reaper queues a stale job again (while attempts remain) or fails it.
     const REQUEUE_WHEN_STALE: bool = true;
+    /// The longest one attempt may run: past it, the runtime drops the attempt's work and fails
+    /// the attempt (retried while attempts remain), so no attempt runs for ever.
+    const TIMEOUT: Duration = Duration::from_secs(3600);
 
     /// The wait before attempt `attempt + 1` after attempt `attempt` failed.
     fn backoff(attempt: i32) -> Duration {
         Duration::from_secs(2u64.saturating_pow(attempt.clamp(0, 16) as u32).min(300))
     }
 }
+
+/// [`JobKind::STALE_AFTER`] unless a kind says otherwise.
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
 
 /// The queue's own failures (the database, a payload that cannot be written).
 #[derive(Debug, thiserror::Error)]
@@ -103,21 +109,57 @@ pub async fn enqueue<K: JobKind>(
     Ok(row.map(|_| id))
 }
 
-/// Cancels a job: a queued one at once, a running one at its next step. Whether it was found still
-/// open.
-pub async fn cancel(db: &impl ConnectionTrait, id: Uuid) -> Result<bool, JobError> {
+/// Cancels a job: a queued one at once, a running one at its next step (or, when it does not stop
+/// within [`CANCEL_GRACE`], by its runtime dropping its work), and a running one whose heartbeat is
+/// older than `stale_after` at once: its worker is gone and nothing else would end it. Whether it
+/// was found still open.
+pub async fn cancel(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    stale_after: Duration,
+) -> Result<bool, JobError> {
     let done = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE jobs
                 SET cancel_requested = true,
-                    status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END,
-                    finished_at = CASE WHEN status = 'queued' THEN now() ELSE finished_at END
+                    status = CASE WHEN status = 'queued' OR heartbeat_at < now() - make_interval(secs => $2)
+                                  THEN 'cancelled' ELSE status END,
+                    locked_by = CASE WHEN status = 'queued' OR heartbeat_at < now() - make_interval(secs => $2)
+                                     THEN NULL ELSE locked_by END,
+                    finished_at = CASE WHEN status = 'queued' OR heartbeat_at < now() - make_interval(secs => $2)
+                                       THEN now() ELSE finished_at END
               WHERE id = $1 AND status IN ('queued', 'running')",
-            [id.into()],
+            [id.into(), stale_after.as_secs_f64().into()],
         ))
         .await?;
     Ok(done.rows_affected() > 0)
+}
+
+/// How late after a heartbeat goes stale a reaper may notice it: runtimes reap before each claim,
+/// and an idle one polls every second by default.
+const REAP_SLACK: Duration = Duration::from_secs(5);
+
+/// How long a running job asked to stop is given to stop at its own next step before its runtime
+/// drops its work: a job waiting on a slow call does not hold a cancel for longer than this.
+pub const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// The longest a job of `K` can stay unfinished once claimed, with the runtimes' overrides
+/// (`None`: the kind's own limits): every attempt ends by its timeout, or (its worker gone) by the
+/// reaper once its heartbeat is stale, and the pauses between attempts. How long a caller waiting
+/// for such a job may wait at most.
+pub fn lifetime<K: JobKind>(timeout: Option<Duration>, stale_after: Option<Duration>) -> Duration {
+    let timeout = timeout.unwrap_or(K::TIMEOUT);
+    let stale_after = stale_after.unwrap_or(K::STALE_AFTER);
+    let attempts = K::MAX_ATTEMPTS.max(1);
+    let mut total = Duration::ZERO;
+    for attempt in 1..=attempts {
+        total += timeout + stale_after + REAP_SLACK;
+        if attempt < attempts {
+            total += K::backoff(attempt);
+        }
+    }
+    total
 }
 
 /// What a running job knows of itself.
@@ -183,6 +225,7 @@ type Handler = Arc<
 struct Registered {
     handler: Handler,
     stale_after: Duration,
+    timeout: Duration,
     requeue_when_stale: bool,
     backoff: fn(i32) -> Duration,
 }
@@ -196,6 +239,7 @@ pub struct Runtime {
     poll: Duration,
     listen_url: Option<String>,
     stale_after: Option<Duration>,
+    timeout: Option<Duration>,
 }
 
 /// Completes when a job was enqueued (never, without a listener). A broken connection is reopened by
@@ -209,6 +253,37 @@ async fn notified(listener: &mut Option<sea_orm::sqlx::postgres::PgListener>) {
             }
         }
         None => std::future::pending().await,
+    }
+}
+
+/// What a heartbeat found.
+enum Beat {
+    /// The job is still this runtime's attempt; whether a cancel was asked for.
+    Owned { cancel_requested: bool },
+    /// The job is no longer this runtime's attempt (reaped, cancelled as stale, re-claimed).
+    Lost,
+    /// The heartbeat could not be written (the database did not answer).
+    Unknown,
+}
+
+/// The outcome of a job's task: what it returned, or its panic as a failure.
+fn outcome_of(
+    joined: Result<Result<(), JobFailure>, tokio::task::JoinError>,
+) -> Result<(), JobFailure> {
+    match joined {
+        Ok(outcome) => outcome,
+        Err(error) if error.is_panic() => {
+            let panic = error.into_panic();
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            tracing::error!(panic = %message, "a job panicked");
+            Err(JobFailure::Fatal(format!("the job panicked: {message}")))
+        }
+        // Only this runtime aborts a job's task, and it does not wait for it then.
+        Err(_) => Err(JobFailure::Cancelled),
     }
 }
 
@@ -233,6 +308,7 @@ impl Runtime {
             poll: Duration::from_secs(1),
             listen_url: None,
             stale_after: None,
+            timeout: None,
         }
     }
 
@@ -251,6 +327,15 @@ impl Runtime {
     pub fn stale_after(self, limit: Option<Duration>) -> Self {
         Self {
             stale_after: limit,
+            ..self
+        }
+    }
+
+    /// Stops an attempt of any kind once it has run for `limit`, instead of its kind's own
+    /// [`JobKind::TIMEOUT`] (`None`: each kind's own).
+    pub fn attempt_timeout(self, limit: Option<Duration>) -> Self {
+        Self {
+            timeout: limit,
             ..self
         }
     }
@@ -283,6 +368,7 @@ impl Runtime {
             Registered {
                 handler: erased,
                 stale_after: K::STALE_AFTER,
+                timeout: K::TIMEOUT,
                 requeue_when_stale: K::REQUEUE_WHEN_STALE,
                 backoff: K::backoff,
             },
@@ -383,7 +469,8 @@ impl Runtime {
     }
 
     /// Takes stale running jobs back: a job whose heartbeat is older than its kind's limit is
-    /// queued again (while attempts remain and its kind says so) or failed. How many were taken.
+    /// queued again (while attempts remain and its kind says so) or failed; one asked to stop is
+    /// cancelled. How many were taken.
     pub async fn reap(&self) -> Result<u64, JobError> {
         let mut reaped = 0;
         for (name, kind) in self.kinds.iter() {
@@ -392,11 +479,13 @@ impl Runtime {
                 .execute_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
                     "UPDATE jobs
-                        SET status = CASE WHEN $3 AND attempts < max_attempts AND NOT cancel_requested
-                                          THEN 'queued' ELSE 'failed' END,
+                        SET status = CASE WHEN cancel_requested THEN 'cancelled'
+                                          WHEN $3 AND attempts < max_attempts THEN 'queued'
+                                          ELSE 'failed' END,
                             finished_at = CASE WHEN $3 AND attempts < max_attempts AND NOT cancel_requested
                                                THEN NULL ELSE now() END,
-                            last_error = 'its instance stopped answering (no heartbeat)',
+                            last_error = CASE WHEN cancel_requested THEN last_error
+                                              ELSE 'its instance stopped answering (no heartbeat)' END,
                             locked_by = NULL
                       WHERE kind = $1 AND status = 'running'
                         AND heartbeat_at < now() - make_interval(secs => $2)",
@@ -423,6 +512,14 @@ impl Runtime {
     }
 
     /// Claims one due job of a registered kind and runs it; whether there was one.
+    ///
+    /// The job's work runs as a task of its own, so that whatever it does cannot take the runtime
+    /// down: a panic ends the attempt (the job fails with the panic's message: a panic is a defect,
+    /// and another attempt would run into it again) and the runtime goes on with the next job. While
+    /// it runs, its heartbeat also reads whether the job is still this runtime's (the reaper may
+    /// have taken it back, and another instance claimed it) and whether a cancel was asked for; the
+    /// work is dropped when the job is no longer its own, when it outlives its timeout, and when it
+    /// does not stop within [`CANCEL_GRACE`] of a cancel.
     pub async fn run_one(&self) -> Result<bool, JobError> {
         let Some(mut job) = self.claim().await? else {
             return Ok(false);
@@ -438,16 +535,51 @@ impl Runtime {
             requested_by: job.requested_by,
             db: self.db.clone(),
         };
-        let work = (kind.handler)(ctx, std::mem::take(&mut job.payload));
-        tokio::pin!(work);
-        let beat =
-            (self.stale_after.unwrap_or(kind.stale_after) / 3).max(Duration::from_millis(100));
+        let mut work = tokio::spawn((kind.handler)(ctx, std::mem::take(&mut job.payload)));
+        let stale_after = self.stale_after.unwrap_or(kind.stale_after);
+        // Often enough to notice a cancel soon, and at least three times per staleness limit.
+        let beat = (stale_after / 3).clamp(Duration::from_millis(100), Duration::from_secs(1));
         let mut heartbeat = tokio::time::interval(beat);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         heartbeat.tick().await;
+        let timeout = self.timeout.unwrap_or(kind.timeout);
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut cancel_seen: Option<tokio::time::Instant> = None;
         let outcome = loop {
             tokio::select! {
-                outcome = &mut work => break outcome,
-                _ = heartbeat.tick() => self.beat(job.id).await,
+                joined = &mut work => break outcome_of(joined),
+                _ = heartbeat.tick() => {}
+            }
+            match self.beat(&job).await {
+                Beat::Owned { cancel_requested } => {
+                    let now = tokio::time::Instant::now();
+                    if cancel_requested {
+                        let since = *cancel_seen.get_or_insert(now);
+                        if now - since >= CANCEL_GRACE {
+                            work.abort();
+                            tracing::warn!(kind = %job.kind, job = %job.id, "the job did not stop within the cancel grace: its work was dropped");
+                            break Err(JobFailure::Cancelled);
+                        }
+                    }
+                    if now >= deadline {
+                        work.abort();
+                        if cancel_seen.is_some() {
+                            break Err(JobFailure::Cancelled);
+                        }
+                        break Err(JobFailure::Retry(format!(
+                            "the attempt ran longer than its limit of {} s and was stopped",
+                            timeout.as_secs()
+                        )));
+                    }
+                }
+                Beat::Lost => {
+                    // Reaped (this runtime stalled past the staleness limit) and perhaps running
+                    // elsewhere now: whatever this attempt would still write is no longer its own.
+                    work.abort();
+                    tracing::warn!(kind = %job.kind, job = %job.id, "the job is no longer this runtime's: its work was dropped");
+                    return Ok(true);
+                }
+                Beat::Unknown => {}
             }
         };
         self.finish(&job, kind, outcome).await?;
@@ -486,17 +618,31 @@ impl Runtime {
         }))
     }
 
-    async fn beat(&self, id: Uuid) {
+    /// Writes the job's heartbeat, if the job is still this runtime's attempt.
+    async fn beat(&self, job: &Claimed) -> Beat {
         let beat = self
             .db
-            .execute_raw(Statement::from_sql_and_values(
+            .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "UPDATE jobs SET heartbeat_at = now() WHERE id = $1 AND status = 'running'",
-                [id.into()],
+                "UPDATE jobs SET heartbeat_at = now()
+                  WHERE id = $1 AND status = 'running' AND locked_by = $2 AND attempts = $3
+                 RETURNING cancel_requested",
+                [
+                    job.id.into(),
+                    self.instance.clone().into(),
+                    job.attempts.into(),
+                ],
             ))
             .await;
-        if let Err(error) = beat {
-            tracing::warn!(%error, job = %id, "writing a job's heartbeat");
+        match beat {
+            Ok(Some(row)) => Beat::Owned {
+                cancel_requested: row.try_get("", "cancel_requested").unwrap_or(false),
+            },
+            Ok(None) => Beat::Lost,
+            Err(error) => {
+                tracing::warn!(%error, job = %job.id, "writing a job's heartbeat");
+                Beat::Unknown
+            }
         }
     }
 
@@ -518,22 +664,29 @@ impl Runtime {
         if let Some(error) = &error {
             tracing::warn!(kind = %job.kind, job = %job.id, attempt = job.attempts, status, %error, "job attempt failed");
         }
-        self.db
+        let finished = self
+            .db
             .execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "UPDATE jobs
                     SET status = $2, last_error = coalesce($3, last_error), locked_by = NULL,
                         run_after = now() + make_interval(secs => $4),
                         finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END
-                  WHERE id = $1",
+                  WHERE id = $1 AND status = 'running' AND locked_by = $5 AND attempts = $6",
                 [
                     job.id.into(),
                     status.into(),
                     error.into(),
                     retry_in.unwrap_or_default().as_secs_f64().into(),
+                    self.instance.clone().into(),
+                    job.attempts.into(),
                 ],
             ))
             .await?;
+        if finished.rows_affected() == 0 {
+            // Reaped or cancelled as stale meanwhile: the job's row says what happened to it.
+            tracing::warn!(kind = %job.kind, job = %job.id, status, "the job was no longer this runtime's when its attempt ended");
+        }
         Ok(())
     }
 }

@@ -1,16 +1,20 @@
 //! `cairn sync PROJECT_ID [--branch B]`: queues a sync on the configured database, as the Sync
-//! button does, and follows it with a progress bar until it ends. The command also takes part in
-//! running jobs while it waits, so a sync runs even when no `cairn serve` or `cairn worker` is up;
-//! when one is, whichever claims the job first runs it.
+//! button does, and follows it with a progress bar until it ends, saying each attempt as it starts
+//! and fails. The command also takes part in running jobs while it waits, so a sync runs even when
+//! no `cairn serve` or `cairn worker` is up; when one is, whichever claims the job first runs it.
+//!
+//! It exits 0 when the sync completed, 1 with the reason when it failed or was cancelled, and 1
+//! when it has waited as long as any run of the sync can last (`jobs::lifetime`) or its own job
+//! runtime stopped: it never waits without end.
 
 use crate::config::Settings;
 use crate::startup::Application;
 use anyhow::Context;
 use api::github::BranchName;
 use api::ids::ProjectId;
-use api::jobs::JobStatus;
+use api::jobs::{JobEventBody, JobStatus};
 use api::syncs::{SyncPhase, SyncProgress};
-use domain::syncs;
+use domain::{job_runs, syncs};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -28,13 +32,30 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!("--branch: {e}"))?;
     // Answers no requests: any free port.
     settings.server.port = 0;
-    let app = Application::build(settings).await?;
+    let app = Application::build(settings.clone()).await?;
     let db = app.state().db.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(app.run_worker_until_stopped(async {
+    let mut worker = tokio::spawn(app.run_worker_until_stopped(async {
         let _ = stopped.await;
     }));
-    let followed = follow(&db, project, branch).await;
+    let lifetime = jobs::lifetime::<syncs::ProjectSyncJob>(
+        settings.jobs.attempt_timeout_secs.map(Duration::from_secs),
+        settings.jobs.stale_after_secs.map(Duration::from_secs),
+    );
+    let followed = tokio::select! {
+        followed = follow(&db, project, branch, lifetime) => followed,
+        // The runtime ends only when asked to: if it ends by itself, nothing here would run the
+        // sync (another instance still may; the history will say).
+        ended = &mut worker => {
+            let reason = match ended {
+                Ok(Ok(())) => "it stopped".to_owned(),
+                Ok(Err(error)) => format!("{error:#}"),
+                Err(error) => error.to_string(),
+            };
+            eprintln!("the job runtime of this command ended ({reason}); not waiting for the sync any longer");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
     let _ = stop.send(());
     worker.await.context("the job runtime")??;
     followed
@@ -44,6 +65,7 @@ async fn follow(
     db: &domain::Db,
     project: ProjectId,
     branch: Option<BranchName>,
+    lifetime: Duration,
 ) -> anyhow::Result<ExitCode> {
     let (ctx, sync) = match syncs::start_from_command_line(db, project, branch).await {
         Ok(started) => started,
@@ -76,30 +98,37 @@ async fn follow(
     bar.enable_steady_tick(Duration::from_millis(120));
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
+    // However the run goes (attempts, their timeouts, a worker dying and the reaper taking the
+    // job back), it is over by then.
+    let give_up_at = tokio::time::Instant::now() + syncs::PUSH_DEBOUNCE + lifetime;
+    let mut seen_event = 0;
     loop {
-        let (now, progress) = db
+        let (now, progress, events) = db
             .transact(&ctx, async |tx| {
-                Ok((
-                    syncs::get(tx, sync.id).await?,
-                    syncs::progress(tx, sync.id).await?,
-                ))
+                let now = syncs::get(tx, sync.id).await?;
+                let events = match now.job_id {
+                    Some(job) => job_runs::events_after(tx, job, seen_event, 100).await?,
+                    None => Vec::new(),
+                };
+                Ok((now, syncs::progress(tx, sync.id).await?, events))
             })
             .await?;
+        for event in &events {
+            seen_event = seen_event.max(event.id);
+            if let Some(line) = attempt_line(&event.body) {
+                // Above the bar on a terminal; as a plain line otherwise (the bar is hidden then).
+                bar.suspend(|| eprintln!("{line}"));
+            }
+        }
         if let Some(progress) = &progress {
             show(&bar, progress);
         }
         match now.status {
             JobStatus::Completed => {
                 bar.finish_and_clear();
-                let c = &now.counts;
                 println!(
-                    "completed: {} added, {} changed, {} moved, {} removed, {} unchanged, {} skipped; {} GitHub requests; head {}",
-                    c.added,
-                    c.changed,
-                    c.moved,
-                    c.removed,
-                    c.unchanged,
-                    c.skipped.values().sum::<u32>(),
+                    "completed: {}; {} GitHub requests; head {}",
+                    now.counts.summary(),
                     now.github_requests,
                     now.head_sha.as_deref().unwrap_or("-"),
                 );
@@ -116,9 +145,19 @@ async fn follow(
                     },
                     now.error.as_deref().unwrap_or("no reason given")
                 );
+                eprintln!("{}", now.outcome());
                 return Ok(ExitCode::FAILURE);
             }
             JobStatus::Queued | JobStatus::Running => {}
+        }
+        if tokio::time::Instant::now() >= give_up_at {
+            bar.abandon();
+            eprintln!(
+                "gave up waiting: sync {} has been {} for longer than any run of it can last; see its history",
+                sync.id,
+                status_word(now.status),
+            );
+            return Ok(ExitCode::FAILURE);
         }
         tokio::select! {
             _ = &mut interrupted => {
@@ -127,6 +166,41 @@ async fn follow(
             }
             () = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
+    }
+}
+
+fn status_word(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Queued => "queued",
+        JobStatus::Running => "running",
+        JobStatus::Completed => "completed",
+        JobStatus::Failed => "failed",
+        JobStatus::Cancelled => "cancelled",
+    }
+}
+
+/// A line for each attempt that starts or fails, from the job's status events.
+fn attempt_line(event: &JobEventBody) -> Option<String> {
+    let JobEventBody::Status {
+        status,
+        attempt,
+        max_attempts,
+        error,
+    } = event
+    else {
+        return None;
+    };
+    let error = error.as_deref().unwrap_or("no reason given");
+    match status {
+        JobStatus::Running => Some(format!("attempt {attempt} of {max_attempts} started")),
+        // Queued again after an attempt: it failed, and another will follow.
+        JobStatus::Queued if *attempt > 0 => Some(format!(
+            "attempt {attempt} of {max_attempts} failed: {error}; it will be tried again"
+        )),
+        JobStatus::Failed => Some(format!(
+            "attempt {attempt} of {max_attempts} failed: {error}"
+        )),
+        JobStatus::Queued | JobStatus::Completed | JobStatus::Cancelled => None,
     }
 }
 

@@ -19,6 +19,7 @@ const NOT_SETTINGS: &[&str] = &[
     "TEST_MAILDIR",
     "TEST_SMTP_PORT",
     "TEST_S3_ENDPOINT",
+    "TEST_CORPUS_DIR",
     "BIN",
     "SCREENSHOT_DIR",
 ];
@@ -309,6 +310,9 @@ pub struct JobSettings {
     /// Take over a job whose instance went silent after this many seconds, whatever its kind
     /// (unset: each kind's own limit, e.g. 60 s for a sync). Use one value for every instance.
     pub stale_after_secs: Option<u64>,
+    /// Stop an attempt of any job after this many seconds, whatever its kind (unset: each kind's
+    /// own, e.g. an hour for a sync); a stopped attempt is retried while attempts remain.
+    pub attempt_timeout_secs: Option<u64>,
     /// How often this instance looks for projects whose sync schedule is due (0: never; another
     /// instance may still do it). A project is checked by one instance per turn.
     pub schedule_check_secs: u64,
@@ -319,6 +323,7 @@ impl Default for JobSettings {
         Self {
             enabled: true,
             stale_after_secs: None,
+            attempt_timeout_secs: None,
             schedule_check_secs: 30,
         }
     }

@@ -63,8 +63,13 @@ impl DatabaseTarget {
     }
 
     /// Connects as the application role and refuses a role that would bypass row-level security.
-    pub async fn connect_app(&self, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
-        let db = connect(self.app_url.expose_secret(), max_connections)
+    /// Every connection is checked on its way back to the pool (`health`).
+    pub async fn connect_app(
+        &self,
+        max_connections: u32,
+        health: &domain::PoolHealth,
+    ) -> anyhow::Result<DatabaseConnection> {
+        let db = connect_checked(self.app_url.expose_secret(), max_connections, health)
             .await
             .context("connecting as the application role")?;
         let row = db
@@ -99,7 +104,18 @@ pub async fn connect(
     url: &str,
     max_connections: u32,
 ) -> Result<DatabaseConnection, sea_orm::DbErr> {
+    connect_checked(url, max_connections, &domain::PoolHealth::default()).await
+}
+
+/// [`connect`], counting in `health` the connections its release check finds dirty (inside a
+/// transaction, or with a tenant set): those are rolled back and closed, never reused.
+pub async fn connect_checked(
+    url: &str,
+    max_connections: u32,
+    health: &domain::PoolHealth,
+) -> Result<DatabaseConnection, sea_orm::DbErr> {
     let mut options = ConnectOptions::new(url);
+    health.check_on_release(&mut options);
     options
         .max_connections(max_connections)
         .min_connections(1)

@@ -100,8 +100,9 @@ impl Application {
                 tracing::info!(migration = %plan.name, "migration applied");
             }
         }
+        let pool_health = domain::PoolHealth::default();
         let conn = database
-            .connect_app(settings.database.max_connections)
+            .connect_app(settings.database.max_connections, &pool_health)
             .await?;
         let leptos_options = LeptosOptions::builder()
             // Trunk names the bundle after the frontend package: pkg/frontend.js, pkg/frontend_bg.wasm.
@@ -129,9 +130,11 @@ impl Application {
         let accounts = &settings.accounts;
         let state = AppState {
             leptos_options,
-            db: Db::new(conn.clone()).with_session_idle_timeout(Duration::from_secs(
-                accounts.session_idle_timeout_hours.saturating_mul(3600),
-            )),
+            db: Db::new(conn.clone())
+                .with_pool_health(pool_health)
+                .with_session_idle_timeout(Duration::from_secs(
+                    accounts.session_idle_timeout_hours.saturating_mul(3600),
+                )),
             images,
             passwords: PasswordHasher::with_memory_budget(
                 accounts.password_hashing_memory_mib,
@@ -312,6 +315,7 @@ impl JobsRunning {
         };
         let runtime = crate::jobs::runtime(state, pool, github)
             .stale_after(settings.stale_after_secs.map(Duration::from_secs))
+            .attempt_timeout(settings.attempt_timeout_secs.map(Duration::from_secs))
             .listening_on(database.app_url.expose_secret());
         let schedule = sweep.interval.map(|interval| {
             runtime.every::<crate::jobs::StorageSweep>(

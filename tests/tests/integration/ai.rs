@@ -214,6 +214,7 @@ async fn the_incident_ends_with_the_third_answer_stored_the_first_in_cooldown_an
         .ok("clear_ai_provider", json!({"id": anthropic["id"]}))
         .await;
     assert_eq!(cleared["out_of_credit_since"], Value::Null);
+    assert_eq!(cleared["last_error"], Value::Null, "{cleared}");
     let tested = ada
         .ok("test_ai_provider", json!({"id": anthropic["id"]}))
         .await;
@@ -438,6 +439,23 @@ async fn a_budget_refuses_before_sending_and_an_answer_nobody_gave_is_stored_as_
         (422, Some("budget_usd")),
         "{body}"
     );
+    // Emptied, the provider's budget is gone (not kept), and its models are asked again.
+    let uncapped = ada
+        .ok(
+            "save_ai_provider",
+            json!({"id": anthropic["id"], "form": {"name": "anthropic", "kind": "anthropic",
+                   "base_url": double.base_url("anthropic"), "api_key": "",
+                   "models": "claude-sonnet-4-20250514", "budget_usd": ""}}),
+        )
+        .await;
+    assert_eq!(uncapped["monthly_budget_usd"], Value::Null, "{uncapped}");
+    let answer = ada
+        .ok(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "Summarise again"}),
+        )
+        .await;
+    assert_eq!(classes(&answer)[0], ("anthropic".into(), Value::Null));
 
     // Every model empty: failed, saying so; nothing empty stored as an answer.
     ada.ok(

@@ -2,6 +2,7 @@
 //! retries, cancel, the reaper, and the storage sweep as a scheduled job.
 
 use crate::fixtures::{count, exec};
+use domain::sea_orm::ConnectionTrait;
 use jobs::{Enqueue, JobFailure, JobKind, Runtime, enqueue};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -195,7 +196,11 @@ async fn cancel_stops_a_queued_job_at_once_and_a_running_one_at_its_next_step() 
     .await
     .unwrap()
     .unwrap();
-    assert!(jobs::cancel(&app, queued).await.unwrap());
+    assert!(
+        jobs::cancel(&app, queued, jobs::DEFAULT_STALE_AFTER)
+            .await
+            .unwrap()
+    );
     assert_eq!(status_counts(&app, LongRunning::NAME, "cancelled").await, 1);
 
     let running = enqueue::<LongRunning>(&app, &Count { n: 2 }, Enqueue::default())
@@ -206,11 +211,17 @@ async fn cancel_stops_a_queued_job_at_once_and_a_running_one_at_its_next_step() 
     while *steps.lock().unwrap() < 3 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(jobs::cancel(&app, running).await.unwrap());
+    assert!(
+        jobs::cancel(&app, running, jobs::DEFAULT_STALE_AFTER)
+            .await
+            .unwrap()
+    );
     assert!(worker.await.unwrap().unwrap(), "the job ran, then stopped");
     assert_eq!(status_counts(&app, LongRunning::NAME, "cancelled").await, 2);
     assert!(
-        !jobs::cancel(&app, running).await.unwrap(),
+        !jobs::cancel(&app, running, jobs::DEFAULT_STALE_AFTER)
+            .await
+            .unwrap(),
         "nothing left to cancel"
     );
 }
@@ -303,4 +314,274 @@ async fn the_storage_sweep_runs_as_a_job_once_per_interval_across_two_instances(
         .await,
         0
     );
+}
+
+/// Panics in its body (as a `Value::Array` of absent values once did in a sync's finalize).
+struct Panicking;
+impl JobKind for Panicking {
+    const NAME: &'static str = "test.panicking";
+    type Payload = Count;
+}
+
+/// Sleeps for `n` seconds without ever looking at a cancel.
+struct Stubborn;
+impl JobKind for Stubborn {
+    const NAME: &'static str = "test.stubborn";
+    type Payload = Count;
+}
+
+/// [`Stubborn`], with attempts of at most two seconds.
+struct Slow;
+impl JobKind for Slow {
+    const NAME: &'static str = "test.slow";
+    type Payload = Count;
+    const MAX_ATTEMPTS: i32 = 2;
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    fn backoff(_attempt: i32) -> Duration {
+        Duration::ZERO
+    }
+}
+
+fn panicking_runtime(db: domain::sea_orm::DatabaseConnection, runs: Runs) -> Runtime {
+    counting_runtime(db, "instance", runs)
+        .register::<Panicking, _, _>(|_ctx, payload: Count| async move {
+            assert!(
+                payload.n == 0,
+                "This Value::Array should consist of Value::String"
+            );
+            Ok(())
+        })
+        .register::<Stubborn, _, _>(|_ctx, payload: Count| async move {
+            tokio::time::sleep(Duration::from_secs(u64::from(payload.n))).await;
+            Ok(())
+        })
+        .register::<Slow, _, _>(|_ctx, payload: Count| async move {
+            tokio::time::sleep(Duration::from_secs(u64::from(payload.n))).await;
+            Ok(())
+        })
+}
+
+#[tokio::test]
+async fn a_panic_fails_its_attempt_with_the_message_and_the_runtime_goes_on() {
+    let db = TestDb::migrated().await;
+    let app = db.app().await;
+    let runs: Runs = Arc::default();
+    let runtime = panicking_runtime(db.app().await, runs.clone());
+    let panics = enqueue::<Panicking>(&app, &Count { n: 1 }, Enqueue::default())
+        .await
+        .unwrap()
+        .unwrap();
+    enqueue::<Counting>(&app, &Count { n: 2 }, Enqueue::default())
+        .await
+        .unwrap();
+
+    // A runtime as `cairn serve` runs it, until shutdown.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runtime.run(async {
+        let _ = stopped.await;
+    }));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while runs.lock().unwrap().get(&2).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job after the panic never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let owner = db.owner().await;
+    // Failed at once, with the panic's message: another attempt would panic again.
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'failed' AND attempts = 1
+               AND locked_by IS NULL
+               AND last_error = 'the job panicked: This Value::Array should consist of Value::String'",
+            vec![panics.into()],
+        )
+        .await,
+        1
+    );
+    // Shutdown is prompt: nothing is stuck waiting for a dead task.
+    let asked = std::time::Instant::now();
+    stop.send(()).unwrap();
+    running.await.unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_job_that_ignores_a_cancel_or_outlives_its_timeout_is_stopped_by_its_runtime() {
+    let db = TestDb::migrated().await;
+    let app = db.app().await;
+    let owner = db.owner().await;
+    let runtime = panicking_runtime(db.app().await, Arc::default());
+
+    // Asked to stop, it never looks: its runtime drops its work after the grace.
+    let stubborn = enqueue::<Stubborn>(&app, &Count { n: 60 }, Enqueue::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let worker = tokio::spawn({
+        let runtime = runtime.clone();
+        async move { runtime.run_one().await }
+    });
+    while count(
+        &owner,
+        "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'running'",
+        vec![stubborn.into()],
+    )
+    .await
+        == 0
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = std::time::Instant::now();
+    assert!(
+        jobs::cancel(&app, stubborn, jobs::DEFAULT_STALE_AFTER)
+            .await
+            .unwrap()
+    );
+    assert!(worker.await.unwrap().unwrap());
+    let took = asked.elapsed();
+    assert!(
+        took >= jobs::CANCEL_GRACE && took < jobs::CANCEL_GRACE + Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'cancelled'",
+            vec![stubborn.into()]
+        )
+        .await,
+        1
+    );
+
+    // Past its kind's timeout, each attempt is stopped and the job fails saying so.
+    let slow = enqueue::<Slow>(&app, &Count { n: 60 }, Enqueue::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let started = std::time::Instant::now();
+    runtime.run_until_idle().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'failed' AND attempts = 2
+               AND last_error = 'the attempt ran longer than its limit of 2 s and was stopped'",
+            vec![slow.into()]
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_runtime_whose_job_was_taken_back_stops_it_and_writes_nothing_more() {
+    let db = TestDb::migrated().await;
+    let app = db.app().await;
+    let owner = db.owner().await;
+    let runtime = panicking_runtime(db.app().await, Arc::default());
+    let job = enqueue::<Stubborn>(&app, &Count { n: 60 }, Enqueue::default())
+        .await
+        .unwrap()
+        .unwrap();
+    let worker = tokio::spawn(async move { runtime.run_one().await });
+    while count(
+        &owner,
+        "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'running'",
+        vec![job.into()],
+    )
+    .await
+        == 0
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // As if this runtime had stalled past its staleness limit: reaped, and claimed by another
+    // instance for its next attempt.
+    exec(
+        &owner,
+        "UPDATE jobs SET locked_by = 'another-instance', attempts = attempts + 1 WHERE id = $1",
+        vec![job.into()],
+    )
+    .await;
+    let stopped = tokio::time::timeout(Duration::from_secs(5), worker)
+        .await
+        .expect("the runtime noticed at its next heartbeat");
+    assert!(stopped.unwrap().unwrap());
+    // The other instance's attempt is untouched: still running, still its own.
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'running'
+               AND locked_by = 'another-instance' AND attempts = 2",
+            vec![job.into()]
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_cancel_of_a_job_whose_worker_is_gone_ends_it_as_cancelled() {
+    let db = TestDb::migrated().await;
+    let owner = db.owner().await;
+    let app = db.app().await;
+    // Silent for two minutes: its instance died.
+    let stale = Uuid::new_v4();
+    // Silent for ten seconds (within the limit): asked to stop; the reaper ends it once stale.
+    let quiet = Uuid::new_v4();
+    for (id, silent_for) in [(stale, "2 minutes"), (quiet, "10 seconds")] {
+        exec(
+            &owner,
+            &format!(
+                "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, heartbeat_at, locked_by, started_at)
+                 VALUES ($1, 'test.counting', '{{\"n\": 1}}', 'running', 1, 3, now() - interval '{silent_for}', 'dead-instance', now())"
+            ),
+            vec![id.into()],
+        )
+        .await;
+    }
+    assert!(
+        jobs::cancel(&app, stale, jobs::DEFAULT_STALE_AFTER)
+            .await
+            .unwrap()
+    );
+    assert!(
+        jobs::cancel(&app, quiet, jobs::DEFAULT_STALE_AFTER)
+            .await
+            .unwrap()
+    );
+    let status = |id: Uuid| {
+        let owner = owner.clone();
+        async move {
+            let row = owner
+                .query_one_raw(domain::sea_orm::Statement::from_sql_and_values(
+                    domain::sea_orm::DbBackend::Postgres,
+                    "SELECT status FROM jobs WHERE id = $1",
+                    [id.into()],
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<String>("", "status").unwrap()
+        }
+    };
+    assert_eq!(status(stale).await, "cancelled");
+    assert_eq!(status(quiet).await, "running");
+    // The reaper (with a 5 s limit here) ends it as cancelled, not failed, and never re-runs it.
+    let runs: Runs = Arc::default();
+    let runtime = counting_runtime(db.app().await, "survivor", runs.clone())
+        .stale_after(Some(Duration::from_secs(5)));
+    runtime.run_until_idle().await.unwrap();
+    assert_eq!(status(quiet).await, "cancelled");
+    assert!(runs.lock().unwrap().is_empty());
 }

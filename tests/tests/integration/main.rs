@@ -6,6 +6,8 @@ mod accounts;
 mod ai;
 mod ai_router;
 mod browser;
+mod connections;
+mod corpus;
 mod fixtures;
 mod health;
 mod job_events;

@@ -3,7 +3,7 @@
 //! path, GitHub's faults (the previous state intact after a failure), one run per project, and
 //! the cross-tenant matrix.
 
-use crate::fixtures::count;
+use crate::fixtures::{count, exec};
 use crate::job_events::{open_stream, read_events};
 use crate::rpc::signed_up;
 use serde_json::{Value, json};
@@ -783,7 +783,7 @@ async fn the_command_line_syncs_a_project_and_says_how_it_went() {
     // The app is up too: whichever instance claims the job runs it.
     let (code, out, err) = cairn_sync(&app, &github, &[&project]).await;
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("completed: 4 added"), "{out}");
+    assert!(out.contains("completed: +4 added"), "{out}");
     let history = ada.ok("list_syncs", json!({"project_id": project})).await;
     assert_eq!(history[0]["trigger"], "cli");
     assert_eq!(history[0]["branch"], "main");
@@ -809,6 +809,7 @@ async fn the_command_line_syncs_a_project_and_says_how_it_went() {
     let (code, _, err) = cairn_sync(&app, &github, &[&missing]).await;
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("failed") && err.contains("not found"), "{err}");
+    assert!(err.contains("Changed nothing"), "{err}");
 }
 
 #[tokio::test]
@@ -1263,4 +1264,409 @@ async fn a_schedule_syncs_when_the_branch_moved_and_an_unchanged_branch_costs_on
             "{body}"
         );
     }
+}
+
+/// A repository as real ones are: files whose language Cairn does not know (LICENSE, .gitignore,
+/// a script without an extension) beside ones it does.
+fn ruby_gem() -> GitRepo {
+    let repo = GitRepo::new();
+    repo.write("a.rb", "puts 'a'\n");
+    repo.write("LICENSE", "MIT License\n");
+    repo.write(".gitignore", "/pkg\n");
+    repo.write("bin/console", "#!/usr/bin/env ruby\nrequire 'a'\n");
+    repo.commit("first");
+    repo
+}
+
+#[tokio::test]
+async fn files_of_no_known_language_sync_from_the_command_line_and_the_button() {
+    let github = GitHubDouble::start().await;
+    let repo = ruby_gem();
+    github.serve("acme/gem", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/gem", "").await;
+
+    let started = std::time::Instant::now();
+    let (code, out, err) = cairn_sync(&app, &github, &[&project]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("completed: +4 added"), "{out}");
+    assert!(err.contains("attempt 1 of 3 started"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let files = active_files(&ada, &project).await;
+    assert_eq!(files.len(), 4, "{files:?}");
+    let languages = count(
+        &app.db.owner().await,
+        "SELECT count(*) FROM memory_entries WHERE status = 'active' AND language IS NULL",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        languages, 3,
+        "LICENSE, .gitignore and bin/console have none"
+    );
+    // The command line acts for nobody.
+    assert!(
+        created_by(&app, &project)
+            .await
+            .iter()
+            .all(|(_, by)| by.is_none())
+    );
+
+    // The button, with one more unknown file and a change: the same.
+    repo.write("CHANGELOG", "0.1.0\n");
+    repo.write("a.rb", "puts 'b'\n");
+    repo.commit("second");
+    let (second, _) = sync(&app, &ada, &project).await;
+    assert_eq!(second["status"], "completed", "{second}");
+    assert_eq!(
+        (
+            second["counts"]["added"].as_u64(),
+            second["counts"]["changed"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn a_sync_can_be_cancelled_in_any_state_and_a_finished_one_is_left_as_it_is() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let api_url = github.api_url();
+    // No worker here: what runs, or seems to, is arranged below.
+    let app = spawn_app_on(TestDb::migrated().await, move |settings| {
+        settings.github.api_url = api_url;
+        settings.jobs.enabled = false;
+    })
+    .await
+    .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+    let owner = app.db.owner().await;
+    let sync_status = |id: Value| {
+        let ada = ada.clone();
+        async move { ada.ok("get_sync", json!({"id": id})).await["status"].clone() }
+    };
+
+    // Queued: cancelled at once.
+    let queued = ada.ok("sync_project", json!({"project_id": project})).await;
+    ada.ok("cancel_sync", json!({"id": queued["id"]})).await;
+    assert_eq!(sync_status(queued["id"].clone()).await, "cancelled");
+
+    // Running on a worker that died two minutes ago: cancelled at once, not left for the reaper.
+    let dead = ada.ok("sync_project", json!({"project_id": project})).await;
+    exec(
+        &owner,
+        "UPDATE jobs SET status = 'running', attempts = 1, locked_by = 'gone',
+                heartbeat_at = now() - interval '2 minutes' WHERE id = $1",
+        vec![
+            uuid::Uuid::parse_str(dead["job_id"].as_str().unwrap())
+                .unwrap()
+                .into(),
+        ],
+    )
+    .await;
+    exec(
+        &owner,
+        "UPDATE project_syncs SET status = 'running', phase = 'import' WHERE id = $1",
+        vec![
+            uuid::Uuid::parse_str(dead["id"].as_str().unwrap())
+                .unwrap()
+                .into(),
+        ],
+    )
+    .await;
+    ada.ok("cancel_sync", json!({"id": dead["id"]})).await;
+    assert_eq!(sync_status(dead["id"].clone()).await, "cancelled");
+
+    // Open, but its job is over (or gone): nothing would ever close it; cancel does.
+    let orphan = ada.ok("sync_project", json!({"project_id": project})).await;
+    exec(
+        &owner,
+        "DELETE FROM jobs WHERE id = $1",
+        vec![
+            uuid::Uuid::parse_str(orphan["job_id"].as_str().unwrap())
+                .unwrap()
+                .into(),
+        ],
+    )
+    .await;
+    exec(
+        &owner,
+        "UPDATE project_syncs SET status = 'running' WHERE id = $1",
+        vec![
+            uuid::Uuid::parse_str(orphan["id"].as_str().unwrap())
+                .unwrap()
+                .into(),
+        ],
+    )
+    .await;
+    ada.ok("cancel_sync", json!({"id": orphan["id"]})).await;
+    assert_eq!(sync_status(orphan["id"].clone()).await, "cancelled");
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM audit_log WHERE action = 'sync.cancel' AND target_id = $1",
+            vec![
+                uuid::Uuid::parse_str(orphan["id"].as_str().unwrap())
+                    .unwrap()
+                    .into()
+            ],
+        )
+        .await,
+        1
+    );
+
+    // Finished: left as it is, and saying so is not an error. And the project can sync again.
+    ada.ok("cancel_sync", json!({"id": queued["id"]})).await;
+    assert_eq!(sync_status(queued["id"].clone()).await, "cancelled");
+    let history = ada.ok("list_syncs", json!({"project_id": project})).await;
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "cancelled"),
+        "{history}"
+    );
+    // Each says it changed nothing.
+    let page = ada
+        .get(&format!("/projects/{project}/sources"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(page.matches("Changed nothing").count(), 3, "{page}");
+}
+
+#[tokio::test]
+async fn a_running_sync_stops_soon_after_cancel_and_its_history_says_it_changed_nothing() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    // Slow enough that the import is under way for seconds.
+    github.slow_blobs(Duration::from_secs(3));
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+    let started = ada.ok("sync_project", json!({"project_id": project})).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = ada.ok("get_sync", json!({"id": started["id"]})).await;
+        // The blobs it asked for take three seconds to come.
+        if now["phase"] == "import" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let asked = std::time::Instant::now();
+    ada.ok("cancel_sync", json!({"id": started["id"]})).await;
+    loop {
+        let now = ada.ok("get_sync", json!({"id": started["id"]})).await;
+        if now["status"] == "cancelled" {
+            break;
+        }
+        assert!(
+            asked.elapsed() < jobs::CANCEL_GRACE + Duration::from_secs(3),
+            "still {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(active_files(&ada, &project).await.is_empty());
+    let page = ada
+        .get(&format!("/projects/{project}/sources"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Changed nothing (it had found +4 added, 4 skipped; fetched"),
+        "{page}"
+    );
+    assert!(!page.contains(">+4 added"), "{page}");
+}
+
+#[tokio::test]
+async fn the_command_line_reports_each_attempt_and_exits_with_the_reason_when_they_all_fail() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    // Each blob takes longer than an attempt may run.
+    github.slow_blobs(Duration::from_secs(4));
+    let api_url = github.api_url();
+    // Only the command runs jobs.
+    let app = spawn_app_on(TestDb::migrated().await, move |settings| {
+        settings.github.api_url = api_url;
+        settings.jobs.enabled = false;
+    })
+    .await
+    .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+
+    let started = std::time::Instant::now();
+    let output = tokio::process::Command::new(tests::cairn_bin())
+        .args(["sync", &project])
+        .env("DATABASE_URL", app.db.owner_url())
+        .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
+        .env("CAIRN_DATA_DIR", &app.data_dir)
+        .env("CAIRN_GITHUB__API_URL", github.api_url())
+        .env("CAIRN_JOBS__ATTEMPT_TIMEOUT_SECS", "1")
+        .env("CAIRN_LOG__FILTER", "error")
+        .output()
+        .await
+        .expect("running cairn sync");
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    for attempt in 1..=3 {
+        assert!(
+            err.contains(&format!("attempt {attempt} of 3 started")),
+            "{err}"
+        );
+    }
+    assert!(
+        err.contains("attempt 1 of 3 failed: the attempt ran longer than its limit of 1 s and was stopped; it will be tried again"),
+        "{err}"
+    );
+    assert!(
+        err.contains("failed: the attempt ran longer than its limit of 1 s"),
+        "{err}"
+    );
+    assert!(err.contains("Changed nothing"), "{err}");
+    // Three attempts of about a second, and the pauses between them (2 s, 4 s).
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert!(active_files(&ada, &project).await.is_empty());
+}
+
+/// Who each file entry was created by, by path (`None`: nobody asked for the sync).
+async fn created_by(app: &TestApp, project: &str) -> Vec<(String, Option<String>)> {
+    use sea_orm::ConnectionTrait;
+    let rows = app
+        .db
+        .owner()
+        .await
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT e.source_path, u.email FROM memory_entries e LEFT JOIN users u ON u.id = e.created_by
+              WHERE e.project_id = $1 AND e.kind = 'file' AND e.status = 'active' ORDER BY 1",
+            [uuid::Uuid::parse_str(project).unwrap().into()],
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| {
+            (
+                row.try_get("", "source_path").unwrap(),
+                row.try_get("", "email").unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_push_during_a_members_sync_queues_one_that_is_nobodys() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    github.slow_blobs(Duration::from_millis(500));
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+    let secret = ada
+        .ok("new_webhook_secret", json!({"project_id": project}))
+        .await;
+    let secret = secret.as_str().unwrap().to_owned();
+
+    let pressed = ada.ok("sync_project", json!({"project_id": project})).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while ada.ok("get_sync", json!({"id": pressed["id"]})).await["phase"] != "import" {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    repo.write("src/pushed.rs", "// pushed\n");
+    repo.commit("pushed");
+    let body = push("main");
+    let (_, answer) = deliver(&app, "push", &body, Some(&signed(&secret, &body))).await;
+    assert_eq!(answer["syncs"][0], pressed["id"], "joined the running sync");
+    let history = history_of(&ada, &project, 2).await;
+    assert_eq!(history.len(), 2, "{history:?}");
+    let (follow_up, first) = (&history[0], &history[1]);
+    assert_eq!(first["requested_by"], "Ada");
+    assert_eq!(follow_up["trigger"], "webhook");
+    assert_eq!(follow_up["requested_by"], Value::Null, "{follow_up}");
+    assert_eq!(follow_up["status"], "completed", "{follow_up}");
+    // Its job acts for nobody, and what it wrote is nobody's; what Ada's sync wrote is hers.
+    assert_eq!(
+        count(
+            &app.db.owner().await,
+            "SELECT count(*) FROM jobs WHERE id = $1 AND requested_by IS NULL",
+            vec![
+                uuid::Uuid::parse_str(follow_up["job_id"].as_str().unwrap())
+                    .unwrap()
+                    .into()
+            ],
+        )
+        .await,
+        1
+    );
+    let by = created_by(&app, &project).await;
+    assert!(by.contains(&("src/pushed.rs".into(), None)), "{by:?}");
+    assert!(
+        by.contains(&("src/main.rs".into(), Some("ada@example.com".into()))),
+        "{by:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_schedule_after_an_empty_repository_syncs_its_first_commit() {
+    let github = GitHubDouble::start().await;
+    let repo = GitRepo::new();
+    github.serve("acme/empty", repo.path());
+    let api_url = github.api_url();
+    let app = spawn_app_on(TestDb::migrated().await, move |settings| {
+        settings.github.api_url = api_url;
+        settings.github.retry_pause_ms = 10;
+        settings.jobs.schedule_check_secs = 1;
+    })
+    .await
+    .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = ada
+        .ok(
+            "create_project",
+            json!({"form": {"name": "Empty", "description": "", "github_repo": "acme/empty",
+                   "github_branch": "main", "github_path": "", "sync_every_minutes": "60"}}),
+        )
+        .await;
+    let id = project["id"].as_str().unwrap().to_owned();
+    // Synced while empty: a completed sync with nothing in it, and no ETag for the next check.
+    let (empty, _) = sync(&app, &ada, &id).await;
+    assert_eq!(empty["status"], "completed", "{empty}");
+    let history = history_of(&ada, &id, 1).await;
+    assert_eq!(history[0]["status"], "completed", "{history:?}");
+    assert_eq!(history[0]["counts"]["scanned"], 0);
+    assert!(active_files(&ada, &id).await.is_empty());
+
+    // Its first commit; the next turn asks without an ETag, finds the branch, and syncs it.
+    repo.write("README.md", "# First\n");
+    repo.commit("first");
+    schedule_turn_comes(&app).await;
+    let history = history_of(&ada, &id, 2).await;
+    assert_eq!(
+        (&history[0]["trigger"], &history[0]["status"]),
+        (&json!("schedule"), &json!("completed")),
+        "{history:?}"
+    );
+    assert_eq!(
+        active_files(&ada, &id).await,
+        vec![("README.md".into(), "# First\n".into())]
+    );
+    // Scheduled syncs are nobody's.
+    assert_eq!(
+        created_by(&app, &id).await,
+        vec![("README.md".into(), None)]
+    );
 }

@@ -87,7 +87,11 @@ pub fn OverviewTab() -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
-                open.project.await.ok().map(|p| view! {
+                // Both awaited here, before anything renders: a Suspend nested in this one's view
+                // would render empty on the server whenever its data came second, and the read it
+                // waited for would be dropped half-way when the page was sent.
+                let (project, last_sync) = (open.project.await, last_sync.await);
+                project.ok().map(|p| view! {
                     <dl class="facts">
                         <dt>"Description"</dt>
                         <dd>{if p.description.is_empty() { "No description yet.".to_owned() } else { p.description.clone() }}</dd>
@@ -115,18 +119,16 @@ pub fn OverviewTab() -> impl IntoView {
                             (None, _) => "None: syncs when you press Sync, run `cairn sync` or GitHub sends a push.".to_owned(),
                         }}</dd>
                         <dt>"Last sync"</dt>
-                        <dd>{move || Suspend::new(async move {
-                            match last_sync.await {
-                                Ok(Some(sync)) => format!(
-                                    "{} · {} · {}",
-                                    sync.created_at.get(..16).unwrap_or_default().replace('T', " "),
-                                    crate::pages::sources::status_name(sync.status),
-                                    sync.head_sha.as_deref().map(|s| s.get(..7).unwrap_or(s)).unwrap_or("no commit yet"),
-                                ),
-                                Ok(None) => "Never: sync it from the Sources tab.".to_owned(),
-                                Err(_) => "—".to_owned(),
-                            }
-                        })}</dd>
+                        <dd data-field="last-sync">{match last_sync {
+                            Ok(Some(sync)) => format!(
+                                "{} · {} · {}",
+                                sync.created_at.get(..16).unwrap_or_default().replace('T', " "),
+                                crate::pages::sources::status_name(sync.status),
+                                sync.head_sha.as_deref().map(|s| s.get(..7).unwrap_or(s)).unwrap_or("no commit yet"),
+                            ),
+                            Ok(None) => "Never: sync it from the Sources tab.".to_owned(),
+                            Err(_) => "—".to_owned(),
+                        }}</dd>
                     </dl>
                 })
             })}

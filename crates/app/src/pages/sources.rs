@@ -12,7 +12,7 @@ use crate::rpc::{
 use api::ApiError;
 use api::ids::{ProjectId, ProjectSyncId};
 use api::jobs::JobStatus;
-use api::syncs::{ProjectSync, SourceSecrets, SyncCounts, SyncPhase, SyncProgress, SyncTrigger};
+use api::syncs::{ProjectSync, SourceSecrets, SyncPhase, SyncProgress, SyncTrigger};
 use leptos::prelude::*;
 
 /// The tab.
@@ -227,7 +227,7 @@ fn progress_line(p: &SyncProgress) -> String {
     } else if p.counts.scanned > 0 {
         parts.push(format!("{} files scanned", p.counts.scanned));
     }
-    parts.push(counts_line(&p.counts));
+    parts.push(p.counts.summary());
     let requests = match p.rate_limit_remaining {
         Some(left) => format!("{} GitHub requests ({left} left)", p.github_requests),
         None => format!("{} GitHub requests", p.github_requests),
@@ -237,27 +237,6 @@ fn progress_line(p: &SyncProgress) -> String {
         parts.push(format!("about {} left", duration(eta)));
     }
     parts.join(" · ")
-}
-
-fn counts_line(c: &SyncCounts) -> String {
-    let skipped: u32 = c.skipped.values().sum();
-    let parts: Vec<String> = [
-        (c.added, "+", " added"),
-        (c.changed, "", " changed"),
-        (c.moved, "", " moved"),
-        (c.removed, "−", " removed"),
-        (c.unchanged, "", " unchanged"),
-        (skipped, "", " skipped"),
-    ]
-    .into_iter()
-    .filter(|(n, _, _)| *n > 0)
-    .map(|(n, sign, what)| format!("{sign}{n}{what}"))
-    .collect();
-    if parts.is_empty() {
-        "no files".into()
-    } else {
-        parts.join(", ")
-    }
 }
 
 fn duration(secs: u64) -> String {
@@ -339,7 +318,7 @@ fn SyncRow(sync: ProjectSync) -> impl IntoView {
             </td>
             <td data-label="Commit" class="mono">{sync.head_sha.as_deref().map(|s| s.get(..7).unwrap_or(s).to_owned()).unwrap_or_default()}</td>
             <td data-label="Took">{took}</td>
-            <td data-label="Files">{counts_line(&sync.counts)}</td>
+            <td data-label="Files">{sync.outcome()}</td>
             <td data-label="Requests">{sync.github_requests}</td>
         </tr>
     }
@@ -437,19 +416,25 @@ fn Credentials(project_id: ProjectId, secrets: SourceSecrets) -> impl IntoView {
 pub fn SyncPage() -> impl IntoView {
     let sync_id = leptos_router::hooks::use_params_map()
         .with_untracked(|p| ProjectSyncId::parse(&p.get("sync_id").unwrap_or_default()).ok());
-    let details = Resource::new(
+    // One server call per resource: a resource's future can outlive the page that started it
+    // (the router may build a route's view more than once while rendering), and a second call made
+    // after that would find no request to run in.
+    let sync = Resource::new(
         move || sync_id,
-        |id| async move {
-            let id = id.ok_or(ApiError::NotFound)?;
-            let sync = crate::rpc::get_sync(id).await?;
-            let changes = crate::rpc::sync_changes(id).await?;
-            Ok::<_, ApiError>((sync, changes))
-        },
+        |id| async move { crate::rpc::get_sync(id.ok_or(ApiError::NotFound)?).await },
+    );
+    let changes = Resource::new(
+        move || sync_id,
+        |id| async move { crate::rpc::sync_changes(id.ok_or(ApiError::NotFound)?).await },
     );
     view! {
         <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
-                match details.await {
+                let details = match (sync.await, changes.await) {
+                    (Ok(sync), Ok(changes)) => Ok((sync, changes)),
+                    (Err(error), _) | (_, Err(error)) => Err(error),
+                };
+                match details {
                     Ok((sync, changes)) => view! {
                         <p><a href=format!("/projects/{}/sources", sync.project_id)>"← Sources"</a></p>
                         <h2>{format!(
@@ -461,7 +446,7 @@ pub fn SyncPage() -> impl IntoView {
                             "{} · {} · {}",
                             sync.created_at.get(..16).unwrap_or_default().replace('T', " "),
                             status_name(sync.status),
-                            counts_line(&sync.counts),
+                            sync.outcome(),
                         )}</p>
                         {sync.error.clone().map(|error| view! { <p class="error">{error}</p> })}
                         <PathList title="Added" paths=changes.added/>

@@ -35,6 +35,36 @@ pub async fn readyz(Extension(Pool(db)): Extension<Pool>) -> (StatusCode, Json<V
     }
 }
 
+/// The instance's counters and gauges in Prometheus' text format. Nothing in them belongs to a
+/// tenant: the pool's size and idle connections, and how many connections its release check found
+/// dirty (inside a transaction, or holding a tenant): anything but 0 is a defect to report.
+pub async fn metrics(
+    axum::extract::State(state): axum::extract::State<app::state::AppState>,
+) -> impl axum::response::IntoResponse {
+    let pool = state.db.pool_stats();
+    let body = format!(
+        "# HELP cairn_db_connections_returned_dirty_total Pooled connections that came back inside a transaction or holding a tenant (rolled back and closed).\n\
+         # TYPE cairn_db_connections_returned_dirty_total counter\n\
+         cairn_db_connections_returned_dirty_total {}\n\
+         # HELP cairn_db_pool_connections Connections the application pool holds.\n\
+         # TYPE cairn_db_pool_connections gauge\n\
+         cairn_db_pool_connections {}\n\
+         # HELP cairn_db_pool_idle_connections Of those, idle.\n\
+         # TYPE cairn_db_pool_idle_connections gauge\n\
+         cairn_db_pool_idle_connections {}\n",
+        state.db.pool_health().returned_dirty(),
+        pool.size,
+        pool.idle,
+    );
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+}
+
 fn not_ready(mut detail: Value) -> (StatusCode, Json<Value>) {
     detail["status"] = json!("not_ready");
     (StatusCode::SERVICE_UNAVAILABLE, Json(detail))

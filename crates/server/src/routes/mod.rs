@@ -46,6 +46,7 @@ pub fn router(state: AppState, shared: Shared) -> Router {
     Router::new()
         .route("/healthz", axum::routing::get(health::healthz))
         .route("/readyz", axum::routing::get(health::readyz))
+        .route("/metrics", axum::routing::get(health::metrics))
         .route(
             "/api/v1/notes/{note_id}/images",
             axum::routing::post(images::upload),
