@@ -883,6 +883,40 @@ async fn sync_journey(
         return Err(format!("{active_paths} active entries for src/module_3.rs").into());
     }
     screenshot(browser, "memory-restored").await?;
+
+    // A sync cancelled while it imports (the restored module_3 and three edits to fetch): the
+    // history says it changed nothing, and nothing did.
+    repo.write("src/module_4.rs", "pub fn four() -> u32 { 44 }\n");
+    repo.write("src/module_5.rs", "pub fn five() -> u32 { 55 }\n");
+    repo.write("src/module_6.rs", "pub fn six() -> u32 { 66 }\n");
+    repo.commit("edit three");
+    browser
+        .goto(&app.url(&format!("{project_path}/sources")))
+        .await?;
+    wait_for_hydration(browser).await?;
+    click(browser, Locator::XPath("//button[text()='Sync now']")).await?;
+    wait_for_text(browser, ".phases li.current", "Import").await?;
+    wait_for_hydration(browser).await?;
+    click(browser, Locator::XPath("//button[text()='Cancel sync']")).await?;
+    wait_for_text(browser, "table.syncs tbody tr:first-child", "cancelled").await?;
+    wait_for_text(
+        browser,
+        "table.syncs tbody tr:first-child",
+        "Changed nothing (it had found 4 changed, 8 unchanged",
+    )
+    .await?;
+    screenshot(browser, "sync-cancelled").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "sync-cancelled-phone").await?;
+    browser.set_window_size(1280, 900).await?;
+    browser
+        .goto(&app.url(&format!("{project_path}/memory?status=active&kind=file")))
+        .await?;
+    wait_for_text(browser, ".memory-list", "pub fn f() -> u32 { 4 }").await?;
+    let page = browser.source().await?;
+    if page.contains("pub fn four()") {
+        return Err("a cancelled sync's file became active".into());
+    }
     Ok(())
 }
 
