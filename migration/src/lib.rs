@@ -15,6 +15,7 @@ mod m20261129_000009_project_secrets;
 mod m20261130_000010_sync_ignore;
 mod m20261130_000011_sync_schedule;
 mod m20261130_000012_ai;
+mod m20261206_000013_one_active_path;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000010_sync_ignore::Migration),
             Box::new(m20261130_000011_sync_schedule::Migration),
             Box::new(m20261130_000012_ai::Migration),
+            Box::new(m20261206_000013_one_active_path::Migration),
         ]
     }
 }

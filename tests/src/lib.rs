@@ -22,6 +22,7 @@ pub mod crash;
 pub mod github_double;
 pub mod images;
 pub mod llm_double;
+pub mod log_capture;
 pub mod mailbox;
 pub mod served;
 

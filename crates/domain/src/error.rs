@@ -59,6 +59,11 @@ pub enum DomainError {
     /// A failure that is Cairn's own fault (a task that panicked, a broken invariant).
     #[error("internal error: {0}")]
     Internal(String),
+    /// A job's attempt no longer holds its job: it was reaped (its worker stalled past the
+    /// staleness limit) and is another attempt's now, or it ended. Nothing of the transaction
+    /// was written.
+    #[error("this attempt no longer holds its job (taken over or ended)")]
+    LeaseLost,
 }
 
 /// The services Cairn depends on beyond its database.
@@ -124,6 +129,11 @@ impl DomainError {
             Self::RateLimited { retry_after_secs } => {
                 JobFailure::Retry(format!("rate limited for {retry_after_secs} s"))
             }
+            // Its runtime finds the job is no longer its own and writes nothing more either.
+            Self::LeaseLost => {
+                tracing::warn!("a job step was refused: its attempt no longer holds the job");
+                JobFailure::Retry(Self::LeaseLost.to_string())
+            }
             other => JobFailure::Fatal(other.to_string()),
         }
     }
@@ -136,10 +146,16 @@ impl From<object_store::Error> for DomainError {
 }
 
 /// Named database rules whose violation is the user's to fix, with the message they see.
-const RULES: &[(&str, &str)] = &[(
-    "memberships_keep_an_owner",
-    "a team needs at least one owner",
-)];
+const RULES: &[(&str, &str)] = &[
+    (
+        "memberships_keep_an_owner",
+        "a team needs at least one owner",
+    ),
+    (
+        "memory_entries_one_active_path",
+        "another version of this file became the active one meanwhile: reload and try again",
+    ),
+];
 
 /// The constraint a database error names, if any.
 fn violated_constraint(err: &DbErr) -> Option<&str> {
@@ -158,6 +174,12 @@ fn violated_constraint(err: &DbErr) -> Option<&str> {
 
 impl From<DbErr> for DomainError {
     fn from(err: DbErr) -> Self {
+        let rule = violated_constraint(&err)
+            .and_then(|name| RULES.iter().find(|(rule, _)| *rule == name))
+            .map(|(_, message)| *message);
+        if let Some(message) = rule {
+            return Self::Conflict(message.into());
+        }
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(detail)) => {
                 // The constraint detail names columns and values: log it, show a plain message.
@@ -165,12 +187,7 @@ impl From<DbErr> for DomainError {
                 Self::Conflict("already exists".into())
             }
             _ if matches!(err, DbErr::RecordNotFound(_)) => Self::NotFound,
-            _ => match violated_constraint(&err)
-                .and_then(|name| RULES.iter().find(|(rule, _)| *rule == name))
-            {
-                Some((_, message)) => Self::Conflict((*message).into()),
-                None => Self::Database(err),
-            },
+            _ => Self::Database(err),
         }
     }
 }
@@ -210,6 +227,11 @@ impl From<DomainError> for ApiError {
             },
             DomainError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
+                ApiError::Internal
+            }
+            // Only a job's transactions take a lease; no request gets here.
+            DomainError::LeaseLost => {
+                tracing::error!("a request's transaction reported a lost job lease");
                 ApiError::Internal
             }
         }

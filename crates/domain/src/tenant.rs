@@ -23,6 +23,10 @@ pub enum Actor {
         id: JobId,
         /// Who asked for it (`None`: a schedule or a webhook).
         requested_by: Option<UserId>,
+        /// The attempt acting: its lease on the job. Each claim counts a new attempt, so a
+        /// transaction of this attempt commits only while the job is still running as this attempt
+        /// (see `Db::enter`).
+        attempt: i32,
     },
     /// Cairn itself, on an outside event it verified (a signed GitHub push).
     System {
@@ -107,6 +111,7 @@ impl TenantCtx {
                 kind: job.kind(),
                 id: JobId::from_uuid(job.id()),
                 requested_by: job.requested_by().map(UserId::from_uuid),
+                attempt: job.attempt(),
             },
             role: Role::Member,
         })
@@ -386,11 +391,30 @@ impl Db {
     }
 
     /// [`Db::begin_tenant`], with the context kept beside the transaction.
+    ///
+    /// A job's transaction first takes its lease: the job's row, share-locked for as long as the
+    /// transaction lasts, must still be running as the context's attempt. A worker that stalled
+    /// past its staleness limit, was reaped, and woke up while another instance runs the job
+    /// (perhaps already finished it) can therefore change nothing: its transaction is refused
+    /// before it writes, and while one holds the lease the reaper cannot take the job back until it
+    /// has committed. The fence costs one statement per job transaction.
     pub async fn enter(&self, ctx: &TenantCtx) -> Result<TenantTxn, DomainError> {
-        Ok(TenantTxn {
-            ctx: *ctx,
-            txn: self.begin_tenant(ctx).await?,
-        })
+        let txn = self.begin_tenant(ctx).await?;
+        if let Actor::Job { id, attempt, .. } = ctx.actor {
+            let held = txn
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT 1 AS held FROM jobs
+                      WHERE id = $1 AND attempts = $2 AND status = 'running'
+                        FOR SHARE",
+                    [id.into_uuid().into(), attempt.into()],
+                ))
+                .await?;
+            if held.is_none() {
+                return Err(DomainError::LeaseLost);
+            }
+        }
+        Ok(TenantTxn { ctx: *ctx, txn })
     }
 
     /// Runs `work` in one transaction of `ctx`'s tenant and commits it when the work succeeded; on

@@ -9,49 +9,11 @@ use futures_util::StreamExt;
 use sea_orm::sqlx::{Executor, Row};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::json;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tests::github_double::{GitHubDouble, GitRepo};
+use tests::log_capture::LogCapture;
 use tests::served::ServedCairn;
 use tests::{RpcClient, TestDb, spawn_app_on};
-
-/// What the code under test logs at WARN and above, on this test's thread (a `#[tokio::test]`
-/// runs the app's tasks on it).
-#[derive(Clone, Default)]
-struct LogCapture(Arc<Mutex<Vec<u8>>>);
-
-impl LogCapture {
-    fn start(&self) -> tracing::subscriber::DefaultGuard {
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(self.clone())
-            .with_max_level(tracing::Level::WARN)
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::set_default(subscriber)
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for LogCapture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
-    type Writer = Self;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 /// Whether the pool's next connection is inside a transaction, and the tenant it holds.
 async fn next_connection_state(pool: &sea_orm::DatabaseConnection) -> (bool, String) {

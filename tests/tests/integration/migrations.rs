@@ -444,3 +444,116 @@ async fn two_instances_starting_together_migrate_once() {
     first.stop().await.unwrap();
     second.stop().await.unwrap();
 }
+
+/// Cairn's migrations before the one that makes a path's active entry unique.
+struct BeforeOneActivePath;
+impl MigratorTrait for BeforeOneActivePath {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut all = migration::Migrator::migrations();
+        all.retain(|m| m.name() < "m20261206_000013_one_active_path");
+        all
+    }
+}
+impl GuardedMigrator for BeforeOneActivePath {}
+
+#[tokio::test]
+async fn duplicate_active_entries_are_superseded_not_lost_before_a_path_gets_one() {
+    let log = tests::log_capture::LogCapture::default();
+    let _logging = log.start();
+    let db = TestDb::empty().await;
+    let owner = db.owner().await;
+    guard::migrate::<BeforeOneActivePath>(&owner, MigrateOptions::default())
+        .await
+        .unwrap();
+    let s = seed_tenant(&owner, "alpha").await;
+    // Three active versions of one path, two of another, one of a third, and two manual entries
+    // (no path): as two finalizes racing, or two restores, could leave them.
+    let mut newest = Vec::new();
+    for (path, versions) in [("src/a.rs", 3), ("src/b.rs", 2), ("src/c.rs", 1)] {
+        for version in 0..versions {
+            let id = uuid::Uuid::new_v4();
+            exec(
+                &owner,
+                "INSERT INTO memory_entries (id, tenant_id, project_id, kind, title, content,
+                                             source_path, blob_sha, status, created_at)
+                 VALUES ($1, $2, $3, 'file', $4, $5, $4, $5, 'active',
+                         now() - make_interval(mins => $6))",
+                vec![
+                    id.into(),
+                    s.tenant.into(),
+                    s.project.into(),
+                    path.into(),
+                    format!("version {version}").into(),
+                    (10 - version).into(),
+                ],
+            )
+            .await;
+            if version == versions - 1 {
+                newest.push(id);
+            }
+        }
+    }
+    for title in ["a manual entry", "another"] {
+        exec(
+            &owner,
+            "INSERT INTO memory_entries (id, tenant_id, project_id, kind, title, content, status)
+             VALUES ($1, $2, $3, 'manual', $4, 'text', 'active')",
+            vec![
+                uuid::Uuid::new_v4().into(),
+                s.tenant.into(),
+                s.project.into(),
+                title.into(),
+            ],
+        )
+        .await;
+    }
+    let rows_before = count(&owner, "SELECT count(*) FROM memory_entries", vec![]).await;
+
+    let report = guard::migrate::<migration::Migrator>(&owner, MigrateOptions::default())
+        .await
+        .unwrap();
+    assert!(report.applied);
+    // Nothing deleted; all but the newest of each path superseded; manual entries untouched.
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM memory_entries", vec![]).await,
+        rows_before
+    );
+    let active_files = count(
+        &owner,
+        "SELECT count(*) FROM memory_entries WHERE kind = 'file' AND status = 'active' AND id = ANY($1)",
+        vec![newest.clone().into()],
+    )
+    .await;
+    assert_eq!(active_files, 3, "the newest of each path stays active");
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM memory_entries WHERE status = 'superseded'",
+            vec![]
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM memory_entries WHERE kind = 'manual' AND status = 'active'",
+            vec![]
+        )
+        .await,
+        2
+    );
+    let logged = log.text();
+    assert!(
+        logged.contains("resolved=3") && logged.contains("all but the newest of each superseded"),
+        "{logged}"
+    );
+    // From now on the database refuses a second active entry for a path.
+    let second = crate::fixtures::try_exec(
+        &owner,
+        "UPDATE memory_entries SET status = 'active' WHERE status = 'superseded' AND source_path = 'src/a.rs'",
+        vec![],
+    )
+    .await;
+    assert!(second.is_err());
+}

@@ -1670,3 +1670,153 @@ async fn a_schedule_after_an_empty_repository_syncs_its_first_commit() {
         vec![("README.md".into(), None)]
     );
 }
+
+fn signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("a running worker").to_string();
+    let sent = std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success(), "kill {signal} {pid}");
+}
+
+#[tokio::test]
+async fn a_worker_stalled_past_its_lease_is_taken_over_and_on_waking_writes_nothing() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    github.slow_blobs(Duration::from_millis(600));
+    let api_url = github.api_url();
+    let app = spawn_app_on(TestDb::migrated().await, move |settings| {
+        settings.github.api_url = api_url;
+        settings.jobs.enabled = false;
+        settings.jobs.stale_after_secs = Some(2);
+    })
+    .await
+    .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+
+    // The first worker, its log kept: it will be stopped mid-import, as a long GC pause, a
+    // network partition or SIGSTOP would.
+    let log_path = app.data_dir.join("stalled-worker.log");
+    std::fs::create_dir_all(&app.data_dir).unwrap();
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut stalled = {
+        let mut command = tokio::process::Command::new(tests::cairn_bin());
+        command
+            .arg("worker")
+            .env("DATABASE_URL", app.db.owner_url())
+            .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
+            .env("CAIRN_DATA_DIR", &app.data_dir)
+            .env("CAIRN_GITHUB__API_URL", github.api_url())
+            .env("CAIRN_GITHUB__FETCH_CONCURRENCY", "1")
+            .env("CAIRN_GITHUB__MAX_FILE_BYTES", "1000")
+            .env("CAIRN_JOBS__STALE_AFTER_SECS", "2")
+            .env("CAIRN_STORAGE__SWEEP_INTERVAL_SECS", "0")
+            .env("CAIRN_LOG__FILTER", "warn")
+            .stderr(std::process::Stdio::from(log.try_clone().unwrap()))
+            .stdout(std::process::Stdio::from(log))
+            .kill_on_drop(true);
+        command.spawn().expect("starting cairn worker")
+    };
+    let started = ada.ok("sync_project", json!({"project_id": project})).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let sync = ada.ok("get_sync", json!({"id": started["id"]})).await;
+        if sync["phase"] == "import" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{sync}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&stalled, "-STOP");
+
+    // Another worker takes the job over once the first one's heartbeat is 2 s old, and finishes.
+    let mut second = worker_process(&app, &github);
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let sync = ada.ok("get_sync", json!({"id": started["id"]})).await;
+        if sync["status"] == "completed" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{sync}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The first one wakes up in the middle of its import: whatever it still tries is refused.
+    signal(&stalled, "-CONT");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        stalled.try_wait().unwrap().is_none(),
+        "the woken worker keeps running"
+    );
+    let logged = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logged.contains("no longer this runtime's") || logged.contains("no longer holds the job"),
+        "{logged}"
+    );
+    stalled.start_kill().unwrap();
+    let _ = stalled.wait().await;
+    second.start_kill().unwrap();
+    let _ = second.wait().await;
+
+    let done = ada.ok("get_sync", json!({"id": started["id"]})).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert!(done["error"].is_null(), "{done}");
+    let owner = app.db.owner().await;
+    let job = uuid::Uuid::parse_str(started["job_id"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'completed' AND attempts = 2",
+            vec![job.into()],
+        )
+        .await,
+        1
+    );
+    // Exactly the files of one finalize: one entry per path, all active.
+    let project_id = uuid::Uuid::parse_str(&project).unwrap();
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM memory_entries WHERE project_id = $1 AND kind = 'file'",
+            vec![project_id.into()],
+        )
+        .await,
+        4
+    );
+    assert_eq!(active_files(&ada, &project).await.len(), 4);
+    let history = ada.ok("list_syncs", json!({"project_id": project})).await;
+    assert_eq!(history.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_path_has_one_active_entry_even_when_two_writers_race() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+    let (synced, _) = sync(&app, &ada, &project).await;
+    assert_eq!(synced["status"], "completed");
+    let owner = app.db.owner().await;
+    // A second active row for a path, as a second finalize would write: refused by the database.
+    let refused = crate::fixtures::try_exec(
+        &owner,
+        "INSERT INTO memory_entries (id, tenant_id, project_id, kind, title, content, source_path,
+                                     blob_sha, status)
+         SELECT gen_random_uuid(), tenant_id, project_id, 'file', title, 'x', source_path, 'x', 'active'
+           FROM memory_entries WHERE project_id = $1 AND source_path = 'src/main.rs'",
+        vec![uuid::Uuid::parse_str(&project).unwrap().into()],
+    )
+    .await;
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("memory_entries_one_active_path")
+    );
+}
