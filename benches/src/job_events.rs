@@ -4,6 +4,10 @@
 //! commit to the event's arrival at the client: Postgres NOTIFY, the server's fan-out, its re-read
 //! under the session's row-level security, and HTTP.
 //!
+//! Then the cost of a job step's fence: the same empty transaction of a job, with its lease taken
+//! (`Db::enter`: the job's row share-locked, still running as this attempt) and without
+//! (`Db::begin_tenant`), 2,000 of each, alternating.
+//!
 //! `job-events APP_DATABASE_URL SERVER_URL`
 
 use api::ids::{JobId, TenantId, UserId};
@@ -31,6 +35,43 @@ impl JobKind for Progress {
 }
 
 type Stamps = Arc<Mutex<HashMap<u64, Instant>>>;
+
+/// Times empty job transactions, fenced and not.
+struct Fence;
+
+impl JobKind for Fence {
+    const NAME: &'static str = "bench.fence";
+    type Payload = Plan;
+    const MAX_ATTEMPTS: i32 = 1;
+}
+
+type Timings = Arc<Mutex<(Vec<Duration>, Vec<Duration>)>>;
+
+async fn fence(db: Db, job: JobCtx, plan: Plan, timings: Timings) -> Result<(), JobFailure> {
+    let fail = |e: DomainError| e.into_job_failure();
+    let ctx = TenantCtx::for_job(&db, &job).await.map_err(fail)?;
+    let (mut fenced, mut bare) = (Vec::new(), Vec::new());
+    for _ in 0..plan.events {
+        let begun = Instant::now();
+        db.enter(&ctx)
+            .await
+            .map_err(fail)?
+            .commit()
+            .await
+            .map_err(fail)?;
+        fenced.push(begun.elapsed());
+        let begun = Instant::now();
+        let txn = db.begin_tenant(&ctx).await.map_err(fail)?;
+        txn.commit()
+            .await
+            .map_err(|e| JobFailure::Retry(e.to_string()))?;
+        bare.push(begun.elapsed());
+    }
+    *timings
+        .lock()
+        .map_err(|_| JobFailure::Fatal("poisoned".into()))? = (fenced, bare);
+    Ok(())
+}
 
 async fn report(db: Db, job: JobCtx, plan: Plan, committed: Stamps) -> Result<(), JobFailure> {
     let ctx = TenantCtx::for_job(&db, &job)
@@ -149,4 +190,40 @@ async fn main() {
             benches::latency_line("events", "commit-to-client", latencies)
         );
     }
+
+    // The fence's cost per job transaction.
+    let plan = Plan {
+        events: 2000,
+        pause_ms: 0,
+    };
+    db.transact(&ctx, async |tx| job_runs::enqueue::<Fence>(tx, &plan).await)
+        .await
+        .expect("enqueueing");
+    let timings: Timings = Arc::default();
+    let (worker_db, worker_timings) = (db.clone(), timings.clone());
+    let worker =
+        Runtime::new(pool.clone(), "bench-fence").register::<Fence, _, _>(move |job, plan| {
+            fence(worker_db.clone(), job, plan, worker_timings.clone())
+        });
+    worker.run_one().await.expect("running the fence job");
+    let (fenced, bare) = std::mem::take(&mut *timings.lock().expect("timings"));
+    let median = |mut samples: Vec<Duration>| {
+        samples.sort();
+        samples[samples.len() / 2]
+    };
+    let (fenced_median, bare_median) = (median(fenced.clone()), median(bare.clone()));
+    println!(
+        "job transaction with its lease: {}",
+        benches::latency_line("transactions", "begin-to-commit", fenced)
+    );
+    println!(
+        "job transaction without:        {}",
+        benches::latency_line("transactions", "begin-to-commit", bare)
+    );
+    println!(
+        "the fence costs {:.0} µs a transaction (median {:.0} µs against {:.0} µs)",
+        (fenced_median.as_secs_f64() - bare_median.as_secs_f64()) * 1e6,
+        fenced_median.as_secs_f64() * 1e6,
+        bare_median.as_secs_f64() * 1e6,
+    );
 }
