@@ -16,6 +16,7 @@ mod m20261130_000010_sync_ignore;
 mod m20261130_000011_sync_schedule;
 mod m20261130_000012_ai;
 mod m20261206_000013_one_active_path;
+mod m20261206_000014_job_turns;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000011_sync_schedule::Migration),
             Box::new(m20261130_000012_ai::Migration),
             Box::new(m20261206_000013_one_active_path::Migration),
+            Box::new(m20261206_000014_job_turns::Migration),
         ]
     }
 }

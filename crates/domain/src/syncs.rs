@@ -28,6 +28,7 @@ pub struct ProjectSyncPayload {
 
 impl JobKind for ProjectSyncJob {
     const NAME: &'static str = "project.sync";
+    const QUEUE: &'static str = "sync";
     type Payload = ProjectSyncPayload;
     // A sync is idempotent until its finalize commits: a run cut short is simply run again.
     const MAX_ATTEMPTS: i32 = 3;

@@ -14,6 +14,10 @@ use uuid::Uuid;
 pub trait JobKind: Send + Sync + 'static {
     /// The kind's name in the `jobs` table.
     const NAME: &'static str;
+    /// The queue its jobs wait in. Each queue has workers of its own on every instance
+    /// ([`Runtime::workers`]), so a long job of one queue (an AI step) never delays another's (a
+    /// sync).
+    const QUEUE: &'static str = "default";
     /// What a job of this kind carries.
     type Payload: Serialize + DeserializeOwned + Send + 'static;
     /// Attempts before the job fails for good.
@@ -224,6 +228,7 @@ type Handler = Arc<
 #[derive(Clone)]
 struct Registered {
     handler: Handler,
+    queue: &'static str,
     stale_after: Duration,
     timeout: Duration,
     requeue_when_stale: bool,
@@ -240,6 +245,7 @@ pub struct Runtime {
     listen_url: Option<String>,
     stale_after: Option<Duration>,
     timeout: Option<Duration>,
+    workers: Arc<HashMap<String, usize>>,
 }
 
 /// Completes when a job was enqueued (never, without a listener). A broken connection is reopened by
@@ -309,7 +315,14 @@ impl Runtime {
             listen_url: None,
             stale_after: None,
             timeout: None,
+            workers: Arc::new(HashMap::new()),
         }
+    }
+
+    /// Runs up to `count` jobs of `queue` at once in [`Runtime::run`] (1 unless set).
+    pub fn workers(mut self, queue: &str, count: usize) -> Self {
+        Arc::make_mut(&mut self.workers).insert(queue.to_owned(), count.max(1));
+        self
     }
 
     /// Listens for enqueued jobs on a connection of its own to `url` (the same database), so an
@@ -367,6 +380,7 @@ impl Runtime {
             K::NAME,
             Registered {
                 handler: erased,
+                queue: K::QUEUE,
                 stale_after: K::STALE_AFTER,
                 timeout: K::TIMEOUT,
                 requeue_when_stale: K::REQUEUE_WHEN_STALE,
@@ -410,36 +424,93 @@ impl Runtime {
         })
     }
 
-    /// Claims and runs jobs until `shutdown` completes; the job under way then finishes first.
+    /// Claims and runs jobs until `shutdown` completes; the jobs under way then finish first.
+    ///
+    /// Each queue of the registered kinds is served by a loop of its own, running up to its
+    /// [`Runtime::workers`] jobs at once: claiming while a slot is free, and otherwise waiting for
+    /// a job to end, a job to be enqueued (the listener) or the next poll.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
-        tokio::pin!(shutdown);
-        let mut listener = self.listener().await;
-        loop {
-            if let Err(error) = self.reap().await {
-                tracing::warn!(%error, "reaping stale jobs");
-            }
-            let worked = match self.run_one().await {
-                Ok(worked) => worked,
-                Err(error) => {
-                    tracing::warn!(%error, "claiming a job");
-                    false
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let (wake, woken) = tokio::sync::watch::channel(0u64);
+        let listening = self.listen_url.is_some().then(|| {
+            let runtime = self.clone();
+            let mut stopping = stopping.clone();
+            tokio::spawn(async move {
+                let mut listener = runtime.listener().await;
+                loop {
+                    tokio::select! {
+                        _ = stopping.wait_for(|stop| *stop) => return,
+                        () = notified(&mut listener) => wake.send_modify(|n| *n += 1),
+                    }
                 }
-            };
-            if worked {
-                // More may be waiting; but stop claiming once asked to.
-                if futures_util::FutureExt::now_or_never(shutdown.as_mut()).is_some() {
-                    return;
-                }
-                continue;
+            })
+        });
+        let mut queues: Vec<&'static str> = self.kinds.values().map(|k| k.queue).collect();
+        queues.sort_unstable();
+        queues.dedup();
+        let loops: Vec<_> = queues
+            .into_iter()
+            .map(|queue| {
+                tokio::spawn(
+                    self.clone()
+                        .serve_queue(queue, woken.clone(), stopping.clone()),
+                )
+            })
+            .collect();
+        shutdown.await;
+        let _ = stop.send(true);
+        for served in loops {
+            let _ = served.await;
+        }
+        if let Some(listening) = listening {
+            let _ = listening.await;
+        }
+    }
+
+    /// One queue's loop in [`Runtime::run`].
+    async fn serve_queue(
+        self,
+        queue: &'static str,
+        mut woken: tokio::sync::watch::Receiver<u64>,
+        mut stopping: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let kinds: Vec<&'static str> = self
+            .kinds
+            .iter()
+            .filter(|(_, kind)| kind.queue == queue)
+            .map(|(name, _)| *name)
+            .collect();
+        let slots = self.workers.get(queue).copied().unwrap_or(1);
+        let mut running = tokio::task::JoinSet::new();
+        while !*stopping.borrow() {
+            if let Err(error) = self.reap_kinds(&kinds).await {
+                tracing::warn!(%error, queue, "reaping stale jobs");
             }
-            // Idle: until a job is enqueued, or the next poll (for retries coming due, and in case
-            // a notification was missed).
+            while running.len() < slots {
+                match self.claim(&kinds).await {
+                    Ok(Some(job)) => {
+                        let runtime = self.clone();
+                        running.spawn(async move {
+                            if let Err(error) = runtime.run_claimed(job).await {
+                                tracing::warn!(%error, "finishing a job");
+                            }
+                        });
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        tracing::warn!(%error, queue, "claiming a job");
+                        break;
+                    }
+                }
+            }
             tokio::select! {
-                () = &mut shutdown => return,
+                _ = stopping.changed() => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
                 () = tokio::time::sleep(self.poll) => {}
-                () = notified(&mut listener) => {}
+                _ = woken.changed() => {}
             }
         }
+        while running.join_next().await.is_some() {}
     }
 
     async fn listener(&self) -> Option<sea_orm::sqlx::postgres::PgListener> {
@@ -472,8 +543,13 @@ impl Runtime {
     /// queued again (while attempts remain and its kind says so) or failed; one asked to stop is
     /// cancelled. How many were taken.
     pub async fn reap(&self) -> Result<u64, JobError> {
+        let kinds: Vec<&'static str> = self.kinds.keys().copied().collect();
+        self.reap_kinds(&kinds).await
+    }
+
+    async fn reap_kinds(&self, kinds: &[&'static str]) -> Result<u64, JobError> {
         let mut reaped = 0;
-        for (name, kind) in self.kinds.iter() {
+        for (name, kind) in self.kinds.iter().filter(|(name, _)| kinds.contains(name)) {
             let done = self
                 .db
                 .execute_raw(Statement::from_sql_and_values(
@@ -521,11 +597,18 @@ impl Runtime {
     /// work is dropped when the job is no longer its own, when it outlives its timeout, and when it
     /// does not stop within [`CANCEL_GRACE`] of a cancel.
     pub async fn run_one(&self) -> Result<bool, JobError> {
-        let Some(mut job) = self.claim().await? else {
+        let kinds: Vec<&'static str> = self.kinds.keys().copied().collect();
+        let Some(job) = self.claim(&kinds).await? else {
             return Ok(false);
         };
+        self.run_claimed(job).await?;
+        Ok(true)
+    }
+
+    /// Runs a claimed job to the end of its attempt and records how it ended.
+    async fn run_claimed(&self, mut job: Claimed) -> Result<(), JobError> {
         let Some((&kind_name, kind)) = self.kinds.get_key_value(job.kind.as_str()) else {
-            return Ok(false);
+            return Ok(());
         };
         let ctx = JobCtx {
             id: job.id,
@@ -577,29 +660,37 @@ impl Runtime {
                     // elsewhere now: whatever this attempt would still write is no longer its own.
                     work.abort();
                     tracing::warn!(kind = %job.kind, job = %job.id, "the job is no longer this runtime's: its work was dropped");
-                    return Ok(true);
+                    return Ok(());
                 }
                 Beat::Unknown => {}
             }
         };
-        self.finish(&job, kind, outcome).await?;
-        Ok(true)
+        self.finish(&job, kind, outcome).await
     }
 
-    async fn claim(&self) -> Result<Option<Claimed>, JobError> {
-        let kinds: Vec<String> = self.kinds.keys().map(|k| (*k).to_owned()).collect();
+    /// Claims the next due job of `kinds`. Fair across teams: the team whose last job of these
+    /// kinds started longest ago (or never, in the last minute) goes first, then the oldest due
+    /// job. One team's fifty queued jobs take turns with another team's one.
+    async fn claim(&self, kinds: &[&'static str]) -> Result<Option<Claimed>, JobError> {
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
         let row = self
             .db
             .query_one_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "UPDATE jobs
                     SET status = 'running', attempts = attempts + 1, heartbeat_at = now(),
-                        started_at = coalesce(started_at, now()), locked_by = $2
-                  WHERE id = (SELECT id FROM jobs
-                               WHERE status = 'queued' AND run_after <= now() AND kind = ANY($1)
-                               ORDER BY run_after
+                        started_at = coalesce(started_at, now()), claimed_at = now(), locked_by = $2
+                  WHERE id = (WITH turns AS (
+                                   SELECT for_tenant, max(claimed_at) AS last_turn
+                                     FROM jobs
+                                    WHERE claimed_at > now() - interval '1 minute'
+                                      AND kind = ANY($1) AND for_tenant IS NOT NULL
+                                    GROUP BY for_tenant)
+                              SELECT j.id FROM jobs j LEFT JOIN turns t ON t.for_tenant = j.for_tenant
+                               WHERE j.status = 'queued' AND j.run_after <= now() AND j.kind = ANY($1)
+                               ORDER BY t.last_turn NULLS FIRST, j.run_after
                                LIMIT 1
-                               FOR UPDATE SKIP LOCKED)
+                               FOR UPDATE OF j SKIP LOCKED)
                   RETURNING id, kind, payload, attempts, max_attempts, for_tenant, requested_by",
                 [kinds.into(), self.instance.clone().into()],
             ))

@@ -313,6 +313,9 @@ pub struct JobSettings {
     /// Stop an attempt of any job after this many seconds, whatever its kind (unset: each kind's
     /// own, e.g. an hour for a sync); a stopped attempt is retried while attempts remain.
     pub attempt_timeout_secs: Option<u64>,
+    /// How many jobs of each queue this instance runs at once (`sync`, `maintenance`; a queue not
+    /// named: 1). Each queue has its own, so a long job of one never delays another's.
+    pub workers: std::collections::BTreeMap<String, usize>,
     /// How often this instance looks for projects whose sync schedule is due (0: never; another
     /// instance may still do it). A project is checked by one instance per turn.
     pub schedule_check_secs: u64,
@@ -324,6 +327,10 @@ impl Default for JobSettings {
             enabled: true,
             stale_after_secs: None,
             attempt_timeout_secs: None,
+            workers: std::collections::BTreeMap::from([
+                ("sync".to_owned(), 2),
+                ("maintenance".to_owned(), 1),
+            ]),
             schedule_check_secs: 30,
         }
     }
@@ -503,7 +510,13 @@ mod tests {
             jail.set_env("DATABASE_URL", "postgres://owner:hunter2@db/cairn");
             jail.set_env("CAIRN_TOOLS_DIR", "/opt/elsewhere");
             jail.set_env("CAIRN_STORAGE__MAX_IMAGE_WIDTH", "4096");
+            jail.set_env("CAIRN_JOBS__WORKERS__AI", "4");
             let settings = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(
+                settings.jobs.workers.get("ai").copied(),
+                Some(4),
+                "a queue's workers from the environment"
+            );
             assert_eq!(settings.server.port, 9090, "environment beats the file");
             assert_eq!(
                 settings.server.host,

@@ -18,6 +18,7 @@ pub struct SweepPayload {
 
 impl JobKind for StorageSweep {
     const NAME: &'static str = "storage.sweep";
+    const QUEUE: &'static str = "maintenance";
     type Payload = SweepPayload;
     // The next interval's sweep is the retry.
     const MAX_ATTEMPTS: i32 = 1;

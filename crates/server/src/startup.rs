@@ -313,10 +313,13 @@ impl JobsRunning {
                 let _ = stopping.wait_for(|stop| *stop).await;
             }
         };
-        let runtime = crate::jobs::runtime(state, pool, github)
+        let mut runtime = crate::jobs::runtime(state, pool, github)
             .stale_after(settings.stale_after_secs.map(Duration::from_secs))
             .attempt_timeout(settings.attempt_timeout_secs.map(Duration::from_secs))
             .listening_on(database.app_url.expose_secret());
+        for (queue, count) in &settings.workers {
+            runtime = runtime.workers(queue, *count);
+        }
         let schedule = sweep.interval.map(|interval| {
             runtime.every::<crate::jobs::StorageSweep>(
                 interval,

@@ -585,3 +585,148 @@ async fn a_cancel_of_a_job_whose_worker_is_gone_ends_it_as_cancelled() {
     assert_eq!(status(quiet).await, "cancelled");
     assert!(runs.lock().unwrap().is_empty());
 }
+
+/// A long AI step: works until cancelled.
+struct LongAiStep;
+impl JobKind for LongAiStep {
+    const NAME: &'static str = "test.ai_step";
+    const QUEUE: &'static str = "ai";
+    type Payload = Count;
+}
+
+/// A sync: records when it started.
+struct QuickSync;
+impl JobKind for QuickSync {
+    const NAME: &'static str = "test.quick_sync";
+    const QUEUE: &'static str = "sync";
+    type Payload = Count;
+}
+
+#[tokio::test]
+async fn a_long_job_of_one_queue_never_delays_a_job_of_another() {
+    let db = TestDb::migrated().await;
+    let app = db.app().await;
+    let started: Arc<Mutex<Option<std::time::Instant>>> = Arc::default();
+    let ai_running = Arc::new(tokio::sync::Notify::new());
+    let runtime = Runtime::new(db.app().await, "instance")
+        .listening_on(db.app_url())
+        .register::<LongAiStep, _, _>({
+            let ai_running = ai_running.clone();
+            move |ctx, _payload: Count| {
+                let ai_running = ai_running.clone();
+                async move {
+                    ai_running.notify_one();
+                    // Sixty seconds, unless cancelled.
+                    for _ in 0..600 {
+                        if ctx.cancelled().await.unwrap_or(true) {
+                            return Err(JobFailure::Cancelled);
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Ok(())
+                }
+            }
+        })
+        .register::<QuickSync, _, _>({
+            let started = started.clone();
+            move |_ctx, _payload: Count| {
+                let started = started.clone();
+                async move {
+                    *started.lock().unwrap() = Some(std::time::Instant::now());
+                    Ok(())
+                }
+            }
+        });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(runtime.run(async {
+        let _ = stopped.await;
+    }));
+    let step = enqueue::<LongAiStep>(&app, &Count { n: 1 }, Enqueue::default())
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), ai_running.notified())
+        .await
+        .expect("the AI step started");
+    let enqueued = std::time::Instant::now();
+    enqueue::<QuickSync>(&app, &Count { n: 2 }, Enqueue::default())
+        .await
+        .unwrap();
+    let deadline = enqueued + Duration::from_secs(5);
+    let waited = loop {
+        if let Some(at) = *started.lock().unwrap() {
+            break at.duration_since(enqueued);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sync never started"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert!(waited < Duration::from_millis(200), "{waited:?}");
+    jobs::cancel(&app, step, jobs::DEFAULT_STALE_AFTER)
+        .await
+        .unwrap();
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the runtime stopped")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn one_teams_fifty_jobs_take_turns_with_another_teams_one() {
+    let db = TestDb::migrated().await;
+    let app = db.app().await;
+    let owner = db.owner().await;
+    let (busy, quiet) = (Uuid::new_v4(), Uuid::new_v4());
+    for (tenant, name) in [(busy, "busy"), (quiet, "quiet")] {
+        exec(
+            &owner,
+            "INSERT INTO tenants (id, name) VALUES ($1, $2)",
+            vec![tenant.into(), name.into()],
+        )
+        .await;
+    }
+    for n in 0..50 {
+        enqueue::<Counting>(
+            &app,
+            &Count { n },
+            Enqueue {
+                for_tenant: Some(busy),
+                ..Enqueue::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    enqueue::<Counting>(
+        &app,
+        &Count { n: 1000 },
+        Enqueue {
+            for_tenant: Some(quiet),
+            ..Enqueue::default()
+        },
+    )
+    .await
+    .unwrap();
+    let order: Arc<Mutex<Vec<u32>>> = Arc::default();
+    let runtime = Runtime::new(db.app().await, "instance").register::<Counting, _, _>({
+        let order = order.clone();
+        move |_ctx, payload: Count| {
+            let order = order.clone();
+            async move {
+                order.lock().unwrap().push(payload.n);
+                Ok(())
+            }
+        }
+    });
+    runtime.run_until_idle().await.unwrap();
+    let order = order.lock().unwrap().clone();
+    assert_eq!(order.len(), 51);
+    let quiet_turn = order.iter().position(|&n| n == 1000).unwrap();
+    assert!(
+        quiet_turn < 4,
+        "the quiet team's job ran after {quiet_turn} of the busy team's: {order:?}"
+    );
+}
