@@ -17,6 +17,7 @@ mod m20261130_000011_sync_schedule;
 mod m20261130_000012_ai;
 mod m20261206_000013_one_active_path;
 mod m20261206_000014_job_turns;
+mod m20261206_000015_job_steps;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -39,6 +40,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "invitations",
     "job_events",
     "project_secrets",
+    "job_steps",
 ];
 
 /// Cairn's migrations, oldest first.
@@ -62,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000012_ai::Migration),
             Box::new(m20261206_000013_one_active_path::Migration),
             Box::new(m20261206_000014_job_turns::Migration),
+            Box::new(m20261206_000015_job_steps::Migration),
         ]
     }
 }

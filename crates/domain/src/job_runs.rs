@@ -183,3 +183,80 @@ fn queue_error(error: jobs::JobError) -> DomainError {
         jobs::JobError::Payload(error) => DomainError::Internal(format!("job payload: {error}")),
     }
 }
+
+/// What a durable step produced, and what it cost (an AI call's price; `None`: nothing paid).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepDone<T> {
+    /// The step's output, stored as JSON.
+    pub output: T,
+    /// USD paid for it.
+    pub cost_usd: Option<f64>,
+}
+
+/// Runs `work` as the step `key` of the acting job, durably: when an earlier attempt of this job
+/// finished the step, its stored output is returned and `work` does not run, so a step that was
+/// paid for (an AI call) is never paid for again when the job is retried or taken over after a
+/// crash. Otherwise `work` runs outside any transaction (it may take minutes), and its output is
+/// stored in a transaction of its own, which commits only while this attempt still holds the job
+/// (`Db::enter`). Only a job has steps.
+pub async fn durable_step<T, F, Fut>(
+    db: &crate::Db,
+    ctx: &crate::TenantCtx,
+    key: &str,
+    work: F,
+) -> Result<T, DomainError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<StepDone<T>, DomainError>>,
+{
+    let crate::Actor::Job { id, attempt, .. } = ctx.actor() else {
+        return Err(DomainError::Forbidden("only a job has steps".into()));
+    };
+    let stored = db
+        .transact(ctx, async |tx| {
+            let row = tx
+                .txn()
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT output FROM job_steps WHERE job_id = $1 AND step_key = $2 AND tenant_id = $3",
+                    [
+                        id.into_uuid().into(),
+                        key.into(),
+                        tx.ctx().tenant_id().into_uuid().into(),
+                    ],
+                ))
+                .await?;
+            row.map(|row| row.try_get::<serde_json::Value>("", "output"))
+                .transpose()
+                .map_err(DomainError::from)
+        })
+        .await?;
+    if let Some(output) = stored {
+        return serde_json::from_value(output)
+            .map_err(|e| DomainError::Internal(format!("stored output of step {key}: {e}")));
+    }
+    let done = work().await?;
+    let output = serde_json::to_value(&done.output)
+        .map_err(|e| DomainError::Internal(format!("output of step {key}: {e}")))?;
+    db.transact(ctx, async |tx| {
+        tx.txn()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO job_steps (job_id, step_key, tenant_id, output, cost_usd, attempt)
+                 VALUES ($1, $2, $3, $4, $5::float8::numeric, $6)",
+                [
+                    id.into_uuid().into(),
+                    key.into(),
+                    tx.ctx().tenant_id().into_uuid().into(),
+                    output.clone().into(),
+                    done.cost_usd.into(),
+                    attempt.into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    })
+    .await?;
+    Ok(done.output)
+}

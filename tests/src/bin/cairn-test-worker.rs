@@ -1,4 +1,4 @@
-//! A worker process for the crash test: runs `tests::crash::TwoTables` jobs from the database at
+//! A worker process for the crash tests: runs the `tests::crash` job kinds from the database at
 //! the URL given as the only argument, until it is killed.
 
 #![allow(clippy::expect_used)]

@@ -133,11 +133,20 @@ pub async fn seed_tenant(owner: &DatabaseConnection, name: &str) -> Seeded {
         vec![s.tenant.into(), s.project.into()],
     )
     .await;
-    // A job of the tenant: its "queued" event is the tenant's `job_events` row.
+    // A job of the tenant: its "queued" event is the tenant's `job_events` row; a finished step of
+    // it, its `job_steps` row.
+    let job = Uuid::new_v4();
     exec(
         owner,
         "INSERT INTO jobs (id, kind, for_tenant, max_attempts) VALUES ($1, 'test.seeded', $2, 1)",
-        vec![Uuid::new_v4().into(), s.tenant.into()],
+        vec![job.into(), s.tenant.into()],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO job_steps (job_id, step_key, tenant_id, output, attempt)
+         VALUES ($1, 'outline', $2, '\"An outline\"', 1)",
+        vec![job.into(), s.tenant.into()],
     )
     .await;
     exec(

@@ -544,3 +544,107 @@ async fn a_worker_killed_mid_step_leaves_nothing_half_applied_and_another_instan
     );
     assert_eq!(events.iter().filter(|e| e.event == "progress").count(), 1);
 }
+
+#[tokio::test]
+async fn a_job_killed_after_two_paid_steps_runs_only_the_third_when_taken_over() {
+    use tests::crash::{ThreeSteps, ThreeStepsPayload};
+    use tests::llm_double::{LlmDouble, Reply};
+    let double = LlmDouble::start().await;
+    for answer in ["The outline.", "The plan.", "The review.", "Paid twice!"] {
+        double.reply("openai", Reply::Text(answer.into()));
+    }
+    let app = spawn_app_on(TestDb::migrated().await, |_| {})
+        .await
+        .unwrap();
+    let (ada, session) = signed_up(&app, "ada@example.com", "Engines").await;
+    let ctx = member_ctx(&app, &session).await;
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = scratch.path().join("halfway");
+    let payload = ThreeStepsPayload {
+        llm_url: double.base_url("openai"),
+        halfway_marker: marker.clone(),
+    };
+    let job = app
+        .state
+        .db
+        .transact(&ctx, async |tx| {
+            job_runs::enqueue::<ThreeSteps>(tx, &payload).await
+        })
+        .await
+        .unwrap();
+
+    // A worker process runs the first two steps (two paid calls) and is killed after them.
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_cairn-test-worker"))
+        .arg(app.db.app_url())
+        .spawn()
+        .expect("starting the worker process");
+    let started = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the worker never finished step two"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.kill().expect("SIGKILL");
+    worker.wait().unwrap();
+    assert_eq!(double.seen().len(), 2);
+
+    // Another instance takes it over: it runs the third step only, and uses the stored outputs of
+    // the first two.
+    let takeover = tests::crash::runtime(app.db.app().await, "instance-b");
+    let reaping = std::time::Instant::now();
+    while takeover.reap().await.unwrap() == 0 {
+        assert!(reaping.elapsed() < Duration::from_secs(15), "never reaped");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(takeover.run_until_idle().await.unwrap(), 1);
+    let seen = double.seen();
+    assert_eq!(seen.len(), 3, "no step was paid for twice");
+    assert!(
+        seen[2].body["messages"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("review")
+    );
+    let owner = app.db.owner().await;
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'completed' AND attempts = 2",
+            vec![job.into_uuid().into()],
+        )
+        .await,
+        1
+    );
+    // Each step stored once, by the attempt that ran it, with its cost.
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM job_steps WHERE job_id = $1 AND cost_usd = 0.01
+               AND ((step_key IN ('outline', 'plan') AND attempt = 1) OR (step_key = 'review' AND attempt = 2))",
+            vec![job.into_uuid().into()],
+        )
+        .await,
+        3
+    );
+    let stream = open_stream(&ada, &app, job, None).await;
+    let (events, _) = read_events(stream, |seen| seen.iter().any(|e| e.event == "end")).await;
+    let outputs = events
+        .iter()
+        .find(|e| e.event == "progress")
+        .map(|e| e.data["progress"]["outputs"].clone())
+        .unwrap();
+    assert_eq!(
+        outputs,
+        serde_json::json!(["The outline.", "The plan.", "The review."])
+    );
+    // The steps are the team's rows: another team sees none of them.
+    let (_, other) = signed_up(&app, "bob@example.com", "Looms").await;
+    let bob = member_ctx(&app, &other).await;
+    let tx = app.state.db.enter(&bob).await.unwrap();
+    assert_eq!(
+        count(tx.raw(), "SELECT count(*) FROM job_steps", vec![]).await,
+        0
+    );
+}
