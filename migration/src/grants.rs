@@ -11,6 +11,7 @@ const OWNER_FUNCTIONS: &[&str] = &[
     "cairn_webhook_targets(text, text)",
     "cairn_project_tenant(uuid)",
     "cairn_due_scheduled_syncs(integer)",
+    "cairn_prune_job_events(interval)",
 ];
 
 /// Grants `role` (the role Cairn serves requests as) data access to every table: row-level security

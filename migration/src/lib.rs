@@ -18,6 +18,7 @@ mod m20261130_000012_ai;
 mod m20261206_000013_one_active_path;
 mod m20261206_000014_job_turns;
 mod m20261206_000015_job_steps;
+mod m20261206_000016_prune_job_events;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_one_active_path::Migration),
             Box::new(m20261206_000014_job_turns::Migration),
             Box::new(m20261206_000015_job_steps::Migration),
+            Box::new(m20261206_000016_prune_job_events::Migration),
         ]
     }
 }

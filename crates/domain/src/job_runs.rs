@@ -260,3 +260,37 @@ where
     .await?;
     Ok(done.output)
 }
+
+/// What [`prune_events`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruned {
+    /// Events of jobs that finished before the retention.
+    pub events: u64,
+    /// Finished jobs of no team (schedule checks, sweeps) as old.
+    pub jobs: u64,
+}
+
+/// Removes the events of jobs that finished longer ago than `retention`, of every team, and the
+/// finished jobs of no team as old. A team's job rows stay. Cairn's own maintenance, run as a
+/// scheduled job.
+pub async fn prune_events(
+    db: &crate::Db,
+    retention: std::time::Duration,
+) -> Result<Pruned, DomainError> {
+    let row = db
+        .connection()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT events, jobs FROM cairn_prune_job_events(make_interval(secs => $1))",
+            [retention.as_secs_f64().into()],
+        ))
+        .await?
+        .ok_or_else(|| DomainError::Internal("pruning answered no row".into()))?;
+    let number = |column: &str| -> Result<u64, DomainError> {
+        Ok(u64::try_from(row.try_get::<i64>("", column)?).unwrap_or(0))
+    };
+    Ok(Pruned {
+        events: number("events")?,
+        jobs: number("jobs")?,
+    })
+}

@@ -316,6 +316,9 @@ pub struct JobSettings {
     /// How many jobs of each queue this instance runs at once (`sync`, `maintenance`; a queue not
     /// named: 1). Each queue has its own, so a long job of one never delays another's.
     pub workers: std::collections::BTreeMap<String, usize>,
+    /// Events of jobs finished longer ago than this many days are pruned once a day, with the
+    /// finished jobs of no team (a team's job rows stay).
+    pub events_retention_days: u64,
     /// How often this instance looks for projects whose sync schedule is due (0: never; another
     /// instance may still do it). A project is checked by one instance per turn.
     pub schedule_check_secs: u64,
@@ -331,6 +334,7 @@ impl Default for JobSettings {
                 ("sync".to_owned(), 2),
                 ("maintenance".to_owned(), 1),
             ]),
+            events_retention_days: 30,
             schedule_check_secs: 30,
         }
     }

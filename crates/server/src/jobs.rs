@@ -26,6 +26,43 @@ impl JobKind for StorageSweep {
     const REQUEUE_WHEN_STALE: bool = false;
 }
 
+/// One round of the projects' sync schedules (`project_sync::check_schedules`): enqueued once per
+/// `jobs.schedule_check_secs` slot, whichever instance enqueues it, and run by one.
+pub struct ScheduleCheck;
+
+/// Nothing to say: the round looks at whatever is due.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScheduleCheckPayload {}
+
+impl JobKind for ScheduleCheck {
+    const NAME: &'static str = "sync.schedule_check";
+    const QUEUE: &'static str = "maintenance";
+    type Payload = ScheduleCheckPayload;
+    // The next slot's round is the retry.
+    const MAX_ATTEMPTS: i32 = 1;
+    const STALE_AFTER: Duration = Duration::from_secs(120);
+    const REQUEUE_WHEN_STALE: bool = false;
+}
+
+/// Removes old job events once a day (`job_runs::prune_events`).
+pub struct PruneJobEvents;
+
+/// How long finished jobs' events are kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PrunePayload {
+    /// Days.
+    pub retention_days: u64,
+}
+
+impl JobKind for PruneJobEvents {
+    const NAME: &'static str = "jobs.prune_events";
+    const QUEUE: &'static str = "maintenance";
+    type Payload = PrunePayload;
+    const MAX_ATTEMPTS: i32 = 1;
+    const STALE_AFTER: Duration = Duration::from_secs(600);
+    const REQUEUE_WHEN_STALE: bool = false;
+}
+
 /// The runtime with every job kind this server runs, named after this process.
 pub fn runtime(
     state: &AppState,
@@ -40,6 +77,9 @@ pub fn runtime(
     let sweep_state = state.clone();
     let sync_db = state.db.clone();
     let secrets = state.secrets.clone();
+    let (check_db, check_secrets, check_github) =
+        (state.db.clone(), state.secrets.clone(), github.clone());
+    let prune_db = state.db.clone();
     let github = github.clone();
     Runtime::new(pool.clone(), instance)
         .register::<domain::syncs::ProjectSyncJob, _, _>(move |job, payload| {
@@ -50,6 +90,40 @@ pub fn runtime(
                 job,
                 payload,
             )
+        })
+        .register::<ScheduleCheck, _, _>(move |_ctx, _payload: ScheduleCheckPayload| {
+            let (db, secrets, github) = (
+                check_db.clone(),
+                check_secrets.clone(),
+                check_github.clone(),
+            );
+            async move {
+                match crate::project_sync::check_schedules(&db, &secrets, &github).await {
+                    Ok(0) => Ok(()),
+                    Ok(started) => {
+                        tracing::info!(started, "scheduled syncs");
+                        Ok(())
+                    }
+                    Err(error) => Err(error.into_job_failure()),
+                }
+            }
+        })
+        .register::<PruneJobEvents, _, _>(move |_ctx, payload: PrunePayload| {
+            let db = prune_db.clone();
+            async move {
+                let retention = Duration::from_secs(payload.retention_days.saturating_mul(86_400));
+                match domain::job_runs::prune_events(&db, retention).await {
+                    Ok(pruned) => {
+                        tracing::info!(
+                            events = pruned.events,
+                            jobs = pruned.jobs,
+                            "pruned old job events"
+                        );
+                        Ok(())
+                    }
+                    Err(error) => Err(error.into_job_failure()),
+                }
+            }
         })
         .register::<StorageSweep, _, _>(move |_ctx, payload: SweepPayload| {
             let state = sweep_state.clone();

@@ -270,31 +270,10 @@ struct JobsRunning {
     stop: tokio::sync::watch::Sender<bool>,
     worker: tokio::task::JoinHandle<()>,
     schedule: Option<tokio::task::JoinHandle<()>>,
-    /// The projects' sync schedules.
+    /// The projects' sync schedules: a round enqueued per slot.
     sync_schedule: Option<tokio::task::JoinHandle<()>>,
-}
-
-/// Every `every`, starts the syncs of scheduled projects whose branch moved, until `stopped`.
-async fn check_sync_schedules(
-    state: AppState,
-    github: crate::config::GitHubSettings,
-    every: Duration,
-    stopped: impl Future<Output = ()>,
-) {
-    tokio::pin!(stopped);
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = &mut stopped => return,
-            _ = ticks.tick() => {}
-        }
-        match crate::project_sync::check_schedules(&state.db, &state.secrets, &github).await {
-            Ok(0) => {}
-            Ok(started) => tracing::info!(started, "scheduled syncs"),
-            Err(error) => tracing::warn!(%error, "checking sync schedules"),
-        }
-    }
+    /// Pruning old job events: once a day.
+    pruning: tokio::task::JoinHandle<()>,
 }
 
 impl JobsRunning {
@@ -329,20 +308,27 @@ impl JobsRunning {
                 stopped(),
             )
         });
-        let worker = tokio::spawn(runtime.run(stopped()));
         let sync_schedule = (settings.schedule_check_secs > 0).then(|| {
-            tokio::spawn(check_sync_schedules(
-                state.clone(),
-                github.clone(),
+            runtime.every::<crate::jobs::ScheduleCheck>(
                 Duration::from_secs(settings.schedule_check_secs),
+                crate::jobs::ScheduleCheckPayload {},
                 stopped(),
-            ))
+            )
         });
+        let pruning = runtime.every::<crate::jobs::PruneJobEvents>(
+            Duration::from_secs(86_400),
+            crate::jobs::PrunePayload {
+                retention_days: settings.events_retention_days,
+            },
+            stopped(),
+        );
+        let worker = tokio::spawn(runtime.run(stopped()));
         Self {
             stop,
             worker,
             schedule,
             sync_schedule,
+            pruning,
         }
     }
 
@@ -356,6 +342,7 @@ impl JobsRunning {
         if let Some(sync_schedule) = self.sync_schedule {
             let _ = sync_schedule.await;
         }
+        let _ = self.pruning.await;
     }
 }
 

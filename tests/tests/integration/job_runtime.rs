@@ -730,3 +730,94 @@ async fn one_teams_fifty_jobs_take_turns_with_another_teams_one() {
         "the quiet team's job ran after {quiet_turn} of the busy team's: {order:?}"
     );
 }
+
+#[tokio::test]
+async fn old_job_events_are_pruned_by_a_daily_job_and_recent_ones_kept() {
+    let db = TestDb::migrated().await;
+    let owner = db.owner().await;
+    let tenant = Uuid::new_v4();
+    exec(
+        &owner,
+        "INSERT INTO tenants (id, name) VALUES ($1, 'pruned')",
+        vec![tenant.into()],
+    )
+    .await;
+    // A team's job that finished 40 days ago, one that finished yesterday, one still running, and
+    // a schedule check of no team that finished 40 days ago. Each team job has its status events.
+    let (old, recent, running, old_check) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    for (id, for_tenant, status, finished) in [
+        (old, Some(tenant), "completed", Some("40 days")),
+        (recent, Some(tenant), "failed", Some("1 day")),
+        (running, Some(tenant), "running", None),
+        (old_check, None, "completed", Some("40 days")),
+    ] {
+        exec(
+            &owner,
+            &format!(
+                "INSERT INTO jobs (id, kind, for_tenant, status, max_attempts, finished_at)
+                 VALUES ($1, 'test.old', $2, $3, 1, {})",
+                finished.map_or("NULL".to_owned(), |ago| format!("now() - interval '{ago}'"))
+            ),
+            vec![id.into(), for_tenant.into(), status.into()],
+        )
+        .await;
+    }
+    let events_of = |job: Uuid| {
+        let owner = owner.clone();
+        async move {
+            count(
+                &owner,
+                "SELECT count(*) FROM job_events WHERE job_id = $1",
+                vec![job.into()],
+            )
+            .await
+        }
+    };
+    assert!(events_of(old).await > 0);
+
+    // The instance schedules the pruning at start; its job runs in the maintenance queue.
+    let app = spawn_app_on(db.clone(), |_| {}).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while count(
+        &owner,
+        "SELECT count(*) FROM jobs WHERE kind = 'jobs.prune_events' AND status = 'completed'",
+        vec![],
+    )
+    .await
+        == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pruning job never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(events_of(old).await, 0);
+    assert!(events_of(recent).await > 0, "yesterday's events are kept");
+    assert!(events_of(running).await > 0);
+    // The team's old job row stays (its sync's history may name it); the old check of no team goes.
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM jobs WHERE id = ANY($1)",
+            vec![vec![old, recent, running].into()],
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM jobs WHERE id = $1",
+            vec![old_check.into()],
+        )
+        .await,
+        0
+    );
+    app.stop().await.unwrap();
+}
