@@ -465,7 +465,20 @@ async fn duplicate_active_entries_are_superseded_not_lost_before_a_path_gets_one
     guard::migrate::<BeforeOneActivePath>(&owner, MigrateOptions::default())
         .await
         .unwrap();
-    let s = seed_tenant(&owner, "alpha").await;
+    // A team and a project, written as the schema stood then (the shared fixture knows later tables).
+    let (tenant, project) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    exec(
+        &owner,
+        "INSERT INTO tenants (id, name) VALUES ($1, 'alpha')",
+        vec![tenant.into()],
+    )
+    .await;
+    exec(
+        &owner,
+        "INSERT INTO projects (id, tenant_id, name) VALUES ($1, $2, 'Widgets')",
+        vec![project.into(), tenant.into()],
+    )
+    .await;
     // Three active versions of one path, two of another, one of a third, and two manual entries
     // (no path): as two finalizes racing, or two restores, could leave them.
     let mut newest = Vec::new();
@@ -480,8 +493,8 @@ async fn duplicate_active_entries_are_superseded_not_lost_before_a_path_gets_one
                          now() - make_interval(mins => $6))",
                 vec![
                     id.into(),
-                    s.tenant.into(),
-                    s.project.into(),
+                    tenant.into(),
+                    project.into(),
                     path.into(),
                     format!("version {version}").into(),
                     (10 - version).into(),
@@ -500,8 +513,8 @@ async fn duplicate_active_entries_are_superseded_not_lost_before_a_path_gets_one
              VALUES ($1, $2, $3, 'manual', $4, 'text', 'active')",
             vec![
                 uuid::Uuid::new_v4().into(),
-                s.tenant.into(),
-                s.project.into(),
+                tenant.into(),
+                project.into(),
                 title.into(),
             ],
         )
