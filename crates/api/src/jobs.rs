@@ -78,3 +78,30 @@ impl JobEvent {
         matches!(&self.body, JobEventBody::Status { status, .. } if status.is_final())
     }
 }
+
+/// One of a team's jobs, as the Jobs page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamJob {
+    /// Id.
+    pub id: crate::ids::JobId,
+    /// Its kind (`project.sync`).
+    pub kind: String,
+    /// What it is, in words ("Sync of Widgets").
+    pub title: String,
+    /// Where it is.
+    pub status: JobStatus,
+    /// Who asked for it, when a member did.
+    pub requested_by: Option<String>,
+    /// Attempts made.
+    pub attempts: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// Why its last attempt failed, if one did.
+    pub last_error: Option<String>,
+    /// Queued at (RFC 3339).
+    pub created_at: String,
+    /// Seconds from its first start to its end (or to now, while it runs).
+    pub duration_secs: Option<u64>,
+    /// Whether it can be tried again from here (it failed or was cancelled).
+    pub retryable: bool,
+}

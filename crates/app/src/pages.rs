@@ -5,6 +5,7 @@ pub mod ai;
 pub mod auth;
 pub mod home;
 pub mod invite;
+pub mod jobs;
 pub mod memory;
 pub mod notes;
 pub mod project;

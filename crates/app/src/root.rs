@@ -12,6 +12,7 @@ use crate::pages::{
     auth::{LogInPage, SignUpPage},
     home::HomePage,
     invite::InvitePage,
+    jobs::JobsPage,
     memory::{MemoryEntryPage, MemoryTab},
     notes::{NotePage, NotesTab},
     project::{OverviewTab, ProjectPage, SettingsTab},
@@ -85,6 +86,7 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                     <Route ssr=SsrMode::Async path=path!("/team") view=TeamPage/>
                     <Route ssr=SsrMode::Async path=path!("/ai") view=AiPage/>
+                    <Route ssr=SsrMode::Async path=path!("/jobs") view=JobsPage/>
                     <Route ssr=SsrMode::Async path=path!("/account") view=AccountPage/>
                     <Route ssr=SsrMode::Async path=path!("/invite/:token") view=InvitePage/>
                     <Route ssr=SsrMode::Async path=path!("/forgot-password") view=ForgotPasswordPage/>
@@ -137,11 +139,15 @@ fn TopBar() -> impl IntoView {
 
 #[component]
 fn SignedInBar(session: SessionView) -> impl IntoView {
+    let manager = session
+        .active()
+        .is_some_and(|team| team.role.manages_members());
     view! {
         <nav class="nav">
             <A href="/projects">"Projects"</A>
             <A href="/team">"Team"</A>
             <A href="/ai">"AI"</A>
+            {manager.then(|| view! { <A href="/jobs">"Jobs"</A> })}
         </nav>
         <AccountMenu session/>
     }

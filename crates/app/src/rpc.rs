@@ -497,6 +497,23 @@ pub async fn cancel_job(id: JobId) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The team's jobs, running and queued first, then the latest (100). Owners and admins only.
+#[server(prefix = "/api/v1", endpoint = "list_jobs", input = Json, output = Json)]
+pub async fn list_jobs() -> Result<Vec<api::jobs::TeamJob>, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(job_runs::list(&tx, 100).await?)
+}
+
+/// Tries a failed or cancelled job again (a sync: a new sync of its project). Owners and admins
+/// only.
+#[server(prefix = "/api/v1", endpoint = "retry_job", input = Json, output = Json)]
+pub async fn retry_job(id: JobId) -> Result<(), ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    job_runs::retry(&tx, id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Syncs the project's linked branch into the Memory Hub, or answers the sync already queued or
 /// running (pressing Sync twice starts one). Its `job_id` is the live progress stream
 /// (`/api/v1/events/jobs/{job_id}`).

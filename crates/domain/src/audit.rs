@@ -32,6 +32,8 @@ pub(crate) enum AuditAction {
     InvitationRevoke,
     /// `job.cancel` on `jobs`.
     JobCancel,
+    /// `job.retry` on `jobs`.
+    JobRetry,
     /// `member.remove` on `memberships`.
     MemberRemove,
     /// `member.role` on `memberships`.
@@ -83,6 +85,7 @@ impl AuditAction {
             Self::InvitationResend => "invitation.resend",
             Self::InvitationRevoke => "invitation.revoke",
             Self::JobCancel => "job.cancel",
+            Self::JobRetry => "job.retry",
             Self::MemberRemove => "member.remove",
             Self::MemberRole => "member.role",
             Self::MemoryCreate => "memory.create",
@@ -114,7 +117,7 @@ impl AuditAction {
             | Self::InvitationExpire
             | Self::InvitationResend
             | Self::InvitationRevoke => "invitations",
-            Self::JobCancel => "jobs",
+            Self::JobCancel | Self::JobRetry => "jobs",
             Self::MemberRemove | Self::MemberRole => "memberships",
             Self::MemoryCreate
             | Self::MemoryUpdate

@@ -294,3 +294,131 @@ pub async fn prune_events(
         jobs: number("jobs")?,
     })
 }
+
+/// The team's jobs, newest first (at most `limit`): what runs, what waits, what failed, what ended
+/// lately. Owners and admins only.
+pub async fn list(tx: &TenantTxn, limit: u64) -> Result<Vec<api::jobs::TeamJob>, DomainError> {
+    require_manager(tx)?;
+    let rows = tx
+        .txn()
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT j.id, j.kind, j.status, j.attempts, j.max_attempts, j.last_error, j.created_at,
+                    extract(epoch FROM coalesce(j.finished_at, now()) - j.started_at)::bigint AS duration,
+                    coalesce(nullif(u.display_name, ''), u.email) AS requested_by,
+                    p.name AS project
+               FROM jobs j
+               LEFT JOIN users u ON u.id = j.requested_by
+               LEFT JOIN project_syncs s ON s.job_id = j.id
+               LEFT JOIN projects p ON p.id = s.project_id
+              WHERE j.for_tenant = $1
+              ORDER BY (j.status IN ('queued', 'running')) DESC, j.created_at DESC
+              LIMIT $2",
+            [
+                tx.ctx().tenant_id().into_uuid().into(),
+                i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            ],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let kind: String = row.try_get("", "kind")?;
+            let status: String = row.try_get("", "status")?;
+            let status = JobStatus::parse(&status)
+                .ok_or_else(|| DomainError::Internal(format!("job status {status:?}")))?;
+            let project: Option<String> = row.try_get("", "project")?;
+            let created: chrono::DateTime<chrono::FixedOffset> = row.try_get("", "created_at")?;
+            Ok(api::jobs::TeamJob {
+                id: JobId::from_uuid(row.try_get("", "id")?),
+                title: match (kind.as_str(), project) {
+                    ("project.sync", Some(project)) => format!("Sync of {project}"),
+                    ("project.sync", None) => "Sync of a deleted project".to_owned(),
+                    _ => kind.clone(),
+                },
+                retryable: matches!(status, JobStatus::Failed | JobStatus::Cancelled),
+                kind,
+                status,
+                requested_by: row.try_get("", "requested_by")?,
+                attempts: row.try_get("", "attempts")?,
+                max_attempts: row.try_get("", "max_attempts")?,
+                last_error: row.try_get("", "last_error")?,
+                created_at: created.to_rfc3339(),
+                duration_secs: row
+                    .try_get::<Option<i64>>("", "duration")?
+                    .and_then(|secs| u64::try_from(secs).ok()),
+            })
+        })
+        .collect()
+}
+
+/// Tries a failed or cancelled job again. A sync is started anew for its project (a sync that
+/// ended is a record of what happened, kept as it is); any other job is queued again with one
+/// more attempt. Owners and admins only. A job still queued or running, or one that completed, is
+/// a `Conflict`.
+pub async fn retry(tx: &TenantTxn, job: JobId) -> Result<(), DomainError> {
+    require_manager(tx)?;
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT j.kind, j.status, s.project_id
+               FROM jobs j LEFT JOIN project_syncs s ON s.job_id = j.id
+              WHERE j.id = $1 AND j.for_tenant = $2",
+            [
+                job.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+            ],
+        ))
+        .await?
+        .ok_or(DomainError::NotFound)?;
+    let status: String = row.try_get("", "status")?;
+    if !matches!(status.as_str(), "failed" | "cancelled") {
+        return Err(DomainError::Conflict(format!(
+            "only a failed or cancelled job can be tried again (this one is {status})"
+        )));
+    }
+    let kind: String = row.try_get("", "kind")?;
+    if kind == crate::syncs::ProjectSyncJob::NAME {
+        let project: Option<uuid::Uuid> = row.try_get("", "project_id")?;
+        let project = project.ok_or(DomainError::NotFound)?;
+        crate::syncs::start(
+            tx,
+            api::ids::ProjectId::from_uuid(project),
+            api::syncs::SyncTrigger::Button,
+        )
+        .await?;
+    } else {
+        tx.txn()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE jobs
+                    SET status = 'queued', run_after = now(), finished_at = NULL,
+                        cancel_requested = false, locked_by = NULL,
+                        max_attempts = greatest(max_attempts, attempts + 1)
+                  WHERE id = $1 AND for_tenant = $2 AND status IN ('failed', 'cancelled')",
+                [
+                    job.into_uuid().into(),
+                    tx.ctx().tenant_id().into_uuid().into(),
+                ],
+            ))
+            .await?;
+    }
+    audit::record(
+        tx.txn(),
+        tx.ctx(),
+        AuditAction::JobRetry,
+        job.into_uuid(),
+        serde_json::json!({"kind": kind}),
+    )
+    .await
+}
+
+fn require_manager(tx: &TenantTxn) -> Result<(), DomainError> {
+    if tx.ctx().role().manages_members() {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden(
+            "only owners and admins see and retry the team's jobs".into(),
+        ))
+    }
+}

@@ -917,6 +917,43 @@ async fn sync_journey(
     if page.contains("pub fn four()") {
         return Err("a cancelled sync's file became active".into());
     }
+
+    // The Jobs page lists it; trying it again runs a new sync, which brings the files in.
+    click(browser, Locator::XPath("//nav//a[text()='Jobs']")).await?;
+    wait_for_path(browser, |p| p == "/jobs").await?;
+    wait_for_hydration(browser).await?;
+    wait_for_text(browser, "table.jobs", "Sync of Widgets").await?;
+    screenshot(browser, "jobs").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "jobs-phone").await?;
+    browser.set_window_size(1280, 900).await?;
+    click(
+        browser,
+        Locator::XPath(
+            "//tr[.//span[contains(@class,'status-cancelled')]]//button[text()='Try again']",
+        ),
+    )
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        browser.refresh().await?;
+        let newest = browser
+            .find(Locator::Css("table.jobs tbody tr:first-child"))
+            .await?
+            .text()
+            .await?;
+        if newest.contains("completed") {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the retried sync did not complete: {newest}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    browser
+        .goto(&app.url(&format!("{project_path}/memory?status=active&kind=file")))
+        .await?;
+    wait_for_text(browser, ".memory-list", "pub fn four() -> u32 { 44 }").await?;
     Ok(())
 }
 

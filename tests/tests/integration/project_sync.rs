@@ -1820,3 +1820,73 @@ async fn a_path_has_one_active_entry_even_when_two_writers_race() {
             .contains("memory_entries_one_active_path")
     );
 }
+
+#[tokio::test]
+async fn the_jobs_page_shows_a_failed_sync_to_managers_and_trying_it_again_starts_a_new_one() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+    github.inject(Fault::Unauthorized);
+    let (failed, _) = sync(&app, &ada, &project).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+
+    let jobs = ada.ok("list_jobs", json!({})).await;
+    let job = &jobs[0];
+    assert!(
+        job["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sync of acme/widgets"),
+        "{job}"
+    );
+    assert_eq!(job["status"], "failed");
+    assert_eq!(job["requested_by"], "Ada");
+    assert_eq!(job["retryable"], true);
+    assert!(
+        job["last_error"].as_str().unwrap().contains("token"),
+        "{job}"
+    );
+    let page = ada.get("/jobs").await.text().await.unwrap();
+    assert!(
+        page.contains("Sync of acme/widgets") && page.contains("Try again"),
+        "{page}"
+    );
+    assert!(page.contains(r#"href="/jobs""#), "managers get the link");
+
+    // A member sees neither the page's contents nor the link, and cannot retry.
+    let (bob, _) = signed_up(&app, "bob@example.com", "Bob's").await;
+    let token = crate::rpc::invite(&ada, "bob@example.com", "member").await;
+    bob.ok("accept_invitation", json!({"token": token})).await;
+    let engines = ada.ok("session", json!({})).await["active_tenant"].clone();
+    bob.ok("switch_tenant", json!({"tenant_id": engines})).await;
+    assert_eq!(bob.call("list_jobs", json!({})).await.0, 403);
+    assert_eq!(bob.call("retry_job", json!({"id": job["id"]})).await.0, 403);
+    let page = bob.get("/projects").await.text().await.unwrap();
+    assert!(!page.contains(r#"href="/jobs""#));
+    // Another team does not find it at all.
+    let (eve, _) = signed_up(&app, "eve@example.com", "Eve's").await;
+    assert_eq!(eve.ok("list_jobs", json!({})).await, json!([]));
+    assert_eq!(eve.call("retry_job", json!({"id": job["id"]})).await.0, 404);
+
+    // Trying it again starts a new sync of the project, which completes; the failed one stays.
+    ada.ok("retry_job", json!({"id": job["id"]})).await;
+    let history = history_of(&ada, &project, 2).await;
+    assert_eq!(history[0]["status"], "completed", "{history:?}");
+    assert_eq!(history[1]["status"], "failed");
+    let new_job = &ada.ok("list_jobs", json!({})).await[0];
+    assert_eq!(new_job["status"], "completed");
+    let (status, body) = ada.call("retry_job", json!({"id": new_job["id"]})).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        count(
+            &app.db.owner().await,
+            "SELECT count(*) FROM audit_log WHERE action = 'job.retry'",
+            vec![],
+        )
+        .await,
+        1
+    );
+}
