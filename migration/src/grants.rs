@@ -12,6 +12,8 @@ const OWNER_FUNCTIONS: &[&str] = &[
     "cairn_project_tenant(uuid)",
     "cairn_due_scheduled_syncs(integer)",
     "cairn_prune_job_events(interval)",
+    "cairn_token_context(text)",
+    "cairn_note_token_use(uuid)",
 ];
 
 /// Grants `role` (the role Cairn serves requests as) data access to every table: row-level security

@@ -19,6 +19,7 @@ mod m20261206_000013_one_active_path;
 mod m20261206_000014_job_turns;
 mod m20261206_000015_job_steps;
 mod m20261206_000016_prune_job_events;
+mod m20261206_000017_api_tokens;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -42,6 +43,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "job_events",
     "project_secrets",
     "job_steps",
+    "api_tokens",
 ];
 
 /// Cairn's migrations, oldest first.
@@ -67,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_job_turns::Migration),
             Box::new(m20261206_000015_job_steps::Migration),
             Box::new(m20261206_000016_prune_job_events::Migration),
+            Box::new(m20261206_000017_api_tokens::Migration),
         ]
     }
 }

@@ -73,6 +73,8 @@ id_type! {
     SessionId => "session_id",
     /// Id of a background job (a sync, a workflow run).
     JobId => "job_id",
+    /// A personal API token.
+    ApiTokenId => "token_id",
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod notes;
 pub mod projects;
 pub mod syncs;
 pub mod tenants;
+pub mod tokens;
 #[cfg(feature = "server-fn")]
 pub mod wire;
 

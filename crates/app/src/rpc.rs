@@ -497,6 +497,34 @@ pub async fn cancel_job(id: JobId) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Makes a personal API token for the signed-in member in their active team. The answer holds the
+/// token, which is never shown again. From a browser session only.
+#[server(prefix = "/api/v1", endpoint = "create_api_token", input = Json, output = Json)]
+pub async fn create_api_token(
+    form: api::tokens::ApiTokenForm,
+) -> Result<api::tokens::NewApiToken, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    let made = domain::api_tokens::create(&tx, &form).await?;
+    tx.commit().await?;
+    Ok(made)
+}
+
+/// The signed-in member's API tokens in their active team (never the tokens themselves).
+#[server(prefix = "/api/v1", endpoint = "list_api_tokens", input = Json, output = Json)]
+pub async fn list_api_tokens() -> Result<Vec<api::tokens::ApiToken>, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(domain::api_tokens::list(&tx).await?)
+}
+
+/// Revokes one of the signed-in member's API tokens: it stops working at once.
+#[server(prefix = "/api/v1", endpoint = "revoke_api_token", input = Json, output = Json)]
+pub async fn revoke_api_token(id: api::ids::ApiTokenId) -> Result<api::tokens::ApiToken, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    let revoked = domain::api_tokens::revoke(&tx, id).await?;
+    tx.commit().await?;
+    Ok(revoked)
+}
+
 /// The team's jobs, running and queued first, then the latest (100). Owners and admins only.
 #[server(prefix = "/api/v1", endpoint = "list_jobs", input = Json, output = Json)]
 pub async fn list_jobs() -> Result<Vec<api::jobs::TeamJob>, ApiError> {
@@ -733,6 +761,8 @@ pub async fn test_ai_provider(
             reason: "only owners and admins test the team's AI providers".into(),
         });
     }
+    // A test calls the provider (and records what it found): not for a read-only token.
+    tx.ctx().require_write()?;
     let provider = domain::ai::get_provider(&tx, id).await?;
     let prepared = crate::ai::prepare(&state, &tx).await?;
     let ctx = *tx.ctx();

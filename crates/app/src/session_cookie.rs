@@ -5,7 +5,7 @@ use api::ApiError;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderValue, header};
 use domain::accounts::{Client, NewSession, SignedIn};
-use domain::{TenantTxn, accounts};
+use domain::{Credential, TenantTxn, accounts};
 use leptos::prelude::use_context;
 use leptos_axum::{ResponseOptions, extract};
 use std::net::SocketAddr;
@@ -29,8 +29,31 @@ async fn headers() -> Result<HeaderMap, ApiError> {
     extract::<HeaderMap>().await.map_err(|_| ApiError::Internal)
 }
 
+/// The API token of a request sent with `Authorization: Bearer …`, if any.
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
+}
+
+/// How the request proves who sends it: its bearer token if it has one (its cookie is then
+/// ignored: a bearer request never carries the cookie's authority), else its session cookie.
+pub fn credential_from(state: &AppState, headers: &HeaderMap) -> Option<Credential> {
+    match bearer_token(headers) {
+        Some(token) => Some(Credential::ApiToken(token)),
+        None => token_from(state, headers).map(Credential::Session),
+    }
+}
+
 /// The session token in a request's cookies, if any. Over https only the `__Host-` cookie counts.
+/// A request with an `Authorization` header has none: its bearer token speaks for it alone.
 pub fn token_from(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    if headers.contains_key(header::AUTHORIZATION) {
+        return None;
+    }
     let name = cookie_name(is_secure(state, headers));
     headers
         .get_all(header::COOKIE)
@@ -78,11 +101,12 @@ pub async fn require_session() -> Result<(AppState, SignedIn), ApiError> {
     optional_session().await?.ok_or(ApiError::Unauthorized)
 }
 
-/// The signed-in user's transaction in their active tenant: the session is verified inside it.
+/// The caller's transaction in their team: a session's active team, or an API token's. The
+/// credential is verified inside it.
 pub async fn require_tenant() -> Result<TenantTxn, ApiError> {
     let state = state()?;
-    let token = token_from(&state, &headers().await?).ok_or(ApiError::Unauthorized)?;
-    Ok(state.db.enter_session(&token).await?)
+    let credential = credential_from(&state, &headers().await?).ok_or(ApiError::Unauthorized)?;
+    Ok(state.db.enter_with(&credential).await?)
 }
 
 /// The raw session token of this request, if any.

@@ -31,6 +31,10 @@ pub(crate) enum AuditAction {
     /// `invitation.revoke` on `invitations`.
     InvitationRevoke,
     /// `job.cancel` on `jobs`.
+    /// `api_token.create` on `api_tokens` (name, scope, days; never the token).
+    ApiTokenCreate,
+    /// `api_token.revoke` on `api_tokens`.
+    ApiTokenRevoke,
     JobCancel,
     /// `job.retry` on `jobs`.
     JobRetry,
@@ -84,6 +88,8 @@ impl AuditAction {
             Self::InvitationExpire => "invitation.expire",
             Self::InvitationResend => "invitation.resend",
             Self::InvitationRevoke => "invitation.revoke",
+            Self::ApiTokenCreate => "api_token.create",
+            Self::ApiTokenRevoke => "api_token.revoke",
             Self::JobCancel => "job.cancel",
             Self::JobRetry => "job.retry",
             Self::MemberRemove => "member.remove",
@@ -118,6 +124,7 @@ impl AuditAction {
             | Self::InvitationResend
             | Self::InvitationRevoke => "invitations",
             Self::JobCancel | Self::JobRetry => "jobs",
+            Self::ApiTokenCreate | Self::ApiTokenRevoke => "api_tokens",
             Self::MemberRemove | Self::MemberRole => "memberships",
             Self::MemoryCreate
             | Self::MemoryUpdate

@@ -157,6 +157,21 @@ const RULES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The SQLSTATE of a database error, if it has one.
+fn sql_state(err: &DbErr) -> Option<String> {
+    use sea_orm::RuntimeErr;
+    use std::ops::Deref;
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.deref() {
+                sea_orm::sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
 /// The constraint a database error names, if any.
 fn violated_constraint(err: &DbErr) -> Option<&str> {
     use sea_orm::RuntimeErr;
@@ -179,6 +194,10 @@ impl From<DbErr> for DomainError {
             .map(|(_, message)| *message);
         if let Some(message) = rule {
             return Self::Conflict(message.into());
+        }
+        // A read-only token's transaction refused a write (read_only_sql_transaction).
+        if sql_state(&err).as_deref() == Some("25006") {
+            return Self::Forbidden(crate::tenant::READ_ONLY_TOKEN.into());
         }
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(detail)) => {

@@ -145,14 +145,14 @@ pub fn read_header(
 /// is inserted after the object is complete, under a lock on the note that serialises the per-note
 /// limit, and the object is deleted again if the row cannot be written.
 ///
-/// The session is checked when the upload starts and again before the row is written: no
-/// transaction is held while the body streams in, and an upload that outlives its session or its
+/// The credential is checked when the upload starts and again before the row is written: no
+/// transaction is held while the body streams in, and an upload that outlives its credential or its
 /// author's membership adds nothing. The body is borrowed so that the caller can drain what is left
 /// of it after a refusal.
 pub async fn add<S, E>(
     db: &Db,
     store: &ImageStore,
-    session_token: &str,
+    credential: &crate::Credential,
     note_id: NoteId,
     body: &mut S,
 ) -> Result<NoteImage, DomainError>
@@ -162,9 +162,11 @@ where
 {
     let limits = store.limits();
     // Refuse before reading a byte when the note is missing (or another tenant's) or full.
-    let tx = db.enter_session(session_token).await?;
+    let tx = db.enter_with(credential).await?;
     let ctx = *tx.ctx();
     let ctx = &ctx;
+    // Nothing reaches storage for a token that may only read.
+    ctx.require_write()?;
     let note = find_note(&tx, note_id).await?;
     let (count, _) = count_and_next_position(tx.txn(), note.id).await?;
     tx.end_read();
@@ -247,7 +249,7 @@ where
         header,
         byte_size,
     };
-    let inserted = insert_row(db, store, session_token, ctx, row).await;
+    let inserted = insert_row(db, store, credential, ctx, row).await;
     if inserted.is_err() {
         store.delete_after_commit(vec![key]).await;
     }
@@ -265,7 +267,7 @@ struct NewImageRow<'a> {
 async fn insert_row(
     db: &Db,
     store: &ImageStore,
-    session_token: &str,
+    credential: &crate::Credential,
     started_as: &TenantCtx,
     new: NewImageRow<'_>,
 ) -> Result<note_images::Model, DomainError> {
@@ -276,10 +278,10 @@ async fn insert_row(
         header,
         byte_size,
     } = new;
-    // The session again, as it is now: revoked or expired is `Unauthorized`, a membership removed
+    // The credential again, as it is now: revoked or expired is `Unauthorized`, a membership removed
     // is `NotFound`, and so is a session switched to another tenant while the body streamed in (the
     // note and the object's key belong to the tenant the upload started in).
-    let tx = db.enter_session(session_token).await?;
+    let tx = db.enter_with(credential).await?;
     let ctx = tx.ctx();
     if ctx.tenant_id() != started_as.tenant_id() {
         return Err(DomainError::NotFound);

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod ai;
+pub mod api_tokens;
 mod audit;
 // The tables as SeaORM entities: only the domain reads and writes rows. Tests that arrange or
 // inspect rows directly get them with the `testing` feature.
@@ -35,4 +36,4 @@ pub use pool::{PoolHealth, PoolStats};
 pub use sea_orm;
 pub use storage::ImageStore;
 pub use storage::Orphans;
-pub use tenant::{Actor, Db, TenantCtx, TenantTxn};
+pub use tenant::{Actor, Credential, Db, TenantCtx, TenantTxn};

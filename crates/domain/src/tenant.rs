@@ -4,6 +4,7 @@ use crate::DomainError;
 use crate::entities::memberships;
 use api::ids::{JobId, TenantId, UserId};
 use api::tenants::Role;
+use api::tokens::TokenScope;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
     PrimaryKeyTrait, QueryFilter, QuerySelect, Statement, TransactionTrait,
@@ -44,6 +45,9 @@ pub struct TenantCtx {
     tenant_id: TenantId,
     actor: Actor,
     role: Role,
+    /// The API token the member acts through, with its scope; `None` for a session, a job or
+    /// Cairn itself.
+    token: Option<TokenScope>,
 }
 
 impl TenantCtx {
@@ -91,6 +95,7 @@ impl TenantCtx {
             tenant_id,
             actor: Actor::System { what },
             role: Role::Member,
+            token: None,
         })
     }
 
@@ -114,12 +119,39 @@ impl TenantCtx {
                 attempt: job.attempt(),
             },
             role: Role::Member,
+            token: None,
         })
     }
 
     /// The user's role in the tenant.
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// The scope of the API token the member acts through, if they act through one.
+    pub fn token(&self) -> Option<TokenScope> {
+        self.token
+    }
+
+    /// Refuses a read-only token before something that is not a database write (which its
+    /// read-only transaction refuses anyway) happens on its behalf: a call to a provider, an upload
+    /// to storage.
+    pub fn require_write(&self) -> Result<(), DomainError> {
+        match self.token {
+            Some(TokenScope::Read) => Err(DomainError::Forbidden(READ_ONLY_TOKEN.into())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses anything but a signed-in browser: tokens do not make tokens, nor manage the
+    /// account.
+    pub fn require_session(&self) -> Result<(), DomainError> {
+        match self.token {
+            Some(_) => Err(DomainError::Forbidden(
+                "an API token cannot do this: sign in to Cairn".into(),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Builds the context for `user_id` acting in `tenant_id`, if they are a member. A tenant the user
@@ -140,6 +172,7 @@ impl TenantCtx {
             tenant_id,
             actor: Actor::User(user_id),
             role: membership.role.into(),
+            token: None,
         })
     }
 
@@ -149,6 +182,7 @@ impl TenantCtx {
             tenant_id,
             actor: Actor::User(user_id),
             role,
+            token: None,
         }
     }
 
@@ -166,6 +200,7 @@ impl TenantCtx {
             tenant_id: TenantId::from_uuid(tenant_id),
             actor: Actor::User(UserId::from_uuid(row.try_get("", "user_id")?)),
             role: memberships::MembershipRole::try_from_value(&role)?.into(),
+            token: None,
         })
     }
 
@@ -207,6 +242,37 @@ const ENTER_SESSION: &str = "SELECT session_id, user_id, tenant_id, role, last_s
         set_config('app.tenant_id', coalesce(tenant_id::text, ''), true), \
         set_config('app.user_id', user_id::text, true) \
    FROM cairn_session_context($1, make_interval(secs => $2))";
+
+/// How a request proves who sends it: a browser's session cookie, or an API token sent as
+/// `Authorization: Bearer cairn_…` (which never carries the cookie's authority).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// The session cookie's token.
+    Session(String),
+    /// An API token.
+    ApiToken(String),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Session(_) => "Credential::Session([REDACTED])",
+            Self::ApiToken(_) => "Credential::ApiToken([REDACTED])",
+        })
+    }
+}
+
+/// What a read-only token is told when it tries to change something.
+pub(crate) const READ_ONLY_TOKEN: &str = "this API token may only read";
+
+/// Who an API token acts as, in one statement that also sets row-level security and, for a
+/// `read` token, makes the transaction read-only (so no write can happen through it, whatever the
+/// function). A token that is unknown, revoked, expired, or whose member left answers no row.
+const ENTER_TOKEN: &str = "SELECT token_id, user_id, tenant_id, role, scope, last_used_at, \
+        set_config('app.tenant_id', tenant_id::text, true), \
+        set_config('app.user_id', user_id::text, true), \
+        set_config('transaction_read_only', CASE WHEN scope = 'read' THEN 'on' ELSE 'off' END, true) \
+   FROM cairn_token_context($1)";
 
 /// A tenant's transaction together with the verified context it was opened for: what a repository
 /// function needs to act for a member. Only `Db::enter` and `Db::enter_session` make one, so the
@@ -458,6 +524,50 @@ impl Db {
         }
         // On an error the transaction is dropped, which rolls it back.
         let ctx = TenantCtx::from_session_row(row)?;
+        Ok(TenantTxn { ctx, txn })
+    }
+
+    /// Opens the transaction of a request made with `credential`: [`Db::enter_session`] or
+    /// [`Db::enter_token`].
+    pub async fn enter_with(&self, credential: &Credential) -> Result<TenantTxn, DomainError> {
+        match credential {
+            Credential::Session(token) => self.enter_session(token).await,
+            Credential::ApiToken(token) => self.enter_token(token).await,
+        }
+    }
+
+    /// Opens the transaction of a request made with an API token (`Authorization: Bearer cairn_…`),
+    /// acting as its member in its team with the member's role, read-only for a `read` token. An
+    /// unknown, revoked or expired token, or one whose member left the team, is `Unauthorized`.
+    pub async fn enter_token(&self, token: &str) -> Result<TenantTxn, DomainError> {
+        let txn = self.conn.begin().await?;
+        let row = txn
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                ENTER_TOKEN,
+                [crate::accounts::token_hash(token).into()],
+            ))
+            .await?
+            .ok_or(DomainError::Unauthorized)?;
+        let role: String = row.try_get("", "role")?;
+        let scope: String = row.try_get("", "scope")?;
+        let ctx = TenantCtx {
+            tenant_id: TenantId::from_uuid(row.try_get("", "tenant_id")?),
+            actor: Actor::User(UserId::from_uuid(row.try_get("", "user_id")?)),
+            role: {
+                use sea_orm::ActiveEnum;
+                memberships::MembershipRole::try_from_value(&role)?.into()
+            },
+            token: Some(
+                TokenScope::parse(&scope)
+                    .ok_or_else(|| DomainError::Internal(format!("token scope {scope:?}")))?,
+            ),
+        };
+        crate::api_tokens::note_use(
+            self,
+            row.try_get("", "token_id")?,
+            row.try_get("", "last_used_at")?,
+        );
         Ok(TenantTxn { ctx, txn })
     }
 

@@ -1238,3 +1238,73 @@ async fn add_providers_test_one_ask_about_a_note_with_two_images_and_watch_it_fa
         panic!("AI journey failed: {error}");
     }
 }
+
+async fn token_journey(browser: &Client, app: &TestApp) -> Step {
+    sign_up(browser, app, "ada@example.com", "Analytical Engines").await?;
+    browser.goto(&app.url("/account")).await?;
+    wait_for_hydration(browser).await?;
+    fill(browser, "name", "CI").await?;
+    fill(browser, "expires_in_days", "30").await?;
+    click(browser, Locator::Css("input[name=write]")).await?;
+    click(browser, Locator::XPath("//button[text()='Make token']")).await?;
+    wait_for_text(browser, ".token-secret", "cairn_").await?;
+    screenshot(browser, "api-token-made").await?;
+    let secret = browser
+        .find(Locator::Css("code[data-secret]"))
+        .await?
+        .text()
+        .await?;
+    // As a script would use it.
+    let http = reqwest::Client::new();
+    let made = http
+        .post(app.url("/api/v1/create_project"))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({"form": {"name": "From a script", "description": "", "github_repo": "", "github_branch": "", "github_path": ""}}))
+        .send()
+        .await?;
+    if made.status() != 200 {
+        return Err(format!("the token could not create a project: {}", made.status()).into());
+    }
+    // The page lists it (never the token), used; revoking it ends it.
+    browser.refresh().await?;
+    wait_for_hydration(browser).await?;
+    wait_for_text(browser, "ul[aria-label='API tokens']", "CI").await?;
+    if browser.source().await?.contains(&secret) {
+        return Err("the token is shown again".into());
+    }
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "api-tokens-phone").await?;
+    browser.set_window_size(1280, 900).await?;
+    click(
+        browser,
+        Locator::XPath("//li[@data-token]//button[text()='Revoke']"),
+    )
+    .await?;
+    wait_for_text(browser, "ul[aria-label='API tokens']", "revoked").await?;
+    let refused = http
+        .post(app.url("/api/v1/list_projects"))
+        .bearer_auth(&secret)
+        .json(&serde_json::json!({}))
+        .send()
+        .await?;
+    if refused.status() != 401 {
+        return Err(format!("a revoked token answered {}", refused.status()).into());
+    }
+    browser.goto(&app.url("/projects")).await?;
+    wait_for_text(browser, ".cards", "From a script").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn make_an_api_token_use_it_from_a_script_and_revoke_it() {
+    let _turn = ONE_JOURNEY_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let outcome = token_journey(&browser, &app).await;
+    let _ = browser.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!("token journey failed: {error}");
+    }
+}

@@ -142,6 +142,19 @@ pub async fn seed_tenant(owner: &DatabaseConnection, name: &str) -> Seeded {
         vec![job.into(), s.tenant.into()],
     )
     .await;
+    // An API token of the owner's.
+    exec(
+        owner,
+        "INSERT INTO api_tokens (id, tenant_id, user_id, name, token_hash, scope, expires_at)
+         VALUES ($1, $2, $3, 'CI', $4, 'read', now() + interval '30 days')",
+        vec![
+            Uuid::new_v4().into(),
+            s.tenant.into(),
+            s.user.into(),
+            format!("hash-{}", Uuid::new_v4()).into(),
+        ],
+    )
+    .await;
     exec(
         owner,
         "INSERT INTO job_steps (job_id, step_key, tenant_id, output, attempt)

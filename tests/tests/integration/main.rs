@@ -5,6 +5,7 @@
 mod accounts;
 mod ai;
 mod ai_router;
+mod api_tokens;
 mod browser;
 mod connections;
 mod corpus;

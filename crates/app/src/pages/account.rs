@@ -25,6 +25,7 @@ fn token_param() -> String {
 pub fn AccountPage() -> impl IntoView {
     let ctx = expect_context::<SessionCtx>();
     let sessions = Resource::new(|| (), |_| list_sessions());
+    let tokens = Resource::new(|| (), |_| crate::rpc::list_api_tokens());
     let mail = Resource::new(|| (), |_| mail_enabled());
     view! {
         <RequireSession>
@@ -63,6 +64,16 @@ pub fn AccountPage() -> impl IntoView {
                 </Transition>
                 <h2>"Change password"</h2>
                 <ChangePasswordForm/>
+                <h2>"API tokens"</h2>
+                <p class="muted">"For scripts, the command line and coding agents: send one as "<code>"Authorization: Bearer cairn_…"</code>". A token acts as you in your active team, with your role there; a read token can change nothing. It is shown once."</p>
+                <Transition fallback=|| view! { <Loading/> }>
+                    {move || Suspend::new(async move {
+                        match tokens.await {
+                            Ok(list) => view! { <ApiTokens list/> }.into_any(),
+                            Err(error) => view! { <ErrorNote error/> }.into_any(),
+                        }
+                    })}
+                </Transition>
                 <h2>"Your sessions"</h2>
                 <p class="muted">"Every browser signed in to your account. Signing one out ends it at once."</p>
                 <Transition fallback=|| view! { <Loading/> }>
@@ -336,5 +347,92 @@ mod tests {
         );
         assert_eq!(browser_label("curl/8.5.0"), "curl");
         assert_eq!(browser_label(""), "A browser");
+    }
+}
+
+/// The member's API tokens in the active team: make one (shown once), revoke one.
+#[island]
+fn ApiTokens(list: Vec<api::tokens::ApiToken>) -> impl IntoView {
+    use api::tokens::{ApiTokenForm, TokenScope};
+    let name = RwSignal::new(String::new());
+    let days = RwSignal::new("90".to_owned());
+    let write = RwSignal::new(false);
+    let error = RwSignal::new(None::<ApiError>);
+    let make = Call::reporting_to(error);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        error.set(None);
+        make.dispatch(crate::rpc::create_api_token(ApiTokenForm {
+            name: name.get(),
+            scope: if write.get() {
+                TokenScope::Write
+            } else {
+                TokenScope::Read
+            },
+            expires_in_days: days.get(),
+        }));
+    };
+    const FIELDS: &[&str] = &["name", "expires_in_days"];
+    view! {
+        <ul class="members" aria-label="API tokens">
+            {list.into_iter().map(|token| view! { <ApiTokenRow token/> }).collect_view()}
+        </ul>
+        <form class="card-form" on:submit=submit novalidate>
+            <Field name="name" label="Token name" value=name error required=true hint="What it is for: CI, my laptop, an agent."/>
+            <Field name="expires_in_days" label="Expires in (days)" value=days error required=true hint="1 to 365."/>
+            <label class="checkbox">
+                <input type="checkbox" name="write" prop:checked=move || write.get()
+                    on:change=move |ev| write.set(event_target_checked(&ev))/>
+                " May change things (a write token), not only read"
+            </label>
+            {move || error.get().filter(|e| form_level(e, FIELDS)).map(|error| view! { <ErrorNote error/> })}
+            {move || make.value().get().and_then(Result::ok).map(|made| view! {
+                <div class="success token-secret" role="status">
+                    <p>"Copy it now: it is not shown again."</p>
+                    <code class="mono" data-secret="">{made.secret}</code>
+                </div>
+            })}
+            <button type="submit" class="button primary" disabled=move || make.pending().get()>"Make token"</button>
+        </form>
+    }
+}
+
+#[component]
+fn ApiTokenRow(token: api::tokens::ApiToken) -> impl IntoView {
+    let day = |at: &str| at.get(..10).unwrap_or_default().to_owned();
+    let detail = format!(
+        "{} · made {} · expires {} · {}",
+        token.scope.as_str(),
+        day(&token.created_at),
+        day(&token.expires_at),
+        token.last_used_at.as_deref().map_or_else(
+            || "never used".to_owned(),
+            |at| format!("last used {}", day(at))
+        ),
+    );
+    view! {
+        <li class="session" data-token=token.id.to_string()>
+            <span class="who">
+                <strong>{token.name.clone()}</strong>
+                <span class="muted small">{detail}</span>
+            </span>
+            {if token.revoked {
+                view! { <span class="badge">"revoked"</span> }.into_any()
+            } else {
+                view! { <RevokeTokenButton id=token.id/> }.into_any()
+            }}
+        </li>
+    }
+}
+
+#[component]
+fn RevokeTokenButton(id: api::ids::ApiTokenId) -> impl IntoView {
+    let revoke = Call::new();
+    view! {
+        <button class="button ghost small" disabled=move || revoke.pending().get()
+            on:click=move |_| revoke.dispatch_then(crate::rpc::revoke_api_token(id), |_| browser::reload())>
+            "Revoke"
+        </button>
+        {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
     }
 }

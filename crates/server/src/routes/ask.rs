@@ -7,7 +7,7 @@
 //! repeat. Errors before the model is asked (no session, another team's note, a bad question, no
 //! provider) are the usual JSON errors.
 
-use crate::routes::images::session_token;
+use crate::routes::images::credential;
 use api::ApiError;
 use api::ids::NoteId;
 use app::state::AppState;
@@ -40,8 +40,7 @@ pub async fn ask_note(
         let note = NoteId::parse(&note_id).map_err(|_| ApiError::NotFound)?;
         let Json(ask) = body.map_err(|e| ApiError::invalid("question", e.body_text()))?;
         let question = api::ai::parse_question(&ask.question)?;
-        let token = session_token(&state, &headers)?;
-        let tx = state.db.enter_session(&token).await?;
+        let tx = state.db.enter_with(&credential(&state, &headers)?).await?;
         // What would fail the call before a model is asked fails the request instead.
         app::ai::begin_ask(&state, tx, note, question).await
     }

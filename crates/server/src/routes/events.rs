@@ -6,7 +6,7 @@
 //! so signing out or leaving the team stops the stream; another tenant's job is 404.
 
 use crate::events::EventHub;
-use crate::routes::images::session_token;
+use crate::routes::images::credential;
 use api::ApiError;
 use api::ids::JobId;
 use api::jobs::{JobEvent, JobEventBody};
@@ -39,15 +39,15 @@ pub async fn job_events(
 ) -> Response {
     let opened = async {
         let job = JobId::parse(&job_id).map_err(|_| ApiError::NotFound)?;
-        let token = session_token(&state, &headers)?;
+        let credential = credential(&state, &headers)?;
         // Subscribed before the first read, so nothing committed in between is missed.
         let announcements = hub.subscribe();
-        let tx = state.db.enter_session(&token).await?;
+        let tx = state.db.enter_with(&credential).await?;
         job_runs::status(&tx, job).await?;
         tx.end_read();
         Ok::<_, ApiError>(JobStream {
             state: state.clone(),
-            token,
+            credential,
             job,
             last: last_event_id(&headers),
             pending: VecDeque::new(),
@@ -88,7 +88,7 @@ fn last_event_id(headers: &HeaderMap) -> i64 {
 
 struct JobStream {
     state: AppState,
-    token: String,
+    credential: domain::Credential,
     job: JobId,
     last: i64,
     pending: VecDeque<JobEvent>,
@@ -132,7 +132,7 @@ impl JobStream {
     }
 
     async fn read(&self) -> Result<Read, domain::DomainError> {
-        let tx = self.state.db.enter_session(&self.token).await?;
+        let tx = self.state.db.enter_with(&self.credential).await?;
         // The status first: each statement sees what committed before it, and the final status
         // commits together with its event, so events read after a final status include the end.
         // (Read the other way round, the job could end between the two reads, and the stream

@@ -4,7 +4,7 @@
 use crate::error::ErrorResponse;
 use api::ApiError;
 use api::ids::{NoteId, NoteImageId};
-use app::session_cookie::token_from;
+use app::session_cookie::credential_from;
 use app::state::AppState;
 use axum::Json;
 use axum::body::Body;
@@ -19,8 +19,12 @@ use std::time::Duration;
 /// keeps shared caches from storing what only a tenant's members may see.
 const CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
 
-pub(crate) fn session_token(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
-    token_from(state, headers).ok_or(ApiError::Unauthorized)
+/// The request's credential (a session cookie or an API token), or `Unauthorized`.
+pub(crate) fn credential(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<domain::Credential, ApiError> {
+    credential_from(state, headers).ok_or(ApiError::Unauthorized)
 }
 
 /// `POST /api/v1/notes/{note_id}/images`: the body is the file itself, streamed to storage. Answers
@@ -35,7 +39,7 @@ pub async fn upload(
     let limits = state.images.limits();
     let result = async {
         let note_id = NoteId::parse(&note_id).map_err(|_| ApiError::NotFound)?;
-        let token = session_token(&state, &headers)?;
+        let credential = credential(&state, &headers)?;
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -43,7 +47,7 @@ pub async fn upload(
         if declared.is_some_and(|length| length > limits.max_bytes) {
             return Err(limits.too_large());
         }
-        images::add(&state.db, &state.images, &token, note_id, &mut stream)
+        images::add(&state.db, &state.images, &credential, note_id, &mut stream)
             .await
             .map_err(ApiError::from)
     }
@@ -79,10 +83,7 @@ pub async fn download(
 ) -> Response {
     let result = async {
         let image_id = NoteImageId::parse(&image_id).map_err(|_| ApiError::NotFound)?;
-        let tx = state
-            .db
-            .enter_session(&session_token(&state, &headers)?)
-            .await?;
+        let tx = state.db.enter_with(&credential(&state, &headers)?).await?;
         let image = images::stored(&tx, image_id).await?;
         tx.end_read();
         let etag = image.etag();

@@ -5,7 +5,8 @@
 //!   `cross-site` or `same-site`, is refused with 403 before it is read. Same-origin requests and
 //!   those from the configured public URL pass; so do clients that send neither header (curl, the
 //!   CLI), which no browser does on a cross-site request. Signed webhooks (`/api/v1/webhooks/...`)
-//!   are exempt: their signature is their proof.
+//!   are exempt: their signature is their proof; so are requests with an API token
+//!   (`Authorization: Bearer`), which never use the cookie.
 //! - **Server functions take JSON only.** `POST /api/v1/<name>` with any other `Content-Type` is
 //!   refused with 415: a form or `text/plain` post, which a page of any site can make without asking,
 //!   never reaches a server function.
@@ -35,8 +36,13 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     let path = request.uri().path();
+    // A bearer token is its own proof (a page of another site cannot send one), and a request
+    // that carries one never uses the cookie.
+    let bearer = app::session_cookie::bearer_token(request.headers()).is_some();
     if changes_state && !path.starts_with(WEBHOOKS) {
-        if let Err(error) = same_origin(&state, request.headers()) {
+        if let Err(error) = same_origin(&state, request.headers())
+            .or_else(|error| if bearer { Ok(()) } else { Err(error) })
+        {
             tracing::info!(path = %loggable_path(path), "cross-site request refused");
             return ErrorResponse(error).into_response();
         }
