@@ -387,6 +387,9 @@ pub struct RpcClient {
     base: String,
     /// The underlying client (with its cookie jar).
     pub http: reqwest::Client,
+    /// An API token sent as `Authorization: Bearer` with every request, for a client that is a
+    /// script rather than a browser.
+    bearer: Option<String>,
 }
 
 impl RpcClient {
@@ -399,6 +402,37 @@ impl RpcClient {
                 .cookie_store(true)
                 .build()
                 .expect("client"),
+            bearer: None,
+        }
+    }
+
+    /// A script's client of the server at `base`: no cookies, `token` as its bearer token.
+    pub fn with_token(base: &str, token: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            http: reqwest::Client::new(),
+            bearer: Some(token.to_owned()),
+        }
+    }
+
+    /// A script's client of the same server, with an API token of this client's member made for
+    /// their active team (`scope`: `read` or `write`).
+    pub async fn token_client(&self, scope: &str) -> RpcClient {
+        let made = self
+            .ok(
+                "create_api_token",
+                serde_json::json!({"form": {"name": format!("{scope} script"), "scope": scope, "expires_in_days": "30"}}),
+            )
+            .await;
+        let secret = made["secret"].as_str().expect("the token");
+        Self::with_token(&self.base, secret)
+    }
+
+    /// `request` with this client's bearer token, if it has one.
+    pub fn authorised(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.bearer {
+            Some(token) => request.bearer_auth(token),
+            None => request,
         }
     }
 
@@ -413,8 +447,7 @@ impl RpcClient {
 
     /// Calls `name` and returns the raw response (for headers).
     pub async fn raw(&self, name: &str, args: serde_json::Value) -> reqwest::Response {
-        self.http
-            .post(format!("{}/api/v1/{name}", self.base))
+        self.authorised(self.http.post(format!("{}/api/v1/{name}", self.base)))
             .json(&args)
             .send()
             .await
@@ -424,8 +457,10 @@ impl RpcClient {
     /// Uploads `bytes` as an image of `note_id`; returns the status and the JSON body.
     pub async fn upload(&self, note_id: &str, bytes: Vec<u8>) -> (u16, serde_json::Value) {
         let response = self
-            .http
-            .post(format!("{}/api/v1/notes/{note_id}/images", self.base))
+            .authorised(
+                self.http
+                    .post(format!("{}/api/v1/notes/{note_id}/images", self.base)),
+            )
             .header("content-type", "image/png")
             .body(bytes)
             .send()
@@ -439,8 +474,7 @@ impl RpcClient {
 
     /// GETs `path` with this client's cookies.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
+        self.authorised(self.http.get(format!("{}{path}", self.base)))
             .send()
             .await
             .expect("GET")

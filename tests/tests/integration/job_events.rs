@@ -120,9 +120,11 @@ pub(crate) async fn open_stream(
     job: JobId,
     last: Option<i64>,
 ) -> reqwest::Response {
-    let mut request = client
-        .http
-        .get(app.url(&format!("/api/v1/events/jobs/{job}")));
+    let mut request = client.authorised(
+        client
+            .http
+            .get(app.url(&format!("/api/v1/events/jobs/{job}"))),
+    );
     if let Some(last) = last {
         request = request.header("last-event-id", last.to_string());
     }

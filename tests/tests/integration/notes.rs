@@ -658,25 +658,33 @@ async fn cross_tenant_matrix_for_notes_images_and_memory() {
             Box::new(|id| json!({"id": id, "status": "superseded"})),
         ),
     ];
-    for (calls, foreign_id) in [
-        (&by_project, &project["id"]),
-        (&by_note, &note["id"]),
-        (&by_image, &image["id"]),
-        (&by_entry, &entry["id"]),
-    ] {
-        for (name, args) in calls {
-            let foreign = mallory.call(name, args(foreign_id)).await;
-            let absent = mallory.call(name, args(&missing)).await;
-            assert_eq!(
-                foreign,
-                (404, json!({"kind": "not_found"})),
-                "{name} with a foreign id"
-            );
-            assert_eq!(
-                foreign, absent,
-                "{name}: foreign and missing ids must look the same"
-            );
+    // As a browser, and as a script with a write token of Mallory's team: the same answers.
+    let mallory_script = mallory.token_client("write").await;
+    for client in [&mallory, &mallory_script] {
+        for (calls, foreign_id) in [
+            (&by_project, &project["id"]),
+            (&by_note, &note["id"]),
+            (&by_image, &image["id"]),
+            (&by_entry, &entry["id"]),
+        ] {
+            for (name, args) in calls {
+                let foreign = client.call(name, args(foreign_id)).await;
+                let absent = client.call(name, args(&missing)).await;
+                assert_eq!(
+                    foreign,
+                    (404, json!({"kind": "not_found"})),
+                    "{name} with a foreign id"
+                );
+                assert_eq!(
+                    foreign, absent,
+                    "{name}: foreign and missing ids must look the same"
+                );
+            }
         }
+        let (status, body) = client.upload(id(&note), png(8, 8, [7, 7, 7])).await;
+        assert_eq!((status, body), (404, json!({"kind": "not_found"})));
+        let foreign = client.get(&format!("/api/v1/images/{}", id(&image))).await;
+        assert_eq!(foreign.status(), 404);
     }
     // Reordering her own note with Ada's image id is a mismatch, not a way in.
     let (status, _) = mallory

@@ -435,7 +435,8 @@ async fn two_presses_at_once_start_one_sync_and_other_teams_see_none_of_it() {
     .await;
     assert_eq!(jobs, 1);
 
-    // Bob's team cannot see, start, follow or cancel any of it.
+    // Bob's team cannot see, start, follow or cancel any of it, as a browser or as a script.
+    let bob_script = bob.token_client("write").await;
     let sync_id = a.1["id"].clone();
     for (name, args) in [
         ("sync_project", json!({"project_id": project})),
@@ -449,11 +450,17 @@ async fn two_presses_at_once_start_one_sync_and_other_teams_see_none_of_it() {
         ("clear_webhook_secret", json!({"project_id": project})),
         ("clear_github_token", json!({"project_id": project})),
     ] {
-        let (status, body) = bob.call(name, args).await;
+        let (status, body) = bob.call(name, args.clone()).await;
         assert_eq!(status, 404, "{name}: {body}");
+        let (status, body) = bob_script.call(name, args).await;
+        assert_eq!(status, 404, "{name} with a token: {body}");
     }
     let job = serde_json::from_value(a.1["job_id"].clone()).unwrap();
     assert_eq!(open_stream(&bob, &app, job, None).await.status(), 404);
+    assert_eq!(
+        open_stream(&bob_script, &app, job, None).await.status(),
+        404
+    );
 
     // A project without a repository cannot be synced.
     let plain = ada

@@ -327,18 +327,22 @@ async fn cross_tenant_matrix() {
         ),
         ("delete_project", Box::new(|id| json!({"id": id}))),
     ];
-    for (name, args) in &calls {
-        let foreign = mallory.call(name, args(&project_id)).await;
-        let absent = mallory.call(name, args(&missing)).await;
-        assert_eq!(
-            foreign,
-            (404, json!({"kind": "not_found"})),
-            "{name} with a foreign id"
-        );
-        assert_eq!(
-            foreign, absent,
-            "{name}: foreign and missing ids must look the same"
-        );
+    // As a browser, and as a script with a write token of Mallory's team.
+    let mallory_script = mallory.token_client("write").await;
+    for client in [&mallory, &mallory_script] {
+        for (name, args) in &calls {
+            let foreign = client.call(name, args(&project_id)).await;
+            let absent = client.call(name, args(&missing)).await;
+            assert_eq!(
+                foreign,
+                (404, json!({"kind": "not_found"})),
+                "{name} with a foreign id"
+            );
+            assert_eq!(
+                foreign, absent,
+                "{name}: foreign and missing ids must look the same"
+            );
+        }
     }
     let foreign = mallory
         .call("switch_tenant", json!({"tenant_id": ada_tenant}))
