@@ -121,6 +121,9 @@ pub struct ServerSettings {
     /// Seconds between keep-alive comments on an idle event stream, so that proxies do not close
     /// it and clients notice a dead connection.
     pub sse_keep_alive_secs: u64,
+    /// Requests one API token may make per minute on this instance (more are 429 with
+    /// `Retry-After`).
+    pub api_token_requests_per_minute: u32,
 }
 
 /// The database.
@@ -407,6 +410,7 @@ impl Default for ServerSettings {
             trusted_proxies: 1,
             public_url: None,
             sse_keep_alive_secs: 15,
+            api_token_requests_per_minute: 600,
         }
     }
 }

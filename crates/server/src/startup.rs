@@ -161,6 +161,9 @@ impl Application {
                 events: hub,
                 sse_keep_alive: Duration::from_secs(settings.server.sse_keep_alive_secs.max(1)),
                 pool: conn.clone(),
+                token_limit: crate::routes::TokenLimit::per_minute(
+                    settings.server.api_token_requests_per_minute,
+                ),
             },
         );
         Ok(Assembled {

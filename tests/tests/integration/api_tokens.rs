@@ -281,3 +281,29 @@ async fn a_token_follows_a_jobs_events_and_reads_images_as_a_browser_would() {
         .unwrap();
     assert_eq!(stream.status(), 404);
 }
+
+#[tokio::test]
+async fn a_token_past_its_rate_waits_and_others_are_not_held_up() {
+    let app = tests::spawn_app_on(tests::TestDb::migrated().await, |settings| {
+        settings.server.api_token_requests_per_minute = 5;
+    })
+    .await
+    .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let busy = ada.token_client("read").await;
+    let other = ada.token_client("read").await;
+    for _ in 0..5 {
+        assert_eq!(busy.call("list_projects", json!({})).await.0, 200);
+    }
+    let limited = busy.raw("list_projects", json!({})).await;
+    assert_eq!(limited.status(), 429);
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // Another token, and the browser, go on.
+    assert_eq!(other.call("list_projects", json!({})).await.0, 200);
+    assert_eq!(ada.call("list_projects", json!({})).await.0, 200);
+}

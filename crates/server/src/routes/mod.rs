@@ -23,6 +23,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
+pub use request_checks::TokenLimit;
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What the routes share beyond the application state: the instance's event listener, and the
@@ -35,6 +37,8 @@ pub struct Shared {
     pub sse_keep_alive: std::time::Duration,
     /// The application role's pool.
     pub pool: sea_orm::DatabaseConnection,
+    /// Requests per API token on this instance.
+    pub token_limit: TokenLimit,
 }
 
 /// The application's router. Every request gets an `x-request-id` (kept if the client sent one),
@@ -86,6 +90,7 @@ pub fn router(state: AppState, shared: Shared) -> Router {
         ))
         .with_state(state)
         .layer(Extension(shared.events))
+        .layer(Extension(shared.token_limit))
         .layer(Extension(events::KeepAliveEvery(shared.sse_keep_alive)))
         .layer(Extension(health::Pool(shared.pool)))
         .layer(

@@ -29,8 +29,66 @@ const WEBHOOKS: &str = "/api/v1/webhooks/";
 /// Paths whose last segment is a link's secret token.
 const TOKEN_PATHS: &[&str] = &["/invite/", "/reset-password/", "/verify-email/"];
 
-/// Refuses cross-site state-changing requests and server-function calls that are not JSON.
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// How many requests one API token may make per minute on this instance: a script gone wrong, or
+/// a leaked token, cannot take the instance for itself. Counted per token (by its hash, never the
+/// token) in one-minute windows, in this process: instances behind a load balancer each allow as
+/// many.
+#[derive(Debug, Clone)]
+pub struct TokenLimit {
+    per_minute: u32,
+    windows: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, u32)>>,
+    >,
+}
+
+impl TokenLimit {
+    /// `per_minute` requests per token and minute.
+    pub fn per_minute(per_minute: u32) -> Self {
+        Self {
+            per_minute: per_minute.max(1),
+            windows: std::sync::Arc::default(),
+        }
+    }
+
+    /// Counts a request of `token`; the seconds to wait when its minute is used up.
+    fn take(&self, token: &str) -> Result<(), u64> {
+        use sha2::Digest;
+        let key = format!("{:x}", sha2::Sha256::digest(token.as_bytes()));
+        let now = std::time::Instant::now();
+        let minute = std::time::Duration::from_secs(60);
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if windows.len() > 10_000 {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < minute);
+        }
+        let (start, count) = windows.entry(key).or_insert((now, 0));
+        if now.duration_since(*start) >= minute {
+            *start = now;
+            *count = 0;
+        }
+        if *count >= self.per_minute {
+            return Err((minute - now.duration_since(*start)).as_secs().max(1));
+        }
+        *count += 1;
+        Ok(())
+    }
+}
+
+/// Refuses cross-site state-changing requests and server-function calls that are not JSON, and
+/// API tokens past their rate.
+pub async fn guard(
+    State(state): State<AppState>,
+    axum::Extension(token_limit): axum::Extension<TokenLimit>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(token) = app::session_cookie::bearer_token(request.headers())
+        && let Err(retry_after_secs) = token_limit.take(&token)
+    {
+        return ErrorResponse(ApiError::RateLimited { retry_after_secs }).into_response();
+    }
     let changes_state = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
