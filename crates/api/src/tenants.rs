@@ -15,18 +15,74 @@ pub enum Role {
     Member,
 }
 
+/// What a member may do in a team, checked once per use case (`TenantCtx::require`). The table
+/// of who has which is [`Role::allows`], and the README's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Invite people, remove members (not owners), see and revoke invitations.
+    ManageMembers,
+    /// Change members' roles, make or remove owners.
+    ChangeRoles,
+    /// Delete projects, with everything in them.
+    DeleteProjects,
+    /// Set or clear a project's GitHub token and webhook secret.
+    ManageSources,
+    /// Add, change, test and remove the team's AI providers; set its chain and budget.
+    ManageAi,
+    /// See the team's jobs and try failed ones again.
+    ManageJobs,
+}
+
+impl Permission {
+    /// Every permission.
+    pub const ALL: [Permission; 6] = [
+        Permission::ManageMembers,
+        Permission::ChangeRoles,
+        Permission::DeleteProjects,
+        Permission::ManageSources,
+        Permission::ManageAi,
+        Permission::ManageJobs,
+    ];
+
+    /// What a member without it is told.
+    pub fn refusal(self) -> &'static str {
+        match self {
+            Self::ManageMembers => "only owners and admins manage members",
+            Self::ChangeRoles => "only owners change roles",
+            Self::DeleteProjects => "only owners and admins delete projects",
+            Self::ManageSources => "only owners and admins manage a project's GitHub credentials",
+            Self::ManageAi => "only owners and admins manage the team's AI providers",
+            Self::ManageJobs => "only owners and admins see and retry the team's jobs",
+        }
+    }
+}
+
 impl Role {
     /// Every role, most powerful first.
     pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Member];
 
+    /// Whether this role has `permission`. Every member reads and edits the team's projects,
+    /// notes and memory, starts and cancels syncs, and asks AI (within the team's budget).
+    pub fn allows(self, permission: Permission) -> bool {
+        match permission {
+            Permission::ChangeRoles => self == Role::Owner,
+            Permission::ManageMembers
+            | Permission::DeleteProjects
+            | Permission::ManageSources
+            | Permission::ManageAi
+            | Permission::ManageJobs => matches!(self, Role::Owner | Role::Admin),
+        }
+    }
+
     /// Whether this role may invite, add and remove members.
     pub fn manages_members(self) -> bool {
-        matches!(self, Role::Owner | Role::Admin)
+        self.allows(Permission::ManageMembers)
     }
 
     /// Whether this role may delete projects.
     pub fn deletes_projects(self) -> bool {
-        matches!(self, Role::Owner | Role::Admin)
+        self.allows(Permission::DeleteProjects)
     }
 
     /// The role's name as shown.
@@ -206,4 +262,22 @@ pub struct PasswordChangeForm {
     pub current_password: String,
     /// The new one.
     pub new_password: String,
+}
+
+#[cfg(test)]
+mod permission_tests {
+    use super::*;
+
+    #[test]
+    fn owners_have_every_permission_admins_all_but_roles_members_none() {
+        for permission in Permission::ALL {
+            assert!(Role::Owner.allows(permission), "{permission:?}");
+            assert_eq!(
+                Role::Admin.allows(permission),
+                permission != Permission::ChangeRoles,
+                "{permission:?}"
+            );
+            assert!(!Role::Member.allows(permission), "{permission:?}");
+        }
+    }
 }

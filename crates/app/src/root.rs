@@ -141,7 +141,7 @@ fn TopBar() -> impl IntoView {
 fn SignedInBar(session: SessionView) -> impl IntoView {
     let manager = session
         .active()
-        .is_some_and(|team| team.role.manages_members());
+        .is_some_and(|team| team.role.allows(api::tenants::Permission::ManageJobs));
     view! {
         <nav class="nav">
             <A href="/projects">"Projects"</A>

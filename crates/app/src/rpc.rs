@@ -756,11 +756,7 @@ pub async fn test_ai_provider(
 ) -> Result<api::ai::ConnectionTest, ApiError> {
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    if !tx.ctx().role().deletes_projects() {
-        return Err(ApiError::Forbidden {
-            reason: "only owners and admins test the team's AI providers".into(),
-        });
-    }
+    tx.ctx().require(api::tenants::Permission::ManageAi)?;
     // A test calls the provider (and records what it found): not for a read-only token.
     tx.ctx().require_write()?;
     let provider = domain::ai::get_provider(&tx, id).await?;

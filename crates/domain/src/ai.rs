@@ -50,13 +50,7 @@ pub struct CallableProvider {
 }
 
 fn require_admin(tx: &TenantTxn) -> Result<(), DomainError> {
-    if tx.ctx().role().deletes_projects() {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden(
-            "only owners and admins manage the team's AI providers".into(),
-        ))
-    }
+    tx.ctx().require(api::tenants::Permission::ManageAi)
 }
 
 /// What binds a sealed key to its row.

@@ -414,11 +414,5 @@ pub async fn retry(tx: &TenantTxn, job: JobId) -> Result<(), DomainError> {
 }
 
 fn require_manager(tx: &TenantTxn) -> Result<(), DomainError> {
-    if tx.ctx().role().manages_members() {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden(
-            "only owners and admins see and retry the team's jobs".into(),
-        ))
-    }
+    tx.ctx().require(api::tenants::Permission::ManageJobs)
 }

@@ -46,9 +46,7 @@ pub async fn change_role(
 ) -> Result<Member, DomainError> {
     let ctx = tx.ctx();
     let txn = tx.txn();
-    if ctx.role() != Role::Owner {
-        return Err(DomainError::Forbidden("only owners change roles".into()));
-    }
+    ctx.require(api::tenants::Permission::ChangeRoles)?;
     let key = (ctx.tenant_id().into_uuid(), user_id.into_uuid());
     let membership = memberships::Entity::find_by_id(key)
         .one(txn)
@@ -114,11 +112,5 @@ pub async fn remove(tx: &TenantTxn, user_id: UserId) -> Result<(), DomainError> 
 }
 
 pub(crate) fn require_manager(ctx: &TenantCtx) -> Result<(), DomainError> {
-    if ctx.role().manages_members() {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden(
-            "only owners and admins manage members".into(),
-        ))
-    }
+    ctx.require(api::tenants::Permission::ManageMembers)
 }

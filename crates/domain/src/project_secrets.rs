@@ -33,13 +33,7 @@ pub(crate) fn context(tenant: uuid::Uuid, project: uuid::Uuid, kind: SecretKind)
 }
 
 fn require_manager(tx: &TenantTxn) -> Result<(), DomainError> {
-    if tx.ctx().role().deletes_projects() {
-        Ok(())
-    } else {
-        Err(DomainError::Forbidden(
-            "only owners and admins manage a project's GitHub credentials".into(),
-        ))
-    }
+    tx.ctx().require(api::tenants::Permission::ManageSources)
 }
 
 async fn store(

@@ -103,11 +103,7 @@ pub async fn update(
 /// images go once the caller committed. Owners and admins only.
 pub async fn delete(tx: &TenantTxn, id: ProjectId) -> Result<Orphans, DomainError> {
     let ctx = tx.ctx();
-    if !ctx.role().deletes_projects() {
-        return Err(DomainError::Forbidden(
-            "only owners and admins delete projects".into(),
-        ));
-    }
+    ctx.require(api::tenants::Permission::DeleteProjects)?;
     let row = find(tx, id).await?;
     let image_keys = images::keys_where(tx.txn(), images::in_project(row.id)).await?;
     projects::Entity::delete_by_id(row.id)

@@ -3,7 +3,7 @@
 use crate::DomainError;
 use crate::entities::memberships;
 use api::ids::{JobId, TenantId, UserId};
-use api::tenants::Role;
+use api::tenants::{Permission, Role};
 use api::tokens::TokenScope;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
@@ -126,6 +126,15 @@ impl TenantCtx {
     /// The user's role in the tenant.
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// Refuses unless the acting member's role has `permission` (`Forbidden`, saying who may).
+    pub fn require(&self, permission: Permission) -> Result<(), DomainError> {
+        if self.role.allows(permission) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden(permission.refusal().into()))
+        }
     }
 
     /// The scope of the API token the member acts through, if they act through one.

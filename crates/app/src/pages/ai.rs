@@ -31,7 +31,7 @@ pub fn AiPage() -> impl IntoView {
                 <Transition fallback=|| view! { <Loading/> }>
                     {move || Suspend::new(async move {
                         let manager = match ctx.session.await {
-                            Ok(Some(session)) => session.active().is_some_and(|t| t.role.manages_members()),
+                            Ok(Some(session)) => session.active().is_some_and(|t| t.role.allows(api::tenants::Permission::ManageAi)),
                             _ => false,
                         };
                         let list = match providers.await {
