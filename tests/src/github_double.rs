@@ -56,6 +56,8 @@ struct Shared {
     remaining: AtomicI64,
     /// Which token a request must carry, if any.
     token: Mutex<Option<String>>,
+    /// Where archive redirects point instead of this server (`http://host:port`).
+    archive_host: Mutex<Option<String>>,
 }
 
 /// The running server.
@@ -112,6 +114,11 @@ impl GitHubDouble {
     /// Requires `Authorization: Bearer <token>` from now on (401 otherwise).
     pub fn require_token(&self, token: &str) {
         *lock(&self.shared.token) = Some(token.to_owned());
+    }
+
+    /// Redirects archive requests to `base` (`http://host:port`) instead of this server.
+    pub fn redirect_archives_to(&self, base: &str) {
+        *lock(&self.shared.archive_host) = Some(base.to_owned());
     }
 
     /// Queues a fault for the next request.
@@ -492,11 +499,14 @@ async fn tarball(
         .get("host")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("127.0.0.1");
+    let base = lock(&shared.archive_host)
+        .clone()
+        .unwrap_or_else(|| format!("http://{host}"));
     (
         StatusCode::FOUND,
         [(
             "location",
-            format!("http://{host}/_codeload/{owner}/{repo}/legacy.tar.gz/{sha}"),
+            format!("{base}/_codeload/{owner}/{repo}/legacy.tar.gz/{sha}"),
         )],
     )
         .into_response()

@@ -117,7 +117,6 @@ pub struct GitHub {
     octo: Octocrab,
     /// `scheme://host[:port]` of the API: a redirect there keeps the token.
     api_origin: String,
-    token: Option<SecretString>,
     requests: AtomicU64,
     rate_limit: Mutex<Option<RateLimit>>,
     retry_pause: Duration,
@@ -162,7 +161,6 @@ impl GitHub {
         Ok(Self {
             octo,
             api_origin: origin(api_url),
-            token: token.cloned(),
             requests: AtomicU64::new(0),
             rate_limit: Mutex::new(None),
             retry_pause: Duration::from_millis(500),
@@ -498,13 +496,8 @@ impl GitHub {
                 "x-github-api-version",
                 HeaderValue::from_static("2022-11-28"),
             );
-            if target.starts_with(&self.api_origin)
-                && let Some(token) = &self.token
-                && let Ok(value) =
-                    HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            {
-                headers.insert(http::header::AUTHORIZATION, value);
-            }
+            // The token is added by the client itself, and only for the API's own host and port
+            // (GitHub's archive host gets none: its links carry a token of their own).
             self.requests.fetch_add(1, Ordering::Relaxed);
             let response = self
                 .octo
@@ -519,7 +512,7 @@ impl GitHub {
                     .get(http::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .ok_or_else(|| GitHubError::Unexpected("a redirect without Location".into()))?;
-                target = location.to_owned();
+                target = self.redirect_target(location)?;
                 continue;
             }
             if status == StatusCode::OK {
@@ -552,6 +545,36 @@ impl GitHub {
         Err(GitHubError::Unexpected(
             "too many redirects for the archive".into(),
         ))
+    }
+}
+
+impl GitHub {
+    /// Where a redirect of the archive may lead. Anywhere, but the token goes only where the
+    /// API is: the client adds it for the API's exact host and port (a parsed comparison, so
+    /// `api.github.com.elsewhere.example` or another port is another host and gets none), and a
+    /// redirect to the API's host under another scheme (https to http) is refused, since the
+    /// client would send the token there in the clear.
+    fn redirect_target(&self, location: &str) -> Result<String, GitHubError> {
+        if location.starts_with('/') && !location.starts_with("//") {
+            return Ok(location.to_owned());
+        }
+        let refused =
+            |why: &str| GitHubError::Unexpected(format!("refused the archive's redirect: {why}"));
+        let target = url::Url::parse(location).map_err(|_| refused("not an address"))?;
+        let api = url::Url::parse(&self.api_origin).map_err(|_| refused("the API's address"))?;
+        // The client matches the API's host and port as written, whatever the scheme: the API's
+        // host under another scheme is refused on any port.
+        let same_host = target
+            .host_str()
+            .zip(api.host_str())
+            .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b));
+        if same_host && target.scheme() != api.scheme() {
+            return Err(refused("it changes the API's scheme"));
+        }
+        if !matches!(target.scheme(), "https" | "http") {
+            return Err(refused("not http or https"));
+        }
+        Ok(location.to_owned())
     }
 }
 
@@ -718,6 +741,32 @@ mod tests {
             status: StatusCode::from_u16(status).unwrap(),
             headers: map,
             body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_archive_redirect_never_takes_the_token_off_the_apis_scheme() {
+        let github = GitHub::new("https://api.github.com", None).unwrap();
+        assert_eq!(
+            github.redirect_target("/repos/a/b/tarball/x").unwrap(),
+            "/repos/a/b/tarball/x"
+        );
+        // Another host (a lookalike is another host): followed; the client adds no token there.
+        for elsewhere in [
+            "https://codeload.github.com/a/b/legacy.tar.gz/x",
+            "https://api.github.com.elsewhere.example/a",
+            "https://api.github.com:8443/a",
+        ] {
+            assert!(github.redirect_target(elsewhere).is_ok(), "{elsewhere}");
+        }
+        // The API's own host in the clear, or no web address at all: refused.
+        for refused in [
+            "http://api.github.com/a",
+            "http://API.github.com:443/a",
+            "ftp://api.github.com/a",
+            "not a url",
+        ] {
+            assert!(github.redirect_target(refused).is_err(), "{refused}");
         }
     }
 

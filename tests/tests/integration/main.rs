@@ -21,6 +21,7 @@ mod pages;
 mod project_sync;
 mod rpc;
 mod schema;
+mod security;
 mod serve;
 mod tenancy;
 mod trust;
