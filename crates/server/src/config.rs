@@ -124,6 +124,8 @@ pub struct ServerSettings {
     /// Requests one API token may make per minute on this instance (more are 429 with
     /// `Retry-After`).
     pub api_token_requests_per_minute: u32,
+    /// The most a server function's request body may hold; more is 413 before it is read.
+    pub max_request_bytes: u64,
 }
 
 /// The database.
@@ -411,6 +413,7 @@ impl Default for ServerSettings {
             public_url: None,
             sse_keep_alive_secs: 15,
             api_token_requests_per_minute: 600,
+            max_request_bytes: 1024 * 1024,
         }
     }
 }

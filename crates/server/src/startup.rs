@@ -164,6 +164,9 @@ impl Application {
                 token_limit: crate::routes::TokenLimit::per_minute(
                     settings.server.api_token_requests_per_minute,
                 ),
+                body_limit: crate::routes::BodyLimit(
+                    usize::try_from(settings.server.max_request_bytes).unwrap_or(usize::MAX),
+                ),
             },
         );
         Ok(Assembled {

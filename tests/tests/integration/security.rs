@@ -94,3 +94,92 @@ async fn the_token_never_follows_an_archive_redirect_to_a_lookalike_address() {
         "the token went to another host: {seen:?}"
     );
 }
+
+/// Sends a raw HTTP/1.1 request head and `body_bytes` of the body (as `chunked` when `chunked`),
+/// and answers the status line the server sent, and how long it took.
+async fn raw_post(
+    address: std::net::SocketAddr,
+    path: &str,
+    declared: Option<u64>,
+    body_bytes: usize,
+) -> (String, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = std::time::Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let length = match declared {
+        Some(length) => format!("content-length: {length}\r\n"),
+        None => "transfer-encoding: chunked\r\n".to_owned(),
+    };
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n{length}\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b' '; 64 * 1024];
+    let mut sent = 0;
+    while sent < body_bytes {
+        let piece = chunk.len().min(body_bytes - sent);
+        let written = if declared.is_none() {
+            let mut framed = format!("{piece:x}\r\n").into_bytes();
+            framed.extend_from_slice(&chunk[..piece]);
+            framed.extend_from_slice(b"\r\n");
+            stream.write_all(&framed).await
+        } else {
+            stream.write_all(&chunk[..piece]).await
+        };
+        // The server may answer and close before the body is all sent: that is the point.
+        if written.is_err() {
+            break;
+        }
+        sent += piece;
+    }
+    if declared.is_none() && sent >= body_bytes {
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+    }
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer))
+        .await
+        .expect("an answer in time")
+        .unwrap_or(0);
+    let text = String::from_utf8_lossy(&answer[..n]).to_string();
+    (
+        text.lines().next().unwrap_or_default().to_owned(),
+        started.elapsed(),
+    )
+}
+
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn an_oversized_server_function_body_is_413_before_it_is_read() {
+    let app = tests::spawn_app().await;
+    let before = resident_kib();
+    // 200 MiB declared: refused on the head alone.
+    let (status, took) = raw_post(
+        app.address,
+        "/api/v1/sign_up",
+        Some(200 * 1024 * 1024),
+        256 * 1024,
+    )
+    .await;
+    assert!(status.contains("413"), "{status}");
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+    // Chunked, without a length: refused once past the limit (1 MiB), not read to its end.
+    let (status, _) = raw_post(app.address, "/api/v1/sign_up", None, 3 * 1024 * 1024).await;
+    assert!(status.contains("413"), "{status}");
+    let grew_mib = resident_kib().saturating_sub(before) / 1024;
+    assert!(grew_mib < 32, "the server grew by {grew_mib} MiB");
+    // A body within the limit still works (and says what is wrong with it).
+    let (status, _) = raw_post(app.address, "/api/v1/sign_up", Some(2), 2).await;
+    assert!(status.contains("422") || status.contains("400"), "{status}");
+    assert_eq!(
+        crate::fixtures::count(&app.db.owner().await, "SELECT count(*) FROM users", vec![]).await,
+        0
+    );
+}

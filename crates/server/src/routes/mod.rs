@@ -23,7 +23,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
-pub use request_checks::TokenLimit;
+pub use request_checks::{BodyLimit, TokenLimit};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -39,6 +39,8 @@ pub struct Shared {
     pub pool: sea_orm::DatabaseConnection,
     /// Requests per API token on this instance.
     pub token_limit: TokenLimit,
+    /// The most a server function's request body may hold.
+    pub body_limit: BodyLimit,
 }
 
 /// The application's router. Every request gets an `x-request-id` (kept if the client sent one),
@@ -91,6 +93,7 @@ pub fn router(state: AppState, shared: Shared) -> Router {
         .with_state(state)
         .layer(Extension(shared.events))
         .layer(Extension(shared.token_limit))
+        .layer(Extension(shared.body_limit))
         .layer(Extension(events::KeepAliveEvery(shared.sse_keep_alive)))
         .layer(Extension(health::Pool(shared.pool)))
         .layer(

@@ -76,11 +76,16 @@ impl TokenLimit {
     }
 }
 
-/// Refuses cross-site state-changing requests and server-function calls that are not JSON, and
-/// API tokens past their rate.
+/// The most a server function's request body may hold (`server.max_request_bytes`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// Refuses cross-site state-changing requests, server-function calls that are not JSON or are
+/// larger than [`BodyLimit`] (413, before more than that is read), and API tokens past their rate.
 pub async fn guard(
     State(state): State<AppState>,
     axum::Extension(token_limit): axum::Extension<TokenLimit>,
+    axum::Extension(BodyLimit(max_body)): axum::Extension<BodyLimit>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -109,6 +114,32 @@ pub async fn guard(
             return (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(error)).into_response();
         }
     }
+    // A server function's arguments are small JSON: the body is read here, up to the limit, and
+    // refused as soon as it is past it (a declared length at once), never held beyond it.
+    let request = if is_server_function(request.uri().path()) {
+        let too_large = || {
+            let error = ApiError::invalid(
+                "body",
+                format!("is larger than the {max_body} bytes a request may carry"),
+            );
+            (StatusCode::PAYLOAD_TOO_LARGE, Json(error)).into_response()
+        };
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > max_body as u64) {
+            return too_large();
+        }
+        let (parts, body) = request.into_parts();
+        match axum::body::to_bytes(body, max_body).await {
+            Ok(bytes) => Request::from_parts(parts, axum::body::Body::from(bytes)),
+            Err(_) => return too_large(),
+        }
+    } else {
+        request
+    };
     let mut response = next.run(request).await;
     response.headers_mut().insert(
         header::REFERRER_POLICY,
