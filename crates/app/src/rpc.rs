@@ -657,8 +657,21 @@ pub async fn list_branches(
     let repo = api::github::GithubRepo::parse(&github_repo)?;
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
+    // The project's token, and only for the project's own repository: it was given for that one,
+    // and must not list (or reveal the existence of) any other the token can see.
     let token = match project_id {
-        Some(project) => project_secrets::github_token(&tx, &state.secrets, project).await?,
+        Some(project) => {
+            let linked = projects::get(&tx, project).await?.github;
+            if linked.is_some_and(|link| {
+                link.repo
+                    .to_string()
+                    .eq_ignore_ascii_case(&repo.to_string())
+            }) {
+                project_secrets::github_token(&tx, &state.secrets, project).await?
+            } else {
+                None
+            }
+        }
         None => None,
     };
     tx.end_read();

@@ -133,6 +133,60 @@ pub async fn clear(
     .await
 }
 
+/// Removes the project's GitHub token because the project was pointed at another repository: the
+/// token was given for the old one and must not read the new one. Part of the update that moved
+/// it (the caller's transaction); audited. Whether there was one.
+pub(crate) async fn drop_token_for_moved_repository(
+    tx: &TenantTxn,
+    project: ProjectId,
+) -> Result<bool, DomainError> {
+    let dropped = tx
+        .txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "DELETE FROM project_secrets WHERE project_id = $1 AND tenant_id = $2 AND kind = $3",
+            [
+                project.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+                SecretKind::GithubToken.as_str().into(),
+            ],
+        ))
+        .await?
+        .rows_affected()
+        > 0;
+    if dropped {
+        crate::audit::record(
+            tx.txn(),
+            tx.ctx(),
+            crate::audit::AuditAction::SecretClear,
+            project.into_uuid(),
+            serde_json::json!({"kind": SecretKind::GithubToken.as_str(), "because": "repository changed"}),
+        )
+        .await?;
+    }
+    Ok(dropped)
+}
+
+/// Whether the project has a GitHub token.
+pub(crate) async fn has_github_token(
+    tx: &TenantTxn,
+    project: ProjectId,
+) -> Result<bool, DomainError> {
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 AS set FROM project_secrets WHERE project_id = $1 AND tenant_id = $2 AND kind = $3",
+            [
+                project.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+                SecretKind::GithubToken.as_str().into(),
+            ],
+        ))
+        .await?;
+    Ok(row.is_some())
+}
+
 /// When each of the project's secrets was set (RFC 3339), never their values.
 pub async fn set_at(
     tx: &TenantTxn,

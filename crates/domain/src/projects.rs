@@ -70,6 +70,25 @@ pub async fn update(
     project: ValidProject,
 ) -> Result<Project, DomainError> {
     let current = find(tx, id).await?;
+    let (owner, repo, branch, path) = link_columns(project.github.as_ref());
+    // A project's GitHub token reads what the project points at: with a token set, only those who
+    // manage sources re-point it, and a new repository drops the token (given for the old one).
+    let same_repository = current
+        .github_owner
+        .as_deref()
+        .zip(current.github_repo.as_deref())
+        .zip(owner.as_deref().zip(repo.as_deref()))
+        .is_some_and(|((o1, r1), (o2, r2))| {
+            o1.eq_ignore_ascii_case(o2) && r1.eq_ignore_ascii_case(r2)
+        });
+    let repointed =
+        !same_repository || current.github_branch != branch || current.github_path != path;
+    if repointed && crate::project_secrets::has_github_token(tx, id).await? {
+        tx.ctx().require(api::tenants::Permission::ManageSources)?;
+        if !same_repository {
+            crate::project_secrets::drop_token_for_moved_repository(tx, id).await?;
+        }
+    }
     // A new schedule starts with a check now.
     let schedule_changed =
         current.sync_every_minutes != project.sync_every_minutes.map(minutes_column);
@@ -77,7 +96,6 @@ pub async fn update(
     if schedule_changed {
         row.sync_checked_at = Set(None);
     }
-    let (owner, repo, branch, path) = link_columns(project.github.as_ref());
     row.name = Set(project.name.to_string());
     row.description = Set(project.description);
     row.github_owner = Set(owner);

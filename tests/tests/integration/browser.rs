@@ -927,11 +927,22 @@ async fn sync_journey(
     browser.set_window_size(390, 844).await?;
     screenshot(browser, "jobs-phone").await?;
     browser.set_window_size(1280, 900).await?;
+    let rows = browser
+        .find_all(Locator::Css("table.jobs tbody tr"))
+        .await?
+        .len();
     click(
         browser,
         Locator::XPath(
             "//tr[.//span[contains(@class,'status-cancelled')]]//button[text()='Try again']",
         ),
+    )
+    .await?;
+    // The page loads again by itself once the new sync is queued (reloading sooner would cut the
+    // request off).
+    wait_for_js(
+        browser,
+        &format!("document.querySelectorAll('table.jobs tbody tr').length > {rows}"),
     )
     .await?;
     let deadline = Instant::now() + Duration::from_secs(30);

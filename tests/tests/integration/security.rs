@@ -183,3 +183,100 @@ async fn an_oversized_server_function_body_is_413_before_it_is_read() {
         0
     );
 }
+
+#[tokio::test]
+async fn a_projects_github_token_reads_only_the_repository_it_was_given_for() {
+    let github = GitHubDouble::start().await;
+    for name in ["acme/private", "acme/secret"] {
+        let repo = GitRepo::new();
+        repo.write("README.md", format!("# {name}\n"));
+        repo.commit("first");
+        github.serve(name, repo.path());
+        std::mem::forget(repo);
+    }
+    github.require_token("ghp_orgwideorgwideorgwide");
+    let api = github.api_url();
+    let app = spawn_app_on(TestDb::migrated().await, move |settings| {
+        settings.github.api_url = api;
+        settings.github.retry_pause_ms = 10;
+    })
+    .await
+    .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let form = |repo: &str, name: &str| json!({"name": name, "description": "", "github_repo": repo, "github_branch": "main", "github_path": ""});
+    let project = ada
+        .ok(
+            "create_project",
+            json!({"form": form("acme/private", "Private")}),
+        )
+        .await;
+    let id = project["id"].clone();
+    ada.ok(
+        "set_github_token",
+        json!({"project_id": id, "token": "ghp_orgwideorgwideorgwide"}),
+    )
+    .await;
+    let (bob, _) = signed_up(&app, "bob@example.com", "Bob's").await;
+    let invitation = crate::rpc::invite(&ada, "bob@example.com", "member").await;
+    bob.ok("accept_invitation", json!({"token": invitation}))
+        .await;
+    let engines = ada.ok("session", json!({})).await["active_tenant"].clone();
+    bob.ok("switch_tenant", json!({"tenant_id": engines})).await;
+
+    // The branch picker uses the project's token for the project's repository only: asked about
+    // another one, it asks GitHub without it (and learns nothing of a private repository).
+    let listed = bob
+        .ok(
+            "list_branches",
+            json!({"github_repo": "acme/private", "project_id": id}),
+        )
+        .await;
+    assert_eq!(listed["branches"], json!(["main"]));
+    let (status, body) = bob
+        .call(
+            "list_branches",
+            json!({"github_repo": "acme/secret", "project_id": id}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+
+    // A member renames the project freely, but does not re-point it while it has a token.
+    bob.ok(
+        "update_project",
+        json!({"id": id, "form": form("acme/private", "Renamed")}),
+    )
+    .await;
+    let (status, body) = bob
+        .call(
+            "update_project",
+            json!({"id": id, "form": form("acme/secret", "Renamed")}),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    let kept = ada.ok("get_project", json!({"id": id})).await;
+    assert_eq!(
+        kept["github"]["repo"],
+        json!({"owner": "acme", "name": "private"})
+    );
+
+    // An owner may, and the token given for the old repository goes with it.
+    ada.ok(
+        "update_project",
+        json!({"id": id, "form": form("acme/secret", "Renamed")}),
+    )
+    .await;
+    let secrets = ada.ok("source_secrets", json!({"project_id": id})).await;
+    assert!(secrets["github_token_set_at"].is_null(), "{secrets}");
+    let started = ada.ok("sync_project", json!({"project_id": id})).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let done = loop {
+        let now = ada.ok("get_sync", json!({"id": started["id"]})).await;
+        if now["status"] == "completed" || now["status"] == "failed" {
+            break now;
+        }
+        assert!(std::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(done["status"], "failed", "{done}");
+    assert!(done["error"].as_str().unwrap().contains("token"), "{done}");
+}

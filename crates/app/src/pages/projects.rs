@@ -154,7 +154,7 @@ pub fn ProjectFormView(
             <fieldset>
                 <legend>"GitHub repository"</legend>
                 <Field name="github_repo" label="Repository" value=github_repo error
-                    hint="owner/repository, or its GitHub URL. Leave empty to link one later."/>
+                    hint="owner/repository, or its GitHub URL. Leave empty to link one later. Pointing a project at another repository removes its GitHub token (it was given for this one); with a token set, only owners and admins re-point it."/>
                 <div class="row">
                     <Field name="github_branch" label="Branch" value=github_branch error hint="Default: main"/>
                     <Field name="github_path" label="Scan path" value=github_path error hint="A folder to import; / for everything."/>
