@@ -53,8 +53,17 @@ fn require_admin(tx: &TenantTxn) -> Result<(), DomainError> {
     tx.ctx().require(api::tenants::Permission::ManageAi)
 }
 
-/// What binds a sealed key to its row.
-fn key_context(tenant: Uuid, provider: Uuid) -> String {
+/// What binds a sealed key to its row and to where it may be sent: it opens only for the kind and
+/// address it was given for, so a provider re-pointed behind the form's back (in the database)
+/// has no key to send.
+fn key_context(tenant: Uuid, provider: Uuid, kind: &str, base_url: &str) -> String {
+    format!("cairn:{tenant}:ai_provider:{provider}:{kind}:{base_url}")
+}
+
+/// How keys sealed before they were bound to their address were bound: to their row only. They
+/// still open while the provider keeps the kind and address they were used with (changing either
+/// asks for the key again, which seals it bound).
+fn legacy_key_context(tenant: Uuid, provider: Uuid) -> String {
     format!("cairn:{tenant}:ai_provider:{provider}")
 }
 
@@ -229,7 +238,7 @@ pub async fn add_provider(
         .await
         .map_err(name_taken)?;
     if let Some(key) = &provider.api_key {
-        seal_key(tx, keys, id, key).await?;
+        seal_key(tx, keys, id, provider, key).await?;
     }
     audit::record(
         tx.txn(),
@@ -246,11 +255,17 @@ async fn seal_key(
     tx: &TenantTxn,
     keys: &SecretKeys,
     id: Uuid,
+    provider: &ValidAiProvider,
     key: &str,
 ) -> Result<(), DomainError> {
     let sealed = keys.seal(
         key.as_bytes(),
-        &key_context(tx.ctx().tenant_id().into_uuid(), id),
+        &key_context(
+            tx.ctx().tenant_id().into_uuid(),
+            id,
+            provider.kind.as_str(),
+            &provider.base_url,
+        ),
     )?;
     tx.txn()
         .execute_raw(Statement::from_sql_and_values(
@@ -269,7 +284,9 @@ async fn seal_key(
     Ok(())
 }
 
-/// Changes a provider (a key given replaces the one set; none keeps it). Owners and admins only.
+/// Changes a provider (a key given replaces the one set; none keeps it). A key stays with the kind
+/// and address it was given for: changing either needs the key again (`api_key`), or the form
+/// could re-point someone's key at a server of one's own and press Test. Owners and admins only.
 pub async fn update_provider(
     tx: &TenantTxn,
     keys: &SecretKeys,
@@ -277,6 +294,16 @@ pub async fn update_provider(
     provider: &ValidAiProvider,
 ) -> Result<AiProvider, DomainError> {
     require_admin(tx)?;
+    let current = get_provider(tx, id).await?;
+    let repointed = current.kind != provider.kind || current.base_url != provider.base_url;
+    if repointed && current.key_set_at.is_some() && provider.api_key.is_none() {
+        return Err(DomainError::Invalid {
+            field: "api_key".into(),
+            reason:
+                "enter the key again: a key is kept only for the kind and address it was given for"
+                    .into(),
+        });
+    }
     let updated = tx
         .txn()
         .execute_raw(Statement::from_sql_and_values(
@@ -300,7 +327,7 @@ pub async fn update_provider(
         return Err(DomainError::NotFound);
     }
     if let Some(key) = &provider.api_key {
-        seal_key(tx, keys, id.into_uuid(), key).await?;
+        seal_key(tx, keys, id.into_uuid(), provider, key).await?;
     }
     audit::record(
         tx.txn(),
@@ -410,10 +437,23 @@ pub async fn callable_providers(
                         key_id,
                         blob: row.try_get("", "sealed_key")?,
                     };
-                    let plain = keys.open(&sealed, &key_context(tenant_id, id))?;
-                    let text = String::from_utf8(plain)
-                        .map_err(|_| DomainError::Internal("a sealed key is not text".into()))?;
-                    Some(SecretString::from(text))
+                    let kind: String = row.try_get("", "kind")?;
+                    let base_url: String = row.try_get("", "base_url")?;
+                    let bound = key_context(tenant_id, id, &kind, &base_url);
+                    // A key that does not open for where the provider points now (it was moved
+                    // behind the form's back) is not sent anywhere: the provider has no key.
+                    let opened = keys
+                        .open(&sealed, &bound)
+                        .or_else(|_| keys.open(&sealed, &legacy_key_context(tenant_id, id)));
+                    match opened {
+                        Ok(plain) => Some(SecretString::from(String::from_utf8(plain).map_err(
+                            |_| DomainError::Internal("a sealed key is not text".into()),
+                        )?)),
+                        Err(_) => {
+                            tracing::error!(provider = %id, "a provider's key does not open for its address: not sent");
+                            None
+                        }
+                    }
                 }
                 None => None,
             };

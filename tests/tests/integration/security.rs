@@ -280,3 +280,72 @@ async fn a_projects_github_token_reads_only_the_repository_it_was_given_for() {
     assert_eq!(done["status"], "failed", "{done}");
     assert!(done["error"].as_str().unwrap().contains("token"), "{done}");
 }
+
+#[tokio::test]
+async fn a_providers_key_goes_only_to_the_address_it_was_given_for() {
+    use tests::llm_double::LlmDouble;
+    let double = LlmDouble::start().await;
+    let app = tests::spawn_app().await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    const FIRST: &str = "sk-first-key-of-the-team-0123456789";
+    const SECOND: &str = "sk-second-key-of-the-team-987654321";
+    let form = |base_url: String, key: &str| {
+        json!({"name": "openai", "kind": "open_ai", "base_url": base_url, "api_key": key,
+               "models": "gpt-4o-mini"})
+    };
+    let provider = ada
+        .ok(
+            "save_ai_provider",
+            json!({"id": null, "form": form(double.base_url("openai"), FIRST)}),
+        )
+        .await;
+    // Pointed at another server without entering the key again: refused, nothing sent.
+    let (status, body) = ada
+        .call(
+            "save_ai_provider",
+            json!({"id": provider["id"], "form": form(double.base_url("collector"), "")}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("api_key")),
+        "{body}"
+    );
+    ada.ok("test_ai_provider", json!({"id": provider["id"]}))
+        .await;
+    // With the key entered again, it goes there.
+    ada.ok(
+        "save_ai_provider",
+        json!({"id": provider["id"], "form": form(double.base_url("collector"), SECOND)}),
+    )
+    .await;
+    ada.ok("test_ai_provider", json!({"id": provider["id"]}))
+        .await;
+    // Moved behind the form's back (in the database): the key opens for no other address, and
+    // nothing is sent with it.
+    crate::fixtures::exec(
+        &app.db.owner().await,
+        "UPDATE ai_providers SET base_url = $1 WHERE name = 'openai'",
+        vec![double.base_url("tampered").into()],
+    )
+    .await;
+    let _ = ada
+        .call("test_ai_provider", json!({"id": provider["id"]}))
+        .await;
+    let seen = double.seen();
+    let keys_at = |provider: &str| -> Vec<Option<String>> {
+        seen.iter()
+            .filter(|s| s.provider == provider)
+            .map(|s| s.authorization.clone())
+            .collect()
+    };
+    assert_eq!(keys_at("openai"), vec![Some(format!("Bearer {FIRST}"))]);
+    assert_eq!(keys_at("collector"), vec![Some(format!("Bearer {SECOND}"))]);
+    assert!(
+        keys_at("tampered")
+            .iter()
+            .all(|auth| auth.as_deref().is_none_or(|a| !a.contains("sk-"))),
+        "{:?}",
+        keys_at("tampered")
+    );
+}
