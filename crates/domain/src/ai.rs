@@ -56,14 +56,14 @@ fn require_admin(tx: &TenantTxn) -> Result<(), DomainError> {
 /// What binds a sealed key to its row and to where it may be sent: it opens only for the kind and
 /// address it was given for, so a provider re-pointed behind the form's back (in the database)
 /// has no key to send.
-fn key_context(tenant: Uuid, provider: Uuid, kind: &str, base_url: &str) -> String {
+pub(crate) fn key_context(tenant: Uuid, provider: Uuid, kind: &str, base_url: &str) -> String {
     format!("cairn:{tenant}:ai_provider:{provider}:{kind}:{base_url}")
 }
 
 /// How keys sealed before they were bound to their address were bound: to their row only. They
 /// still open while the provider keeps the kind and address they were used with (changing either
 /// asks for the key again, which seals it bound).
-fn legacy_key_context(tenant: Uuid, provider: Uuid) -> String {
+pub(crate) fn legacy_key_context(tenant: Uuid, provider: Uuid) -> String {
     format!("cairn:{tenant}:ai_provider:{provider}")
 }
 

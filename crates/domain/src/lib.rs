@@ -24,6 +24,7 @@ mod pool;
 pub mod project_secrets;
 pub mod projects;
 pub mod rate_limit;
+pub mod reseal;
 pub mod secrets;
 mod sql;
 mod storage;

@@ -33,6 +33,9 @@ pub enum Command {
     /// Database administration.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Secrets at rest.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Sync a project's linked repository into its Memory Hub now, following it with a progress
     /// bar; exits 0 when the sync completes, 1 when it fails or is cancelled (Ctrl-C cancels it).
     Sync {
@@ -42,6 +45,15 @@ pub enum Command {
         #[arg(long)]
         branch: Option<String>,
     },
+}
+
+/// `cairn secrets ...`
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Seal every stored secret (projects' GitHub tokens and webhook secrets, AI providers' keys)
+    /// again with the current key, so that previous keys can be retired; exits 1 if any value
+    /// opens with no configured key (it is listed and left as it is).
+    Reseal,
 }
 
 /// `cairn db ...`
@@ -82,10 +94,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Db(command) => run_db(settings, command).await,
+        Command::Secrets(SecretsCommand::Reseal) => reseal(settings).await,
         Command::Sync { project_id, branch } => {
             crate::cli_sync::run(settings, &project_id, branch.as_deref()).await
         }
     }
+}
+
+/// `cairn secrets reseal`: as the schema owner, across teams.
+async fn reseal(settings: Settings) -> anyhow::Result<ExitCode> {
+    let keys = crate::secret_keys::load(&settings)?;
+    let target = DatabaseTarget::resolve(&settings).await?;
+    let owner = target.connect_owner().await?;
+    let report = domain::reseal::reseal_all(&owner, &keys).await;
+    owner.close().await?;
+    target.release().await?;
+    let report = report.map_err(|e| anyhow::anyhow!("resealing: {e}"))?;
+    println!(
+        "resealed {} project secret(s) and {} AI provider key(s) with the current key",
+        report.project_secrets, report.provider_keys
+    );
+    for value in &report.unopenable {
+        eprintln!("no configured key opens {value}: left as it is");
+    }
+    Ok(if report.unopenable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn run_db(settings: Settings, command: DbCommand) -> anyhow::Result<ExitCode> {

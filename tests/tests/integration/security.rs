@@ -349,3 +349,124 @@ async fn a_providers_key_goes_only_to_the_address_it_was_given_for() {
         keys_at("tampered")
     );
 }
+
+/// `cairn secrets reseal` with `current` (id, base64) and `previous` keys, on `app`'s database.
+async fn reseal(
+    db: &TestDb,
+    current: (&str, &str),
+    previous: &[(&str, &str)],
+) -> (i32, String, String) {
+    let data_dir =
+        tests::test_data_root().join(format!("reseal-{}", uuid::Uuid::new_v4().simple()));
+    let mut command = tokio::process::Command::new(tests::cairn_bin());
+    command
+        .args(["secrets", "reseal"])
+        .env("DATABASE_URL", db.owner_url())
+        .env("CAIRN_DATABASE__APP_URL", db.app_url())
+        .env("CAIRN_DATA_DIR", &data_dir)
+        .env("CAIRN_SECRETS__KEY_ID", current.0)
+        .env("CAIRN_SECRETS__KEY", current.1)
+        .env("CAIRN_LOG__FILTER", "error");
+    for (id, key) in previous {
+        command.env(format!("CAIRN_SECRETS__PREVIOUS_KEYS__{id}"), key);
+    }
+    let output = command
+        .output()
+        .await
+        .expect("running cairn secrets reseal");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn keys_rotate_end_to_end_and_the_old_one_can_be_retired() {
+    use tests::llm_double::LlmDouble;
+    const OLD: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const NEW: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+    const STRANGER: &str = "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8=";
+    let double = LlmDouble::start().await;
+    let db = TestDb::migrated().await;
+    let with_key = |id: &'static str, key: &'static str| {
+        move |settings: &mut server::config::Settings| {
+            settings.secrets.key_id = id.into();
+            settings.secrets.key = Some(key.to_owned().into());
+        }
+    };
+    let app = spawn_app_on(db.clone(), with_key("old", OLD))
+        .await
+        .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = ada
+        .ok(
+            "create_project",
+            json!({"form": {"name": "W", "description": "", "github_repo": "acme/w", "github_branch": "main", "github_path": ""}}),
+        )
+        .await;
+    ada.ok(
+        "set_github_token",
+        json!({"project_id": project["id"], "token": "ghp_rotaterotaterotate"}),
+    )
+    .await;
+    ada.ok("new_webhook_secret", json!({"project_id": project["id"]}))
+        .await;
+    let provider = ada
+        .ok(
+            "save_ai_provider",
+            json!({"id": null, "form": {"name": "openai", "kind": "open_ai", "base_url": double.base_url("openai"),
+                   "api_key": "sk-rotaterotaterotate0123", "models": "gpt-4o-mini"}}),
+        )
+        .await;
+    let owner = db.owner().await;
+    let sealed_with = |key_id: &'static str| {
+        let owner = owner.clone();
+        async move {
+            crate::fixtures::count(
+                &owner,
+                "SELECT (SELECT count(*) FROM project_secrets WHERE key_id = $1)
+                      + (SELECT count(*) FROM ai_providers WHERE key_id = $1)",
+                vec![key_id.into()],
+            )
+            .await
+        }
+    };
+    assert_eq!(sealed_with("old").await, 3);
+    app.stop().await.unwrap();
+
+    // A key that opens nothing: everything is listed, nothing is changed, exit 1.
+    let (code, _, err) = reseal(&db, ("stranger", STRANGER), &[]).await;
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.matches("no configured key opens").count(), 3, "{err}");
+    assert_eq!(sealed_with("old").await, 3);
+
+    // The new key, with the old one still there to open: everything sealed with the new one.
+    let (code, out, err) = reseal(&db, ("new", NEW), &[("old", OLD)]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("resealed 2 project secret(s) and 1 AI provider key(s)"),
+        "{out}"
+    );
+    assert_eq!(sealed_with("new").await, 3);
+
+    // The old key retired: the instance, with the new key alone, still uses every secret.
+    let app = spawn_app_on(db.clone(), with_key("new", NEW))
+        .await
+        .unwrap();
+    let ada = app.browser();
+    ada.ok(
+        "log_in",
+        json!({"form": {"email": "ada@example.com", "password": crate::rpc::PASSWORD}}),
+    )
+    .await;
+    let tested = ada
+        .ok("test_ai_provider", json!({"id": provider["id"]}))
+        .await;
+    assert_eq!(tested["class"], serde_json::Value::Null, "{tested}");
+    let seen = double.seen();
+    assert_eq!(
+        seen.last().unwrap().authorization.as_deref(),
+        Some("Bearer sk-rotaterotaterotate0123")
+    );
+}
