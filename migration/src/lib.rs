@@ -20,6 +20,7 @@ mod m20261206_000014_job_turns;
 mod m20261206_000015_job_steps;
 mod m20261206_000016_prune_job_events;
 mod m20261206_000017_api_tokens;
+mod m20261206_000018_webhook_deliveries;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000015_job_steps::Migration),
             Box::new(m20261206_000016_prune_job_events::Migration),
             Box::new(m20261206_000017_api_tokens::Migration),
+            Box::new(m20261206_000018_webhook_deliveries::Migration),
         ]
     }
 }

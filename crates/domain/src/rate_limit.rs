@@ -41,6 +41,13 @@ pub const SIGN_UP_PER_ADDRESS: Limit = Limit {
     max: 10,
     window: HOUR,
 };
+/// Webhook deliveries per sending address (GitHub's hooks come from a few shared addresses, so
+/// this is generous; it bounds what one stranger's address can make Cairn verify).
+pub const WEBHOOK_PER_ADDRESS: Limit = Limit {
+    action: "webhook.address",
+    max: 600,
+    window: Duration::from_secs(60),
+};
 /// Password-reset e-mails per client address.
 pub const RESET_PER_ADDRESS: Limit = Limit {
     action: "reset.address",

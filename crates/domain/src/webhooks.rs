@@ -27,6 +27,8 @@ pub struct Delivery<'a> {
     pub body: &'a [u8],
     /// `X-Hub-Signature-256`.
     pub signature: &'a str,
+    /// `X-GitHub-Delivery`, for the record (replays are recognised by the body, which is signed).
+    pub delivery_id: Option<&'a str>,
 }
 
 /// What became of a verified delivery.
@@ -36,6 +38,31 @@ pub struct Received {
     pub syncs: Vec<ProjectSyncId>,
     /// Verified projects the delivery did not concern (another branch, not a push).
     pub ignored: usize,
+    /// The same signed body was received in the last day already: nothing was done again.
+    pub replayed: bool,
+}
+
+/// Counts a delivery from `address` against [`rate_limit::WEBHOOK_PER_ADDRESS`] before anything
+/// of it is read or verified: `RateLimited` past it.
+pub async fn admit(db: &Db, address: &str) -> Result<(), DomainError> {
+    let key = crate::rate_limit::address_key(address);
+    crate::rate_limit::take(db, &[(crate::rate_limit::WEBHOOK_PER_ADDRESS, &key)])
+        .await
+        .map(drop)
+}
+
+/// Bodies this large are verified on a blocking thread, away from the requests' executor.
+const VERIFY_ASIDE_FROM: usize = 256 * 1024;
+
+/// [`signature_matches`], on a blocking thread for a large body.
+async fn verify(secret: Vec<u8>, body: &[u8], signature: &str) -> bool {
+    if body.len() < VERIFY_ASIDE_FROM {
+        return signature_matches(&secret, body, signature);
+    }
+    let (body, signature) = (body.to_vec(), signature.to_owned());
+    tokio::task::spawn_blocking(move || signature_matches(&secret, &body, &signature))
+        .await
+        .unwrap_or(false)
 }
 
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`.
@@ -95,7 +122,7 @@ pub async fn receive(
                 continue;
             }
         };
-        if signature_matches(&secret, delivery.body, delivery.signature) {
+        if verify(secret, delivery.body, delivery.signature).await {
             let branch: Option<String> = row.try_get("", "branch")?;
             verified.push((
                 TenantId::from_uuid(tenant),
@@ -107,23 +134,70 @@ pub async fn receive(
     if verified.is_empty() {
         return Err(DomainError::Unauthorized);
     }
+    // A verified body seen in the last day is a replay (GitHub's own redelivery of one that
+    // arrived is one too): answered, and nothing done again.
+    let body_hash = {
+        use sha2::Digest;
+        format!("{:x}", sha2::Sha256::digest(delivery.body))
+    };
+    let first_time = db
+        .connection()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "WITH pruned AS (DELETE FROM webhook_deliveries WHERE received_at < now() - interval '1 day')
+             INSERT INTO webhook_deliveries (body_sha256, delivery_id) VALUES ($1, $2)
+             ON CONFLICT (body_sha256) DO NOTHING
+             RETURNING body_sha256",
+            [body_hash.clone().into(), delivery.delivery_id.map(str::to_owned).into()],
+        ))
+        .await?
+        .is_some();
+    if !first_time {
+        tracing::info!(delivery = ?delivery.delivery_id, "a webhook delivery replayed: ignored");
+        return Ok(Received {
+            syncs: Vec::new(),
+            ignored: verified.len(),
+            replayed: true,
+        });
+    }
     let mut received = Received {
         syncs: Vec::new(),
         ignored: 0,
+        replayed: false,
     };
-    for (tenant, project, branch) in verified {
-        let for_branch = branch.map(|b| format!("refs/heads/{b}"));
-        if delivery.event != "push" || delivery.git_ref != for_branch.as_deref() {
-            received.ignored += 1;
-            continue;
+    let started = async {
+        for (tenant, project, branch) in verified {
+            let for_branch = branch.map(|b| format!("refs/heads/{b}"));
+            if delivery.event != "push" || delivery.git_ref != for_branch.as_deref() {
+                received.ignored += 1;
+                continue;
+            }
+            let ctx = TenantCtx::for_system(db, tenant, "github.push").await?;
+            let sync = db
+                .transact(&ctx, async |tx| {
+                    syncs::start_with(tx, project, SyncTrigger::Webhook, None, None).await
+                })
+                .await?;
+            received.syncs.push(sync.id);
         }
-        let ctx = TenantCtx::for_system(db, tenant, "github.push").await?;
-        let sync = db
-            .transact(&ctx, async |tx| {
-                syncs::start_with(tx, project, SyncTrigger::Webhook, None, None).await
-            })
-            .await?;
-        received.syncs.push(sync.id);
+        Ok::<_, DomainError>(())
+    }
+    .await;
+    if let Err(error) = started {
+        // Not done, so not a replay when GitHub redelivers it (starting a sync twice joins the
+        // one already started).
+        let forget = db
+            .connection()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "DELETE FROM webhook_deliveries WHERE body_sha256 = $1",
+                [body_hash.into()],
+            ))
+            .await;
+        if let Err(forget) = forget {
+            tracing::error!(error = %forget, "a failed webhook delivery could not be forgotten");
+        }
+        return Err(error);
     }
     Ok(received)
 }

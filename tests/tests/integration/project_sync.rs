@@ -588,11 +588,12 @@ async fn deliver(app: &TestApp, event: &str, body: &[u8], signature: Option<&str
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// A push's payload; each one new (as each push names the commit it brought).
 fn push(branch: &str) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "ref": format!("refs/heads/{branch}"),
         "before": "0000000000000000000000000000000000000000",
-        "after": "1111111111111111111111111111111111111111",
+        "after": format!("{}{}", uuid::Uuid::new_v4().simple(), "00000000"),
         "repository": {"id": 1, "name": "widgets", "full_name": "acme/widgets",
                        "owner": {"name": "acme", "login": "acme"}},
         "pusher": {"name": "ada"},
@@ -665,6 +666,7 @@ async fn signed_pushes_to_the_branch_start_one_sync_and_anything_unsigned_starts
     repo.commit("pushed");
     let mut ids = Vec::new();
     for _ in 0..5 {
+        let body = push("main");
         let (status, answer) = deliver(&app, "push", &body, Some(&signed(&secret, &body))).await;
         assert_eq!(status, 202, "{answer}");
         ids.push(answer["syncs"][0].clone());
@@ -692,6 +694,7 @@ async fn signed_pushes_to_the_branch_start_one_sync_and_anything_unsigned_starts
     github.slow_blobs(Duration::from_millis(400));
     repo.write("src/lib.rs", "pub fn run() { /* first */ }\n");
     repo.commit("first of two");
+    let body = push("main");
     let (_, answer) = deliver(&app, "push", &body, Some(&signed(&secret, &body))).await;
     let running_id = answer["syncs"][0].clone();
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
@@ -708,6 +711,7 @@ async fn signed_pushes_to_the_branch_start_one_sync_and_anything_unsigned_starts
     }
     repo.write("src/lib.rs", "pub fn run() { /* second */ }\n");
     repo.commit("second of two");
+    let body = push("main");
     let (_, answer) = deliver(&app, "push", &body, Some(&signed(&secret, &body))).await;
     assert_eq!(answer["syncs"][0], running_id, "joined the running sync");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -1896,4 +1900,45 @@ async fn the_jobs_page_shows_a_failed_sync_to_managers_and_trying_it_again_start
         .await,
         1
     );
+}
+
+#[tokio::test]
+async fn a_replayed_delivery_does_nothing_and_one_address_is_limited() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+    let secret = ada
+        .ok("new_webhook_secret", json!({"project_id": project}))
+        .await;
+    let secret = secret.as_str().unwrap().to_owned();
+    let body = push("main");
+    let (status, first) = deliver(&app, "push", &body, Some(&signed(&secret, &body))).await;
+    assert_eq!(status, 202, "{first}");
+    history_of(&ada, &project, 1).await;
+    // The same signed body again, under a new delivery id: answered, nothing started.
+    let (status, again) = deliver(&app, "push", &body, Some(&signed(&secret, &body))).await;
+    assert_eq!((status, &again["replayed"]), (200, &json!(true)), "{again}");
+    assert_eq!(
+        ada.ok("list_syncs", json!({"project_id": project}))
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // One address sending without end: past 600 a minute, refused before anything is verified.
+    let mut refused = 0;
+    let unsigned = push("main");
+    for _ in 0..620 {
+        let (status, _) = deliver(&app, "push", &unsigned, Some("sha256=00")).await;
+        if status == 429 {
+            refused += 1;
+        } else {
+            assert_eq!(status, 401);
+        }
+    }
+    assert!(refused >= 18, "{refused}");
 }

@@ -470,3 +470,17 @@ async fn keys_rotate_end_to_end_and_the_old_one_can_be_retired() {
         Some("Bearer sk-rotaterotaterotate0123")
     );
 }
+
+#[tokio::test]
+async fn an_oversized_webhook_delivery_is_413_before_it_is_read() {
+    let app = tests::spawn_app().await;
+    let (status, took) = raw_post(
+        app.address,
+        "/api/v1/webhooks/github",
+        Some(26 * 1024 * 1024),
+        256 * 1024,
+    )
+    .await;
+    assert!(status.contains("413"), "{status}");
+    assert!(took < std::time::Duration::from_secs(1), "{took:?}");
+}

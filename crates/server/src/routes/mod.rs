@@ -73,7 +73,9 @@ pub fn router(state: AppState, shared: Shared) -> Router {
             "/api/v1/webhooks/github",
             axum::routing::post(webhooks::github)
                 // GitHub caps deliveries at 25 MB; pushes are far smaller.
-                .layer(axum::extract::DefaultBodyLimit::max(25 * 1024 * 1024)),
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    request_checks::MAX_WEBHOOK_BYTES,
+                )),
         )
         // Pages (rendered on the server; their islands hydrated by the bundle) and the server
         // functions under /api/v1.

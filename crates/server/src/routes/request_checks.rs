@@ -76,6 +76,9 @@ impl TokenLimit {
     }
 }
 
+/// The most a webhook delivery may carry: GitHub caps deliveries at 25 MB.
+pub const MAX_WEBHOOK_BYTES: usize = 25 * 1024 * 1024;
+
 /// The most a server function's request body may hold (`server.max_request_bytes`).
 #[derive(Debug, Clone, Copy)]
 pub struct BodyLimit(pub usize);
@@ -114,28 +117,35 @@ pub async fn guard(
             return (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(error)).into_response();
         }
     }
+    let too_large = |max: usize| {
+        let error = ApiError::invalid(
+            "body",
+            format!("is larger than the {max} bytes a request may carry"),
+        );
+        (StatusCode::PAYLOAD_TOO_LARGE, Json(error)).into_response()
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // A webhook delivery declaring more than GitHub ever sends is refused before a byte of it is
+    // read (the route's own limit would only stop it once 25 MiB had arrived).
+    if path.starts_with(WEBHOOKS)
+        && declared.is_some_and(|length| length > MAX_WEBHOOK_BYTES as u64)
+    {
+        return too_large(MAX_WEBHOOK_BYTES);
+    }
     // A server function's arguments are small JSON: the body is read here, up to the limit, and
     // refused as soon as it is past it (a declared length at once), never held beyond it.
     let request = if is_server_function(request.uri().path()) {
-        let too_large = || {
-            let error = ApiError::invalid(
-                "body",
-                format!("is larger than the {max_body} bytes a request may carry"),
-            );
-            (StatusCode::PAYLOAD_TOO_LARGE, Json(error)).into_response()
-        };
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|length| length > max_body as u64) {
-            return too_large();
+            return too_large(max_body);
         }
         let (parts, body) = request.into_parts();
         match axum::body::to_bytes(body, max_body).await {
             Ok(bytes) => Request::from_parts(parts, axum::body::Body::from(bytes)),
-            Err(_) => return too_large(),
+            Err(_) => return too_large(max_body),
         }
     } else {
         request

@@ -37,7 +37,24 @@ struct Owner {
 }
 
 /// Receives a delivery.
-pub async fn github(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn github(
+    State(state): State<AppState>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Counted per sending address before anything of it is read.
+    let forwarded = state
+        .trust_proxy_headers
+        .then(|| {
+            let header = headers.get("x-forwarded-for")?.to_str().ok()?;
+            app::session_cookie::forwarded_client(header, state.trusted_proxies)
+        })
+        .flatten();
+    let address = forwarded.unwrap_or_else(|| peer.ip().to_string());
+    if let Err(error) = webhooks::admit(&state.db, &address).await {
+        return ErrorResponse(error.into()).into_response();
+    }
     let header = |name: &str| {
         headers
             .get(name)
@@ -64,6 +81,7 @@ pub async fn github(State(state): State<AppState>, headers: HeaderMap, body: Byt
         .or(payload.repository.owner.name)
         .unwrap_or_default();
     let event = header("x-github-event");
+    let delivery_id = header("x-github-delivery");
     let delivery = Delivery {
         event: &event,
         owner: &owner,
@@ -71,11 +89,12 @@ pub async fn github(State(state): State<AppState>, headers: HeaderMap, body: Byt
         git_ref: payload.git_ref.as_deref(),
         body: &body,
         signature: &signature,
+        delivery_id: Some(delivery_id.as_str()).filter(|id| !id.is_empty()),
     };
     match webhooks::receive(&state.db, &state.secrets, delivery).await {
         Ok(received) if received.syncs.is_empty() => (
             StatusCode::OK,
-            Json(serde_json::json!({"syncs": [], "ignored": received.ignored})),
+            Json(serde_json::json!({"syncs": [], "ignored": received.ignored, "replayed": received.replayed})),
         )
             .into_response(),
         Ok(received) => (
