@@ -172,6 +172,9 @@ impl TestDb {
         settings.database.app_url = Some(self.app_url().into());
         settings.database.max_connections = 4;
         settings.server.site_dir = repo_root().join("target/site");
+        // The local provider servers the tests run are on this machine, as an operator's Ollama
+        // beside Cairn would be: allowed the way such an operator allows it.
+        settings.llm.allowed_private_hosts = vec!["127.0.0.1".into(), "localhost".into()];
         if let Some(endpoint) = s3_endpoint() {
             // Images in S3 (scripts/test.sh's second run): a bucket per app, made by `spawn_app_on`.
             settings.storage.backend = server::config::StorageBackend::S3;

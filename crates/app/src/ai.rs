@@ -30,8 +30,11 @@ pub struct AiConfig {
     pub catalog: Arc<Catalog>,
     /// Timeouts and retries.
     pub settings: llm::RouterSettings,
-    /// The HTTP client every router of this process shares.
+    /// The HTTP client the instance's providers share: any address.
     pub transport: llm::Transport,
+    /// The HTTP client teams' own providers share: public addresses, and those
+    /// `llm.allowed_private_hosts` allows.
+    pub team_transport: llm::Transport,
     /// The instance-wide providers, if configured.
     pub instance: Option<Arc<InstanceAi>>,
 }
@@ -158,7 +161,7 @@ pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiEr
         })
         .collect();
     let router = Router::over(
-        &state.ai.transport,
+        &state.ai.team_transport,
         configs,
         catalog,
         state.ai.settings.clone(),
@@ -398,4 +401,16 @@ async fn read_image(state: &AppState, image: &images::StoredImage, room: usize) 
         bytes.extend_from_slice(&chunk.ok()?);
     }
     Some(bytes)
+}
+
+/// Refuses (422 naming `base_url`, with the reason) a team provider's base URL that leads to an
+/// address teams may not reach, before anything is sent to it.
+pub async fn check_base_url(state: &AppState, base_url: &str) -> Result<(), ApiError> {
+    let Some(policy) = state.ai.team_transport.policy() else {
+        return Ok(());
+    };
+    policy
+        .check_url(base_url)
+        .await
+        .map_err(|refused| ApiError::invalid("base_url", format!("is refused: {refused}")))
 }

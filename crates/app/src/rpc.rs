@@ -731,6 +731,8 @@ pub async fn save_ai_provider(
     let valid = form.parse()?;
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
+    tx.ctx().require(api::tenants::Permission::ManageAi)?;
+    crate::ai::check_base_url(&state, &valid.base_url).await?;
     let provider = match id {
         None => domain::ai::add_provider(&tx, &state.secrets, &valid).await?,
         Some(id) => domain::ai::update_provider(&tx, &state.secrets, id, &valid).await?,

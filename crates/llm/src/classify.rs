@@ -21,12 +21,7 @@ pub struct HttpFailure {
 
 impl std::fmt::Display for HttpFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "HTTP {}: {}",
-            self.status,
-            sanitize(&error_fields(&self.body).message)
-        )
+        f.write_str(&said(self.status, &self.body))
     }
 }
 
@@ -41,23 +36,36 @@ pub(crate) struct ErrorFields {
     pub code: String,
     /// `error.status` (Gemini: `RESOURCE_EXHAUSTED`).
     pub status: String,
-    /// `error.message`, or the body itself when it is not JSON.
+    /// `error.message` (or `error` itself when it is text, as Ollama sends it).
     pub message: String,
 }
 
+/// What a failed answer is shown as: its status, and the provider's error message when the body
+/// is a provider's error. Never the body itself: the address may be anyone's server, and its
+/// body (an HTML page, another service's answer) is none of the team's business.
+pub fn said(status: u16, body: &str) -> String {
+    match sanitize(&error_fields(body).message) {
+        message if message.is_empty() => {
+            format!("HTTP {status}, without a provider's error message")
+        }
+        message => format!("HTTP {status}: {message}"),
+    }
+}
+
+/// The fields of an error body in a shape providers use — `{"error": {...}}`, Gemini's
+/// `[{"error": {...}}]`, Ollama's `{"error": "..."}` — and nothing of any other body.
 pub(crate) fn error_fields(body: &str) -> ErrorFields {
     let Ok(value) = serde_json::from_str::<Value>(body) else {
-        return ErrorFields {
-            message: body.trim().to_owned(),
-            ..ErrorFields::default()
-        };
+        return ErrorFields::default();
     };
     // Gemini's compatible endpoint has wrapped its error in an array.
     let value = match value {
         Value::Array(mut items) if !items.is_empty() => items.swap_remove(0),
         other => other,
     };
-    let error = value.get("error").unwrap_or(&value);
+    let Some(error) = value.get("error") else {
+        return ErrorFields::default();
+    };
     let text = |key: &str| match error.get(key) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
@@ -287,6 +295,7 @@ mod tests {
         );
         assert_eq!(classify(403, "Forbidden"), Auth);
         assert_eq!(classify(500, "upstream exploded"), ServerError);
+        assert_eq!(classify(404, "<html>Not Found</html>"), BadRequest);
         assert_eq!(
             classify(
                 529,
@@ -362,6 +371,40 @@ mod tests {
             serde_json::json!({}),
         );
         assert!(matches!(read_completion(&refusal), Err((ContentPolicy, _))));
+    }
+
+    #[test]
+    fn only_a_providers_error_message_is_shown_never_another_body() {
+        assert_eq!(
+            said(
+                401,
+                r#"{"error":{"message":"Incorrect API key provided","code":"invalid_api_key"}}"#
+            ),
+            "HTTP 401: Incorrect API key provided"
+        );
+        assert_eq!(
+            said(404, r#"{"error":"model 'llama9' not found"}"#),
+            "HTTP 404: model 'llama9' not found"
+        );
+        assert_eq!(
+            said(
+                400,
+                r#"[{"error":{"code":400,"message":"API key not valid.","status":"INVALID_ARGUMENT"}}]"#
+            ),
+            "HTTP 400: API key not valid."
+        );
+        for body in [
+            "<html><title>Jenkins</title>admin console</html>",
+            r#"{"message":"internal service secret","user":"root"}"#,
+            r#"{"Code":"AccessDenied","instance-id":"i-0abc"}"#,
+            "",
+        ] {
+            assert_eq!(
+                said(404, body),
+                "HTTP 404, without a provider's error message",
+                "{body}"
+            );
+        }
     }
 
     #[test]

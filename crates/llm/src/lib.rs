@@ -2,9 +2,11 @@
 
 pub mod catalog;
 pub mod classify;
+pub mod outbound;
 pub mod router;
 mod transport;
 
+pub use outbound::{AddressPolicy, Refused};
 pub use transport::Transport;
 
 pub use catalog::{Catalog, ModelInfo};

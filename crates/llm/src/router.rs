@@ -806,7 +806,7 @@ impl Router {
                 let outcome = Outcome::Failed {
                     class: classify::classify(status, &body),
                     status: Some(status),
-                    error: classify::error_fields(&body).message,
+                    error: classify::said(status, &body),
                     retry_after: None,
                     tokens: (0, 0),
                 };
@@ -1058,11 +1058,14 @@ fn error_outcome(error: OpenAIError) -> Outcome {
             Ok(failure) => Outcome::Failed {
                 class: classify::classify(failure.status, &failure.body),
                 status: Some(failure.status),
-                error: classify::error_fields(&failure.body).message,
+                error: classify::said(failure.status, &failure.body),
                 retry_after: failure.retry_after,
                 tokens: (0, 0),
             },
-            Err(other) => connection(other.to_string()),
+            Err(other) => match other.downcast::<crate::outbound::Refused>() {
+                Ok(refused) => connection(format!("not sent: {refused}")),
+                Err(other) => connection(other.to_string()),
+            },
         },
         OpenAIError::Reqwest(error) if error.is_timeout() => Outcome::Failed {
             class: FailureClass::Timeout,

@@ -271,6 +271,11 @@ pub struct LlmSettings {
     pub max_retries: u32,
     /// A `Retry-After` longer than this is not waited for (seconds): the chain moves on.
     pub max_retry_wait_secs: u64,
+    /// Non-public addresses a team's own provider may reach: host names, addresses or networks
+    /// (`["localhost", "127.0.0.1", "10.0.0.0/8"]`), e.g. for Ollama or llama.cpp on this machine.
+    /// Loopback, private, link-local (cloud metadata), CGNAT, multicast and reserved addresses are
+    /// otherwise refused. The instance's own `providers` are not limited.
+    pub allowed_private_hosts: Vec<String>,
 }
 
 impl Default for LlmSettings {
@@ -283,6 +288,7 @@ impl Default for LlmSettings {
             first_token_timeout_secs: 60,
             max_retries: 2,
             max_retry_wait_secs: 20,
+            allowed_private_hosts: Vec::new(),
         }
     }
 }

@@ -365,11 +365,16 @@ fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::A
     let catalog = llm::Catalog::builtin();
     let transport =
         llm::Transport::new(router_settings.connect_timeout).context("the AI HTTP client")?;
+    let policy = llm::AddressPolicy::parse(&settings.allowed_private_hosts)
+        .map_err(|e| anyhow::anyhow!("llm.allowed_private_hosts: {e}"))?;
+    let team_transport = llm::Transport::guarded(router_settings.connect_timeout, policy)
+        .context("the AI HTTP client for teams' providers")?;
     if settings.providers.is_empty() {
         return Ok(app::ai::AiConfig {
             catalog: std::sync::Arc::new(catalog),
             settings: router_settings,
             transport,
+            team_transport,
             instance: None,
         });
     }
@@ -431,6 +436,7 @@ fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::A
         catalog: std::sync::Arc::new(catalog),
         settings: router_settings,
         transport,
+        team_transport,
         instance: Some(std::sync::Arc::new(app::ai::InstanceAi { router, chain })),
     })
 }

@@ -484,3 +484,211 @@ async fn an_oversized_webhook_delivery_is_413_before_it_is_read() {
     assert!(status.contains("413"), "{status}");
     assert!(took < std::time::Duration::from_secs(1), "{took:?}");
 }
+
+/// A stranger's team cannot make Cairn reach the instance's own machine, the cloud's metadata
+/// address or the private network: not by address, not by a name that resolves there, not by a
+/// provider moved in the database; and no redirect is followed.
+#[tokio::test]
+async fn a_teams_provider_reaches_no_private_address() {
+    use tests::llm_double::LlmDouble;
+    let double = LlmDouble::start().await;
+    let port = double
+        .base_url("x")
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    // An instance that allows teams no private address (the default).
+    let app = spawn_app_on(TestDb::migrated().await, |settings| {
+        settings.llm.allowed_private_hosts.clear();
+    })
+    .await
+    .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let form = |base_url: &str| {
+        json!({"id": null, "form": {"name": "probe", "kind": "custom", "base_url": base_url,
+               "api_key": "", "models": "m"}})
+    };
+    for base_url in [
+        format!("http://127.0.0.1:{port}/openai/v1"),
+        format!("http://127.1.2.3:{port}/openai/v1"),
+        format!("http://localhost:{port}/openai/v1"),
+        "http://169.254.169.254/latest/meta-data".to_owned(),
+        "http://10.0.0.7:8080/v1".to_owned(),
+        "http://192.168.1.1/v1".to_owned(),
+        "http://100.100.100.200/v1".to_owned(),
+        format!("http://[::1]:{port}/openai/v1"),
+        format!("http://[::ffff:127.0.0.1]:{port}/openai/v1"),
+        "http://[fd00::1]/v1".to_owned(),
+        "http://0.0.0.0:80/v1".to_owned(),
+        // Choosing the path after the base URL, and a user name instead of a key.
+        "https://api.openai.com/v1/files?x=".to_owned(),
+        "https://api.openai.com/v1#".to_owned(),
+        "https://me:pw@api.openai.com/v1".to_owned(),
+    ] {
+        let (status, body) = ada.call("save_ai_provider", form(&base_url)).await;
+        assert_eq!(
+            (status, body["field"].as_str()),
+            (422, Some("base_url")),
+            "{base_url}: {body}"
+        );
+    }
+    // Moved in the database (or saved before these checks, or a name whose address changed since):
+    // refused at the connection, by name through the resolver, by address before anything is sent.
+    let moved = ada
+        .ok(
+            "save_ai_provider",
+            json!({"id": null, "form": {"name": "moved", "kind": "custom",
+                   "base_url": "https://api.example.com/v1", "api_key": "", "models": "m"}}),
+        )
+        .await;
+    let owner = app.db.owner().await;
+    for base_url in [
+        double.base_url("by-address"),
+        format!("http://localhost:{port}/by-name/v1"),
+        double
+            .base_url("by-mapped-address")
+            .replace("127.0.0.1", "[::ffff:7f00:1]"),
+    ] {
+        crate::fixtures::exec(
+            &owner,
+            "UPDATE ai_providers SET base_url = $1 WHERE name = 'moved'",
+            vec![base_url.clone().into()],
+        )
+        .await;
+        let test = ada.ok("test_ai_provider", json!({"id": moved["id"]})).await;
+        assert_eq!(test["class"], "connection", "{base_url}: {test}");
+        assert!(
+            test["message"]
+                .as_str()
+                .unwrap()
+                .contains("not sent: it leads to a loopback address"),
+            "{base_url}: {test}"
+        );
+    }
+    assert!(double.seen().is_empty(), "{:?}", double.seen());
+}
+
+/// A provider's address that answers with a redirect is not followed there, even to an address
+/// the instance allows.
+#[tokio::test]
+async fn a_providers_redirect_is_not_followed() {
+    use tests::llm_double::LlmDouble;
+    let double = LlmDouble::start().await;
+    let target = double.base_url("behind");
+    let redirector = LocalServer::start(
+        axum::Router::new().fallback(move || {
+            let target = target.clone();
+            async move {
+                (
+                    axum::http::StatusCode::TEMPORARY_REDIRECT,
+                    [("location", format!("{target}/chat/completions"))],
+                )
+            }
+        }),
+        0,
+        "the redirector",
+    )
+    .await;
+    let app = tests::spawn_app().await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let provider = ada
+        .ok(
+            "save_ai_provider",
+            json!({"id": null, "form": {"name": "redirects", "kind": "custom",
+                   "base_url": format!("http://{}/v1", redirector.address), "api_key": "",
+                   "models": "m"}}),
+        )
+        .await;
+    let test = ada
+        .ok("test_ai_provider", json!({"id": provider["id"]}))
+        .await;
+    assert_eq!(test["status"], 307, "{test}");
+    assert!(
+        test["message"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 307, without a provider's error message"),
+        "{test}"
+    );
+    assert!(double.seen().is_empty(), "{:?}", double.seen());
+}
+
+/// What a provider's address answers besides a provider's error (a web page, another service's
+/// JSON) is never shown in Test connection nor stored as the provider's last error.
+#[tokio::test]
+async fn only_a_providers_error_message_is_shown() {
+    use tests::llm_double::{LlmDouble, Reply};
+    let double = LlmDouble::start().await;
+    let app = tests::spawn_app().await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let provider = ada
+        .ok(
+            "save_ai_provider",
+            json!({"id": null, "form": {"name": "internal", "kind": "custom",
+                   "base_url": double.base_url("internal"), "api_key": "", "models": "m"}}),
+        )
+        .await;
+    // A 404 is not tried again; a 500 is, twice.
+    for (status, body, sent) in [
+        (
+            404,
+            "<html><title>Jenkins</title><body>admin console: build #42</body></html>",
+            1,
+        ),
+        (
+            500,
+            r#"{"Code":"InternalError","detail":"db password is hunter2"}"#,
+            3,
+        ),
+    ] {
+        for _ in 0..sent {
+            double.reply(
+                "internal",
+                Reply::Error {
+                    status,
+                    body: body.into(),
+                    retry_after: None,
+                },
+            );
+        }
+        let test = ada
+            .ok("test_ai_provider", json!({"id": provider["id"]}))
+            .await;
+        let message = test["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!(
+                "HTTP {status}, without a provider's error message"
+            )),
+            "{test}"
+        );
+        let listed = ada.ok("list_ai_providers", json!({})).await;
+        let last_error = listed[0]["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        for secret in ["Jenkins", "admin console", "hunter2", "InternalError"] {
+            assert!(!message.contains(secret), "{test}");
+            assert!(!last_error.contains(secret), "{listed}");
+        }
+        assert_eq!(double.seen().len(), sent);
+        double.clear();
+        ada.ok("clear_ai_provider", json!({"id": provider["id"]}))
+            .await;
+    }
+    // A provider's own error still says what it said.
+    double.reply("internal", Reply::unauthorized("sk-nope"));
+    let test = ada
+        .ok("test_ai_provider", json!({"id": provider["id"]}))
+        .await;
+    assert!(
+        test["message"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 401: Incorrect API key provided"),
+        "{test}"
+    );
+}
