@@ -21,6 +21,7 @@ mod m20261206_000015_job_steps;
 mod m20261206_000016_prune_job_events;
 mod m20261206_000017_api_tokens;
 mod m20261206_000018_webhook_deliveries;
+mod m20261206_000019_memory_blobs;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -45,6 +46,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "project_secrets",
     "job_steps",
     "api_tokens",
+    "memory_blobs",
 ];
 
 /// Cairn's migrations, oldest first.
@@ -72,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_prune_job_events::Migration),
             Box::new(m20261206_000017_api_tokens::Migration),
             Box::new(m20261206_000018_webhook_deliveries::Migration),
+            Box::new(m20261206_000019_memory_blobs::Migration),
         ]
     }
 }

@@ -622,14 +622,7 @@ impl GitRepo {
 
     /// Runs git; panics with its error if it fails.
     pub fn run(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(self.path())
-            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-            .args(["-c", "commit.gpgsign=false"])
-            .args(args)
-            .output()
-            .expect("running git");
+        let output = self.git().args(args).output().expect("running git");
         assert!(
             output.status.success(),
             "git {args:?}: {}",
@@ -652,6 +645,58 @@ impl GitRepo {
         self.run(&["add", "-A"]);
         self.run(&["commit", "-q", "--allow-empty", "-m", message]);
         self.run(&["rev-parse", "HEAD"])
+    }
+
+    /// Stores `contents` once, lists that one blob under every path in `paths` (through the index:
+    /// nothing is written to the work tree, however many paths), and commits; the new head. Later
+    /// commits of this repository must come from here too ([`GitRepo::commit`] stages the work
+    /// tree, where these paths are absent).
+    pub fn commit_copies(&self, contents: &[u8], paths: &[String], message: &str) -> String {
+        let sha = self.run_with_input(&["hash-object", "-w", "--stdin"], contents);
+        let index: String = paths
+            .iter()
+            .map(|path| format!("100644 blob {sha}\t{path}\n"))
+            .collect();
+        self.run_with_input(&["update-index", "--add", "--index-info"], index.as_bytes());
+        self.run(&["commit", "-q", "-m", message]);
+        self.run(&["rev-parse", "HEAD"])
+    }
+
+    /// git in this repository, as a test user who signs nothing.
+    fn git(&self) -> Command {
+        let mut git = Command::new("git");
+        git.arg("-C")
+            .arg(self.path())
+            .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+            .args(["-c", "commit.gpgsign=false"]);
+        git
+    }
+
+    /// Runs git with `input` on its standard input; panics with its error if it fails.
+    fn run_with_input(&self, args: &[&str], input: &[u8]) -> String {
+        use std::io::Write;
+        let mut child = self
+            .git()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running git");
+        let mut stdin = child.stdin.take().expect("git's input");
+        let input = input.to_vec();
+        let writing = std::thread::spawn(move || stdin.write_all(&input));
+        let output = child.wait_with_output().expect("running git");
+        writing
+            .join()
+            .expect("writing to git")
+            .expect("writing to git");
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
     /// A blob's SHA as git computes it.

@@ -39,6 +39,11 @@ impl ServedCairn {
             .env("CAIRN_DATABASE__URL", db.owner_url())
             .env("CAIRN_DATABASE__APP_URL", db.app_url())
             .env("CAIRN_LOG__FILTER", log_filter)
+            // The local provider servers are on this machine, allowed as in `TestDb::settings`.
+            .env(
+                "CAIRN_LLM__ALLOWED_PRIVATE_HOSTS",
+                r#"["127.0.0.1", "localhost"]"#,
+            )
             .stdout(Stdio::from(log.try_clone().expect("the log file")))
             .stderr(Stdio::from(log));
         for (name, value) in env {
@@ -76,6 +81,11 @@ impl ServedCairn {
     /// A new browser-like client of this server (its own cookie jar).
     pub fn browser(&self) -> RpcClient {
         RpcClient::new(&self.base)
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything it has logged so far.

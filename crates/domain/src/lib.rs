@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod ai;
 pub mod api_tokens;
 mod audit;
+pub mod blobs;
 // The tables as SeaORM entities: only the domain reads and writes rows. Tests that arrange or
 // inspect rows directly get them with the `testing` feature.
 #[cfg(feature = "testing")]

@@ -6,7 +6,7 @@ use crate::entities::memory_entries::{
     self, MemoryKind as KindColumn, MemoryStatus as StatusColumn,
 };
 use crate::images::{self, ImageOwner};
-use crate::{DomainError, TenantTxn, audit, projects};
+use crate::{DomainError, TenantTxn, audit, blobs, projects};
 use api::ids::{MemoryEntryId, ProjectId, UserId};
 use api::memory::{
     MemoryEntry, MemoryKind, MemoryPage, MemoryQuery, MemoryStatus, ValidMemoryEntry,
@@ -25,10 +25,10 @@ type EntryRow = (
     KindColumn,
     StatusColumn,
     String,
-    String,
     Option<String>,
     DateTimeWithTimeZone,
     Option<String>,
+    String,
 );
 
 /// One page of a project's entries with their images: two queries however many entries.
@@ -51,11 +51,12 @@ pub async fn list(
             memory_entries::Column::Kind,
             memory_entries::Column::Status,
             memory_entries::Column::Title,
-            memory_entries::Column::Content,
             memory_entries::Column::SourcePath,
             memory_entries::Column::UpdatedAt,
             memory_entries::Column::Language,
         ])
+        // A file's text is its blob's.
+        .column_as(Expr::cust(blobs::ENTRY_CONTENT_SQL), "content")
         .filter(memory_entries::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
         .filter(memory_entries::Column::ProjectId.eq(project_id.into_uuid()));
     if let Some(status) = query.status {
@@ -68,12 +69,18 @@ pub async fn list(
     if !text.is_empty() {
         select = select
             .filter(Expr::cust_with_values(
-                "search_vector @@ websearch_to_tsquery('english', $1)",
+                format!(
+                    "(memory_entries.search_vector @@ websearch_to_tsquery('english', $1) OR {})",
+                    blobs::blob_matches_sql(1)
+                ),
                 [text],
             ))
             .order_by(
                 Expr::cust_with_values(
-                    "ts_rank(search_vector, websearch_to_tsquery('english', $1))",
+                    format!(
+                        "ts_rank({}, websearch_to_tsquery('english', $1))",
+                        blobs::ENTRY_SEARCH_VECTOR_SQL
+                    ),
                     [text],
                 ),
                 Order::Desc,
@@ -94,7 +101,7 @@ pub async fn list(
     let entries = rows
         .into_iter()
         .map(
-            |(id, project_id, kind, status, title, content, source_path, updated_at, language)| {
+            |(id, project_id, kind, status, title, source_path, updated_at, language, content)| {
                 MemoryEntry {
                     id: MemoryEntryId::from_uuid(id),
                     project_id: ProjectId::from_uuid(project_id),
@@ -115,9 +122,23 @@ pub async fn list(
 
 /// One entry with its images; another tenant's is `NotFound`.
 pub async fn get(tx: &TenantTxn, id: MemoryEntryId) -> Result<MemoryEntry, DomainError> {
-    let row = find(tx, id).await?;
+    let row = with_blob_text(tx, find(tx, id).await?).await?;
     let images = images::images_of(tx.txn(), ImageOwner::MemoryEntry, row.id).await?;
     Ok(to_dto(row, images))
+}
+
+/// `row` with its text: a file's is its blob's.
+async fn with_blob_text(
+    tx: &TenantTxn,
+    mut row: memory_entries::Model,
+) -> Result<memory_entries::Model, DomainError> {
+    if row.content.is_empty()
+        && let Some(sha) = &row.blob_sha
+        && let Some(text) = blobs::text_of(tx, sha).await?
+    {
+        row.content = text;
+    }
+    Ok(row)
 }
 
 /// Writes a manual entry.
@@ -231,7 +252,7 @@ pub async fn set_status(
     let mut active: memory_entries::ActiveModel = row.into();
     active.status = Set(status.into());
     active.updated_at = Set(chrono::Utc::now().fixed_offset());
-    let row = active.update(txn).await?;
+    let row = with_blob_text(tx, active.update(txn).await?).await?;
     let action = match status {
         MemoryStatus::Active => AuditAction::MemoryRestore,
         MemoryStatus::Superseded => AuditAction::MemorySupersede,

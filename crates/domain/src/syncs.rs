@@ -640,15 +640,14 @@ pub async fn active_files(
         .collect()
 }
 
-/// A file fetched by the run.
+/// A new or changed file of the run, its text stored as the team's blob `blob_sha`
+/// ([`crate::blobs::store`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedFile {
     /// Its path.
     pub path: String,
     /// Its blob SHA.
     pub blob_sha: String,
-    /// Its text.
-    pub content: String,
     /// Its language, when known from its name.
     pub language: Option<String>,
     /// Size in bytes.
@@ -703,6 +702,7 @@ pub async fn finalize(
         ))
         .await?;
     }
+    // The texts are the team's blobs, stored during the import; an entry points at its blob.
     // In batches: one statement per few hundred files, not one per file. A file's language is
     // absent when its name says none (LICENSE, .gitignore, a.rb): that column travels as a JSON
     // array with nulls (see `sql`).
@@ -710,11 +710,11 @@ pub async fn finalize(
         "INSERT INTO memory_entries (id, tenant_id, project_id, kind, title, content,
                                      source_path, blob_sha, status, sync_id, language,
                                      byte_size, created_by)
-         SELECT f.id, $1, $2, 'file', f.path, f.content, f.path, f.sha, 'active', $3,
-                f.language, f.size, $10
-           FROM unnest($4::uuid[], $5::text[], $6::text[], $7::text[], {}, $9::bigint[])
-                AS f(id, path, sha, content, language, size)",
-        sql::optional_texts_sql(8)
+         SELECT f.id, $1, $2, 'file', f.path, '', f.path, f.sha, 'active', $3,
+                f.language, f.size, $9
+           FROM unnest($4::uuid[], $5::text[], $6::text[], {}, $8::bigint[])
+                AS f(id, path, sha, language, size)",
+        sql::optional_texts_sql(7)
     );
     for batch in result.fetched.chunks(500) {
         let ids: Vec<Uuid> = batch.iter().map(|_| Uuid::now_v7()).collect();
@@ -729,7 +729,6 @@ pub async fn finalize(
                 sql::uuids(&ids),
                 sql::texts(batch.iter().map(|f| f.path.clone()).collect()),
                 sql::texts(batch.iter().map(|f| f.blob_sha.clone()).collect()),
-                sql::texts(batch.iter().map(|f| f.content.clone()).collect()),
                 sql::optional_texts(&languages),
                 sql::bigints(batch.iter().map(|f| f.byte_size).collect()),
                 ctx.user_id().map(UserId::into_uuid).into(),

@@ -36,6 +36,10 @@ pub trait JobKind: Send + Sync + 'static {
     }
 }
 
+/// Pauses before re-running a reaped job are the kind's backoff for attempts 1 to this (later
+/// attempts wait as long as this one).
+const CRASH_PAUSES: i32 = 16;
+
 /// [`JobKind::STALE_AFTER`] unless a kind says otherwise.
 pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
 
@@ -562,6 +566,11 @@ impl Runtime {
                                                THEN NULL ELSE now() END,
                             last_error = CASE WHEN cancel_requested THEN last_error
                                               ELSE 'its instance stopped answering (no heartbeat)' END,
+                            -- An instance that died running it may have died of it (a repository
+                            -- that exhausts memory): the next attempt waits the kind's backoff,
+                            -- never straight into the same crash, and the attempts are capped.
+                            run_after = now() + make_interval(
+                                secs => ($4::float8[])[least(greatest(attempts, 1), $5)]),
                             locked_by = NULL
                       WHERE kind = $1 AND status = 'running'
                         AND heartbeat_at < now() - make_interval(secs => $2)",
@@ -572,6 +581,12 @@ impl Runtime {
                             .as_secs_f64()
                             .into(),
                         kind.requeue_when_stale.into(),
+                        sea_orm::Value::from(
+                            (1..=CRASH_PAUSES)
+                                .map(|attempt| (kind.backoff)(attempt).as_secs_f64())
+                                .collect::<Vec<f64>>(),
+                        ),
+                        CRASH_PAUSES.into(),
                     ],
                 ))
                 .await?;

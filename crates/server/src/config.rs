@@ -385,6 +385,12 @@ pub struct GitHubSettings {
     pub max_rate_limit_wait_secs: u64,
     /// Files larger than this are skipped (counted as `too_large`).
     pub max_file_bytes: u64,
+    /// A sync whose branch holds more files to import (under the scan path, after skips) fails,
+    /// saying so, and changes nothing.
+    pub max_files: usize,
+    /// A sync that would store more new bytes than this (distinct new contents: a file copied to a
+    /// thousand paths counts once) fails, saying so, and changes nothing.
+    pub max_sync_bytes: u64,
     /// Blobs fetched at once.
     pub fetch_concurrency: usize,
     /// From this many files to fetch, a sync downloads the branch's archive (one request, streamed)
@@ -400,6 +406,8 @@ impl Default for GitHubSettings {
             api_url: github::PUBLIC_API.into(),
             max_rate_limit_wait_secs: 900,
             max_file_bytes: 1024 * 1024,
+            max_files: 100_000,
+            max_sync_bytes: 1024 * 1024 * 1024,
             fetch_concurrency: 8,
             archive_threshold: 200,
             retry_pause_ms: 500,

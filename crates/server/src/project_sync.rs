@@ -9,14 +9,13 @@
 use crate::config::GitHubSettings;
 use api::github::ScanPath;
 use api::syncs::{SyncCounts, SyncPhase, SyncProgress};
+use domain::blobs;
 use domain::secrets::SecretKeys;
 use domain::syncs::{self, ActiveFile, FetchedFile, ProjectSyncPayload, RunPlan, SyncResult};
 use domain::{Db, DomainError, TenantCtx, project_secrets};
 use github::{GitHub, GitHubError, Head, TreeFile};
 use jobs::{JobCtx, JobFailure};
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Reports at most this often during the import.
@@ -70,6 +69,11 @@ pub async fn run(
             waiting_until: None,
         },
         last_report: Instant::now(),
+        stored: HashMap::new(),
+        binary: HashSet::new(),
+        pending: Vec::new(),
+        pending_bytes: 0,
+        new_bytes: 0,
     };
     run.report().await?;
     run.sync().await
@@ -152,7 +156,21 @@ struct Run<'a> {
     settings: &'a GitHubSettings,
     progress: SyncProgress,
     last_report: Instant,
+    /// The team's stored texts this run knows of, by blob SHA, with their sizes.
+    stored: HashMap<String, i64>,
+    /// Blobs fetched and found binary.
+    binary: HashSet<String>,
+    /// Texts fetched and not yet stored: flushed every [`STORE_BATCH_BYTES`].
+    pending: Vec<(String, String)>,
+    pending_bytes: usize,
+    /// Bytes fetched by this run.
+    new_bytes: u64,
 }
+
+/// Fetched texts are stored in batches of about this many bytes: the import never holds more.
+const STORE_BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// … or this many files.
+const STORE_BATCH_FILES: usize = 500;
 
 impl Run<'_> {
     async fn sync(&mut self) -> Result<(), JobFailure> {
@@ -189,17 +207,44 @@ impl Run<'_> {
         counts.removed = u32::try_from(diff.removed.len()).unwrap_or(u32::MAX);
         counts.added = diff.added;
         counts.changed = diff.changed;
-        self.progress.to_fetch = u32::try_from(diff.fetch.len()).unwrap_or(u32::MAX);
+        let files = diff.unchanged as usize + diff.moved.len() + diff.fetch.len();
+        if files > self.settings.max_files {
+            return Err(JobFailure::Fatal(format!(
+                "the branch has {files} files to import, more than this instance allows \
+                 ({}, github.max_files); narrow the scan path or ignore folders",
+                self.settings.max_files
+            )));
+        }
+        // Contents are stored once per blob: a blob the team holds already (under another path,
+        // from an earlier sync or a failed attempt) is not fetched again.
+        let mut shas: Vec<String> = diff.fetch.iter().map(|f| f.blob_sha.clone()).collect();
+        shas.sort_unstable();
+        shas.dedup();
+        self.stored = self.stored_blobs(&shas).await?;
+        let mut wanted = HashSet::new();
+        let to_fetch: Vec<TreeFile> = diff
+            .fetch
+            .iter()
+            .filter(|f| !self.stored.contains_key(&f.blob_sha) && wanted.insert(&f.blob_sha))
+            .cloned()
+            .collect();
+        let new_bytes: u64 = to_fetch.iter().map(|f| f.size).sum();
+        if new_bytes > self.settings.max_sync_bytes {
+            return Err(self.too_many_bytes(new_bytes));
+        }
+        self.progress.to_fetch = u32::try_from(to_fetch.len()).unwrap_or(u32::MAX);
 
         // Import.
         self.progress.phase = SyncPhase::Import;
         self.report().await?;
-        // Many files: the whole branch in one archive request; few: one request per blob.
-        let fetched = if diff.fetch.len() >= self.settings.archive_threshold.max(1) {
-            self.import_archive(&commit_sha, diff.fetch).await?
+        // Many blobs: the whole branch in one archive request; few: one request per blob.
+        if to_fetch.len() >= self.settings.archive_threshold.max(1) {
+            self.import_archive(&commit_sha, to_fetch).await?;
         } else {
-            self.import(&diff.fetch).await?
-        };
+            self.import(&to_fetch).await?;
+        }
+        self.store_pending().await?;
+        let fetched = self.entries_for(diff.fetch);
 
         // Finalize.
         self.progress.phase = SyncPhase::Finalize;
@@ -247,10 +292,10 @@ impl Run<'_> {
         kept
     }
 
-    async fn import(&mut self, wanted: &[TreeFile]) -> Result<Vec<FetchedFile>, JobFailure> {
+    /// Fetches `wanted` blob by blob, a few at once, storing their texts as it goes.
+    async fn import(&mut self, wanted: &[TreeFile]) -> Result<(), JobFailure> {
         let repo = self.plan.repo.clone();
         let started = Instant::now();
-        let mut fetched = Vec::with_capacity(wanted.len());
         let concurrency = self.settings.fetch_concurrency.max(1);
         for chunk in wanted.chunks(concurrency) {
             self.checkpoint().await?;
@@ -269,47 +314,107 @@ impl Run<'_> {
                     }
                 };
                 self.progress.fetched += 1;
-                self.keep(&mut fetched, file, bytes);
+                self.keep(file, bytes).await?;
             }
             self.progress.eta_secs = eta(started, self.progress.fetched, self.progress.to_fetch);
             if self.last_report.elapsed() >= REPORT_EVERY {
                 self.report().await?;
             }
         }
-        Ok(fetched)
+        Ok(())
     }
 
-    /// Keeps a fetched file's text, or counts it as binary (NUL bytes, not UTF-8): skipped, and no
-    /// longer an addition or a change.
-    fn keep(&mut self, fetched: &mut Vec<FetchedFile>, file: &TreeFile, bytes: Vec<u8>) {
+    /// Keeps a fetched blob's text for storing (stored once enough is pending), or notes it as
+    /// binary. Fails the sync once it has fetched more than `github.max_sync_bytes`.
+    async fn keep(&mut self, file: &TreeFile, bytes: Vec<u8>) -> Result<(), JobFailure> {
+        self.new_bytes += bytes.len() as u64;
+        if self.new_bytes > self.settings.max_sync_bytes {
+            return Err(self.too_many_bytes(self.new_bytes));
+        }
         match text_of(bytes) {
-            Some(content) => fetched.push(FetchedFile {
-                language: language_of(&file.path).map(str::to_owned),
-                byte_size: i64::try_from(content.len()).unwrap_or(i64::MAX),
-                path: file.path.clone(),
-                blob_sha: file.blob_sha.clone(),
-                content,
-            }),
+            Some(text) => {
+                self.stored.insert(
+                    file.blob_sha.clone(),
+                    i64::try_from(text.len()).unwrap_or(i64::MAX),
+                );
+                self.pending_bytes += text.len();
+                self.pending.push((file.blob_sha.clone(), text));
+                if self.pending_bytes >= STORE_BATCH_BYTES
+                    || self.pending.len() >= STORE_BATCH_FILES
+                {
+                    self.store_pending().await?;
+                }
+            }
             None => {
-                let counts = &mut self.progress.counts;
-                *counts.skipped.entry("binary".into()).or_default() += 1;
-                if counts.added > 0 {
-                    counts.added -= 1;
-                } else {
-                    counts.changed = counts.changed.saturating_sub(1);
+                self.binary.insert(file.blob_sha.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores the pending texts as the team's blobs. Nobody sees them until `finalize` makes
+    /// entries point at them.
+    async fn store_pending(&mut self) -> Result<(), JobFailure> {
+        let batch = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        self.db
+            .transact(&self.ctx, async |tx| blobs::store(tx, &batch).await)
+            .await
+            .map_err(DomainError::into_job_failure)
+    }
+
+    /// The team's stored blobs among `shas`, with their sizes.
+    async fn stored_blobs(&self, shas: &[String]) -> Result<HashMap<String, i64>, JobFailure> {
+        self.db
+            .transact(&self.ctx, async |tx| blobs::stored(tx, shas).await)
+            .await
+            .map_err(DomainError::into_job_failure)
+    }
+
+    fn too_many_bytes(&self, bytes: u64) -> JobFailure {
+        JobFailure::Fatal(format!(
+            "the branch has {} of new contents to import, more than this instance allows \
+             ({}, github.max_sync_bytes); narrow the scan path or ignore folders",
+            api::notes::human_bytes(bytes),
+            api::notes::human_bytes(self.settings.max_sync_bytes)
+        ))
+    }
+
+    /// The new and changed files as entries pointing at their stored blobs. A file whose blob
+    /// turned out binary is skipped, and no longer counted as an addition or a change.
+    fn entries_for(&mut self, files: Vec<TreeFile>) -> Vec<FetchedFile> {
+        let mut entries = Vec::with_capacity(files.len());
+        for file in files {
+            match self.stored.get(&file.blob_sha) {
+                Some(&byte_size) => entries.push(FetchedFile {
+                    language: language_of(&file.path).map(str::to_owned),
+                    byte_size,
+                    path: file.path,
+                    blob_sha: file.blob_sha,
+                }),
+                None => {
+                    let counts = &mut self.progress.counts;
+                    *counts.skipped.entry("binary".into()).or_default() += 1;
+                    if counts.added > 0 {
+                        counts.added -= 1;
+                    } else {
+                        counts.changed = counts.changed.saturating_sub(1);
+                    }
                 }
             }
         }
+        entries
     }
 
     /// Fetches `wanted` from the branch's archive: one request (and its redirect), streamed through
-    /// gzip and tar on a blocking thread, never held whole; only the wanted files' contents are
-    /// kept. Files the archive did not deliver (a cut connection) are fetched blob by blob.
+    /// gzip and tar on a blocking thread, never held whole; the wanted files' texts come back one
+    /// at a time and are stored in batches. Files the archive did not deliver (a cut connection)
+    /// are fetched blob by blob.
     async fn import_archive(
         &mut self,
         commit_sha: &str,
         wanted: Vec<TreeFile>,
-    ) -> Result<Vec<FetchedFile>, JobFailure> {
+    ) -> Result<(), JobFailure> {
         let repo = self.plan.repo.clone();
         let started = Instant::now();
         let mut archive = loop {
@@ -323,58 +428,66 @@ impl Run<'_> {
                 Err(error) => self.wait_out(error).await?,
             }
         };
-        let delivered = Arc::new(AtomicU32::new(0));
         let (chunks, received) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let (delivered, mut found) = tokio::sync::mpsc::channel::<(TreeFile, Vec<u8>)>(4);
+        // The download runs beside the unpacking; it ends with it, or when this run gives up.
+        let downloading = AbortOnDrop(tokio::spawn(async move {
+            while let Some(chunk) = archive.next_chunk().await {
+                match chunk {
+                    Ok(chunk) => {
+                        if chunks.send(chunk).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        tracing::info!(%error, "the archive broke off");
+                        return;
+                    }
+                }
+            }
+        }));
+        let max_file_bytes = self.settings.max_file_bytes;
         let unpacking = {
-            let delivered = delivered.clone();
             let mut by_path: HashMap<String, TreeFile> =
                 wanted.into_iter().map(|f| (f.path.clone(), f)).collect();
             tokio::task::spawn_blocking(move || {
-                let mut found = Vec::new();
-                let unpacked = unpack(received, &mut by_path, &mut found, &delivered);
+                let unpacked = unpack(received, &mut by_path, &delivered, max_file_bytes);
                 if let Err(error) = unpacked {
                     tracing::info!(%error, "the archive ended early; the rest by blobs");
                 }
-                (found, by_path.into_values().collect::<Vec<_>>())
+                by_path.into_values().collect::<Vec<_>>()
             })
         };
-        let mut stream_error = None;
-        while let Some(chunk) = archive.next_chunk().await {
-            match chunk {
-                Ok(chunk) => {
-                    if chunks.send(chunk).await.is_err() {
-                        break;
+        let mut ticks = tokio::time::interval(REPORT_EVERY);
+        loop {
+            tokio::select! {
+                next = found.recv() => match next {
+                    Some((file, bytes)) => {
+                        self.progress.fetched += 1;
+                        self.keep(&file, bytes).await?;
                     }
+                    None => break,
+                },
+                _ = ticks.tick() => {
+                    self.checkpoint().await?;
+                    self.progress.eta_secs =
+                        eta(started, self.progress.fetched, self.progress.to_fetch);
+                    self.report().await?;
                 }
-                Err(error) => {
-                    stream_error = Some(error);
-                    break;
-                }
-            }
-            if self.last_report.elapsed() >= REPORT_EVERY {
-                self.checkpoint().await?;
-                self.progress.fetched = delivered.load(Ordering::Relaxed);
-                self.progress.eta_secs =
-                    eta(started, self.progress.fetched, self.progress.to_fetch);
-                self.report().await?;
             }
         }
-        drop(chunks);
-        let (found, missing) = unpacking
+        let missing = unpacking
             .await
             .map_err(|e| JobFailure::Retry(format!("unpacking the archive: {e}")))?;
-        if let Some(error) = stream_error {
-            tracing::info!(%error, missing = missing.len(), "the archive broke off; the rest by blobs");
-        }
-        self.progress.fetched = u32::try_from(found.len()).unwrap_or(u32::MAX);
-        let mut fetched = Vec::with_capacity(found.len() + missing.len());
-        for (file, bytes) in found {
-            self.keep(&mut fetched, &file, bytes);
-        }
+        drop(downloading);
         if !missing.is_empty() {
-            fetched.extend(self.import(&missing).await?);
+            tracing::info!(
+                missing = missing.len(),
+                "the archive broke off; the rest by blobs"
+            );
+            self.import(&missing).await?;
         }
-        Ok(fetched)
+        Ok(())
     }
 
     /// The branch answered 304: the last sync's state is current. One request, nothing else.
@@ -705,13 +818,13 @@ fn language_of(path: &str) -> Option<&'static str> {
     })
 }
 
-/// Reads the gzip'd tar arriving on `chunks`, keeping the contents of the files in `wanted`
-/// (removed from it as they are found) and counting them in `delivered`.
+/// Reads the gzip'd tar arriving on `chunks`, sending the contents of the files in `wanted`
+/// (removed from it as they are found) to `delivered`, one at a time.
 fn unpack(
     chunks: tokio::sync::mpsc::Receiver<bytes::Bytes>,
     wanted: &mut HashMap<String, TreeFile>,
-    found: &mut Vec<(TreeFile, Vec<u8>)>,
-    delivered: &AtomicU32,
+    delivered: &tokio::sync::mpsc::Sender<(TreeFile, Vec<u8>)>,
+    max_file_bytes: u64,
 ) -> std::io::Result<()> {
     use std::io::Read;
     let reader = ChunkReader {
@@ -720,7 +833,7 @@ fn unpack(
     };
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(reader));
     for entry in archive.entries()? {
-        let mut entry = entry?;
+        let entry = entry?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
@@ -731,13 +844,25 @@ fn unpack(
             continue;
         };
         if let Some(file) = wanted.remove(inner) {
-            let mut bytes = Vec::with_capacity(usize::try_from(file.size).unwrap_or(0));
-            entry.read_to_end(&mut bytes)?;
-            found.push((file, bytes));
-            delivered.fetch_add(1, Ordering::Relaxed);
+            // Never more than the tree said the file holds (nor than a file may).
+            let limit = file.size.min(max_file_bytes);
+            let mut bytes = Vec::with_capacity(usize::try_from(limit).unwrap_or(0));
+            entry.take(limit).read_to_end(&mut bytes)?;
+            if delivered.blocking_send((file, bytes)).is_err() {
+                return Ok(());
+            }
         }
     }
     Ok(())
+}
+
+/// Aborts a spawned task when dropped: a run that gives up stops its download too.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The archive's chunks as a blocking reader.

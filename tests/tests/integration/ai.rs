@@ -798,6 +798,11 @@ async fn a_key_appears_in_no_answer_and_no_log_line_even_when_the_provider_echoe
         .env("CAIRN_DATABASE__EMBEDDED__PORT", "0")
         .env("CAIRN_DATABASE__EMBEDDED__EPHEMERAL", "true")
         .env("CAIRN_LOG__FILTER", "debug")
+        // The local provider server is on this machine, as an operator's Ollama would be.
+        .env(
+            "CAIRN_LLM__ALLOWED_PRIVATE_HOSTS",
+            r#"["127.0.0.1", "localhost"]"#,
+        )
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log))
         .spawn()

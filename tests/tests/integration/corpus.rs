@@ -242,10 +242,13 @@ async fn published_source_trees_sync_every_file_or_say_why_not() {
         let rows = owner
             .query_all_raw(sea_orm::Statement::from_sql_and_values(
                 sea_orm::DbBackend::Postgres,
-                "SELECT source_path, byte_size, encode(sha256(convert_to(content, 'UTF8')), 'hex') AS digest,
-                        language IS NULL AS no_language
-                   FROM memory_entries
-                  WHERE project_id = $1 AND status = 'active' AND kind = 'file'",
+                "SELECT e.source_path, e.byte_size,
+                        encode(sha256(convert_to(b.content, 'UTF8')), 'hex') AS digest,
+                        e.language IS NULL AS no_language
+                   FROM memory_entries e
+                   JOIN memory_blobs b ON b.tenant_id = e.tenant_id AND b.sha = e.blob_sha
+                  WHERE e.project_id = $1 AND e.status = 'active' AND e.kind = 'file'
+                    AND e.content = ''",
                 [uuid::Uuid::parse_str(&project_id).unwrap().into()],
             ))
             .await

@@ -172,8 +172,15 @@ pub async fn seed_tenant(owner: &DatabaseConnection, name: &str) -> Seeded {
     exec(
         owner,
         "INSERT INTO memory_entries (id, tenant_id, project_id, kind, title, content, source_path, blob_sha, sync_id)
-         VALUES ($1, $2, $3, 'file', 'README.md', 'How to deploy the service', 'README.md', 'abc123', $4)",
+         VALUES ($1, $2, $3, 'file', 'README.md', '', 'README.md', 'abc123', $4)",
         vec![s.entry.into(), s.tenant.into(), s.project.into(), s.sync.into()],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO memory_blobs (tenant_id, sha, content, byte_size)
+         VALUES ($1, 'abc123', 'How to deploy the service', 25)",
+        vec![s.tenant.into()],
     )
     .await;
     exec(

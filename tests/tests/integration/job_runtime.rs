@@ -240,15 +240,54 @@ async fn a_job_whose_instance_died_is_reaped_and_run_again_or_failed_per_kind() 
         )
         .await;
     }
+    // And one that already used its last attempt: an instance died of it three times.
+    exec(
+        &owner,
+        "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, heartbeat_at, locked_by, started_at)
+         VALUES ($1, 'test.counting', $2, 'running', 3, 3, now() - interval '10 minutes', 'dead-instance', now() - interval '11 minutes')",
+        vec![Uuid::new_v4().into(), serde_json::json!({"n": 9}).into()],
+    )
+    .await;
     let runs: Runs = Arc::default();
     let runtime = counting_runtime(db.app().await, "survivor", runs.clone())
         .register::<FailWhenStale, _, _>(|_ctx, _payload: Count| async { Ok(()) });
     runtime.run_until_idle().await.unwrap();
+    // Its instance may have died of it: queued again, but not straight into the same crash.
+    assert_eq!(runs.lock().unwrap().get(&7), None, "re-run at once");
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM jobs WHERE kind = 'test.counting' AND status = 'queued'
+               AND run_after > now() + interval '1 second'",
+            vec![]
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM jobs WHERE payload->>'n' = '9' AND status = 'failed'
+               AND last_error LIKE '%no heartbeat%'",
+            vec![]
+        )
+        .await,
+        1,
+        "no attempt after the last"
+    );
+    exec(
+        &owner,
+        "UPDATE jobs SET run_after = now() WHERE status = 'queued'",
+        vec![],
+    )
+    .await;
+    runtime.run_until_idle().await.unwrap();
     assert_eq!(
         runs.lock().unwrap().get(&7),
         Some(&1),
-        "re-run by the survivor"
+        "re-run by the survivor after the pause"
     );
+    assert_eq!(runs.lock().unwrap().get(&9), None);
     assert_eq!(
         count(
             &owner,

@@ -570,3 +570,158 @@ async fn duplicate_active_entries_are_superseded_not_lost_before_a_path_gets_one
     .await;
     assert!(second.is_err());
 }
+
+/// Cairn's migrations before file contents moved to blobs.
+struct BeforeBlobs;
+impl MigratorTrait for BeforeBlobs {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut all = migration::Migrator::migrations();
+        all.retain(|m| m.name() < "m20261206_000019_memory_blobs");
+        all
+    }
+}
+impl GuardedMigrator for BeforeBlobs {}
+
+/// Moving file texts into blobs loses nothing: entries of one SHA share one blob, an entry that
+/// disagrees with its blob keeps its own text, and every entry reads back exactly as before.
+#[tokio::test]
+async fn file_texts_move_into_blobs_and_every_entry_reads_as_before() {
+    let db = TestDb::empty().await;
+    let owner = db.owner().await;
+    guard::migrate::<BeforeBlobs>(&owner, MigrateOptions::default())
+        .await
+        .unwrap();
+    let (tenant, project) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    exec(
+        &owner,
+        "INSERT INTO tenants (id, name) VALUES ($1, 'alpha')",
+        vec![tenant.into()],
+    )
+    .await;
+    exec(
+        &owner,
+        "INSERT INTO projects (id, tenant_id, name) VALUES ($1, $2, 'Widgets')",
+        vec![project.into(), tenant.into()],
+    )
+    .await;
+    // (kind, path, sha, text, status): two paths of one blob, an older version of one of them
+    // (superseded), a row that disagrees with the others about a SHA, an empty file, a manual entry.
+    let rows = [
+        (
+            "file",
+            Some("src/a.rs"),
+            Some("aaa"),
+            "fn a() {}\n",
+            "active",
+        ),
+        (
+            "file",
+            Some("src/copy.rs"),
+            Some("aaa"),
+            "fn a() {}\n",
+            "active",
+        ),
+        (
+            "file",
+            Some("src/a.rs"),
+            Some("old"),
+            "fn a_old() {}\n",
+            "superseded",
+        ),
+        (
+            "file",
+            Some("src/odd.rs"),
+            Some("aaa"),
+            "not what aaa holds\n",
+            "superseded",
+        ),
+        ("file", Some("src/empty.rs"), Some("e69de29"), "", "active"),
+        ("manual", None, None, "Remember the deploy", "active"),
+    ];
+    let before = count(&owner, "SELECT count(*) FROM memory_entries", vec![]).await;
+    assert_eq!(before, 0);
+    for (n, (kind, path, sha, text, status)) in rows.iter().enumerate() {
+        exec(
+            &owner,
+            "INSERT INTO memory_entries (id, tenant_id, project_id, kind, title, content,
+                                         source_path, blob_sha, status, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() - make_interval(mins => $10))",
+            vec![
+                uuid::Uuid::new_v4().into(),
+                tenant.into(),
+                project.into(),
+                (*kind).into(),
+                path.unwrap_or("a note").into(),
+                (*text).into(),
+                path.map(str::to_owned).into(),
+                sha.map(str::to_owned).into(),
+                (*status).into(),
+                (10 - n as i32).into(),
+            ],
+        )
+        .await;
+    }
+    let report = guard::migrate::<migration::Migrator>(&owner, MigrateOptions::default())
+        .await
+        .unwrap();
+    assert!(report.applied);
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM memory_entries", vec![]).await,
+        rows.len() as i64
+    );
+    // One blob per SHA that had text; the two copies point at it and hold nothing themselves.
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM memory_blobs", vec![]).await,
+        2
+    );
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM memory_entries WHERE kind = 'file' AND content = ''",
+            vec![]
+        )
+        .await,
+        4,
+        "a.rs, copy.rs, the old a.rs and the empty file"
+    );
+    // Every entry reads exactly as it did, the way the Memory Hub reads it.
+    let read = owner
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT title, COALESCE((SELECT b.content FROM memory_blobs b
+                      WHERE memory_entries.content = '' AND b.tenant_id = memory_entries.tenant_id
+                        AND b.sha = memory_entries.blob_sha), memory_entries.content) AS text,
+                    blob_sha
+               FROM memory_entries",
+            [],
+        ))
+        .await
+        .unwrap();
+    let mut now: Vec<(String, String)> = read
+        .iter()
+        .map(|row| {
+            (
+                format!(
+                    "{} {}",
+                    row.try_get::<String>("", "title").unwrap(),
+                    row.try_get::<Option<String>>("", "blob_sha")
+                        .unwrap()
+                        .unwrap_or_default()
+                ),
+                row.try_get::<String>("", "text").unwrap(),
+            )
+        })
+        .collect();
+    let mut was: Vec<(String, String)> = rows
+        .iter()
+        .map(|(_, path, sha, text, _)| {
+            (
+                format!("{} {}", path.unwrap_or("a note"), sha.unwrap_or_default()),
+                (*text).to_owned(),
+            )
+        })
+        .collect();
+    now.sort();
+    was.sort();
+    assert_eq!(now, was);
+}

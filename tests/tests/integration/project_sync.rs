@@ -9,6 +9,7 @@ use crate::rpc::signed_up;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tests::github_double::{Fault, GitHubDouble, GitRepo};
+use tests::served::ServedCairn;
 use tests::{RpcClient, TestApp, TestDb, spawn_app_on};
 
 /// An app whose GitHub is `github`, with small limits so tests stay quick.
@@ -1941,4 +1942,219 @@ async fn a_replayed_delivery_does_nothing_and_one_address_is_limited() {
         }
     }
     assert!(refused >= 18, "{refused}");
+}
+
+/// About 1 MiB of source-looking text (exactly `github.max_file_bytes`' default, so imported).
+fn one_mebibyte_of_text() -> Vec<u8> {
+    let line = b"pub fn expansion() -> &'static str { \"one blob under many paths\" }\n";
+    let mut text = Vec::with_capacity(1024 * 1024);
+    while text.len() + line.len() <= 1024 * 1024 {
+        text.extend_from_slice(line);
+    }
+    text.resize(1024 * 1024, b'\n');
+    text
+}
+
+/// Polls the sync until it has finished; the sync as it finished.
+async fn finished(client: &RpcClient, sync: &Value, within: Duration) -> Value {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let now = client.ok("get_sync", json!({"id": sync["id"]})).await;
+        if now["status"] != "queued" && now["status"] != "running" {
+            return now;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running: {now}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A public repository of a few kilobytes that lists one 1 MiB blob under 10,000 paths (git
+/// stores it once): the server holds and stores it once, stays within 128 MiB above idle, and a
+/// re-sync that copies it to 1,000 more paths fetches and stores nothing new. `cairn serve` in a
+/// process of its own, so its memory is its own.
+#[tokio::test]
+async fn one_blob_under_ten_thousand_paths_is_fetched_and_stored_once() {
+    let github = GitHubDouble::start().await;
+    let repo = GitRepo::new();
+    let text = one_mebibyte_of_text();
+    let paths: Vec<String> = (0..10_000)
+        .map(|n| format!("copies/d{:02}/f{n}.rs", n % 100))
+        .collect();
+    repo.commit_copies(&text, &paths, "10,000 paths, one blob");
+    github.serve("bomb/expansion", repo.path());
+    let db = TestDb::migrated().await;
+    let served =
+        ServedCairn::start(&db, "warn", &[("CAIRN_GITHUB__API_URL", github.api_url())]).await;
+    let ada = served.browser();
+    ada.ok(
+        "sign_up",
+        json!({"form": {"email": "ada@example.com", "password": crate::rpc::PASSWORD,
+               "display_name": "Ada", "tenant_name": "Engines"}}),
+    )
+    .await;
+    let project = linked_project(&ada, "bomb/expansion", "").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = served.pid();
+    let idle = tests::rss_kib(pid);
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(idle));
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (peak, sampling) = (peak.clone(), sampling.clone());
+        tokio::spawn(async move {
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                peak.fetch_max(tests::rss_kib(pid), std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    let sync = ada.ok("sync_project", json!({"project_id": project})).await;
+    let done = finished(&ada, &sync, Duration::from_secs(120)).await;
+    let took = started.elapsed();
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    sampler.await.unwrap();
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["counts"]["added"], 10_000, "{done}");
+    let above_idle_mib = peak
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(idle)
+        / 1024;
+    eprintln!(
+        "10,000 paths of one 1 MiB blob: {:.1} s, peak RSS {above_idle_mib} MiB above idle",
+        took.as_secs_f64()
+    );
+    assert!(above_idle_mib < 128, "{above_idle_mib} MiB above idle");
+    // One request for the blob's contents, one stored copy, entries holding no text of their own.
+    assert_eq!(blob_requests(&github), 1, "{:?}", github.requests());
+    let owner = db.owner().await;
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM memory_blobs", vec![]).await,
+        1
+    );
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT sum(byte_size)::bigint FROM memory_blobs",
+            vec![]
+        )
+        .await,
+        1024 * 1024
+    );
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM memory_entries WHERE kind = 'file' AND status = 'active'
+                AND content = '' AND byte_size = 1048576",
+            vec![]
+        )
+        .await,
+        10_000
+    );
+    // The Memory Hub shows and finds each path's text.
+    let found = ada
+        .ok(
+            "list_memory",
+            json!({"project_id": project, "query": {"status": "active", "kind": "file",
+                   "text": "expansion", "page": 0}}),
+        )
+        .await;
+    let first = &found["entries"][0];
+    assert!(
+        first["source_path"]
+            .as_str()
+            .unwrap()
+            .starts_with("copies/"),
+        "{first}"
+    );
+    assert!(
+        first["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("pub fn expansion()"),
+        "{first}"
+    );
+    assert_eq!(found["has_more"], true);
+    let entry = ada.ok("get_memory_entry", json!({"id": first["id"]})).await;
+    assert_eq!(entry[0]["content"].as_str().unwrap().len(), 1024 * 1024);
+
+    // 1,000 more copies: nothing fetched, nothing new stored.
+    github.clear_requests();
+    let more: Vec<String> = (0..1_000).map(|n| format!("more/f{n}.rs")).collect();
+    repo.commit_copies(&text, &more, "1,000 more copies");
+    let sync = ada.ok("sync_project", json!({"project_id": project})).await;
+    let again = finished(&ada, &sync, Duration::from_secs(120)).await;
+    assert_eq!(again["status"], "completed", "{again}");
+    assert_eq!(again["counts"]["added"], 1_000, "{again}");
+    assert_eq!(again["counts"]["unchanged"], 10_000, "{again}");
+    assert_eq!(blob_requests(&github), 0, "{:?}", github.requests());
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM memory_blobs", vec![]).await,
+        1
+    );
+}
+
+/// `github.max_files` and `github.max_sync_bytes`: a branch past either fails the sync before
+/// anything is fetched, saying which limit and how to stay under it, and the Memory Hub keeps
+/// what it had.
+#[tokio::test]
+async fn a_branch_past_the_file_or_byte_limit_fails_clearly_and_changes_nothing() {
+    let github = GitHubDouble::start().await;
+    let api_url = github.api_url();
+    let app = spawn_app_on(TestDb::migrated().await, move |settings| {
+        settings.github.api_url = api_url;
+        settings.github.retry_pause_ms = 10;
+        settings.github.max_files = 25;
+        settings.github.max_sync_bytes = 8 * 1024;
+    })
+    .await
+    .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let repo = GitRepo::new();
+    for n in 0..10 {
+        repo.write(&format!("src/f{n}.rs"), format!("// v1 {n}\n").repeat(50));
+    }
+    repo.commit("ten files");
+    github.serve("acme/limits", repo.path());
+    let project = linked_project(&ada, "acme/limits", "").await;
+    let (first, _) = sync(&app, &ada, &project).await;
+    assert_eq!(first["status"], "completed", "{first}");
+    let before = active_files(&ada, &project).await;
+    assert_eq!(before.len(), 10);
+    let owner = app.db.owner().await;
+    let blobs_before = count(&owner, "SELECT count(*) FROM memory_blobs", vec![]).await;
+
+    // 30 files to import: past github.max_files (25).
+    for n in 10..30 {
+        repo.write(&format!("src/f{n}.rs"), format!("// v1 {n}\n"));
+    }
+    repo.commit("thirty files");
+    github.clear_requests();
+    let (too_many, _) = sync(&app, &ada, &project).await;
+    assert_eq!(too_many["status"], "failed", "{too_many}");
+    let error = too_many["error"].as_str().unwrap();
+    assert!(
+        error.contains("30 files") && error.contains("github.max_files"),
+        "{error}"
+    );
+    assert_eq!(blob_requests(&github), 0);
+    assert_eq!(active_files(&ada, &project).await, before);
+
+    // Back to ten files, each now ~1.2 KiB and new: 12 KiB past github.max_sync_bytes (8 KiB).
+    for n in 10..30 {
+        repo.run(&["rm", "-q", &format!("src/f{n}.rs")]);
+    }
+    for n in 0..10 {
+        repo.write(&format!("src/f{n}.rs"), format!("// v2 {n}\n").repeat(150));
+    }
+    repo.commit("bigger files");
+    let (too_big, _) = sync(&app, &ada, &project).await;
+    assert_eq!(too_big["status"], "failed", "{too_big}");
+    let error = too_big["error"].as_str().unwrap();
+    assert!(error.contains("github.max_sync_bytes"), "{error}");
+    assert_eq!(blob_requests(&github), 0);
+    assert_eq!(active_files(&ada, &project).await, before);
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM memory_blobs", vec![]).await,
+        blobs_before
+    );
 }
