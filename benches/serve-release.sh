@@ -21,6 +21,6 @@ trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export CAIRN_DATA_DIR="$work/data" CAIRN_SERVER__PORT="$port" CAIRN_DATABASE__EMBEDDED__PORT=0 CAIRN_LOG__FILTER=warn
-"${CAIRN_BENCH_SERVER:-$BIN/cairn}" serve >"$work/serve.log" 2>&1 &
+"${BENCH_SERVER:-$BIN/cairn}" serve >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 1 600); do curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break; sleep 0.05; done

@@ -4,7 +4,7 @@
 //! Sync to the sync's end, the server's peak resident memory above its idle value (sampled every
 //! 10 ms), GitHub requests, and what the database holds afterwards (entries, blobs, bytes).
 //!
-//! `sync-expansion SERVER_URL GITHUB_PORT SERVER_PID OWNER_DATABASE_URL`; `CAIRN_BENCH_PATHS`
+//! `sync-expansion SERVER_URL GITHUB_PORT SERVER_PID OWNER_DATABASE_URL`; `BENCH_PATHS`
 //! (`1500,10000` by default) chooses the sizes.
 
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
@@ -30,8 +30,6 @@ async fn main() {
         .await
         .expect("the database");
     let github = GitHubDouble::start_on(port).await;
-    let line = b"pub fn expansion() -> &'static str { \"one blob under many paths\" }\n";
-    let text: Vec<u8> = line.iter().copied().cycle().take(BLOB_BYTES).collect();
 
     let browser = reqwest::Client::builder()
         .cookie_store(true)
@@ -58,12 +56,15 @@ async fn main() {
     call("sign_up", json!({"form": {"email": "bench@example.com", "password": "correct horse battery", "display_name": "Bench", "tenant_name": "Bench"}})).await;
 
     let mut repos = Vec::new();
-    let sizes: Vec<usize> = std::env::var("CAIRN_BENCH_PATHS")
+    let sizes: Vec<usize> = std::env::var("BENCH_PATHS")
         .unwrap_or_else(|_| "1500,10000".into())
         .split(',')
-        .map(|n| n.trim().parse().expect("CAIRN_BENCH_PATHS: numbers"))
+        .map(|n| n.trim().parse().expect("BENCH_PATHS: numbers"))
         .collect();
     for paths in sizes {
+        // A blob of its own per size: nothing is stored yet when each sync starts.
+        let line = format!("pub fn expansion_{paths}() -> &'static str {{ \"one blob\" }}\n");
+        let text: Vec<u8> = line.bytes().cycle().take(BLOB_BYTES).collect();
         let repo = GitRepo::new();
         let names: Vec<String> = (0..paths)
             .map(|n| format!("copies/d{:02}/f{n}.rs", n % 100))
