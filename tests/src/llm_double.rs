@@ -44,6 +44,12 @@ pub enum Reply {
     StreamDiesAfter(String),
     /// 200 whose answer was stopped by the content filter.
     Refusal,
+    /// A provider that never stops: streamed, this word again and again with this pause, until the
+    /// client goes away; whole, one answer of this word this many times (a non-streamed answer
+    /// past `max_tokens`).
+    Endless(String, Duration),
+    /// A whole answer holding this word this many times, claiming that many completion tokens.
+    Huge(String, usize),
 }
 
 impl Reply {
@@ -335,8 +341,39 @@ async fn chat(
             "content_filter",
             0,
         ),
+        Reply::Endless(word, pause) if stream => endless_words(&model, word, pause),
+        Reply::Endless(word, _) => completion(
+            &model,
+            json!({"role": "assistant", "content": word.repeat(100_000)}),
+            "length",
+            100_000,
+        ),
+        Reply::Huge(word, times) => completion(
+            &model,
+            json!({"role": "assistant", "content": word.repeat(times)}),
+            "stop",
+            u32::try_from(times).unwrap_or(u32::MAX),
+        ),
         Reply::Hang(_) => unreachable!("answered above"),
     }
+}
+
+/// `word` again and again, `pause` apart, for as long as the client reads.
+fn endless_words(model: &str, word: String, pause: Duration) -> Response {
+    let model = model.to_owned();
+    let stream = async_stream(move |sender| async move {
+        loop {
+            if sender
+                .send(Ok(sse(&chunk(&model, json!({"content": word}), None))))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(pause).await;
+        }
+    });
+    event_stream(Body::from_stream(stream))
 }
 
 /// A provider's error: its status and body as given, with `retry-after` when set.

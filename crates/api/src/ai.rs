@@ -111,6 +111,11 @@ pub enum FailureClass {
     InvalidOutput,
     /// The stream broke after text was shown: the call fails rather than repeat it elsewhere.
     StreamBroken,
+    /// The answer grew past what the request's `max_tokens` allows (with slack): a provider that
+    /// does not stop. Cut there; a whole answer moves down the chain, a streamed one ends the call.
+    TooLarge,
+    /// The call's overall deadline passed (`llm.ask_deadline_secs`): nothing more is tried.
+    DeadlinePassed,
     /// Not sent: the provider is cooling down.
     CoolingDown,
     /// Not sent: its worst case would exceed the budget.
@@ -133,6 +138,8 @@ impl FailureClass {
             Self::EmptyOutput => "empty_output",
             Self::InvalidOutput => "invalid_output",
             Self::StreamBroken => "stream_broken",
+            Self::TooLarge => "too_large",
+            Self::DeadlinePassed => "deadline_passed",
             Self::CoolingDown => "cooling_down",
             Self::OverBudget => "over_budget",
         }
@@ -153,6 +160,8 @@ impl FailureClass {
             Self::EmptyOutput,
             Self::InvalidOutput,
             Self::StreamBroken,
+            Self::TooLarge,
+            Self::DeadlinePassed,
             Self::CoolingDown,
             Self::OverBudget,
         ]
@@ -175,6 +184,8 @@ impl FailureClass {
             Self::EmptyOutput => "empty",
             Self::InvalidOutput => "invalid answer",
             Self::StreamBroken => "stream broke",
+            Self::TooLarge => "answer too large",
+            Self::DeadlinePassed => "out of time",
             Self::CoolingDown => "cooling down",
             Self::OverBudget => "over budget",
         }

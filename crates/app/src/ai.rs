@@ -6,7 +6,7 @@
 use crate::state::AppState;
 use api::ApiError;
 use api::ai::NoteAnswer;
-use api::ids::NoteId;
+use api::ids::{NoteId, TenantId};
 use base64::Engine;
 use domain::ai::{AnswerOutcome, ProviderState};
 use domain::{TenantTxn, images};
@@ -37,6 +37,80 @@ pub struct AiConfig {
     pub team_transport: llm::Transport,
     /// The instance-wide providers, if configured.
     pub instance: Option<Arc<InstanceAi>>,
+    /// Asks in flight, per team and in all.
+    pub asks: AskSlots,
+}
+
+/// Asks in flight, counted per team and for the instance, so that no team (and no crowd of them)
+/// holds every worker and every connection to the providers. An ask takes a slot before anything
+/// is read and gives it back when its answer is stored (or it fails).
+#[derive(Clone)]
+pub struct AskSlots {
+    taken: Arc<std::sync::Mutex<TakenSlots>>,
+    per_team: usize,
+    in_all: usize,
+}
+
+#[derive(Default)]
+struct TakenSlots {
+    by_team: std::collections::HashMap<TenantId, usize>,
+    in_all: usize,
+}
+
+/// One ask's slot, given back when dropped.
+pub struct AskSlot {
+    slots: AskSlots,
+    team: TenantId,
+}
+
+/// How long a refused ask is told to wait: an ask usually takes seconds.
+const ASK_RETRY_AFTER_SECS: u64 = 5;
+
+impl AskSlots {
+    /// At most `per_team` asks of one team and `in_all` of the instance at once (each at least 1).
+    pub fn new(per_team: usize, in_all: usize) -> Self {
+        Self {
+            taken: Arc::default(),
+            per_team: per_team.max(1),
+            in_all: in_all.max(1),
+        }
+    }
+
+    /// A slot for `team`'s ask: 429 when the team has its share in flight, 503 when the instance
+    /// has, both with `Retry-After`.
+    pub fn take(&self, team: TenantId) -> Result<AskSlot, ApiError> {
+        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
+        if taken.by_team.get(&team).copied().unwrap_or(0) >= self.per_team {
+            return Err(ApiError::RateLimited {
+                retry_after_secs: ASK_RETRY_AFTER_SECS,
+            });
+        }
+        if taken.in_all >= self.in_all {
+            return Err(ApiError::Unavailable {
+                service: "answering (every answer slot of this instance is busy)".into(),
+                retry_after_secs: Some(ASK_RETRY_AFTER_SECS),
+            });
+        }
+        *taken.by_team.entry(team).or_default() += 1;
+        taken.in_all += 1;
+        Ok(AskSlot {
+            slots: self.clone(),
+            team,
+        })
+    }
+}
+
+impl Drop for AskSlot {
+    fn drop(&mut self) {
+        let mut taken = self.slots.taken.lock().unwrap_or_else(|e| e.into_inner());
+        taken.in_all = taken.in_all.saturating_sub(1);
+        if let Some(n) = taken.by_team.get_mut(&self.team) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                taken.by_team.remove(&self.team);
+            }
+        }
+    }
 }
 
 enum Routing {
@@ -240,6 +314,8 @@ pub struct Asking {
     note: api::notes::Note,
     images: Vec<(images::StoredImage, String)>,
     question: String,
+    /// Held until the answer is stored.
+    _slot: AskSlot,
 }
 
 /// Records `question` (already parsed) about the note, running, and readies the team's chain.
@@ -249,6 +325,7 @@ pub async fn begin_ask(
     note_id: NoteId,
     question: String,
 ) -> Result<Asking, ApiError> {
+    let slot = state.ai.asks.take(tx.ctx().tenant_id())?;
     let note = domain::notes::get(&tx, note_id).await?;
     let prepared = prepare(state, &tx).await?;
     let mut stored = Vec::new();
@@ -269,6 +346,7 @@ pub async fn begin_ask(
         note,
         images: stored,
         question,
+        _slot: slot,
     })
 }
 
@@ -305,6 +383,7 @@ impl Asking {
             note,
             images: stored,
             question,
+            _slot,
         } = self;
         let state = &state;
         let started = Instant::now();

@@ -12,5 +12,5 @@ pub use transport::Transport;
 pub use catalog::{Catalog, ModelInfo};
 pub use router::{
     Answer, Budget, CallFailed, Chain, ChainStep, ChatRequest, Embedded, Health, ImageInput,
-    ProviderConfig, Router, RouterError, RouterSettings, Validator, trail,
+    ProviderConfig, Router, RouterError, RouterSettings, Validator, answer_byte_limit, trail,
 };

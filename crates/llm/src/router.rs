@@ -12,7 +12,9 @@ use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use futures_util::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -56,6 +58,9 @@ pub struct RouterSettings {
     pub base_pause: Duration,
     /// A `Retry-After` longer than this is not waited for: the chain moves on.
     pub max_pause: Duration,
+    /// A whole call (every model, retry and pause) ends by then, however steadily a provider keeps
+    /// sending: an endless slow stream never holds an ask for ever.
+    pub call_deadline: Duration,
 }
 
 impl Default for RouterSettings {
@@ -67,7 +72,40 @@ impl Default for RouterSettings {
             max_retries: 2,
             base_pause: Duration::from_millis(500),
             max_pause: Duration::from_secs(20),
+            call_deadline: Duration::from_secs(600),
         }
+    }
+}
+
+/// The most text an answer of `max_tokens` may hold: 32 bytes a token (a token is about 4 bytes of
+/// English, up to a dozen of code or CJK) and 4 KiB of slack. Past it the provider is not
+/// stopping, and the answer is cut there.
+pub fn answer_byte_limit(max_tokens: u32) -> usize {
+    usize::try_from(max_tokens.max(1))
+        .unwrap_or(usize::MAX)
+        .saturating_mul(32)
+        .saturating_add(4096)
+}
+
+/// Whether a whole answer is larger than its request allowed: by its text, or by the tokens the
+/// provider counted (10 % and 16 tokens of slack).
+fn too_large(completion: &Completion, max_tokens: u32) -> Option<String> {
+    let allowed_tokens = max_tokens
+        .max(1)
+        .saturating_add(max_tokens / 10)
+        .saturating_add(16);
+    if completion.text.len() > answer_byte_limit(max_tokens) {
+        Some(format!(
+            "the answer held {} bytes, more than {max_tokens} tokens allow",
+            completion.text.len()
+        ))
+    } else if completion.tokens_out > allowed_tokens {
+        Some(format!(
+            "the answer took {} tokens, more than the {max_tokens} asked for",
+            completion.tokens_out
+        ))
+    } else {
+        None
     }
 }
 
@@ -480,6 +518,15 @@ impl Router {
         // After a context-window failure, only larger windows are worth trying.
         let mut window_at_least = 0u32;
         let mut spent = 0.0;
+        let deadline = Instant::now() + self.settings.call_deadline;
+        let out_of_time = |attempts: Vec<Attempt>| CallFailed {
+            reason: format!(
+                "no answer within the call's deadline of {} s",
+                self.settings.call_deadline.as_secs()
+            ),
+            class: Some(FailureClass::DeadlinePassed),
+            attempts,
+        };
         if chain.steps.is_empty() {
             return Err(CallFailed {
                 reason: "no AI provider is configured: an admin adds one on the team's AI \
@@ -544,24 +591,23 @@ impl Router {
             }
             let mut retries = 0;
             loop {
-                let started = Instant::now();
-                let mut first_token = None;
+                if Instant::now() >= deadline {
+                    return Err(out_of_time(attempts));
+                }
+                let mut timing = Timing {
+                    started: Instant::now(),
+                    first_token: None,
+                    deadline,
+                };
                 let outcome = match on_text.as_deref_mut() {
-                    None => self.send(provider, &model, request).await,
+                    None => self.send(provider, &model, request, deadline).await,
                     Some(sink) => {
-                        self.send_streaming(
-                            provider,
-                            &model,
-                            request,
-                            sink,
-                            &mut first_token,
-                            started,
-                        )
-                        .await
+                        self.send_streaming(provider, &model, request, sink, &mut timing)
+                            .await
                     }
                 };
-                let latency_ms = millis(started.elapsed());
-                let first_token_ms = first_token.map(millis);
+                let latency_ms = millis(timing.started.elapsed());
+                let first_token_ms = timing.first_token.map(millis);
                 let mut attempt = Attempt {
                     provider: step.provider.clone(),
                     provider_kind: provider.config.kind,
@@ -624,6 +670,9 @@ impl Router {
                     "AI attempt failed"
                 );
                 if let Some(pause) = self.retry_pause(class, retries, retry_after) {
+                    if Instant::now() + pause >= deadline {
+                        return Err(out_of_time(attempts));
+                    }
                     retries += 1;
                     tokio::time::sleep(pause).await;
                     continue;
@@ -642,9 +691,14 @@ impl Router {
                     }
                     FailureClass::ContentPolicy if chain.fall_over_on_refusal => break,
                     FailureClass::EmptyOutput | FailureClass::InvalidOutput => break,
+                    // A whole answer that ran on: another model may behave. Once shown, the call
+                    // ends, as for a broken stream.
+                    FailureClass::TooLarge if timing.first_token.is_none() => break,
                     FailureClass::ContentPolicy
                     | FailureClass::BadRequest
                     | FailureClass::StreamBroken
+                    | FailureClass::TooLarge
+                    | FailureClass::DeadlinePassed
                     | FailureClass::CoolingDown
                     | FailureClass::OverBudget => {
                         return Err(CallFailed {
@@ -683,52 +737,109 @@ impl Router {
         })
     }
 
-    fn body(&self, model: &ModelInfo, request: &ChatRequest, stream: bool) -> Value {
+    /// How long to wait for the next thing: `patience`, or less when the call's deadline comes
+    /// first (then `true`).
+    fn wait_until(&self, patience: Duration, deadline: Instant) -> (Duration, bool) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < patience {
+            (left, true)
+        } else {
+            (patience, false)
+        }
+    }
+
+    fn deadline_outcome(&self) -> Outcome {
+        Outcome::Failed {
+            class: FailureClass::DeadlinePassed,
+            status: None,
+            error: format!(
+                "the call's deadline of {} s passed",
+                self.settings.call_deadline.as_secs()
+            ),
+            retry_after: None,
+            tokens: (0, 0),
+        }
+    }
+
+    /// The request's body for `model`, borrowing the request's text and images: an image's data
+    /// URL, encoded once per ask, is written straight into each attempt's request, never copied.
+    fn body<'a>(
+        &self,
+        model: &'a ModelInfo,
+        request: &'a ChatRequest,
+        stream: bool,
+    ) -> ChatBody<'a> {
         let mut messages = Vec::new();
         if let Some(system) = &request.system {
-            messages.push(json!({"role": "system", "content": system}));
+            messages.push(Message {
+                role: "system",
+                content: Content::Text(Cow::Borrowed(system)),
+            });
         }
-        let user = if request.images.is_empty() {
-            json!({"role": "user", "content": request.user})
+        let content = if request.images.is_empty() {
+            Content::Text(Cow::Borrowed(&request.user))
         } else if model.vision {
-            let mut parts = vec![json!({"type": "text", "text": request.user})];
+            let mut parts = vec![Part::Text {
+                text: &request.user,
+            }];
             for image in &request.images {
-                parts.push(json!({"type": "image_url", "image_url": {"url": image.url}}));
+                parts.push(Part::ImageUrl {
+                    image_url: ImageUrl { url: &image.url },
+                });
             }
-            json!({"role": "user", "content": parts})
+            Content::Parts(parts)
         } else {
             // A model without vision gets what the images show, in words.
             let mut text = request.user.clone();
             for (n, image) in request.images.iter().enumerate() {
                 text.push_str(&format!("\n[Image {}: {}]", n + 1, image.caption));
             }
-            json!({"role": "user", "content": text})
+            Content::Text(Cow::Owned(text))
         };
-        messages.push(user);
-        let mut body = json!({
-            "model": model.id,
-            "messages": messages,
-            "max_tokens": request.max_tokens.max(1),
-            "stream": stream,
+        messages.push(Message {
+            role: "user",
+            content,
         });
-        if stream {
-            body["stream_options"] = json!({"include_usage": true});
+        ChatBody {
+            model: &model.id,
+            messages,
+            max_tokens: request.max_tokens.max(1),
+            stream,
+            stream_options: stream.then_some(StreamOptions {
+                include_usage: true,
+            }),
+            response_format: request.json.then_some(ResponseFormat {
+                kind: "json_object",
+            }),
         }
-        if request.json {
-            body["response_format"] = json!({"type": "json_object"});
-        }
-        body
     }
 
-    async fn send(&self, provider: &Provider, model: &ModelInfo, request: &ChatRequest) -> Outcome {
+    async fn send(
+        &self,
+        provider: &Provider,
+        model: &ModelInfo,
+        request: &ChatRequest,
+        deadline: Instant,
+    ) -> Outcome {
         let body = self.body(model, request, false);
         let chat = provider.client.chat();
-        let call = chat.create_byot::<Value, Value>(body);
-        match tokio::time::timeout(self.settings.request_timeout, call).await {
-            Err(_) => timeout_outcome(self.settings.request_timeout),
+        let call = chat.create_byot::<ChatBody<'_>, Value>(body);
+        let (wait, is_deadline) = self.wait_until(self.settings.request_timeout, deadline);
+        match tokio::time::timeout(wait, call).await {
+            Err(_) if is_deadline => self.deadline_outcome(),
+            Err(_) => timeout_outcome(wait),
             Ok(Err(error)) => error_outcome(error),
             Ok(Ok(value)) => match classify::read_completion(&value) {
-                Ok(completion) => Outcome::Answered(completion),
+                Ok(completion) => match too_large(&completion, request.max_tokens) {
+                    Some(error) => Outcome::Failed {
+                        class: FailureClass::TooLarge,
+                        status: Some(200),
+                        error,
+                        retry_after: None,
+                        tokens: (completion.tokens_in, completion.tokens_out),
+                    },
+                    None => Outcome::Answered(completion),
+                },
                 Err((class, error)) => {
                     let (tokens_in, tokens_out) = classify::usage(&value);
                     Outcome::Failed {
@@ -749,35 +860,40 @@ impl Router {
         model: &ModelInfo,
         request: &ChatRequest,
         on_text: &mut (dyn FnMut(&str) + Send),
-        first_token: &mut Option<Duration>,
-        started: Instant,
+        timing: &mut Timing,
     ) -> Outcome {
+        let (started, deadline) = (timing.started, timing.deadline);
+        let first_token = &mut timing.first_token;
         let body = self.body(model, request, true);
+        let (wait, is_deadline) = self.wait_until(self.settings.first_token_timeout, deadline);
         let opened = tokio::time::timeout(
-            self.settings.first_token_timeout,
+            wait,
             provider
                 .client
                 .chat()
-                .create_stream_byot::<Value, Value>(body),
+                .create_stream_byot::<ChatBody<'_>, Value>(body),
         )
         .await;
         let mut stream = match opened {
-            Err(_) => return timeout_outcome(self.settings.first_token_timeout),
+            Err(_) if is_deadline => return self.deadline_outcome(),
+            Err(_) => return timeout_outcome(wait),
             Ok(Err(error)) => return error_outcome(error),
             Ok(Ok(stream)) => stream,
         };
+        let limit = answer_byte_limit(request.max_tokens);
         let mut text = String::new();
         let mut reasoning = false;
         let mut refused = false;
         let mut usage = (0u32, None::<u32>);
         loop {
-            let wait = if first_token.is_none() {
+            let patience = if first_token.is_none() {
                 self.settings
                     .first_token_timeout
                     .saturating_sub(started.elapsed())
             } else {
                 self.settings.request_timeout
             };
+            let (wait, is_deadline) = self.wait_until(patience, deadline);
             let next = match tokio::time::timeout(wait, stream.next()).await {
                 Err(_) => Some(Err(None)),
                 Ok(None) => None,
@@ -789,6 +905,7 @@ impl Router {
                 Some(Ok(chunk)) => chunk,
                 Some(Err(error)) => {
                     let outcome = match error {
+                        None if is_deadline => self.deadline_outcome(),
                         None => timeout_outcome(wait),
                         Some(error) => error_outcome(error),
                     };
@@ -831,6 +948,19 @@ impl Router {
                 .and_then(Value::as_str)
                 .filter(|p| !p.is_empty())
             {
+                if text.len() + piece.len() > limit {
+                    let outcome = Outcome::Failed {
+                        class: FailureClass::TooLarge,
+                        status: Some(200),
+                        error: format!(
+                            "the answer passed {limit} bytes, more than {} tokens allow; cut there",
+                            request.max_tokens
+                        ),
+                        retry_after: None,
+                        tokens: (usage.0, usage.1.unwrap_or(0)),
+                    };
+                    return after_shown(outcome, first_token.is_some(), usage);
+                }
                 if first_token.is_none() {
                     // Leading whitespace alone is not an answer yet: hold it back.
                     if piece.trim().is_empty() && text.trim().is_empty() {
@@ -1028,9 +1158,22 @@ fn read_embeddings(value: &Value, expected: usize) -> Result<(Vec<Vec<f32>>, u32
     }
 }
 
-/// A failure after text was shown ends the call; before, it is what it is.
+/// A failure after text was shown ends the call (as a broken stream, unless it is an answer
+/// that ran on or a deadline, which say so); before, it is what it is.
 fn after_shown(outcome: Outcome, shown: bool, usage: (u32, Option<u32>)) -> Outcome {
     match outcome {
+        Outcome::Failed {
+            class: class @ (FailureClass::TooLarge | FailureClass::DeadlinePassed),
+            status,
+            error,
+            ..
+        } if shown => Outcome::Failed {
+            class,
+            status,
+            error,
+            retry_after: None,
+            tokens: (usage.0, usage.1.unwrap_or(0)),
+        },
         Outcome::Failed { error, status, .. } if shown => Outcome::Failed {
             class: FailureClass::StreamBroken,
             status,
@@ -1040,6 +1183,62 @@ fn after_shown(outcome: Outcome, shown: bool, usage: (u32, Option<u32>)) -> Outc
         },
         other => other,
     }
+}
+
+/// When an attempt started, when its first text came, and when the whole call must end.
+struct Timing {
+    started: Instant,
+    first_token: Option<Duration>,
+    deadline: Instant,
+}
+
+/// A chat completion request, in OpenAI's wire format, borrowing the call's text and images.
+#[derive(Serialize)]
+struct ChatBody<'a> {
+    model: &'a str,
+    messages: Vec<Message<'a>>,
+    max_tokens: u32,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<ResponseFormat>,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'static str,
+    content: Content<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Content<'a> {
+    Text(Cow<'a, str>),
+    Parts(Vec<Part<'a>>),
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Part<'a> {
+    Text { text: &'a str },
+    ImageUrl { image_url: ImageUrl<'a> },
+}
+
+#[derive(Serialize)]
+struct ImageUrl<'a> {
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Serialize)]
+struct ResponseFormat {
+    #[serde(rename = "type")]
+    kind: &'static str,
 }
 
 fn timeout_outcome(after: Duration) -> Outcome {

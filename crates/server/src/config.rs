@@ -271,6 +271,13 @@ pub struct LlmSettings {
     pub max_retries: u32,
     /// A `Retry-After` longer than this is not waited for (seconds): the chain moves on.
     pub max_retry_wait_secs: u64,
+    /// An ask (every model, retry and pause of its chain) ends by then, however steadily a
+    /// provider keeps sending (seconds).
+    pub ask_deadline_secs: u64,
+    /// Asks one team may have in flight at once; more are 429 with `Retry-After`.
+    pub max_asks_per_team: usize,
+    /// Asks the instance answers at once; more are 503 with `Retry-After`.
+    pub max_asks_in_flight: usize,
     /// Non-public addresses a team's own provider may reach: host names, addresses or networks
     /// (`["localhost", "127.0.0.1", "10.0.0.0/8"]`), e.g. for Ollama or llama.cpp on this machine.
     /// Loopback, private, link-local (cloud metadata), CGNAT, multicast and reserved addresses are
@@ -288,6 +295,9 @@ impl Default for LlmSettings {
             first_token_timeout_secs: 60,
             max_retries: 2,
             max_retry_wait_secs: 20,
+            ask_deadline_secs: 600,
+            max_asks_per_team: 4,
+            max_asks_in_flight: 64,
             allowed_private_hosts: Vec::new(),
         }
     }

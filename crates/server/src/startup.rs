@@ -360,8 +360,10 @@ fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::A
         first_token_timeout: Duration::from_secs(settings.first_token_timeout_secs.max(1)),
         max_retries: settings.max_retries,
         max_pause: Duration::from_secs(settings.max_retry_wait_secs),
+        call_deadline: Duration::from_secs(settings.ask_deadline_secs.max(1)),
         ..llm::RouterSettings::default()
     };
+    let asks = app::ai::AskSlots::new(settings.max_asks_per_team, settings.max_asks_in_flight);
     let catalog = llm::Catalog::builtin();
     let transport =
         llm::Transport::new(router_settings.connect_timeout).context("the AI HTTP client")?;
@@ -376,6 +378,7 @@ fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::A
             transport,
             team_transport,
             instance: None,
+            asks,
         });
     }
     let mut providers = Vec::new();
@@ -438,6 +441,7 @@ fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::A
         transport,
         team_transport,
         instance: Some(std::sync::Arc::new(app::ai::InstanceAi { router, chain })),
+        asks,
     })
 }
 

@@ -900,3 +900,192 @@ async fn a_key_appears_in_no_answer_and_no_log_line_even_when_the_provider_echoe
         );
     }
 }
+
+/// A team with one provider of the double (named `name`, its own reply queue) as its chain, and a
+/// note to ask about.
+async fn team_asking(
+    app: &TestApp,
+    double: &LlmDouble,
+    email: &str,
+    name: &str,
+) -> (RpcClient, Value) {
+    let (client, _) = signed_up(app, email, name).await;
+    provider(&client, double, name, "open_ai", "gpt-4o-mini").await;
+    client
+        .ok(
+            "set_ai_settings",
+            json!({"form": {"chain": format!("{name}/gpt-4o-mini"), "fall_over_on_refusal": false,
+                            "monthly_budget_usd": ""}}),
+        )
+        .await;
+    let project = client
+        .ok(
+            "create_project",
+            json!({"form": {"name": "Widgets", "description": "", "github_repo": "", "github_branch": "", "github_path": ""}}),
+        )
+        .await;
+    let note = client
+        .ok(
+            "create_note",
+            json!({"project_id": project["id"], "form": {"title": "Deploys", "body": "Blue-green."}}),
+        )
+        .await;
+    (client, note)
+}
+
+/// Asks in flight are capped per team (429) and per instance (503), both with `Retry-After`, and
+/// a slot comes back when its answer is stored. Nothing refused reaches a provider or stores an
+/// answer.
+#[tokio::test]
+async fn asks_in_flight_are_capped_per_team_and_per_instance() {
+    let double = LlmDouble::start().await;
+    let app = tests::spawn_app_on(tests::TestDb::migrated().await, |settings| {
+        settings.llm.max_asks_per_team = 2;
+        settings.llm.max_asks_in_flight = 3;
+    })
+    .await
+    .unwrap();
+    let (ada, ada_note) = team_asking(&app, &double, "ada@example.com", "alpha").await;
+    let (bob, bob_note) = team_asking(&app, &double, "bob@example.com", "beta").await;
+    for _ in 0..2 {
+        double.reply("alpha", Reply::Hang(std::time::Duration::from_millis(1500)));
+    }
+    double.reply("beta", Reply::Hang(std::time::Duration::from_millis(1500)));
+    let ask = |client: &RpcClient, note: &Value| {
+        let (client, note) = (client.clone(), note["id"].clone());
+        tokio::spawn(async move {
+            client
+                .call(
+                    "ask_note",
+                    json!({"note_id": note, "question": "How do we deploy?"}),
+                )
+                .await
+        })
+    };
+    // Ada's team asks four times at once: two are answered, two are told to come back.
+    let adas: Vec<_> = (0..4).map(|_| ask(&ada, &ada_note)).collect();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while double.seen().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            double.seen().len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Bob's team asks twice while two of Ada's are in flight: one fits the instance, one does not.
+    let bobs: Vec<_> = (0..2).map(|_| ask(&bob, &bob_note)).collect();
+    let mut statuses = Vec::new();
+    for (who, asks) in [("ada", adas), ("bob", bobs)] {
+        for handle in asks {
+            let (status, body) = handle.await.unwrap();
+            if status != 200 {
+                assert_eq!(body["retry_after_secs"], 5, "{body}");
+            } else {
+                assert_eq!(body["status"], "answered", "{body}");
+            }
+            statuses.push((who, status));
+        }
+    }
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        vec![
+            ("ada", 200),
+            ("ada", 200),
+            ("ada", 429),
+            ("ada", 429),
+            ("bob", 200),
+            ("bob", 503)
+        ]
+    );
+    assert_eq!(double.seen().len(), 3, "nothing refused reached a provider");
+    assert_eq!(
+        count(
+            &app.db.owner().await,
+            "SELECT count(*) FROM note_answers",
+            vec![]
+        )
+        .await,
+        3
+    );
+    // The slots came back with the answers.
+    let (status, again) = ada
+        .call(
+            "ask_note",
+            json!({"note_id": ada_note["id"], "question": "And now?"}),
+        )
+        .await;
+    assert_eq!(
+        (status, again["status"].as_str()),
+        (200, Some("answered")),
+        "{again}"
+    );
+}
+
+/// An ask whose provider keeps streaming ends at `llm.ask_deadline_secs`: the answer is stored as
+/// failed, saying so, and the team's slot comes back.
+#[tokio::test]
+async fn an_ask_ends_at_its_deadline_however_steadily_the_provider_sends() {
+    let double = LlmDouble::start().await;
+    let app = tests::spawn_app_on(tests::TestDb::migrated().await, |settings| {
+        settings.llm.ask_deadline_secs = 2;
+        settings.llm.max_asks_per_team = 1;
+    })
+    .await
+    .unwrap();
+    let (ada, note) = team_asking(&app, &double, "ada@example.com", "alpha").await;
+    double.reply(
+        "alpha",
+        Reply::Endless("more ".into(), std::time::Duration::from_millis(100)),
+    );
+    let started = std::time::Instant::now();
+    let response = ada
+        .http
+        .post(app.url(&format!(
+            "/api/v1/notes/{}/ask",
+            note["id"].as_str().unwrap()
+        )))
+        .json(&json!({"question": "How do we deploy?"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let events = tokio::time::timeout(std::time::Duration::from_secs(10), response.text())
+        .await
+        .expect("the stream ended")
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    assert!(events.contains("event: text"), "{events}");
+    let answer = events
+        .split("event: answer\ndata: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .expect("an answer event");
+    let answer: Value = serde_json::from_str(answer).unwrap();
+    assert_eq!(answer["status"], "failed", "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("deadline"),
+        "{answer}"
+    );
+    assert_eq!(
+        answer["attempts"][0]["class"], "deadline_passed",
+        "{answer}"
+    );
+    // Its slot is free again.
+    let (status, again) = ada
+        .call(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "And now?"}),
+        )
+        .await;
+    assert_eq!(
+        (status, again["status"].as_str()),
+        (200, Some("answered")),
+        "{again}"
+    );
+}

@@ -42,6 +42,7 @@ fn quick() -> RouterSettings {
         max_retries: 2,
         base_pause: Duration::from_millis(50),
         max_pause: Duration::from_secs(2),
+        call_deadline: Duration::from_secs(60),
     }
 }
 
@@ -592,4 +593,121 @@ async fn embeddings_fail_over_to_another_provider_of_the_same_model_never_anothe
         failed.reason
     );
     assert_eq!(failed.attempts[0].class, Some(CoolingDown));
+}
+
+/// A provider that keeps streaming, a word every 50 ms (each well within the per-piece timeout),
+/// is cut at the call's deadline: the call fails as `deadline_passed` with what was shown kept,
+/// and no other model is asked.
+#[tokio::test]
+async fn an_endless_slow_stream_ends_at_the_calls_deadline() {
+    let double = LlmDouble::start().await;
+    double.reply(
+        "anthropic",
+        Reply::Endless("more ".into(), Duration::from_millis(50)),
+    );
+    let router = router(
+        &double,
+        RouterSettings {
+            call_deadline: Duration::from_millis(1500),
+            ..quick()
+        },
+    );
+    let started = Instant::now();
+    let mut shown = String::new();
+    let failed = bounded(
+        router.chat_stream(&chain(), &ask("How?"), None, &mut |piece| {
+            shown.push_str(piece)
+        }),
+    )
+    .await
+    .unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(failed.class, Some(DeadlinePassed), "{failed:?}");
+    assert!(
+        took >= Duration::from_millis(1400) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert!(shown.starts_with("more more"), "{shown}");
+    assert!(double.seen().iter().all(|s| s.provider == "anthropic"));
+    let attempt = failed.attempts.last().unwrap();
+    assert_eq!(attempt.class, Some(DeadlinePassed));
+    assert!(
+        attempt
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("deadline of 1 s"),
+        "{attempt:?}"
+    );
+
+    // A whole answer that never comes: the deadline ends it too, before the request timeout.
+    double.clear();
+    double.reply("anthropic", Reply::Hang(Duration::from_secs(5)));
+    let router = router_with_deadline(&double, Duration::from_millis(500));
+    let started = Instant::now();
+    let failed = router
+        .chat(&chain(), &ask("How?"), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(failed.class, Some(DeadlinePassed), "{failed:?}");
+    assert!(started.elapsed() < Duration::from_millis(1500));
+    assert_eq!(double.seen().len(), 1, "nothing asked after the deadline");
+}
+
+fn router_with_deadline(double: &LlmDouble, deadline: Duration) -> Router {
+    router(
+        double,
+        RouterSettings {
+            request_timeout: Duration::from_secs(10),
+            call_deadline: deadline,
+            ..quick()
+        },
+    )
+}
+
+/// An answer past what `max_tokens` allows fails as `too_large`: streamed, it is cut at the limit
+/// (the bytes shown stay under it) and the call ends; whole, the chain moves on to a model that
+/// answers within it.
+#[tokio::test]
+async fn an_answer_past_its_max_tokens_is_too_large() {
+    let double = LlmDouble::start().await;
+    let request = ask("How?");
+    let limit = llm::answer_byte_limit(request.max_tokens);
+    double.reply("anthropic", Reply::Endless("flood ".into(), Duration::ZERO));
+    let router = router(&double, quick());
+    let mut shown = String::new();
+    let failed =
+        bounded(router.chat_stream(&chain(), &request, None, &mut |piece| shown.push_str(piece)))
+            .await
+            .unwrap_err();
+    assert_eq!(failed.class, Some(TooLarge), "{failed:?}");
+    assert!(shown.len() <= limit, "{} > {limit}", shown.len());
+    assert!(shown.len() > limit - 100, "{}", shown.len());
+    assert!(double.seen().iter().all(|s| s.provider == "anthropic"));
+
+    // Whole: the first provider's 100,000 words are refused, the second's answer is kept.
+    double.clear();
+    double.reply("anthropic", Reply::Huge("flood ".into(), 100_000));
+    double.reply("openai", Reply::Text("Use the script.".into()));
+    let answer = router.chat(&chain(), &request, None, None).await.unwrap();
+    assert_eq!(answer.text, "Use the script.");
+    assert_eq!(
+        classes(&answer.attempts),
+        vec![
+            ("anthropic".into(), Some(TooLarge)),
+            ("openai".into(), None)
+        ]
+    );
+    // Tokens counted past max_tokens (with slack) are too large too, even in few bytes.
+    double.reply("anthropic", Reply::Huge("a".into(), 400));
+    double.reply("openai", Reply::Text("Fine.".into()));
+    let answer = router.chat(&chain(), &request, None, None).await.unwrap();
+    assert_eq!(answer.attempts[0].class, Some(TooLarge));
+}
+
+/// `call`, or a failed test after 10 s (an endless provider must not hang the suite).
+async fn bounded<T>(call: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the call ended within 10 s")
 }
