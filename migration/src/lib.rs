@@ -22,6 +22,7 @@ mod m20261206_000016_prune_job_events;
 mod m20261206_000017_api_tokens;
 mod m20261206_000018_webhook_deliveries;
 mod m20261206_000019_memory_blobs;
+mod m20261206_000020_ai_spend;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -47,6 +48,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "job_steps",
     "api_tokens",
     "memory_blobs",
+    "ai_spend",
 ];
 
 /// Cairn's migrations, oldest first.
@@ -75,6 +77,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000017_api_tokens::Migration),
             Box::new(m20261206_000018_webhook_deliveries::Migration),
             Box::new(m20261206_000019_memory_blobs::Migration),
+            Box::new(m20261206_000020_ai_spend::Migration),
         ]
     }
 }

@@ -39,6 +39,9 @@ pub struct AiConfig {
     pub instance: Option<Arc<InstanceAi>>,
     /// Asks in flight, per team and in all.
     pub asks: AskSlots,
+    /// What a team without providers of its own may spend a month on the instance's (USD); 0
+    /// keeps the instance's providers to the instance.
+    pub team_monthly_budget_usd: f64,
 }
 
 /// Asks in flight, counted per team and for the instance, so that no team (and no crowd of them)
@@ -125,8 +128,9 @@ pub struct Prepared {
     routing: Routing,
     /// The chain the call goes down.
     pub chain: Chain,
-    /// What is left of the team's monthly budget.
-    pub budget: Option<Budget>,
+    /// The team's monthly limit for this call, when one applies: its own budget, and for the
+    /// instance's providers at most `llm.team_monthly_budget_usd`.
+    pub limit_usd: Option<f64>,
 }
 
 /// The images sent with a question: at most this many, of at most this many bytes in all.
@@ -181,15 +185,18 @@ pub fn team_catalog<'a>(
 pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiError> {
     let providers = domain::ai::callable_providers(tx, &state.secrets).await?;
     let settings = domain::ai::settings(tx).await?;
-    let budget = settings.monthly_budget_usd.map(|limit| Budget {
-        remaining_usd: limit - settings.spent_this_month_usd,
-    });
+    let limit_usd = settings.monthly_budget_usd;
     if providers.is_empty() {
         let instance = state.ai.instance.clone().ok_or_else(no_provider)?;
+        // The instance's providers are the operator's money: a team spends at most its share.
+        let share = state.ai.team_monthly_budget_usd;
+        if share <= 0.0 {
+            return Err(no_provider());
+        }
         return Ok(Prepared {
             chain: instance.chain.clone(),
             routing: Routing::Instance(instance),
-            budget,
+            limit_usd: Some(limit_usd.map_or(share, |own| own.min(share))),
         });
     }
     // The chain the team set; else each provider's first enabled model, in name order.
@@ -258,7 +265,7 @@ pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiEr
     Ok(Prepared {
         routing: Routing::Team(Box::new(router)),
         chain,
-        budget,
+        limit_usd,
     })
 }
 
@@ -420,17 +427,27 @@ impl Asking {
             json: false,
         };
         let router = prepared.router();
+        // Under a budget the question first reserves its worst case of the month, and may spend
+        // no more than it reserved: questions asked at once cannot each count on all that is left.
+        let budget = match prepared.limit_usd {
+            Some(limit) => {
+                let worst = router.worst_case(&prepared.chain, &request);
+                let tx = state.db.enter(&ctx).await?;
+                let reserved = domain::ai::reserve_spend(&tx, answer_id, worst, limit).await?;
+                tx.commit().await?;
+                Some(Budget {
+                    remaining_usd: reserved,
+                })
+            }
+            None => None,
+        };
         let outcome = match on_text {
             Some(sink) => {
                 router
-                    .chat_stream(&prepared.chain, &request, prepared.budget, sink)
+                    .chat_stream(&prepared.chain, &request, budget, sink)
                     .await
             }
-            None => {
-                router
-                    .chat(&prepared.chain, &request, None, prepared.budget)
-                    .await
-            }
+            None => router.chat(&prepared.chain, &request, None, budget).await,
         };
         let duration_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
         let tx = state.db.enter(&ctx).await?;

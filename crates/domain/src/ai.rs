@@ -74,9 +74,9 @@ fn tenant(tx: &TenantTxn) -> Value {
 const SELECT_PROVIDERS: &str = "SELECT p.id, p.name, p.kind, p.base_url, p.key_id, p.sealed_key,
         p.models, p.custom_models, p.monthly_budget_usd::float8 AS budget, p.out_of_credit_since, p.key_refused_since, p.cooling_until, p.last_error,
         p.updated_at,
-        coalesce((SELECT sum(a.cost_usd) FROM ai_attempts a
-                   WHERE a.tenant_id = p.tenant_id AND a.provider = p.name
-                     AND a.created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'),
+        coalesce((SELECT sum(s.amount_usd) FROM ai_spend s
+                   WHERE s.tenant_id = p.tenant_id AND s.provider = p.name AND s.status = 'charged'
+                     AND s.created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'),
                  0)::float8 AS spent
    FROM ai_providers p";
 
@@ -478,20 +478,116 @@ pub async fn callable_providers(
         .collect()
 }
 
-/// USD the team spent on AI this calendar month (UTC).
+/// USD the team spent on AI this calendar month (UTC): what its providers charged, by the spend
+/// ledger, which deleting an answer, a note or a provider does not change.
 pub async fn spent_this_month(tx: &TenantTxn) -> Result<f64, DomainError> {
+    month_spend(tx, false).await
+}
+
+/// A reservation older than this belongs to a question whose process died before settling it
+/// (a question ends by its deadline, 10 minutes by default): it no longer holds the budget.
+const RESERVATION_LIFETIME_SECS: f64 = 3600.0;
+
+/// The team's charges this month, and with `reserved` its live reservations too.
+async fn month_spend(tx: &TenantTxn, reserved: bool) -> Result<f64, DomainError> {
     let row = tx
         .txn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT coalesce(sum(cost_usd), 0)::float8 AS spent FROM ai_attempts
+            "SELECT coalesce(sum(amount_usd), 0)::float8 AS spent FROM ai_spend
               WHERE tenant_id = $1
-                AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
-            [tenant(tx)],
+                AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+                AND (status = 'charged'
+                     OR ($2 AND status = 'reserved'
+                         AND created_at > now() - make_interval(secs => $3)))",
+            [
+                tenant(tx),
+                reserved.into(),
+                RESERVATION_LIFETIME_SECS.into(),
+            ],
         ))
         .await?
         .ok_or_else(|| DomainError::Internal("no spend row".into()))?;
     Ok(row.try_get("", "spent")?)
+}
+
+/// Reserves up to `worst_usd` of what is left of the team's month under `limit_usd` for
+/// `answer`, and answers how much: the question may spend no more than that (0 when nothing is
+/// left; nothing is recorded then). The team's budget lock is held until the transaction ends, so
+/// questions asked at once reserve one after the other and none counts what another reserved.
+pub async fn reserve_spend(
+    tx: &TenantTxn,
+    answer: NoteAnswerId,
+    worst_usd: f64,
+    limit_usd: f64,
+) -> Result<f64, DomainError> {
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended('cairn.ai_spend:' || $1::text, 0))",
+            [tenant(tx)],
+        ))
+        .await?;
+    let committed = month_spend(tx, true).await?;
+    let reserved = worst_usd.min(limit_usd - committed).max(0.0);
+    if reserved > 0.0 {
+        tx.txn()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO ai_spend (id, tenant_id, answer_id, status, amount_usd)
+                 VALUES ($1, $2, $3, 'reserved', $4::float8)",
+                [
+                    Uuid::now_v7().into(),
+                    tenant(tx),
+                    answer.into_uuid().into(),
+                    reserved.into(),
+                ],
+            ))
+            .await?;
+    }
+    Ok(reserved)
+}
+
+/// Settles a question's spend: its reservation is released and what each provider charged is
+/// recorded in the ledger.
+async fn settle_spend(
+    tx: &TenantTxn,
+    answer: NoteAnswerId,
+    attempts: &[Attempt],
+) -> Result<(), DomainError> {
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE ai_spend SET status = 'released', settled_at = now()
+              WHERE tenant_id = $1 AND answer_id = $2 AND status = 'reserved'",
+            [tenant(tx), answer.into_uuid().into()],
+        ))
+        .await?;
+    let mut charged: Vec<(&str, f64)> = Vec::new();
+    for attempt in attempts.iter().filter(|a| a.cost_usd > 0.0) {
+        match charged.iter_mut().find(|(p, _)| *p == attempt.provider) {
+            Some((_, sum)) => *sum += attempt.cost_usd,
+            None => charged.push((&attempt.provider, attempt.cost_usd)),
+        }
+    }
+    for (provider, amount) in charged {
+        tx.txn()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO ai_spend (id, tenant_id, answer_id, provider, status, amount_usd,
+                                       settled_at)
+                 VALUES ($1, $2, $3, $4, 'charged', $5::float8, now())",
+                [
+                    Uuid::now_v7().into(),
+                    tenant(tx),
+                    answer.into_uuid().into(),
+                    provider.into(),
+                    amount.into(),
+                ],
+            ))
+            .await?;
+    }
+    Ok(())
 }
 
 /// The team's AI settings (defaults when never set).
@@ -660,6 +756,7 @@ pub async fn finish_answer(
             ))
             .await?;
     }
+    settle_spend(tx, id, attempts).await?;
     let tokens_in: u32 = attempts.iter().map(|a| a.tokens_in).sum();
     let tokens_out: u32 = attempts.iter().map(|a| a.tokens_out).sum();
     let cost: f64 = attempts.iter().map(|a| a.cost_usd).sum();

@@ -455,6 +455,23 @@ impl Router {
         }
     }
 
+    /// The most `request` can cost going down `chain`: each step's prompt (estimated) and
+    /// `max_tokens` at its prices, as every step may be tried. What a question reserves of a
+    /// budget; the chain never spends past what it was given, whatever it reserved.
+    pub fn worst_case(&self, chain: &Chain, request: &ChatRequest) -> f64 {
+        chain
+            .steps
+            .iter()
+            .filter_map(|step| {
+                let provider = self.providers.get(&step.provider)?;
+                let model = self
+                    .catalog
+                    .get_or_unknown(provider.config.kind, &step.model);
+                Some(model.cost(estimate_tokens(request), request.max_tokens))
+            })
+            .sum()
+    }
+
     /// Asks the chain, answer whole.
     pub async fn chat(
         &self,

@@ -278,6 +278,9 @@ pub struct LlmSettings {
     pub max_asks_per_team: usize,
     /// Asks the instance answers at once; more are 503 with `Retry-After`.
     pub max_asks_in_flight: usize,
+    /// What a team without providers of its own may spend a month on the instance's `providers`
+    /// (USD); 0 keeps them to the instance.
+    pub team_monthly_budget_usd: f64,
     /// Non-public addresses a team's own provider may reach: host names, addresses or networks
     /// (`["localhost", "127.0.0.1", "10.0.0.0/8"]`), e.g. for Ollama or llama.cpp on this machine.
     /// Loopback, private, link-local (cloud metadata), CGNAT, multicast and reserved addresses are
@@ -298,6 +301,7 @@ impl Default for LlmSettings {
             ask_deadline_secs: 600,
             max_asks_per_team: 4,
             max_asks_in_flight: 64,
+            team_monthly_budget_usd: 5.0,
             allowed_private_hosts: Vec::new(),
         }
     }

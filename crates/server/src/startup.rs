@@ -379,6 +379,7 @@ fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::A
             team_transport,
             instance: None,
             asks,
+            team_monthly_budget_usd: settings.team_monthly_budget_usd,
         });
     }
     let mut providers = Vec::new();
@@ -442,6 +443,7 @@ fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::A
         team_transport,
         instance: Some(std::sync::Arc::new(app::ai::InstanceAi { router, chain })),
         asks,
+        team_monthly_budget_usd: settings.team_monthly_budget_usd,
     })
 }
 

@@ -1089,3 +1089,165 @@ async fn an_ask_ends_at_its_deadline_however_steadily_the_provider_sends() {
         "{again}"
     );
 }
+
+/// Twenty questions at once with a budget for one (gpt-4o-mini's worst case for this note is
+/// about $0.00062 against $0.0009): the first reserves its worst case under the team's lock, the
+/// others find too little left, and exactly one reaches the provider. The spend is a ledger, so
+/// deleting the note keeps the month's spend.
+#[tokio::test]
+async fn twenty_questions_at_once_with_a_budget_for_one_send_one_and_deleting_keeps_the_spend() {
+    let double = LlmDouble::start().await;
+    let app = tests::spawn_app_on(tests::TestDb::migrated().await, |settings| {
+        settings.llm.max_asks_per_team = 20;
+    })
+    .await
+    .unwrap();
+    let (ada, note) = team_asking(&app, &double, "ada@example.com", "alpha").await;
+    ada.ok(
+        "set_ai_settings",
+        json!({"form": {"chain": "alpha/gpt-4o-mini", "fall_over_on_refusal": false,
+                        "monthly_budget_usd": "0.0009"}}),
+    )
+    .await;
+    // The first to be sent takes a while, so that every other question is asked meanwhile.
+    double.reply("alpha", Reply::Hang(std::time::Duration::from_millis(1500)));
+    let asks: Vec<_> = (0..20)
+        .map(|n| {
+            let (client, note) = (ada.clone(), note["id"].clone());
+            tokio::spawn(async move {
+                client
+                    .ok(
+                        "ask_note",
+                        json!({"note_id": note, "question": format!("Question {n}?")}),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    let mut answered = 0;
+    for ask in asks {
+        let answer = ask.await.unwrap();
+        if answer["status"] == "answered" {
+            answered += 1;
+        } else {
+            assert!(
+                answer["error"].as_str().unwrap().contains("budget"),
+                "{answer}"
+            );
+        }
+    }
+    assert_eq!(double.seen().len(), 1, "one question reached the provider");
+    assert_eq!(answered, 1);
+    let owner = app.db.owner().await;
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM ai_spend WHERE status = 'reserved'",
+            vec![]
+        )
+        .await,
+        0,
+        "every reservation was settled"
+    );
+    let spent = ada.ok("get_ai_settings", json!({})).await["spent_this_month_usd"]
+        .as_f64()
+        .unwrap();
+    assert!(spent > 0.0, "{spent}");
+
+    // Deleting the note (and with it its answers and their attempts) keeps the month's spend.
+    ada.ok("delete_note", json!({"id": note["id"]})).await;
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM note_answers", vec![]).await,
+        0
+    );
+    let after = ada.ok("get_ai_settings", json!({})).await["spent_this_month_usd"]
+        .as_f64()
+        .unwrap();
+    assert!((after - spent).abs() < 1e-12, "{spent} then {after}");
+}
+
+/// A team without providers of its own spends on the instance's only up to
+/// `llm.team_monthly_budget_usd`; at 0 the instance's providers are not for teams at all.
+#[tokio::test]
+async fn a_team_spends_on_the_instances_providers_only_up_to_its_share() {
+    let double = LlmDouble::start().await;
+    let base_url = double.base_url("shared");
+    let instance = move |share: f64| {
+        let base_url = base_url.clone();
+        move |settings: &mut server::config::Settings| {
+            settings.llm.providers = vec![server::config::LlmProviderSettings {
+                name: "shared".into(),
+                kind: "open_ai".into(),
+                base_url: Some(base_url),
+                api_key_env: None,
+                models: vec!["gpt-4o-mini".into()],
+            }];
+            settings.llm.team_monthly_budget_usd = share;
+        }
+    };
+    // A share smaller than one question's worst case: refused before anything is sent.
+    let app = tests::spawn_app_on(tests::TestDb::migrated().await, instance(0.0001))
+        .await
+        .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let note = note_of(&ada).await;
+    let refused = ada
+        .ok(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "How?"}),
+        )
+        .await;
+    assert_eq!(refused["status"], "failed", "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("budget"),
+        "{refused}"
+    );
+    assert!(double.seen().is_empty(), "nothing was sent");
+    // A share that fits: answered on the instance's provider.
+    let app = tests::spawn_app_on(tests::TestDb::migrated().await, instance(5.0))
+        .await
+        .unwrap();
+    let (bob, _) = signed_up(&app, "bob@example.com", "Looms").await;
+    let note = note_of(&bob).await;
+    let answered = bob
+        .ok(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "How?"}),
+        )
+        .await;
+    assert_eq!(answered["status"], "answered", "{answered}");
+    assert_eq!(answered["provider"], "shared");
+    // 0: the instance's providers are the instance's; the team is told to add its own.
+    let app = tests::spawn_app_on(tests::TestDb::migrated().await, instance(0.0))
+        .await
+        .unwrap();
+    let (cy, _) = signed_up(&app, "cy@example.com", "Mills").await;
+    let note = note_of(&cy).await;
+    let (status, body) = cy
+        .call(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "How?"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("provider"),
+        "{body}"
+    );
+    assert_eq!(double.seen().len(), 1);
+}
+
+async fn note_of(client: &RpcClient) -> Value {
+    let project = client
+        .ok(
+            "create_project",
+            json!({"form": {"name": "Widgets", "description": "", "github_repo": "", "github_branch": "", "github_path": ""}}),
+        )
+        .await;
+    client
+        .ok(
+            "create_note",
+            json!({"project_id": project["id"], "form": {"title": "Deploys", "body": "Blue-green."}}),
+        )
+        .await
+}

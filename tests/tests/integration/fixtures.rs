@@ -178,6 +178,13 @@ pub async fn seed_tenant(owner: &DatabaseConnection, name: &str) -> Seeded {
     .await;
     exec(
         owner,
+        "INSERT INTO ai_spend (id, tenant_id, provider, status, amount_usd)
+         VALUES ($1, $2, 'openai', 'charged', 0.01)",
+        vec![Uuid::new_v4().into(), s.tenant.into()],
+    )
+    .await;
+    exec(
+        owner,
         "INSERT INTO memory_blobs (tenant_id, sha, content, byte_size)
          VALUES ($1, 'abc123', 'How to deploy the service', 25)",
         vec![s.tenant.into()],

@@ -725,3 +725,103 @@ async fn file_texts_move_into_blobs_and_every_entry_reads_as_before() {
     was.sort();
     assert_eq!(now, was);
 }
+
+/// Cairn's migrations before spend became a ledger.
+struct BeforeSpendLedger;
+impl MigratorTrait for BeforeSpendLedger {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        let mut all = migration::Migrator::migrations();
+        all.retain(|m| m.name() < "m20261206_000020_ai_spend");
+        all
+    }
+}
+impl GuardedMigrator for BeforeSpendLedger {}
+
+/// The month's spend, summed from the attempts until now, is copied into the ledger whole (one
+/// charge per answer and provider), and the attempts stay.
+#[tokio::test]
+async fn spend_so_far_is_copied_into_the_ledger() {
+    let db = TestDb::empty().await;
+    let owner = db.owner().await;
+    guard::migrate::<BeforeSpendLedger>(&owner, MigrateOptions::default())
+        .await
+        .unwrap();
+    let (tenant, project, note, answer) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    for (sql, values) in [
+        (
+            "INSERT INTO tenants (id, name) VALUES ($1, 'alpha')",
+            vec![tenant.into()],
+        ),
+        (
+            "INSERT INTO projects (id, tenant_id, name) VALUES ($1, $2, 'Widgets')",
+            vec![project.into(), tenant.into()],
+        ),
+        (
+            "INSERT INTO project_notes (id, tenant_id, project_id, title, body)
+             VALUES ($1, $2, $3, 'Deploys', 'Blue-green')",
+            vec![note.into(), tenant.into(), project.into()],
+        ),
+        (
+            "INSERT INTO note_answers (id, tenant_id, note_id, question, status, error)
+             VALUES ($1, $2, $3, 'How?', 'failed', 'no answer')",
+            vec![answer.into(), tenant.into(), note.into()],
+        ),
+    ] {
+        exec(&owner, sql, values).await;
+    }
+    for (seq, provider, cost) in [
+        (0, "anthropic", 0.25),
+        (1, "openai", 0.5),
+        (2, "openai", 0.125),
+        (3, "gemini", 0.0),
+    ] {
+        exec(
+            &owner,
+            "INSERT INTO ai_attempts (id, tenant_id, answer_id, seq, provider, provider_kind, model,
+                                      class, cost_usd)
+             VALUES ($1, $2, $3, $4, $5, 'open_ai', 'm', 'server_error', $6)",
+            vec![
+                uuid::Uuid::new_v4().into(),
+                tenant.into(),
+                answer.into(),
+                seq.into(),
+                provider.into(),
+                cost.into(),
+            ],
+        )
+        .await;
+    }
+    guard::migrate::<migration::Migrator>(&owner, MigrateOptions::default())
+        .await
+        .unwrap();
+    let charges = owner
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT provider, amount_usd::float8 AS amount FROM ai_spend
+              WHERE status = 'charged' AND answer_id = $1 ORDER BY provider",
+            [answer.into()],
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row.try_get::<String>("", "provider").unwrap(),
+                row.try_get::<f64>("", "amount").unwrap(),
+            )
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(
+        charges,
+        vec![("anthropic".to_owned(), 0.25), ("openai".to_owned(), 0.625)]
+    );
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM ai_attempts", vec![]).await,
+        4
+    );
+}
