@@ -3,6 +3,7 @@
 //! model answers; after each call the answer, its attempts and the providers' states are saved in
 //! one transaction, so every instance skips a provider that ran out of credit.
 
+use crate::in_flight::{Full, InFlight};
 use crate::state::AppState;
 use api::ApiError;
 use api::ai::NoteAnswer;
@@ -48,23 +49,10 @@ pub struct AiConfig {
 /// holds every worker and every connection to the providers. An ask takes a slot before anything
 /// is read and gives it back when its answer is stored (or it fails).
 #[derive(Clone)]
-pub struct AskSlots {
-    taken: Arc<std::sync::Mutex<TakenSlots>>,
-    per_team: usize,
-    in_all: usize,
-}
-
-#[derive(Default)]
-struct TakenSlots {
-    by_team: std::collections::HashMap<TenantId, usize>,
-    in_all: usize,
-}
+pub struct AskSlots(InFlight<TenantId>);
 
 /// One ask's slot, given back when dropped.
-pub struct AskSlot {
-    slots: AskSlots,
-    team: TenantId,
-}
+pub type AskSlot = crate::in_flight::Slot<TenantId>;
 
 /// How long a refused ask is told to wait: an ask usually takes seconds.
 const ASK_RETRY_AFTER_SECS: u64 = 5;
@@ -72,47 +60,21 @@ const ASK_RETRY_AFTER_SECS: u64 = 5;
 impl AskSlots {
     /// At most `per_team` asks of one team and `in_all` of the instance at once (each at least 1).
     pub fn new(per_team: usize, in_all: usize) -> Self {
-        Self {
-            taken: Arc::default(),
-            per_team: per_team.max(1),
-            in_all: in_all.max(1),
-        }
+        Self(InFlight::new(per_team, in_all))
     }
 
     /// A slot for `team`'s ask: 429 when the team has its share in flight, 503 when the instance
     /// has, both with `Retry-After`.
     pub fn take(&self, team: TenantId) -> Result<AskSlot, ApiError> {
-        let mut taken = self.taken.lock().unwrap_or_else(|e| e.into_inner());
-        if taken.by_team.get(&team).copied().unwrap_or(0) >= self.per_team {
-            return Err(ApiError::RateLimited {
+        self.0.take(team).map_err(|full| match full {
+            Full::Key => ApiError::RateLimited {
                 retry_after_secs: ASK_RETRY_AFTER_SECS,
-            });
-        }
-        if taken.in_all >= self.in_all {
-            return Err(ApiError::Unavailable {
+            },
+            Full::All => ApiError::Unavailable {
                 service: "answering (every answer slot of this instance is busy)".into(),
                 retry_after_secs: Some(ASK_RETRY_AFTER_SECS),
-            });
-        }
-        *taken.by_team.entry(team).or_default() += 1;
-        taken.in_all += 1;
-        Ok(AskSlot {
-            slots: self.clone(),
-            team,
+            },
         })
-    }
-}
-
-impl Drop for AskSlot {
-    fn drop(&mut self) {
-        let mut taken = self.slots.taken.lock().unwrap_or_else(|e| e.into_inner());
-        taken.in_all = taken.in_all.saturating_sub(1);
-        if let Some(n) = taken.by_team.get_mut(&self.team) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                taken.by_team.remove(&self.team);
-            }
-        }
     }
 }
 

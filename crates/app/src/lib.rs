@@ -10,6 +10,8 @@ mod components;
 mod delivery;
 #[cfg(feature = "ssr")]
 mod highlight;
+#[cfg(feature = "ssr")]
+pub mod in_flight;
 mod pages;
 mod root;
 pub mod rpc;

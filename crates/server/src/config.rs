@@ -121,6 +121,10 @@ pub struct ServerSettings {
     /// Seconds between keep-alive comments on an idle event stream, so that proxies do not close
     /// it and clients notice a dead connection.
     pub sse_keep_alive_secs: u64,
+    /// Live event streams one user may hold open at once; more are 429 with `Retry-After`.
+    pub max_event_streams_per_user: usize,
+    /// Live event streams this instance holds open at once; more are 503 with `Retry-After`.
+    pub max_event_streams: usize,
     /// Requests one API token may make per minute on this instance (more are 429 with
     /// `Retry-After`).
     pub api_token_requests_per_minute: u32,
@@ -440,6 +444,8 @@ impl Default for ServerSettings {
             trusted_proxies: 1,
             public_url: None,
             sse_keep_alive_secs: 15,
+            max_event_streams_per_user: 16,
+            max_event_streams: 1000,
             api_token_requests_per_minute: 600,
             max_request_bytes: 1024 * 1024,
         }

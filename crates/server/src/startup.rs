@@ -160,6 +160,10 @@ impl Application {
             crate::routes::Shared {
                 events: hub,
                 sse_keep_alive: Duration::from_secs(settings.server.sse_keep_alive_secs.max(1)),
+                streams: crate::routes::StreamSlots::new(
+                    settings.server.max_event_streams_per_user,
+                    settings.server.max_event_streams,
+                ),
                 pool: conn.clone(),
                 token_limit: crate::routes::TokenLimit::per_minute(
                     settings.server.api_token_requests_per_minute,

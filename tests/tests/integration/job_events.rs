@@ -672,3 +672,70 @@ async fn run_after_its_pause(runtime: &Runtime) -> usize {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// One user opening 500 event streams at once gets their share (16) and 429 with `Retry-After`
+/// for the rest; the instance's cap is 503 for anyone past it; a closed stream gives its slot back.
+#[tokio::test]
+async fn event_streams_are_capped_per_user_and_per_instance() {
+    let app = spawn_app_on(TestDb::migrated().await, |settings| {
+        settings.server.max_event_streams = 24;
+        settings.server.sse_keep_alive_secs = 1;
+    })
+    .await
+    .unwrap();
+    let (ada, ada_session) = signed_up(&app, "ada@example.com", "Engines").await;
+    let (bob, bob_session) = signed_up(&app, "bob@example.com", "Looms").await;
+    // Jobs nobody runs here: their streams stay open.
+    let ada_job = enqueue_steps(&app, &member_ctx(&app, &ada_session).await, 1, 0).await;
+    let bob_job = enqueue_steps(&app, &member_ctx(&app, &bob_session).await, 1, 0).await;
+    let open_many = |client: &RpcClient, job: JobId, n: usize| {
+        let client = client.clone();
+        let app = &app;
+        async move {
+            futures_util::future::join_all((0..n).map(|_| open_stream(&client, app, job, None)))
+                .await
+        }
+    };
+    let adas = open_many(&ada, ada_job, 500).await;
+    let statuses = |responses: &[reqwest::Response]| {
+        let mut counts = std::collections::BTreeMap::new();
+        for response in responses {
+            *counts.entry(response.status().as_u16()).or_insert(0) += 1;
+        }
+        counts
+    };
+    assert_eq!(
+        statuses(&adas),
+        std::collections::BTreeMap::from([(200, 16), (429, 484)])
+    );
+    let refused = adas.iter().find(|r| r.status() == 429).unwrap();
+    assert_eq!(refused.headers()["retry-after"], "10");
+    // Bob, another user: the instance has 8 more to give, then 503.
+    let bobs = open_many(&bob, bob_job, 10).await;
+    assert_eq!(
+        statuses(&bobs),
+        std::collections::BTreeMap::from([(200, 8), (503, 2)])
+    );
+    let open_now = async || {
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("cairn_event_streams_open "))
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap()
+    };
+    assert_eq!(open_now().await, 24);
+    // Ada closes hers: the slots come back once the server notices (at the next keep-alive).
+    drop(adas);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while open_now().await > 8 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slots never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let again = open_stream(&ada, &app, ada_job, None).await;
+    assert_eq!(again.status(), 200);
+    drop(bobs);
+}

@@ -8,8 +8,9 @@
 use crate::events::EventHub;
 use crate::routes::images::credential;
 use api::ApiError;
-use api::ids::JobId;
+use api::ids::{JobId, UserId};
 use api::jobs::{JobEvent, JobEventBody};
+use app::in_flight::{Full, InFlight, Slot};
 use app::state::AppState;
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -21,6 +22,7 @@ use futures_util::Stream;
 use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::sync::broadcast;
+use uuid::Uuid;
 
 /// Events read per query.
 const BATCH: u64 = 200;
@@ -29,11 +31,48 @@ const BATCH: u64 = 200;
 /// instance's listener reconnected.
 const REREAD_EVERY: Duration = Duration::from_secs(5);
 
+/// Event streams open, per user (a token without one: per team) and on this instance. Each open
+/// stream holds a connection, a subscription and a re-read every few seconds: one user opening
+/// hundreds would hold them all.
+#[derive(Debug, Clone)]
+pub struct StreamSlots(InFlight<Uuid>);
+
+/// How long a refused stream is told to wait.
+const STREAM_RETRY_AFTER_SECS: u64 = 10;
+
+impl StreamSlots {
+    /// At most `per_user` streams of one user and `in_all` of the instance (each at least 1).
+    pub fn new(per_user: usize, in_all: usize) -> Self {
+        Self(InFlight::new(per_user, in_all))
+    }
+
+    fn take(&self, ctx: &domain::TenantCtx) -> Result<Slot<Uuid>, ApiError> {
+        let key = ctx
+            .user_id()
+            .map_or_else(|| ctx.tenant_id().into_uuid(), UserId::into_uuid);
+        self.0.take(key).map_err(|full| match full {
+            Full::Key => ApiError::RateLimited {
+                retry_after_secs: STREAM_RETRY_AFTER_SECS,
+            },
+            Full::All => ApiError::Unavailable {
+                service: "live progress (every event stream of this instance is in use)".into(),
+                retry_after_secs: Some(STREAM_RETRY_AFTER_SECS),
+            },
+        })
+    }
+
+    /// Streams open now.
+    pub fn open(&self) -> usize {
+        self.0.in_use()
+    }
+}
+
 /// Streams the job's events.
 pub async fn job_events(
     State(state): State<AppState>,
     Extension(hub): Extension<EventHub>,
     Extension(keep_alive): Extension<KeepAliveEvery>,
+    Extension(streams): Extension<StreamSlots>,
     Path(job_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -43,6 +82,7 @@ pub async fn job_events(
         // Subscribed before the first read, so nothing committed in between is missed.
         let announcements = hub.subscribe();
         let tx = state.db.enter_with(&credential).await?;
+        let slot = streams.take(tx.ctx())?;
         job_runs::status(&tx, job).await?;
         tx.end_read();
         Ok::<_, ApiError>(JobStream {
@@ -53,6 +93,7 @@ pub async fn job_events(
             pending: VecDeque::new(),
             announcements,
             ended: false,
+            _slot: slot,
         })
     }
     .await;
@@ -94,6 +135,8 @@ struct JobStream {
     pending: VecDeque<JobEvent>,
     announcements: broadcast::Receiver<Announcement>,
     ended: bool,
+    /// Held while the stream is open.
+    _slot: Slot<Uuid>,
 }
 
 use crate::events::Announcement;

@@ -40,6 +40,7 @@ pub async fn readyz(Extension(Pool(db)): Extension<Pool>) -> (StatusCode, Json<V
 /// dirty (inside a transaction, or holding a tenant): anything but 0 is a defect to report.
 pub async fn metrics(
     axum::extract::State(state): axum::extract::State<app::state::AppState>,
+    axum::Extension(streams): axum::Extension<crate::routes::StreamSlots>,
 ) -> impl axum::response::IntoResponse {
     let pool = state.db.pool_stats();
     let body = format!(
@@ -51,10 +52,14 @@ pub async fn metrics(
          cairn_db_pool_connections {}\n\
          # HELP cairn_db_pool_idle_connections Of those, idle.\n\
          # TYPE cairn_db_pool_idle_connections gauge\n\
-         cairn_db_pool_idle_connections {}\n",
+         cairn_db_pool_idle_connections {}\n\
+         # HELP cairn_event_streams_open Live event streams this instance holds open.\n\
+         # TYPE cairn_event_streams_open gauge\n\
+         cairn_event_streams_open {}\n",
         state.db.pool_health().returned_dirty(),
         pool.size,
         pool.idle,
+        streams.open(),
     );
     (
         [(

@@ -23,6 +23,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
+pub use events::StreamSlots;
 pub use request_checks::{BodyLimit, TokenLimit};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -35,6 +36,8 @@ pub struct Shared {
     pub events: crate::events::EventHub,
     /// Seconds between keep-alives on an idle event stream.
     pub sse_keep_alive: std::time::Duration,
+    /// Event streams open, per user and on this instance.
+    pub streams: StreamSlots,
     /// The application role's pool.
     pub pool: sea_orm::DatabaseConnection,
     /// Requests per API token on this instance.
@@ -97,6 +100,7 @@ pub fn router(state: AppState, shared: Shared) -> Router {
         .layer(Extension(shared.token_limit))
         .layer(Extension(shared.body_limit))
         .layer(Extension(events::KeepAliveEvery(shared.sse_keep_alive)))
+        .layer(Extension(shared.streams))
         .layer(Extension(health::Pool(shared.pool)))
         .layer(
             tower::ServiceBuilder::new()
