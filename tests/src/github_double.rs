@@ -43,6 +43,14 @@ pub enum Fault {
     DropConnection,
 }
 
+/// An hourly allowance: `used` of `limit` until `reset` (Unix seconds).
+#[derive(Debug, Clone, Copy)]
+struct Allowance {
+    limit: i64,
+    used: i64,
+    reset: i64,
+}
+
 #[derive(Default)]
 struct Shared {
     repos: Mutex<HashMap<String, PathBuf>>,
@@ -58,6 +66,8 @@ struct Shared {
     token: Mutex<Option<String>>,
     /// Where archive redirects point instead of this server (`http://host:port`).
     archive_host: Mutex<Option<String>>,
+    /// GitHub's hourly allowance for requests without a token, when one is set.
+    unauthenticated: Mutex<Option<Allowance>>,
 }
 
 /// The running server.
@@ -144,6 +154,17 @@ impl GitHubDouble {
         );
     }
 
+    /// From now on requests without a token get `limit` an hour, as GitHub gives 60 per client
+    /// address: past it, its 403 "API rate limit exceeded" until the window resets, an hour from
+    /// now (calling this again starts a new window).
+    pub fn limit_unauthenticated(&self, limit: i64) {
+        *lock(&self.shared.unauthenticated) = Some(Allowance {
+            limit,
+            used: 0,
+            reset: chrono::Utc::now().timestamp() + 3600,
+        });
+    }
+
     /// Every request so far, as `"<status> <path and query>"`.
     pub fn requests(&self) -> Vec<String> {
         lock(&self.shared.log).clone()
@@ -194,6 +215,19 @@ async fn faults_and_headers(
         }
     };
     let now = chrono::Utc::now().timestamp();
+    // Without a token, GitHub's small hourly allowance, when the test set one.
+    let tokenless = !request.headers().contains_key("authorization");
+    let allowance = if tokenless {
+        *lock(&shared.unauthenticated)
+    } else {
+        None
+    };
+    let fault = match allowance {
+        Some(a) if fault.is_none() && a.used >= a.limit => Some(Fault::PrimaryLimit {
+            reset_in: u64::try_from(a.reset - now).unwrap_or(0),
+        }),
+        _ => fault,
+    };
     let mut response = match fault {
         Some(Fault::ServerError(status)) => github_error(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -252,10 +286,26 @@ async fn faults_and_headers(
     } else {
         shared.remaining.fetch_sub(1, Ordering::SeqCst) - 1
     };
-    headers.insert("x-ratelimit-limit", HeaderValue::from(5000));
-    if !headers.contains_key("x-ratelimit-remaining") {
-        headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining.max(0)));
-        headers.insert("x-ratelimit-reset", HeaderValue::from(now + 3600));
+    if let Some(mut a) = allowance {
+        // A 304 costs no point, as on GitHub; neither does the refusal itself.
+        if status != StatusCode::NOT_MODIFIED && a.used < a.limit {
+            a.used += 1;
+            if let Some(kept) = lock(&shared.unauthenticated).as_mut() {
+                kept.used = a.used;
+            }
+        }
+        headers.insert("x-ratelimit-limit", HeaderValue::from(a.limit));
+        headers.insert(
+            "x-ratelimit-remaining",
+            HeaderValue::from((a.limit - a.used).max(0)),
+        );
+        headers.insert("x-ratelimit-reset", HeaderValue::from(a.reset));
+    } else {
+        headers.insert("x-ratelimit-limit", HeaderValue::from(5000));
+        if !headers.contains_key("x-ratelimit-remaining") {
+            headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining.max(0)));
+            headers.insert("x-ratelimit-reset", HeaderValue::from(now + 3600));
+        }
     }
     headers.insert("x-ratelimit-resource", HeaderValue::from_static("core"));
     headers.insert(

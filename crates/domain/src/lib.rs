@@ -14,6 +14,7 @@ pub mod entities;
 #[allow(dead_code)]
 mod entities;
 mod error;
+pub mod github_quota;
 pub mod images;
 pub mod invitations;
 pub mod job_runs;

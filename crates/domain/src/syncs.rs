@@ -596,6 +596,28 @@ pub async fn record_progress(
     job_runs::report_progress(tx, &as_json).await
 }
 
+/// Puts a running sync back in the queue, its progress saying until when it waits (its job waits
+/// as long).
+pub async fn postpone(
+    tx: &TenantTxn,
+    id: ProjectSyncId,
+    progress: &SyncProgress,
+) -> Result<(), DomainError> {
+    record_progress(tx, id, progress).await?;
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE project_syncs SET status = 'queued'
+              WHERE id = $1 AND tenant_id = $2 AND status = 'running'",
+            [
+                id.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+            ],
+        ))
+        .await?;
+    Ok(())
+}
+
 fn count(n: u32) -> sea_orm::Value {
     i32::try_from(n).unwrap_or(i32::MAX).into()
 }

@@ -64,6 +64,14 @@ pub enum JobFailure {
     Fatal(String),
     /// The job saw its cancel request and stopped.
     Cancelled,
+    /// Not now: a shared allowance (an hourly quota) is used up until `until`. The job waits in
+    /// the queue until then, saying why, and the attempt is not counted.
+    Postpone {
+        /// When to run it again.
+        until: chrono::DateTime<chrono::Utc>,
+        /// Why, for the job's row.
+        reason: String,
+    },
 }
 
 /// Options of one enqueued job.
@@ -758,6 +766,7 @@ impl Runtime {
         kind: &Registered,
         outcome: Result<(), JobFailure>,
     ) -> Result<(), JobError> {
+        let mut refund = 0;
         let (status, error, retry_in) = match outcome {
             Ok(()) => ("completed", None, None),
             Err(JobFailure::Cancelled) => ("cancelled", None, None),
@@ -766,6 +775,11 @@ impl Runtime {
                 ("queued", Some(error), Some((kind.backoff)(job.attempts)))
             }
             Err(JobFailure::Retry(error)) => ("failed", Some(error), None),
+            Err(JobFailure::Postpone { until, reason }) => {
+                refund = 1;
+                let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+                ("queued", Some(reason), Some(wait))
+            }
         };
         if let Some(error) = &error {
             tracing::warn!(kind = %job.kind, job = %job.id, attempt = job.attempts, status, %error, "job attempt failed");
@@ -777,7 +791,8 @@ impl Runtime {
                 "UPDATE jobs
                     SET status = $2, last_error = coalesce($3, last_error), locked_by = NULL,
                         run_after = now() + make_interval(secs => $4),
-                        finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END
+                        finished_at = CASE WHEN $2 = 'queued' THEN NULL ELSE now() END,
+                        attempts = attempts - $7
                   WHERE id = $1 AND status = 'running' AND locked_by = $5 AND attempts = $6",
                 [
                     job.id.into(),
@@ -786,6 +801,7 @@ impl Runtime {
                     retry_in.unwrap_or_default().as_secs_f64().into(),
                     self.instance.clone().into(),
                     job.attempts.into(),
+                    refund.into(),
                 ],
             ))
             .await?;

@@ -148,6 +148,19 @@ async fn follow(
                 eprintln!("{}", now.outcome());
                 return Ok(ExitCode::FAILURE);
             }
+            // Put back in the queue until GitHub's allowance without a token comes back: it runs
+            // by itself then; this command does not wait an hour for it.
+            JobStatus::Queued
+                if let Some(until) = progress.as_ref().and_then(|p| p.waiting_until.as_ref()) =>
+            {
+                bar.abandon();
+                eprintln!(
+                    "waiting: GitHub's hourly allowance for requests without a token is used up until {until}; \
+                     sync {} stays queued and runs by itself then (a token for the project lifts the limit)",
+                    sync.id
+                );
+                return Ok(ExitCode::FAILURE);
+            }
             JobStatus::Queued | JobStatus::Running => {}
         }
         if tokio::time::Instant::now() >= give_up_at {

@@ -12,7 +12,7 @@ use api::syncs::{SyncCounts, SyncPhase, SyncProgress};
 use domain::blobs;
 use domain::secrets::SecretKeys;
 use domain::syncs::{self, ActiveFile, FetchedFile, ProjectSyncPayload, RunPlan, SyncResult};
-use domain::{Db, DomainError, TenantCtx, project_secrets};
+use domain::{Db, DomainError, TenantCtx, github_quota, project_secrets};
 use github::{GitHub, GitHubError, Head, TreeFile};
 use jobs::{JobCtx, JobFailure};
 use std::collections::{HashMap, HashSet};
@@ -48,10 +48,12 @@ pub async fn run(
         })
         .await
         .map_err(DomainError::into_job_failure)?;
+    let tokenless = token.is_none();
     let github = GitHub::new(&settings.api_url, token.as_ref())
         .map_err(|e| JobFailure::Fatal(e.to_string()))?
         .with_retry_pause(Duration::from_millis(settings.retry_pause_ms));
     let mut run = Run {
+        tokenless,
         db: &db,
         ctx,
         job: &job,
@@ -75,8 +77,25 @@ pub async fn run(
         pending_bytes: 0,
         new_bytes: 0,
     };
+    // Without a token, the sync takes its first requests from the instance's hourly allowance,
+    // and waits in the queue when too little is left.
+    if tokenless {
+        let taken = db
+            .transact(&run.ctx, async |tx| {
+                github_quota::take(tx, github_quota::SYNC_REQUESTS).await
+            })
+            .await
+            .map_err(DomainError::into_job_failure)?;
+        if let Err(reset) = taken {
+            return Err(run.postpone(reset).await);
+        }
+    }
     run.report().await?;
-    run.sync().await
+    let outcome = run.sync().await;
+    if tokenless {
+        run.note_quota().await;
+    }
+    outcome
 }
 
 /// How many scheduled projects one round checks; the rest wait for the next round.
@@ -148,6 +167,8 @@ macro_rules! patiently {
 }
 
 struct Run<'a> {
+    /// The project has no token: its requests come from the instance's unauthenticated allowance.
+    tokenless: bool,
     db: &'a Db,
     ctx: TenantCtx,
     job: &'a JobCtx,
@@ -579,6 +600,11 @@ impl Run<'_> {
             return Err(github_failure(error));
         };
         let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+        if wait > Duration::from_secs(self.settings.max_rate_limit_wait_secs) && self.tokenless {
+            // The instance's allowance without a token: every tokenless sync shares it, and it
+            // comes back within the hour. Wait for it in the queue, not here.
+            return Err(self.postpone(until).await);
+        }
         if wait > Duration::from_secs(self.settings.max_rate_limit_wait_secs) {
             // Retrying sooner than the reset would only spend attempts: the sync fails, saying
             // when GitHub will answer again.
@@ -597,6 +623,56 @@ impl Run<'_> {
         }
         self.progress.waiting_until = None;
         self.report().await
+    }
+}
+
+impl Run<'_> {
+    /// Puts the sync back in the queue until `until`, saying so on its progress. The outcome to
+    /// return (a failure to record it is one to retry).
+    async fn postpone(&mut self, until: chrono::DateTime<chrono::Utc>) -> JobFailure {
+        tracing::info!(until = %until, "no requests without a token left: the sync waits");
+        self.note_quota().await;
+        // What was fetched stays fetched: the next attempt finds these blobs stored.
+        if let Err(failure) = self.store_pending().await {
+            return failure;
+        }
+        self.progress.phase = SyncPhase::Prepare;
+        self.progress.waiting_until = Some(until.to_rfc3339());
+        self.progress.github_requests = self.github.requests_used();
+        let (id, progress) = (self.plan.sync_id, self.progress.clone());
+        let recorded = self
+            .db
+            .transact(&self.ctx, async |tx| {
+                syncs::postpone(tx, id, &progress).await
+            })
+            .await;
+        if let Err(error) = recorded {
+            return error.into_job_failure();
+        }
+        JobFailure::Postpone {
+            until,
+            reason: format!(
+                "GitHub's hourly allowance for requests without a token is used up until {} \
+                 UTC: the sync waits for it (a token for the project lifts the limit)",
+                until.format("%H:%M")
+            ),
+        }
+    }
+
+    /// Writes back what GitHub last said is left of the allowance without a token.
+    async fn note_quota(&self) {
+        let Some(limit) = self.github.rate_limit() else {
+            return;
+        };
+        let noted = self
+            .db
+            .transact(&self.ctx, async |tx| {
+                github_quota::heard(tx, limit.remaining, limit.reset).await
+            })
+            .await;
+        if let Err(error) = noted {
+            tracing::warn!(%error, "recording GitHub's allowance");
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 use crate::fixtures::{count, exec};
 use crate::job_events::{open_stream, read_events};
 use crate::rpc::signed_up;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tests::github_double::{Fault, GitHubDouble, GitRepo};
@@ -369,8 +370,14 @@ async fn github_faults_are_retried_waited_out_or_reported_and_a_failure_changes_
         "the banner said it was waiting for GitHub"
     );
 
-    // A limit that resets later than the sync is willing to wait: it fails saying until when, and
-    // the Memory Hub keeps what it had.
+    // With a token (the team's own allowance), a limit that resets later than the sync is willing
+    // to wait: it fails saying until when, and the Memory Hub keeps what it had. (Without a token
+    // the sync waits in the queue instead: `syncs_without_a_token_wait_in_the_queue_…`.)
+    ada.ok(
+        "set_github_token",
+        json!({"project_id": project, "token": "github_pat_ada"}),
+    )
+    .await;
     let before = active_files(&ada, &project).await;
     repo.write("src/lib.rs", "pub fn run() { /* v3 */ }\n");
     repo.commit("third");
@@ -2157,4 +2164,165 @@ async fn a_branch_past_the_file_or_byte_limit_fails_clearly_and_changes_nothing(
         count(&owner, "SELECT count(*) FROM memory_blobs", vec![]).await,
         blobs_before
     );
+}
+
+/// Polls the sync until it is back in the queue waiting for GitHub; its `waiting_until`.
+async fn waiting_for_github(app: &TestApp, client: &RpcClient, sync: &Value) -> String {
+    let owner = app.db.owner().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = client.ok("get_sync", json!({"id": sync["id"]})).await;
+        assert!(
+            now["status"] == "queued" || now["status"] == "running",
+            "it did not wait: {now}"
+        );
+        let row = owner
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT status, progress->>'waiting_until' AS until FROM project_syncs WHERE id = $1",
+                [uuid::Uuid::parse_str(sync["id"].as_str().unwrap())
+                    .unwrap()
+                    .into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let status: String = row.try_get("", "status").unwrap();
+        let until: Option<String> = row.try_get("", "until").unwrap();
+        if let (true, Some(until)) = (status == "queued", until) {
+            return until;
+        }
+        assert!(std::time::Instant::now() < deadline, "{now}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Syncs without a token share the instance's hourly allowance from GitHub (60 an hour per
+/// address; 10 here). One that runs out part-way waits in the queue until the allowance comes
+/// back, saying so, instead of failing; one started meanwhile waits without asking GitHub
+/// anything; a project with a token is not held up; when the window resets both complete, the
+/// first fetching only the blobs it had not fetched yet.
+#[tokio::test]
+async fn syncs_without_a_token_wait_in_the_queue_for_githubs_hourly_allowance() {
+    let github = GitHubDouble::start().await;
+    github.limit_unauthenticated(10);
+    let app = app_with(&github).await;
+    let owner = app.db.owner().await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let (bob, _) = signed_up(&app, "bob@example.com", "Looms").await;
+    // Ada's repository: the head, its tree and 3 blobs, 5 requests.
+    let small = GitRepo::new();
+    for n in 0..3 {
+        small.write(
+            &format!("src/small_{n}.rs"),
+            format!("pub fn small_{n}() {{}}\n"),
+        );
+    }
+    small.commit("three files");
+    github.serve("acme/small", small.path());
+    let ada_project = linked_project(&ada, "acme/small", "").await;
+    let (first, _) = sync(&app, &ada, &ada_project).await;
+    assert_eq!(first["status"], "completed", "{first}");
+
+    // Bob's needs 10 (8 blobs); 5 are left: it runs out part-way and goes back in the queue.
+    let big = GitRepo::new();
+    for n in 0..8 {
+        big.write(
+            &format!("src/big_{n}.rs"),
+            format!("pub fn big_{n}() {{}}\n"),
+        );
+    }
+    big.commit("eight files");
+    github.serve("acme/big", big.path());
+    let bob_project = linked_project(&bob, "acme/big", "").await;
+    github.clear_requests();
+    let bobs = bob
+        .ok("sync_project", json!({"project_id": bob_project}))
+        .await;
+    let until = waiting_for_github(&app, &bob, &bobs).await;
+    let until = chrono::DateTime::parse_from_rfc3339(&until).unwrap();
+    let wait = until.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    assert!(wait > chrono::Duration::minutes(55), "{wait}");
+    let job = uuid::Uuid::parse_str(bobs["job_id"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'queued' AND attempts = 0
+                AND run_after > now() + interval '55 minutes'
+                AND last_error LIKE '%allowance for requests without a token%'",
+            vec![job.into()],
+        )
+        .await,
+        1,
+        "queued until the reset, the attempt not counted, saying why"
+    );
+    let fetched_before = github
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("200 ") && r.contains("/git/blobs/"))
+        .count();
+    assert!((1..8).contains(&fetched_before), "{:?}", github.requests());
+
+    // Ada's next sync waits at once, asking GitHub nothing.
+    small.write("src/small_0.rs", "pub fn small_0() { /* v2 */ }\n");
+    small.commit("second");
+    github.clear_requests();
+    let adas = ada
+        .ok("sync_project", json!({"project_id": ada_project}))
+        .await;
+    waiting_for_github(&app, &ada, &adas).await;
+    assert_eq!(github.requests(), Vec::<String>::new());
+    // `cairn sync` says so and leaves the sync queued rather than wait an hour.
+    let bobs_second = linked_project(&bob, "acme/small", "").await;
+    let (code, _, stderr) = cairn_sync(&app, &github, &[&bobs_second]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("waiting: GitHub's hourly allowance for requests without a token"),
+        "{stderr}"
+    );
+    assert_eq!(github.requests(), Vec::<String>::new());
+
+    // A project with a token has an allowance of its own.
+    let (cy, _) = signed_up(&app, "cy@example.com", "Mills").await;
+    let cys_project = linked_project(&cy, "acme/small", "").await;
+    cy.ok(
+        "set_github_token",
+        json!({"project_id": cys_project, "token": "github_pat_cy"}),
+    )
+    .await;
+    let (cys, _) = sync(&app, &cy, &cys_project).await;
+    assert_eq!(cys["status"], "completed", "{cys}");
+
+    // The window resets (GitHub's real 60 this time): they all run and complete; Bob's fetches
+    // only the blobs it lacked.
+    github.limit_unauthenticated(60);
+    github.clear_requests();
+    exec(
+        &owner,
+        "UPDATE github_quota SET reset_at = now() - interval '1 second'",
+        vec![],
+    )
+    .await;
+    exec(
+        &owner,
+        "UPDATE jobs SET run_after = now() WHERE status = 'queued'",
+        vec![],
+    )
+    .await;
+    for (client, started) in [(&bob, &bobs), (&ada, &adas)] {
+        let done = finished(client, started, Duration::from_secs(30)).await;
+        assert_eq!(done["status"], "completed", "{done}");
+    }
+    let big_blobs = github
+        .requests()
+        .iter()
+        .filter(|r| r.contains("/repos/acme/big/git/blobs/"))
+        .count();
+    assert_eq!(
+        big_blobs,
+        8 - fetched_before,
+        "only the blobs Bob's first attempt had not fetched: {:?}",
+        github.requests()
+    );
+    assert_eq!(active_files(&bob, &bob_project).await.len(), 8);
 }
