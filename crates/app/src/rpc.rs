@@ -602,7 +602,7 @@ pub async fn get_source_secrets(project_id: ProjectId) -> Result<SourceSecrets, 
     Ok(SourceSecrets {
         github_token_set_at,
         webhook_secret_set_at,
-        webhook_url: state.link("/api/v1/webhooks/github"),
+        webhook_url: state.link(&format!("/api/v1/webhooks/github/{project_id}")),
     })
 }
 

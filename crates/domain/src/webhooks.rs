@@ -90,8 +90,187 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Receives a delivery. `Unauthorized` when no project's secret verifies it, whether the
-/// repository is unknown, has no secret, or the signature is wrong: the answer tells nothing.
+/// The part of a delivery's payload Cairn reads: which repository, which ref.
+#[derive(serde::Deserialize)]
+struct Payload {
+    repository: PayloadRepository,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct PayloadRepository {
+    name: String,
+    owner: PayloadOwner,
+}
+
+#[derive(serde::Deserialize)]
+struct PayloadOwner {
+    // Push payloads name the owner `name`; other events `login`.
+    login: Option<String>,
+    name: Option<String>,
+}
+
+/// What a payload says: (owner, repository, ref). `None` for a body that is not a GitHub webhook
+/// payload in JSON. Only the three fields are kept; the rest is skipped without being stored.
+pub fn read_payload(body: &[u8]) -> Option<(String, String, Option<String>)> {
+    let payload: Payload = serde_json::from_slice(body).ok()?;
+    let owner = payload
+        .repository
+        .owner
+        .login
+        .or(payload.repository.owner.name)
+        .unwrap_or_default();
+    Some((owner, payload.repository.name, payload.git_ref))
+}
+
+/// A delivery sent to one project's own address (`/api/v1/webhooks/github/{project}`).
+#[derive(Debug, Clone)]
+pub struct ProjectDelivery<'a> {
+    /// `X-GitHub-Event`.
+    pub event: &'a str,
+    /// The raw body, as signed.
+    pub body: &'a [u8],
+    /// `X-Hub-Signature-256`.
+    pub signature: &'a str,
+    /// `X-GitHub-Delivery`.
+    pub delivery_id: Option<&'a str>,
+}
+
+/// A project that takes deliveries at its own address: its secret, opened, and what it is linked
+/// to. Found before the body of a delivery is read.
+pub struct ProjectTarget {
+    tenant: uuid::Uuid,
+    project: ProjectId,
+    secret: Vec<u8>,
+    owner: Option<String>,
+    repo: Option<String>,
+    branch: Option<String>,
+}
+
+/// Whether `header` has the shape of a signature (`sha256=` and 64 hex digits): anything else is
+/// refused before the body is read.
+pub fn signature_well_formed(header: &str) -> bool {
+    header
+        .trim()
+        .strip_prefix("sha256=")
+        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The project at `project`'s address, with its webhook secret. `Unauthorized` when there is no
+/// such project or it has no secret: the answer is the same as for a wrong signature.
+pub async fn project_target(
+    db: &Db,
+    keys: &SecretKeys,
+    project: ProjectId,
+) -> Result<ProjectTarget, DomainError> {
+    let tenant: Option<uuid::Uuid> = db
+        .connection()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT cairn_project_tenant($1) AS tenant_id",
+            [project.into_uuid().into()],
+        ))
+        .await?
+        .map(|row| row.try_get("", "tenant_id"))
+        .transpose()?
+        .flatten();
+    let tenant = tenant.ok_or(DomainError::Unauthorized)?;
+    let ctx = match TenantCtx::for_system(db, TenantId::from_uuid(tenant), "github.push").await {
+        Ok(ctx) => ctx,
+        Err(DomainError::NotFound) => return Err(DomainError::Unauthorized),
+        Err(error) => return Err(error),
+    };
+    let row = db
+        .transact(&ctx, async |tx| {
+            let row = tx
+                .txn()
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT p.github_owner, p.github_repo, p.github_branch, s.key_id, s.sealed
+                       FROM projects p
+                       JOIN project_secrets s ON s.project_id = p.id AND s.tenant_id = p.tenant_id
+                                             AND s.kind = 'webhook_secret'
+                      WHERE p.id = $1 AND p.tenant_id = $2",
+                    [project.into_uuid().into(), tenant.into()],
+                ))
+                .await?;
+            Ok(row)
+        })
+        .await?
+        .ok_or(DomainError::Unauthorized)?;
+    let sealed = Sealed {
+        key_id: row.try_get("", "key_id")?,
+        blob: row.try_get("", "sealed")?,
+    };
+    let context = project_secrets::context(
+        tenant,
+        project.into_uuid(),
+        project_secrets::SecretKind::WebhookSecret,
+    );
+    let secret = keys.open(&sealed, &context).map_err(|error| {
+        tracing::error!(%error, project = %project.into_uuid(), "a webhook secret does not open");
+        DomainError::Unauthorized
+    })?;
+    Ok(ProjectTarget {
+        tenant,
+        project,
+        secret,
+        owner: row.try_get("", "github_owner")?,
+        repo: row.try_get("", "github_repo")?,
+        branch: row.try_get("", "github_branch")?,
+    })
+}
+
+/// Receives a delivery at a project's own address. The project's secret verifies the raw body
+/// before a byte of it is parsed (`Unauthorized` otherwise). A verified delivery that is not a
+/// payload is `Invalid`; one about another repository than the project's is ignored.
+pub async fn receive_for_project(
+    db: &Db,
+    target: ProjectTarget,
+    delivery: ProjectDelivery<'_>,
+) -> Result<Received, DomainError> {
+    if !verify(target.secret, delivery.body, delivery.signature).await {
+        return Err(DomainError::Unauthorized);
+    }
+    // Verified: now the body may be read.
+    let (owner, repo, git_ref) =
+        read_payload(delivery.body).ok_or_else(|| DomainError::Invalid {
+            field: "body".into(),
+            reason: "must be a GitHub webhook payload in JSON".into(),
+        })?;
+    let same_repository = target.owner.is_some_and(|o| o.eq_ignore_ascii_case(&owner))
+        && target.repo.is_some_and(|r| r.eq_ignore_ascii_case(&repo));
+    if !same_repository {
+        tracing::info!(project = %target.project.into_uuid(), "a verified delivery about another repository: ignored");
+        return Ok(Received {
+            syncs: Vec::new(),
+            ignored: 1,
+            replayed: false,
+        });
+    }
+    act(
+        db,
+        Acting {
+            event: delivery.event,
+            git_ref: git_ref.as_deref(),
+            body: delivery.body,
+            delivery_id: delivery.delivery_id,
+        },
+        vec![(
+            TenantId::from_uuid(target.tenant),
+            target.project,
+            target.branch,
+        )],
+    )
+    .await
+}
+
+/// Receives a delivery at the shared address (`/api/v1/webhooks/github`, for hooks made before
+/// each project had its own): the projects are found by the repository the payload names, so
+/// the payload is read first (only three fields kept). `Unauthorized` when no project's secret
+/// verifies it, whether the repository is unknown, has no secret, or the signature is wrong: the
+/// answer tells nothing.
 pub async fn receive(
     db: &Db,
     keys: &SecretKeys,
@@ -134,6 +313,34 @@ pub async fn receive(
     if verified.is_empty() {
         return Err(DomainError::Unauthorized);
     }
+    act(
+        db,
+        Acting {
+            event: delivery.event,
+            git_ref: delivery.git_ref,
+            body: delivery.body,
+            delivery_id: delivery.delivery_id,
+        },
+        verified,
+    )
+    .await
+}
+
+/// A verified delivery, as far as acting on it goes.
+struct Acting<'a> {
+    event: &'a str,
+    git_ref: Option<&'a str>,
+    body: &'a [u8],
+    delivery_id: Option<&'a str>,
+}
+
+/// Acts on a delivery the `verified` projects' secrets verified: a replay does nothing again; a
+/// push to a project's branch starts (or joins) its sync; anything else is ignored.
+async fn act(
+    db: &Db,
+    delivery: Acting<'_>,
+    verified: Vec<(TenantId, ProjectId, Option<String>)>,
+) -> Result<Received, DomainError> {
     // A verified body seen in the last day is a replay (GitHub's own redelivery of one that
     // arrived is one too): answered, and nothing done again.
     let body_hash = {

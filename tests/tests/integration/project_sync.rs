@@ -628,7 +628,7 @@ async fn signed_pushes_to_the_branch_start_one_sync_and_anything_unsigned_starts
         shown["webhook_url"]
             .as_str()
             .unwrap()
-            .ends_with("/api/v1/webhooks/github")
+            .ends_with(&format!("/api/v1/webhooks/github/{project}"))
     );
     assert!(!shown.to_string().contains(&secret));
     let body = push("main");
@@ -2325,4 +2325,140 @@ async fn syncs_without_a_token_wait_in_the_queue_for_githubs_hourly_allowance() 
         github.requests()
     );
     assert_eq!(active_files(&bob, &bob_project).await.len(), 8);
+}
+
+async fn deliver_to(
+    app: &TestApp,
+    path: &str,
+    body: Vec<u8>,
+    signature: Option<&str>,
+) -> (u16, Value, Duration) {
+    let mut request = app
+        .client
+        .post(app.url(path))
+        .header("content-type", "application/json")
+        .header("x-github-event", "push")
+        .header("x-github-delivery", uuid::Uuid::new_v4().to_string())
+        .header("origin", "https://github.com")
+        .body(body);
+    if let Some(signature) = signature {
+        request = request.header("x-hub-signature-256", signature);
+    }
+    let started = std::time::Instant::now();
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body, started.elapsed())
+}
+
+/// At a project's own webhook address the project's secret checks the signature over the raw
+/// bytes before any of them is parsed: a body that is not JSON at all, wrongly signed, is 401
+/// there (where the shared address, which must read the payload to find the projects, says 422);
+/// a signed push starts the sync; a signed delivery about another repository is ignored; an
+/// address that is no project's, or a project without a secret, is 401 like a wrong signature.
+#[tokio::test]
+async fn a_projects_own_webhook_address_checks_the_signature_before_reading_the_body() {
+    let github = GitHubDouble::start().await;
+    let repo = widgets();
+    github.serve("acme/widgets", repo.path());
+    let app = app_with(&github).await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/widgets", "").await;
+    let bare = linked_project(&ada, "acme/widgets", "docs").await;
+    let secret = ada
+        .ok("new_webhook_secret", json!({"project_id": project}))
+        .await;
+    let secret = secret.as_str().unwrap().to_owned();
+    let shown = ada
+        .ok("source_secrets", json!({"project_id": project}))
+        .await;
+    let own = format!("/api/v1/webhooks/github/{project}");
+    assert!(
+        shown["webhook_url"].as_str().unwrap().ends_with(&own),
+        "{shown}"
+    );
+
+    // 25 MiB that is not JSON: at the project's address, with a malformed signature 401 on the
+    // head alone; with a well-formed wrong one 401 once the signature is checked, never parsed.
+    let junk = vec![b'['; 25 * 1024 * 1024];
+    let (status, _, took) = deliver_to(&app, &own, junk.clone(), Some("sha256=00")).await;
+    assert_eq!(status, 401);
+    eprintln!("25 MiB, malformed signature, at a project's address: 401 in {took:?}");
+    let wrong = signed("not the secret", &junk);
+    let (status, _, took) = deliver_to(&app, &own, junk.clone(), Some(&wrong)).await;
+    assert_eq!(status, 401);
+    eprintln!("25 MiB, wrong signature, at a project's address: 401 in {took:?}");
+    // The shared address has to read it to know whose it would be.
+    let (status, body, _) =
+        deliver_to(&app, "/api/v1/webhooks/github", junk, Some("sha256=00")).await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("body")),
+        "{body}"
+    );
+
+    // Unsigned, wrongly signed, no such project, a project without a secret: 401, nothing.
+    let body = push("main");
+    for (path, signature) in [
+        (own.clone(), None),
+        (own.clone(), Some(signed("not the secret", &body))),
+        (
+            format!("/api/v1/webhooks/github/{}", uuid::Uuid::now_v7()),
+            Some(signed(&secret, &body)),
+        ),
+        (
+            "/api/v1/webhooks/github/not-a-project".to_owned(),
+            Some(signed(&secret, &body)),
+        ),
+        (
+            format!("/api/v1/webhooks/github/{bare}"),
+            Some(signed(&secret, &body)),
+        ),
+    ] {
+        let (status, answer, _) = deliver_to(&app, &path, body.clone(), signature.as_deref()).await;
+        assert_eq!(status, 401, "{path}: {answer}");
+    }
+    assert_eq!(
+        count(
+            &app.db.owner().await,
+            "SELECT count(*) FROM project_syncs",
+            vec![]
+        )
+        .await,
+        0
+    );
+
+    // Signed, JSON that is no payload: 422 (only now is it read).
+    let (status, answer, _) =
+        deliver_to(&app, &own, b"[1]".to_vec(), Some(&signed(&secret, b"[1]"))).await;
+    assert_eq!(
+        (status, answer["field"].as_str()),
+        (422, Some("body")),
+        "{answer}"
+    );
+    // Signed, about another repository: ignored.
+    let other = String::from_utf8(push("main"))
+        .unwrap()
+        .replace("\"widgets\"", "\"gadgets\"")
+        .into_bytes();
+    let (status, answer, _) =
+        deliver_to(&app, &own, other.clone(), Some(&signed(&secret, &other))).await;
+    assert_eq!(
+        (status, answer["ignored"].as_u64()),
+        (200, Some(1)),
+        "{answer}"
+    );
+    // Signed push to the branch: the sync starts.
+    let (status, answer, _) =
+        deliver_to(&app, &own, body.clone(), Some(&signed(&secret, &body))).await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["syncs"].as_array().unwrap().len(), 1);
+    // The same bytes again: a replay.
+    let (status, answer, _) =
+        deliver_to(&app, &own, body.clone(), Some(&signed(&secret, &body))).await;
+    assert_eq!(
+        (status, answer["replayed"].as_bool()),
+        (200, Some(true)),
+        "{answer}"
+    );
 }

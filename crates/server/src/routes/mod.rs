@@ -80,6 +80,12 @@ pub fn router(state: AppState, shared: Shared) -> Router {
                     request_checks::MAX_WEBHOOK_BYTES,
                 )),
         )
+        .route(
+            "/api/v1/webhooks/github/{project_id}",
+            axum::routing::post(webhooks::github_for_project).layer(
+                axum::extract::DefaultBodyLimit::max(request_checks::MAX_WEBHOOK_BYTES),
+            ),
+        )
         // Pages (rendered on the server; their islands hydrated by the bundle) and the server
         // functions under /api/v1.
         .leptos_routes_with_context(
