@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod archive;
 use api::github::{BranchName, GithubRepo};
 use base64::Engine;
 use chrono::{DateTime, Utc};
