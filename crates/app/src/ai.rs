@@ -386,7 +386,7 @@ impl Asking {
             ),
             images: inputs,
             max_tokens: 1024,
-            json: false,
+            output: llm::Output::Text,
         };
         let router = prepared.router();
         // Under a budget the question first reserves its worst case of the month, and may spend

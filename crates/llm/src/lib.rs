@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod classify;
 pub mod outbound;
 pub mod router;
+pub mod schema;
 mod transport;
 
 pub use outbound::{AddressPolicy, Refused};
@@ -12,5 +13,6 @@ pub use transport::Transport;
 pub use catalog::{Catalog, ModelInfo};
 pub use router::{
     Answer, Budget, CallFailed, Chain, ChainStep, ChatRequest, Embedded, Health, ImageInput,
-    ProviderConfig, Router, RouterError, RouterSettings, Validator, answer_byte_limit, trail,
+    Output, ProviderConfig, Router, RouterError, RouterSettings, Validator, answer_byte_limit,
+    trail,
 };

@@ -170,8 +170,70 @@ pub struct ChatRequest {
     pub images: Vec<ImageInput>,
     /// Longest answer, in tokens.
     pub max_tokens: u32,
-    /// Ask for a JSON object.
-    pub json: bool,
+    /// What the answer must be: text, any JSON object, or JSON matching a schema.
+    pub output: Output,
+}
+
+/// What an answer must be. JSON is asked of the provider in its own terms where it has them
+/// (structured output with the schema, `strict`), and checked here in every case: an answer that
+/// is not JSON, or does not match the schema, is a failed attempt (`invalid_output`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Output {
+    /// Free text.
+    #[default]
+    Text,
+    /// A JSON object.
+    JsonObject,
+    /// JSON matching `schema` (the subset [`crate::schema`] checks), under `name`.
+    JsonSchema {
+        /// The schema's name, as providers want one (`[a-zA-Z0-9_-]`).
+        name: String,
+        /// The JSON Schema.
+        schema: Value,
+    },
+}
+
+impl Output {
+    /// Whether `text` is what was asked for; why not, when it is not.
+    pub fn check(&self, text: &str) -> Result<(), String> {
+        let schema = match self {
+            Self::Text => return Ok(()),
+            Self::JsonObject => None,
+            Self::JsonSchema { schema, .. } => Some(schema),
+        };
+        let value: Value = serde_json::from_str(unfenced(text))
+            .map_err(|error| format!("the answer is not JSON: {error}"))?;
+        match schema {
+            Some(schema) => crate::schema::validate(schema, &value)
+                .map_err(|why| format!("the answer does not match the schema: {why}")),
+            None if value.is_object() => Ok(()),
+            None => Err("the answer is not a JSON object".into()),
+        }
+    }
+
+    /// The `response_format` asking `kind` for this, if it understands one.
+    fn response_format(&self, kind: ProviderKind) -> Option<Value> {
+        match self {
+            Self::Text => None,
+            // Anthropic's OpenAI-compatible endpoint ignores `response_format`: the local check
+            // alone holds it to the shape.
+            _ if kind == ProviderKind::Anthropic => None,
+            Self::JsonObject => Some(json!({"type": "json_object"})),
+            Self::JsonSchema { name, schema } => Some(json!({
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": schema, "strict": true},
+            })),
+        }
+    }
+}
+
+/// JSON in a Markdown code fence (` ```json … ``` `), as models often answer, without the fence.
+fn unfenced(text: &str) -> &str {
+    let text = text.trim();
+    text.strip_prefix("```")
+        .and_then(|rest| rest.strip_suffix("```"))
+        .map(|inner| inner.trim_start_matches("json").trim())
+        .unwrap_or(text)
 }
 
 /// What is left of a budget, in USD.
@@ -645,8 +707,11 @@ impl Router {
                         attempt.cost_usd = model.cost(completion.tokens_in, completion.tokens_out);
                         spent += attempt.cost_usd;
                         attempt.status = Some(200);
-                        match validate.map(|check| check(&completion.text)) {
-                            Some(Err(why)) => (FailureClass::InvalidOutput, Some(200), why, None),
+                        let checked = request.output.check(&completion.text).and_then(|()| {
+                            validate.map_or(Ok(()), |check| check(&completion.text))
+                        });
+                        match checked {
+                            Err(why) => (FailureClass::InvalidOutput, Some(200), why, None),
                             _ => {
                                 self.update_health(&step.provider, |h| *h = Health::default());
                                 attempts.push(attempt);
@@ -825,9 +890,7 @@ impl Router {
             stream_options: stream.then_some(StreamOptions {
                 include_usage: true,
             }),
-            response_format: request.json.then_some(ResponseFormat {
-                kind: "json_object",
-            }),
+            response_format: request.output.response_format(model.provider),
         }
     }
 
@@ -1219,7 +1282,7 @@ struct ChatBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    response_format: Option<ResponseFormat>,
+    response_format: Option<Value>,
 }
 
 #[derive(Serialize)]
@@ -1250,12 +1313,6 @@ struct ImageUrl<'a> {
 #[derive(Serialize)]
 struct StreamOptions {
     include_usage: bool,
-}
-
-#[derive(Serialize)]
-struct ResponseFormat {
-    #[serde(rename = "type")]
-    kind: &'static str,
 }
 
 fn timeout_outcome(after: Duration) -> Outcome {

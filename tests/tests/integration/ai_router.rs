@@ -711,3 +711,70 @@ async fn bounded<T>(call: impl std::future::Future<Output = T>) -> T {
         .await
         .expect("the call ended within 10 s")
 }
+
+/// A JSON-schema answer: each provider that has structured output is asked for it with the schema
+/// (`strict`), Anthropic's compatible endpoint is not (it ignores it), and every answer is checked
+/// here: JSON that does not match, or no JSON at all, is `invalid_output` and the chain moves on;
+/// one in a Markdown fence that matches is the answer.
+#[tokio::test]
+async fn a_schema_answer_is_asked_for_where_providers_can_and_checked_everywhere() {
+    let double = LlmDouble::start().await;
+    let router = router(&double, quick());
+    let schema = serde_json::json!({
+        "type": "object", "required": ["steps"], "additionalProperties": false,
+        "properties": {"steps": {"type": "array", "minItems": 1, "items": {"type": "string"}}}
+    });
+    let request = ChatRequest {
+        output: llm::Output::JsonSchema {
+            name: "plan".into(),
+            schema: schema.clone(),
+        },
+        ..ask("Plan it")
+    };
+    double.reply(
+        "anthropic",
+        Reply::Json(serde_json::json!({"steps": "later"})),
+    );
+    double.reply("openai", Reply::Text("Sure! First write the test.".into()));
+    double.reply(
+        "gemini",
+        Reply::Text("```json\n{\"steps\": [\"write the test\", \"fix it\"]}\n```".into()),
+    );
+    let answer = router.chat(&chain(), &request, None, None).await.unwrap();
+    assert_eq!(
+        classes(&answer.attempts),
+        vec![
+            ("anthropic".into(), Some(InvalidOutput)),
+            ("openai".into(), Some(InvalidOutput)),
+            ("gemini".into(), None)
+        ]
+    );
+    let errors: Vec<&str> = answer
+        .attempts
+        .iter()
+        .filter_map(|a| a.error.as_deref())
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            "the answer does not match the schema: $.steps must be array, not a string",
+            "the answer is not JSON: expected value at line 1 column 1",
+        ]
+    );
+    let seen = double.seen();
+    assert_eq!(seen[0].provider, "anthropic");
+    assert!(
+        seen[0].body.get("response_format").is_none(),
+        "{}",
+        seen[0].body
+    );
+    for asked in &seen[1..] {
+        assert_eq!(
+            asked.body["response_format"],
+            serde_json::json!({"type": "json_schema",
+                               "json_schema": {"name": "plan", "schema": schema, "strict": true}}),
+            "{}",
+            asked.provider
+        );
+    }
+}
