@@ -385,6 +385,8 @@ impl Asking {
                 note.title, note.body
             ),
             images: inputs,
+            // One question about the note, with nothing asked before it.
+            earlier: Vec::new(),
             max_tokens: 1024,
             output: llm::Output::Text,
         };

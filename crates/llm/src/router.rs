@@ -168,10 +168,32 @@ pub struct ChatRequest {
     pub user: String,
     /// Images for the question.
     pub images: Vec<ImageInput>,
+    /// The conversation so far, oldest first, sent between the instructions and the question.
+    pub earlier: Vec<Turn>,
     /// Longest answer, in tokens.
     pub max_tokens: u32,
     /// What the answer must be: text, any JSON object, or JSON matching a schema.
     pub output: Output,
+}
+
+/// An earlier turn of a conversation.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    /// Who said it.
+    pub role: TurnRole,
+    /// What was said.
+    pub text: String,
+    /// Images that came with a user's turn (ignored on an assistant's).
+    pub images: Vec<ImageInput>,
+}
+
+/// Who said a turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnRole {
+    /// The person asking.
+    User,
+    /// A model's earlier answer.
+    Assistant,
 }
 
 /// What an answer must be. JSON is asked of the provider in its own terms where it has them
@@ -858,29 +880,21 @@ impl Router {
                 content: Content::Text(Cow::Borrowed(system)),
             });
         }
-        let content = if request.images.is_empty() {
-            Content::Text(Cow::Borrowed(&request.user))
-        } else if model.vision {
-            let mut parts = vec![Part::Text {
-                text: &request.user,
-            }];
-            for image in &request.images {
-                parts.push(Part::ImageUrl {
-                    image_url: ImageUrl { url: &image.url },
-                });
-            }
-            Content::Parts(parts)
-        } else {
-            // A model without vision gets what the images show, in words.
-            let mut text = request.user.clone();
-            for (n, image) in request.images.iter().enumerate() {
-                text.push_str(&format!("\n[Image {}: {}]", n + 1, image.caption));
-            }
-            Content::Text(Cow::Owned(text))
-        };
+        for turn in &request.earlier {
+            messages.push(match turn.role {
+                TurnRole::User => Message {
+                    role: "user",
+                    content: user_content(model, &turn.text, &turn.images),
+                },
+                TurnRole::Assistant => Message {
+                    role: "assistant",
+                    content: Content::Text(Cow::Borrowed(&turn.text)),
+                },
+            });
+        }
         messages.push(Message {
             role: "user",
-            content,
+            content: user_content(model, &request.user, &request.images),
         });
         ChatBody {
             model: &model.id,
@@ -1265,6 +1279,28 @@ fn after_shown(outcome: Outcome, shown: bool, usage: (u32, Option<u32>)) -> Outc
     }
 }
 
+/// A user turn for `model`: its text, and its images as parts for a model with vision or as their
+/// captions, in words, for one without.
+fn user_content<'a>(model: &ModelInfo, text: &'a str, images: &'a [ImageInput]) -> Content<'a> {
+    if images.is_empty() {
+        Content::Text(Cow::Borrowed(text))
+    } else if model.vision {
+        let mut parts = vec![Part::Text { text }];
+        for image in images {
+            parts.push(Part::ImageUrl {
+                image_url: ImageUrl { url: &image.url },
+            });
+        }
+        Content::Parts(parts)
+    } else {
+        let mut text = text.to_owned();
+        for (n, image) in images.iter().enumerate() {
+            text.push_str(&format!("\n[Image {}: {}]", n + 1, image.caption));
+        }
+        Content::Text(Cow::Owned(text))
+    }
+}
+
 /// When an attempt started, when its first text came, and when the whole call must end.
 struct Timing {
     started: Instant,
@@ -1383,10 +1419,19 @@ fn millis(duration: Duration) -> u32 {
 
 /// A rough prompt size for the budget's worst case: 4 characters a token, ~1,000 an image.
 fn estimate_tokens(request: &ChatRequest) -> u32 {
-    let chars = request.user.len() + request.system.as_ref().map_or(0, String::len);
+    let chars = request.user.len()
+        + request.system.as_ref().map_or(0, String::len)
+        + request.earlier.iter().map(|t| t.text.len()).sum::<usize>();
+    let images = request.images.len()
+        + request
+            .earlier
+            .iter()
+            .filter(|t| t.role == TurnRole::User)
+            .map(|t| t.images.len())
+            .sum::<usize>();
     u32::try_from(chars / 4)
         .unwrap_or(u32::MAX)
-        .saturating_add(u32::try_from(request.images.len() * 1000).unwrap_or(u32::MAX))
+        .saturating_add(u32::try_from(images * 1000).unwrap_or(u32::MAX))
 }
 
 pub use api::ai::trail;

@@ -778,3 +778,47 @@ async fn a_schema_answer_is_asked_for_where_providers_can_and_checked_everywhere
         );
     }
 }
+
+/// A conversation goes as one: the instructions, the earlier turns in order (a user's images as
+/// parts to a vision model, as captions to one without), then the question.
+#[tokio::test]
+async fn earlier_turns_are_sent_in_order_before_the_question() {
+    let double = LlmDouble::start().await;
+    let router = router(&double, quick());
+    let request = ChatRequest {
+        earlier: vec![
+            llm::Turn {
+                role: llm::TurnRole::User,
+                text: "What do we deploy with?".into(),
+                images: vec![ImageInput {
+                    url: "data:image/png;base64,iVBORw0KGgo=".into(),
+                    caption: "the deploy dashboard".into(),
+                }],
+            },
+            llm::Turn {
+                role: llm::TurnRole::Assistant,
+                text: "The blue-green script.".into(),
+                images: Vec::new(),
+            },
+        ],
+        ..ask("And how do we roll back?")
+    };
+    let answer = router.chat(&chain(), &request, None, None).await.unwrap();
+    assert_eq!(answer.provider, "anthropic");
+    let sent = &double.seen()[0].body["messages"];
+    let roles: Vec<&str> = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, vec!["system", "user", "assistant", "user"]);
+    // Claude Sonnet reads images: the earlier turn's image goes as a part.
+    assert_eq!(sent[1]["content"][0]["text"], "What do we deploy with?");
+    assert_eq!(
+        sent[1]["content"][1]["image_url"]["url"],
+        "data:image/png;base64,iVBORw0KGgo="
+    );
+    assert_eq!(sent[2]["content"], "The blue-green script.");
+    assert_eq!(sent[3]["content"], "And how do we roll back?");
+}
