@@ -14,6 +14,7 @@ const OWNER_FUNCTIONS: &[&str] = &[
     "cairn_prune_job_events(interval)",
     "cairn_token_context(text)",
     "cairn_note_token_use(uuid)",
+    "cairn_sweep_memory_blobs(interval)",
 ];
 
 /// Grants `role` (the role Cairn serves requests as) data access to every table: row-level security

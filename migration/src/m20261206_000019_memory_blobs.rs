@@ -22,6 +22,7 @@ impl MigrationTrait for Migration {
         ))
         .await?;
         db.execute_unprepared(MOVE_CONTENTS).await?;
+        db.execute_unprepared(SWEEP).await?;
         Ok(())
     }
 }
@@ -35,8 +36,12 @@ CREATE TABLE memory_blobs (
     search_vector  tsvector GENERATED ALWAYS AS (
                        setweight(to_tsvector('english', content), 'B')) STORED,
     created_at     timestamptz NOT NULL DEFAULT now(),
+    -- Last stored or found by a sync: a blob no entry points at is removed only once it has been
+    -- unused for a day, so a sync that found it still finds it when it finalizes.
+    used_at        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, sha)
 );
+CREATE INDEX memory_blobs_used_idx ON memory_blobs (used_at);
 CREATE INDEX memory_blobs_search_idx ON memory_blobs USING gin (search_vector);
 CREATE INDEX memory_entries_blob_idx ON memory_entries (tenant_id, blob_sha)
     WHERE blob_sha IS NOT NULL;
@@ -59,4 +64,23 @@ UPDATE memory_entries e
   FROM memory_blobs b
  WHERE e.kind = 'file' AND e.content <> ''
    AND b.tenant_id = e.tenant_id AND b.sha = e.blob_sha AND b.content = e.content;
+"#;
+
+/// Blobs no entry points at (a deleted project's, a failed sync's) are removed across teams once
+/// unused for `grace`; row-level security would hide other teams' rows from the application role.
+const SWEEP: &str = r#"
+CREATE FUNCTION cairn_sweep_memory_blobs(grace interval)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public
+    AS $$
+DECLARE
+    removed bigint;
+BEGIN
+    DELETE FROM memory_blobs b
+     WHERE b.used_at < now() - grace
+       AND NOT EXISTS (SELECT 1 FROM memory_entries e
+                        WHERE e.tenant_id = b.tenant_id AND e.blob_sha = b.sha);
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN removed;
+END $$;
 "#;

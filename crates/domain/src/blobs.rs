@@ -29,7 +29,8 @@ pub(crate) const ENTRY_SEARCH_VECTOR_SQL: &str = "(memory_entries.search_vector 
                 WHERE memory_entries.content = '' AND b.tenant_id = memory_entries.tenant_id
                   AND b.sha = memory_entries.blob_sha), ''::tsvector))";
 
-/// Which of `shas` the team has stored already, with their sizes in bytes.
+/// Which of `shas` the team has stored already, with their sizes in bytes. Each found is marked
+/// used now, so the sweep leaves it for the sync that counts on it.
 pub async fn stored(tx: &TenantTxn, shas: &[String]) -> Result<HashMap<String, i64>, DomainError> {
     let mut found = HashMap::new();
     for batch in shas.chunks(5_000) {
@@ -37,7 +38,9 @@ pub async fn stored(tx: &TenantTxn, shas: &[String]) -> Result<HashMap<String, i
             .txn()
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT sha, byte_size FROM memory_blobs WHERE tenant_id = $1 AND sha = ANY($2)",
+                "UPDATE memory_blobs SET used_at = now()
+                  WHERE tenant_id = $1 AND sha = ANY($2)
+                 RETURNING sha, byte_size",
                 [
                     tx.ctx().tenant_id().into_uuid().into(),
                     sql::texts(batch.to_vec()),
@@ -62,7 +65,7 @@ pub async fn store(tx: &TenantTxn, blobs: &[(String, String)]) -> Result<(), Dom
             "INSERT INTO memory_blobs (tenant_id, sha, content, byte_size)
              SELECT $1, b.sha, b.content, octet_length(b.content)
                FROM unnest($2::text[], $3::text[]) AS b(sha, content)
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT (tenant_id, sha) DO UPDATE SET used_at = now()",
             [
                 tx.ctx().tenant_id().into_uuid().into(),
                 sql::texts(blobs.iter().map(|(sha, _)| sha.clone()).collect()),
@@ -84,4 +87,26 @@ pub(crate) async fn text_of(tx: &TenantTxn, sha: &str) -> Result<Option<String>,
         ))
         .await?;
     Ok(row.map(|row| row.try_get("", "content")).transpose()?)
+}
+
+/// How long a blob no entry points at is kept after it was last used: longer than any sync runs
+/// (a failed or postponed sync's blobs wait for its next attempt).
+pub const UNUSED_BLOB_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Removes, across teams, the blobs no entry points at that have been unused for `grace` (a
+/// deleted project's, a sync's that never finished); how many.
+pub async fn sweep(db: &crate::Db, grace: std::time::Duration) -> Result<u64, DomainError> {
+    let row = db
+        .connection()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT cairn_sweep_memory_blobs(make_interval(secs => $1)) AS removed",
+            [grace.as_secs_f64().into()],
+        ))
+        .await?;
+    let removed: i64 = match row {
+        Some(row) => row.try_get("", "removed")?,
+        None => 0,
+    };
+    Ok(u64::try_from(removed).unwrap_or(0))
 }

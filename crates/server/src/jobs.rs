@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// The storage sweep: removes stored objects whose rows are gone and reports rows whose object is
-/// missing. Scheduled every `storage.sweep_interval_secs`; one instance runs each one.
+/// missing, and file contents (blobs) no memory entry has pointed at for a day. Scheduled every `storage.sweep_interval_secs`; one instance runs each one.
 pub struct StorageSweep;
 
 /// What a sweep needs to know.
@@ -129,6 +129,10 @@ pub fn runtime(
             let state = sweep_state.clone();
             async move {
                 let grace = Duration::from_secs(payload.grace_secs);
+                match domain::blobs::sweep(&state.db, domain::blobs::UNUSED_BLOB_GRACE).await {
+                    Ok(removed) => tracing::info!(removed, "unused file contents swept"),
+                    Err(error) => return Err(error.into_job_failure()),
+                }
                 match domain::images::sweep(&state.db, &state.images, grace).await {
                     Ok(report) => {
                         tracing::info!(

@@ -1,9 +1,10 @@
 //! The Memory Hub: filters, full-text search, manual entries, supersede and restore.
 
-use crate::fixtures::exec;
+use crate::fixtures::{exec, seed_tenant};
 use crate::rpc::{project, signed_up};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
-use tests::spawn_app;
+use tests::{TestDb, spawn_app};
 use uuid::Uuid;
 
 fn titles(page: &Value) -> Vec<String> {
@@ -207,4 +208,54 @@ async fn memory_pages_hold_fifty_entries() {
         .await;
     assert_eq!(titles(&second), ["Entry 0"]);
     assert_eq!(second["has_more"], false);
+}
+
+/// File contents no entry points at (a deleted project's, a sync's that never finished) are
+/// removed by the sweep once unused for a day, across teams; one an entry points at stays however
+/// old, and one a sync just found stays.
+#[tokio::test]
+async fn unused_file_contents_are_swept_after_a_day() {
+    let db = TestDb::migrated().await;
+    let owner = db.owner().await;
+    let alpha = seed_tenant(&owner, "alpha").await;
+    let beta = seed_tenant(&owner, "beta").await;
+    for (tenant, sha) in [
+        (alpha.tenant, "orphan-old"),
+        (beta.tenant, "orphan-old"),
+        (alpha.tenant, "orphan-new"),
+    ] {
+        exec(
+            &owner,
+            "INSERT INTO memory_blobs (tenant_id, sha, content, byte_size) VALUES ($1, $2, 'gone', 4)",
+            vec![tenant.into(), sha.into()],
+        )
+        .await;
+    }
+    // Everything unused for two days, but the new orphan (a sync found it a moment ago).
+    exec(
+        &owner,
+        "UPDATE memory_blobs SET used_at = now() - interval '2 days' WHERE sha <> 'orphan-new'",
+        vec![],
+    )
+    .await;
+    let removed = domain::blobs::sweep(
+        &domain::Db::new(db.app().await),
+        domain::blobs::UNUSED_BLOB_GRACE,
+    )
+    .await
+    .unwrap();
+    assert_eq!(removed, 2, "both teams' old orphans");
+    let left = owner
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT sha FROM memory_blobs ORDER BY sha",
+            [],
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "sha").unwrap())
+        .collect::<Vec<_>>();
+    // The fixtures' blob (an entry of each team points at it) and the recently used orphan.
+    assert_eq!(left, vec!["abc123", "abc123", "orphan-new"]);
 }
