@@ -18,6 +18,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+/// Characters of a file's (or any other non-manual entry's) text a list carries; one more when
+/// there are more, so a client can tell. `get` has the whole text.
+pub const LIST_CHARS: usize = 4000;
+
 /// The listed columns: everything but the embedding, which is large and not shown.
 type EntryRow = (
     Uuid,
@@ -55,8 +59,17 @@ pub async fn list(
             memory_entries::Column::UpdatedAt,
             memory_entries::Column::Language,
         ])
-        // A file's text is its blob's.
-        .column_as(Expr::cust(blobs::ENTRY_CONTENT_SQL), "content")
+        // A file's text is its blob's; the list carries its start only (a page of 50 one-MiB files
+        // would be 50 MiB), the entry's own page all of it. Manual entries are edited in the list,
+        // whole.
+        .column_as(
+            Expr::cust(format!(
+                "CASE WHEN memory_entries.kind = 'manual' THEN {content}
+                      ELSE left({content}, {LIST_CHARS} + 1) END",
+                content = blobs::ENTRY_CONTENT_SQL
+            )),
+            "content",
+        )
         .filter(memory_entries::Column::TenantId.eq(ctx.tenant_id().into_uuid()))
         .filter(memory_entries::Column::ProjectId.eq(project_id.into_uuid()));
     if let Some(status) = query.status {

@@ -2081,6 +2081,8 @@ async fn one_blob_under_ten_thousand_paths_is_fetched_and_stored_once() {
         "{first}"
     );
     assert_eq!(found["has_more"], true);
+    // The list carries each file's start (one character more says there is more); its page, all.
+    assert_eq!(first["content"].as_str().unwrap().chars().count(), 4001);
     let entry = ada.ok("get_memory_entry", json!({"id": first["id"]})).await;
     assert_eq!(entry[0]["content"].as_str().unwrap().len(), 1024 * 1024);
 
