@@ -6,7 +6,7 @@
 //! fetch them again.
 
 use crate::{DomainError, TenantTxn, sql};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use std::collections::HashMap;
 
 /// SQL for an entry's text in a query over `memory_entries`: its blob's when it has one.
@@ -32,24 +32,26 @@ pub(crate) const ENTRY_SEARCH_VECTOR_SQL: &str = "(memory_entries.search_vector 
 /// Which of `shas` the team has stored already, with their sizes in bytes. Each found is marked
 /// used now, so the sweep leaves it for the sync that counts on it.
 pub async fn stored(tx: &TenantTxn, shas: &[String]) -> Result<HashMap<String, i64>, DomainError> {
+    #[derive(FromQueryResult)]
+    struct Found {
+        sha: String,
+        byte_size: i64,
+    }
     let mut found = HashMap::new();
     for batch in shas.chunks(5_000) {
-        let rows = tx
-            .txn()
-            .query_all_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "UPDATE memory_blobs SET used_at = now()
-                  WHERE tenant_id = $1 AND sha = ANY($2)
-                 RETURNING sha, byte_size",
-                [
-                    tx.ctx().tenant_id().into_uuid().into(),
-                    sql::texts(batch.to_vec()),
-                ],
-            ))
-            .await?;
-        for row in rows {
-            found.insert(row.try_get("", "sha")?, row.try_get("", "byte_size")?);
-        }
+        let rows = Found::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE memory_blobs SET used_at = now()
+              WHERE tenant_id = $1 AND sha = ANY($2)
+             RETURNING sha, byte_size",
+            [
+                tx.ctx().tenant_id().into_uuid().into(),
+                sql::texts(batch.to_vec()),
+            ],
+        ))
+        .all(tx.txn())
+        .await?;
+        found.extend(rows.into_iter().map(|row| (row.sha, row.byte_size)));
     }
     Ok(found)
 }
@@ -78,15 +80,18 @@ pub async fn store(tx: &TenantTxn, blobs: &[(String, String)]) -> Result<(), Dom
 
 /// The text of the team's blob `sha`, if stored.
 pub(crate) async fn text_of(tx: &TenantTxn, sha: &str) -> Result<Option<String>, DomainError> {
-    let row = tx
-        .txn()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT content FROM memory_blobs WHERE tenant_id = $1 AND sha = $2",
-            [tx.ctx().tenant_id().into_uuid().into(), sha.into()],
-        ))
-        .await?;
-    Ok(row.map(|row| row.try_get("", "content")).transpose()?)
+    #[derive(FromQueryResult)]
+    struct Text {
+        content: String,
+    }
+    let row = Text::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT content FROM memory_blobs WHERE tenant_id = $1 AND sha = $2",
+        [tx.ctx().tenant_id().into_uuid().into(), sha.into()],
+    ))
+    .one(tx.txn())
+    .await?;
+    Ok(row.map(|row| row.content))
 }
 
 /// How long a blob no entry points at is kept after it was last used: longer than any sync runs
@@ -96,17 +101,16 @@ pub const UNUSED_BLOB_GRACE: std::time::Duration = std::time::Duration::from_sec
 /// Removes, across teams, the blobs no entry points at that have been unused for `grace` (a
 /// deleted project's, a sync's that never finished); how many.
 pub async fn sweep(db: &crate::Db, grace: std::time::Duration) -> Result<u64, DomainError> {
-    let row = db
-        .connection()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT cairn_sweep_memory_blobs(make_interval(secs => $1)) AS removed",
-            [grace.as_secs_f64().into()],
-        ))
-        .await?;
-    let removed: i64 = match row {
-        Some(row) => row.try_get("", "removed")?,
-        None => 0,
-    };
-    Ok(u64::try_from(removed).unwrap_or(0))
+    #[derive(FromQueryResult)]
+    struct Swept {
+        removed: i64,
+    }
+    let swept = Swept::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT cairn_sweep_memory_blobs(make_interval(secs => $1)) AS removed",
+        [grace.as_secs_f64().into()],
+    ))
+    .one(db.connection())
+    .await?;
+    Ok(swept.map_or(0, |s| u64::try_from(s.removed).unwrap_or(0)))
 }

@@ -6,7 +6,7 @@
 
 use crate::{DomainError, TenantTxn};
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 const BUCKET: &str = "unauthenticated";
 
@@ -16,25 +16,25 @@ pub const SYNC_REQUESTS: i32 = 4;
 /// Takes `requests` from the allowance. `Err(reset)` when too little is left until `reset`; an
 /// allowance never heard of, or whose window has passed, is taken as whole.
 pub async fn take(tx: &TenantTxn, requests: i32) -> Result<Result<(), DateTime<Utc>>, DomainError> {
-    let row = tx
-        .txn()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT remaining, reset_at, reset_at <= now() AS passed
-               FROM github_quota WHERE bucket = $1 FOR UPDATE",
-            [BUCKET.into()],
-        ))
-        .await?;
-    let Some(row) = row else {
+    #[derive(FromQueryResult)]
+    struct Allowance {
+        remaining: i32,
+        reset_at: DateTime<chrono::FixedOffset>,
+        passed: bool,
+    }
+    let allowance = Allowance::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT remaining, reset_at, reset_at <= now() AS passed
+           FROM github_quota WHERE bucket = $1 FOR UPDATE",
+        [BUCKET.into()],
+    ))
+    .one(tx.txn())
+    .await?;
+    let Some(allowance) = allowance.filter(|a| !a.passed) else {
         return Ok(Ok(()));
     };
-    if row.try_get::<bool>("", "passed")? {
-        return Ok(Ok(()));
-    }
-    let remaining: i32 = row.try_get("", "remaining")?;
-    if remaining < requests {
-        let reset: DateTime<chrono::FixedOffset> = row.try_get("", "reset_at")?;
-        return Ok(Err(reset.with_timezone(&Utc)));
+    if allowance.remaining < requests {
+        return Ok(Err(allowance.reset_at.with_timezone(&Utc)));
     }
     tx.txn()
         .execute_raw(Statement::from_sql_and_values(
