@@ -18,3 +18,50 @@ pub fn latency_line(what: &str, measure: &str, mut samples: Vec<std::time::Durat
         ms(samples[samples.len() - 1]),
     )
 }
+
+/// A user of the server under test, signed up on a fresh instance, in a client that keeps its
+/// cookie: calls server functions, failing the bench with the function's name on anything but
+/// success.
+#[derive(Clone)]
+pub struct Session {
+    /// The client, with the session's cookie (for routes other than server functions).
+    pub http: reqwest::Client,
+    server: String,
+}
+
+impl Session {
+    /// Signs `bench@example.com` up on `server` (`http://127.0.0.1:PORT`).
+    pub async fn sign_up(server: &str) -> Self {
+        let session = Self {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("client"),
+            server: server.to_owned(),
+        };
+        session
+            .call(
+                "sign_up",
+                serde_json::json!({"form": {"email": "bench@example.com", "password": "correct horse battery", "display_name": "Bench", "tenant_name": "Bench"}}),
+            )
+            .await;
+        session
+    }
+
+    /// Calls the server function `name` with `args`; its answer.
+    pub async fn call(&self, name: &str, args: serde_json::Value) -> serde_json::Value {
+        let response = self
+            .http
+            .post(format!("{}/api/v1/{name}", self.server))
+            .json(&args)
+            .send()
+            .await
+            .expect(name);
+        assert!(
+            response.status().is_success(),
+            "{name}: {}",
+            response.status()
+        );
+        response.json().await.expect("json")
+    }
+}

@@ -39,29 +39,9 @@ async fn main() {
     let github = GitHubDouble::start_on(port).await;
     github.serve("bench/big", repo.path());
 
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
-    let call = |name: &'static str, args: Value| {
-        let browser = browser.clone();
-        let server = server.clone();
-        async move {
-            let response = browser
-                .post(format!("{server}/api/v1/{name}"))
-                .json(&args)
-                .send()
-                .await
-                .expect(name);
-            assert!(
-                response.status().is_success(),
-                "{name}: {}",
-                response.status()
-            );
-            response.json::<Value>().await.expect("json")
-        }
-    };
-    call("sign_up", json!({"form": {"email": "bench@example.com", "password": "correct horse battery", "display_name": "Bench", "tenant_name": "Bench"}})).await;
+    let session = benches::Session::sign_up(&server).await;
+    let call = |name: &'static str, args: Value| session.call(name, args);
+    let browser = session.http.clone();
     let project = call("create_project", json!({"form": {"name": "Big", "description": "", "github_repo": "bench/big", "github_branch": "main", "github_path": ""}})).await;
     let project = project["id"].clone();
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -31,29 +31,8 @@ async fn main() {
         .expect("the database");
     let github = GitHubDouble::start_on(port).await;
 
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
-    let call = |name: &'static str, args: Value| {
-        let browser = browser.clone();
-        let server = server.clone();
-        async move {
-            let response = browser
-                .post(format!("{server}/api/v1/{name}"))
-                .json(&args)
-                .send()
-                .await
-                .expect(name);
-            assert!(
-                response.status().is_success(),
-                "{name}: {}",
-                response.status()
-            );
-            response.json::<Value>().await.expect("json")
-        }
-    };
-    call("sign_up", json!({"form": {"email": "bench@example.com", "password": "correct horse battery", "display_name": "Bench", "tenant_name": "Bench"}})).await;
+    let session = benches::Session::sign_up(&server).await;
+    let call = |name: &'static str, args: Value| session.call(name, args);
 
     let mut repos = Vec::new();
     let sizes: Vec<usize> = std::env::var("BENCH_PATHS")

@@ -20,28 +20,8 @@ async fn main() {
         panic!("usage: webhook-unsigned SERVER_URL SERVER_PID");
     };
     let pid: u32 = pid.parse().expect("pid");
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client");
-    let call = |name: &'static str, args: Value| {
-        let (browser, server) = (browser.clone(), server.clone());
-        async move {
-            let response = browser
-                .post(format!("{server}/api/v1/{name}"))
-                .json(&args)
-                .send()
-                .await
-                .expect(name);
-            assert!(
-                response.status().is_success(),
-                "{name}: {}",
-                response.status()
-            );
-            response.json::<Value>().await.expect("json")
-        }
-    };
-    call("sign_up", json!({"form": {"email": "bench@example.com", "password": "correct horse battery", "display_name": "Bench", "tenant_name": "Bench"}})).await;
+    let session = benches::Session::sign_up(&server).await;
+    let call = |name: &'static str, args: Value| session.call(name, args);
     let project = call("create_project", json!({"form": {"name": "Hooked", "description": "", "github_repo": "bench/hooked", "github_branch": "main", "github_path": ""}})).await;
     call("new_webhook_secret", json!({"project_id": project["id"]})).await;
     let own = format!(

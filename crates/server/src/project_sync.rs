@@ -601,12 +601,12 @@ impl Run<'_> {
             return Err(github_failure(error));
         };
         let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
-        if wait > Duration::from_secs(self.settings.max_rate_limit_wait_secs) && self.tokenless {
-            // The instance's allowance without a token: every tokenless sync shares it, and it
-            // comes back within the hour. Wait for it in the queue, not here.
-            return Err(self.postpone(until).await);
-        }
         if wait > Duration::from_secs(self.settings.max_rate_limit_wait_secs) {
+            if self.tokenless {
+                // The instance's allowance without a token: every tokenless sync shares it, and
+                // it comes back within the hour. Wait for it in the queue, not here.
+                return Err(self.postpone(until).await);
+            }
             // Retrying sooner than the reset would only spend attempts: the sync fails, saying
             // when GitHub will answer again.
             return Err(JobFailure::Fatal(format!(
@@ -632,7 +632,7 @@ impl Run<'_> {
     /// return (a failure to record it is one to retry).
     async fn postpone(&mut self, until: chrono::DateTime<chrono::Utc>) -> JobFailure {
         tracing::info!(until = %until, "no requests without a token left: the sync waits");
-        self.note_quota().await;
+        // What GitHub said is written back by `run` once the sync returns this.
         // What was fetched stays fetched: the next attempt finds these blobs stored.
         if let Err(failure) = self.store_pending().await {
             return failure;

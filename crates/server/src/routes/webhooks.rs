@@ -28,13 +28,7 @@ pub async fn github(
     if let Err(error) = webhooks::admit(&state.db, &sender(&state, &headers, peer)).await {
         return ErrorResponse(error.into()).into_response();
     }
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let header = |name: &str| header_text(&headers, name);
     let signature = header("x-hub-signature-256");
     if signature.is_empty() {
         return ErrorResponse(ApiError::Unauthorized).into_response();
@@ -75,13 +69,7 @@ pub async fn github_for_project(
     if let Err(error) = webhooks::admit(&state.db, &sender(&state, &headers, peer)).await {
         return ErrorResponse(error.into()).into_response();
     }
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let header = |name: &str| header_text(&headers, name);
     let signature = header("x-hub-signature-256");
     let (true, Ok(project)) = (
         webhooks::signature_well_formed(&signature),
@@ -114,6 +102,15 @@ pub async fn github_for_project(
         delivery_id: Some(delivery_id.as_str()).filter(|id| !id.is_empty()),
     };
     answer(webhooks::receive_for_project(&state.db, target, delivery).await)
+}
+
+/// A header's text; empty when absent or not text.
+fn header_text(headers: &HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The sending address, counted for the per-address limit: behind a trusted proxy, the client it
