@@ -221,7 +221,7 @@ impl TestApp {
     /// (`tenants/...`), sorted.
     pub async fn stored_objects(&self) -> Vec<String> {
         use futures_util::StreamExt;
-        let store = self.state.images.inner();
+        let store = self.state.ctx.images.inner();
         let mut keys: Vec<String> = store
             .list(None)
             .map(|meta| meta.expect("listing the image store").location.to_string())
@@ -235,6 +235,7 @@ impl TestApp {
     pub async fn put_object(&self, key: &str, bytes: Vec<u8>) {
         use object_store::ObjectStoreExt;
         self.state
+            .ctx
             .images
             .inner()
             .put(&object_store::path::Path::from(key), bytes.into())
@@ -246,6 +247,7 @@ impl TestApp {
     pub async fn delete_object(&self, key: &str) {
         use object_store::ObjectStoreExt;
         self.state
+            .ctx
             .images
             .inner()
             .delete(&object_store::path::Path::from(key))

@@ -24,8 +24,6 @@ use api::wire::Json;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::delivery;
-#[cfg(feature = "ssr")]
 use crate::session_cookie;
 #[cfg(feature = "ssr")]
 use domain::accounts::{recovery, sessions};
@@ -34,6 +32,8 @@ use domain::{
     accounts, images, invitations, job_runs, members, memory, notes, project_secrets, projects,
     syncs,
 };
+#[cfg(feature = "ssr")]
+use services::delivery;
 
 /// Who is signed in, or `None`.
 #[server(prefix = "/api/v1", endpoint = "session", input = Json, output = Json)]
@@ -41,7 +41,9 @@ pub async fn current_session() -> Result<Option<SessionView>, ApiError> {
     let Some((state, signed_in)) = session_cookie::optional_session().await? else {
         return Ok(None);
     };
-    Ok(Some(accounts::session_view(&state.db, &signed_in).await?))
+    Ok(Some(
+        accounts::session_view(&state.ctx.db, &signed_in).await?,
+    ))
 }
 
 /// Creates an account and its first team, and signs in.
@@ -51,10 +53,10 @@ pub async fn sign_up(form: SignUpForm) -> Result<SessionView, ApiError> {
     let account = accounts::NewAccount::parse(&form)?;
     let client = session_cookie::client(&state).await?;
     let (signed_in, session) =
-        accounts::sign_up(&state.db, &state.passwords, account, &client).await?;
+        accounts::sign_up(&state.ctx.db, &state.ctx.passwords, account, &client).await?;
     session_cookie::set(&state, &session).await;
-    delivery::send_verification_soon(&state, &signed_in);
-    Ok(accounts::session_view(&state.db, &signed_in).await?)
+    delivery::send_verification_soon(&state.ctx, &signed_in);
+    Ok(accounts::session_view(&state.ctx.db, &signed_in).await?)
 }
 
 /// Signs in with e-mail and password.
@@ -63,15 +65,15 @@ pub async fn log_in(form: LogInForm) -> Result<SessionView, ApiError> {
     let state = session_cookie::state()?;
     let client = session_cookie::client(&state).await?;
     let (signed_in, session) = accounts::log_in(
-        &state.db,
-        &state.passwords,
+        &state.ctx.db,
+        &state.ctx.passwords,
         &form.email,
         &form.password,
         &client,
     )
     .await?;
     session_cookie::set(&state, &session).await;
-    Ok(accounts::session_view(&state.db, &signed_in).await?)
+    Ok(accounts::session_view(&state.ctx.db, &signed_in).await?)
 }
 
 /// Signs out: the session is revoked on the server, not just forgotten by the browser.
@@ -79,7 +81,7 @@ pub async fn log_in(form: LogInForm) -> Result<SessionView, ApiError> {
 pub async fn log_out() -> Result<(), ApiError> {
     let state = session_cookie::state()?;
     if let Some(token) = session_cookie::token().await? {
-        accounts::log_out(&state.db, &token).await?;
+        accounts::log_out(&state.ctx.db, &token).await?;
     }
     session_cookie::clear(&state).await;
     Ok(())
@@ -89,12 +91,12 @@ pub async fn log_out() -> Result<(), ApiError> {
 #[server(prefix = "/api/v1", endpoint = "switch_tenant", input = Json, output = Json)]
 pub async fn switch_tenant(tenant_id: TenantId) -> Result<SessionView, ApiError> {
     let (state, signed_in) = session_cookie::require_session().await?;
-    accounts::switch_tenant(&state.db, &signed_in, tenant_id).await?;
+    accounts::switch_tenant(&state.ctx.db, &signed_in, tenant_id).await?;
     let signed_in = accounts::SignedIn {
         active_tenant: Some(tenant_id),
         ..signed_in
     };
-    Ok(accounts::session_view(&state.db, &signed_in).await?)
+    Ok(accounts::session_view(&state.ctx.db, &signed_in).await?)
 }
 
 /// The active tenant's members.
@@ -121,9 +123,15 @@ pub async fn invite_member(email: String, role: Role) -> Result<InvitationSent, 
     let state = session_cookie::state()?;
     let email = api::accounts::Email::parse(&email)?;
     let tx = session_cookie::require_tenant().await?;
-    let issued =
-        invitations::create(&state.db, &tx, &email, role, state.mailer.is_enabled()).await?;
-    delivery::invitation(&state, tx, issued).await
+    let issued = invitations::create(
+        &state.ctx.db,
+        &tx,
+        &email,
+        role,
+        state.ctx.mailer.is_enabled(),
+    )
+    .await?;
+    delivery::invitation(&state.ctx, tx, issued).await
 }
 
 /// The active team's pending invitations.
@@ -141,8 +149,8 @@ pub async fn list_invitations() -> Result<Vec<Invitation>, ApiError> {
 pub async fn resend_invitation(id: InvitationId) -> Result<InvitationSent, ApiError> {
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    let issued = invitations::resend(&state.db, &tx, id, state.mailer.is_enabled()).await?;
-    delivery::invitation(&state, tx, issued).await
+    let issued = invitations::resend(&state.ctx.db, &tx, id, state.ctx.mailer.is_enabled()).await?;
+    delivery::invitation(&state.ctx, tx, issued).await
 }
 
 /// Takes a pending invitation back.
@@ -159,7 +167,7 @@ pub async fn revoke_invitation(id: InvitationId) -> Result<(), ApiError> {
 pub async fn view_invitation(token: String) -> Result<InvitationView, ApiError> {
     let signed_in = session_cookie::optional_session().await?;
     let state = session_cookie::state()?;
-    Ok(invitations::view(&state.db, &token, signed_in.as_ref().map(|(_, s)| s)).await?)
+    Ok(invitations::view(&state.ctx.db, &token, signed_in.as_ref().map(|(_, s)| s)).await?)
 }
 
 /// Accepts an invitation as the signed-in user (whose address must be the invited one) and makes
@@ -167,12 +175,12 @@ pub async fn view_invitation(token: String) -> Result<InvitationView, ApiError> 
 #[server(prefix = "/api/v1", endpoint = "accept_invitation", input = Json, output = Json)]
 pub async fn accept_invitation(token: String) -> Result<SessionView, ApiError> {
     let (state, signed_in) = session_cookie::require_session().await?;
-    let tenant_id = invitations::accept(&state.db, &token, &signed_in).await?;
+    let tenant_id = invitations::accept(&state.ctx.db, &token, &signed_in).await?;
     let signed_in = accounts::SignedIn {
         active_tenant: Some(tenant_id),
         ..signed_in
     };
-    Ok(accounts::session_view(&state.db, &signed_in).await?)
+    Ok(accounts::session_view(&state.ctx.db, &signed_in).await?)
 }
 
 /// Creates an account from an invitation's link (the address is the invitation's), joins the team
@@ -185,9 +193,10 @@ pub async fn sign_up_invited(
     let state = session_cookie::state()?;
     let client = session_cookie::client(&state).await?;
     let (signed_in, session) =
-        invitations::sign_up_invited(&state.db, &state.passwords, &token, &form, &client).await?;
+        invitations::sign_up_invited(&state.ctx.db, &state.ctx.passwords, &token, &form, &client)
+            .await?;
     session_cookie::set(&state, &session).await;
-    Ok(accounts::session_view(&state.db, &signed_in).await?)
+    Ok(accounts::session_view(&state.ctx.db, &signed_in).await?)
 }
 
 /// Changes the signed-in user's password; every other session of theirs is signed out.
@@ -197,8 +206,8 @@ pub async fn change_password(form: PasswordChangeForm) -> Result<u64, ApiError> 
         .map_err(|e| e.renamed("new_password"))?;
     let (state, signed_in) = session_cookie::require_session().await?;
     Ok(recovery::change_password(
-        &state.db,
-        &state.passwords,
+        &state.ctx.db,
+        &state.ctx.passwords,
         &signed_in,
         &form.current_password,
         &new,
@@ -211,10 +220,10 @@ pub async fn change_password(form: PasswordChangeForm) -> Result<u64, ApiError> 
 #[server(prefix = "/api/v1", endpoint = "request_password_reset", input = Json, output = Json)]
 pub async fn request_password_reset(email: String) -> Result<(), ApiError> {
     let state = session_cookie::state()?;
-    delivery::require_mail(&state)?;
+    delivery::require_mail(&state.ctx)?;
     let client = session_cookie::client(&state).await?;
-    if let Some(link) = recovery::request_password_reset(&state.db, &email, &client).await? {
-        delivery::password_reset_soon(&state, link);
+    if let Some(link) = recovery::request_password_reset(&state.ctx.db, &email, &client).await? {
+        delivery::password_reset_soon(&state.ctx, link);
     }
     Ok(())
 }
@@ -226,19 +235,25 @@ pub async fn reset_password(token: String, password: String) -> Result<SessionVi
     let password = api::accounts::NewPassword::parse(&password)?;
     let state = session_cookie::state()?;
     let client = session_cookie::client(&state).await?;
-    let (signed_in, session) =
-        recovery::reset_password(&state.db, &state.passwords, &token, &password, &client).await?;
+    let (signed_in, session) = recovery::reset_password(
+        &state.ctx.db,
+        &state.ctx.passwords,
+        &token,
+        &password,
+        &client,
+    )
+    .await?;
     session_cookie::set(&state, &session).await;
-    Ok(accounts::session_view(&state.db, &signed_in).await?)
+    Ok(accounts::session_view(&state.ctx.db, &signed_in).await?)
 }
 
 /// E-mails the signed-in user a link that verifies their address (nothing when verified already).
 #[server(prefix = "/api/v1", endpoint = "send_verification_email", input = Json, output = Json)]
 pub async fn send_verification_email() -> Result<(), ApiError> {
     let (state, signed_in) = session_cookie::require_session().await?;
-    delivery::require_mail(&state)?;
-    if let Some(link) = recovery::request_verification(&state.db, &signed_in).await? {
-        delivery::verification(&state, link).await?;
+    delivery::require_mail(&state.ctx)?;
+    if let Some(link) = recovery::request_verification(&state.ctx.db, &signed_in).await? {
+        delivery::verification(&state.ctx, link).await?;
     }
     Ok(())
 }
@@ -246,27 +261,27 @@ pub async fn send_verification_email() -> Result<(), ApiError> {
 /// Follows a verification link.
 #[server(prefix = "/api/v1", endpoint = "verify_email", input = Json, output = Json)]
 pub async fn verify_email(token: String) -> Result<(), ApiError> {
-    Ok(recovery::verify_email(&session_cookie::state()?.db, &token).await?)
+    Ok(recovery::verify_email(&session_cookie::state()?.ctx.db, &token).await?)
 }
 
 /// Whether this Cairn sends e-mail (otherwise invitation links are handed over by the inviter).
 #[server(prefix = "/api/v1", endpoint = "mail_enabled", input = Json, output = Json)]
 pub async fn mail_enabled() -> Result<bool, ApiError> {
-    Ok(session_cookie::state()?.mailer.is_enabled())
+    Ok(session_cookie::state()?.ctx.mailer.is_enabled())
 }
 
 /// The signed-in user's live sessions (browsers and devices).
 #[server(prefix = "/api/v1", endpoint = "list_sessions", input = Json, output = Json)]
 pub async fn list_sessions() -> Result<Vec<SessionInfo>, ApiError> {
     let (state, signed_in) = session_cookie::require_session().await?;
-    Ok(sessions::list(&state.db, &signed_in).await?)
+    Ok(sessions::list(&state.ctx.db, &signed_in).await?)
 }
 
 /// Signs one of the user's sessions out (another user's is not found).
 #[server(prefix = "/api/v1", endpoint = "revoke_session", input = Json, output = Json)]
 pub async fn revoke_session(id: SessionId) -> Result<(), ApiError> {
     let (state, signed_in) = session_cookie::require_session().await?;
-    Ok(sessions::revoke(&state.db, &signed_in, id).await?)
+    Ok(sessions::revoke(&state.ctx.db, &signed_in, id).await?)
 }
 
 /// Removes a member from the active tenant (or leaves it, for one's own id).
@@ -319,7 +334,7 @@ pub async fn delete_project(id: ProjectId) -> Result<(), ApiError> {
     let tx = session_cookie::require_tenant().await?;
     let orphans = projects::delete(&tx, id).await?;
     tx.commit().await?;
-    orphans.delete_from(&state.images).await;
+    orphans.delete_from(&state.ctx.images).await;
     Ok(())
 }
 
@@ -364,7 +379,7 @@ pub async fn delete_note(id: NoteId) -> Result<(), ApiError> {
     let tx = session_cookie::require_tenant().await?;
     let orphans = notes::delete(&tx, id).await?;
     tx.commit().await?;
-    orphans.delete_from(&state.images).await;
+    orphans.delete_from(&state.ctx.images).await;
     Ok(())
 }
 
@@ -373,7 +388,7 @@ pub async fn delete_note(id: NoteId) -> Result<(), ApiError> {
 pub async fn upload_limits() -> Result<ImageLimits, ApiError> {
     // Only members see the limits; nothing is read.
     drop(session_cookie::require_tenant().await?);
-    Ok(session_cookie::state()?.images.limits())
+    Ok(session_cookie::state()?.ctx.images.limits())
 }
 
 /// Removes one image (row and stored file).
@@ -383,7 +398,7 @@ pub async fn remove_image(id: NoteImageId) -> Result<(), ApiError> {
     let tx = session_cookie::require_tenant().await?;
     let orphans = images::remove(&tx, id).await?;
     tx.commit().await?;
-    orphans.delete_from(&state.images).await;
+    orphans.delete_from(&state.ctx.images).await;
     Ok(())
 }
 
@@ -602,7 +617,9 @@ pub async fn get_source_secrets(project_id: ProjectId) -> Result<SourceSecrets, 
     Ok(SourceSecrets {
         github_token_set_at,
         webhook_secret_set_at,
-        webhook_url: state.link(&format!("/api/v1/webhooks/github/{project_id}")),
+        webhook_url: state
+            .ctx
+            .link(&format!("/api/v1/webhooks/github/{project_id}")),
     })
 }
 
@@ -612,7 +629,7 @@ pub async fn set_github_token(project_id: ProjectId, token: String) -> Result<()
     let token = api::syncs::GithubToken::parse(&token)?;
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    project_secrets::set_github_token(&tx, &state.secrets, project_id, &token).await?;
+    project_secrets::set_github_token(&tx, &state.ctx.secrets, project_id, &token).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -632,7 +649,7 @@ pub async fn clear_github_token(project_id: ProjectId) -> Result<(), ApiError> {
 pub async fn new_webhook_secret(project_id: ProjectId) -> Result<String, ApiError> {
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    let secret = project_secrets::new_webhook_secret(&tx, &state.secrets, project_id).await?;
+    let secret = project_secrets::new_webhook_secret(&tx, &state.ctx.secrets, project_id).await?;
     tx.commit().await?;
     Ok(secret)
 }
@@ -654,64 +671,9 @@ pub async fn list_branches(
     github_repo: String,
     project_id: Option<ProjectId>,
 ) -> Result<api::github::BranchChoices, ApiError> {
-    let repo = api::github::GithubRepo::parse(&github_repo)?;
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    // The project's token, and only for the project's own repository: it was given for that one,
-    // and must not list (or reveal the existence of) any other the token can see.
-    let token = match project_id {
-        Some(project) => {
-            let linked = projects::get(&tx, project).await?.github;
-            if linked.is_some_and(|link| {
-                link.repo
-                    .to_string()
-                    .eq_ignore_ascii_case(&repo.to_string())
-            }) {
-                project_secrets::github_token(&tx, &state.secrets, project).await?
-            } else {
-                None
-            }
-        }
-        None => None,
-    };
-    tx.end_read();
-    let unavailable = |error: github::GitHubError| match error {
-        github::GitHubError::NotFound(_) | github::GitHubError::Forbidden(_) => ApiError::invalid(
-            "github_repo",
-            "is not on GitHub, or is private: save the project and its token first",
-        ),
-        github::GitHubError::Unauthorized => {
-            ApiError::invalid("github_token", "was refused by GitHub")
-        }
-        github::GitHubError::RateLimited { until } => ApiError::RateLimited {
-            retry_after_secs: u64::try_from((until - chrono::Utc::now()).num_seconds().max(1))
-                .unwrap_or(60),
-        },
-        other => {
-            tracing::warn!(error = %other, "listing branches");
-            ApiError::Unavailable {
-                service: "GitHub".into(),
-                retry_after_secs: None,
-            }
-        }
-    };
-    let client = github::GitHub::new(&state.github_api_url, token.as_ref()).map_err(unavailable)?;
-    let repository = client.repository(&repo).await.map_err(unavailable)?;
-    let mut branches = Vec::new();
-    let mut more = false;
-    for page in 1..=10 {
-        let listed = client.branches(&repo, page).await.map_err(unavailable)?;
-        branches.extend(listed.branches.into_iter().map(|b| b.name));
-        more = listed.has_next;
-        if !more {
-            break;
-        }
-    }
-    Ok(api::github::BranchChoices {
-        default_branch: repository.default_branch,
-        branches,
-        more,
-    })
+    services::sources::list_branches(&state.ctx, tx, &github_repo, project_id).await
 }
 
 /// The team's AI providers (never their keys), with each one's state and spend this month.
@@ -728,17 +690,9 @@ pub async fn save_ai_provider(
     id: Option<api::ids::AiProviderId>,
     form: api::ai::AiProviderForm,
 ) -> Result<api::ai::AiProvider, ApiError> {
-    let valid = form.parse()?;
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    tx.ctx().require(api::tenants::Permission::ManageAi)?;
-    crate::ai::check_base_url(&state, &valid.base_url).await?;
-    let provider = match id {
-        None => domain::ai::add_provider(&tx, &state.secrets, &valid).await?,
-        Some(id) => domain::ai::update_provider(&tx, &state.secrets, id, &valid).await?,
-    };
-    tx.commit().await?;
-    Ok(provider)
+    services::ai::save_provider(&state.ctx, tx, id, form).await
 }
 
 /// Removes a provider (owners and admins).
@@ -771,22 +725,7 @@ pub async fn test_ai_provider(
 ) -> Result<api::ai::ConnectionTest, ApiError> {
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    tx.ctx().require(api::tenants::Permission::ManageAi)?;
-    // A test calls the provider (and records what it found): not for a read-only token.
-    tx.ctx().require_write()?;
-    let provider = domain::ai::get_provider(&tx, id).await?;
-    let prepared = crate::ai::prepare(&state, &tx).await?;
-    let ctx = *tx.ctx();
-    tx.end_read();
-    let model = provider.models.first().cloned().unwrap_or_default();
-    let attempt = match prepared.router().probe(&provider.name, &model).await {
-        Ok(attempt) => attempt,
-        Err(failed) => failed.attempts.last().cloned().ok_or(ApiError::Internal)?,
-    };
-    let tx = state.db.enter(&ctx).await?;
-    crate::ai::save_state(prepared.router(), &tx, &provider.name).await?;
-    tx.commit().await?;
-    Ok(api::ai::ConnectionTest::from(&attempt))
+    services::ai::test_provider(&state.ctx, tx, id).await
 }
 
 /// The team's default chain, monthly budget and spend this month.
@@ -814,36 +753,7 @@ pub async fn set_ai_settings(
 pub async fn list_ai_models() -> Result<Vec<api::ai::ModelChoice>, ApiError> {
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    let providers = domain::ai::list_providers(&tx).await?;
-    tx.end_read();
-    let catalog = crate::ai::team_catalog(
-        &state.ai.catalog,
-        providers
-            .iter()
-            .map(|p| (p.kind, p.custom_models.as_slice())),
-    );
-    let mut choices = Vec::new();
-    for provider in &providers {
-        let unavailable = match provider.state().as_str() {
-            "healthy" => None,
-            state => Some(state.to_owned()),
-        };
-        for model in &provider.models {
-            let info = catalog.get_or_unknown(provider.kind, model);
-            choices.push(api::ai::ModelChoice {
-                provider: provider.name.clone(),
-                provider_kind: provider.kind,
-                model: model.clone(),
-                context_window: info.context_window,
-                price_in: info.price_in,
-                price_out: info.price_out,
-                vision: info.vision,
-                fast: info.fast,
-                unavailable: unavailable.clone(),
-            });
-        }
-    }
-    Ok(choices)
+    services::ai::model_choices(&state.ctx, tx).await
 }
 
 /// Asks the team's chain about a note and answers once done: the stored answer with every attempt
@@ -852,7 +762,7 @@ pub async fn list_ai_models() -> Result<Vec<api::ai::ModelChoice>, ApiError> {
 pub async fn ask_note(note_id: NoteId, question: String) -> Result<api::ai::NoteAnswer, ApiError> {
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    crate::ai::ask_note(&state, tx, note_id, &question, None).await
+    services::ai::ask_note(&state.ctx, tx, note_id, &question, None).await
 }
 
 /// A note's answers, newest first.
@@ -867,8 +777,7 @@ pub async fn list_note_answers(note_id: NoteId) -> Result<Vec<api::ai::NoteAnswe
 pub async fn ai_available() -> Result<bool, ApiError> {
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    let own = !domain::ai::list_providers(&tx).await?.is_empty();
-    Ok(own || state.ai.instance.is_some())
+    services::ai::available(&state.ctx, tx).await
 }
 
 /// Adds a model the catalog lacks to a provider, with its context window and prices, and enables

@@ -89,7 +89,7 @@ pub async fn optional_session() -> Result<Option<(AppState, SignedIn)>, ApiError
     let Some(token) = token_from(&state, &headers().await?) else {
         return Ok(None);
     };
-    match accounts::verify_session(&state.db, &token).await {
+    match accounts::verify_session(&state.ctx.db, &token).await {
         Ok(signed_in) => Ok(Some((state, signed_in))),
         Err(domain::DomainError::Unauthorized) => Ok(None),
         Err(other) => Err(other.into()),
@@ -106,7 +106,7 @@ pub async fn require_session() -> Result<(AppState, SignedIn), ApiError> {
 pub async fn require_tenant() -> Result<TenantTxn, ApiError> {
     let state = state()?;
     let credential = credential_from(&state, &headers().await?).ok_or(ApiError::Unauthorized)?;
-    Ok(state.db.enter_with(&credential).await?)
+    Ok(state.ctx.db.enter_with(&credential).await?)
 }
 
 /// The raw session token of this request, if any.

@@ -33,7 +33,7 @@ pub async fn run(
     // Answers no requests: any free port.
     settings.server.port = 0;
     let app = Application::build(settings.clone()).await?;
-    let db = app.state().db.clone();
+    let db = app.state().ctx.db.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut worker = tokio::spawn(app.run_worker_until_stopped(async {
         let _ = stopped.await;

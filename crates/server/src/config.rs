@@ -6,6 +6,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use secrecy::SecretString;
 use serde::Deserialize;
+/// `[github]`: how syncs reach GitHub (kept with the services that use it).
+pub use services::GitHubSettings;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -388,47 +390,6 @@ impl Default for SecretSettings {
             key: None,
             key_id: "1".into(),
             previous_keys: std::collections::BTreeMap::new(),
-        }
-    }
-}
-
-/// GitHub, for Project Sync.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GitHubSettings {
-    /// The API root: GitHub's, or a GitHub Enterprise Server's (`https://github.example.com/api/v3`).
-    pub api_url: String,
-    /// A sync waits for a rate limit that resets within this many seconds, and fails (saying
-    /// until when) for a longer one.
-    pub max_rate_limit_wait_secs: u64,
-    /// Files larger than this are skipped (counted as `too_large`).
-    pub max_file_bytes: u64,
-    /// A sync whose branch holds more files to import (under the scan path, after skips) fails,
-    /// saying so, and changes nothing.
-    pub max_files: usize,
-    /// A sync that would store more new bytes than this (distinct new contents: a file copied to a
-    /// thousand paths counts once) fails, saying so, and changes nothing.
-    pub max_sync_bytes: u64,
-    /// Blobs fetched at once.
-    pub fetch_concurrency: usize,
-    /// From this many files to fetch, a sync downloads the branch's archive (one request, streamed)
-    /// instead of one request per blob.
-    pub archive_threshold: usize,
-    /// The first pause before retrying a 5xx answer or a dropped connection (doubling).
-    pub retry_pause_ms: u64,
-}
-
-impl Default for GitHubSettings {
-    fn default() -> Self {
-        Self {
-            api_url: github::PUBLIC_API.into(),
-            max_rate_limit_wait_secs: 900,
-            max_file_bytes: 1024 * 1024,
-            max_files: 100_000,
-            max_sync_bytes: 1024 * 1024 * 1024,
-            fetch_concurrency: 8,
-            archive_threshold: 200,
-            retry_pause_ms: 500,
         }
     }
 }

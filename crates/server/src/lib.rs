@@ -8,8 +8,6 @@ pub mod database;
 pub mod embedded_db;
 mod error;
 pub mod events;
-pub mod jobs;
-pub mod project_sync;
 mod routes;
 mod secret_keys;
 pub mod startup;

@@ -12,6 +12,7 @@ use mail::Mailer;
 use migration::guard::MigrateOptions;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
+use services::AppContext;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -24,8 +25,6 @@ pub struct Application {
     database: DatabaseTarget,
     state: AppState,
     sweep: SweepSchedule,
-    /// How syncs reach GitHub.
-    github: crate::config::GitHubSettings,
     /// Whether and how this instance runs jobs.
     jobs: crate::config::JobSettings,
     /// The application role's pool (the state's `Db` wraps the same one).
@@ -58,7 +57,6 @@ impl Application {
     /// migrations if configured to, connects as the application role and binds the port.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database = DatabaseTarget::resolve(&settings).await?;
-        let github = settings.github.clone();
         let jobs = settings.jobs.clone();
         let sweep = SweepSchedule {
             interval: (settings.storage.sweep_interval_secs > 0)
@@ -78,7 +76,6 @@ impl Application {
                 database,
                 state,
                 sweep,
-                github,
                 jobs,
                 pool,
                 events,
@@ -128,8 +125,7 @@ impl Application {
             None => format!("http://{}", listener.local_addr()?),
         };
         let accounts = &settings.accounts;
-        let state = AppState {
-            leptos_options,
+        let ctx = AppContext {
             db: Db::new(conn.clone())
                 .with_pool_health(pool_health)
                 .with_session_idle_timeout(Duration::from_secs(
@@ -143,8 +139,12 @@ impl Application {
             mailer,
             secrets,
             ai: ai_config(&settings.llm)?,
-            github_api_url: settings.github.api_url.clone(),
+            github: settings.github.clone(),
             public_url,
+        };
+        let state = AppState {
+            leptos_options,
+            ctx,
             secure_cookies: settings.server.secure_cookies,
             trust_proxy_headers: settings.server.trust_proxy_headers,
             trusted_proxies: settings.server.trusted_proxies,
@@ -203,7 +203,6 @@ impl Application {
             database,
             state,
             sweep,
-            github,
             jobs: job_settings,
             pool,
             events,
@@ -213,7 +212,7 @@ impl Application {
         drop(listener);
         events.stop().await;
         tracing::info!("cairn is running jobs (no HTTP)");
-        let jobs = JobsRunning::start(&state, &pool, &database, sweep, &github, &job_settings);
+        let jobs = JobsRunning::start(&state.ctx, &pool, &database, sweep, &job_settings);
         shutdown.await;
         jobs.stop().await;
         let _ = pool.close().await;
@@ -232,7 +231,6 @@ impl Application {
             database,
             state,
             sweep,
-            github,
             jobs: job_settings,
             pool,
             events,
@@ -241,7 +239,7 @@ impl Application {
         // A web-only instance leaves the jobs to `cairn worker`s.
         let jobs = job_settings
             .enabled
-            .then(|| JobsRunning::start(&state, &pool, &database, sweep, &github, &job_settings));
+            .then(|| JobsRunning::start(&state.ctx, &pool, &database, sweep, &job_settings));
         // Connect info gives server functions the peer address (log-in rate limits).
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         // Streamed pages are written in several chunks: without TCP_NODELAY, Nagle's algorithm and
@@ -288,11 +286,10 @@ struct JobsRunning {
 
 impl JobsRunning {
     fn start(
-        state: &AppState,
+        app: &AppContext,
         pool: &DatabaseConnection,
         database: &DatabaseTarget,
         sweep: SweepSchedule,
-        github: &crate::config::GitHubSettings,
         settings: &crate::config::JobSettings,
     ) -> Self {
         let (stop, stopping) = tokio::sync::watch::channel(false);
@@ -302,7 +299,7 @@ impl JobsRunning {
                 let _ = stopping.wait_for(|stop| *stop).await;
             }
         };
-        let mut runtime = crate::jobs::runtime(state, pool, github)
+        let mut runtime = services::jobs::runtime(app, pool)
             .stale_after(settings.stale_after_secs.map(Duration::from_secs))
             .attempt_timeout(settings.attempt_timeout_secs.map(Duration::from_secs))
             .listening_on(database.app_url.expose_secret());
@@ -310,24 +307,24 @@ impl JobsRunning {
             runtime = runtime.workers(queue, *count);
         }
         let schedule = sweep.interval.map(|interval| {
-            runtime.every::<crate::jobs::StorageSweep>(
+            runtime.every::<services::jobs::StorageSweep>(
                 interval,
-                crate::jobs::SweepPayload {
+                services::jobs::SweepPayload {
                     grace_secs: sweep.grace.as_secs(),
                 },
                 stopped(),
             )
         });
         let sync_schedule = (settings.schedule_check_secs > 0).then(|| {
-            runtime.every::<crate::jobs::ScheduleCheck>(
+            runtime.every::<services::jobs::ScheduleCheck>(
                 Duration::from_secs(settings.schedule_check_secs),
-                crate::jobs::ScheduleCheckPayload {},
+                services::jobs::ScheduleCheckPayload {},
                 stopped(),
             )
         });
-        let pruning = runtime.every::<crate::jobs::PruneJobEvents>(
+        let pruning = runtime.every::<services::jobs::PruneJobEvents>(
             Duration::from_secs(86_400),
-            crate::jobs::PrunePayload {
+            services::jobs::PrunePayload {
                 retention_days: settings.events_retention_days,
             },
             stopped(),
@@ -358,7 +355,7 @@ impl JobsRunning {
 
 /// The catalog, the router's patience and the instance's providers, from `[llm]`. A provider
 /// whose key variable is named but unset is an error at start, not a 401 at the first question.
-fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::AiConfig> {
+fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<services::ai::AiConfig> {
     let router_settings = llm::RouterSettings {
         request_timeout: Duration::from_secs(settings.request_timeout_secs.max(1)),
         first_token_timeout: Duration::from_secs(settings.first_token_timeout_secs.max(1)),
@@ -367,7 +364,7 @@ fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::A
         call_deadline: Duration::from_secs(settings.ask_deadline_secs.max(1)),
         ..llm::RouterSettings::default()
     };
-    let asks = app::ai::AskSlots::new(settings.max_asks_per_team, settings.max_asks_in_flight);
+    let asks = services::ai::AskSlots::new(settings.max_asks_per_team, settings.max_asks_in_flight);
     let catalog = llm::Catalog::builtin();
     let transport =
         llm::Transport::new(router_settings.connect_timeout).context("the AI HTTP client")?;
@@ -376,7 +373,7 @@ fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::A
     let team_transport = llm::Transport::guarded(router_settings.connect_timeout, policy)
         .context("the AI HTTP client for teams' providers")?;
     if settings.providers.is_empty() {
-        return Ok(app::ai::AiConfig {
+        return Ok(services::ai::AiConfig {
             catalog: std::sync::Arc::new(catalog),
             settings: router_settings,
             transport,
@@ -440,12 +437,15 @@ fn ai_config(settings: &crate::config::LlmSettings) -> anyhow::Result<app::ai::A
         router_settings.clone(),
     )
     .context("llm.providers")?;
-    Ok(app::ai::AiConfig {
+    Ok(services::ai::AiConfig {
         catalog: std::sync::Arc::new(catalog),
         settings: router_settings,
         transport,
         team_transport,
-        instance: Some(std::sync::Arc::new(app::ai::InstanceAi { router, chain })),
+        instance: Some(std::sync::Arc::new(services::ai::InstanceAi {
+            router,
+            chain,
+        })),
         asks,
         team_monthly_budget_usd: settings.team_monthly_budget_usd,
     })

@@ -102,7 +102,7 @@ async fn a_connection_returned_inside_a_transaction_never_hands_its_tenant_to_th
 
     // Behind the driver's back: a transaction opened, Ada's team set in it, and the connection
     // handed back to the pool as it is.
-    let pool = app.state.db.connection().clone();
+    let pool = app.state.ctx.db.connection().clone();
     {
         let mut conn = pool.get_postgres_connection_pool().acquire().await.unwrap();
         conn.execute(sea_orm::sqlx::raw_sql("BEGIN")).await.unwrap();
@@ -140,7 +140,7 @@ async fn a_connection_returned_inside_a_transaction_never_hands_its_tenant_to_th
     assert!(page.contains("Jacquard") && !page.contains("Analytical"));
 
     // The check caught it, said so, and counted it; the connection after it is clean.
-    assert_eq!(app.state.db.pool_health().returned_dirty(), 1);
+    assert_eq!(app.state.ctx.db.pool_health().returned_dirty(), 1);
     let (in_transaction, tenant) = next_connection_state(&pool).await;
     assert!(!in_transaction);
     assert_eq!(tenant, "");

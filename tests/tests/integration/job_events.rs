@@ -135,13 +135,14 @@ pub(crate) async fn open_stream(
 async fn member_ctx(app: &TestApp, session: &Value) -> TenantCtx {
     let user: UserId = serde_json::from_value(session["user_id"].clone()).unwrap();
     let tenant: TenantId = serde_json::from_value(session["active_tenant"].clone()).unwrap();
-    TenantCtx::for_member(&app.state.db, user, tenant)
+    TenantCtx::for_member(&app.state.ctx.db, user, tenant)
         .await
         .unwrap()
 }
 
 async fn enqueue_steps(app: &TestApp, ctx: &TenantCtx, steps: u32, pause_ms: u64) -> JobId {
     app.state
+        .ctx
         .db
         .transact(ctx, async |tx| {
             job_runs::enqueue::<Steps>(tx, &StepsPayload { steps, pause_ms }).await
@@ -377,6 +378,7 @@ async fn a_job_step_changes_several_tables_in_one_transaction_as_the_job() {
     let ctx = member_ctx(&app, &session).await;
     let enqueue = async |name: &str, fail: bool| {
         app.state
+            .ctx
             .db
             .transact(&ctx, async |tx| {
                 job_runs::enqueue::<Import>(
@@ -467,6 +469,7 @@ async fn a_worker_killed_mid_step_leaves_nothing_half_applied_and_another_instan
     };
     let job = app
         .state
+        .ctx
         .db
         .transact(&ctx, async |tx| {
             job_runs::enqueue::<TwoTables>(tx, &payload).await
@@ -568,6 +571,7 @@ async fn a_job_killed_after_two_paid_steps_runs_only_the_third_when_taken_over()
     };
     let job = app
         .state
+        .ctx
         .db
         .transact(&ctx, async |tx| {
             job_runs::enqueue::<ThreeSteps>(tx, &payload).await
@@ -644,7 +648,7 @@ async fn a_job_killed_after_two_paid_steps_runs_only_the_third_when_taken_over()
     // The steps are the team's rows: another team sees none of them.
     let (_, other) = signed_up(&app, "bob@example.com", "Looms").await;
     let bob = member_ctx(&app, &other).await;
-    let tx = app.state.db.enter(&bob).await.unwrap();
+    let tx = app.state.ctx.db.enter(&bob).await.unwrap();
     assert_eq!(
         count(tx.raw(), "SELECT count(*) FROM job_steps", vec![]).await,
         0

@@ -558,8 +558,8 @@ async fn the_sweeper_removes_orphans_and_reports_rows_whose_object_is_missing() 
     // Young orphans may be uploads in flight: left alone within the grace period.
     let state = &app.state;
     let report = domain::images::sweep(
-        &state.db,
-        &state.images,
+        &state.ctx.db,
+        &state.ctx.images,
         std::time::Duration::from_secs(3600),
     )
     .await
@@ -574,7 +574,7 @@ async fn the_sweeper_removes_orphans_and_reports_rows_whose_object_is_missing() 
     );
     assert!(app.stored_objects().await.contains(&orphan));
 
-    let report = domain::images::sweep(&state.db, &state.images, std::time::Duration::ZERO)
+    let report = domain::images::sweep(&state.ctx.db, &state.ctx.images, std::time::Duration::ZERO)
         .await
         .unwrap();
     assert_eq!((report.orphans_removed, report.missing_objects), (1, 1));

@@ -40,9 +40,13 @@ pub async fn ask_note(
         let note = NoteId::parse(&note_id).map_err(|_| ApiError::NotFound)?;
         let Json(ask) = body.map_err(|e| ApiError::invalid("question", e.body_text()))?;
         let question = api::ai::parse_question(&ask.question)?;
-        let tx = state.db.enter_with(&credential(&state, &headers)?).await?;
+        let tx = state
+            .ctx
+            .db
+            .enter_with(&credential(&state, &headers)?)
+            .await?;
         // What would fail the call before a model is asked fails the request instead.
-        app::ai::begin_ask(&state, tx, note, question).await
+        services::ai::begin_ask(&state.ctx, tx, note, question).await
     }
     .await;
     let asking = match opened {

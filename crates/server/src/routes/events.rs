@@ -10,7 +10,6 @@ use crate::routes::images::credential;
 use api::ApiError;
 use api::ids::{JobId, UserId};
 use api::jobs::{JobEvent, JobEventBody};
-use app::in_flight::{Full, InFlight, Slot};
 use app::state::AppState;
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -19,6 +18,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use domain::job_runs;
 use futures_util::Stream;
+use services::in_flight::{Full, InFlight, Slot};
 use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -81,7 +81,7 @@ pub async fn job_events(
         let credential = credential(&state, &headers)?;
         // Subscribed before the first read, so nothing committed in between is missed.
         let announcements = hub.subscribe();
-        let tx = state.db.enter_with(&credential).await?;
+        let tx = state.ctx.db.enter_with(&credential).await?;
         let slot = streams.take(tx.ctx())?;
         job_runs::status(&tx, job).await?;
         tx.end_read();
@@ -175,7 +175,7 @@ impl JobStream {
     }
 
     async fn read(&self) -> Result<Read, domain::DomainError> {
-        let tx = self.state.db.enter_with(&self.credential).await?;
+        let tx = self.state.ctx.db.enter_with(&self.credential).await?;
         // The status first: each statement sees what committed before it, and the final status
         // commits together with its event, so events read after a final status include the end.
         // (Read the other way round, the job could end between the two reads, and the stream

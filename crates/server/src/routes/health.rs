@@ -42,7 +42,7 @@ pub async fn metrics(
     axum::extract::State(state): axum::extract::State<app::state::AppState>,
     axum::Extension(streams): axum::Extension<crate::routes::StreamSlots>,
 ) -> impl axum::response::IntoResponse {
-    let pool = state.db.pool_stats();
+    let pool = state.ctx.db.pool_stats();
     let body = format!(
         "# HELP cairn_db_connections_returned_dirty_total Pooled connections that came back inside a transaction or holding a tenant (rolled back and closed).\n\
          # TYPE cairn_db_connections_returned_dirty_total counter\n\
@@ -56,7 +56,7 @@ pub async fn metrics(
          # HELP cairn_event_streams_open Live event streams this instance holds open.\n\
          # TYPE cairn_event_streams_open gauge\n\
          cairn_event_streams_open {}\n",
-        state.db.pool_health().returned_dirty(),
+        state.ctx.db.pool_health().returned_dirty(),
         pool.size,
         pool.idle,
         streams.open(),

@@ -36,7 +36,7 @@ pub async fn upload(
     body: Body,
 ) -> Response {
     let mut stream = body.into_data_stream();
-    let limits = state.images.limits();
+    let limits = state.ctx.images.limits();
     let result = async {
         let note_id = NoteId::parse(&note_id).map_err(|_| ApiError::NotFound)?;
         let credential = credential(&state, &headers)?;
@@ -47,9 +47,15 @@ pub async fn upload(
         if declared.is_some_and(|length| length > limits.max_bytes) {
             return Err(limits.too_large());
         }
-        images::add(&state.db, &state.images, &credential, note_id, &mut stream)
-            .await
-            .map_err(ApiError::from)
+        images::add(
+            &state.ctx.db,
+            &state.ctx.images,
+            &credential,
+            note_id,
+            &mut stream,
+        )
+        .await
+        .map_err(ApiError::from)
     }
     .await;
     match result {
@@ -83,7 +89,11 @@ pub async fn download(
 ) -> Response {
     let result = async {
         let image_id = NoteImageId::parse(&image_id).map_err(|_| ApiError::NotFound)?;
-        let tx = state.db.enter_with(&credential(&state, &headers)?).await?;
+        let tx = state
+            .ctx
+            .db
+            .enter_with(&credential(&state, &headers)?)
+            .await?;
         let image = images::stored(&tx, image_id).await?;
         tx.end_read();
         let etag = image.etag();
@@ -96,7 +106,7 @@ pub async fn download(
         let mut response = if fresh {
             StatusCode::NOT_MODIFIED.into_response()
         } else {
-            let bytes = images::open(&state.images, &image).await?;
+            let bytes = images::open(&state.ctx.images, &image).await?;
             let mut response = Body::from_stream(bytes).into_response();
             let headers = response.headers_mut();
             if let Ok(value) = HeaderValue::from_str(&image.content_type) {

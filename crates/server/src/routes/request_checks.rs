@@ -168,7 +168,7 @@ fn cross_site() -> ApiError {
 fn same_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     if let Some(origin) = headers.get(header::ORIGIN) {
         let origin = origin.to_str().map_err(|_| cross_site())?;
-        if origin.eq_ignore_ascii_case(&state.public_url) {
+        if origin.eq_ignore_ascii_case(&state.ctx.public_url) {
             return Ok(());
         }
         // `null` (a sandboxed frame, a redirect across sites) has no authority and never matches.

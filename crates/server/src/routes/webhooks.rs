@@ -25,7 +25,7 @@ pub async fn github(
     body: Bytes,
 ) -> Response {
     // Counted per sending address before anything of it is read.
-    if let Err(error) = webhooks::admit(&state.db, &sender(&state, &headers, peer)).await {
+    if let Err(error) = webhooks::admit(&state.ctx.db, &sender(&state, &headers, peer)).await {
         return ErrorResponse(error.into()).into_response();
     }
     let header = |name: &str| header_text(&headers, name);
@@ -52,7 +52,7 @@ pub async fn github(
         signature: &signature,
         delivery_id: Some(delivery_id.as_str()).filter(|id| !id.is_empty()),
     };
-    answer(webhooks::receive(&state.db, &state.secrets, delivery).await)
+    answer(webhooks::receive(&state.ctx.db, &state.ctx.secrets, delivery).await)
 }
 
 /// Receives a delivery at a project's own address. The headers, the address and the project's
@@ -66,7 +66,7 @@ pub async fn github_for_project(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    if let Err(error) = webhooks::admit(&state.db, &sender(&state, &headers, peer)).await {
+    if let Err(error) = webhooks::admit(&state.ctx.db, &sender(&state, &headers, peer)).await {
         return ErrorResponse(error.into()).into_response();
     }
     let header = |name: &str| header_text(&headers, name);
@@ -77,7 +77,7 @@ pub async fn github_for_project(
     ) else {
         return ErrorResponse(ApiError::Unauthorized).into_response();
     };
-    let target = match webhooks::project_target(&state.db, &state.secrets, project).await {
+    let target = match webhooks::project_target(&state.ctx.db, &state.ctx.secrets, project).await {
         Ok(target) => target,
         Err(error) => return ErrorResponse(error.into()).into_response(),
     };
@@ -101,7 +101,7 @@ pub async fn github_for_project(
         signature: &signature,
         delivery_id: Some(delivery_id.as_str()).filter(|id| !id.is_empty()),
     };
-    answer(webhooks::receive_for_project(&state.db, target, delivery).await)
+    answer(webhooks::receive_for_project(&state.ctx.db, target, delivery).await)
 }
 
 /// A header's text; empty when absent or not text.

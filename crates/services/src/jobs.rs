@@ -1,6 +1,7 @@
-//! The job bodies this server runs, over the shared job runtime (`crates/jobs`).
+//! The background jobs Cairn runs, over the shared job runtime (`crates/jobs`): each kind and the
+//! service it calls.
 
-use app::state::AppState;
+use crate::AppContext;
 use jobs::{JobKind, Runtime};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -63,42 +64,23 @@ impl JobKind for PruneJobEvents {
     const REQUEUE_WHEN_STALE: bool = false;
 }
 
-/// The runtime with every job kind this server runs, named after this process.
-pub fn runtime(
-    state: &AppState,
-    pool: &sea_orm::DatabaseConnection,
-    github: &crate::config::GitHubSettings,
-) -> Runtime {
+/// The runtime with every job kind Cairn runs, named after this process.
+pub fn runtime(app: &AppContext, pool: &sea_orm::DatabaseConnection) -> Runtime {
     let instance = format!(
         "cairn-{}-{}",
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     );
-    let sweep_state = state.clone();
-    let sync_db = state.db.clone();
-    let secrets = state.secrets.clone();
-    let (check_db, check_secrets, check_github) =
-        (state.db.clone(), state.secrets.clone(), github.clone());
-    let prune_db = state.db.clone();
-    let github = github.clone();
+    let (sync_app, check_app, prune_app, sweep_app) =
+        (app.clone(), app.clone(), app.clone(), app.clone());
     Runtime::new(pool.clone(), instance)
         .register::<domain::syncs::ProjectSyncJob, _, _>(move |job, payload| {
-            crate::project_sync::run(
-                sync_db.clone(),
-                secrets.clone(),
-                github.clone(),
-                job,
-                payload,
-            )
+            crate::project_sync::run(sync_app.clone(), job, payload)
         })
         .register::<ScheduleCheck, _, _>(move |_ctx, _payload: ScheduleCheckPayload| {
-            let (db, secrets, github) = (
-                check_db.clone(),
-                check_secrets.clone(),
-                check_github.clone(),
-            );
+            let app = check_app.clone();
             async move {
-                match crate::project_sync::check_schedules(&db, &secrets, &github).await {
+                match crate::project_sync::check_schedules(&app).await {
                     Ok(0) => Ok(()),
                     Ok(started) => {
                         tracing::info!(started, "scheduled syncs");
@@ -109,10 +91,10 @@ pub fn runtime(
             }
         })
         .register::<PruneJobEvents, _, _>(move |_ctx, payload: PrunePayload| {
-            let db = prune_db.clone();
+            let app = prune_app.clone();
             async move {
                 let retention = Duration::from_secs(payload.retention_days.saturating_mul(86_400));
-                match domain::job_runs::prune_events(&db, retention).await {
+                match domain::job_runs::prune_events(&app.db, retention).await {
                     Ok(pruned) => {
                         tracing::info!(
                             events = pruned.events,
@@ -126,14 +108,14 @@ pub fn runtime(
             }
         })
         .register::<StorageSweep, _, _>(move |_ctx, payload: SweepPayload| {
-            let state = sweep_state.clone();
+            let app = sweep_app.clone();
             async move {
                 let grace = Duration::from_secs(payload.grace_secs);
-                match domain::blobs::sweep(&state.db, domain::blobs::UNUSED_BLOB_GRACE).await {
+                match domain::blobs::sweep(&app.db, domain::blobs::UNUSED_BLOB_GRACE).await {
                     Ok(removed) => tracing::info!(removed, "unused file contents swept"),
                     Err(error) => return Err(error.into_job_failure()),
                 }
-                match domain::images::sweep(&state.db, &state.images, grace).await {
+                match domain::images::sweep(&app.db, &app.images, grace).await {
                     Ok(report) => {
                         tracing::info!(
                             objects = report.objects,

@@ -3,8 +3,8 @@
 //! model answers; after each call the answer, its attempts and the providers' states are saved in
 //! one transaction, so every instance skips a provider that ran out of credit.
 
+use crate::AppContext;
 use crate::in_flight::{Full, InFlight};
-use crate::state::AppState;
 use api::ApiError;
 use api::ai::NoteAnswer;
 use api::ids::{NoteId, TenantId};
@@ -144,14 +144,14 @@ pub fn team_catalog<'a>(
 }
 
 /// The team's router, chain and budget.
-pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiError> {
-    let providers = domain::ai::callable_providers(tx, &state.secrets).await?;
+pub async fn prepare(app: &AppContext, tx: &TenantTxn) -> Result<Prepared, ApiError> {
+    let providers = domain::ai::callable_providers(tx, &app.secrets).await?;
     let settings = domain::ai::settings(tx).await?;
     let limit_usd = settings.monthly_budget_usd;
     if providers.is_empty() {
-        let instance = state.ai.instance.clone().ok_or_else(no_provider)?;
+        let instance = app.ai.instance.clone().ok_or_else(no_provider)?;
         // The instance's providers are the operator's money: a team spends at most its share.
-        let share = state.ai.team_monthly_budget_usd;
+        let share = app.ai.team_monthly_budget_usd;
         if share <= 0.0 {
             return Err(no_provider());
         }
@@ -181,7 +181,7 @@ pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiEr
     };
     chain.fall_over_on_refusal = settings.fall_over_on_refusal;
     let catalog = team_catalog(
-        &state.ai.catalog,
+        &app.ai.catalog,
         providers
             .iter()
             .map(|p| (p.kind, p.custom_models.as_slice())),
@@ -204,10 +204,10 @@ pub async fn prepare(state: &AppState, tx: &TenantTxn) -> Result<Prepared, ApiEr
         })
         .collect();
     let router = Router::over(
-        &state.ai.team_transport,
+        &app.ai.team_transport,
         configs,
         catalog,
-        state.ai.settings.clone(),
+        app.ai.settings.clone(),
     )
     .map_err(|e| ApiError::invalid("name", e.to_string()))?;
     for (name, left) in budgets {
@@ -276,7 +276,7 @@ pub async fn save_state(router: &Router, tx: &TenantTxn, name: &str) -> Result<(
 /// A question about a note, recorded and ready to be asked: everything that could refuse it (the
 /// session's team, the note, a provider to ask) has been checked, and its transaction committed.
 pub struct Asking {
-    state: AppState,
+    app: AppContext,
     ctx: domain::TenantCtx,
     answer_id: api::ids::NoteAnswerId,
     prepared: Prepared,
@@ -289,14 +289,14 @@ pub struct Asking {
 
 /// Records `question` (already parsed) about the note, running, and readies the team's chain.
 pub async fn begin_ask(
-    state: &AppState,
+    app: &AppContext,
     tx: TenantTxn,
     note_id: NoteId,
     question: String,
 ) -> Result<Asking, ApiError> {
-    let slot = state.ai.asks.take(tx.ctx().tenant_id())?;
+    let slot = app.ai.asks.take(tx.ctx().tenant_id())?;
     let note = domain::notes::get(&tx, note_id).await?;
-    let prepared = prepare(state, &tx).await?;
+    let prepared = prepare(app, &tx).await?;
     let mut stored = Vec::new();
     for image in note.images.iter().take(MAX_IMAGES) {
         stored.push((
@@ -308,7 +308,7 @@ pub async fn begin_ask(
     let ctx = *tx.ctx();
     tx.commit().await?;
     Ok(Asking {
-        state: state.clone(),
+        app: app.clone(),
         ctx,
         answer_id,
         prepared,
@@ -324,14 +324,14 @@ pub async fn begin_ask(
 /// without it the call is not streamed. A call that finds no answer is a stored answer whose
 /// status is `failed`, not an error.
 pub async fn ask_note(
-    state: &AppState,
+    app: &AppContext,
     tx: TenantTxn,
     note_id: NoteId,
     question: &str,
     on_text: Option<&mut (dyn FnMut(&str) + Send)>,
 ) -> Result<NoteAnswer, ApiError> {
     let question = api::ai::parse_question(question)?;
-    begin_ask(state, tx, note_id, question)
+    begin_ask(app, tx, note_id, question)
         .await?
         .answer(on_text)
         .await
@@ -345,7 +345,7 @@ impl Asking {
         on_text: Option<&mut (dyn FnMut(&str) + Send)>,
     ) -> Result<NoteAnswer, ApiError> {
         let Self {
-            state,
+            app,
             ctx,
             answer_id,
             prepared,
@@ -354,7 +354,7 @@ impl Asking {
             question,
             _slot,
         } = self;
-        let state = &state;
+        let app = &app;
         let started = Instant::now();
         let mut inputs = Vec::new();
         let mut total = 0;
@@ -364,7 +364,7 @@ impl Asking {
             } else {
                 description.clone()
             };
-            let bytes = match read_image(state, image, MAX_IMAGE_BYTES - total).await {
+            let bytes = match read_image(app, image, MAX_IMAGE_BYTES - total).await {
                 Some(bytes) => bytes,
                 None => continue,
             };
@@ -396,7 +396,7 @@ impl Asking {
         let budget = match prepared.limit_usd {
             Some(limit) => {
                 let worst = router.worst_case(&prepared.chain, &request);
-                let tx = state.db.enter(&ctx).await?;
+                let tx = app.db.enter(&ctx).await?;
                 let reserved = domain::ai::reserve_spend(&tx, answer_id, worst, limit).await?;
                 tx.commit().await?;
                 Some(Budget {
@@ -414,7 +414,7 @@ impl Asking {
             None => router.chat(&prepared.chain, &request, None, budget).await,
         };
         let duration_ms = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
-        let tx = state.db.enter(&ctx).await?;
+        let tx = app.db.enter(&ctx).await?;
         match &outcome {
             Ok(answer) => {
                 domain::ai::finish_answer(
@@ -451,11 +451,11 @@ impl Asking {
 }
 
 /// An image's bytes, if they fit in `room`.
-async fn read_image(state: &AppState, image: &images::StoredImage, room: usize) -> Option<Vec<u8>> {
+async fn read_image(app: &AppContext, image: &images::StoredImage, room: usize) -> Option<Vec<u8>> {
     if usize::try_from(image.byte_size).ok()? > room {
         return None;
     }
-    let mut stream = images::open(&state.images, image).await.ok()?;
+    let mut stream = images::open(&app.images, image).await.ok()?;
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
         bytes.extend_from_slice(&chunk.ok()?);
@@ -465,12 +465,101 @@ async fn read_image(state: &AppState, image: &images::StoredImage, room: usize) 
 
 /// Refuses (422 naming `base_url`, with the reason) a team provider's base URL that leads to an
 /// address teams may not reach, before anything is sent to it.
-pub async fn check_base_url(state: &AppState, base_url: &str) -> Result<(), ApiError> {
-    let Some(policy) = state.ai.team_transport.policy() else {
+pub async fn check_base_url(app: &AppContext, base_url: &str) -> Result<(), ApiError> {
+    let Some(policy) = app.ai.team_transport.policy() else {
         return Ok(());
     };
     policy
         .check_url(base_url)
         .await
         .map_err(|refused| ApiError::invalid("base_url", format!("is refused: {refused}")))
+}
+
+/// Test connection: a one-word question to the provider's first enabled model. Its attempt says
+/// how it went; success clears the provider's state (the probe that ends an "out of credit"), a
+/// failure records it. No database connection is held while the provider answers.
+pub async fn test_provider(
+    app: &AppContext,
+    tx: TenantTxn,
+    id: api::ids::AiProviderId,
+) -> Result<api::ai::ConnectionTest, ApiError> {
+    tx.ctx().require(api::tenants::Permission::ManageAi)?;
+    // A test calls the provider (and records what it found): not for a read-only token.
+    tx.ctx().require_write()?;
+    let provider = domain::ai::get_provider(&tx, id).await?;
+    let prepared = prepare(app, &tx).await?;
+    let ctx = *tx.ctx();
+    tx.end_read();
+    let model = provider.models.first().cloned().unwrap_or_default();
+    let attempt = match prepared.router().probe(&provider.name, &model).await {
+        Ok(attempt) => attempt,
+        Err(failed) => failed.attempts.last().cloned().ok_or(ApiError::Internal)?,
+    };
+    let tx = app.db.enter(&ctx).await?;
+    save_state(prepared.router(), &tx, &provider.name).await?;
+    tx.commit().await?;
+    Ok(api::ai::ConnectionTest::from(&attempt))
+}
+
+/// Adds a provider (`id` none) or changes one, after refusing a base URL teams may not reach.
+pub async fn save_provider(
+    app: &AppContext,
+    tx: TenantTxn,
+    id: Option<api::ids::AiProviderId>,
+    form: api::ai::AiProviderForm,
+) -> Result<api::ai::AiProvider, ApiError> {
+    let valid = form.parse()?;
+    tx.ctx().require(api::tenants::Permission::ManageAi)?;
+    check_base_url(app, &valid.base_url).await?;
+    let provider = match id {
+        None => domain::ai::add_provider(&tx, &app.secrets, &valid).await?,
+        Some(id) => domain::ai::update_provider(&tx, &app.secrets, id, &valid).await?,
+    };
+    tx.commit().await?;
+    Ok(provider)
+}
+
+/// The models the team can pick, grouped by provider, with price, context, vision and "fast";
+/// those of a provider that is out of credit or cooling down say so.
+pub async fn model_choices(
+    app: &AppContext,
+    tx: TenantTxn,
+) -> Result<Vec<api::ai::ModelChoice>, ApiError> {
+    let providers = domain::ai::list_providers(&tx).await?;
+    tx.end_read();
+    let catalog = team_catalog(
+        &app.ai.catalog,
+        providers
+            .iter()
+            .map(|p| (p.kind, p.custom_models.as_slice())),
+    );
+    let mut choices = Vec::new();
+    for provider in &providers {
+        let unavailable = match provider.state().as_str() {
+            "healthy" => None,
+            state => Some(state.to_owned()),
+        };
+        for model in &provider.models {
+            let info = catalog.get_or_unknown(provider.kind, model);
+            choices.push(api::ai::ModelChoice {
+                provider: provider.name.clone(),
+                provider_kind: provider.kind,
+                model: model.clone(),
+                context_window: info.context_window,
+                price_in: info.price_in,
+                price_out: info.price_out,
+                vision: info.vision,
+                fast: info.fast,
+                unavailable: unavailable.clone(),
+            });
+        }
+    }
+    Ok(choices)
+}
+
+/// Whether the team can ask AI: it has a provider of its own, or the instance has some.
+pub async fn available(app: &AppContext, tx: TenantTxn) -> Result<bool, ApiError> {
+    let own = !domain::ai::list_providers(&tx).await?.is_empty();
+    tx.end_read();
+    Ok(own || app.ai.instance.is_some())
 }

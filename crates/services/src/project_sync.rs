@@ -6,10 +6,10 @@
 //! goes. Nothing the user sees changes before finalize commits, so a failed or cancelled run
 //! leaves the previous state whole.
 
-use crate::config::GitHubSettings;
+use crate::AppContext;
+use crate::context::GitHubSettings;
 use api::syncs::{SyncCounts, SyncPhase, SyncProgress};
 use domain::blobs;
-use domain::secrets::SecretKeys;
 use domain::syncs::{self, ActiveFile, FetchedFile, ProjectSyncPayload, RunPlan, SyncResult};
 use domain::{Db, DomainError, TenantCtx, github_quota, project_secrets};
 use github::{GitHub, GitHubError, Head, TreeFile};
@@ -23,12 +23,16 @@ const REPORT_EVERY: Duration = Duration::from_millis(250);
 
 /// Runs one sync.
 pub async fn run(
-    db: Db,
-    secrets: SecretKeys,
-    settings: GitHubSettings,
+    app: AppContext,
     job: JobCtx,
     payload: ProjectSyncPayload,
 ) -> Result<(), JobFailure> {
+    let AppContext {
+        db,
+        secrets,
+        github: settings,
+        ..
+    } = app;
     let ctx = TenantCtx::for_job(&db, &job)
         .await
         .map_err(DomainError::into_job_failure)?;
@@ -49,9 +53,9 @@ pub async fn run(
         .await
         .map_err(DomainError::into_job_failure)?;
     let tokenless = token.is_none();
-    let github = GitHub::new(&settings.api_url, token.as_ref())
-        .map_err(|e| JobFailure::Fatal(e.to_string()))?
-        .with_retry_pause(Duration::from_millis(settings.retry_pause_ms));
+    let github = settings
+        .client(token.as_ref())
+        .map_err(|e| JobFailure::Fatal(e.to_string()))?;
     let mut run = Run {
         tokenless,
         db: &db,
@@ -106,15 +110,11 @@ const SCHEDULE_BATCH: u32 = 50;
 /// is left alone: no sync, nothing in the history. A moved branch gets a sync (trigger
 /// `schedule`). Answers how many syncs were started. A project whose check fails is logged and
 /// checked again at its next turn.
-pub async fn check_schedules(
-    db: &Db,
-    secrets: &SecretKeys,
-    settings: &GitHubSettings,
-) -> Result<usize, DomainError> {
+pub async fn check_schedules(app: &AppContext) -> Result<usize, DomainError> {
     let mut started = 0;
-    for due in syncs::due_for_schedule(db, SCHEDULE_BATCH).await? {
+    for due in syncs::due_for_schedule(&app.db, SCHEDULE_BATCH).await? {
         let project = due.project_id;
-        match check_one(db, secrets, settings, &due.ctx, project).await {
+        match check_one(app, &due.ctx, project).await {
             Ok(true) => started += 1,
             Ok(false) => {}
             Err(error) => {
@@ -126,28 +126,26 @@ pub async fn check_schedules(
 }
 
 async fn check_one(
-    db: &Db,
-    secrets: &SecretKeys,
-    settings: &GitHubSettings,
+    app: &AppContext,
     ctx: &TenantCtx,
     project: api::ids::ProjectId,
 ) -> Result<bool, anyhow::Error> {
-    let tx = db.enter(ctx).await?;
+    let tx = app.db.enter(ctx).await?;
     let check = syncs::branch_check(&tx, project).await?;
-    let token = project_secrets::github_token(&tx, secrets, project).await?;
+    let token = project_secrets::github_token(&tx, &app.secrets, project).await?;
     tx.end_read();
     let Some(check) = check else {
         return Ok(false);
     };
-    let github = GitHub::new(&settings.api_url, token.as_ref())?
-        .with_retry_pause(Duration::from_millis(settings.retry_pause_ms));
+    let github = app.github.client(token.as_ref())?;
     match github
         .head(&check.repo, &check.branch, check.last_etag.as_deref())
         .await?
     {
         Head::Unchanged => Ok(false),
         Head::Current { .. } => {
-            db.transact(ctx, async |tx| syncs::start_scheduled(tx, project).await)
+            app.db
+                .transact(ctx, async |tx| syncs::start_scheduled(tx, project).await)
                 .await?;
             Ok(true)
         }

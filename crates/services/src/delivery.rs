@@ -1,7 +1,7 @@
 //! Links that leave by e-mail: invitations, password resets, address verification. The domain
 //! makes the tokens; this puts them into links under the public URL and hands them to the mailer.
 
-use crate::state::AppState;
+use crate::AppContext;
 use api::ApiError;
 use api::tenants::InvitationSent;
 use domain::TenantTxn;
@@ -17,8 +17,8 @@ fn mail_unavailable() -> ApiError {
 }
 
 /// `Unavailable` when this Cairn sends no e-mail.
-pub fn require_mail(state: &AppState) -> Result<(), ApiError> {
-    if state.mailer.is_enabled() {
+pub fn require_mail(app: &AppContext) -> Result<(), ApiError> {
+    if app.mailer.is_enabled() {
         Ok(())
     } else {
         Err(mail_unavailable())
@@ -29,12 +29,12 @@ pub fn require_mail(state: &AppState) -> Result<(), ApiError> {
 /// without e-mail, given to the inviter to hand over. Delivered before the commit, so an invitation
 /// whose e-mail did not leave (`Unavailable`) is not kept.
 pub async fn invitation(
-    state: &AppState,
+    app: &AppContext,
     tx: TenantTxn,
     issued: IssuedInvitation,
 ) -> Result<InvitationSent, ApiError> {
-    let url = state.link(&format!("/invite/{}", issued.token));
-    let link = if state.mailer.is_enabled() {
+    let url = app.link(&format!("/invite/{}", issued.token));
+    let link = if app.mailer.is_enabled() {
         let mail = mail::invitation(
             &issued.invitation.email,
             &issued.team_name,
@@ -42,7 +42,7 @@ pub async fn invitation(
             &issued.invitation.role.label().to_lowercase(),
             &url,
         );
-        state.mailer.send(mail).await.map_err(|error| {
+        app.mailer.send(mail).await.map_err(|error| {
             tracing::warn!(%error, "sending an invitation");
             mail_unavailable()
         })?;
@@ -58,10 +58,9 @@ pub async fn invitation(
 }
 
 /// Mails a verification link; a refusing mail server is `Unavailable`.
-pub async fn verification(state: &AppState, link: LinkToSend) -> Result<(), ApiError> {
-    let url = state.link(&format!("/verify-email/{}", link.token));
-    state
-        .mailer
+pub async fn verification(app: &AppContext, link: LinkToSend) -> Result<(), ApiError> {
+    let url = app.link(&format!("/verify-email/{}", link.token));
+    app.mailer
         .send(mail::email_verification(&link.email, &url))
         .await
         .map_err(|error| {
@@ -72,16 +71,16 @@ pub async fn verification(state: &AppState, link: LinkToSend) -> Result<(), ApiE
 
 /// After a sign-up, mails the new account a verification link in the background (the sign-up does
 /// not wait for the mail server, nor fail with it).
-pub fn send_verification_soon(state: &AppState, signed_in: &SignedIn) {
-    if !state.mailer.is_enabled() {
+pub fn send_verification_soon(app: &AppContext, signed_in: &SignedIn) {
+    if !app.mailer.is_enabled() {
         return;
     }
-    let state = state.clone();
+    let app = app.clone();
     let signed_in = signed_in.clone();
     tokio::spawn(async move {
-        match recovery::request_verification(&state.db, &signed_in).await {
+        match recovery::request_verification(&app.db, &signed_in).await {
             Ok(Some(link)) => {
-                let _ = verification(&state, link).await;
+                let _ = verification(&app, link).await;
             }
             Ok(None) => {}
             Err(error) => tracing::warn!(%error, "making a verification link"),
@@ -91,11 +90,11 @@ pub fn send_verification_soon(state: &AppState, signed_in: &SignedIn) {
 
 /// Mails a reset link in the background, so the answer takes as long whether or not an account
 /// uses the address (and says nothing about the mail server's mood).
-pub fn password_reset_soon(state: &AppState, link: LinkToSend) {
-    let state = state.clone();
+pub fn password_reset_soon(app: &AppContext, link: LinkToSend) {
+    let app = app.clone();
     tokio::spawn(async move {
-        let url = state.link(&format!("/reset-password/{}", link.token));
-        if let Err(error) = state
+        let url = app.link(&format!("/reset-password/{}", link.token));
+        if let Err(error) = app
             .mailer
             .send(mail::password_reset(&link.email, &url))
             .await

@@ -1,0 +1,80 @@
+//! A project's source on GitHub, as the project form sees it: which branches a repository has.
+
+use crate::AppContext;
+use api::ApiError;
+use api::github::{BranchChoices, GithubRepo};
+use api::ids::ProjectId;
+use domain::{TenantTxn, project_secrets, projects};
+use github::GitHubError;
+
+/// Branch pages read at most (a hundred branches each).
+const MAX_BRANCH_PAGES: u32 = 10;
+
+/// The branches of `github_repo` for the branch picker (the first thousand), with its default
+/// branch. With `project_id`, the project's token is used (a private repository); without, only
+/// public repositories answer.
+pub async fn list_branches(
+    app: &AppContext,
+    tx: TenantTxn,
+    github_repo: &str,
+    project_id: Option<ProjectId>,
+) -> Result<BranchChoices, ApiError> {
+    let repo = GithubRepo::parse(github_repo)?;
+    // The project's token, and only for the project's own repository: it was given for that one,
+    // and must not list (or reveal the existence of) any other the token can see.
+    let token = match project_id {
+        Some(project) => {
+            let linked = projects::get(&tx, project).await?.github;
+            if linked.is_some_and(|link| {
+                link.repo
+                    .to_string()
+                    .eq_ignore_ascii_case(&repo.to_string())
+            }) {
+                project_secrets::github_token(&tx, &app.secrets, project).await?
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
+    tx.end_read();
+    let client = app.github.client(token.as_ref()).map_err(unavailable)?;
+    let repository = client.repository(&repo).await.map_err(unavailable)?;
+    let mut branches = Vec::new();
+    let mut more = false;
+    for page in 1..=MAX_BRANCH_PAGES {
+        let listed = client.branches(&repo, page).await.map_err(unavailable)?;
+        branches.extend(listed.branches.into_iter().map(|b| b.name));
+        more = listed.has_next;
+        if !more {
+            break;
+        }
+    }
+    Ok(BranchChoices {
+        default_branch: repository.default_branch,
+        branches,
+        more,
+    })
+}
+
+/// What the form is told when GitHub would not list the branches.
+fn unavailable(error: GitHubError) -> ApiError {
+    match error {
+        GitHubError::NotFound(_) | GitHubError::Forbidden(_) => ApiError::invalid(
+            "github_repo",
+            "is not on GitHub, or is private: save the project and its token first",
+        ),
+        GitHubError::Unauthorized => ApiError::invalid("github_token", "was refused by GitHub"),
+        GitHubError::RateLimited { until } => ApiError::RateLimited {
+            retry_after_secs: u64::try_from((until - chrono::Utc::now()).num_seconds().max(1))
+                .unwrap_or(60),
+        },
+        other => {
+            tracing::warn!(error = %other, "listing branches");
+            ApiError::Unavailable {
+                service: "GitHub".into(),
+                retry_after_secs: None,
+            }
+        }
+    }
+}
