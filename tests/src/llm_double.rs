@@ -500,13 +500,14 @@ async fn embeddings(
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     record(&shared, &provider, "embeddings", &headers, &body);
-    if let Some(Reply::Error {
-        status,
-        body,
-        retry_after,
-    }) = LlmDouble::take(&shared, &provider)
-    {
-        return error_response(status, body, retry_after);
+    match LlmDouble::take(&shared, &provider) {
+        Some(Reply::Error {
+            status,
+            body,
+            retry_after,
+        }) => return error_response(status, body, retry_after),
+        Some(Reply::Hang(for_how_long)) => tokio::time::sleep(for_how_long).await,
+        _ => {}
     }
     let inputs: Vec<String> = match &body["input"] {
         Value::String(s) => vec![s.clone()],

@@ -19,6 +19,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+mod attempts;
+
+use attempts::{AfterFailure, Call, Target};
+
 /// A provider the router can call.
 #[derive(Clone)]
 pub struct ProviderConfig {
@@ -368,9 +372,9 @@ pub enum RouterError {
     Http(String),
 }
 
-/// How one attempt went.
-enum Outcome {
-    Answered(Completion),
+/// How one attempt went: a chat's completion, an embedding's vectors, or a failure.
+enum Outcome<T = Completion> {
+    Answered(T),
     Failed {
         class: FailureClass,
         status: Option<u16>,
@@ -612,232 +616,31 @@ impl Router {
         request: &ChatRequest,
         validate: Option<Validator<'_>>,
         budget: Option<Budget>,
-        mut on_text: Option<&mut (dyn FnMut(&str) + Send)>,
+        on_text: Option<&mut (dyn FnMut(&str) + Send)>,
     ) -> Result<Answer, CallFailed> {
-        let mut attempts = Vec::new();
-        let mut last_class = None;
-        // After a context-window failure, only larger windows are worth trying.
-        let mut window_at_least = 0u32;
-        let mut spent = 0.0;
-        let deadline = Instant::now() + self.settings.call_deadline;
-        let out_of_time = |attempts: Vec<Attempt>| CallFailed {
-            reason: format!(
-                "no answer within the call's deadline of {} s",
-                self.settings.call_deadline.as_secs()
-            ),
-            class: Some(FailureClass::DeadlinePassed),
-            attempts,
-        };
         if chain.steps.is_empty() {
             return Err(CallFailed {
                 reason: "no AI provider is configured: an admin adds one on the team's AI \
                          providers page"
                     .into(),
                 class: None,
-                attempts,
+                attempts: Vec::new(),
             });
         }
-        for step in &chain.steps {
-            let Some(provider) = self.providers.get(&step.provider) else {
-                return Err(CallFailed {
-                    reason: format!(
-                        "the chain names {:?}, which is not a provider",
-                        step.provider
-                    ),
-                    class: Some(FailureClass::BadRequest),
-                    attempts,
-                });
-            };
-            let model = self
-                .catalog
-                .get_or_unknown(provider.config.kind, &step.model);
-            if model.context_window <= window_at_least {
-                continue;
-            }
-            let not_sent = |class: FailureClass, error: String| Attempt {
-                provider: step.provider.clone(),
-                provider_kind: provider.config.kind,
-                model: step.model.clone(),
-                class: Some(class),
-                status: None,
-                error: Some(error),
-                tokens_in: 0,
-                tokens_out: 0,
-                cost_usd: 0.0,
-                latency_ms: 0,
-                first_token_ms: None,
-            };
-            if let Some(why) = self.health(&step.provider).unavailable(SystemTime::now()) {
-                attempts.push(not_sent(FailureClass::CoolingDown, why));
-                last_class = Some(FailureClass::CoolingDown);
-                continue;
-            }
-            let worst = model.cost(estimate_tokens(request), request.max_tokens);
-            let over = match (budget, self.provider_budget(&step.provider)) {
-                (Some(budget), _) if spent + worst > budget.remaining_usd => Some(format!(
-                    "its worst case (${worst:.4}) exceeds what is left of the budget (${:.4})",
-                    (budget.remaining_usd - spent).max(0.0)
-                )),
-                (_, Some(left)) if worst > left => Some(format!(
-                    "its worst case (${worst:.4}) exceeds what is left of {}'s own budget (${:.4})",
-                    step.provider,
-                    left.max(0.0)
-                )),
-                _ => None,
-            };
-            if let Some(why) = over {
-                attempts.push(not_sent(FailureClass::OverBudget, why));
-                last_class = Some(FailureClass::OverBudget);
-                continue;
-            }
-            let mut retries = 0;
-            loop {
-                if Instant::now() >= deadline {
-                    return Err(out_of_time(attempts));
-                }
-                let mut timing = Timing {
-                    started: Instant::now(),
-                    first_token: None,
-                    deadline,
-                };
-                let outcome = match on_text.as_deref_mut() {
-                    None => self.send(provider, &model, request, deadline).await,
-                    Some(sink) => {
-                        self.send_streaming(provider, &model, request, sink, &mut timing)
-                            .await
-                    }
-                };
-                let latency_ms = millis(timing.started.elapsed());
-                let first_token_ms = timing.first_token.map(millis);
-                let mut attempt = Attempt {
-                    provider: step.provider.clone(),
-                    provider_kind: provider.config.kind,
-                    model: step.model.clone(),
-                    class: None,
-                    status: None,
-                    error: None,
-                    tokens_in: 0,
-                    tokens_out: 0,
-                    cost_usd: 0.0,
-                    latency_ms,
-                    first_token_ms,
-                };
-                let (class, status, error, retry_after) = match outcome {
-                    Outcome::Answered(completion) => {
-                        attempt.tokens_in = completion.tokens_in;
-                        attempt.tokens_out = completion.tokens_out;
-                        attempt.cost_usd = model.cost(completion.tokens_in, completion.tokens_out);
-                        spent += attempt.cost_usd;
-                        attempt.status = Some(200);
-                        let checked = request.output.check(&completion.text).and_then(|()| {
-                            validate.map_or(Ok(()), |check| check(&completion.text))
-                        });
-                        match checked {
-                            Err(why) => (FailureClass::InvalidOutput, Some(200), why, None),
-                            _ => {
-                                self.update_health(&step.provider, |h| *h = Health::default());
-                                attempts.push(attempt);
-                                return Ok(Answer {
-                                    text: completion.text,
-                                    provider: step.provider.clone(),
-                                    model: step.model.clone(),
-                                    attempts,
-                                });
-                            }
-                        }
-                    }
-                    Outcome::Failed {
-                        class,
-                        status,
-                        error,
-                        retry_after,
-                        tokens,
-                    } => {
-                        attempt.tokens_in = tokens.0;
-                        attempt.tokens_out = tokens.1;
-                        attempt.cost_usd = model.cost(tokens.0, tokens.1);
-                        spent += attempt.cost_usd;
-                        (class, status, error, retry_after)
-                    }
-                };
-                let error = classify::sanitize(&error);
-                attempt.class = Some(class);
-                attempt.status = status;
-                attempt.error = Some(error.clone());
-                attempts.push(attempt);
-                last_class = Some(class);
-                tracing::info!(
-                    gen_ai.provider.name = %step.provider,
-                    gen_ai.request.model = %step.model,
-                    class = class.as_str(),
-                    status,
-                    "AI attempt failed"
-                );
-                if let Some(pause) = self.retry_pause(class, retries, retry_after) {
-                    if Instant::now() + pause >= deadline {
-                        return Err(out_of_time(attempts));
-                    }
-                    retries += 1;
-                    tokio::time::sleep(pause).await;
-                    continue;
-                }
-                self.mark(&step.provider, class, &error, retry_after);
-                match class {
-                    FailureClass::RateLimited
-                    | FailureClass::ServerError
-                    | FailureClass::Timeout
-                    | FailureClass::Connection
-                    | FailureClass::OutOfCredit
-                    | FailureClass::Auth => break,
-                    FailureClass::ContextWindow => {
-                        window_at_least = window_at_least.max(model.context_window);
-                        break;
-                    }
-                    FailureClass::ContentPolicy if chain.fall_over_on_refusal => break,
-                    FailureClass::EmptyOutput | FailureClass::InvalidOutput => break,
-                    // A whole answer that ran on: another model may behave. Once shown, the call
-                    // ends, as for a broken stream.
-                    FailureClass::TooLarge if timing.first_token.is_none() => break,
-                    FailureClass::ContentPolicy
-                    | FailureClass::BadRequest
-                    | FailureClass::StreamBroken
-                    | FailureClass::TooLarge
-                    | FailureClass::DeadlinePassed
-                    | FailureClass::CoolingDown
-                    | FailureClass::OverBudget => {
-                        return Err(CallFailed {
-                            reason: format!(
-                                "{} ({}): {}",
-                                provider.config.kind.label(),
-                                step.model,
-                                error
-                            ),
-                            class: Some(class),
-                            attempts,
-                        });
-                    }
-                }
-            }
-        }
-        let reason = match last_class {
-            Some(FailureClass::OverBudget) => {
-                "refused before sending: every model's worst case exceeds what is left of the \
-                 team's monthly AI budget"
-                    .to_owned()
-            }
-            Some(FailureClass::CoolingDown)
-                if attempts
-                    .iter()
-                    .all(|a| a.class == Some(FailureClass::CoolingDown)) =>
-            {
-                "every provider in the chain is cooling down or out of credit".to_owned()
-            }
-            _ => format!("no model in the chain answered: {}", trail(&attempts)),
+        let mut call = ChatCall {
+            request,
+            validate,
+            on_text,
+            fall_over_on_refusal: chain.fall_over_on_refusal,
+            window_at_least: 0,
         };
-        Err(CallFailed {
-            reason,
-            class: last_class,
-            attempts,
+        let done = self.attempt(&chain.steps, &mut call, budget).await?;
+        let step = &chain.steps[done.step];
+        Ok(Answer {
+            text: done.value.text,
+            provider: step.provider.clone(),
+            model: step.model.clone(),
+            attempts: done.attempts,
         })
     }
 
@@ -852,7 +655,7 @@ impl Router {
         }
     }
 
-    fn deadline_outcome(&self) -> Outcome {
+    fn deadline_outcome<T>(&self) -> Outcome<T> {
         Outcome::Failed {
             class: FailureClass::DeadlinePassed,
             status: None,
@@ -1102,112 +905,209 @@ impl Router {
         providers: &[String],
         inputs: &[String],
     ) -> Result<Embedded, CallFailed> {
-        let mut attempts = Vec::new();
-        let mut last_class = None;
-        for name in providers {
-            let Some(provider) = self.providers.get(name) else {
-                continue;
-            };
-            if let Some(why) = self.health(name).unavailable(SystemTime::now()) {
-                attempts.push(Attempt {
-                    provider: name.clone(),
-                    provider_kind: provider.config.kind,
-                    model: model.to_owned(),
-                    class: Some(FailureClass::CoolingDown),
-                    status: None,
-                    error: Some(why),
-                    tokens_in: 0,
-                    tokens_out: 0,
-                    cost_usd: 0.0,
-                    latency_ms: 0,
-                    first_token_ms: None,
-                });
-                continue;
+        let steps: Vec<ChainStep> = providers
+            .iter()
+            .filter(|name| self.providers.contains_key(*name))
+            .map(|name| ChainStep {
+                provider: name.clone(),
+                model: model.to_owned(),
+            })
+            .collect();
+        let mut call = EmbedCall { model, inputs };
+        let done = self.attempt(&steps, &mut call, None).await?;
+        Ok(Embedded {
+            vectors: done.value.0,
+            model: model.to_owned(),
+            provider: steps[done.step].provider.clone(),
+            attempts: done.attempts,
+        })
+    }
+}
+
+/// A chat, answered whole or streamed, as the attempt loop drives it.
+struct ChatCall<'r, 's> {
+    request: &'r ChatRequest,
+    validate: Option<Validator<'r>>,
+    /// Where a streamed answer goes as it comes; `None`: not streamed.
+    on_text: Option<&'s mut (dyn FnMut(&str) + Send)>,
+    fall_over_on_refusal: bool,
+    /// After a context-window failure, only larger windows are worth trying.
+    window_at_least: u32,
+}
+
+impl Call for ChatCall<'_, '_> {
+    type Value = Completion;
+
+    fn skip(&self, target: &Target<'_>) -> bool {
+        target.model.context_window <= self.window_at_least
+    }
+
+    fn worst_case(&self, target: &Target<'_>) -> f64 {
+        target
+            .model
+            .cost(estimate_tokens(self.request), self.request.max_tokens)
+    }
+
+    async fn send(&mut self, router: &Router, target: &Target<'_>, timing: &mut Timing) -> Outcome {
+        match self.on_text.as_deref_mut() {
+            None => {
+                router
+                    .send(
+                        target.provider,
+                        &target.model,
+                        self.request,
+                        timing.deadline,
+                    )
+                    .await
             }
-            let info = self.catalog.get_or_unknown(provider.config.kind, model);
-            let mut retries = 0;
-            loop {
-                let started = Instant::now();
-                let embeddings = provider.client.embeddings();
-                let call = embeddings.create_byot::<Value, Value>(
-                    json!({"model": model, "input": inputs, "encoding_format": "float"}),
-                );
-                let outcome = match tokio::time::timeout(self.settings.request_timeout, call).await
-                {
-                    Err(_) => Err(timeout_outcome(self.settings.request_timeout)),
-                    Ok(Err(error)) => Err(error_outcome(error)),
-                    Ok(Ok(value)) => read_embeddings(&value, inputs.len()),
-                };
-                let mut attempt = Attempt {
-                    provider: name.clone(),
-                    provider_kind: provider.config.kind,
-                    model: model.to_owned(),
-                    class: None,
-                    status: Some(200),
-                    error: None,
-                    tokens_in: 0,
-                    tokens_out: 0,
-                    cost_usd: 0.0,
-                    latency_ms: millis(started.elapsed()),
-                    first_token_ms: None,
-                };
-                match outcome {
-                    Ok((vectors, tokens)) => {
-                        attempt.tokens_in = tokens;
-                        attempt.cost_usd = info.cost(tokens, 0);
-                        attempts.push(attempt);
-                        self.update_health(name, |h| *h = Health::default());
-                        return Ok(Embedded {
-                            vectors,
-                            model: model.to_owned(),
-                            provider: name.clone(),
-                            attempts,
-                        });
-                    }
-                    Err(Outcome::Failed {
-                        class,
-                        status,
-                        error,
-                        retry_after,
-                        ..
-                    }) => {
-                        let error = classify::sanitize(&error);
-                        attempt.class = Some(class);
-                        attempt.status = status;
-                        attempt.error = Some(error.clone());
-                        attempts.push(attempt);
-                        last_class = Some(class);
-                        if let Some(pause) = self.retry_pause(class, retries, retry_after) {
-                            retries += 1;
-                            tokio::time::sleep(pause).await;
-                            continue;
-                        }
-                        self.mark(name, class, &error, retry_after);
-                        // Another provider of the same model helps only when this one is the
-                        // problem; any other failure would repeat there.
-                        let provider_at_fault = transient(class)
-                            || matches!(class, FailureClass::OutOfCredit | FailureClass::Auth);
-                        if !provider_at_fault {
-                            return Err(CallFailed {
-                                reason: format!("embedding with {model}: {error}"),
-                                class: Some(class),
-                                attempts,
-                            });
-                        }
-                        break;
-                    }
-                    Err(Outcome::Answered(_)) => unreachable!("embeddings answer with vectors"),
-                }
+            Some(sink) => {
+                router
+                    .send_streaming(target.provider, &target.model, self.request, sink, timing)
+                    .await
             }
         }
-        Err(CallFailed {
-            reason: format!(
-                "no provider serving {model} answered (vectors of another model would not mix, so \
-                 none was tried)"
-            ),
-            class: last_class,
-            attempts,
+    }
+
+    fn tokens(completion: &Completion) -> (u32, u32) {
+        (completion.tokens_in, completion.tokens_out)
+    }
+
+    fn check(&self, completion: &Completion) -> Result<(), String> {
+        self.request.output.check(&completion.text).and_then(|()| {
+            self.validate
+                .map_or(Ok(()), |check| check(&completion.text))
         })
+    }
+
+    fn after_failure(
+        &mut self,
+        class: FailureClass,
+        target: &Target<'_>,
+        timing: &Timing,
+    ) -> AfterFailure {
+        match class {
+            FailureClass::RateLimited
+            | FailureClass::ServerError
+            | FailureClass::Timeout
+            | FailureClass::Connection
+            | FailureClass::OutOfCredit
+            | FailureClass::Auth => AfterFailure::NextTarget,
+            FailureClass::ContextWindow => {
+                self.window_at_least = self.window_at_least.max(target.model.context_window);
+                AfterFailure::NextTarget
+            }
+            FailureClass::ContentPolicy if self.fall_over_on_refusal => AfterFailure::NextTarget,
+            FailureClass::EmptyOutput | FailureClass::InvalidOutput => AfterFailure::NextTarget,
+            // A whole answer that ran on: another model may behave. Once shown, the call ends, as
+            // for a broken stream.
+            FailureClass::TooLarge if timing.first_token.is_none() => AfterFailure::NextTarget,
+            FailureClass::ContentPolicy
+            | FailureClass::BadRequest
+            | FailureClass::StreamBroken
+            | FailureClass::TooLarge
+            | FailureClass::DeadlinePassed
+            | FailureClass::CoolingDown
+            | FailureClass::OverBudget => AfterFailure::EndCall,
+        }
+    }
+
+    fn failure_reason(&self, target: &Target<'_>, error: &str) -> String {
+        format!(
+            "{} ({}): {}",
+            target.provider.config.kind.label(),
+            target.model_id,
+            error
+        )
+    }
+
+    fn exhausted(&self, last_class: Option<FailureClass>, attempts: &[Attempt]) -> String {
+        match last_class {
+            Some(FailureClass::OverBudget) => {
+                "refused before sending: every model's worst case exceeds what is left of the \
+                 team's monthly AI budget"
+                    .to_owned()
+            }
+            Some(FailureClass::CoolingDown)
+                if attempts
+                    .iter()
+                    .all(|a| a.class == Some(FailureClass::CoolingDown)) =>
+            {
+                "every provider in the chain is cooling down or out of credit".to_owned()
+            }
+            _ => format!("no model in the chain answered: {}", trail(attempts)),
+        }
+    }
+}
+
+/// Vectors, one per input, and the tokens the provider counted.
+type Vectors = (Vec<Vec<f32>>, u32);
+
+/// Embeddings of one model, as the attempt loop drives them.
+struct EmbedCall<'a> {
+    model: &'a str,
+    inputs: &'a [String],
+}
+
+impl Call for EmbedCall<'_> {
+    type Value = Vectors;
+
+    fn worst_case(&self, target: &Target<'_>) -> f64 {
+        // About four bytes a token, as for a prompt.
+        let tokens: usize = self.inputs.iter().map(|input| input.len() / 4 + 1).sum();
+        target
+            .model
+            .cost(u32::try_from(tokens).unwrap_or(u32::MAX), 0)
+    }
+
+    async fn send(
+        &mut self,
+        router: &Router,
+        target: &Target<'_>,
+        timing: &mut Timing,
+    ) -> Outcome<Vectors> {
+        let embeddings = target.provider.client.embeddings();
+        let call = embeddings.create_byot::<Value, Value>(
+            json!({"model": self.model, "input": self.inputs, "encoding_format": "float"}),
+        );
+        let (wait, is_deadline) =
+            router.wait_until(router.settings.request_timeout, timing.deadline);
+        match tokio::time::timeout(wait, call).await {
+            Err(_) if is_deadline => router.deadline_outcome(),
+            Err(_) => timeout_outcome(wait),
+            Ok(Err(error)) => error_outcome(error),
+            Ok(Ok(value)) => read_embeddings(&value, self.inputs.len()),
+        }
+    }
+
+    fn tokens(vectors: &Vectors) -> (u32, u32) {
+        (vectors.1, 0)
+    }
+
+    fn after_failure(
+        &mut self,
+        class: FailureClass,
+        _target: &Target<'_>,
+        _timing: &Timing,
+    ) -> AfterFailure {
+        // Another provider of the same model helps only when this one is the problem; any other
+        // failure would repeat there.
+        if transient(class) || matches!(class, FailureClass::OutOfCredit | FailureClass::Auth) {
+            AfterFailure::NextTarget
+        } else {
+            AfterFailure::EndCall
+        }
+    }
+
+    fn failure_reason(&self, _target: &Target<'_>, error: &str) -> String {
+        format!("embedding with {}: {error}", self.model)
+    }
+
+    fn exhausted(&self, _last_class: Option<FailureClass>, _attempts: &[Attempt]) -> String {
+        format!(
+            "no provider serving {} answered (vectors of another model would not mix, so none \
+             was tried)",
+            self.model
+        )
     }
 }
 
@@ -1222,7 +1122,7 @@ fn transient(class: FailureClass) -> bool {
     )
 }
 
-fn read_embeddings(value: &Value, expected: usize) -> Result<(Vec<Vec<f32>>, u32), Outcome> {
+fn read_embeddings(value: &Value, expected: usize) -> Outcome<Vectors> {
     let vectors: Option<Vec<Vec<f32>>> = value.get("data").and_then(Value::as_array).map(|items| {
         items
             .iter()
@@ -1240,15 +1140,15 @@ fn read_embeddings(value: &Value, expected: usize) -> Result<(Vec<Vec<f32>>, u32
         Some(vectors)
             if vectors.len() == expected && vectors.iter().all(|v: &Vec<f32>| !v.is_empty()) =>
         {
-            Ok((vectors, classify::usage(value).0))
+            Outcome::Answered((vectors, classify::usage(value).0))
         }
-        _ => Err(Outcome::Failed {
+        _ => Outcome::Failed {
             class: FailureClass::EmptyOutput,
             status: Some(200),
             error: format!("expected {expected} vectors"),
             retry_after: None,
             tokens: (0, 0),
-        }),
+        },
     }
 }
 
@@ -1351,7 +1251,7 @@ struct StreamOptions {
     include_usage: bool,
 }
 
-fn timeout_outcome(after: Duration) -> Outcome {
+fn timeout_outcome<T>(after: Duration) -> Outcome<T> {
     Outcome::Failed {
         class: FailureClass::Timeout,
         status: None,
@@ -1361,7 +1261,7 @@ fn timeout_outcome(after: Duration) -> Outcome {
     }
 }
 
-fn error_outcome(error: OpenAIError) -> Outcome {
+fn error_outcome<T>(error: OpenAIError) -> Outcome<T> {
     match error {
         OpenAIError::Boxed(boxed) => match boxed.downcast::<HttpFailure>() {
             Ok(failure) => Outcome::Failed {
@@ -1403,7 +1303,7 @@ fn error_outcome(error: OpenAIError) -> Outcome {
     }
 }
 
-fn connection(error: String) -> Outcome {
+fn connection<T>(error: String) -> Outcome<T> {
     Outcome::Failed {
         class: FailureClass::Connection,
         status: None,

@@ -595,6 +595,51 @@ async fn embeddings_fail_over_to_another_provider_of_the_same_model_never_anothe
     assert_eq!(failed.attempts[0].class, Some(CoolingDown));
 }
 
+/// Embeddings go through the attempt loop chat goes through: a provider's own budget refuses it
+/// before anything is sent, and the call's deadline ends a provider that never answers (instead
+/// of a timeout and two retries per provider).
+#[tokio::test]
+async fn embeddings_keep_budgets_and_the_calls_deadline_as_chat_does() {
+    let double = LlmDouble::start().await;
+    let router = router(
+        &double,
+        RouterSettings {
+            request_timeout: Duration::from_secs(5),
+            call_deadline: Duration::from_millis(1200),
+            ..quick()
+        },
+    );
+    router.set_provider_budget("openai", 0.0);
+    let inputs = vec!["deploy".to_owned(), "rollback plan".to_owned()];
+    let both = ["openai".to_owned(), "gemini".to_owned()];
+    let embedded = bounded(router.embed("text-embedding-3-small", &both, &inputs))
+        .await
+        .unwrap();
+    assert_eq!(embedded.provider, "gemini");
+    assert_eq!(embedded.attempts[0].class, Some(OverBudget));
+    assert!(
+        double.seen().iter().all(|s| s.provider == "gemini"),
+        "nothing was sent to the provider over its budget"
+    );
+    double.clear();
+    double.reply("gemini", Reply::Hang(Duration::from_secs(30)));
+    let started = Instant::now();
+    let failed = bounded(router.embed("text-embedding-3-small", &both[1..], &inputs))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "ended after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(failed.class, Some(DeadlinePassed), "{}", failed.reason);
+    assert_eq!(
+        double.seen().len(),
+        1,
+        "one attempt, no retry past the deadline"
+    );
+}
+
 /// A provider that keeps streaming, a word every 50 ms (each well within the per-piece timeout),
 /// is cut at the call's deadline: the call fails as `deadline_passed` with what was shown kept,
 /// and no other model is asked.
