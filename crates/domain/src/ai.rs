@@ -12,7 +12,7 @@ use api::ai::{
 };
 use api::ids::{AiProviderId, NoteAnswerId, NoteId, UserId};
 use chrono::{DateTime, FixedOffset, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -80,48 +80,61 @@ const SELECT_PROVIDERS: &str = "SELECT p.id, p.name, p.kind, p.base_url, p.key_i
                  0)::float8 AS spent
    FROM ai_providers p";
 
-fn rfc3339(row: &QueryResult, column: &str) -> Result<Option<String>, DomainError> {
-    Ok(row
-        .try_get::<Option<DateTime<FixedOffset>>>("", column)?
-        .map(|at| at.to_rfc3339()))
+/// A provider as `SELECT_PROVIDERS` reads it.
+#[derive(FromQueryResult)]
+struct ProviderRow {
+    id: Uuid,
+    name: String,
+    kind: String,
+    base_url: String,
+    key_id: Option<String>,
+    sealed_key: Option<Vec<u8>>,
+    models: Vec<String>,
+    custom_models: serde_json::Value,
+    budget: Option<f64>,
+    out_of_credit_since: Option<DateTime<FixedOffset>>,
+    key_refused_since: Option<DateTime<FixedOffset>>,
+    cooling_until: Option<DateTime<FixedOffset>>,
+    last_error: Option<String>,
+    updated_at: DateTime<FixedOffset>,
+    spent: f64,
 }
 
-fn utc(row: &QueryResult, column: &str) -> Result<Option<DateTime<Utc>>, DomainError> {
-    Ok(row
-        .try_get::<Option<DateTime<FixedOffset>>>("", column)?
-        .map(|at| at.with_timezone(&Utc)))
+fn rfc3339(at: Option<DateTime<FixedOffset>>) -> Option<String> {
+    at.map(|at| at.to_rfc3339())
 }
 
-fn kind_of(row: &QueryResult) -> Result<ProviderKind, DomainError> {
-    let kind: String = row.try_get("", "kind")?;
-    ProviderKind::parse(&kind).ok_or_else(|| DomainError::Internal(format!("provider kind {kind}")))
+fn utc(at: Option<DateTime<FixedOffset>>) -> Option<DateTime<Utc>> {
+    at.map(|at| at.with_timezone(&Utc))
 }
 
-fn to_provider(row: &QueryResult) -> Result<AiProvider, DomainError> {
-    let key_set: Option<String> = row.try_get("", "key_id")?;
-    Ok(AiProvider {
-        id: AiProviderId::from_uuid(row.try_get("", "id")?),
-        name: row.try_get("", "name")?,
-        kind: kind_of(row)?,
-        base_url: row.try_get("", "base_url")?,
-        key_set_at: match key_set {
-            Some(_) => rfc3339(row, "updated_at")?,
-            None => None,
-        },
-        models: row.try_get("", "models")?,
-        custom_models: custom_models(row)?,
-        monthly_budget_usd: row.try_get("", "budget")?,
-        out_of_credit_since: rfc3339(row, "out_of_credit_since")?,
-        key_refused_since: rfc3339(row, "key_refused_since")?,
-        cooling_until: rfc3339(row, "cooling_until")?,
-        last_error: row.try_get("", "last_error")?,
-        spent_this_month_usd: row.try_get("", "spent")?,
-    })
-}
+impl ProviderRow {
+    fn kind(&self) -> Result<ProviderKind, DomainError> {
+        ProviderKind::parse(&self.kind)
+            .ok_or_else(|| DomainError::Internal(format!("provider kind {}", self.kind)))
+    }
 
-fn custom_models(row: &QueryResult) -> Result<Vec<CustomModel>, DomainError> {
-    let value: serde_json::Value = row.try_get("", "custom_models")?;
-    Ok(serde_json::from_value(value).unwrap_or_default())
+    fn custom_models(&self) -> Vec<CustomModel> {
+        serde_json::from_value(self.custom_models.clone()).unwrap_or_default()
+    }
+
+    fn into_provider(self) -> Result<AiProvider, DomainError> {
+        Ok(AiProvider {
+            id: AiProviderId::from_uuid(self.id),
+            kind: self.kind()?,
+            custom_models: self.custom_models(),
+            key_set_at: self.key_id.as_ref().map(|_| self.updated_at.to_rfc3339()),
+            name: self.name,
+            base_url: self.base_url,
+            models: self.models,
+            monthly_budget_usd: self.budget,
+            out_of_credit_since: rfc3339(self.out_of_credit_since),
+            key_refused_since: rfc3339(self.key_refused_since),
+            cooling_until: rfc3339(self.cooling_until),
+            last_error: self.last_error,
+            spent_this_month_usd: self.spent,
+        })
+    }
 }
 
 /// Adds a model the catalog lacks to a provider (or replaces the one of that id), and enables it.
@@ -171,29 +184,29 @@ pub async fn add_custom_model(
 
 /// The team's providers, never their keys.
 pub async fn list_providers(tx: &TenantTxn) -> Result<Vec<AiProvider>, DomainError> {
-    let rows = tx
-        .txn()
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!("{SELECT_PROVIDERS} WHERE p.tenant_id = $1 ORDER BY p.name"),
-            [tenant(tx)],
-        ))
-        .await?;
-    rows.iter().map(to_provider).collect()
+    ProviderRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("{SELECT_PROVIDERS} WHERE p.tenant_id = $1 ORDER BY p.name"),
+        [tenant(tx)],
+    ))
+    .all(tx.txn())
+    .await?
+    .into_iter()
+    .map(ProviderRow::into_provider)
+    .collect()
 }
 
 /// One of the team's providers; another team's is `NotFound`.
 pub async fn get_provider(tx: &TenantTxn, id: AiProviderId) -> Result<AiProvider, DomainError> {
-    let row = tx
-        .txn()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!("{SELECT_PROVIDERS} WHERE p.tenant_id = $1 AND p.id = $2"),
-            [tenant(tx), id.into_uuid().into()],
-        ))
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    to_provider(&row)
+    ProviderRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("{SELECT_PROVIDERS} WHERE p.tenant_id = $1 AND p.id = $2"),
+        [tenant(tx), id.into_uuid().into()],
+    ))
+    .one(tx.txn())
+    .await?
+    .ok_or(DomainError::NotFound)?
+    .into_provider()
 }
 
 fn name_taken(error: sea_orm::DbErr) -> DomainError {
@@ -418,60 +431,53 @@ pub async fn callable_providers(
     tx: &TenantTxn,
     keys: &SecretKeys,
 ) -> Result<Vec<CallableProvider>, DomainError> {
-    let rows = tx
-        .txn()
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!("{SELECT_PROVIDERS} WHERE p.tenant_id = $1 ORDER BY p.name"),
-            [tenant(tx)],
-        ))
-        .await?;
+    let rows = ProviderRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("{SELECT_PROVIDERS} WHERE p.tenant_id = $1 ORDER BY p.name"),
+        [tenant(tx)],
+    ))
+    .all(tx.txn())
+    .await?;
     let tenant_id = tx.ctx().tenant_id().into_uuid();
-    rows.iter()
+    rows.into_iter()
         .map(|row| {
-            let id: Uuid = row.try_get("", "id")?;
-            let key_id: Option<String> = row.try_get("", "key_id")?;
-            let api_key = match key_id {
-                Some(key_id) => {
+            let api_key = match (&row.key_id, &row.sealed_key) {
+                (Some(key_id), Some(blob)) => {
                     let sealed = Sealed {
-                        key_id,
-                        blob: row.try_get("", "sealed_key")?,
+                        key_id: key_id.clone(),
+                        blob: blob.clone(),
                     };
-                    let kind: String = row.try_get("", "kind")?;
-                    let base_url: String = row.try_get("", "base_url")?;
-                    let bound = key_context(tenant_id, id, &kind, &base_url);
+                    let bound = key_context(tenant_id, row.id, &row.kind, &row.base_url);
                     // A key that does not open for where the provider points now (it was moved
                     // behind the form's back) is not sent anywhere: the provider has no key.
                     let opened = keys
                         .open(&sealed, &bound)
-                        .or_else(|_| keys.open(&sealed, &legacy_key_context(tenant_id, id)));
+                        .or_else(|_| keys.open(&sealed, &legacy_key_context(tenant_id, row.id)));
                     match opened {
                         Ok(plain) => Some(SecretString::from(String::from_utf8(plain).map_err(
                             |_| DomainError::Internal("a sealed key is not text".into()),
                         )?)),
                         Err(_) => {
-                            tracing::error!(provider = %id, "a provider's key does not open for its address: not sent");
+                            tracing::error!(provider = %row.id, "a provider's key does not open for its address: not sent");
                             None
                         }
                     }
                 }
-                None => None,
+                _ => None,
             };
             Ok(CallableProvider {
-                name: row.try_get("", "name")?,
-                kind: kind_of(row)?,
-                base_url: row.try_get("", "base_url")?,
+                kind: row.kind()?,
+                custom_models: row.custom_models(),
+                budget_left_usd: row.budget.map(|budget| budget - row.spent),
+                name: row.name,
+                base_url: row.base_url,
                 api_key,
-                models: row.try_get("", "models")?,
-                custom_models: custom_models(row)?,
-                budget_left_usd: row
-                    .try_get::<Option<f64>>("", "budget")?
-                    .map(|budget| budget - row.try_get::<f64>("", "spent").unwrap_or(0.0)),
+                models: row.models,
                 state: ProviderState {
-                    out_of_credit_since: utc(row, "out_of_credit_since")?,
-                    key_refused_since: utc(row, "key_refused_since")?,
-                    cooling_until: utc(row, "cooling_until")?,
-                    last_error: row.try_get("", "last_error")?,
+                    out_of_credit_since: utc(row.out_of_credit_since),
+                    key_refused_since: utc(row.key_refused_since),
+                    cooling_until: utc(row.cooling_until),
+                    last_error: row.last_error,
                 },
             })
         })
@@ -490,25 +496,28 @@ const RESERVATION_LIFETIME_SECS: f64 = 3600.0;
 
 /// The team's charges this month, and with `reserved` its live reservations too.
 async fn month_spend(tx: &TenantTxn, reserved: bool) -> Result<f64, DomainError> {
-    let row = tx
-        .txn()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT coalesce(sum(amount_usd), 0)::float8 AS spent FROM ai_spend
+    #[derive(FromQueryResult)]
+    struct Spend {
+        spent: f64,
+    }
+    let row = Spend::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT coalesce(sum(amount_usd), 0)::float8 AS spent FROM ai_spend
               WHERE tenant_id = $1
                 AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
                 AND (status = 'charged'
                      OR ($2 AND status = 'reserved'
                          AND created_at > now() - make_interval(secs => $3)))",
-            [
-                tenant(tx),
-                reserved.into(),
-                RESERVATION_LIFETIME_SECS.into(),
-            ],
-        ))
-        .await?
-        .ok_or_else(|| DomainError::Internal("no spend row".into()))?;
-    Ok(row.try_get("", "spent")?)
+        [
+            tenant(tx),
+            reserved.into(),
+            RESERVATION_LIFETIME_SECS.into(),
+        ],
+    ))
+    .one(tx.txn())
+    .await?
+    .ok_or_else(|| DomainError::Internal("no spend row".into()))?;
+    Ok(row.spent)
 }
 
 /// Reserves up to `worst_usd` of what is left of the team's month under `limit_usd` for
@@ -592,20 +601,25 @@ async fn settle_spend(
 
 /// The team's AI settings (defaults when never set).
 pub async fn settings(tx: &TenantTxn) -> Result<AiSettings, DomainError> {
-    let row = tx
-        .txn()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT chain, fall_over_on_refusal, monthly_budget_usd::float8 AS budget
+    #[derive(FromQueryResult)]
+    struct Stored {
+        chain: Vec<String>,
+        fall_over_on_refusal: bool,
+        budget: Option<f64>,
+    }
+    let row = Stored::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT chain, fall_over_on_refusal, monthly_budget_usd::float8 AS budget
                FROM ai_settings WHERE tenant_id = $1",
-            [tenant(tx)],
-        ))
-        .await?;
+        [tenant(tx)],
+    ))
+    .one(tx.txn())
+    .await?;
     let mut settings = match row {
         Some(row) => AiSettings {
-            chain: row.try_get("", "chain")?,
-            fall_over_on_refusal: row.try_get("", "fall_over_on_refusal")?,
-            monthly_budget_usd: row.try_get("", "budget")?,
+            chain: row.chain,
+            fall_over_on_refusal: row.fall_over_on_refusal,
+            monthly_budget_usd: row.budget,
             spent_this_month_usd: 0.0,
         },
         None => AiSettings::default(),
@@ -816,106 +830,129 @@ const SELECT_ANSWERS: &str = "SELECT a.id, a.note_id, a.question,
         a.duration_ms, a.created_at, u.display_name AS asked_by
    FROM note_answers a LEFT JOIN users u ON u.id = a.asked_by";
 
-async fn with_attempts(tx: &TenantTxn, row: &QueryResult) -> Result<NoteAnswer, DomainError> {
-    let id: Uuid = row.try_get("", "id")?;
-    let attempts = tx
-        .txn()
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT provider, provider_kind, model, class, status, error, tokens_in, tokens_out,
-                    cost_usd::float8 AS cost, latency_ms, first_token_ms
-               FROM ai_attempts WHERE answer_id = $1 AND tenant_id = $2 ORDER BY seq",
-            [id.into(), tenant(tx)],
-        ))
-        .await?
-        .iter()
-        .map(|a| {
-            let kind: String = a.try_get("", "provider_kind")?;
-            let class: Option<String> = a.try_get("", "class")?;
-            let unsigned = |column: &str| -> Result<u32, DomainError> {
-                Ok(u32::try_from(a.try_get::<i32>("", column)?).unwrap_or(0))
-            };
-            Ok(Attempt {
-                provider: a.try_get("", "provider")?,
-                provider_kind: ProviderKind::parse(&kind).unwrap_or(ProviderKind::Custom),
-                model: a.try_get("", "model")?,
-                class: class.as_deref().and_then(FailureClass::parse),
-                status: a
-                    .try_get::<Option<i32>>("", "status")?
-                    .and_then(|s| u16::try_from(s).ok()),
-                error: a.try_get("", "error")?,
-                tokens_in: unsigned("tokens_in")?,
-                tokens_out: unsigned("tokens_out")?,
-                cost_usd: a.try_get("", "cost")?,
-                latency_ms: unsigned("latency_ms")?,
-                first_token_ms: a
-                    .try_get::<Option<i32>>("", "first_token_ms")?
-                    .and_then(|n| u32::try_from(n).ok()),
-            })
-        })
-        .collect::<Result<Vec<_>, DomainError>>()?;
-    let status: String = row.try_get("", "status")?;
-    let unsigned = |column: &str| -> Result<u32, DomainError> {
-        Ok(u32::try_from(row.try_get::<i32>("", column)?).unwrap_or(0))
-    };
+/// An answer as `SELECT_ANSWERS` reads it.
+#[derive(FromQueryResult)]
+struct AnswerRow {
+    id: Uuid,
+    note_id: Uuid,
+    question: String,
+    status: String,
+    answer: Option<String>,
+    provider: Option<String>,
+    model: Option<String>,
+    error: Option<String>,
+    tokens_in: i32,
+    tokens_out: i32,
+    cost: f64,
+    duration_ms: Option<i32>,
+    created_at: DateTime<FixedOffset>,
+    asked_by: Option<String>,
+}
+
+/// An attempt as stored in `ai_attempts`.
+#[derive(FromQueryResult)]
+struct AttemptRow {
+    provider: String,
+    provider_kind: String,
+    model: String,
+    class: Option<String>,
+    status: Option<i32>,
+    error: Option<String>,
+    tokens_in: i32,
+    tokens_out: i32,
+    cost: f64,
+    latency_ms: i32,
+    first_token_ms: Option<i32>,
+}
+
+/// A count stored as `integer` (never negative).
+fn unsigned(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+impl From<AttemptRow> for Attempt {
+    fn from(row: AttemptRow) -> Self {
+        Attempt {
+            provider: row.provider,
+            provider_kind: ProviderKind::parse(&row.provider_kind).unwrap_or(ProviderKind::Custom),
+            model: row.model,
+            class: row.class.as_deref().and_then(FailureClass::parse),
+            status: row.status.and_then(|s| u16::try_from(s).ok()),
+            error: row.error,
+            tokens_in: unsigned(row.tokens_in),
+            tokens_out: unsigned(row.tokens_out),
+            cost_usd: row.cost,
+            latency_ms: unsigned(row.latency_ms),
+            first_token_ms: row.first_token_ms.and_then(|n| u32::try_from(n).ok()),
+        }
+    }
+}
+
+async fn with_attempts(tx: &TenantTxn, row: AnswerRow) -> Result<NoteAnswer, DomainError> {
+    let attempts = AttemptRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT provider, provider_kind, model, class, status, error, tokens_in, tokens_out,
+                cost_usd::float8 AS cost, latency_ms, first_token_ms
+           FROM ai_attempts WHERE answer_id = $1 AND tenant_id = $2 ORDER BY seq",
+        [row.id.into(), tenant(tx)],
+    ))
+    .all(tx.txn())
+    .await?
+    .into_iter()
+    .map(Attempt::from)
+    .collect();
     Ok(NoteAnswer {
-        id: NoteAnswerId::from_uuid(id),
-        note_id: NoteId::from_uuid(row.try_get("", "note_id")?),
-        question: row.try_get("", "question")?,
-        status: match status.as_str() {
+        id: NoteAnswerId::from_uuid(row.id),
+        note_id: NoteId::from_uuid(row.note_id),
+        question: row.question,
+        status: match row.status.as_str() {
             "answered" => AnswerStatus::Answered,
             "failed" => AnswerStatus::Failed,
             _ => AnswerStatus::Running,
         },
-        answer: row.try_get("", "answer")?,
-        provider: row.try_get("", "provider")?,
-        model: row.try_get("", "model")?,
-        error: row.try_get("", "error")?,
-        tokens_in: unsigned("tokens_in")?,
-        tokens_out: unsigned("tokens_out")?,
-        cost_usd: row.try_get("", "cost")?,
-        duration_ms: row
-            .try_get::<Option<i32>>("", "duration_ms")?
-            .and_then(|n| u32::try_from(n).ok()),
+        answer: row.answer,
+        provider: row.provider,
+        model: row.model,
+        error: row.error,
+        tokens_in: unsigned(row.tokens_in),
+        tokens_out: unsigned(row.tokens_out),
+        cost_usd: row.cost,
+        duration_ms: row.duration_ms.and_then(|n| u32::try_from(n).ok()),
         attempts,
-        asked_by: row.try_get("", "asked_by")?,
-        created_at: row
-            .try_get::<DateTime<FixedOffset>>("", "created_at")?
-            .to_rfc3339(),
+        asked_by: row.asked_by,
+        created_at: row.created_at.to_rfc3339(),
     })
 }
 
 /// One answer; another team's is `NotFound`.
 pub async fn answer(tx: &TenantTxn, id: NoteAnswerId) -> Result<NoteAnswer, DomainError> {
-    let row = tx
-        .txn()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!("{SELECT_ANSWERS} WHERE a.id = $1 AND a.tenant_id = $2"),
-            [id.into_uuid().into(), tenant(tx)],
-        ))
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    with_attempts(tx, &row).await
+    let row = AnswerRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("{SELECT_ANSWERS} WHERE a.id = $1 AND a.tenant_id = $2"),
+        [id.into_uuid().into(), tenant(tx)],
+    ))
+    .one(tx.txn())
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    with_attempts(tx, row).await
 }
 
 /// A note's answers, newest first (at most 50).
 pub async fn answers(tx: &TenantTxn, note: NoteId) -> Result<Vec<NoteAnswer>, DomainError> {
     tx.find::<crate::entities::project_notes::Entity>(note.into_uuid())
         .await?;
-    let rows = tx
-        .txn()
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!(
-                "{SELECT_ANSWERS} WHERE a.note_id = $1 AND a.tenant_id = $2
-                  ORDER BY a.created_at DESC LIMIT 50"
-            ),
-            [note.into_uuid().into(), tenant(tx)],
-        ))
-        .await?;
+    let rows = AnswerRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "{SELECT_ANSWERS} WHERE a.note_id = $1 AND a.tenant_id = $2
+              ORDER BY a.created_at DESC LIMIT 50"
+        ),
+        [note.into_uuid().into(), tenant(tx)],
+    ))
+    .all(tx.txn())
+    .await?;
     let mut answers = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         answers.push(with_attempts(tx, row).await?);
     }
     Ok(answers)

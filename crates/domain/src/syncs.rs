@@ -11,7 +11,7 @@ use api::ids::{JobId, ProjectId, ProjectSyncId, UserId};
 use api::jobs::JobStatus;
 use api::syncs::{ProjectSync, SyncChanges, SyncCounts, SyncPhase, SyncProgress, SyncTrigger};
 use jobs::JobKind;
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use uuid::Uuid;
@@ -70,19 +70,19 @@ pub async fn start_from_command_line(
     project_id: ProjectId,
     branch: Option<BranchName>,
 ) -> Result<(crate::TenantCtx, ProjectSync), DomainError> {
-    let row = db
-        .connection()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT cairn_project_tenant($1) AS tenant_id",
-            [project_id.into_uuid().into()],
-        ))
-        .await?;
-    let tenant: Option<Uuid> = match row {
-        Some(row) => row.try_get("", "tenant_id")?,
-        None => None,
-    };
-    let tenant = tenant.ok_or(DomainError::NotFound)?;
+    #[derive(FromQueryResult)]
+    struct Owner {
+        tenant_id: Option<Uuid>,
+    }
+    let tenant = Owner::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT cairn_project_tenant($1) AS tenant_id",
+        [project_id.into_uuid().into()],
+    ))
+    .one(db.connection())
+    .await?
+    .and_then(|row| row.tenant_id)
+    .ok_or(DomainError::NotFound)?;
     let ctx =
         crate::TenantCtx::for_system(db, api::ids::TenantId::from_uuid(tenant), "cli").await?;
     let sync = db
@@ -105,18 +105,24 @@ pub struct DueCheck {
 /// Hands out up to `max` scheduled projects whose interval has passed since their last check,
 /// across teams, and marks them checked: each one goes to one caller, whichever instance asks.
 pub async fn due_for_schedule(db: &crate::Db, max: u32) -> Result<Vec<DueCheck>, DomainError> {
-    let rows = db
-        .connection()
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT tenant_id, project_id FROM cairn_due_scheduled_syncs($1)",
-            [i32::try_from(max).unwrap_or(i32::MAX).into()],
-        ))
-        .await?;
+    #[derive(FromQueryResult)]
+    struct Due {
+        tenant_id: Uuid,
+        project_id: Uuid,
+    }
+    let rows = Due::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT tenant_id, project_id FROM cairn_due_scheduled_syncs($1)",
+        [i32::try_from(max).unwrap_or(i32::MAX).into()],
+    ))
+    .all(db.connection())
+    .await?;
     let mut due = Vec::with_capacity(rows.len());
-    for row in rows {
-        let tenant: Uuid = row.try_get("", "tenant_id")?;
-        let project: Uuid = row.try_get("", "project_id")?;
+    for Due {
+        tenant_id: tenant,
+        project_id: project,
+    } in rows
+    {
         match crate::TenantCtx::for_system(db, api::ids::TenantId::from_uuid(tenant), "schedule")
             .await
         {
@@ -161,26 +167,26 @@ pub async fn branch_check(
     if active(tx, project_id).await?.is_some() {
         return Ok(None);
     }
-    let row = tx
-        .txn()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT branch_etag FROM project_syncs
+    #[derive(FromQueryResult)]
+    struct Completed {
+        branch_etag: Option<String>,
+    }
+    let last_etag = Completed::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT branch_etag FROM project_syncs
               WHERE project_id = $1 AND tenant_id = $2 AND branch = $3 AND scan_path = $4
                 AND status = 'completed'
               ORDER BY finished_at DESC LIMIT 1",
-            [
-                project.id.into(),
-                tx.ctx().tenant_id().into_uuid().into(),
-                branch.clone().into(),
-                project.github_path.clone().into(),
-            ],
-        ))
-        .await?;
-    let last_etag = match row {
-        Some(row) => row.try_get("", "branch_etag")?,
-        None => None,
-    };
+        [
+            project.id.into(),
+            tx.ctx().tenant_id().into_uuid().into(),
+            branch.clone().into(),
+            project.github_path.clone().into(),
+        ],
+    ))
+    .one(tx.txn())
+    .await?
+    .and_then(|row| row.branch_etag);
     Ok(Some(BranchCheck {
         repo: GithubRepo::parse(&format!("{owner}/{name}"))?,
         branch: BranchName::parse(branch)?,
@@ -201,20 +207,22 @@ pub async fn progress(
     tx: &TenantTxn,
     id: ProjectSyncId,
 ) -> Result<Option<SyncProgress>, DomainError> {
-    let row = tx
-        .txn()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT progress FROM project_syncs WHERE id = $1 AND tenant_id = $2",
-            [
-                id.into_uuid().into(),
-                tx.ctx().tenant_id().into_uuid().into(),
-            ],
-        ))
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    let value: serde_json::Value = row.try_get("", "progress")?;
-    Ok(serde_json::from_value(value).ok())
+    #[derive(FromQueryResult)]
+    struct Saved {
+        progress: serde_json::Value,
+    }
+    let row = Saved::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT progress FROM project_syncs WHERE id = $1 AND tenant_id = $2",
+        [
+            id.into_uuid().into(),
+            tx.ctx().tenant_id().into_uuid().into(),
+        ],
+    ))
+    .one(tx.txn())
+    .await?
+    .ok_or(DomainError::NotFound)?;
+    Ok(serde_json::from_value(row.progress).ok())
 }
 
 /// [`start`], on behalf of `requested_by`. A push (`Webhook`) that finds a sync already running
@@ -242,28 +250,32 @@ pub(crate) async fn start_with(
     let sync_id = Uuid::now_v7();
     // The partial unique index allows one queued or running sync per project; a second start
     // inserts nothing (and waits for a concurrent one to commit first).
-    let inserted = tx
-        .txn()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO project_syncs (id, tenant_id, project_id, branch, scan_path, trigger,
+    #[derive(FromQueryResult)]
+    struct Inserted {
+        #[allow(dead_code, reason = "read to learn whether a row was inserted")]
+        id: Uuid,
+    }
+    let inserted = Inserted::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "INSERT INTO project_syncs (id, tenant_id, project_id, branch, scan_path, trigger,
                                         requested_by, previous_sync_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7,
                      (SELECT id FROM project_syncs WHERE project_id = $3
                        ORDER BY created_at DESC, id DESC LIMIT 1))
              ON CONFLICT (project_id) WHERE status IN ('queued', 'running') DO NOTHING
              RETURNING id",
-            [
-                sync_id.into(),
-                ctx.tenant_id().into_uuid().into(),
-                project.id.into(),
-                branch.into(),
-                project.github_path.clone().into(),
-                trigger.as_str().into(),
-                requested_by.map(UserId::into_uuid).into(),
-            ],
-        ))
-        .await?;
+        [
+            sync_id.into(),
+            ctx.tenant_id().into_uuid().into(),
+            project.id.into(),
+            branch.into(),
+            project.github_path.clone().into(),
+            trigger.as_str().into(),
+            requested_by.map(UserId::into_uuid).into(),
+        ],
+    ))
+    .one(tx.txn())
+    .await?;
     if inserted.is_none() {
         let running = active(tx, project_id)
             .await?
@@ -314,9 +326,7 @@ pub async fn active(
     tx: &TenantTxn,
     project_id: ProjectId,
 ) -> Result<Option<ProjectSync>, DomainError> {
-    let row = tx
-        .txn()
-        .query_one_raw(Statement::from_sql_and_values(
+    let row = SyncRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!(
                 "{SELECT_SYNCS}
@@ -327,28 +337,28 @@ pub async fn active(
                 tx.ctx().tenant_id().into_uuid().into(),
             ],
         ))
+        .one(tx.txn())
         .await?;
-    row.map(to_dto).transpose()
+    row.map(SyncRow::into_dto).transpose()
 }
 
 /// One sync; another tenant's is `NotFound`.
 pub async fn get(tx: &TenantTxn, id: ProjectSyncId) -> Result<ProjectSync, DomainError> {
-    let row = tx
-        .txn()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!(
-                "{SELECT_SYNCS}
+    SyncRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "{SELECT_SYNCS}
                   WHERE s.id = $1 AND s.tenant_id = $2"
-            ),
-            [
-                id.into_uuid().into(),
-                tx.ctx().tenant_id().into_uuid().into(),
-            ],
-        ))
-        .await?
-        .ok_or(DomainError::NotFound)?;
-    to_dto(row)
+        ),
+        [
+            id.into_uuid().into(),
+            tx.ctx().tenant_id().into_uuid().into(),
+        ],
+    ))
+    .one(tx.txn())
+    .await?
+    .ok_or(DomainError::NotFound)?
+    .into_dto()
 }
 
 /// The project's syncs, newest first (at most `limit`).
@@ -358,56 +368,57 @@ pub async fn history(
     limit: u64,
 ) -> Result<Vec<ProjectSync>, DomainError> {
     tx.find::<projects::Entity>(project_id.into_uuid()).await?;
-    let rows = tx
-        .txn()
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!(
-                "{SELECT_SYNCS}
+    let rows = SyncRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "{SELECT_SYNCS}
                   WHERE s.project_id = $1 AND s.tenant_id = $2
                   ORDER BY s.created_at DESC, s.id DESC LIMIT $3"
-            ),
-            [
-                project_id.into_uuid().into(),
-                tx.ctx().tenant_id().into_uuid().into(),
-                i64::try_from(limit).unwrap_or(i64::MAX).into(),
-            ],
-        ))
-        .await?;
-    rows.into_iter().map(to_dto).collect()
+        ),
+        [
+            project_id.into_uuid().into(),
+            tx.ctx().tenant_id().into_uuid().into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
+    ))
+    .all(tx.txn())
+    .await?;
+    rows.into_iter().map(SyncRow::into_dto).collect()
 }
 
 /// The paths the sync changed. Entries it wrote are additions, or changes when it also superseded
 /// the path's previous entry; entries older than the sync that it re-pointed are moves; entries it
 /// superseded without a replacement are removals.
 pub async fn changes(tx: &TenantTxn, id: ProjectSyncId) -> Result<SyncChanges, DomainError> {
+    #[derive(FromQueryResult)]
+    struct Touched {
+        source_path: String,
+        written: bool,
+        older: bool,
+    }
     let sync = get(tx, id).await?;
-    let rows = tx
-        .txn()
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT e.source_path, e.sync_id = $1 AS written, e.created_at < s.created_at AS older
+    let rows = Touched::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT e.source_path, e.sync_id = $1 AS written, e.created_at < s.created_at AS older
                FROM memory_entries e JOIN project_syncs s ON s.id = $1
               WHERE e.tenant_id = $2 AND e.kind = 'file' AND e.source_path IS NOT NULL
                 AND (e.sync_id = $1 OR e.superseded_by_sync_id = $1)
               ORDER BY e.source_path
               LIMIT 1001",
-            [
-                sync.id.into_uuid().into(),
-                tx.ctx().tenant_id().into_uuid().into(),
-            ],
-        ))
-        .await?;
+        [
+            sync.id.into_uuid().into(),
+            tx.ctx().tenant_id().into_uuid().into(),
+        ],
+    ))
+    .all(tx.txn())
+    .await?;
     let mut written = Vec::new();
     let mut moved = Vec::new();
     let mut superseded = std::collections::BTreeSet::new();
     let more = rows.len() > 1000;
     for row in rows.into_iter().take(1000) {
-        let path: String = row.try_get("", "source_path")?;
-        match (
-            row.try_get::<bool>("", "written")?,
-            row.try_get::<bool>("", "older")?,
-        ) {
+        let path = row.source_path;
+        match (row.written, row.older) {
             (true, true) => moved.push(path),
             (true, false) => written.push(path),
             (false, _) => {
@@ -501,11 +512,20 @@ pub struct RunPlan {
 /// Marks the sync running and reads its plan. A sync that is over already (cancelled while
 /// queued) is `Conflict`.
 pub async fn begin_run(tx: &TenantTxn, id: ProjectSyncId) -> Result<RunPlan, DomainError> {
-    let row = tx
-        .txn()
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "UPDATE project_syncs s
+    #[derive(FromQueryResult)]
+    struct Begun {
+        project_id: Uuid,
+        github_owner: Option<String>,
+        github_repo: Option<String>,
+        branch: String,
+        scan_path: String,
+        sync_ignore: String,
+        last_etag: Option<String>,
+        last_head: Option<String>,
+    }
+    let row = Begun::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE project_syncs s
                 SET status = 'running', phase = 'prepare', started_at = now(), heartbeat_at = now(),
                     error = NULL
                FROM projects p
@@ -521,16 +541,15 @@ pub async fn begin_run(tx: &TenantTxn, id: ProjectSyncId) -> Result<RunPlan, Dom
                          WHERE c.project_id = s.project_id AND c.branch = s.branch
                            AND c.status = 'completed'
                          ORDER BY c.finished_at DESC LIMIT 1) AS last_head",
-            [
-                id.into_uuid().into(),
-                tx.ctx().tenant_id().into_uuid().into(),
-            ],
-        ))
-        .await?
-        .ok_or_else(|| DomainError::Conflict("this sync is over already".into()))?;
-    let owner: Option<String> = row.try_get("", "github_owner")?;
-    let name: Option<String> = row.try_get("", "github_repo")?;
-    let (Some(owner), Some(name)) = (owner, name) else {
+        [
+            id.into_uuid().into(),
+            tx.ctx().tenant_id().into_uuid().into(),
+        ],
+    ))
+    .one(tx.txn())
+    .await?
+    .ok_or_else(|| DomainError::Conflict("this sync is over already".into()))?;
+    let (Some(owner), Some(name)) = (row.github_owner, row.github_repo) else {
         return Err(DomainError::Invalid {
             field: "project".into(),
             reason: "the project is no longer linked to a GitHub repository".into(),
@@ -538,14 +557,14 @@ pub async fn begin_run(tx: &TenantTxn, id: ProjectSyncId) -> Result<RunPlan, Dom
     };
     Ok(RunPlan {
         sync_id: id,
-        project_id: ProjectId::from_uuid(row.try_get("", "project_id")?),
+        project_id: ProjectId::from_uuid(row.project_id),
         repo: GithubRepo::parse(&format!("{owner}/{name}"))?,
-        branch: BranchName::parse(&row.try_get::<String>("", "branch")?)?,
-        scan_path: ScanPath::parse(&row.try_get::<String>("", "scan_path")?)?,
-        last_etag: row.try_get("", "last_etag")?,
-        last_head: row.try_get("", "last_head")?,
+        branch: BranchName::parse(&row.branch)?,
+        scan_path: ScanPath::parse(&row.scan_path)?,
+        last_etag: row.last_etag,
+        last_head: row.last_head,
         ignore: row
-            .try_get::<String>("", "sync_ignore")?
+            .sync_ignore
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
@@ -638,28 +657,32 @@ pub async fn active_files(
     tx: &TenantTxn,
     project_id: ProjectId,
 ) -> Result<Vec<ActiveFile>, DomainError> {
-    let rows = tx
-        .txn()
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id, source_path, blob_sha FROM memory_entries
+    #[derive(FromQueryResult)]
+    struct Active {
+        id: Uuid,
+        source_path: String,
+        blob_sha: String,
+    }
+    let rows = Active::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT id, source_path, blob_sha FROM memory_entries
               WHERE project_id = $1 AND tenant_id = $2 AND kind = 'file' AND status = 'active'
                 AND source_path IS NOT NULL AND blob_sha IS NOT NULL",
-            [
-                project_id.into_uuid().into(),
-                tx.ctx().tenant_id().into_uuid().into(),
-            ],
-        ))
-        .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(ActiveFile {
-                id: row.try_get("", "id")?,
-                path: row.try_get("", "source_path")?,
-                blob_sha: row.try_get("", "blob_sha")?,
-            })
+        [
+            project_id.into_uuid().into(),
+            tx.ctx().tenant_id().into_uuid().into(),
+        ],
+    ))
+    .all(tx.txn())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| ActiveFile {
+            id: row.id,
+            path: row.source_path,
+            blob_sha: row.blob_sha,
         })
-        .collect()
+        .collect())
 }
 
 /// A new or changed file of the run, its text stored as the team's blob `blob_sha`
@@ -797,70 +820,100 @@ pub async fn finalize(
     )
     .await?;
     // A push arrived while this sync ran: one more sync, queued in this same transaction.
-    let resync = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT resync_requested FROM project_syncs WHERE id = $1 AND tenant_id = $2",
-            [sync.into(), tenant.into()],
-        ))
-        .await?
-        .map(|row| row.try_get::<bool>("", "resync_requested"))
-        .transpose()?
-        .unwrap_or(false);
+    #[derive(FromQueryResult)]
+    struct Resync {
+        resync_requested: bool,
+    }
+    let resync = Resync::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT resync_requested FROM project_syncs WHERE id = $1 AND tenant_id = $2",
+        [sync.into(), tenant.into()],
+    ))
+    .one(txn)
+    .await?
+    .is_some_and(|row| row.resync_requested);
     if resync {
         start_with(tx, plan.project_id, SyncTrigger::Webhook, None, None).await?;
     }
     Ok(())
 }
 
-fn to_dto(row: QueryResult) -> Result<ProjectSync, DomainError> {
-    let internal =
-        |what: &str, value: &str| DomainError::Internal(format!("sync {what} {value:?}"));
-    let trigger: String = row.try_get("", "trigger")?;
-    let status: String = row.try_get("", "status")?;
-    let phase: Option<String> = row.try_get("", "phase")?;
-    let skipped: serde_json::Value = row.try_get("", "skipped")?;
-    let time = |column: &str| -> Result<Option<String>, DomainError> {
-        Ok(row
-            .try_get::<Option<chrono::DateTime<chrono::FixedOffset>>>("", column)?
-            .map(|t| t.to_rfc3339()))
-    };
-    let number = |column: &str| -> Result<u32, DomainError> {
-        Ok(u32::try_from(row.try_get::<i32>("", column)?).unwrap_or(0))
-    };
-    let name: Option<String> = row.try_get("", "requested_by_name")?;
-    let email: Option<String> = row.try_get("", "requested_by_email")?;
-    Ok(ProjectSync {
-        id: ProjectSyncId::from_uuid(row.try_get("", "id")?),
-        project_id: ProjectId::from_uuid(row.try_get("", "project_id")?),
-        job_id: row
-            .try_get::<Option<Uuid>>("", "job_id")?
-            .map(JobId::from_uuid),
-        trigger: SyncTrigger::parse(&trigger).ok_or_else(|| internal("trigger", &trigger))?,
-        requested_by: name.filter(|n| !n.is_empty()).or(email),
-        branch: row.try_get("", "branch")?,
-        scan_path: row.try_get("", "scan_path")?,
-        head_sha: row.try_get("", "head_sha")?,
-        status: JobStatus::parse(&status).ok_or_else(|| internal("status", &status))?,
-        phase: match phase {
-            Some(phase) => Some(SyncPhase::parse(&phase).ok_or_else(|| internal("phase", &phase))?),
-            None => None,
-        },
-        counts: SyncCounts {
-            scanned: number("files_scanned")?,
-            added: number("files_added")?,
-            changed: number("files_changed")?,
-            moved: number("files_moved")?,
-            removed: number("files_removed")?,
-            unchanged: number("files_unchanged")?,
-            skipped: serde_json::from_value(skipped).unwrap_or_default(),
-        },
-        to_fetch: number("to_fetch")?,
-        fetched: number("fetched")?,
-        github_requests: number("github_requests")?,
-        error: row.try_get("", "error")?,
-        created_at: time("created_at")?.unwrap_or_default(),
-        started_at: time("started_at")?,
-        finished_at: time("finished_at")?,
-    })
+/// A sync as `SELECT_SYNCS` reads it.
+#[derive(FromQueryResult)]
+struct SyncRow {
+    id: Uuid,
+    project_id: Uuid,
+    job_id: Option<Uuid>,
+    trigger: String,
+    branch: String,
+    scan_path: String,
+    head_sha: Option<String>,
+    status: String,
+    phase: Option<String>,
+    files_scanned: i32,
+    files_added: i32,
+    files_changed: i32,
+    files_moved: i32,
+    files_removed: i32,
+    files_unchanged: i32,
+    skipped: serde_json::Value,
+    github_requests: i32,
+    error: Option<String>,
+    created_at: chrono::DateTime<chrono::FixedOffset>,
+    to_fetch: i32,
+    fetched: i32,
+    started_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    finished_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    requested_by_name: Option<String>,
+    requested_by_email: Option<String>,
+}
+
+/// A count stored as `integer` (never negative).
+fn number(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
+impl SyncRow {
+    fn into_dto(self) -> Result<ProjectSync, DomainError> {
+        let internal =
+            |what: &str, value: &str| DomainError::Internal(format!("sync {what} {value:?}"));
+        Ok(ProjectSync {
+            id: ProjectSyncId::from_uuid(self.id),
+            project_id: ProjectId::from_uuid(self.project_id),
+            job_id: self.job_id.map(JobId::from_uuid),
+            trigger: SyncTrigger::parse(&self.trigger)
+                .ok_or_else(|| internal("trigger", &self.trigger))?,
+            requested_by: self
+                .requested_by_name
+                .filter(|n| !n.is_empty())
+                .or(self.requested_by_email),
+            branch: self.branch,
+            scan_path: self.scan_path,
+            head_sha: self.head_sha,
+            status: JobStatus::parse(&self.status)
+                .ok_or_else(|| internal("status", &self.status))?,
+            phase: match self.phase {
+                Some(phase) => {
+                    Some(SyncPhase::parse(&phase).ok_or_else(|| internal("phase", &phase))?)
+                }
+                None => None,
+            },
+            counts: SyncCounts {
+                scanned: number(self.files_scanned),
+                added: number(self.files_added),
+                changed: number(self.files_changed),
+                moved: number(self.files_moved),
+                removed: number(self.files_removed),
+                unchanged: number(self.files_unchanged),
+                skipped: serde_json::from_value(self.skipped).unwrap_or_default(),
+            },
+            to_fetch: number(self.to_fetch),
+            fetched: number(self.fetched),
+            github_requests: number(self.github_requests),
+            error: self.error,
+            created_at: self.created_at.to_rfc3339(),
+            started_at: self.started_at.map(|t| t.to_rfc3339()),
+            finished_at: self.finished_at.map(|t| t.to_rfc3339()),
+        })
+    }
 }
