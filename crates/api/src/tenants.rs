@@ -15,45 +15,59 @@ pub enum Role {
     Member,
 }
 
-/// What a member may do in a team, checked once per use case (`TenantCtx::require`). The table
-/// of who has which is [`Role::allows`], and the README's.
+/// What a caller may do in a team, checked once per use case (`TenantCtx::require`): the
+/// member's role must allow it ([`Role::allows`]), and so must the way they act. Each guards a
+/// change (reading needs only membership), so a `read` API token has none of them. The README lists who has which, and which server function needs which.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
+    /// Create and change the team's projects, notes, images and memory entries; start and cancel
+    /// syncs. Reading needs no permission beyond being a member.
+    EditContent,
+    /// Ask AI, spending the team's AI budget.
+    AskAi,
     /// Invite people, remove members (not owners), see and revoke invitations.
     ManageMembers,
     /// Change members' roles, make or remove owners.
     ChangeRoles,
     /// Delete projects, with everything in them.
     DeleteProjects,
-    /// Set or clear a project's GitHub token and webhook secret.
+    /// Set or clear a project's GitHub token and webhook secret; re-point a project that has one.
     ManageSources,
     /// Add, change, test and remove the team's AI providers; set its chain and budget.
     ManageAi,
     /// See the team's jobs and try failed ones again.
     ManageJobs,
+    /// Make, list and revoke one's own API tokens: only signed in with a browser session.
+    ManageTokens,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 9] = [
+        Permission::EditContent,
+        Permission::AskAi,
         Permission::ManageMembers,
         Permission::ChangeRoles,
         Permission::DeleteProjects,
         Permission::ManageSources,
         Permission::ManageAi,
         Permission::ManageJobs,
+        Permission::ManageTokens,
     ];
 
     /// What a member without it is told.
     pub fn refusal(self) -> &'static str {
         match self {
+            Self::EditContent => "only members change the team's projects",
+            Self::AskAi => "only members ask AI",
             Self::ManageMembers => "only owners and admins manage members",
             Self::ChangeRoles => "only owners change roles",
             Self::DeleteProjects => "only owners and admins delete projects",
             Self::ManageSources => "only owners and admins manage a project's GitHub credentials",
             Self::ManageAi => "only owners and admins manage the team's AI providers",
             Self::ManageJobs => "only owners and admins see and retry the team's jobs",
+            Self::ManageTokens => "API tokens are made and revoked signed in to Cairn",
         }
     }
 }
@@ -63,9 +77,11 @@ impl Role {
     pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Member];
 
     /// Whether this role has `permission`. Every member reads and edits the team's projects,
-    /// notes and memory, starts and cancels syncs, and asks AI (within the team's budget).
+    /// notes and memory, starts and cancels syncs, asks AI (within the team's budget) and makes
+    /// API tokens for themselves.
     pub fn allows(self, permission: Permission) -> bool {
         match permission {
+            Permission::EditContent | Permission::AskAi | Permission::ManageTokens => true,
             Permission::ChangeRoles => self == Role::Owner,
             Permission::ManageMembers
             | Permission::DeleteProjects
@@ -78,11 +94,6 @@ impl Role {
     /// Whether this role may invite, add and remove members.
     pub fn manages_members(self) -> bool {
         self.allows(Permission::ManageMembers)
-    }
-
-    /// Whether this role may delete projects.
-    pub fn deletes_projects(self) -> bool {
-        self.allows(Permission::DeleteProjects)
     }
 
     /// The role's name as shown.
@@ -269,7 +280,12 @@ mod permission_tests {
     use super::*;
 
     #[test]
-    fn owners_have_every_permission_admins_all_but_roles_members_none() {
+    fn owners_have_every_permission_admins_all_but_roles_members_the_everyday_ones() {
+        let everyday = [
+            Permission::EditContent,
+            Permission::AskAi,
+            Permission::ManageTokens,
+        ];
         for permission in Permission::ALL {
             assert!(Role::Owner.allows(permission), "{permission:?}");
             assert_eq!(
@@ -277,7 +293,11 @@ mod permission_tests {
                 permission != Permission::ChangeRoles,
                 "{permission:?}"
             );
-            assert!(!Role::Member.allows(permission), "{permission:?}");
+            assert_eq!(
+                Role::Member.allows(permission),
+                everyday.contains(&permission),
+                "{permission:?}"
+            );
         }
     }
 }

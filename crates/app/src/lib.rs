@@ -5,6 +5,8 @@ mod ask;
 mod browser;
 mod components;
 #[cfg(feature = "ssr")]
+pub mod error;
+#[cfg(feature = "ssr")]
 mod highlight;
 mod pages;
 mod root;

@@ -41,7 +41,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
 
 /// How the request proves who sends it: its bearer token if it has one (its cookie is then
 /// ignored: a bearer request never carries the cookie's authority), else its session cookie.
-pub fn credential_from(state: &AppState, headers: &HeaderMap) -> Option<Credential> {
+fn credential_from(state: &AppState, headers: &HeaderMap) -> Option<Credential> {
     match bearer_token(headers) {
         Some(token) => Some(Credential::ApiToken(token)),
         None => token_from(state, headers).map(Credential::Session),
@@ -105,8 +105,47 @@ pub async fn require_session() -> Result<(AppState, SignedIn), ApiError> {
 /// credential is verified inside it.
 pub async fn require_tenant() -> Result<TenantTxn, ApiError> {
     let state = state()?;
-    let credential = credential_from(&state, &headers().await?).ok_or(ApiError::Unauthorized)?;
-    Ok(state.ctx.db.enter_with(&credential).await?)
+    Caller::from_headers(&state, &headers().await?)?
+        .enter(&state)
+        .await
+}
+
+/// Who sends a request: its credential (a bearer token, else the session cookie), not yet
+/// checked. Server functions (through [`require_tenant`]) and HTTP routes (as an axum extractor)
+/// learn who calls through it alone; [`Caller::enter`] checks the credential inside the
+/// transaction it opens, and the context it yields carries the caller's `Principal` and role, which
+/// every use case checks with `TenantCtx::require`.
+#[derive(Debug, Clone)]
+pub struct Caller(Credential);
+
+impl Caller {
+    /// The request's caller; `Unauthorized` without a credential.
+    pub fn from_headers(state: &AppState, headers: &HeaderMap) -> Result<Self, ApiError> {
+        credential_from(state, headers)
+            .map(Self)
+            .ok_or(ApiError::Unauthorized)
+    }
+
+    /// The caller's transaction in their team (see [`require_tenant`]).
+    pub async fn enter(&self, state: &AppState) -> Result<TenantTxn, ApiError> {
+        Ok(state.ctx.db.enter_with(&self.0).await?)
+    }
+
+    /// The credential, for work that opens its own transactions (an upload).
+    pub fn credential(&self) -> &Credential {
+        &self.0
+    }
+}
+
+impl axum::extract::FromRequestParts<AppState> for Caller {
+    type Rejection = crate::error::ErrorResponse;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Self::from_headers(state, &parts.headers).map_err(crate::error::ErrorResponse)
+    }
 }
 
 /// The raw session token of this request, if any.

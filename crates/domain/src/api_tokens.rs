@@ -19,7 +19,7 @@ pub const TOKEN_PREFIX: &str = "cairn_";
 /// nowhere else: only its hash is stored. Only from a browser session (a token makes no tokens).
 pub async fn create(tx: &TenantTxn, form: &ApiTokenForm) -> Result<NewApiToken, DomainError> {
     let ctx = tx.ctx();
-    ctx.require_session()?;
+    ctx.require(api::tenants::Permission::ManageTokens)?;
     let valid = form.parse()?;
     let user = ctx
         .user_id()
@@ -64,7 +64,7 @@ pub async fn create(tx: &TenantTxn, form: &ApiTokenForm) -> Result<NewApiToken, 
 /// The member's own tokens in this team, newest first.
 pub async fn list(tx: &TenantTxn) -> Result<Vec<ApiToken>, DomainError> {
     let ctx = tx.ctx();
-    ctx.require_session()?;
+    ctx.require(api::tenants::Permission::ManageTokens)?;
     let Some(user) = ctx.user_id() else {
         return Ok(Vec::new());
     };
@@ -87,7 +87,7 @@ pub async fn list(tx: &TenantTxn) -> Result<Vec<ApiToken>, DomainError> {
 /// another team's, is `NotFound`.
 pub async fn revoke(tx: &TenantTxn, id: ApiTokenId) -> Result<ApiToken, DomainError> {
     let ctx = tx.ctx();
-    ctx.require_session()?;
+    ctx.require(api::tenants::Permission::ManageTokens)?;
     let user = ctx.user_id().ok_or(DomainError::NotFound)?;
     let row = tx
         .txn()

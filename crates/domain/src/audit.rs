@@ -1,7 +1,7 @@
 //! The audit log: who did what to which row, written in the same transaction as the change.
 
 use crate::entities::audit_log;
-use crate::tenant::Actor;
+use crate::tenant::Principal;
 use crate::{DomainError, TenantCtx};
 use api::ids::{TenantId, UserId};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
@@ -149,13 +149,17 @@ pub(crate) async fn record(
     target_id: Uuid,
     detail: serde_json::Value,
 ) -> Result<(), DomainError> {
-    // A job's entries say which job, beside the user it acted for.
-    let detail = match (ctx.actor(), detail) {
-        (Actor::Job { kind, id, .. }, serde_json::Value::Object(mut fields)) => {
+    // A job's entries say which job, beside the user it acted for; a token's, which token.
+    let detail = match (ctx.principal(), detail) {
+        (Principal::ApiToken { token, .. }, serde_json::Value::Object(mut fields)) => {
+            fields.insert("by_token".into(), serde_json::json!(token));
+            serde_json::Value::Object(fields)
+        }
+        (Principal::Job { kind, id, .. }, serde_json::Value::Object(mut fields)) => {
             fields.insert("by_job".into(), serde_json::json!({"kind": kind, "id": id}));
             serde_json::Value::Object(fields)
         }
-        (Actor::System { what }, serde_json::Value::Object(mut fields)) => {
+        (Principal::System { what }, serde_json::Value::Object(mut fields)) => {
             fields.insert("by_system".into(), serde_json::json!(what));
             serde_json::Value::Object(fields)
         }

@@ -7,6 +7,7 @@ use crate::{Db, DomainError, TenantCtx, TenantTxn};
 use api::ApiError;
 use api::ids::{NoteId, NoteImageId, TenantId, UserId};
 use api::notes::{ImageCaption, ImageLimits, NoteImage};
+use api::tenants::Permission;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use object_store::path::Path as ObjectPath;
@@ -166,7 +167,7 @@ where
     let ctx = *tx.ctx();
     let ctx = &ctx;
     // Nothing reaches storage for a token that may only read.
-    ctx.require_write()?;
+    ctx.require(api::tenants::Permission::EditContent)?;
     let note = find_note(&tx, note_id).await?;
     let (count, _) = count_and_next_position(tx.txn(), note.id).await?;
     tx.end_read();
@@ -316,6 +317,7 @@ async fn insert_row(
 
 /// Removes one image's row; its stored object goes once the caller committed.
 pub async fn remove(tx: &TenantTxn, image_id: NoteImageId) -> Result<Orphans, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     let row = find_image(tx, image_id).await?;
     note_images::Entity::delete_by_id(row.id)
         .exec(tx.txn())
@@ -330,6 +332,7 @@ pub async fn reorder(
     note_id: NoteId,
     order: &[NoteImageId],
 ) -> Result<Vec<NoteImage>, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     let txn = tx.txn();
     let note = tx
         .find_for_update::<project_notes::Entity>(note_id.into_uuid())
@@ -369,6 +372,7 @@ pub async fn describe(
     image_id: NoteImageId,
     caption: ImageCaption,
 ) -> Result<NoteImage, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     let mut row: note_images::ActiveModel = find_image(tx, image_id).await?.into();
     row.description = Set(caption.into());
     Ok(to_dto(row.update(tx.txn()).await?))

@@ -157,10 +157,12 @@ pub async fn revoke(tx: &TenantTxn, id: InvitationId) -> Result<(), DomainError>
     .await
 }
 
-/// The team's pending invitations, newest first. Those past their expiry are marked expired (and
-/// audited) on the way, so the list never offers a dead link.
+/// The team's pending invitations, newest first (owners and admins: whom the team invited is
+/// theirs to know). Those past their expiry are marked expired (and audited) on the way, so the
+/// list never offers a dead link.
 pub async fn list_pending(tx: &TenantTxn) -> Result<Vec<Invitation>, DomainError> {
     let ctx = *tx.ctx();
+    crate::members::require_manager(&ctx)?;
     let txn = tx.txn();
     expire_stale(txn, ctx.tenant_id()).await?;
     let rows = invitations::Entity::find()

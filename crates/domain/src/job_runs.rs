@@ -151,6 +151,7 @@ pub async fn report_progress(
 /// whose worker stopped answering at once. Any member may cancel the team's work. A job already
 /// over is a `Conflict`.
 pub async fn cancel(tx: &TenantTxn, job: JobId) -> Result<(), DomainError> {
+    tx.ctx().require(api::tenants::Permission::EditContent)?;
     cancel_stale_after(tx, job, jobs::DEFAULT_STALE_AFTER).await
 }
 
@@ -210,7 +211,7 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<StepDone<T>, DomainError>>,
 {
-    let crate::Actor::Job { id, attempt, .. } = ctx.actor() else {
+    let crate::Principal::Job { id, attempt, .. } = ctx.principal() else {
         return Err(DomainError::Forbidden("only a job has steps".into()));
     };
     let stored = db

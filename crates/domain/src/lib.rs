@@ -39,4 +39,4 @@ pub use pool::{PoolHealth, PoolStats};
 pub use sea_orm;
 pub use storage::ImageStore;
 pub use storage::Orphans;
-pub use tenant::{Actor, Credential, Db, TenantCtx, TenantTxn};
+pub use tenant::{Credential, Db, Principal, TenantCtx, TenantTxn};

@@ -11,6 +11,7 @@ use api::ids::{MemoryEntryId, ProjectId, UserId};
 use api::memory::{
     MemoryEntry, MemoryKind, MemoryPage, MemoryQuery, MemoryStatus, ValidMemoryEntry,
 };
+use api::tenants::Permission;
 use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::sea_query::{Expr, Order};
 use sea_orm::{
@@ -160,6 +161,7 @@ pub async fn create(
     project_id: ProjectId,
     entry: ValidMemoryEntry,
 ) -> Result<MemoryEntry, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     let ctx = tx.ctx();
     let txn = tx.txn();
     projects::find(tx, project_id).await?;
@@ -194,6 +196,7 @@ pub async fn update(
     id: MemoryEntryId,
     entry: ValidMemoryEntry,
 ) -> Result<MemoryEntry, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     let ctx = tx.ctx();
     let txn = tx.txn();
     let row = find(tx, id).await?;
@@ -230,6 +233,7 @@ pub async fn set_status(
     id: MemoryEntryId,
     status: MemoryStatus,
 ) -> Result<MemoryEntry, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     let ctx = tx.ctx();
     let txn = tx.txn();
     let row = find(tx, id).await?;

@@ -7,6 +7,7 @@ use crate::storage::Orphans;
 use crate::{DomainError, TenantTxn, audit, markdown, projects};
 use api::ids::{NoteId, ProjectId, UserId};
 use api::notes::{Note, ValidNote};
+use api::tenants::Permission;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
@@ -61,6 +62,7 @@ pub async fn create(
     project_id: ProjectId,
     note: ValidNote,
 ) -> Result<Note, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     let ctx = tx.ctx();
     let txn = tx.txn();
     projects::find(tx, project_id).await?;
@@ -88,6 +90,7 @@ pub async fn create(
 
 /// Replaces a note's title and body.
 pub async fn update(tx: &TenantTxn, id: NoteId, note: ValidNote) -> Result<Note, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     let ctx = tx.ctx();
     let txn = tx.txn();
     let mut row: project_notes::ActiveModel = find_note(tx, id).await?.into();
@@ -110,6 +113,7 @@ pub async fn update(tx: &TenantTxn, id: NoteId, note: ValidNote) -> Result<Note,
 /// Deletes a note: its image rows go with it (cascade); their stored objects go once the caller
 /// committed.
 pub async fn delete(tx: &TenantTxn, id: NoteId) -> Result<Orphans, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     let ctx = tx.ctx();
     let txn = tx.txn();
     let row = find_note(tx, id).await?;

@@ -7,6 +7,7 @@ use crate::{DomainError, TenantTxn, audit, images};
 use api::github::{BranchName, GithubRepo, ScanPath};
 use api::ids::{ProjectId, UserId};
 use api::projects::{GithubLink, Project, ValidProject};
+use api::tenants::Permission;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
@@ -32,6 +33,7 @@ pub async fn get(tx: &TenantTxn, id: ProjectId) -> Result<Project, DomainError> 
 
 /// Creates a project. Names are unique per tenant, ignoring case.
 pub async fn create(tx: &TenantTxn, project: ValidProject) -> Result<Project, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     let ctx = tx.ctx();
     let id = Uuid::now_v7();
     let (owner, repo, branch, path) = link_columns(project.github.as_ref());
@@ -69,6 +71,7 @@ pub async fn update(
     id: ProjectId,
     project: ValidProject,
 ) -> Result<Project, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     let current = find(tx, id).await?;
     let (owner, repo, branch, path) = link_columns(project.github.as_ref());
     // A project's GitHub token reads what the project points at: with a token set, only those who

@@ -1,7 +1,7 @@
 //! Project Sync's records: starting a sync (one queued or running per project, held by the
 //! database), what a run needs to know, its progress, and the finalize that makes a run's result
 //! current in one transaction. The run itself (GitHub, the diff) is the server's `project.sync`
-//! job, acting through these functions as `Actor::Job`.
+//! job, acting through these functions as `Principal::Job`.
 
 use crate::audit::AuditAction;
 use crate::entities::projects;
@@ -10,6 +10,7 @@ use api::github::{BranchName, GithubRepo, ScanPath};
 use api::ids::{JobId, ProjectId, ProjectSyncId, UserId};
 use api::jobs::JobStatus;
 use api::syncs::{ProjectSync, SyncChanges, SyncCounts, SyncPhase, SyncProgress, SyncTrigger};
+use api::tenants::Permission;
 use jobs::JobKind;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use serde::{Deserialize, Serialize};
@@ -59,12 +60,13 @@ pub async fn start(
     project_id: ProjectId,
     trigger: SyncTrigger,
 ) -> Result<ProjectSync, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     start_with(tx, project_id, trigger, tx.ctx().user_id(), None).await
 }
 
 /// Starts a sync from the command line (`cairn sync`): the instance's operator names a project,
 /// whatever team it belongs to, and optionally another branch than the linked one. Cairn acts
-/// (`Actor::System`); the context comes back, to follow the sync with.
+/// (`Principal::System`); the context comes back, to follow the sync with.
 pub async fn start_from_command_line(
     db: &crate::Db,
     project_id: ProjectId,
@@ -94,7 +96,7 @@ pub async fn start_from_command_line(
 }
 
 /// A scheduled project whose turn has come, and the context to check it in (Cairn acting,
-/// `Actor::System { what: "schedule" }`).
+/// `Principal::System { what: "schedule" }`).
 pub struct DueCheck {
     /// Cairn acting in the project's team.
     pub ctx: crate::TenantCtx,
@@ -448,6 +450,7 @@ pub async fn changes(tx: &TenantTxn, id: ProjectSyncId) -> Result<SyncChanges, D
 /// still open whose job is over or gone (nothing would ever close it) is closed here. Nothing a
 /// cancelled sync did becomes visible. A sync that is over already is answered unchanged.
 pub async fn cancel(tx: &TenantTxn, id: ProjectSyncId) -> Result<ProjectSync, DomainError> {
+    tx.ctx().require(Permission::EditContent)?;
     let sync = get(tx, id).await?;
     if sync.status.is_final() {
         return Ok(sync);

@@ -2,7 +2,7 @@
 
 use crate::DomainError;
 use crate::entities::memberships;
-use api::ids::{JobId, TenantId, UserId};
+use api::ids::{ApiTokenId, JobId, TenantId, UserId};
 use api::tenants::{Permission, Role};
 use api::tokens::TokenScope;
 use sea_orm::{
@@ -11,11 +11,21 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-/// Who acts: a signed-in member, or a background job of the tenant.
+/// Who acts: a member through a browser session or an API token, a background job of the
+/// tenant, or Cairn itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Actor {
-    /// A member, through a request.
-    User(UserId),
+pub enum Principal {
+    /// A member signed in with a browser session (the session cookie).
+    Session(UserId),
+    /// A member acting through one of their API tokens (`Authorization: Bearer cairn_…`).
+    ApiToken {
+        /// The token's member.
+        user: UserId,
+        /// The token.
+        token: ApiTokenId,
+        /// What it may do: a `read` token changes nothing.
+        scope: TokenScope,
+    },
     /// A job (a sync, a workflow run), on behalf of the member who asked for it, if one did.
     Job {
         /// The job's kind.
@@ -29,7 +39,8 @@ pub enum Actor {
         /// (see `Db::enter`).
         attempt: i32,
     },
-    /// Cairn itself, on an outside event it verified (a signed GitHub push).
+    /// Cairn itself, on an outside event it verified (a signed GitHub push), a schedule or the
+    /// operator's command line.
     System {
         /// What acts, e.g. `github.push`.
         what: &'static str,
@@ -43,11 +54,8 @@ pub enum Actor {
 #[derive(Debug, Clone, Copy)]
 pub struct TenantCtx {
     tenant_id: TenantId,
-    actor: Actor,
+    principal: Principal,
     role: Role,
-    /// The API token the member acts through, with its scope; `None` for a session, a job or
-    /// Cairn itself.
-    token: Option<TokenScope>,
 }
 
 impl TenantCtx {
@@ -57,24 +65,25 @@ impl TenantCtx {
     }
 
     /// Who acts.
-    pub fn actor(&self) -> Actor {
-        self.actor
+    pub fn principal(&self) -> Principal {
+        self.principal
     }
 
-    /// The acting user, or the user on whose request a job acts; `None` for a job nobody asked for.
+    /// The acting member, or the member on whose request a job acts; `None` for a job nobody
+    /// asked for, and for Cairn itself.
     pub fn user_id(&self) -> Option<UserId> {
-        match self.actor {
-            Actor::User(user_id) => Some(user_id),
-            Actor::Job { requested_by, .. } => requested_by,
-            Actor::System { .. } => None,
+        match self.principal {
+            Principal::Session(user) | Principal::ApiToken { user, .. } => Some(user),
+            Principal::Job { requested_by, .. } => requested_by,
+            Principal::System { .. } => None,
         }
     }
 
     /// The job acting, if a job is.
     pub fn job_id(&self) -> Option<JobId> {
-        match self.actor {
-            Actor::Job { id, .. } => Some(id),
-            Actor::User(_) | Actor::System { .. } => None,
+        match self.principal {
+            Principal::Job { id, .. } => Some(id),
+            _ => None,
         }
     }
 
@@ -93,9 +102,8 @@ impl TenantCtx {
         end_read(txn);
         Ok(Self {
             tenant_id,
-            actor: Actor::System { what },
+            principal: Principal::System { what },
             role: Role::Member,
-            token: None,
         })
     }
 
@@ -112,14 +120,13 @@ impl TenantCtx {
         end_read(txn);
         Ok(Self {
             tenant_id,
-            actor: Actor::Job {
+            principal: Principal::Job {
                 kind: job.kind(),
                 id: JobId::from_uuid(job.id()),
                 requested_by: job.requested_by().map(UserId::from_uuid),
                 attempt: job.attempt(),
             },
             role: Role::Member,
-            token: None,
         })
     }
 
@@ -128,38 +135,36 @@ impl TenantCtx {
         self.role
     }
 
-    /// Refuses unless the acting member's role has `permission` (`Forbidden`, saying who may).
+    /// Refuses (`Forbidden`, saying why) unless the caller may do what `permission` guards: the
+    /// member's role allows it, and so does the way they act. A `read` API token has no
+    /// permission (each guards a change); only a browser session manages API tokens; a job or
+    /// Cairn acts with a member's rights.
     pub fn require(&self, permission: Permission) -> Result<(), DomainError> {
+        let refused = |why: &str| Err(DomainError::Forbidden(why.into()));
+        match self.principal {
+            Principal::ApiToken {
+                scope: TokenScope::Read,
+                ..
+            } => return refused(READ_ONLY_TOKEN),
+            Principal::ApiToken { .. } | Principal::Job { .. } | Principal::System { .. }
+                if permission == Permission::ManageTokens =>
+            {
+                return refused(permission.refusal());
+            }
+            _ => {}
+        }
         if self.role.allows(permission) {
             Ok(())
         } else {
-            Err(DomainError::Forbidden(permission.refusal().into()))
+            refused(permission.refusal())
         }
     }
 
     /// The scope of the API token the member acts through, if they act through one.
     pub fn token(&self) -> Option<TokenScope> {
-        self.token
-    }
-
-    /// Refuses a read-only token before something that is not a database write (which its
-    /// read-only transaction refuses anyway) happens on its behalf: a call to a provider, an upload
-    /// to storage.
-    pub fn require_write(&self) -> Result<(), DomainError> {
-        match self.token {
-            Some(TokenScope::Read) => Err(DomainError::Forbidden(READ_ONLY_TOKEN.into())),
-            _ => Ok(()),
-        }
-    }
-
-    /// Refuses anything but a signed-in browser: tokens do not make tokens, nor manage the
-    /// account.
-    pub fn require_session(&self) -> Result<(), DomainError> {
-        match self.token {
-            Some(_) => Err(DomainError::Forbidden(
-                "an API token cannot do this: sign in to Cairn".into(),
-            )),
-            None => Ok(()),
+        match self.principal {
+            Principal::ApiToken { scope, .. } => Some(scope),
+            _ => None,
         }
     }
 
@@ -179,9 +184,8 @@ impl TenantCtx {
         txn.commit().await?;
         Ok(Self {
             tenant_id,
-            actor: Actor::User(user_id),
+            principal: Principal::Session(user_id),
             role: membership.role.into(),
-            token: None,
         })
     }
 
@@ -189,9 +193,8 @@ impl TenantCtx {
     pub(crate) fn verified(tenant_id: TenantId, user_id: UserId, role: Role) -> Self {
         Self {
             tenant_id,
-            actor: Actor::User(user_id),
+            principal: Principal::Session(user_id),
             role,
-            token: None,
         }
     }
 
@@ -207,9 +210,8 @@ impl TenantCtx {
         };
         Ok(Self {
             tenant_id: TenantId::from_uuid(tenant_id),
-            actor: Actor::User(UserId::from_uuid(row.try_get("", "user_id")?)),
+            principal: Principal::Session(UserId::from_uuid(row.try_get("", "user_id")?)),
             role: memberships::MembershipRole::try_from_value(&role)?.into(),
-            token: None,
         })
     }
 
@@ -475,7 +477,7 @@ impl Db {
     /// has committed. The fence costs one statement per job transaction.
     pub async fn enter(&self, ctx: &TenantCtx) -> Result<TenantTxn, DomainError> {
         let txn = self.begin_tenant(ctx).await?;
-        if let Actor::Job { id, attempt, .. } = ctx.actor {
+        if let Principal::Job { id, attempt, .. } = ctx.principal {
             let held = txn
                 .query_one_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
@@ -560,23 +562,21 @@ impl Db {
             .ok_or(DomainError::Unauthorized)?;
         let role: String = row.try_get("", "role")?;
         let scope: String = row.try_get("", "scope")?;
+        let token_id: Uuid = row.try_get("", "token_id")?;
         let ctx = TenantCtx {
             tenant_id: TenantId::from_uuid(row.try_get("", "tenant_id")?),
-            actor: Actor::User(UserId::from_uuid(row.try_get("", "user_id")?)),
+            principal: Principal::ApiToken {
+                user: UserId::from_uuid(row.try_get("", "user_id")?),
+                token: ApiTokenId::from_uuid(token_id),
+                scope: TokenScope::parse(&scope)
+                    .ok_or_else(|| DomainError::Internal(format!("token scope {scope:?}")))?,
+            },
             role: {
                 use sea_orm::ActiveEnum;
                 memberships::MembershipRole::try_from_value(&role)?.into()
             },
-            token: Some(
-                TokenScope::parse(&scope)
-                    .ok_or_else(|| DomainError::Internal(format!("token scope {scope:?}")))?,
-            ),
         };
-        crate::api_tokens::note_use(
-            self,
-            row.try_get("", "token_id")?,
-            row.try_get("", "last_used_at")?,
-        );
+        crate::api_tokens::note_use(self, token_id, row.try_get("", "last_used_at")?);
         Ok(TenantTxn { ctx, txn })
     }
 
@@ -605,5 +605,88 @@ impl Db {
         ))
         .await?;
         Ok(txn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(principal: Principal, role: Role) -> TenantCtx {
+        TenantCtx {
+            tenant_id: TenantId::from_uuid(Uuid::nil()),
+            principal,
+            role,
+        }
+    }
+
+    fn allowed(ctx: &TenantCtx) -> Vec<Permission> {
+        Permission::ALL
+            .into_iter()
+            .filter(|p| ctx.require(*p).is_ok())
+            .collect()
+    }
+
+    /// The README's table of who may do what, by the way they act.
+    #[test]
+    fn what_each_principal_may_do_is_its_roles_share_narrowed_by_how_it_acts() {
+        use Permission::*;
+        let user = UserId::from_uuid(Uuid::nil());
+        let token = |scope| Principal::ApiToken {
+            user,
+            token: ApiTokenId::from_uuid(Uuid::nil()),
+            scope,
+        };
+        let job = Principal::Job {
+            kind: "project.sync",
+            id: JobId::from_uuid(Uuid::nil()),
+            requested_by: Some(user),
+            attempt: 1,
+        };
+        let everyday = vec![EditContent, AskAi, ManageTokens];
+        assert_eq!(
+            allowed(&ctx(Principal::Session(user), Role::Owner)),
+            Permission::ALL.to_vec()
+        );
+        assert_eq!(
+            allowed(&ctx(Principal::Session(user), Role::Member)),
+            everyday
+        );
+        // A write token does what its member may, but makes no tokens.
+        assert_eq!(
+            allowed(&ctx(token(TokenScope::Write), Role::Admin)),
+            vec![
+                EditContent,
+                AskAi,
+                ManageMembers,
+                DeleteProjects,
+                ManageSources,
+                ManageAi,
+                ManageJobs
+            ]
+        );
+        assert_eq!(
+            allowed(&ctx(token(TokenScope::Write), Role::Member)),
+            vec![EditContent, AskAi]
+        );
+        // A read token changes nothing, whoever its member is.
+        assert!(allowed(&ctx(token(TokenScope::Read), Role::Owner)).is_empty());
+        let refused = ctx(token(TokenScope::Read), Role::Owner).require(EditContent);
+        assert!(
+            matches!(&refused, Err(DomainError::Forbidden(why)) if why == READ_ONLY_TOKEN),
+            "{refused:?}"
+        );
+        // A job and Cairn itself act with a member's rights.
+        for principal in [
+            job,
+            Principal::System {
+                what: "github.push",
+            },
+        ] {
+            assert_eq!(
+                allowed(&ctx(principal, Role::Member)),
+                vec![EditContent, AskAi]
+            );
+        }
     }
 }

@@ -294,6 +294,8 @@ pub async fn begin_ask(
     note_id: NoteId,
     question: String,
 ) -> Result<Asking, ApiError> {
+    // Asking spends the team's budget: not for a read-only token.
+    tx.ctx().require(api::tenants::Permission::AskAi)?;
     let slot = app.ai.asks.take(tx.ctx().tenant_id())?;
     let note = domain::notes::get(&tx, note_id).await?;
     let prepared = prepare(app, &tx).await?;
@@ -483,9 +485,8 @@ pub async fn test_provider(
     tx: TenantTxn,
     id: api::ids::AiProviderId,
 ) -> Result<api::ai::ConnectionTest, ApiError> {
-    tx.ctx().require(api::tenants::Permission::ManageAi)?;
     // A test calls the provider (and records what it found): not for a read-only token.
-    tx.ctx().require_write()?;
+    tx.ctx().require(api::tenants::Permission::ManageAi)?;
     let provider = domain::ai::get_provider(&tx, id).await?;
     let prepared = prepare(app, &tx).await?;
     let ctx = *tx.ctx();

@@ -297,6 +297,18 @@ async fn tenants_members_and_switching() {
         (403, Some("forbidden")),
         "{body}"
     );
+    // Nor see whom the team invited (their addresses are the managers' business).
+    invite(&ada, "carol@example.com", "member").await;
+    let (status, body) = bob.call("list_invitations", json!({})).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (403, Some("forbidden")),
+        "{body}"
+    );
+    assert_eq!(
+        ada.ok("list_invitations", json!({})).await[0]["email"],
+        "carol@example.com"
+    );
     let members = ada.ok("list_members", json!({})).await;
     assert_eq!(members.as_array().unwrap().len(), 2);
     ada.ok("remove_member", json!({"user_id": bob_id})).await;

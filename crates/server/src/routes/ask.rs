@@ -7,13 +7,13 @@
 //! repeat. Errors before the model is asked (no session, another team's note, a bad question, no
 //! provider) are the usual JSON errors.
 
-use crate::routes::images::credential;
+use crate::error::ErrorResponse;
 use api::ApiError;
 use api::ids::NoteId;
+use app::session_cookie::Caller;
 use app::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -33,25 +33,21 @@ pub struct Ask {
 pub async fn ask_note(
     State(state): State<AppState>,
     Path(note_id): Path<String>,
-    headers: HeaderMap,
+    caller: Result<Caller, ErrorResponse>,
     body: Result<Json<Ask>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
     let opened = async {
         let note = NoteId::parse(&note_id).map_err(|_| ApiError::NotFound)?;
         let Json(ask) = body.map_err(|e| ApiError::invalid("question", e.body_text()))?;
         let question = api::ai::parse_question(&ask.question)?;
-        let tx = state
-            .ctx
-            .db
-            .enter_with(&credential(&state, &headers)?)
-            .await?;
+        let tx = caller.map_err(|refused| refused.0)?.enter(&state).await?;
         // What would fail the call before a model is asked fails the request instead.
         services::ai::begin_ask(&state.ctx, tx, note, question).await
     }
     .await;
     let asking = match opened {
         Ok(opened) => opened,
-        Err(error) => return crate::error::ErrorResponse(error).into_response(),
+        Err(error) => return ErrorResponse(error).into_response(),
     };
     let (events, received) = mpsc::unbounded_channel::<Event>();
     tokio::spawn(async move {

@@ -5,11 +5,12 @@
 //! what came after it. The stream closes after `end`. The session is checked again at every read,
 //! so signing out or leaving the team stops the stream; another tenant's job is 404.
 
+use crate::error::ErrorResponse;
 use crate::events::EventHub;
-use crate::routes::images::credential;
 use api::ApiError;
 use api::ids::{JobId, UserId};
 use api::jobs::{JobEvent, JobEventBody};
+use app::session_cookie::Caller;
 use app::state::AppState;
 use axum::Extension;
 use axum::extract::{Path, State};
@@ -74,20 +75,21 @@ pub async fn job_events(
     Extension(keep_alive): Extension<KeepAliveEvery>,
     Extension(streams): Extension<StreamSlots>,
     Path(job_id): Path<String>,
+    caller: Result<Caller, ErrorResponse>,
     headers: HeaderMap,
 ) -> Response {
     let opened = async {
         let job = JobId::parse(&job_id).map_err(|_| ApiError::NotFound)?;
-        let credential = credential(&state, &headers)?;
+        let caller = caller.map_err(|refused| refused.0)?;
         // Subscribed before the first read, so nothing committed in between is missed.
         let announcements = hub.subscribe();
-        let tx = state.ctx.db.enter_with(&credential).await?;
+        let tx = caller.enter(&state).await?;
         let slot = streams.take(tx.ctx())?;
         job_runs::status(&tx, job).await?;
         tx.end_read();
         Ok::<_, ApiError>(JobStream {
             state: state.clone(),
-            credential,
+            caller,
             job,
             last: last_event_id(&headers),
             pending: VecDeque::new(),
@@ -129,7 +131,7 @@ fn last_event_id(headers: &HeaderMap) -> i64 {
 
 struct JobStream {
     state: AppState,
-    credential: domain::Credential,
+    caller: Caller,
     job: JobId,
     last: i64,
     pending: VecDeque<JobEvent>,
@@ -175,7 +177,7 @@ impl JobStream {
     }
 
     async fn read(&self) -> Result<Read, domain::DomainError> {
-        let tx = self.state.ctx.db.enter_with(&self.credential).await?;
+        let tx = self.caller.enter(&self.state).await?;
         // The status first: each statement sees what committed before it, and the final status
         // commits together with its event, so events read after a final status include the end.
         // (Read the other way round, the job could end between the two reads, and the stream

@@ -4,7 +4,7 @@
 use crate::error::ErrorResponse;
 use api::ApiError;
 use api::ids::{NoteId, NoteImageId};
-use app::session_cookie::credential_from;
+use app::session_cookie::Caller;
 use app::state::AppState;
 use axum::Json;
 use axum::body::Body;
@@ -19,19 +19,12 @@ use std::time::Duration;
 /// keeps shared caches from storing what only a tenant's members may see.
 const CACHE_CONTROL: &str = "private, max-age=31536000, immutable";
 
-/// The request's credential (a session cookie or an API token), or `Unauthorized`.
-pub(crate) fn credential(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<domain::Credential, ApiError> {
-    credential_from(state, headers).ok_or(ApiError::Unauthorized)
-}
-
 /// `POST /api/v1/notes/{note_id}/images`: the body is the file itself, streamed to storage. Answers
 /// 201 with the new `NoteImage`, or the `ApiError` (422 naming `file` for bad content or size).
 pub async fn upload(
     State(state): State<AppState>,
     Path(note_id): Path<String>,
+    caller: Result<Caller, ErrorResponse>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -39,7 +32,7 @@ pub async fn upload(
     let limits = state.ctx.images.limits();
     let result = async {
         let note_id = NoteId::parse(&note_id).map_err(|_| ApiError::NotFound)?;
-        let credential = credential(&state, &headers)?;
+        let caller = caller.map_err(|refused| refused.0)?;
         let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
@@ -50,7 +43,7 @@ pub async fn upload(
         images::add(
             &state.ctx.db,
             &state.ctx.images,
-            &credential,
+            caller.credential(),
             note_id,
             &mut stream,
         )
@@ -85,15 +78,12 @@ pub async fn upload(
 pub async fn download(
     State(state): State<AppState>,
     Path(image_id): Path<String>,
+    caller: Result<Caller, ErrorResponse>,
     headers: HeaderMap,
 ) -> Response {
     let result = async {
         let image_id = NoteImageId::parse(&image_id).map_err(|_| ApiError::NotFound)?;
-        let tx = state
-            .ctx
-            .db
-            .enter_with(&credential(&state, &headers)?)
-            .await?;
+        let tx = caller.map_err(|refused| refused.0)?.enter(&state).await?;
         let image = images::stored(&tx, image_id).await?;
         tx.end_read();
         let etag = image.etag();
