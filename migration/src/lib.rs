@@ -24,6 +24,7 @@ mod m20261206_000018_webhook_deliveries;
 mod m20261206_000019_memory_blobs;
 mod m20261206_000020_ai_spend;
 mod m20261206_000021_github_quota;
+mod m20261207_000022_workflows;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -80,6 +81,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_memory_blobs::Migration),
             Box::new(m20261206_000020_ai_spend::Migration),
             Box::new(m20261206_000021_github_quota::Migration),
+            Box::new(m20261207_000022_workflows::Migration),
         ]
     }
 }

@@ -166,9 +166,13 @@ pub struct Seen {
     pub at: Instant,
 }
 
+/// Answers a provider's request by what it asks (the request body), when nothing is queued.
+type Responder = Arc<dyn Fn(&Value) -> Option<Reply> + Send + Sync>;
+
 #[derive(Default)]
 struct Shared {
     replies: Mutex<HashMap<String, VecDeque<Reply>>>,
+    responders: Mutex<HashMap<String, Responder>>,
     seen: Mutex<Vec<Seen>>,
 }
 
@@ -206,6 +210,20 @@ impl LlmDouble {
             .entry(provider.to_owned())
             .or_default()
             .push_back(reply);
+    }
+
+    /// Answers `provider`'s chat requests by what they ask, whenever no reply is queued (`None`:
+    /// the plain answer). For requests that arrive in no set order, such as a workflow's fan-out.
+    pub fn respond_with(
+        &self,
+        provider: &str,
+        responder: impl Fn(&Value) -> Option<Reply> + Send + Sync + 'static,
+    ) {
+        self.shared
+            .responders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(provider.to_owned(), Arc::new(responder));
     }
 
     /// Every request so far.
@@ -268,7 +286,14 @@ async fn chat(
     record(&shared, &provider, "chat", &headers, &body);
     let model = body["model"].as_str().unwrap_or_default().to_owned();
     let stream = body["stream"].as_bool().unwrap_or(false);
+    let responder = shared
+        .responders
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&provider)
+        .cloned();
     let mut reply = LlmDouble::take(&shared, &provider)
+        .or_else(|| responder.and_then(|respond| respond(&body)))
         .unwrap_or_else(|| Reply::Text(format!("Answer from {provider}.")));
     if let Reply::Hang(for_how_long) = reply {
         tokio::time::sleep(for_how_long).await;

@@ -75,6 +75,8 @@ id_type! {
     JobId => "job_id",
     /// A personal API token.
     ApiTokenId => "token_id",
+    /// A run of a workflow on a note.
+    WorkflowRunId => "run_id",
 }
 
 #[cfg(test)]

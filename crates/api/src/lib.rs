@@ -14,5 +14,6 @@ pub mod tenants;
 pub mod tokens;
 #[cfg(feature = "server-fn")]
 pub mod wire;
+pub mod workflows;
 
 pub use error::ApiError;

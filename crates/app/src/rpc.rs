@@ -793,3 +793,86 @@ pub async fn add_ai_model(
     tx.commit().await?;
     Ok(provider)
 }
+
+/// The team's workflow templates (the latest version of each) and the built-in one.
+#[server(prefix = "/api/v1", endpoint = "list_workflow_templates", input = Json, output = Json)]
+pub async fn list_workflow_templates() -> Result<Vec<api::workflows::WorkflowTemplate>, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(domain::workflows::templates(&tx).await?)
+}
+
+/// Saves a template as the next version of its name, after checking it whole (422 naming the
+/// step and field at fault: an unknown reference, a later step's output, a bad fan-out or schema).
+#[server(prefix = "/api/v1", endpoint = "save_workflow_template", input = Json, output = Json)]
+pub async fn save_workflow_template(
+    definition: api::workflows::WorkflowDefinition,
+) -> Result<api::workflows::WorkflowTemplate, ApiError> {
+    definition.check()?;
+    let tx = session_cookie::require_tenant().await?;
+    let saved = domain::workflows::save_template(&tx, &definition).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// Imports a template file (TOML, or JSON), saved as the next version of its name.
+#[server(prefix = "/api/v1", endpoint = "import_workflow_template", input = Json, output = Json)]
+pub async fn import_workflow_template(
+    file: String,
+) -> Result<api::workflows::WorkflowTemplate, ApiError> {
+    let definition = api::workflows::WorkflowDefinition::from_file(&file)?;
+    let tx = session_cookie::require_tenant().await?;
+    let saved = domain::workflows::save_template(&tx, &definition).await?;
+    tx.commit().await?;
+    Ok(saved)
+}
+
+/// A template as a TOML file.
+#[server(prefix = "/api/v1", endpoint = "export_workflow_template", input = Json, output = Json)]
+pub async fn export_workflow_template(name: String) -> Result<String, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    domain::workflows::template(&tx, &name)
+        .await?
+        .definition
+        .to_toml()
+}
+
+/// Starts a run of the template on the note (refused when its worst case exceeds what is left of
+/// the team's month); its `job_id` is its event stream.
+#[server(prefix = "/api/v1", endpoint = "start_workflow_run", input = Json, output = Json)]
+pub async fn start_workflow_run(
+    note_id: NoteId,
+    template: String,
+) -> Result<api::workflows::WorkflowRun, ApiError> {
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    services::workflows::start(&state.ctx, tx, note_id, &template).await
+}
+
+/// A run with its stored steps.
+#[server(prefix = "/api/v1", endpoint = "get_workflow_run", input = Json, output = Json)]
+pub async fn get_workflow_run(
+    id: api::ids::WorkflowRunId,
+) -> Result<api::workflows::WorkflowRun, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(domain::workflows::get_run(&tx, id).await?)
+}
+
+/// A note's runs, newest first, without their steps.
+#[server(prefix = "/api/v1", endpoint = "list_workflow_runs", input = Json, output = Json)]
+pub async fn list_workflow_runs(
+    note_id: NoteId,
+) -> Result<Vec<api::workflows::WorkflowRun>, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(domain::workflows::runs_of_note(&tx, note_id).await?)
+}
+
+/// Resumes a failed or cancelled run: it starts after its last stored step.
+#[server(prefix = "/api/v1", endpoint = "resume_workflow_run", input = Json, output = Json)]
+pub async fn resume_workflow_run(
+    id: api::ids::WorkflowRunId,
+) -> Result<api::workflows::WorkflowRun, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    let run = domain::workflows::resume_run(&tx, id).await?;
+    tx.commit().await?;
+    Ok(run)
+}

@@ -520,13 +520,13 @@ async fn month_spend(tx: &TenantTxn, reserved: bool) -> Result<f64, DomainError>
     Ok(row.spent)
 }
 
-/// Reserves up to `worst_usd` of what is left of the team's month under `limit_usd` for
-/// `answer`, and answers how much: the question may spend no more than that (0 when nothing is
+/// Reserves up to `worst_usd` of what is left of the team's month under `limit_usd` for the call
+/// `call` (a question's answer, a workflow step), and answers how much: the call may spend no more than that (0 when nothing is
 /// left; nothing is recorded then). The team's budget lock is held until the transaction ends, so
 /// questions asked at once reserve one after the other and none counts what another reserved.
 pub async fn reserve_spend(
     tx: &TenantTxn,
-    answer: NoteAnswerId,
+    call: Uuid,
     worst_usd: f64,
     limit_usd: f64,
 ) -> Result<f64, DomainError> {
@@ -548,7 +548,7 @@ pub async fn reserve_spend(
                 [
                     Uuid::now_v7().into(),
                     tenant(tx),
-                    answer.into_uuid().into(),
+                    call.into(),
                     reserved.into(),
                 ],
             ))
@@ -557,11 +557,12 @@ pub async fn reserve_spend(
     Ok(reserved)
 }
 
-/// Settles a question's spend: its reservation is released and what each provider charged is
-/// recorded in the ledger.
-async fn settle_spend(
+/// Settles a call's spend (a question's, a workflow step's; `call` is the id its reservation was
+/// made under): its reservation is released and what each provider charged is recorded in the
+/// ledger.
+pub async fn settle_spend(
     tx: &TenantTxn,
-    answer: NoteAnswerId,
+    call: Uuid,
     attempts: &[Attempt],
 ) -> Result<(), DomainError> {
     tx.txn()
@@ -569,7 +570,7 @@ async fn settle_spend(
             DbBackend::Postgres,
             "UPDATE ai_spend SET status = 'released', settled_at = now()
               WHERE tenant_id = $1 AND answer_id = $2 AND status = 'reserved'",
-            [tenant(tx), answer.into_uuid().into()],
+            [tenant(tx), call.into()],
         ))
         .await?;
     let mut charged: Vec<(&str, f64)> = Vec::new();
@@ -589,7 +590,7 @@ async fn settle_spend(
                 [
                     Uuid::now_v7().into(),
                     tenant(tx),
-                    answer.into_uuid().into(),
+                    call.into(),
                     provider.into(),
                     amount.into(),
                 ],
@@ -770,7 +771,7 @@ pub async fn finish_answer(
             ))
             .await?;
     }
-    settle_spend(tx, id, attempts).await?;
+    settle_spend(tx, id.into_uuid(), attempts).await?;
     let tokens_in: u32 = attempts.iter().map(|a| a.tokens_in).sum();
     let tokens_out: u32 = attempts.iter().map(|a| a.tokens_out).sum();
     let cost: f64 = attempts.iter().map(|a| a.cost_usd).sum();

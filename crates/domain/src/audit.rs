@@ -66,6 +66,10 @@ pub(crate) enum AuditAction {
     SyncComplete,
     /// `sync.start` on `project_syncs`.
     SyncStart,
+    /// A workflow run was started on a note.
+    WorkflowStart,
+    /// A workflow template was saved (a new version).
+    WorkflowTemplateSave,
     /// `project.create` on `projects`.
     ProjectCreate,
     /// `project.delete` on `projects`.
@@ -106,6 +110,8 @@ impl AuditAction {
             Self::SyncCancel => "sync.cancel",
             Self::SyncComplete => "sync.complete",
             Self::SyncStart => "sync.start",
+            Self::WorkflowStart => "workflow.start",
+            Self::WorkflowTemplateSave => "workflow.template_save",
             Self::ProjectCreate => "project.create",
             Self::ProjectDelete => "project.delete",
             Self::ProjectUpdate => "project.update",
@@ -137,6 +143,8 @@ impl AuditAction {
             | Self::SecretClear
             | Self::SecretSet => "projects",
             Self::SyncCancel | Self::SyncComplete | Self::SyncStart => "project_syncs",
+            Self::WorkflowStart => "workflow_runs",
+            Self::WorkflowTemplateSave => "workflow_templates",
         }
     }
 }

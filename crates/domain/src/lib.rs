@@ -33,6 +33,7 @@ mod storage;
 pub mod syncs;
 mod tenant;
 pub mod webhooks;
+pub mod workflows;
 
 pub use error::{DomainError, Upstream};
 pub use pool::{PoolHealth, PoolStats};

@@ -14,5 +14,5 @@ pub use catalog::{Catalog, ModelInfo};
 pub use router::{
     Answer, Budget, CallFailed, Chain, ChainStep, ChatRequest, Embedded, Health, ImageInput,
     Output, ProviderConfig, Router, RouterError, RouterSettings, Turn, TurnRole, Validator,
-    answer_byte_limit, trail,
+    answer_byte_limit, json_answer, trail,
 };

@@ -253,6 +253,12 @@ impl Output {
     }
 }
 
+/// The JSON a structured answer holds (the answer checked already by its [`Output`]), with a
+/// Markdown fence around it taken off.
+pub fn json_answer(text: &str) -> Result<Value, String> {
+    serde_json::from_str(unfenced(text)).map_err(|error| format!("the answer is not JSON: {error}"))
+}
+
 /// JSON in a Markdown code fence (` ```json … ``` `), as models often answer, without the fence.
 fn unfenced(text: &str) -> &str {
     let text = text.trim();

@@ -344,8 +344,8 @@ pub struct JobSettings {
     /// Stop an attempt of any job after this many seconds, whatever its kind (unset: each kind's
     /// own, e.g. an hour for a sync); a stopped attempt is retried while attempts remain.
     pub attempt_timeout_secs: Option<u64>,
-    /// How many jobs of each queue this instance runs at once (`sync`, `maintenance`; a queue not
-    /// named: 1). Each queue has its own, so a long job of one never delays another's.
+    /// How many jobs of each queue this instance runs at once (`sync`, `ai`, `maintenance`; a
+    /// queue not named: 1). Each queue has its own, so a long job of one never delays another's.
     pub workers: std::collections::BTreeMap<String, usize>,
     /// Events of jobs finished longer ago than this many days are pruned once a day, with the
     /// finished jobs of no team (a team's job rows stay).
@@ -363,6 +363,7 @@ impl Default for JobSettings {
             attempt_timeout_secs: None,
             workers: std::collections::BTreeMap::from([
                 ("sync".to_owned(), 2),
+                ("ai".to_owned(), 2),
                 ("maintenance".to_owned(), 1),
             ]),
             events_retention_days: 30,

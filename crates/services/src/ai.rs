@@ -299,13 +299,7 @@ pub async fn begin_ask(
     let slot = app.ai.asks.take(tx.ctx().tenant_id())?;
     let note = domain::notes::get(&tx, note_id).await?;
     let prepared = prepare(app, &tx).await?;
-    let mut stored = Vec::new();
-    for image in note.images.iter().take(MAX_IMAGES) {
-        stored.push((
-            images::stored(&tx, image.id).await?,
-            image.description.clone(),
-        ));
-    }
+    let stored = note_images(&tx, &note).await?;
     let answer_id = domain::ai::start_answer(&tx, note_id, &question).await?;
     let ctx = *tx.ctx();
     tx.commit().await?;
@@ -358,28 +352,7 @@ impl Asking {
         } = self;
         let app = &app;
         let started = Instant::now();
-        let mut inputs = Vec::new();
-        let mut total = 0;
-        for (n, (image, description)) in stored.iter().enumerate() {
-            let caption = if description.trim().is_empty() {
-                format!("image {} of the note, without a caption", n + 1)
-            } else {
-                description.clone()
-            };
-            let bytes = match read_image(app, image, MAX_IMAGE_BYTES - total).await {
-                Some(bytes) => bytes,
-                None => continue,
-            };
-            total += bytes.len();
-            inputs.push(ImageInput {
-                url: format!(
-                    "data:{};base64,{}",
-                    image.content_type,
-                    base64::engine::general_purpose::STANDARD.encode(&bytes)
-                ),
-                caption,
-            });
-        }
+        let inputs = image_inputs(app, &stored).await;
         let request = ChatRequest {
             system: Some(SYSTEM_PROMPT.into()),
             user: format!(
@@ -399,7 +372,8 @@ impl Asking {
             Some(limit) => {
                 let worst = router.worst_case(&prepared.chain, &request);
                 let tx = app.db.enter(&ctx).await?;
-                let reserved = domain::ai::reserve_spend(&tx, answer_id, worst, limit).await?;
+                let reserved =
+                    domain::ai::reserve_spend(&tx, answer_id.into_uuid(), worst, limit).await?;
                 tx.commit().await?;
                 Some(Budget {
                     remaining_usd: reserved,
@@ -450,6 +424,51 @@ impl Asking {
         tx.commit().await?;
         Ok(answer)
     }
+}
+
+/// A note's images to send with a question (the first [`MAX_IMAGES`]), with their captions.
+pub(crate) async fn note_images(
+    tx: &TenantTxn,
+    note: &api::notes::Note,
+) -> Result<Vec<(images::StoredImage, String)>, ApiError> {
+    let mut stored = Vec::new();
+    for image in note.images.iter().take(MAX_IMAGES) {
+        stored.push((
+            images::stored(tx, image.id).await?,
+            image.description.clone(),
+        ));
+    }
+    Ok(stored)
+}
+
+/// The images as a request carries them (data URLs, at most [`MAX_IMAGE_BYTES`] in all), each
+/// with its caption for models without vision.
+pub(crate) async fn image_inputs(
+    app: &AppContext,
+    stored: &[(images::StoredImage, String)],
+) -> Vec<ImageInput> {
+    let mut inputs = Vec::new();
+    let mut total = 0;
+    for (n, (image, description)) in stored.iter().enumerate() {
+        let caption = if description.trim().is_empty() {
+            format!("image {} of the note, without a caption", n + 1)
+        } else {
+            description.clone()
+        };
+        let Some(bytes) = read_image(app, image, MAX_IMAGE_BYTES - total).await else {
+            continue;
+        };
+        total += bytes.len();
+        inputs.push(ImageInput {
+            url: format!(
+                "data:{};base64,{}",
+                image.content_type,
+                base64::engine::general_purpose::STANDARD.encode(&bytes)
+            ),
+            caption,
+        });
+    }
+    inputs
 }
 
 /// An image's bytes, if they fit in `room`.

@@ -71,11 +71,19 @@ pub fn runtime(app: &AppContext, pool: &sea_orm::DatabaseConnection) -> Runtime 
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     );
-    let (sync_app, check_app, prune_app, sweep_app) =
-        (app.clone(), app.clone(), app.clone(), app.clone());
+    let (sync_app, check_app, prune_app, sweep_app, workflow_app) = (
+        app.clone(),
+        app.clone(),
+        app.clone(),
+        app.clone(),
+        app.clone(),
+    );
     Runtime::new(pool.clone(), instance)
         .register::<domain::syncs::ProjectSyncJob, _, _>(move |job, payload| {
             crate::project_sync::run(sync_app.clone(), job, payload)
+        })
+        .register::<domain::workflows::WorkflowRunJob, _, _>(move |job, payload| {
+            crate::workflows::run(workflow_app.clone(), job, payload)
         })
         .register::<ScheduleCheck, _, _>(move |_ctx, _payload: ScheduleCheckPayload| {
             let app = check_app.clone();

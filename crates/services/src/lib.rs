@@ -10,5 +10,6 @@ pub mod in_flight;
 pub mod jobs;
 pub mod project_sync;
 pub mod sources;
+pub mod workflows;
 
 pub use context::{AppContext, GitHubSettings};

@@ -11,7 +11,7 @@ use tests::{RpcClient, TestApp, spawn_app};
 
 const KEY: &str = "sk-ant-api03-secretsecretsecret0123456789";
 
-async fn provider(
+pub(crate) async fn provider(
     client: &RpcClient,
     double: &LlmDouble,
     name: &str,
@@ -28,7 +28,10 @@ async fn provider(
 }
 
 /// Ada's team with the three providers of the incident, in that order, and a note with two images.
-async fn team_with_chain(app: &TestApp, double: &LlmDouble) -> (RpcClient, Value, Value) {
+pub(crate) async fn team_with_chain(
+    app: &TestApp,
+    double: &LlmDouble,
+) -> (RpcClient, Value, Value) {
     let (ada, _) = signed_up(app, "ada@example.com", "Engines").await;
     let anthropic = provider(
         &ada,

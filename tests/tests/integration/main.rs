@@ -25,3 +25,4 @@ mod security;
 mod serve;
 mod tenancy;
 mod trust;
+mod workflows;

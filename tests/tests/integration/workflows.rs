@@ -1,0 +1,415 @@
+//! AI workflows against the local OpenAI-compatible server: the built-in "Image to
+//! implementation" on a note with two screenshots, 13 action points planned one by one through the
+//! incident (out of credit, then empty, then an answer), a plan that never names its action point
+//! asked again, a plan that never arrives failing the run by name and a resume that asks only for
+//! it, templates checked before they are saved, the budget checked before a run starts, and other
+//! teams kept out.
+
+use crate::ai::team_with_chain;
+use crate::fixtures::count;
+use crate::rpc::signed_up;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tests::llm_double::{LlmDouble, Reply};
+use tests::{RpcClient, spawn_app};
+
+const PROVIDERS: [&str; 3] = ["anthropic", "openai", "gemini"];
+const ACTION_POINTS: usize = 13;
+
+/// The user message of a chat request.
+fn prompt(body: &Value) -> String {
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "user")
+        .map(|m| match &m["content"] {
+            Value::String(text) => text.clone(),
+            parts => parts
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })
+        .collect()
+}
+
+/// Which step of the built-in template a request is for, and the action point of a plan.
+#[derive(Debug, PartialEq)]
+enum Asked {
+    ActionPoints,
+    Plan(String),
+    Review,
+    Final,
+}
+
+fn asked(body: &Value) -> Asked {
+    let text = prompt(body);
+    if text.contains("List every distinct action point") {
+        Asked::ActionPoints
+    } else if let Some(rest) = text.split("Start with its id, ").nth(1) {
+        Asked::Plan(rest.split(',').next().unwrap_or_default().to_owned())
+    } else if text.starts_with("Review these implementation plans") {
+        Asked::Review
+    } else {
+        Asked::Final
+    }
+}
+
+fn action_points() -> Value {
+    json!({"action_points": (1..=ACTION_POINTS).map(|n| json!({
+        "id": format!("AP-{n}"),
+        "title": format!("Change {n}"),
+        "rationale": "The screenshot shows it.",
+        "acceptance": "It works."
+    })).collect::<Vec<_>>()})
+}
+
+/// What a well-behaved model answers each step.
+fn answer(body: &Value) -> Reply {
+    match asked(body) {
+        Asked::ActionPoints => Reply::Json(action_points()),
+        Asked::Plan(id) => Reply::Text(format!(
+            "{id}\nFiles: src/{id}.rs\nCode: the change.\nTests: one.\nCommands: cargo test"
+        )),
+        Asked::Review => Reply::Text("Review: do them in order; no conflicts.".into()),
+        Asked::Final => Reply::Text("Final prompt: implement AP-1 to AP-13 in order.".into()),
+    }
+}
+
+async fn finished(client: &RpcClient, run: &Value) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let now = client
+            .ok("get_workflow_run", json!({"id": run["id"]}))
+            .await;
+        if !matches!(now["status"].as_str(), Some("queued" | "running")) {
+            return now;
+        }
+        assert!(Instant::now() < deadline, "the run did not end: {now}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn classes(step: &Value) -> Vec<(String, Value)> {
+    step["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["provider"].as_str().unwrap().to_owned(),
+                a["class"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn plan_requests(double: &LlmDouble) -> Vec<String> {
+    double
+        .seen()
+        .iter()
+        .filter_map(|seen| match asked(&seen.body) {
+            Asked::Plan(id) => Some(id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The seeds' incident inside a run, and one plan that does not say which action point it is for:
+/// the run completes with 13 / 13 planned, the review's trail has three attempts, the unnamed plan
+/// was asked again, and no empty output is stored anywhere.
+#[tokio::test]
+async fn image_to_implementation_plans_every_action_point_through_the_incident() {
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (ada, _, note) = team_with_chain(&app, &double).await;
+    let unnamed_once = Arc::new(AtomicBool::new(true));
+    for provider in PROVIDERS {
+        let unnamed_once = unnamed_once.clone();
+        double.respond_with(provider, move |body| {
+            Some(match (provider, asked(body)) {
+                // The synthesis step meets the incident: out of credit, then empty.
+                ("anthropic", Asked::Review) => Reply::anthropic_out_of_credit(),
+                ("openai", Asked::Review) => Reply::Empty,
+                // One plan forgets to say which action point it is for, the first time.
+                (_, Asked::Plan(id))
+                    if id == "AP-7" && unnamed_once.swap(false, Ordering::SeqCst) =>
+                {
+                    Reply::Text("Files: somewhere. Code: something.".into())
+                }
+                _ => answer(body),
+            })
+        });
+    }
+    let run = ada
+        .ok(
+            "start_workflow_run",
+            json!({"note_id": note["id"], "template": "Image to implementation"}),
+        )
+        .await;
+    assert_eq!(run["status"], "queued", "{run}");
+    assert_eq!(run["template_version"], 0, "the built-in template");
+    let run = finished(&ada, &run).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    assert_eq!(run["traced"], json!([13, 13]));
+
+    let steps = run["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1 + ACTION_POINTS + 2, "{run}");
+    let plans: Vec<&Value> = steps.iter().filter(|s| s["step_key"] == "plans").collect();
+    assert_eq!(plans.len(), ACTION_POINTS);
+    for plan in &plans {
+        let id = plan["item"].as_str().unwrap();
+        assert!(plan["output"].as_str().unwrap().contains(id), "{plan}");
+    }
+    // The unnamed plan was refused (an attempt that failed as invalid output) and asked again.
+    let ap7 = plans.iter().find(|p| p["item"] == "AP-7").unwrap();
+    assert_eq!(
+        classes(ap7),
+        vec![
+            ("anthropic".to_owned(), json!("invalid_output")),
+            ("anthropic".to_owned(), Value::Null)
+        ],
+        "{ap7}"
+    );
+    assert_eq!(plan_requests(&double).len(), ACTION_POINTS + 1);
+
+    // The review's trail: out of credit, empty, answered.
+    let review = steps.iter().find(|s| s["step_key"] == "review").unwrap();
+    assert_eq!(
+        classes(review),
+        vec![
+            ("anthropic".to_owned(), json!("out_of_credit")),
+            ("openai".to_owned(), json!("empty_output")),
+            ("gemini".to_owned(), Value::Null)
+        ]
+    );
+    assert_eq!(review["provider"], "gemini");
+    // The last step skips the provider out of credit without asking it.
+    let last = steps
+        .iter()
+        .find(|s| s["step_key"] == "final_prompt")
+        .unwrap();
+    assert_eq!(
+        classes(last)[0],
+        ("anthropic".to_owned(), json!("cooling_down"))
+    );
+
+    // The screenshots went with the action points' request, and the plans saw the note's text.
+    let first = &double.seen()[0].body;
+    assert_eq!(asked(first), Asked::ActionPoints);
+    let images = first["messages"]
+        .to_string()
+        .matches("data:image/png;base64,")
+        .count();
+    assert_eq!(images, 2);
+    assert_eq!(
+        first["response_format"],
+        Value::Null,
+        "Anthropic's endpoint is not asked for a response format; the answer is checked here"
+    );
+    let owner = app.db.owner().await;
+    assert_eq!(
+        count(
+            &owner,
+            "SELECT count(*) FROM workflow_steps WHERE length(btrim(output)) = 0",
+            vec![]
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        ada.ok("list_workflow_runs", json!({"note_id": note["id"]}))
+            .await[0]["id"],
+        run["id"]
+    );
+}
+
+/// A plan that never arrives fails the run by name after it was asked three times, with the other
+/// twelve stored; a resume asks only for the missing plan and the steps after it.
+#[tokio::test]
+async fn a_plan_that_never_arrives_fails_the_run_by_name_and_a_resume_pays_only_for_it() {
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (ada, _, note) = team_with_chain(&app, &double).await;
+    let broken = Arc::new(AtomicBool::new(true));
+    let asked_for_ap5 = Arc::new(AtomicUsize::new(0));
+    for provider in PROVIDERS {
+        let (broken, asked_for_ap5) = (broken.clone(), asked_for_ap5.clone());
+        double.respond_with(provider, move |body| {
+            Some(match asked(body) {
+                Asked::Plan(id) if id == "AP-5" && broken.load(Ordering::SeqCst) => {
+                    asked_for_ap5.fetch_add(1, Ordering::SeqCst);
+                    Reply::Empty
+                }
+                _ => answer(body),
+            })
+        });
+    }
+    let run = ada
+        .ok(
+            "start_workflow_run",
+            json!({"note_id": note["id"], "template": "Image to implementation"}),
+        )
+        .await;
+    let failed = finished(&ada, &run).await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let error = failed["error"].as_str().unwrap();
+    assert!(
+        error.contains("12 of 13 planned") && error.contains("AP-5"),
+        "{error}"
+    );
+    assert_eq!(failed["traced"], json!([12, 13]));
+    // Three asks, each down the whole chain: every provider answered empty each time.
+    assert_eq!(asked_for_ap5.load(Ordering::SeqCst), 3 * PROVIDERS.len());
+    assert!(
+        !failed["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["item"] == "AP-5"),
+        "nothing stored for the plan that never came"
+    );
+    assert!(
+        !failed["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["step_key"] == "review"),
+        "the run stopped at the fan-out"
+    );
+
+    // The provider behaves again; the resumed run asks only what is missing.
+    broken.store(false, Ordering::SeqCst);
+    double.clear();
+    let resumed = ada
+        .ok("resume_workflow_run", json!({"id": run["id"]}))
+        .await;
+    assert_eq!(resumed["status"], "queued");
+    let done = finished(&ada, &resumed).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["traced"], json!([13, 13]));
+    let asked_again: Vec<Asked> = double.seen().iter().map(|s| asked(&s.body)).collect();
+    assert_eq!(
+        asked_again,
+        vec![Asked::Plan("AP-5".into()), Asked::Review, Asked::Final],
+        "the action points and the twelve stored plans were not asked (nor paid) again"
+    );
+    // A completed run is not resumed.
+    let (status, _) = ada
+        .call("resume_workflow_run", json!({"id": run["id"]}))
+        .await;
+    assert_eq!(status, 409);
+}
+
+/// A template is checked whole before it is saved (an unknown reference is refused naming it); a
+/// saved one is a new version and exports as TOML that imports back; a run whose worst case
+/// exceeds the month's budget is refused before anything is sent; other teams see none of it.
+#[tokio::test]
+async fn templates_are_checked_runs_are_priced_first_and_other_teams_see_nothing() {
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (ada, _, note) = team_with_chain(&app, &double).await;
+
+    let templates = ada.ok("list_workflow_templates", json!({})).await;
+    let mut definition = templates[0]["definition"].clone();
+    assert_eq!(definition["name"], "Image to implementation");
+    definition["name"] = json!("Screens to plans");
+    definition["steps"][2]["prompt"] = json!("Review {{note.author}} and {{steps.plans.output}}");
+    let (status, body) = ada
+        .call("save_workflow_template", json!({"definition": definition}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "steps[2].prompt");
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("{{note.author}} is not a reference"),
+        "{body}"
+    );
+    definition["steps"][2]["prompt"] = json!("Review {{steps.plans.output}}");
+    let saved = ada
+        .ok("save_workflow_template", json!({"definition": definition}))
+        .await;
+    assert_eq!(saved["version"], 1);
+    let file = ada
+        .ok(
+            "export_workflow_template",
+            json!({"name": "Screens to plans"}),
+        )
+        .await;
+    let imported = ada
+        .ok("import_workflow_template", json!({"file": file}))
+        .await;
+    assert_eq!(imported["version"], 2);
+    assert_eq!(imported["definition"], saved["definition"]);
+
+    // A budget too small for the worst case: refused before anything is sent.
+    ada.ok(
+        "set_ai_settings",
+        json!({"form": {"chain": "anthropic/claude-sonnet-4-20250514\nopenai/gpt-4o-mini\ngemini/gemini-2.5-flash",
+                        "fall_over_on_refusal": false, "monthly_budget_usd": "0.05"}}),
+    )
+    .await;
+    let (status, body) = ada
+        .call(
+            "start_workflow_run",
+            json!({"note_id": note["id"], "template": "Screens to plans"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("may cost up to"),
+        "{body}"
+    );
+    let owner = app.db.owner().await;
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM workflow_runs", vec![]).await,
+        0
+    );
+    assert!(double.seen().is_empty(), "nothing was sent");
+
+    // Another team: every function with Ada's ids answers as for ids that do not exist.
+    ada.ok(
+        "set_ai_settings",
+        json!({"form": {"chain": "gemini/gemini-2.5-flash", "fall_over_on_refusal": false,
+                        "monthly_budget_usd": ""}}),
+    )
+    .await;
+    let run = ada
+        .ok(
+            "start_workflow_run",
+            json!({"note_id": note["id"], "template": "Image to implementation"}),
+        )
+        .await;
+    let (mallory, _) = signed_up(&app, "mallory@example.com", "Elsewhere").await;
+    for (name, args) in [
+        ("get_workflow_run", json!({"id": run["id"]})),
+        ("resume_workflow_run", json!({"id": run["id"]})),
+        ("list_workflow_runs", json!({"note_id": note["id"]})),
+        (
+            "start_workflow_run",
+            json!({"note_id": note["id"], "template": "Image to implementation"}),
+        ),
+        (
+            "export_workflow_template",
+            json!({"name": "Screens to plans"}),
+        ),
+    ] {
+        let (status, body) = mallory.call(name, args).await;
+        assert_eq!(
+            (status, body),
+            (404, json!({"kind": "not_found"})),
+            "{name}"
+        );
+    }
+    let (status, listed) = mallory.call("list_workflow_templates", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "only the built-in one");
+    finished(&ada, &run).await;
+}
