@@ -1,7 +1,8 @@
 //! AI workflows: a team's templates (each save a new version: a run keeps the version it ran), the
 //! runs of a template on a note, and each run's stored steps. A step's row is its durable record:
 //! a run resumed after a crash, a retry or a failure skips every step that has one, so a step that
-//! was paid for is never paid for again. Nothing existing changes.
+//! was paid for is never paid for again. A finished run's report is a memory entry of the new kind
+//! `workflow_report` (the kinds' check widens; no row changes).
 
 use sea_orm_migration::prelude::*;
 
@@ -24,6 +25,10 @@ impl MigrationTrait for Migration {
 }
 
 const SQL: &str = r#"
+ALTER TABLE memory_entries DROP CONSTRAINT memory_entries_kind_check,
+    ADD CONSTRAINT memory_entries_kind_check
+        CHECK (kind IN ('file', 'manual', 'insight', 'pattern', 'workflow_report'));
+
 CREATE TABLE workflow_templates (
     id          uuid PRIMARY KEY,
     tenant_id   uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,

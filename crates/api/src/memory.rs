@@ -17,11 +17,19 @@ pub enum MemoryKind {
     Insight,
     /// A code pattern found by analysis.
     Pattern,
+    /// The report of a finished workflow run.
+    WorkflowReport,
 }
 
 impl MemoryKind {
     /// Every kind, in the order filters show them.
-    pub const ALL: [MemoryKind; 4] = [Self::File, Self::Manual, Self::Insight, Self::Pattern];
+    pub const ALL: [MemoryKind; 5] = [
+        Self::File,
+        Self::Manual,
+        Self::Insight,
+        Self::Pattern,
+        Self::WorkflowReport,
+    ];
 
     /// The word shown in the UI and used in URLs.
     pub fn as_str(self) -> &'static str {
@@ -30,6 +38,7 @@ impl MemoryKind {
             Self::Manual => "manual",
             Self::Insight => "insight",
             Self::Pattern => "pattern",
+            Self::WorkflowReport => "workflow_report",
         }
     }
 
@@ -38,7 +47,12 @@ impl MemoryKind {
         Self::ALL
             .into_iter()
             .find(|kind| kind.as_str() == text)
-            .ok_or_else(|| ApiError::invalid("kind", "must be file, manual, insight or pattern"))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "kind",
+                    "must be file, manual, insight, pattern or workflow_report",
+                )
+            })
     }
 }
 

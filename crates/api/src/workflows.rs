@@ -529,6 +529,86 @@ pub struct WorkflowRun {
     pub finished_at: Option<String>,
 }
 
+/// A finished run as one Markdown document: the pipeline as a Mermaid diagram, the traceability
+/// chain (note → run → steps, with their ids), the execution record (model, attempts, tokens,
+/// cost, duration per step) and the outputs.
+pub fn report_markdown(run: &WorkflowRun, note_title: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let title = |step: &WorkflowStep| match &step.item {
+        Some(item) => format!("{} — {item}", step.step_key),
+        None => step.step_key.clone(),
+    };
+    let _ = writeln!(out, "# {}: {note_title}\n", run.template);
+    let _ = writeln!(
+        out,
+        "Run `{}` of template \"{}\" (version {}) on note `{}`, {}. Status: {}. Cost: ${:.4}.\n",
+        run.id,
+        run.template,
+        run.template_version,
+        run.note_id,
+        run.created_at,
+        run.status.as_str(),
+        run.cost_usd
+    );
+    if let Some((done, of)) = run.traced {
+        let _ = writeln!(out, "Traceability: {done} / {of} items planned.\n");
+    }
+    let _ = writeln!(out, "## Pipeline\n\n```mermaid\nflowchart TD");
+    let _ = writeln!(out, "    note[\"Note\"]");
+    let mut previous = "note".to_owned();
+    for step in &run.definition.steps {
+        let label = match &step.fan_out {
+            Some(fan_out) => format!("{} (once per item of {})", step.name, fan_out.over),
+            None => step.name.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "    {previous} --> {}[\"{}\"]",
+            step.key,
+            label.replace('"', "'")
+        );
+        previous = step.key.clone();
+    }
+    let _ = writeln!(out, "```\n\n## Traceability\n");
+    let _ = writeln!(out, "- note `{}` → run `{}`", run.note_id, run.id);
+    for step in &run.steps {
+        let _ = writeln!(
+            out,
+            "  - {} → {} ({})",
+            title(step),
+            step.model.as_deref().unwrap_or("?"),
+            match step.status {
+                StepStatus::Completed => "completed",
+                StepStatus::Copied => "copied",
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n## Execution record\n\n| step | model | attempts | tokens in | tokens out | cost (USD) | duration (ms) |\n| --- | --- | --- | --- | --- | --- | --- |"
+    );
+    for step in &run.steps {
+        let _ = writeln!(
+            out,
+            "| {} | {}/{} | {} | {} | {} | {:.6} | {} |",
+            title(step),
+            step.provider.as_deref().unwrap_or("?"),
+            step.model.as_deref().unwrap_or("?"),
+            step.attempts.len(),
+            step.tokens_in,
+            step.tokens_out,
+            step.cost_usd,
+            step.duration_ms
+        );
+    }
+    let _ = writeln!(out, "\n## Outputs");
+    for step in &run.steps {
+        let _ = writeln!(out, "\n### {}\n\n{}", title(step), step.output.trim());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

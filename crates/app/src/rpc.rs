@@ -876,3 +876,11 @@ pub async fn resume_workflow_run(
     tx.commit().await?;
     Ok(run)
 }
+
+/// A run's report as one Markdown document (the pipeline, the traceability chain, the execution
+/// record and the outputs).
+#[server(prefix = "/api/v1", endpoint = "workflow_report", input = Json, output = Json)]
+pub async fn workflow_report(id: api::ids::WorkflowRunId) -> Result<String, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(domain::workflows::report(&tx, id).await?)
+}

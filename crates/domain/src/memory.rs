@@ -312,6 +312,7 @@ impl From<KindColumn> for MemoryKind {
             KindColumn::Manual => Self::Manual,
             KindColumn::Insight => Self::Insight,
             KindColumn::Pattern => Self::Pattern,
+            KindColumn::WorkflowReport => Self::WorkflowReport,
         }
     }
 }
@@ -323,6 +324,7 @@ impl From<MemoryKind> for KindColumn {
             MemoryKind::Manual => Self::Manual,
             MemoryKind::Insight => Self::Insight,
             MemoryKind::Pattern => Self::Pattern,
+            MemoryKind::WorkflowReport => Self::WorkflowReport,
         }
     }
 }

@@ -567,3 +567,40 @@ pub async fn resume_run(tx: &TenantTxn, id: WorkflowRunId) -> Result<WorkflowRun
         .await?;
     get_run(tx, id).await
 }
+
+/// Completes the run and keeps its report (`api::workflows::report_markdown`) as a memory entry of
+/// kind `workflow_report` in the note's project, so it is listed and searched with the rest; one
+/// transaction, so a completed run always has its report.
+pub async fn complete_run(tx: &TenantTxn, id: WorkflowRunId) -> Result<(), DomainError> {
+    let mut run = get_run(tx, id).await?;
+    run.status = JobStatus::Completed;
+    let note = tx
+        .find::<crate::entities::project_notes::Entity>(run.note_id.into_uuid())
+        .await?;
+    let report = api::workflows::report_markdown(&run, &note.title);
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO memory_entries (id, tenant_id, project_id, kind, title, content, created_by)
+             VALUES ($1, $2, $3, 'workflow_report', $4, $5, $6)",
+            [
+                Uuid::now_v7().into(),
+                tenant(tx),
+                run.project_id.into_uuid().into(),
+                format!("{}: {}", run.template, note.title).into(),
+                report.into(),
+                tx.ctx().user_id().map(UserId::into_uuid).into(),
+            ],
+        ))
+        .await?;
+    finish_run(tx, id, RunEnd::Completed).await
+}
+
+/// A run's report (Markdown), for download.
+pub async fn report(tx: &TenantTxn, id: WorkflowRunId) -> Result<String, DomainError> {
+    let run = get_run(tx, id).await?;
+    let note = tx
+        .find::<crate::entities::project_notes::Entity>(run.note_id.into_uuid())
+        .await?;
+    Ok(api::workflows::report_markdown(&run, &note.title))
+}

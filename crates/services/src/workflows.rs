@@ -176,9 +176,7 @@ pub async fn run(
     match runner.run_steps().await {
         Ok(()) => {
             app.db
-                .transact(&ctx, async |tx| {
-                    store::finish_run(tx, run.id, RunEnd::Completed).await
-                })
+                .transact(&ctx, async |tx| store::complete_run(tx, run.id).await)
                 .await
                 .map_err(DomainError::into_job_failure)?;
             Ok(())

@@ -227,6 +227,40 @@ async fn image_to_implementation_plans_every_action_point_through_the_incident()
             .await[0]["id"],
         run["id"]
     );
+
+    // The report: downloadable, and kept as a searchable memory entry of the project.
+    let report = ada.ok("workflow_report", json!({"id": run["id"]})).await;
+    let report = report.as_str().unwrap();
+    for part in [
+        "```mermaid",
+        "Traceability: 13 / 13 items planned.",
+        "| plans — AP-13 |",
+        "### final_prompt",
+        run["id"].as_str().unwrap(),
+    ] {
+        assert!(
+            report.contains(part),
+            "{part} missing from the report:\n{report}"
+        );
+    }
+    let memory = |kind: Value, text: &str| {
+        json!({"project_id": run["project_id"],
+               "query": {"status": null, "kind": kind, "text": text, "page": 0}})
+    };
+    let kept = ada
+        .ok("list_memory", memory(json!("workflow_report"), ""))
+        .await;
+    assert_eq!(kept["entries"].as_array().unwrap().len(), 1, "{kept}");
+    assert!(
+        kept["entries"][0]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Traceability: 13 / 13")
+    );
+    let found = ada
+        .ok("list_memory", memory(Value::Null, "traceability"))
+        .await;
+    assert_eq!(found["entries"][0]["kind"], "workflow_report", "{found}");
 }
 
 /// A plan that never arrives fails the run by name after it was asked three times, with the other

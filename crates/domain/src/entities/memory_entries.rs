@@ -11,6 +11,8 @@ pub enum MemoryKind {
     Insight,
     #[sea_orm(string_value = "pattern")]
     Pattern,
+    #[sea_orm(string_value = "workflow_report")]
+    WorkflowReport,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
