@@ -38,6 +38,8 @@ pub enum Reply {
     ReasoningOnly,
     /// No answer for this long (then a plain one).
     Hang(Duration),
+    /// This answer, whole, after this long (a model that takes its time).
+    TextAfter(String, Duration),
     /// A stream that is cut before any token.
     StreamDiesBeforeFirstToken,
     /// A stream that sends these words, then is cut.
@@ -299,6 +301,10 @@ async fn chat(
         tokio::time::sleep(for_how_long).await;
         reply = Reply::Text(format!("Late answer from {provider}."));
     }
+    if let Reply::TextAfter(text, pause) = reply {
+        tokio::time::sleep(pause).await;
+        reply = Reply::Text(text);
+    }
     match reply {
         Reply::Error {
             status,
@@ -379,7 +385,7 @@ async fn chat(
             "stop",
             u32::try_from(times).unwrap_or(u32::MAX),
         ),
-        Reply::Hang(_) => unreachable!("answered above"),
+        Reply::Hang(_) | Reply::TextAfter(..) => unreachable!("answered above"),
     }
 }
 

@@ -78,6 +78,7 @@ pub fn App() -> impl IntoView {
                         <Route ssr=SsrMode::Async path=path!("") view=OverviewTab/>
                         <Route ssr=SsrMode::Async path=path!("notes") view=NotesTab/>
                         <Route ssr=SsrMode::Async path=path!("notes/:note_id") view=NotePage/>
+                        <Route ssr=SsrMode::Async path=path!("notes/:note_id/runs/:run_id") view=crate::pages::workflows::WorkflowRunPage/>
                         <Route ssr=SsrMode::Async path=path!("memory") view=MemoryTab/>
                         <Route ssr=SsrMode::Async path=path!("memory/:entry_id") view=MemoryEntryPage/>
                         <Route ssr=SsrMode::Async path=path!("sources") view=SourcesTab/>

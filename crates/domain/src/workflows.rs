@@ -312,16 +312,18 @@ pub async fn steps(tx: &TenantTxn, run: WorkflowRunId) -> Result<Vec<WorkflowSte
 
 impl RunRow {
     fn into_run(self, steps: Vec<WorkflowStep>) -> Result<WorkflowRun, DomainError> {
+        // Folded from 0.0: a float sum of nothing is -0.0, shown as "$-0.0000".
         let cost_usd = steps
             .iter()
             .filter(|s| s.status == StepStatus::Completed)
             .map(|s| s.cost_usd)
-            .sum::<f64>()
-            + serde_json::from_value::<Vec<Attempt>>(self.failed_attempts)
-                .unwrap_or_default()
-                .iter()
-                .map(|a| a.cost_usd)
-                .sum::<f64>();
+            .chain(
+                serde_json::from_value::<Vec<Attempt>>(self.failed_attempts)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| a.cost_usd),
+            )
+            .fold(0.0, |sum, cost| sum + cost);
         Ok(WorkflowRun {
             id: WorkflowRunId::from_uuid(self.id),
             note_id: NoteId::from_uuid(self.note_id),
@@ -434,7 +436,8 @@ pub async fn record_step(
     let tokens_out: u32 = step.attempts.iter().map(|a| a.tokens_out).sum();
     let cost: f64 = step.attempts.iter().map(|a| a.cost_usd).sum();
     let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
-    tx.txn()
+    let inserted = tx
+        .txn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "INSERT INTO workflow_steps (id, tenant_id, run_id, seq, step_key, item, status, output,
@@ -460,6 +463,25 @@ pub async fn record_step(
             ],
         ))
         .await?;
+    // Announced on the run's job stream when the caller commits: its page shows the new step. A
+    // fan-out item counts towards the run's "k / n planned".
+    if inserted.rows_affected() == 1 {
+        if !step.item.is_empty() {
+            tx.txn()
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "UPDATE workflow_runs SET traced_done = coalesce(traced_done, 0) + 1
+                      WHERE id = $1 AND tenant_id = $2",
+                    [run.into_uuid().into(), tenant(tx)],
+                ))
+                .await?;
+        }
+        crate::job_runs::report_progress(
+            tx,
+            &serde_json::json!({"step": step.step_key, "item": step.item}),
+        )
+        .await?;
+    }
     Ok(())
 }
 

@@ -293,6 +293,17 @@ impl<'a> Runner<'a> {
                 Some(fan_out) => {
                     let items = self.items(step, fan_out)?;
                     let ids: Vec<String> = items.iter().map(|(id, _)| id.clone()).collect();
+                    // The page counts from here: items stored by an earlier attempt, of all.
+                    let stored = ids
+                        .iter()
+                        .filter(|id| self.stored.contains_key(&(step.key.clone(), (*id).clone())))
+                        .count();
+                    self.app
+                        .db
+                        .transact(&self.ctx, async |tx| {
+                            store::record_traced(tx, self.run.id, stored, ids.len()).await
+                        })
+                        .await?;
                     let this = &self;
                     let answers: Vec<(String, Result<String, Stop>)> =
                         futures_util::stream::iter(items)

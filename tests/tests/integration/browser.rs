@@ -1319,3 +1319,171 @@ async fn make_an_api_token_use_it_from_a_script_and_revoke_it() {
         panic!("token journey failed: {error}");
     }
 }
+
+async fn workflow_journey(
+    browser: &Client,
+    app: &TestApp,
+    double: &tests::llm_double::LlmDouble,
+) -> Step {
+    use crate::workflows::{Asked, PROVIDERS, answer, asked};
+    use tests::llm_double::Reply;
+    sign_up(browser, app, "ada@example.com", "Analytical Engines").await?;
+    for (name, kind, model) in [
+        ("anthropic", "anthropic", "claude-sonnet-4-20250514"),
+        ("openai", "open_ai", "gpt-4o-mini"),
+        ("gemini", "gemini", "gemini-2.5-flash"),
+    ] {
+        rpc_in_page(
+            browser,
+            "save_ai_provider",
+            json!({"id": null, "form": {"name": name, "kind": kind, "base_url": double.base_url(name),
+                   "api_key": "sk-test-0123456789abcdef", "models": model}}),
+        )
+        .await?;
+    }
+    // Plans take a moment each, so the run can be watched (and the page reloaded) mid-way.
+    for provider in PROVIDERS {
+        double.respond_with(provider, |body| {
+            Some(match asked(body) {
+                Asked::Plan(id) => Reply::TextAfter(
+                    format!("{id}\nFiles: src/{id}.rs\nTests: one.\nCommands: cargo test"),
+                    Duration::from_millis(700),
+                ),
+                _ => answer(body),
+            })
+        });
+    }
+    let project = rpc_in_page(
+        browser,
+        "create_project",
+        json!({"form": {"name": "Widgets", "description": "The widget shop", "github_repo": "", "github_branch": "", "github_path": ""}}),
+    )
+    .await?;
+    let note = rpc_in_page(
+        browser,
+        "create_note",
+        json!({"project_id": project["id"], "form": {"title": "Checkout redesign", "body": "The two screenshots show the new checkout."}}),
+    )
+    .await?;
+    let note_id = note["id"].as_str().ok_or("a note id")?.to_owned();
+    for (n, rgb) in [[200u8, 0, 0], [0, 0, 200]].into_iter().enumerate() {
+        let png = tests::images::png(8, 8, rgb);
+        let image = browser
+            .execute_async(
+                "const [note, bytes, done] = arguments;
+                 fetch('/api/v1/notes/' + note + '/images', {method: 'POST', body: new Uint8Array(bytes)})
+                     .then(r => r.json()).then(done, e => done({error: String(e)}));",
+                vec![json!(note_id), json!(png)],
+            )
+            .await?;
+        rpc_in_page(
+            browser,
+            "set_image_description",
+            json!({"id": image["id"], "description": format!("screenshot {}", n + 1)}),
+        )
+        .await?;
+    }
+
+    let note_path = format!(
+        "/projects/{}/notes/{note_id}",
+        project["id"].as_str().unwrap_or_default()
+    );
+    browser.goto(&app.url(&note_path)).await?;
+    wait_for_text(browser, ".workflows h2", "Workflows").await?;
+    wait_for_hydration(browser).await?;
+    screenshot(browser, "workflow-note").await?;
+    click(
+        browser,
+        Locator::XPath("//button[normalize-space()='Run workflow']"),
+    )
+    .await?;
+    wait_for_path(browser, |p| p.contains("/runs/")).await?;
+    // Mid-run: some plans stored, and a reload shows the same run carrying on.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown = match browser
+            .find(Locator::Css("li[data-step='plans'] .traced"))
+            .await
+        {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let done: Option<u32> = shown
+            .strip_suffix(" / 13 planned")
+            .and_then(|n| n.parse().ok());
+        if done.is_some_and(|done| (1..13).contains(&done)) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("never saw the plans part-way: {shown:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_for_text(browser, "li[data-step='plans'] .badge", "running").await?;
+    screenshot(browser, "workflow-running").await?;
+    browser.refresh().await?;
+    wait_for_text(browser, "h2", "Image to implementation").await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(heading) = browser.find(Locator::Css("h2")).await
+            && let Ok(text) = heading.text().await
+            && text.contains("completed")
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err("the run page never showed the run completed".into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    wait_for_text(browser, "#traced", "13 / 13 action points planned").await?;
+    wait_for_text(browser, "li[data-step='final_prompt'] .badge", "done").await?;
+    wait_for_hydration(browser).await?;
+    screenshot(browser, "workflow-done").await?;
+    // The report downloads as Markdown, with every action point traced.
+    let report = browser
+        .execute_async(
+            "const [done] = arguments;
+             const link = document.querySelector('a[download]');
+             fetch(link.href).then(r => r.text()).then(done, e => done(String(e)));",
+            vec![],
+        )
+        .await?;
+    let report = report.as_str().unwrap_or_default();
+    if !report.contains("Traceability: 13 / 13 items planned.") || !report.contains("```mermaid") {
+        return Err(format!("the downloaded report: {report}").into());
+    }
+    // The screenshots went with the first step.
+    let first = double
+        .seen()
+        .into_iter()
+        .find(|s| asked(&s.body) == Asked::ActionPoints)
+        .ok_or("no action points request")?;
+    if first.body["messages"]
+        .to_string()
+        .matches("data:image/png;base64,")
+        .count()
+        != 2
+    {
+        return Err("the first step did not carry the two screenshots".into());
+    }
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "workflow-done-phone").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn run_image_to_implementation_on_a_note_with_two_screenshots_reload_mid_run_and_get_the_report()
+ {
+    let _turn = ONE_JOURNEY_AT_A_TIME.lock().await;
+    let double = tests::llm_double::LlmDouble::start().await;
+    let app = spawn_app().await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let outcome = workflow_journey(&browser, &app, &double).await;
+    let _ = browser.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!("workflow journey failed: {error}");
+    }
+}

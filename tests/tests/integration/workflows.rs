@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 use tests::llm_double::{LlmDouble, Reply};
 use tests::{RpcClient, spawn_app};
 
-const PROVIDERS: [&str; 3] = ["anthropic", "openai", "gemini"];
+pub(crate) const PROVIDERS: [&str; 3] = ["anthropic", "openai", "gemini"];
 const ACTION_POINTS: usize = 13;
 
 /// The user message of a chat request.
-fn prompt(body: &Value) -> String {
+pub(crate) fn prompt(body: &Value) -> String {
     body["messages"]
         .as_array()
         .into_iter()
@@ -40,14 +40,14 @@ fn prompt(body: &Value) -> String {
 
 /// Which step of the built-in template a request is for, and the action point of a plan.
 #[derive(Debug, PartialEq)]
-enum Asked {
+pub(crate) enum Asked {
     ActionPoints,
     Plan(String),
     Review,
     Final,
 }
 
-fn asked(body: &Value) -> Asked {
+pub(crate) fn asked(body: &Value) -> Asked {
     let text = prompt(body);
     if text.contains("List every distinct action point") {
         Asked::ActionPoints
@@ -70,7 +70,7 @@ fn action_points() -> Value {
 }
 
 /// What a well-behaved model answers each step.
-fn answer(body: &Value) -> Reply {
+pub(crate) fn answer(body: &Value) -> Reply {
     match asked(body) {
         Asked::ActionPoints => Reply::Json(action_points()),
         Asked::Plan(id) => Reply::Text(format!(

@@ -164,9 +164,11 @@ pub fn NotePage() -> impl IntoView {
                             .map(api::ai::AnswerShown::from)
                             .collect();
                         let available = available.await.unwrap_or(false);
+                        let project_id = note.project_id;
                         view! {
                             <NoteView note/>
                             <crate::pages::ai::AskPanel note_id answers available/>
+                            <crate::pages::workflows::NoteWorkflows note_id project_id available/>
                         }
                         .into_any()
                     }

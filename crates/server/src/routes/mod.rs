@@ -4,6 +4,7 @@ mod ask;
 mod events;
 mod health;
 mod images;
+mod reports;
 mod request_checks;
 mod webhooks;
 
@@ -71,6 +72,10 @@ pub fn router(state: AppState, shared: Shared) -> Router {
         .route(
             "/api/v1/events/jobs/{job_id}",
             axum::routing::get(events::job_events),
+        )
+        .route(
+            "/api/v1/workflow-runs/{run_id}/report.md",
+            axum::routing::get(reports::workflow_report),
         )
         .route(
             "/api/v1/webhooks/github",

@@ -1,0 +1,287 @@
+//! AI workflows on a note: start a run of a template, and follow it step by step on its own page
+//! (reload-safe: everything shown is stored; the page reloads as the run stores each step).
+
+use crate::browser;
+use crate::components::{Call, ErrorNote, Loading};
+use crate::rpc::{cancel_job, resume_workflow_run, start_workflow_run};
+use api::ApiError;
+use api::ids::{NoteId, ProjectId, WorkflowRunId};
+use api::jobs::JobStatus;
+use api::workflows::{WorkflowRun, WorkflowStep};
+use leptos::prelude::*;
+
+/// On a note's page: run a template on the note, and the note's earlier runs.
+#[component]
+pub fn NoteWorkflows(note_id: NoteId, project_id: ProjectId, available: bool) -> impl IntoView {
+    let templates = Resource::new(|| (), |_| crate::rpc::list_workflow_templates());
+    let runs = Resource::new(move || note_id, crate::rpc::list_workflow_runs);
+    view! {
+        <section class="workflows" aria-label="Workflows">
+            <h2>"Workflows"</h2>
+            <Transition fallback=|| view! { <Loading/> }>
+                {move || Suspend::new(async move {
+                    let names: Vec<String> = templates
+                        .await
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|t| t.name)
+                        .collect();
+                    let runs = runs.await.unwrap_or_default();
+                    view! {
+                        {if available {
+                            view! { <RunWorkflow note_id project_id templates=names/> }.into_any()
+                        } else {
+                            view! { <p class="muted">"No AI provider yet: an owner or admin adds one on the AI page."</p> }.into_any()
+                        }}
+                        <ul class="runs">
+                            {runs.into_iter().map(|run| view! {
+                                <li>
+                                    <a href=run_path(project_id, note_id, run.id)>{run.template.clone()}</a>
+                                    <span class="muted">{format!(
+                                        " · {} · {}{}",
+                                        run.created_at.get(..16).unwrap_or_default().replace('T', " "),
+                                        run.status.as_str(),
+                                        run.traced.map(|(done, of)| format!(" · {done} / {of} planned")).unwrap_or_default(),
+                                    )}</span>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    }
+                    .into_any()
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+fn run_path(project: ProjectId, note: NoteId, run: WorkflowRunId) -> String {
+    format!("/projects/{project}/notes/{note}/runs/{run}")
+}
+
+/// The template picker and the button that starts a run (refused, saying why, when its worst case
+/// exceeds what is left of the team's month).
+#[island]
+fn RunWorkflow(note_id: NoteId, project_id: ProjectId, templates: Vec<String>) -> impl IntoView {
+    let chosen = RwSignal::new(templates.first().cloned().unwrap_or_default());
+    let error = RwSignal::new(None::<ApiError>);
+    let start = Call::<WorkflowRun>::reporting_to(error);
+    view! {
+        <div class="actions">
+            <label class="visually-hidden" for="workflow-template">"Template"</label>
+            <select id="workflow-template" on:change=move |ev| chosen.set(event_target_value(&ev))>
+                {templates.into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
+            </select>
+            <button class="button" disabled=move || start.pending().get()
+                on:click=move |_| start.dispatch_then(
+                    start_workflow_run(note_id, chosen.get_untracked()),
+                    move |run| browser::go_to(&run_path(project_id, note_id, run.id)),
+                )>
+                "Run workflow"
+            </button>
+        </div>
+        {move || error.get().map(|error| view! { <ErrorNote error/> })}
+    }
+}
+
+/// `/projects/:id/notes/:note_id/runs/:run_id`: a run's timeline.
+#[component]
+pub fn WorkflowRunPage() -> impl IntoView {
+    let run_id = leptos_router::hooks::use_params_map()
+        .with_untracked(|p| WorkflowRunId::parse(&p.get("run_id").unwrap_or_default()).ok());
+    let run = Resource::new(
+        move || run_id,
+        |id| async move { crate::rpc::get_workflow_run(id.ok_or(ApiError::NotFound)?).await },
+    );
+    view! {
+        <Transition fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                match run.await {
+                    Ok(run) => view! { <RunView run/> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// How a template step stands in a run.
+fn step_state(run: &WorkflowRun, index: usize) -> &'static str {
+    let step = &run.definition.steps[index];
+    let stored = run.steps.iter().filter(|s| s.step_key == step.key).count();
+    let whole = match (&step.fan_out, run.traced) {
+        (None, _) => stored == 1,
+        (Some(_), Some((done, of))) => done == of && stored as u32 == of,
+        (Some(_), None) => false,
+    };
+    let first_missing = run.definition.steps.iter().position(|s| {
+        let count = run.steps.iter().filter(|st| st.step_key == s.key).count();
+        match &s.fan_out {
+            None => count == 0,
+            Some(_) => run.traced.is_none_or(|(done, of)| done < of) || count == 0,
+        }
+    });
+    match (whole, first_missing == Some(index), run.status) {
+        (true, _, _) => "done",
+        (false, true, JobStatus::Running) => "running",
+        (false, true, JobStatus::Failed) => "failed",
+        (false, true, JobStatus::Cancelled) => "cancelled",
+        _ => "waiting",
+    }
+}
+
+fn money(usd: f64) -> String {
+    format!("${usd:.4}")
+}
+
+fn step_figures(steps: &[&WorkflowStep]) -> String {
+    let tokens_in: u32 = steps.iter().map(|s| s.tokens_in).sum();
+    let tokens_out: u32 = steps.iter().map(|s| s.tokens_out).sum();
+    let cost = steps.iter().fold(0.0, |sum, s| sum + s.cost_usd);
+    let ms: u32 = steps.iter().map(|s| s.duration_ms).sum();
+    format!(
+        "{tokens_in} tokens in · {tokens_out} out · {} · {:.1} s",
+        money(cost),
+        f64::from(ms) / 1000.0
+    )
+}
+
+/// The run: its steps as a timeline (each with its figures, trail and output), the traceability
+/// count, and what can be done with it (cancel, resume, the report).
+#[island]
+fn RunView(run: WorkflowRun) -> impl IntoView {
+    let error = RwSignal::new(None::<ApiError>);
+    let cancel = Call::<()>::reporting_to(error);
+    let resume = Call::<WorkflowRun>::reporting_to(error);
+    let open = !run.status.is_final();
+    if open && let Some(job) = run.job_id {
+        follow(job, run.steps.len());
+    }
+    let run_id = run.id;
+    let job_id = run.job_id;
+    let back = format!("/projects/{}/notes/{}", run.project_id, run.note_id);
+    let tokens: (u32, u32) = run
+        .steps
+        .iter()
+        .fold((0, 0), |(i, o), s| (i + s.tokens_in, o + s.tokens_out));
+    let timeline = (0..run.definition.steps.len())
+        .map(|index| {
+            let step = &run.definition.steps[index];
+            let state = step_state(&run, index);
+            let stored: Vec<&WorkflowStep> = run
+                .steps
+                .iter()
+                .filter(|s| s.step_key == step.key)
+                .collect();
+            let figures = (!stored.is_empty()).then(|| step_figures(&stored));
+            let count = step.fan_out.as_ref().map(|_| match run.traced {
+                Some((done, of)) => format!("{done} / {of} planned"),
+                None => format!("{} planned", stored.len()),
+            });
+            let outputs = stored
+                .iter()
+                .map(|s| {
+                    let heading = match &s.item {
+                        Some(item) => format!(
+                            "{item} · {}/{}",
+                            s.provider.clone().unwrap_or_default(),
+                            s.model.clone().unwrap_or_default()
+                        ),
+                        None => format!(
+                            "{}/{}",
+                            s.provider.clone().unwrap_or_default(),
+                            s.model.clone().unwrap_or_default()
+                        ),
+                    };
+                    let trail = api::ai::trail(&s.attempts);
+                    let output = s.output.clone();
+                    view! {
+                        <details>
+                            <summary>{heading}</summary>
+                            <p class="muted">{trail}</p>
+                            <pre class="output">{output}</pre>
+                        </details>
+                    }
+                })
+                .collect_view();
+            view! {
+                <li class=format!("step {state}") data-step=step.key.clone()>
+                    <h3>{step.name.clone()} " " <span class="badge">{state}</span></h3>
+                    {count.map(|count| view! { <p class="traced">{count}</p> })}
+                    {figures.map(|figures| view! { <p class="muted">{figures}</p> })}
+                    {outputs}
+                </li>
+            }
+        })
+        .collect_view();
+    let failed_reason = run.error.clone();
+    view! {
+        <p><a href=back>"← The note"</a></p>
+        <h2>{format!("{} · {}", run.template, run.status.as_str())}</h2>
+        <p class="muted" id="run-figures">{format!(
+            "Started {} by {} · {} tokens in · {} out · {} spent (estimate up to {})",
+            run.created_at.get(..16).unwrap_or_default().replace('T', " "),
+            run.requested_by.clone().unwrap_or_else(|| "Cairn".into()),
+            tokens.0,
+            tokens.1,
+            money(run.cost_usd),
+            money(run.estimate_usd),
+        )}</p>
+        {run.traced.map(|(done, of)| view! { <p class="traced" id="traced">{format!("{done} / {of} action points planned")}</p> })}
+        {failed_reason.map(|reason| view! { <p class="error" role="alert">{reason}</p> })}
+        <div class="actions">
+            {open.then(|| job_id.map(|job| view! {
+                <button class="button ghost" disabled=move || cancel.pending().get()
+                    on:click=move |_| cancel.dispatch_then(cancel_job(job), |_| browser::reload())>
+                    "Cancel"
+                </button>
+            }))}
+            {matches!(run.status, JobStatus::Failed | JobStatus::Cancelled).then(|| view! {
+                <button class="button" disabled=move || resume.pending().get()
+                    on:click=move |_| resume.dispatch_then(resume_workflow_run(run_id), |_| browser::reload())>
+                    "Resume"
+                </button>
+            })}
+            {(run.status == JobStatus::Completed).then(|| view! {
+                <a class="button" href=format!("/api/v1/workflow-runs/{run_id}/report.md") download="report.md">"Download the report"</a>
+            })}
+        </div>
+        {move || error.get().map(|error| view! { <ErrorNote error/> })}
+        <ol class="timeline">{timeline}</ol>
+    }
+}
+
+/// Reloads the page as the run stores each step, and when it ends. The stream starts with the
+/// job's earlier events: each stored step sent one, so the first `shown` are on the page already.
+#[cfg(feature = "hydrate")]
+fn follow(job: api::ids::JobId, shown: usize) {
+    use leptos::wasm_bindgen::JsCast;
+    use leptos::wasm_bindgen::closure::Closure;
+    use leptos::web_sys::{EventSource, MessageEvent};
+
+    let Ok(source) = EventSource::new(&format!("/api/v1/events/jobs/{job}")) else {
+        return;
+    };
+    let mut seen = 0;
+    let closing = source.clone();
+    let on_progress = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
+        seen += 1;
+        if seen > shown {
+            closing.close();
+            browser::reload();
+        }
+    });
+    let _ =
+        source.add_event_listener_with_callback("progress", on_progress.as_ref().unchecked_ref());
+    let closing = source.clone();
+    let on_end = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
+        closing.close();
+        browser::reload();
+    });
+    let _ = source.add_event_listener_with_callback("end", on_end.as_ref().unchecked_ref());
+    // The page lives as long as the stream: the handlers stay attached.
+    on_progress.forget();
+    on_end.forget();
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn follow(_: api::ids::JobId, _: usize) {}
