@@ -447,3 +447,178 @@ async fn templates_are_checked_runs_are_priced_first_and_other_teams_see_nothing
     assert_eq!(listed.as_array().unwrap().len(), 1, "only the built-in one");
     finished(&ada, &run).await;
 }
+
+/// Cancel mid-run: the run stops at its next step boundary (no new plan is asked after the cancel
+/// is seen), ends `cancelled` with what it stored kept, and a resume finishes it.
+#[tokio::test]
+async fn a_cancelled_run_stops_at_a_step_boundary_keeps_what_it_stored_and_resumes() {
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (ada, _, note) = team_with_chain(&app, &double).await;
+    for provider in PROVIDERS {
+        double.respond_with(provider, |body| {
+            Some(match asked(body) {
+                Asked::Plan(id) => {
+                    Reply::TextAfter(format!("{id}\nA plan."), Duration::from_millis(300))
+                }
+                _ => answer(body),
+            })
+        });
+    }
+    let run = ada
+        .ok(
+            "start_workflow_run",
+            json!({"note_id": note["id"], "template": "Image to implementation"}),
+        )
+        .await;
+    // Wait for the fan-out to be under way, then cancel.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while plan_requests(&double).is_empty() {
+        assert!(Instant::now() < deadline, "no plan was asked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ada.ok("cancel_job", json!({"id": run["job_id"]})).await;
+    let cancelled = finished(&ada, &run).await;
+    assert_eq!(cancelled["status"], "cancelled", "{cancelled}");
+    let asked_before = plan_requests(&double).len();
+    assert!(
+        asked_before < ACTION_POINTS,
+        "the fan-out stopped early ({asked_before} plans asked)"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        plan_requests(&double).len(),
+        asked_before,
+        "nothing is asked after the run ended"
+    );
+    let kept = cancelled["steps"].as_array().unwrap().len();
+    assert!(kept >= 1, "the action points are kept");
+
+    let resumed = ada
+        .ok("resume_workflow_run", json!({"id": run["id"]}))
+        .await;
+    let done = finished(&ada, &resumed).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["traced"], json!([13, 13]));
+    // Every plan stored before the cancel was not asked again.
+    let stored_before: Vec<String> = cancelled["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["item"].as_str().map(str::to_owned))
+        .collect();
+    let requests = plan_requests(&double);
+    for id in &stored_before {
+        assert_eq!(
+            requests.iter().filter(|r| *r == id).count(),
+            1,
+            "{id} was stored before the cancel and asked once"
+        );
+    }
+}
+
+/// A `cairn worker` running a plan-by-plan fan-out, with its `workflow.run` job on its own queue.
+fn worker(app: &tests::TestApp, name: &str) -> tokio::process::Child {
+    std::fs::create_dir_all(&app.data_dir).unwrap();
+    let log = std::fs::File::create(app.data_dir.join(format!("{name}.log"))).unwrap();
+    tokio::process::Command::new(tests::cairn_bin())
+        .arg("worker")
+        .env("DATABASE_URL", app.db.owner_url())
+        .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
+        .env("CAIRN_DATA_DIR", &app.data_dir)
+        .env(
+            "CAIRN_LLM__ALLOWED_PRIVATE_HOSTS",
+            r#"["127.0.0.1", "localhost"]"#,
+        )
+        .env("CAIRN_JOBS__STALE_AFTER_SECS", "2")
+        .env("CAIRN_STORAGE__SWEEP_INTERVAL_SECS", "0")
+        .env("CAIRN_LOG__FILTER", "warn")
+        .stderr(std::process::Stdio::from(log.try_clone().unwrap()))
+        .stdout(std::process::Stdio::from(log))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("starting cairn worker")
+}
+
+/// `kill -9` of the worker during the fan-out: another worker takes the run over and asks the
+/// provider only for the plans not yet stored (each stored plan was asked exactly once).
+#[tokio::test]
+async fn a_worker_killed_mid_fan_out_is_taken_over_and_stored_plans_are_not_asked_again() {
+    let app = tests::spawn_app_on(tests::TestDb::migrated().await, |settings| {
+        settings.jobs.enabled = false;
+    })
+    .await
+    .unwrap();
+    let double = LlmDouble::start().await;
+    let (ada, _, note) = team_with_chain(&app, &double).await;
+    for provider in PROVIDERS {
+        double.respond_with(provider, |body| {
+            Some(match asked(body) {
+                Asked::Plan(id) => {
+                    Reply::TextAfter(format!("{id}\nA plan."), Duration::from_millis(400))
+                }
+                _ => answer(body),
+            })
+        });
+    }
+    let mut first = worker(&app, "killed-worker");
+    let run = ada
+        .ok(
+            "start_workflow_run",
+            json!({"note_id": note["id"], "template": "Image to implementation"}),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let stored_at_kill = loop {
+        let now = ada.ok("get_workflow_run", json!({"id": run["id"]})).await;
+        let plans: Vec<String> = now["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["item"].as_str().map(str::to_owned))
+            .collect();
+        if plans.len() >= 4 {
+            first.start_kill().unwrap();
+            first.wait().await.unwrap();
+            break plans;
+        }
+        assert!(Instant::now() < deadline, "no plans stored: {now}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // What the killed worker stored in its last moments counts as stored too.
+    let stored_at_kill: Vec<String> =
+        ada.ok("get_workflow_run", json!({"id": run["id"]})).await["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["item"].as_str().map(str::to_owned))
+            .chain(stored_at_kill)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+    assert!(stored_at_kill.len() < ACTION_POINTS, "killed mid fan-out");
+
+    let _second = worker(&app, "second-worker");
+    let done = finished(&ada, &run).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["traced"], json!([13, 13]));
+    let requests = plan_requests(&double);
+    for id in &stored_at_kill {
+        assert_eq!(
+            requests.iter().filter(|r| *r == id).count(),
+            1,
+            "{id} was stored before the kill and asked once: {requests:?}"
+        );
+    }
+    // At most the four in flight at the kill were asked twice.
+    assert!(
+        requests.len() <= ACTION_POINTS + 4,
+        "{} plan requests: {requests:?}",
+        requests.len()
+    );
+    assert_eq!(
+        done["steps"].as_array().unwrap().len(),
+        1 + ACTION_POINTS + 2,
+        "one stored output per step and item"
+    );
+}
