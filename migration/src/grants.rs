@@ -15,6 +15,7 @@ const OWNER_FUNCTIONS: &[&str] = &[
     "cairn_token_context(text)",
     "cairn_note_token_use(uuid)",
     "cairn_sweep_memory_blobs(interval)",
+    "cairn_note_tenant(uuid)",
 ];
 
 /// Grants `role` (the role Cairn serves requests as) data access to every table: row-level security

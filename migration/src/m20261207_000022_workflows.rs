@@ -69,6 +69,14 @@ CREATE TABLE workflow_runs (
 CREATE INDEX workflow_runs_note_idx ON workflow_runs (note_id, created_at DESC);
 CREATE INDEX workflow_runs_project_idx ON workflow_runs (project_id, created_at DESC);
 
+-- The team of a note, for the command line (`cairn workflow run --note`), which starts with no
+-- team; like cairn_project_tenant, it answers only a team id.
+CREATE FUNCTION cairn_note_tenant(note uuid) RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = public, pg_temp
+AS $$ SELECT tenant_id FROM project_notes WHERE id = note $$;
+REVOKE ALL ON FUNCTION cairn_note_tenant(uuid) FROM PUBLIC;
+
 CREATE TABLE workflow_steps (
     id           uuid PRIMARY KEY,
     tenant_id    uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,

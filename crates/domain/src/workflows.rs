@@ -626,3 +626,25 @@ pub async fn report(tx: &TenantTxn, id: WorkflowRunId) -> Result<String, DomainE
         .await?;
     Ok(api::workflows::report_markdown(&run, &note.title))
 }
+
+/// Cairn acting in the note's team for the operator's command line (`cairn workflow run`), which
+/// names a note whatever team it belongs to; `NotFound` for a note that does not exist.
+pub async fn context_for_note(
+    db: &crate::Db,
+    note: NoteId,
+) -> Result<crate::TenantCtx, DomainError> {
+    #[derive(FromQueryResult)]
+    struct Owner {
+        tenant_id: Option<Uuid>,
+    }
+    let tenant = Owner::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT cairn_note_tenant($1) AS tenant_id",
+        [note.into_uuid().into()],
+    ))
+    .one(db.connection())
+    .await?
+    .and_then(|row| row.tenant_id)
+    .ok_or(DomainError::NotFound)?;
+    crate::TenantCtx::for_system(db, api::ids::TenantId::from_uuid(tenant), "cli").await
+}

@@ -45,6 +45,28 @@ pub enum Command {
         #[arg(long)]
         branch: Option<String>,
     },
+    /// AI workflows.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+}
+
+/// `cairn workflow ...`
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Run a workflow template on a note now, following it step by step with a progress bar;
+    /// exits 0 when it completes (writing its report), 1 when it fails or is cancelled (Ctrl-C
+    /// cancels it), 2 when the note or template does not exist or the run is refused.
+    Run {
+        /// The note's id (in its address: /projects/<id>/notes/<note id>).
+        #[arg(long)]
+        note: String,
+        /// The template's name (default: the built-in "Image to implementation").
+        #[arg(long)]
+        template: Option<String>,
+        /// Where to write the report (default: workflow-run-<id>.md here).
+        #[arg(long)]
+        report: Option<std::path::PathBuf>,
+    },
 }
 
 /// `cairn secrets ...`
@@ -98,6 +120,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync { project_id, branch } => {
             crate::cli_sync::run(settings, &project_id, branch.as_deref()).await
         }
+        Command::Workflow(WorkflowCommand::Run {
+            note,
+            template,
+            report,
+        }) => crate::cli_workflow::run(settings, &note, template.as_deref(), report).await,
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod cli;
 mod cli_sync;
+mod cli_workflow;
 pub mod config;
 pub mod database;
 pub mod embedded_db;

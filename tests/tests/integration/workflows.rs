@@ -622,3 +622,77 @@ async fn a_worker_killed_mid_fan_out_is_taken_over_and_stored_plans_are_not_aske
         "one stored output per step and item"
     );
 }
+
+async fn cairn_workflow(app: &tests::TestApp, args: &[&str]) -> (i32, String, String) {
+    let output = tokio::process::Command::new(tests::cairn_bin())
+        .args(["workflow", "run"])
+        .args(args)
+        .env("DATABASE_URL", app.db.owner_url())
+        .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
+        .env("CAIRN_DATA_DIR", &app.data_dir)
+        .env(
+            "CAIRN_LLM__ALLOWED_PRIVATE_HOSTS",
+            r#"["127.0.0.1", "localhost"]"#,
+        )
+        .env("CAIRN_STORAGE__SWEEP_INTERVAL_SECS", "0")
+        .env("CAIRN_LOG__FILTER", "warn")
+        .output()
+        .await
+        .expect("running cairn workflow run");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `cairn workflow run --note N`: queues the run, follows it step by step, writes the report and
+/// says where; an unknown note or template is exit 2, a run that fails is exit 1 with its reason.
+#[tokio::test]
+async fn the_command_line_runs_a_workflow_follows_it_and_writes_its_report() {
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (_ada, _, note) = team_with_chain(&app, &double).await;
+    for provider in PROVIDERS {
+        double.respond_with(provider, |body| Some(answer(body)));
+    }
+    let note_id = note["id"].as_str().unwrap();
+    std::fs::create_dir_all(&app.data_dir).unwrap();
+    let report = app.data_dir.join("checkout-report.md");
+    let (code, out, err) = cairn_workflow(
+        &app,
+        &["--note", note_id, "--report", report.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("completed: 13 / 13 planned; 16 steps"),
+        "{out}"
+    );
+    assert!(out.contains("checkout-report.md"), "{out}");
+    assert!(err.contains("stored plans AP-13"), "{err}");
+    let written = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        written.contains("Traceability: 13 / 13 items planned."),
+        "{written}"
+    );
+
+    let (code, _, err) = cairn_workflow(&app, &["--note", &uuid::Uuid::new_v4().to_string()]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no note"), "{err}");
+    let (code, _, err) = cairn_workflow(&app, &["--note", note_id, "--template", "Nothing"]).await;
+    assert_eq!(code, 2, "{err}");
+
+    // A plan that never comes: exit 1, saying which.
+    for provider in PROVIDERS {
+        double.respond_with(provider, |body| {
+            Some(match asked(body) {
+                Asked::Plan(id) if id == "AP-2" => Reply::Empty,
+                _ => answer(body),
+            })
+        });
+    }
+    let (code, out, err) = cairn_workflow(&app, &["--note", note_id]).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("failed") && err.contains("AP-2"), "{err}");
+}
