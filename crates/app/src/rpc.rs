@@ -884,3 +884,16 @@ pub async fn workflow_report(id: api::ids::WorkflowRunId) -> Result<String, ApiE
     let tx = session_cookie::require_tenant().await?;
     Ok(domain::workflows::report(&tx, id).await?)
 }
+
+/// A new run of the same template version on the same note, starting at step `from`: the steps
+/// before it are copied from this run (marked copied), the rest asked. The original stays.
+#[server(prefix = "/api/v1", endpoint = "rerun_workflow_from", input = Json, output = Json)]
+pub async fn rerun_workflow_from(
+    id: api::ids::WorkflowRunId,
+    from: String,
+) -> Result<api::workflows::WorkflowRun, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    let run = domain::workflows::rerun_from(&tx, id, &from).await?;
+    tx.commit().await?;
+    Ok(run)
+}

@@ -648,3 +648,81 @@ pub async fn context_for_note(
     .ok_or(DomainError::NotFound)?;
     crate::TenantCtx::for_system(db, api::ids::TenantId::from_uuid(tenant), "cli").await
 }
+
+/// A new run of the same definition on the same note that starts at step `from` (a key of the
+/// run's template): the outputs of the steps before it are copied from `id` (marked `copied`,
+/// costing nothing), the rest are asked. The original run stays as it was.
+pub async fn rerun_from(
+    tx: &TenantTxn,
+    id: WorkflowRunId,
+    from: &str,
+) -> Result<WorkflowRun, DomainError> {
+    tx.ctx().require(Permission::AskAi)?;
+    let original = get_run(tx, id).await?;
+    let Some(position) = original.definition.steps.iter().position(|s| s.key == from) else {
+        return Err(DomainError::Invalid {
+            field: "from".into(),
+            reason: format!("{from:?} is not a step of this run's template"),
+        });
+    };
+    let earlier: Vec<&str> = original.definition.steps[..position]
+        .iter()
+        .map(|s| s.key.as_str())
+        .collect();
+    let complete = original.definition.steps[..position].iter().all(|step| {
+        let stored = original
+            .steps
+            .iter()
+            .filter(|s| s.step_key == step.key)
+            .count();
+        match &step.fan_out {
+            None => stored == 1,
+            Some(_) => original
+                .traced
+                .is_some_and(|(done, of)| done == of && stored as u32 == of),
+        }
+    });
+    if !complete {
+        return Err(DomainError::Conflict(
+            "the steps before it have not all been answered in this run".into(),
+        ));
+    }
+    let template = WorkflowTemplate {
+        name: original.template.clone(),
+        version: original.template_version,
+        definition: original.definition.clone(),
+    };
+    let note = NoteId::from_uuid(original.note_id.into_uuid());
+    let run = start_run(tx, note, &template, original.estimate_usd).await?;
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE workflow_runs SET rerun_of = $3 WHERE id = $1 AND tenant_id = $2",
+            [run.id.into_uuid().into(), tenant(tx), id.into_uuid().into()],
+        ))
+        .await?;
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO workflow_steps (id, tenant_id, run_id, seq, step_key, item, status, output,
+                                         provider, model, attempts, tokens_in, tokens_out,
+                                         cost_usd, duration_ms, created_at)
+             SELECT gen_random_uuid(), tenant_id, $3, seq, step_key, item, 'copied', output,
+                    provider, model, attempts, tokens_in, tokens_out, cost_usd, duration_ms,
+                    created_at
+               FROM workflow_steps
+              WHERE run_id = $1 AND tenant_id = $2 AND step_key = ANY($4)",
+            [
+                id.into_uuid().into(),
+                tenant(tx),
+                run.id.into_uuid().into(),
+                earlier
+                    .iter()
+                    .map(|k| (*k).to_owned())
+                    .collect::<Vec<String>>()
+                    .into(),
+            ],
+        ))
+        .await?;
+    get_run(tx, run.id).await
+}

@@ -425,6 +425,11 @@ async fn templates_are_checked_runs_are_priced_first_and_other_teams_see_nothing
     for (name, args) in [
         ("get_workflow_run", json!({"id": run["id"]})),
         ("resume_workflow_run", json!({"id": run["id"]})),
+        (
+            "rerun_workflow_from",
+            json!({"id": run["id"], "from": "review"}),
+        ),
+        ("workflow_report", json!({"id": run["id"]})),
         ("list_workflow_runs", json!({"note_id": note["id"]})),
         (
             "start_workflow_run",
@@ -695,4 +700,82 @@ async fn the_command_line_runs_a_workflow_follows_it_and_writes_its_report() {
     let (code, out, err) = cairn_workflow(&app, &["--note", note_id]).await;
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("failed") && err.contains("AP-2"), "{err}");
+}
+
+/// Re-run from the review: a new run copies the action points and the 13 plans (marked copied,
+/// costing nothing) and asks only the review and the final prompt; the original stays as it was.
+#[tokio::test]
+async fn a_rerun_from_the_third_step_copies_the_first_two_and_asks_the_rest() {
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (ada, _, note) = team_with_chain(&app, &double).await;
+    for provider in PROVIDERS {
+        double.respond_with(provider, |body| Some(answer(body)));
+    }
+    let run = ada
+        .ok(
+            "start_workflow_run",
+            json!({"note_id": note["id"], "template": "Image to implementation"}),
+        )
+        .await;
+    let original = finished(&ada, &run).await;
+    assert_eq!(original["status"], "completed");
+    double.clear();
+
+    let (status, body) = ada
+        .call(
+            "rerun_workflow_from",
+            json!({"id": run["id"], "from": "nothing"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("from")),
+        "{body}"
+    );
+    let rerun = ada
+        .ok(
+            "rerun_workflow_from",
+            json!({"id": run["id"], "from": "review"}),
+        )
+        .await;
+    assert_ne!(rerun["id"], run["id"]);
+    let rerun = finished(&ada, &rerun).await;
+    assert_eq!(rerun["status"], "completed", "{rerun}");
+    assert_eq!(rerun["traced"], json!([13, 13]));
+    let asked_again: Vec<Asked> = double.seen().iter().map(|s| asked(&s.body)).collect();
+    assert_eq!(asked_again, vec![Asked::Review, Asked::Final]);
+    let statuses: Vec<(&str, &str)> = rerun["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["step_key"].as_str().unwrap(),
+                s["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses.len(), 16);
+    for (key, status) in &statuses {
+        let expected = if matches!(*key, "action_points" | "plans") {
+            "copied"
+        } else {
+            "completed"
+        };
+        assert_eq!(*status, expected, "{key}");
+    }
+    // The copies cost nothing more; the original is untouched.
+    let review_cost: f64 = rerun["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "completed")
+        .map(|s| s["cost_usd"].as_f64().unwrap())
+        .sum();
+    assert!((rerun["cost_usd"].as_f64().unwrap() - review_cost).abs() < 1e-9);
+    assert_eq!(
+        ada.ok("get_workflow_run", json!({"id": run["id"]})).await,
+        original
+    );
 }

@@ -3,7 +3,7 @@
 
 use crate::browser;
 use crate::components::{Call, ErrorNote, Loading};
-use crate::rpc::{cancel_job, resume_workflow_run, start_workflow_run};
+use crate::rpc::{cancel_job, rerun_workflow_from, resume_workflow_run, start_workflow_run};
 use api::ApiError;
 use api::ids::{NoteId, ProjectId, WorkflowRunId};
 use api::jobs::JobStatus;
@@ -152,6 +152,8 @@ fn RunView(run: WorkflowRun) -> impl IntoView {
     let error = RwSignal::new(None::<ApiError>);
     let cancel = Call::<()>::reporting_to(error);
     let resume = Call::<WorkflowRun>::reporting_to(error);
+    let rerun = Call::<WorkflowRun>::reporting_to(error);
+    let (project_id, note_id) = (run.project_id, run.note_id);
     let open = !run.status.is_final();
     if open && let Some(job) = run.job_id {
         follow(job, run.steps.len());
@@ -192,6 +194,11 @@ fn RunView(run: WorkflowRun) -> impl IntoView {
                             s.model.clone().unwrap_or_default()
                         ),
                     };
+                    let heading = if s.status == api::workflows::StepStatus::Copied {
+                        format!("{heading} · copied from the earlier run")
+                    } else {
+                        heading
+                    };
                     let trail = api::ai::trail(&s.attempts);
                     let output = s.output.clone();
                     view! {
@@ -203,9 +210,21 @@ fn RunView(run: WorkflowRun) -> impl IntoView {
                     }
                 })
                 .collect_view();
+            let key = step.key.clone();
+            let rerun_here = (index > 0 && !open).then(|| {
+                view! {
+                    <button class="button ghost" disabled=move || rerun.pending().get()
+                        on:click=move |_| rerun.dispatch_then(
+                            rerun_workflow_from(run_id, key.clone()),
+                            move |new| browser::go_to(&run_path(project_id, note_id, new.id)),
+                        )>
+                        "Re-run from here"
+                    </button>
+                }
+            });
             view! {
                 <li class=format!("step {state}") data-step=step.key.clone()>
-                    <h3>{step.name.clone()} " " <span class="badge">{state}</span></h3>
+                    <h3>{step.name.clone()} " " <span class="badge">{state}</span> {rerun_here}</h3>
                     {count.map(|count| view! { <p class="traced">{count}</p> })}
                     {figures.map(|figures| view! { <p class="muted">{figures}</p> })}
                     {outputs}
