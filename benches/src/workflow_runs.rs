@@ -28,6 +28,10 @@ fn answer(body: &Value) -> Reply {
     } else if let Some(rest) = text.split("Start with its id, ").nth(1) {
         let id = rest.split(',').next().unwrap_or_default();
         Reply::Text(format!("{id}\nFiles: src/lib.rs\nTests: one."))
+    } else if text.contains("Review these implementation plans") {
+        Reply::Json(json!({"review": "In order.", "insights": [
+            {"title": "A finding", "body": "Kept.", "kind": "risk", "severity": "low"}
+        ]}))
     } else {
         Reply::Text("Done: in order.".into())
     }

@@ -98,4 +98,15 @@ CREATE TABLE workflow_steps (
     UNIQUE (run_id, step_key, item),
     FOREIGN KEY (run_id, tenant_id) REFERENCES workflow_runs (id, tenant_id) ON DELETE CASCADE
 );
+
+-- The key findings of steps that produce insights (the synthesis review) go into the existing
+-- workflow_insights (kept with the project; embedded later): which run and step, what kind, how
+-- severe. Columns are only added. An insight outlives its run (a deleted note takes its runs).
+ALTER TABLE workflow_insights
+    ADD COLUMN run_id uuid,
+    ADD COLUMN step_key text,
+    ADD COLUMN kind text CHECK (kind IN ('gap', 'conflict', 'risk', 'order', 'other')),
+    ADD COLUMN severity text CHECK (severity IN ('low', 'medium', 'high')),
+    ADD FOREIGN KEY (run_id, tenant_id) REFERENCES workflow_runs (id, tenant_id)
+        ON DELETE SET NULL (run_id);
 "#;

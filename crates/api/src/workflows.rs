@@ -66,6 +66,10 @@ pub struct StepDef {
     /// Once per item of an earlier step's list, if set.
     #[serde(default)]
     pub fan_out: Option<FanOut>,
+    /// Its JSON output's `insights` (title, body, kind, severity each) are kept as the project's
+    /// workflow insights.
+    #[serde(default)]
+    pub produces_insights: bool,
 }
 
 /// A template: its name and steps, in order.
@@ -228,6 +232,21 @@ impl WorkflowDefinition {
                     "must be a JSON Schema whose type is \"object\"",
                 ));
             }
+            if step.produces_insights {
+                let lists = match &step.output {
+                    StepOutput::Json { schema } => {
+                        schema["properties"]["insights"]["type"].as_str() == Some("array")
+                    }
+                    StepOutput::Text => false,
+                };
+                if !lists || step.fan_out.is_some() {
+                    return Err(ApiError::invalid(
+                        at("produces_insights"),
+                        "a step that produces insights answers JSON with an \"insights\" list, \
+                         and does not fan out",
+                    ));
+                }
+            }
             for model in &step.chain {
                 if model
                     .split_once('/')
@@ -346,6 +365,32 @@ impl WorkflowDefinition {
     }
 }
 
+/// What an insight is about.
+pub const INSIGHT_KINDS: [&str; 5] = ["gap", "conflict", "risk", "order", "other"];
+/// How much an insight matters.
+pub const SEVERITIES: [&str; 3] = ["low", "medium", "high"];
+
+/// A key finding a workflow step produced, kept with the project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowInsight {
+    /// Its title.
+    pub title: String,
+    /// What it says.
+    pub body: String,
+    /// gap, conflict, risk, order or other.
+    pub kind: String,
+    /// low, medium or high.
+    pub severity: String,
+    /// The run it came from (`None` once that run is deleted with its note).
+    pub run_id: Option<WorkflowRunId>,
+    /// The note the run was on.
+    pub note_id: Option<NoteId>,
+    /// The step that produced it.
+    pub step_key: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+}
+
 /// The built-in template's name.
 pub const IMAGE_TO_IMPLEMENTATION: &str = "Image to implementation";
 
@@ -374,6 +419,28 @@ pub fn image_to_implementation() -> WorkflowDefinition {
         "required": ["action_points"],
         "additionalProperties": false
     });
+    let review = serde_json::json!({
+        "type": "object",
+        "properties": {
+            "review": {"type": "string", "minLength": 1},
+            "insights": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "title": {"type": "string", "minLength": 1},
+                        "body": {"type": "string"},
+                        "kind": {"type": "string", "enum": INSIGHT_KINDS},
+                        "severity": {"type": "string", "enum": SEVERITIES}
+                    },
+                    "required": ["title", "body", "kind", "severity"],
+                    "additionalProperties": false
+                }
+            }
+        },
+        "required": ["review", "insights"],
+        "additionalProperties": false
+    });
     let step = |key: &str, name: &str, prompt: &str, output, max_tokens, fan_out| StepDef {
         key: key.into(),
         name: name.into(),
@@ -382,6 +449,7 @@ pub fn image_to_implementation() -> WorkflowDefinition {
         max_tokens,
         chain: Vec::new(),
         fan_out,
+        produces_insights: false,
     };
     WorkflowDefinition {
         name: IMAGE_TO_IMPLEMENTATION.into(),
@@ -420,16 +488,22 @@ pub fn image_to_implementation() -> WorkflowDefinition {
                     max_items: 20,
                 }),
             ),
-            step(
-                "review",
-                "Synthesis review",
-                "Review these implementation plans together: gaps, conflicts between plans, the \
-                 order to do them in.\n\nAction points:\n{{steps.action_points.output}}\n\n\
-                 Plans:\n{{steps.plans.output}}",
-                StepOutput::Text,
-                4096,
-                None,
-            ),
+            StepDef {
+                produces_insights: true,
+                ..step(
+                    "review",
+                    "Synthesis review",
+                    "Review these implementation plans together: gaps, conflicts between plans, \
+                     the order to do them in.\n\nAction points:\n{{steps.action_points.output}}\n\n\
+                     Plans:\n{{steps.plans.output}}\n\nAnswer JSON: {\"review\": the review in \
+                     Markdown, \"insights\": [{\"title\", \"body\", \"kind\" (gap, conflict, \
+                     risk, order or other), \"severity\" (low, medium or high)}]} with the key \
+                     findings a team should remember.",
+                    StepOutput::Json { schema: review },
+                    4096,
+                    None,
+                )
+            },
             step(
                 "final_prompt",
                 "Final implementation prompt",

@@ -897,3 +897,12 @@ pub async fn rerun_workflow_from(
     tx.commit().await?;
     Ok(run)
 }
+
+/// The project's workflow insights (the key findings of steps that produce them), newest first.
+#[server(prefix = "/api/v1", endpoint = "list_workflow_insights", input = Json, output = Json)]
+pub async fn list_workflow_insights(
+    project_id: ProjectId,
+) -> Result<Vec<api::workflows::WorkflowInsight>, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(domain::workflows::insights(&tx, project_id).await?)
+}

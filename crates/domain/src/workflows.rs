@@ -423,13 +423,13 @@ pub struct StepRecord<'a> {
     pub duration_ms: u32,
 }
 
-/// Stores a step's output. A step stored already (by an attempt that was taken over after it
-/// stored it) keeps its first output.
+/// Stores a step's output; whether it was stored now. A step stored already (by an attempt that
+/// was taken over after it stored it) keeps its first output.
 pub async fn record_step(
     tx: &TenantTxn,
     run: WorkflowRunId,
     step: &StepRecord<'_>,
-) -> Result<(), DomainError> {
+) -> Result<bool, DomainError> {
     let attempts = serde_json::to_value(step.attempts)
         .map_err(|e| DomainError::Internal(format!("attempts: {e}")))?;
     let tokens_in: u32 = step.attempts.iter().map(|a| a.tokens_in).sum();
@@ -482,7 +482,7 @@ pub async fn record_step(
         )
         .await?;
     }
-    Ok(())
+    Ok(inserted.rows_affected() == 1)
 }
 
 /// Records how many of a fan-out's items have a stored output, of how many.
@@ -725,4 +725,82 @@ pub async fn rerun_from(
         ))
         .await?;
     get_run(tx, run.id).await
+}
+
+/// Keeps a step's insights (its JSON output's `insights`, checked against its schema already) with
+/// the run's project. A step stored once keeps its insights once: called with the step's record.
+pub async fn record_insights(
+    tx: &TenantTxn,
+    run: &WorkflowRun,
+    step_key: &str,
+    insights: &[serde_json::Value],
+) -> Result<(), DomainError> {
+    for insight in insights {
+        let text = |field: &str| insight[field].as_str().unwrap_or_default().to_owned();
+        tx.txn()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO workflow_insights (id, tenant_id, project_id, run_id, step_key, title,
+                                                content, kind, severity)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                [
+                    Uuid::now_v7().into(),
+                    tenant(tx),
+                    run.project_id.into_uuid().into(),
+                    run.id.into_uuid().into(),
+                    step_key.into(),
+                    text("title").into(),
+                    text("body").into(),
+                    text("kind").into(),
+                    text("severity").into(),
+                ],
+            ))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The project's workflow insights, newest first (at most 100).
+pub async fn insights(
+    tx: &TenantTxn,
+    project: ProjectId,
+) -> Result<Vec<api::workflows::WorkflowInsight>, DomainError> {
+    tx.find::<crate::entities::projects::Entity>(project.into_uuid())
+        .await?;
+    #[derive(FromQueryResult)]
+    struct InsightRow {
+        title: String,
+        content: String,
+        kind: Option<String>,
+        severity: Option<String>,
+        run_id: Option<Uuid>,
+        note_id: Option<Uuid>,
+        step_key: Option<String>,
+        created_at: DateTime<FixedOffset>,
+    }
+    Ok(
+        InsightRow::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT i.title, i.content, i.kind, i.severity, i.run_id, r.note_id, i.step_key,
+                i.created_at
+           FROM workflow_insights i LEFT JOIN workflow_runs r ON r.id = i.run_id
+          WHERE i.project_id = $1 AND i.tenant_id = $2
+          ORDER BY i.created_at DESC LIMIT 100",
+            [project.into_uuid().into(), tenant(tx)],
+        ))
+        .all(tx.txn())
+        .await?
+        .into_iter()
+        .map(|row| api::workflows::WorkflowInsight {
+            title: row.title,
+            body: row.content,
+            kind: row.kind.unwrap_or_else(|| "other".into()),
+            severity: row.severity.unwrap_or_else(|| "low".into()),
+            run_id: row.run_id.map(WorkflowRunId::from_uuid),
+            note_id: row.note_id.map(NoteId::from_uuid),
+            step_key: row.step_key.unwrap_or_default(),
+            created_at: row.created_at.to_rfc3339(),
+        })
+        .collect(),
+    )
 }

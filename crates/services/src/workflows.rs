@@ -479,7 +479,7 @@ impl<'a> Runner<'a> {
             match outcome {
                 Ok(answer) if item.is_none() || answer.text.contains(&item_id) => {
                     attempts.extend(answer.attempts);
-                    store::record_step(
+                    let stored_now = store::record_step(
                         &tx,
                         self.run.id,
                         &StepRecord {
@@ -495,6 +495,16 @@ impl<'a> Runner<'a> {
                         },
                     )
                     .await?;
+                    if stored_now && step.produces_insights {
+                        // The answer matched the step's schema: its insights are a list.
+                        let found = llm::json_answer(&answer.text)
+                            .ok()
+                            .and_then(|value| {
+                                value.get("insights").and_then(Value::as_array).cloned()
+                            })
+                            .unwrap_or_default();
+                        store::record_insights(&tx, self.run, &step.key, &found).await?;
+                    }
                     tx.commit().await?;
                     return Ok(answer.text);
                 }

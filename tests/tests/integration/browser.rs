@@ -1469,6 +1469,17 @@ async fn workflow_journey(
     }
     browser.set_window_size(390, 844).await?;
     screenshot(browser, "workflow-done-phone").await?;
+    // The review's findings are listed on the project's overview.
+    browser.set_window_size(1280, 900).await?;
+    browser
+        .goto(&app.url(&format!(
+            "/projects/{}",
+            project["id"].as_str().unwrap_or_default()
+        )))
+        .await?;
+    wait_for_text(browser, ".insights", "AP-3 and AP-9 conflict").await?;
+    wait_for_text(browser, ".insights", "conflict · high").await?;
+    screenshot(browser, "workflow-insights").await?;
     Ok(())
 }
 

@@ -76,7 +76,15 @@ pub(crate) fn answer(body: &Value) -> Reply {
         Asked::Plan(id) => Reply::Text(format!(
             "{id}\nFiles: src/{id}.rs\nCode: the change.\nTests: one.\nCommands: cargo test"
         )),
-        Asked::Review => Reply::Text("Review: do them in order; no conflicts.".into()),
+        Asked::Review => Reply::Json(json!({
+            "review": "Do them in order; AP-3 and AP-9 touch the same form.",
+            "insights": [
+                {"title": "AP-3 and AP-9 conflict", "body": "Both change the payment form.",
+                 "kind": "conflict", "severity": "high"},
+                {"title": "No test covers refunds", "body": "Add one before AP-11.",
+                 "kind": "gap", "severity": "medium"}
+            ]
+        })),
         Asked::Final => Reply::Text("Final prompt: implement AP-1 to AP-13 in order.".into()),
     }
 }
@@ -226,6 +234,36 @@ async fn image_to_implementation_plans_every_action_point_through_the_incident()
         ada.ok("list_workflow_runs", json!({"note_id": note["id"]}))
             .await[0]["id"],
         run["id"]
+    );
+
+    // The review's key findings are kept as the project's insights, once.
+    let insights = ada
+        .ok(
+            "list_workflow_insights",
+            json!({"project_id": run["project_id"]}),
+        )
+        .await;
+    let found: Vec<(&str, &str, &str)> = insights
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["title"].as_str().unwrap(),
+                i["kind"].as_str().unwrap(),
+                i["severity"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(found.len(), 2, "{insights}");
+    assert!(found.contains(&("AP-3 and AP-9 conflict", "conflict", "high")));
+    assert!(found.contains(&("No test covers refunds", "gap", "medium")));
+    assert!(
+        insights
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["run_id"] == run["id"] && i["step_key"] == "review")
     );
 
     // The report: downloadable, and kept as a searchable memory entry of the project.
@@ -430,6 +468,10 @@ async fn templates_are_checked_runs_are_priced_first_and_other_teams_see_nothing
             json!({"id": run["id"], "from": "review"}),
         ),
         ("workflow_report", json!({"id": run["id"]})),
+        (
+            "list_workflow_insights",
+            json!({"project_id": run["project_id"]}),
+        ),
         ("list_workflow_runs", json!({"note_id": note["id"]})),
         (
             "start_workflow_run",

@@ -84,13 +84,18 @@ pub fn OverviewTab() -> impl IntoView {
             Ok::<_, ApiError>(history.into_iter().next())
         },
     );
+    let insights = Resource::new(
+        move || project_id,
+        |id| async move { crate::rpc::list_workflow_insights(id.ok_or(ApiError::NotFound)?).await },
+    );
     view! {
         <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
-                // Both awaited here, before anything renders: a Suspend nested in this one's view
+                // All awaited here, before anything renders: a Suspend nested in this one's view
                 // would render empty on the server whenever its data came second, and the read it
                 // waited for would be dropped half-way when the page was sent.
                 let (project, last_sync) = (open.project.await, last_sync.await);
+                let insights = insights.await.unwrap_or_default();
                 project.ok().map(|p| view! {
                     <dl class="facts">
                         <dt>"Description"</dt>
@@ -130,6 +135,27 @@ pub fn OverviewTab() -> impl IntoView {
                             Err(_) => "—".to_owned(),
                         }}</dd>
                     </dl>
+                    {(!insights.is_empty()).then(|| view! {
+                        <section class="insights" aria-label="Insights from workflows">
+                            <h2>"Insights from workflows"</h2>
+                            <ul>
+                                {insights.into_iter().map(|insight| {
+                                    let from = match (insight.run_id, insight.note_id) {
+                                        (Some(run), Some(note)) => Some(format!("/projects/{}/notes/{note}/runs/{run}", p.id)),
+                                        _ => None,
+                                    };
+                                    view! {
+                                        <li data-kind=insight.kind.clone()>
+                                            <strong>{insight.title}</strong>
+                                            " " <span class="badge">{format!("{} · {}", insight.kind, insight.severity)}</span>
+                                            <p>{insight.body}</p>
+                                            {from.map(|href| view! { <a class="muted" href=href>"From its run"</a> })}
+                                        </li>
+                                    }
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    })}
                 })
             })}
         </Transition>

@@ -15,6 +15,11 @@ pub struct Model {
     pub embedding: Option<PgVector>,
     pub embedding_model: Option<String>,
     pub created_at: DateTimeWithTimeZone,
+    /// The workflow run and step that produced it (migration 22).
+    pub run_id: Option<Uuid>,
+    pub step_key: Option<String>,
+    pub kind: Option<String>,
+    pub severity: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
