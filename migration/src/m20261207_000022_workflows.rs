@@ -29,6 +29,10 @@ ALTER TABLE memory_entries DROP CONSTRAINT memory_entries_kind_check,
     ADD CONSTRAINT memory_entries_kind_check
         CHECK (kind IN ('file', 'manual', 'insight', 'pattern', 'workflow_report'));
 
+-- A workflow run whose worst case is above this asks for a confirmation before it starts.
+ALTER TABLE ai_settings
+    ADD COLUMN run_confirm_above_usd numeric(12, 4) CHECK (run_confirm_above_usd >= 0);
+
 CREATE TABLE workflow_templates (
     id          uuid PRIMARY KEY,
     tenant_id   uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,

@@ -570,6 +570,24 @@ pub struct AiSettings {
     /// USD spent this calendar month (UTC).
     #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
     pub spent_this_month_usd: f64,
+    /// A workflow run whose worst case is above this (USD) starts only once confirmed; `None`: no
+    /// confirmation asked.
+    #[serde(default)]
+    #[cfg_attr(target_arch = "wasm32", serde(skip_deserializing))]
+    pub run_confirm_above_usd: Option<f64>,
+}
+
+/// The team's AI settings as the form sets them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidAiSettings {
+    /// `provider/model` names, in order.
+    pub chain: Vec<String>,
+    /// Whether a refusal falls over.
+    pub fall_over_on_refusal: bool,
+    /// USD a month; `None`: no limit.
+    pub monthly_budget_usd: Option<f64>,
+    /// USD a workflow run may reach without a confirmation; `None`: never asked.
+    pub run_confirm_above_usd: Option<f64>,
 }
 
 /// What the settings form sends.
@@ -581,11 +599,14 @@ pub struct AiSettingsForm {
     pub fall_over_on_refusal: bool,
     /// USD a month; empty for no limit.
     pub monthly_budget_usd: String,
+    /// USD a workflow run may reach without a confirmation; empty: never asked.
+    #[serde(default)]
+    pub run_confirm_above_usd: String,
 }
 
 impl AiSettingsForm {
     /// Checks the fields: the chain's names (not whether they exist: the server does).
-    pub fn parse(&self) -> Result<(Vec<String>, bool, Option<f64>), crate::ApiError> {
+    pub fn parse(&self) -> Result<ValidAiSettings, crate::ApiError> {
         let chain: Vec<String> = self
             .chain
             .split([',', '\n'])
@@ -604,8 +625,15 @@ impl AiSettingsForm {
                 "list up to 10 provider/model names, one per line",
             ));
         }
-        let budget = parse_budget("monthly_budget_usd", &self.monthly_budget_usd)?;
-        Ok((chain, self.fall_over_on_refusal, budget))
+        Ok(ValidAiSettings {
+            chain,
+            fall_over_on_refusal: self.fall_over_on_refusal,
+            monthly_budget_usd: parse_budget("monthly_budget_usd", &self.monthly_budget_usd)?,
+            run_confirm_above_usd: parse_budget(
+                "run_confirm_above_usd",
+                &self.run_confirm_above_usd,
+            )?,
+        })
     }
 }
 
@@ -713,11 +741,13 @@ mod tests {
             chain: "local/smollm2-135m\nopen_router/openai/gpt-4o-mini".into(),
             fall_over_on_refusal: true,
             monthly_budget_usd: "$12.5".into(),
+            run_confirm_above_usd: "2".into(),
         };
-        let (chain, fall_over, budget) = settings.parse().unwrap();
-        assert_eq!(chain.len(), 2);
-        assert!(fall_over);
-        assert_eq!(budget, Some(12.5));
+        let valid = settings.parse().unwrap();
+        assert_eq!(valid.chain.len(), 2);
+        assert!(valid.fall_over_on_refusal);
+        assert_eq!(valid.monthly_budget_usd, Some(12.5));
+        assert_eq!(valid.run_confirm_above_usd, Some(2.0));
         for bad in ["-1", "lots", "NaN"] {
             let form = AiSettingsForm {
                 monthly_budget_usd: bad.into(),

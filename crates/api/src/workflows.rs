@@ -391,6 +391,10 @@ pub struct WorkflowInsight {
     pub created_at: String,
 }
 
+/// How a refusal to start a run that only wants a confirmation begins (a 409): the page asks,
+/// then starts the run again with `confirm`.
+pub const CONFIRM_PREFIX: &str = "Confirm to start:";
+
 /// The built-in template's name.
 pub const IMAGE_TO_IMPLEMENTATION: &str = "Image to implementation";
 

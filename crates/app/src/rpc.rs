@@ -740,9 +740,9 @@ pub async fn get_ai_settings() -> Result<api::ai::AiSettings, ApiError> {
 pub async fn set_ai_settings(
     form: api::ai::AiSettingsForm,
 ) -> Result<api::ai::AiSettings, ApiError> {
-    let (chain, fall_over, budget) = form.parse()?;
+    let valid = form.parse()?;
     let tx = session_cookie::require_tenant().await?;
-    let settings = domain::ai::set_settings(&tx, chain, fall_over, budget).await?;
+    let settings = domain::ai::set_settings(&tx, valid).await?;
     tx.commit().await?;
     Ok(settings)
 }
@@ -842,10 +842,11 @@ pub async fn export_workflow_template(name: String) -> Result<String, ApiError> 
 pub async fn start_workflow_run(
     note_id: NoteId,
     template: String,
+    confirm: Option<bool>,
 ) -> Result<api::workflows::WorkflowRun, ApiError> {
     let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
-    services::workflows::start(&state.ctx, tx, note_id, &template).await
+    services::workflows::start(&state.ctx, tx, note_id, &template, confirm == Some(true)).await
 }
 
 /// A run with its stored steps.

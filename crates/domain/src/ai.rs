@@ -607,11 +607,13 @@ pub async fn settings(tx: &TenantTxn) -> Result<AiSettings, DomainError> {
         chain: Vec<String>,
         fall_over_on_refusal: bool,
         budget: Option<f64>,
+        confirm_above: Option<f64>,
     }
     let row = Stored::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT chain, fall_over_on_refusal, monthly_budget_usd::float8 AS budget
-               FROM ai_settings WHERE tenant_id = $1",
+        "SELECT chain, fall_over_on_refusal, monthly_budget_usd::float8 AS budget,
+                run_confirm_above_usd::float8 AS confirm_above
+           FROM ai_settings WHERE tenant_id = $1",
         [tenant(tx)],
     ))
     .one(tx.txn())
@@ -622,6 +624,7 @@ pub async fn settings(tx: &TenantTxn) -> Result<AiSettings, DomainError> {
             fall_over_on_refusal: row.fall_over_on_refusal,
             monthly_budget_usd: row.budget,
             spent_this_month_usd: 0.0,
+            run_confirm_above_usd: row.confirm_above,
         },
         None => AiSettings::default(),
     };
@@ -633,10 +636,14 @@ pub async fn settings(tx: &TenantTxn) -> Result<AiSettings, DomainError> {
 /// its enabled models. Owners and admins only.
 pub async fn set_settings(
     tx: &TenantTxn,
-    chain: Vec<String>,
-    fall_over_on_refusal: bool,
-    monthly_budget_usd: Option<f64>,
+    valid: api::ai::ValidAiSettings,
 ) -> Result<AiSettings, DomainError> {
+    let api::ai::ValidAiSettings {
+        chain,
+        fall_over_on_refusal,
+        monthly_budget_usd,
+        run_confirm_above_usd,
+    } = valid;
     require_admin(tx)?;
     let providers = list_providers(tx).await?;
     for step in &chain {
@@ -656,11 +663,12 @@ pub async fn set_settings(
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "INSERT INTO ai_settings (tenant_id, chain, fall_over_on_refusal, monthly_budget_usd,
-                                      updated_by)
-             VALUES ($1, $2, $3, $4, $5)
+                                      updated_by, run_confirm_above_usd)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (tenant_id) DO UPDATE
                 SET chain = EXCLUDED.chain, fall_over_on_refusal = EXCLUDED.fall_over_on_refusal,
                     monthly_budget_usd = EXCLUDED.monthly_budget_usd,
+                    run_confirm_above_usd = EXCLUDED.run_confirm_above_usd,
                     updated_by = EXCLUDED.updated_by, updated_at = now()",
             [
                 tenant(tx),
@@ -668,6 +676,7 @@ pub async fn set_settings(
                 fall_over_on_refusal.into(),
                 monthly_budget_usd.into(),
                 tx.ctx().user_id().map(UserId::into_uuid).into(),
+                run_confirm_above_usd.into(),
             ],
         ))
         .await?;

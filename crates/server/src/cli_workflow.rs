@@ -74,7 +74,8 @@ async fn follow(
         Err(error) => return Err(error.into()),
     };
     let tx = context.db.enter(&ctx).await?;
-    let run = match services::workflows::start(context, tx, note, template).await {
+    // The operator asked for it on the command line: that is the confirmation.
+    let run = match services::workflows::start(context, tx, note, template, true).await {
         Ok(run) => run,
         Err(error) => {
             eprintln!("{template}: {error}");

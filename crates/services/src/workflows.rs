@@ -43,6 +43,7 @@ pub async fn start(
     tx: TenantTxn,
     note_id: NoteId,
     template_name: &str,
+    confirmed: bool,
 ) -> Result<WorkflowRun, ApiError> {
     tx.ctx().require(Permission::AskAi)?;
     let template = store::template(&tx, template_name).await?;
@@ -61,6 +62,19 @@ pub async fn start(
                 ),
             });
         }
+    }
+    let settings = domain::ai::settings(&tx).await?;
+    if let Some(above) = settings.run_confirm_above_usd
+        && estimate > above
+        && !confirmed
+    {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "{} this run may cost up to ${estimate:.2}, more than the ${above:.2} \
+                 a run may cost without one",
+                api::workflows::CONFIRM_PREFIX
+            ),
+        });
     }
     let run = store::start_run(&tx, note_id, &template, estimate).await?;
     tx.commit().await?;

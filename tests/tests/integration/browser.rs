@@ -1392,11 +1392,33 @@ async fn workflow_journey(
     wait_for_text(browser, ".workflows h2", "Workflows").await?;
     wait_for_hydration(browser).await?;
     screenshot(browser, "workflow-note").await?;
+    // Runs above $0.01 want a confirmation: the page asks, and starts the run once accepted.
+    rpc_in_page(
+        browser,
+        "set_ai_settings",
+        json!({"form": {"chain": "", "fall_over_on_refusal": false, "monthly_budget_usd": "",
+                        "run_confirm_above_usd": "0.01"}}),
+    )
+    .await?;
     click(
         browser,
         Locator::XPath("//button[normalize-space()='Run workflow']"),
     )
     .await?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let question = loop {
+        if let Ok(text) = browser.get_alert_text().await {
+            break text;
+        }
+        if Instant::now() > deadline {
+            return Err("no confirmation was asked".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    if !question.starts_with("Confirm to start: this run may cost up to $") {
+        return Err(format!("the confirmation said {question:?}").into());
+    }
+    browser.accept_alert().await?;
     wait_for_path(browser, |p| p.contains("/runs/")).await?;
     // Mid-run: some plans stored, and a reload shows the same run carrying on.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -446,19 +446,42 @@ async fn templates_are_checked_runs_are_priced_first_and_other_teams_see_nothing
     );
     assert!(double.seen().is_empty(), "nothing was sent");
 
-    // Another team: every function with Ada's ids answers as for ids that do not exist.
+    // No monthly limit, but runs above $0.01 want a confirmation: refused without one, saying
+    // so (the page asks), started with it.
     ada.ok(
         "set_ai_settings",
         json!({"form": {"chain": "gemini/gemini-2.5-flash", "fall_over_on_refusal": false,
-                        "monthly_budget_usd": ""}}),
+                        "monthly_budget_usd": "", "run_confirm_above_usd": "0.01"}}),
     )
     .await;
-    let run = ada
-        .ok(
+    let settings = ada.ok("get_ai_settings", json!({})).await;
+    assert_eq!(settings["run_confirm_above_usd"], 0.01);
+    let (status, body) = ada
+        .call(
             "start_workflow_run",
             json!({"note_id": note["id"], "template": "Image to implementation"}),
         )
         .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Confirm to start: this run may cost up to $"),
+        "{body}"
+    );
+    assert_eq!(
+        count(&owner, "SELECT count(*) FROM workflow_runs", vec![]).await,
+        0
+    );
+    let run = ada
+        .ok(
+            "start_workflow_run",
+            json!({"note_id": note["id"], "template": "Image to implementation", "confirm": true}),
+        )
+        .await;
+
+    // Another team: every function with Ada's ids answers as for ids that do not exist.
     let (mallory, _) = signed_up(&app, "mallory@example.com", "Elsewhere").await;
     for (name, args) in [
         ("get_workflow_run", json!({"id": run["id"]})),

@@ -55,6 +55,10 @@ pub fn AiPage() -> impl IntoView {
                             .monthly_budget_usd
                             .map(|b| api::ai::usd(b).trim_start_matches('$').to_owned())
                             .unwrap_or_default();
+                        let confirm_above = settings
+                            .run_confirm_above_usd
+                            .map(|b| api::ai::usd(b).trim_start_matches('$').to_owned())
+                            .unwrap_or_default();
                         let chain = settings.chain.clone();
                         let fall_over = settings.fall_over_on_refusal;
                         view! {
@@ -78,7 +82,7 @@ pub fn AiPage() -> impl IntoView {
                                 <ProviderForm/>
                             })}
                             <h2>"Chain and budget"</h2>
-                            <ChainForm chain fall_over budget spent_line models manager/>
+                            <ChainForm chain fall_over budget confirm_above spent_line models manager/>
                         }
                         .into_any()
                     })}
@@ -296,6 +300,7 @@ fn ChainForm(
     chain: Vec<String>,
     fall_over: bool,
     budget: String,
+    confirm_above: String,
     spent_line: String,
     models: Vec<ModelOption>,
     manager: bool,
@@ -303,6 +308,7 @@ fn ChainForm(
     let chain = RwSignal::new(chain);
     let fall_over = RwSignal::new(fall_over);
     let budget = RwSignal::new(budget);
+    let confirm_above = RwSignal::new(confirm_above);
     let error = RwSignal::new(None::<ApiError>);
     let save = Call::<AiSettings>::reporting_to(error);
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -311,6 +317,7 @@ fn ChainForm(
             chain: chain.get().join("\n"),
             fall_over_on_refusal: fall_over.get(),
             monthly_budget_usd: budget.get(),
+            run_confirm_above_usd: confirm_above.get(),
         };
         // Checked by the server (see `AddModel`).
         error.set(None);
@@ -365,7 +372,9 @@ fn ChainForm(
                 </label>
                 <Field name="monthly_budget_usd" label="Monthly budget (USD)" value=budget error
                     hint="Empty: no limit. A question whose worst case would pass it is refused before it is sent."/>
-                {move || error.get().filter(|e| form_level(e, &["monthly_budget_usd"])).map(|error| view! { <ErrorNote error/> })}
+                <Field name="run_confirm_above_usd" label="Confirm workflow runs above (USD)" value=confirm_above error
+                    hint="Empty: never asked. A run whose worst case passes it starts only once you confirm."/>
+                {move || error.get().filter(|e| form_level(e, &["monthly_budget_usd", "run_confirm_above_usd"])).map(|error| view! { <ErrorNote error/> })}
                 <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save chain and budget"</button>
             })}
         </form>

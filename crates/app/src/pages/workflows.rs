@@ -65,6 +65,23 @@ fn RunWorkflow(note_id: NoteId, project_id: ProjectId, templates: Vec<String>) -
     let chosen = RwSignal::new(templates.first().cloned().unwrap_or_default());
     let error = RwSignal::new(None::<ApiError>);
     let start = Call::<WorkflowRun>::reporting_to(error);
+    let run = move |confirm: Option<bool>| {
+        start.dispatch_then(
+            start_workflow_run(note_id, chosen.get_untracked(), confirm),
+            move |run| browser::go_to(&run_path(project_id, note_id, run.id)),
+        );
+    };
+    // A run past the team's per-run limit is refused until confirmed: ask, and start it again.
+    Effect::new(move |_| {
+        if let Some(ApiError::Conflict { message }) = error.get()
+            && message.starts_with(api::workflows::CONFIRM_PREFIX)
+        {
+            error.set(None);
+            if browser::confirm(&message) {
+                run(Some(true));
+            }
+        }
+    });
     view! {
         <div class="actions">
             <label class="visually-hidden" for="workflow-template">"Template"</label>
@@ -72,10 +89,7 @@ fn RunWorkflow(note_id: NoteId, project_id: ProjectId, templates: Vec<String>) -
                 {templates.into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
             </select>
             <button class="button" disabled=move || start.pending().get()
-                on:click=move |_| start.dispatch_then(
-                    start_workflow_run(note_id, chosen.get_untracked()),
-                    move |run| browser::go_to(&run_path(project_id, note_id, run.id)),
-                )>
+                on:click=move |_| run(None)>
                 "Run workflow"
             </button>
         </div>
