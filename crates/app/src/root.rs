@@ -87,6 +87,7 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                     <Route ssr=SsrMode::Async path=path!("/team") view=TeamPage/>
                     <Route ssr=SsrMode::Async path=path!("/ai") view=AiPage/>
+                    <Route ssr=SsrMode::Async path=path!("/workflows") view=crate::pages::workflows::WorkflowTemplatesPage/>
                     <Route ssr=SsrMode::Async path=path!("/jobs") view=JobsPage/>
                     <Route ssr=SsrMode::Async path=path!("/account") view=AccountPage/>
                     <Route ssr=SsrMode::Async path=path!("/invite/:token") view=InvitePage/>
@@ -148,6 +149,7 @@ fn SignedInBar(session: SessionView) -> impl IntoView {
             <A href="/projects">"Projects"</A>
             <A href="/team">"Team"</A>
             <A href="/ai">"AI"</A>
+            <A href="/workflows">"Workflows"</A>
             {manager.then(|| view! { <A href="/jobs">"Jobs"</A> })}
         </nav>
         <AccountMenu session/>

@@ -1502,6 +1502,49 @@ async fn workflow_journey(
     wait_for_text(browser, ".insights", "AP-3 and AP-9 conflict").await?;
     wait_for_text(browser, ".insights", "conflict · high").await?;
     screenshot(browser, "workflow-insights").await?;
+
+    // Templates are edited as their file: a mistake is refused naming the step, a fix is saved
+    // as a new template's first version.
+    click(browser, Locator::LinkText("Workflows")).await?;
+    wait_for_path(browser, |p| p == "/workflows").await?;
+    wait_for_hydration(browser).await?;
+    let builtin = "details[data-template='Image to implementation (built in)']";
+    click(browser, Locator::Css(&format!("{builtin} summary"))).await?;
+    let edit = |replacement: &str| {
+        format!(
+            "const t = document.querySelector(\"{builtin} textarea\");
+             t.value = t.value.replace('name = \"Image to implementation\"', 'name = \"Screens to plans\"')
+                              .replace('Review these implementation plans', '{replacement}');
+             t.dispatchEvent(new Event('input', {{bubbles: true}}));"
+        )
+    };
+    browser
+        .execute(
+            &edit("Review {{note.author}} and these implementation plans"),
+            vec![],
+        )
+        .await?;
+    click(browser, Locator::Css(&format!("{builtin} button"))).await?;
+    wait_for_text(
+        browser,
+        &format!("{builtin} .error"),
+        "{{note.author}} is not a reference",
+    )
+    .await?;
+    screenshot(browser, "workflow-template-error").await?;
+    browser.refresh().await?;
+    wait_for_hydration(browser).await?;
+    click(browser, Locator::Css(&format!("{builtin} summary"))).await?;
+    browser
+        .execute(&edit("Review these implementation plans"), vec![])
+        .await?;
+    click(browser, Locator::Css(&format!("{builtin} button"))).await?;
+    wait_for_text(
+        browser,
+        "details[data-template='Screens to plans (version 1)'] summary",
+        "Screens to plans",
+    )
+    .await?;
     Ok(())
 }
 
