@@ -907,3 +907,12 @@ pub async fn list_workflow_insights(
     let tx = session_cookie::require_tenant().await?;
     Ok(domain::workflows::insights(&tx, project_id).await?)
 }
+
+/// The project's runs, newest first, without their steps.
+#[server(prefix = "/api/v1", endpoint = "list_project_workflow_runs", input = Json, output = Json)]
+pub async fn list_project_workflow_runs(
+    project_id: ProjectId,
+) -> Result<Vec<api::workflows::WorkflowRun>, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(domain::workflows::runs_of_project(&tx, project_id).await?)
+}

@@ -804,3 +804,25 @@ pub async fn insights(
         .collect(),
     )
 }
+
+/// The project's runs, newest first (at most 50), without their steps.
+pub async fn runs_of_project(
+    tx: &TenantTxn,
+    project: ProjectId,
+) -> Result<Vec<WorkflowRun>, DomainError> {
+    tx.find::<crate::entities::projects::Entity>(project.into_uuid())
+        .await?;
+    RunRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "{SELECT_RUNS} WHERE r.project_id = $1 AND r.tenant_id = $2
+              ORDER BY r.created_at DESC LIMIT 50"
+        ),
+        [project.into_uuid().into(), tenant(tx)],
+    ))
+    .all(tx.txn())
+    .await?
+    .into_iter()
+    .map(|row| row.into_run(Vec::new()))
+    .collect()
+}

@@ -1501,6 +1501,7 @@ async fn workflow_journey(
         .await?;
     wait_for_text(browser, ".insights", "AP-3 and AP-9 conflict").await?;
     wait_for_text(browser, ".insights", "conflict · high").await?;
+    wait_for_text(browser, ".runs", "13 / 13 planned").await?;
     screenshot(browser, "workflow-insights").await?;
 
     // Templates are edited as their file: a mistake is refused naming the step, a fix is saved

@@ -235,6 +235,14 @@ async fn image_to_implementation_plans_every_action_point_through_the_incident()
             .await[0]["id"],
         run["id"]
     );
+    let listed = ada
+        .ok(
+            "list_project_workflow_runs",
+            json!({"project_id": run["project_id"]}),
+        )
+        .await;
+    assert_eq!(listed[0]["id"], run["id"]);
+    assert_eq!(listed[0]["traced"], json!([13, 13]));
 
     // The review's key findings are kept as the project's insights, once.
     let insights = ada
@@ -493,6 +501,10 @@ async fn templates_are_checked_runs_are_priced_first_and_other_teams_see_nothing
         ("workflow_report", json!({"id": run["id"]})),
         (
             "list_workflow_insights",
+            json!({"project_id": run["project_id"]}),
+        ),
+        (
+            "list_project_workflow_runs",
             json!({"project_id": run["project_id"]}),
         ),
         ("list_workflow_runs", json!({"note_id": note["id"]})),

@@ -88,6 +88,10 @@ pub fn OverviewTab() -> impl IntoView {
         move || project_id,
         |id| async move { crate::rpc::list_workflow_insights(id.ok_or(ApiError::NotFound)?).await },
     );
+    let runs = Resource::new(
+        move || project_id,
+        |id| async move { crate::rpc::list_project_workflow_runs(id.ok_or(ApiError::NotFound)?).await },
+    );
     view! {
         <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
@@ -96,6 +100,7 @@ pub fn OverviewTab() -> impl IntoView {
                 // waited for would be dropped half-way when the page was sent.
                 let (project, last_sync) = (open.project.await, last_sync.await);
                 let insights = insights.await.unwrap_or_default();
+                let runs = runs.await.unwrap_or_default();
                 project.ok().map(|p| view! {
                     <dl class="facts">
                         <dt>"Description"</dt>
@@ -135,6 +140,24 @@ pub fn OverviewTab() -> impl IntoView {
                             Err(_) => "—".to_owned(),
                         }}</dd>
                     </dl>
+                    {(!runs.is_empty()).then(|| view! {
+                        <section class="runs" aria-label="Workflow runs">
+                            <h2>"Workflow runs"</h2>
+                            <ul>
+                                {runs.into_iter().take(10).map(|run| view! {
+                                    <li>
+                                        <a href=format!("/projects/{}/notes/{}/runs/{}", p.id, run.note_id, run.id)>{run.template.clone()}</a>
+                                        <span class="muted">{format!(
+                                            " · {} · {}{}",
+                                            run.created_at.get(..16).unwrap_or_default().replace('T', " "),
+                                            run.status.as_str(),
+                                            run.traced.map(|(done, of)| format!(" · {done} / {of} planned")).unwrap_or_default(),
+                                        )}</span>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    })}
                     {(!insights.is_empty()).then(|| view! {
                         <section class="insights" aria-label="Insights from workflows">
                             <h2>"Insights from workflows"</h2>
