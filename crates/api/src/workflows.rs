@@ -607,6 +607,27 @@ pub struct WorkflowRun {
     pub finished_at: Option<String>,
 }
 
+impl WorkflowRun {
+    /// Whether every output of `step` is stored: its one output, or, for a fan-out, one per item
+    /// of the list (known once the fan-out counted it).
+    pub fn answered(&self, step: &StepDef) -> bool {
+        let stored = self.steps.iter().filter(|s| s.step_key == step.key).count();
+        match (&step.fan_out, self.traced) {
+            (None, _) => stored == 1,
+            (Some(_), Some((done, of))) => done == of && stored == of as usize,
+            (Some(_), None) => false,
+        }
+    }
+
+    /// The position of the first step of the template not yet answered (`None`: all are).
+    pub fn next_step(&self) -> Option<usize> {
+        self.definition
+            .steps
+            .iter()
+            .position(|step| !self.answered(step))
+    }
+}
+
 /// A finished run as one Markdown document: the pipeline as a Mermaid diagram, the traceability
 /// chain (note → run → steps, with their ids), the execution record (model, attempts, tokens,
 /// cost, duration per step) and the outputs.

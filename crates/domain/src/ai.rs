@@ -875,11 +875,6 @@ struct AttemptRow {
     first_token_ms: Option<i32>,
 }
 
-/// A count stored as `integer` (never negative).
-fn unsigned(n: i32) -> u32 {
-    u32::try_from(n).unwrap_or(0)
-}
-
 impl From<AttemptRow> for Attempt {
     fn from(row: AttemptRow) -> Self {
         Attempt {
@@ -889,10 +884,10 @@ impl From<AttemptRow> for Attempt {
             class: row.class.as_deref().and_then(FailureClass::parse),
             status: row.status.and_then(|s| u16::try_from(s).ok()),
             error: row.error,
-            tokens_in: unsigned(row.tokens_in),
-            tokens_out: unsigned(row.tokens_out),
+            tokens_in: crate::sql::unsigned(row.tokens_in),
+            tokens_out: crate::sql::unsigned(row.tokens_out),
             cost_usd: row.cost,
-            latency_ms: unsigned(row.latency_ms),
+            latency_ms: crate::sql::unsigned(row.latency_ms),
             first_token_ms: row.first_token_ms.and_then(|n| u32::try_from(n).ok()),
         }
     }
@@ -924,8 +919,8 @@ async fn with_attempts(tx: &TenantTxn, row: AnswerRow) -> Result<NoteAnswer, Dom
         provider: row.provider,
         model: row.model,
         error: row.error,
-        tokens_in: unsigned(row.tokens_in),
-        tokens_out: unsigned(row.tokens_out),
+        tokens_in: crate::sql::unsigned(row.tokens_in),
+        tokens_out: crate::sql::unsigned(row.tokens_out),
         cost_usd: row.cost,
         duration_ms: row.duration_ms.and_then(|n| u32::try_from(n).ok()),
         attempts,

@@ -11,6 +11,11 @@ use sea_orm::Value;
 use sea_orm::sea_query::ArrayType;
 use uuid::Uuid;
 
+/// A count stored as `integer` (never negative), as the API's `u32`.
+pub(crate) fn unsigned(n: i32) -> u32 {
+    u32::try_from(n).unwrap_or(0)
+}
+
 /// `uuid[]`.
 pub(crate) fn uuids(values: &[Uuid]) -> Value {
     Value::Array(

@@ -72,21 +72,13 @@ pub async fn start_from_command_line(
     project_id: ProjectId,
     branch: Option<BranchName>,
 ) -> Result<(crate::TenantCtx, ProjectSync), DomainError> {
-    #[derive(FromQueryResult)]
-    struct Owner {
-        tenant_id: Option<Uuid>,
-    }
-    let tenant = Owner::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT cairn_project_tenant($1) AS tenant_id",
-        [project_id.into_uuid().into()],
-    ))
-    .one(db.connection())
-    .await?
-    .and_then(|row| row.tenant_id)
-    .ok_or(DomainError::NotFound)?;
-    let ctx =
-        crate::TenantCtx::for_system(db, api::ids::TenantId::from_uuid(tenant), "cli").await?;
+    let ctx = crate::TenantCtx::for_system_owning(
+        db,
+        "cairn_project_tenant",
+        project_id.into_uuid(),
+        "cli",
+    )
+    .await?;
     let sync = db
         .transact(&ctx, async |tx| {
             start_with(tx, project_id, SyncTrigger::Cli, None, branch.as_ref()).await
@@ -871,11 +863,6 @@ struct SyncRow {
     requested_by_email: Option<String>,
 }
 
-/// A count stored as `integer` (never negative).
-fn number(n: i32) -> u32 {
-    u32::try_from(n).unwrap_or(0)
-}
-
 impl SyncRow {
     fn into_dto(self) -> Result<ProjectSync, DomainError> {
         let internal =
@@ -902,17 +889,17 @@ impl SyncRow {
                 None => None,
             },
             counts: SyncCounts {
-                scanned: number(self.files_scanned),
-                added: number(self.files_added),
-                changed: number(self.files_changed),
-                moved: number(self.files_moved),
-                removed: number(self.files_removed),
-                unchanged: number(self.files_unchanged),
+                scanned: crate::sql::unsigned(self.files_scanned),
+                added: crate::sql::unsigned(self.files_added),
+                changed: crate::sql::unsigned(self.files_changed),
+                moved: crate::sql::unsigned(self.files_moved),
+                removed: crate::sql::unsigned(self.files_removed),
+                unchanged: crate::sql::unsigned(self.files_unchanged),
                 skipped: serde_json::from_value(self.skipped).unwrap_or_default(),
             },
-            to_fetch: number(self.to_fetch),
-            fetched: number(self.fetched),
-            github_requests: number(self.github_requests),
+            to_fetch: crate::sql::unsigned(self.to_fetch),
+            fetched: crate::sql::unsigned(self.fetched),
+            github_requests: crate::sql::unsigned(self.github_requests),
             error: self.error,
             created_at: self.created_at.to_rfc3339(),
             started_at: self.started_at.map(|t| t.to_rfc3339()),

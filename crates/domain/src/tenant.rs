@@ -107,6 +107,33 @@ impl TenantCtx {
         })
     }
 
+    /// Cairn acting as `what` in the team of the row `id` names, whatever team that is (the
+    /// operator's command line names a project or a note): `owner_function` is the
+    /// `SECURITY DEFINER` function that answers the row's tenant (`cairn_project_tenant`,
+    /// `cairn_note_tenant`). No such row is `NotFound`.
+    pub(crate) async fn for_system_owning(
+        db: &Db,
+        owner_function: &'static str,
+        id: Uuid,
+        what: &'static str,
+    ) -> Result<Self, DomainError> {
+        #[derive(sea_orm::FromQueryResult)]
+        struct Owner {
+            tenant_id: Option<Uuid>,
+        }
+        use sea_orm::FromQueryResult;
+        let tenant = Owner::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {owner_function}($1) AS tenant_id"),
+            [id.into()],
+        ))
+        .one(db.connection())
+        .await?
+        .and_then(|row| row.tenant_id)
+        .ok_or(DomainError::NotFound)?;
+        Self::for_system(db, TenantId::from_uuid(tenant), what).await
+    }
+
     /// The context of a job running for its tenant. A job acts with a member's rights, never an
     /// owner's or admin's: what needs more was checked when a member asked for the job. A job
     /// without a tenant, or whose tenant is gone, is `NotFound`.

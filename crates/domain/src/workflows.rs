@@ -268,10 +268,6 @@ struct StepRow {
     duration_ms: i32,
 }
 
-fn unsigned(n: i32) -> u32 {
-    u32::try_from(n).unwrap_or(0)
-}
-
 impl From<StepRow> for WorkflowStep {
     fn from(row: StepRow) -> Self {
         WorkflowStep {
@@ -286,10 +282,10 @@ impl From<StepRow> for WorkflowStep {
             provider: row.provider,
             model: row.model,
             attempts: serde_json::from_value(row.attempts).unwrap_or_default(),
-            tokens_in: unsigned(row.tokens_in),
-            tokens_out: unsigned(row.tokens_out),
+            tokens_in: crate::sql::unsigned(row.tokens_in),
+            tokens_out: crate::sql::unsigned(row.tokens_out),
             cost_usd: row.cost,
-            duration_ms: unsigned(row.duration_ms),
+            duration_ms: crate::sql::unsigned(row.duration_ms),
         }
     }
 }
@@ -340,7 +336,7 @@ impl RunRow {
             traced: self
                 .traced_done
                 .zip(self.traced_of)
-                .map(|(done, of)| (unsigned(done), unsigned(of))),
+                .map(|(done, of)| (crate::sql::unsigned(done), crate::sql::unsigned(of))),
             estimate_usd: self.estimate,
             cost_usd,
             requested_by: self.requested_by,
@@ -368,13 +364,32 @@ pub async fn get_run(tx: &TenantTxn, id: WorkflowRunId) -> Result<WorkflowRun, D
 pub async fn runs_of_note(tx: &TenantTxn, note: NoteId) -> Result<Vec<WorkflowRun>, DomainError> {
     tx.find::<crate::entities::project_notes::Entity>(note.into_uuid())
         .await?;
+    latest_runs(tx, "r.note_id", note.into_uuid()).await
+}
+
+/// The project's runs, newest first (at most 50), without their steps.
+pub async fn runs_of_project(
+    tx: &TenantTxn,
+    project: ProjectId,
+) -> Result<Vec<WorkflowRun>, DomainError> {
+    tx.find::<crate::entities::projects::Entity>(project.into_uuid())
+        .await?;
+    latest_runs(tx, "r.project_id", project.into_uuid()).await
+}
+
+/// The 50 newest runs whose `column` (a note's or a project's) is `id`, without their steps.
+async fn latest_runs(
+    tx: &TenantTxn,
+    column: &'static str,
+    id: Uuid,
+) -> Result<Vec<WorkflowRun>, DomainError> {
     RunRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!(
-            "{SELECT_RUNS} WHERE r.note_id = $1 AND r.tenant_id = $2
+            "{SELECT_RUNS} WHERE {column} = $1 AND r.tenant_id = $2
               ORDER BY r.created_at DESC LIMIT 50"
         ),
-        [note.into_uuid().into(), tenant(tx)],
+        [id.into(), tenant(tx)],
     ))
     .all(tx.txn())
     .await?
@@ -633,20 +648,7 @@ pub async fn context_for_note(
     db: &crate::Db,
     note: NoteId,
 ) -> Result<crate::TenantCtx, DomainError> {
-    #[derive(FromQueryResult)]
-    struct Owner {
-        tenant_id: Option<Uuid>,
-    }
-    let tenant = Owner::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT cairn_note_tenant($1) AS tenant_id",
-        [note.into_uuid().into()],
-    ))
-    .one(db.connection())
-    .await?
-    .and_then(|row| row.tenant_id)
-    .ok_or(DomainError::NotFound)?;
-    crate::TenantCtx::for_system(db, api::ids::TenantId::from_uuid(tenant), "cli").await
+    crate::TenantCtx::for_system_owning(db, "cairn_note_tenant", note.into_uuid(), "cli").await
 }
 
 /// A new run of the same definition on the same note that starts at step `from` (a key of the
@@ -669,20 +671,7 @@ pub async fn rerun_from(
         .iter()
         .map(|s| s.key.as_str())
         .collect();
-    let complete = original.definition.steps[..position].iter().all(|step| {
-        let stored = original
-            .steps
-            .iter()
-            .filter(|s| s.step_key == step.key)
-            .count();
-        match &step.fan_out {
-            None => stored == 1,
-            Some(_) => original
-                .traced
-                .is_some_and(|(done, of)| done == of && stored as u32 == of),
-        }
-    });
-    if !complete {
+    if original.next_step().is_some_and(|next| next < position) {
         return Err(DomainError::Conflict(
             "the steps before it have not all been answered in this run".into(),
         ));
@@ -716,11 +705,7 @@ pub async fn rerun_from(
                 id.into_uuid().into(),
                 tenant(tx),
                 run.id.into_uuid().into(),
-                earlier
-                    .iter()
-                    .map(|k| (*k).to_owned())
-                    .collect::<Vec<String>>()
-                    .into(),
+                crate::sql::texts(earlier.iter().map(|k| (*k).to_owned()).collect()),
             ],
         ))
         .await?;
@@ -803,26 +788,4 @@ pub async fn insights(
         })
         .collect(),
     )
-}
-
-/// The project's runs, newest first (at most 50), without their steps.
-pub async fn runs_of_project(
-    tx: &TenantTxn,
-    project: ProjectId,
-) -> Result<Vec<WorkflowRun>, DomainError> {
-    tx.find::<crate::entities::projects::Entity>(project.into_uuid())
-        .await?;
-    RunRow::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!(
-            "{SELECT_RUNS} WHERE r.project_id = $1 AND r.tenant_id = $2
-              ORDER BY r.created_at DESC LIMIT 50"
-        ),
-        [project.into_uuid().into(), tenant(tx)],
-    ))
-    .all(tx.txn())
-    .await?
-    .into_iter()
-    .map(|row| row.into_run(Vec::new()))
-    .collect()
 }

@@ -222,3 +222,50 @@ fn embedded(settings: &Settings) -> anyhow::Result<EmbeddedPostgres> {
     }
     EmbeddedPostgres::new(&settings.data_dir, &settings.database.embedded)
 }
+
+/// For a command that queues work and follows it (`cairn sync`, `cairn workflow run`): builds the
+/// application (answering no requests) and runs its job runtime, so the work runs even when no
+/// `cairn serve` or `cairn worker` is up, while `follow` follows it with the application's context
+/// and the longest one attempt of a job of kind `K` can last. When the follow ends, the runtime is
+/// stopped (the job under way finishing first); if the runtime ends by itself, nothing here would
+/// run the work (another instance still may): the command fails, saying so, about `what`.
+pub(crate) async fn following_jobs<K, F, Fut>(
+    mut settings: Settings,
+    what: &str,
+    follow: F,
+) -> anyhow::Result<ExitCode>
+where
+    K: jobs::JobKind,
+    F: FnOnce(services::AppContext, std::time::Duration) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
+{
+    use anyhow::Context;
+    use std::time::Duration;
+    // Answers no requests: any free port.
+    settings.server.port = 0;
+    let lifetime = jobs::lifetime::<K>(
+        settings.jobs.attempt_timeout_secs.map(Duration::from_secs),
+        settings.jobs.stale_after_secs.map(Duration::from_secs),
+    );
+    let app = Application::build(settings).await?;
+    let context = app.state().ctx.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut worker = tokio::spawn(app.run_worker_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let followed = tokio::select! {
+        followed = follow(context, lifetime) => followed,
+        ended = &mut worker => {
+            let reason = match ended {
+                Ok(Ok(())) => "it stopped".to_owned(),
+                Ok(Err(error)) => format!("{error:#}"),
+                Err(error) => error.to_string(),
+            };
+            eprintln!("the job runtime of this command ended ({reason}); not waiting for the {what} any longer");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let _ = stop.send(());
+    worker.await.context("the job runtime")??;
+    followed
+}

@@ -8,8 +8,6 @@
 //! runtime stopped: it never waits without end.
 
 use crate::config::Settings;
-use crate::startup::Application;
-use anyhow::Context;
 use api::github::BranchName;
 use api::ids::ProjectId;
 use api::jobs::{JobEventBody, JobStatus};
@@ -21,7 +19,7 @@ use std::time::Duration;
 
 /// Runs the command.
 pub async fn run(
-    mut settings: Settings,
+    settings: Settings,
     project: &str,
     branch: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
@@ -30,35 +28,12 @@ pub async fn run(
         .map(BranchName::parse)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--branch: {e}"))?;
-    // Answers no requests: any free port.
-    settings.server.port = 0;
-    let app = Application::build(settings.clone()).await?;
-    let db = app.state().ctx.db.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut worker = tokio::spawn(app.run_worker_until_stopped(async {
-        let _ = stopped.await;
-    }));
-    let lifetime = jobs::lifetime::<syncs::ProjectSyncJob>(
-        settings.jobs.attempt_timeout_secs.map(Duration::from_secs),
-        settings.jobs.stale_after_secs.map(Duration::from_secs),
-    );
-    let followed = tokio::select! {
-        followed = follow(&db, project, branch, lifetime) => followed,
-        // The runtime ends only when asked to: if it ends by itself, nothing here would run the
-        // sync (another instance still may; the history will say).
-        ended = &mut worker => {
-            let reason = match ended {
-                Ok(Ok(())) => "it stopped".to_owned(),
-                Ok(Err(error)) => format!("{error:#}"),
-                Err(error) => error.to_string(),
-            };
-            eprintln!("the job runtime of this command ended ({reason}); not waiting for the sync any longer");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    let _ = stop.send(());
-    worker.await.context("the job runtime")??;
-    followed
+    crate::cli::following_jobs::<syncs::ProjectSyncJob, _, _>(
+        settings,
+        "sync",
+        async |context, lifetime| follow(&context.db, project, branch, lifetime).await,
+    )
+    .await
 }
 
 async fn follow(

@@ -9,7 +9,6 @@
 //! stopped; 2 when the note or the template does not exist or the run was refused (its budget).
 
 use crate::config::Settings;
-use crate::startup::Application;
 use anyhow::Context;
 use api::ids::NoteId;
 use api::jobs::JobStatus;
@@ -22,40 +21,19 @@ use std::time::Duration;
 
 /// Runs the command.
 pub async fn run(
-    mut settings: Settings,
+    settings: Settings,
     note: &str,
     template: Option<&str>,
     report: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
     let note = NoteId::parse(note).map_err(|e| anyhow::anyhow!("--note: {e}"))?;
     let template = template.unwrap_or(IMAGE_TO_IMPLEMENTATION).to_owned();
-    // Answers no requests: any free port.
-    settings.server.port = 0;
-    let app = Application::build(settings.clone()).await?;
-    let context = app.state().ctx.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut worker = tokio::spawn(app.run_worker_until_stopped(async {
-        let _ = stopped.await;
-    }));
-    let lifetime = jobs::lifetime::<workflows::WorkflowRunJob>(
-        settings.jobs.attempt_timeout_secs.map(Duration::from_secs),
-        settings.jobs.stale_after_secs.map(Duration::from_secs),
-    );
-    let followed = tokio::select! {
-        followed = follow(&context, note, &template, report, lifetime) => followed,
-        ended = &mut worker => {
-            let reason = match ended {
-                Ok(Ok(())) => "it stopped".to_owned(),
-                Ok(Err(error)) => format!("{error:#}"),
-                Err(error) => error.to_string(),
-            };
-            eprintln!("the job runtime of this command ended ({reason}); not waiting for the run any longer");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    let _ = stop.send(());
-    worker.await.context("the job runtime")??;
-    followed
+    crate::cli::following_jobs::<workflows::WorkflowRunJob, _, _>(
+        settings,
+        "run",
+        async |context, lifetime| follow(&context, note, &template, report, lifetime).await,
+    )
+    .await
 }
 
 async fn follow(
@@ -192,19 +170,12 @@ fn steps_expected(run: &WorkflowRun) -> u64 {
 
 /// The step under way: the first without all its outputs.
 fn under_way(run: &WorkflowRun) -> String {
-    for step in &run.definition.steps {
-        let stored = run.steps.iter().filter(|s| s.step_key == step.key).count() as u32;
-        let whole = match (&step.fan_out, run.traced) {
-            (None, _) => stored == 1,
-            (Some(_), Some((done, of))) => done == of && stored == of,
-            (Some(_), None) => false,
-        };
-        if !whole {
-            return match (&step.fan_out, run.traced) {
-                (Some(_), Some((done, of))) => format!("{} · {done} / {of}", step.name),
-                _ => step.name.clone(),
-            };
-        }
+    let Some(next) = run.next_step() else {
+        return "finishing".into();
+    };
+    let step = &run.definition.steps[next];
+    match (&step.fan_out, run.traced) {
+        (Some(_), Some((done, of))) => format!("{} · {done} / {of}", step.name),
+        _ => step.name.clone(),
     }
-    "finishing".into()
 }

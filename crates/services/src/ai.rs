@@ -240,6 +240,29 @@ impl Prepared {
         }
     }
 
+    /// Under the team's monthly limit, reserves the worst case of `request` down `chain` for the
+    /// call `call` (the id its spend is filed under) and answers the budget the call may spend:
+    /// calls made at once cannot each count on all that is left. `None` without a limit.
+    pub async fn reserve(
+        &self,
+        db: &domain::Db,
+        ctx: &domain::TenantCtx,
+        call: uuid::Uuid,
+        chain: &Chain,
+        request: &ChatRequest,
+    ) -> Result<Option<Budget>, domain::DomainError> {
+        let Some(limit) = self.limit_usd else {
+            return Ok(None);
+        };
+        let worst = self.router().worst_case(chain, request);
+        let tx = db.enter(ctx).await?;
+        let reserved = domain::ai::reserve_spend(&tx, call, worst, limit).await?;
+        tx.commit().await?;
+        Ok(Some(Budget {
+            remaining_usd: reserved,
+        }))
+    }
+
     /// Saves what the call taught about the team's providers.
     pub async fn save_states(&self, tx: &TenantTxn) -> Result<(), ApiError> {
         let Routing::Team(router) = &self.routing else {
@@ -366,21 +389,16 @@ impl Asking {
             output: llm::Output::Text,
         };
         let router = prepared.router();
-        // Under a budget the question first reserves its worst case of the month, and may spend
-        // no more than it reserved: questions asked at once cannot each count on all that is left.
-        let budget = match prepared.limit_usd {
-            Some(limit) => {
-                let worst = router.worst_case(&prepared.chain, &request);
-                let tx = app.db.enter(&ctx).await?;
-                let reserved =
-                    domain::ai::reserve_spend(&tx, answer_id.into_uuid(), worst, limit).await?;
-                tx.commit().await?;
-                Some(Budget {
-                    remaining_usd: reserved,
-                })
-            }
-            None => None,
-        };
+        // The question may spend no more than it reserved of the month.
+        let budget = prepared
+            .reserve(
+                &app.db,
+                &ctx,
+                answer_id.into_uuid(),
+                &prepared.chain,
+                &request,
+            )
+            .await?;
         let outcome = match on_text {
             Some(sink) => {
                 router

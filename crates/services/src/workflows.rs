@@ -20,7 +20,7 @@ use domain::workflows::{self as store, RunEnd, StepRecord, WorkflowRunPayload};
 use domain::{DomainError, TenantCtx, TenantTxn};
 use futures_util::StreamExt;
 use jobs::{JobCtx, JobFailure};
-use llm::{Budget, Chain, ChatRequest, ImageInput, Output};
+use llm::{Chain, ChatRequest, ImageInput, Output};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -470,18 +470,10 @@ impl<'a> Runner<'a> {
         for _ in 0..asks {
             // The ask's reservation and charges are filed under an id of its own.
             let call = Uuid::now_v7();
-            let budget = match self.prepared.limit_usd {
-                Some(limit) => {
-                    let worst = router.worst_case(&chain, &request);
-                    let tx = self.app.db.enter(&self.ctx).await?;
-                    let reserved = domain::ai::reserve_spend(&tx, call, worst, limit).await?;
-                    tx.commit().await?;
-                    Some(Budget {
-                        remaining_usd: reserved,
-                    })
-                }
-                None => None,
-            };
+            let budget = self
+                .prepared
+                .reserve(&self.app.db, &self.ctx, call, &chain, &request)
+                .await?;
             let outcome = router.chat(&chain, &request, None, budget).await;
             let tx = self.app.db.enter(&self.ctx).await?;
             let asked = match &outcome {

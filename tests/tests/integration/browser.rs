@@ -1325,8 +1325,7 @@ async fn workflow_journey(
     app: &TestApp,
     double: &tests::llm_double::LlmDouble,
 ) -> Step {
-    use crate::workflows::{Asked, PROVIDERS, answer, asked};
-    use tests::llm_double::Reply;
+    use crate::workflows::{Asked, asked, slow_plans};
     sign_up(browser, app, "ada@example.com", "Analytical Engines").await?;
     for (name, kind, model) in [
         ("anthropic", "anthropic", "claude-sonnet-4-20250514"),
@@ -1342,17 +1341,7 @@ async fn workflow_journey(
         .await?;
     }
     // Plans take a moment each, so the run can be watched (and the page reloaded) mid-way.
-    for provider in PROVIDERS {
-        double.respond_with(provider, |body| {
-            Some(match asked(body) {
-                Asked::Plan(id) => Reply::TextAfter(
-                    format!("{id}\nFiles: src/{id}.rs\nTests: one.\nCommands: cargo test"),
-                    Duration::from_millis(700),
-                ),
-                _ => answer(body),
-            })
-        });
-    }
+    slow_plans(double, Duration::from_millis(700));
     let project = rpc_in_page(
         browser,
         "create_project",

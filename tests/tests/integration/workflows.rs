@@ -89,6 +89,35 @@ pub(crate) fn answer(body: &Value) -> Reply {
     }
 }
 
+/// Every provider of the chain answers by `respond`, given its name and the request.
+fn all_providers(
+    double: &LlmDouble,
+    respond: impl Fn(&str, &Value) -> Reply + Clone + Send + Sync + 'static,
+) {
+    for provider in PROVIDERS {
+        let respond = respond.clone();
+        double.respond_with(provider, move |body| Some(respond(provider, body)));
+    }
+}
+
+/// Every provider answers well, each plan after `pause` (so a run can be caught mid fan-out).
+pub(crate) fn slow_plans(double: &LlmDouble, pause: Duration) {
+    all_providers(double, move |_, body| match asked(body) {
+        Asked::Plan(id) => Reply::TextAfter(format!("{id}\nA plan."), pause),
+        _ => answer(body),
+    });
+}
+
+/// Starts a run of the built-in template on the note.
+async fn start_builtin(client: &RpcClient, note: &Value) -> Value {
+    client
+        .ok(
+            "start_workflow_run",
+            json!({"note_id": note["id"], "template": "Image to implementation"}),
+        )
+        .await
+}
+
 async fn finished(client: &RpcClient, run: &Value) -> Value {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
@@ -137,29 +166,19 @@ async fn image_to_implementation_plans_every_action_point_through_the_incident()
     let double = LlmDouble::start().await;
     let (ada, _, note) = team_with_chain(&app, &double).await;
     let unnamed_once = Arc::new(AtomicBool::new(true));
-    for provider in PROVIDERS {
-        let unnamed_once = unnamed_once.clone();
-        double.respond_with(provider, move |body| {
-            Some(match (provider, asked(body)) {
-                // The synthesis step meets the incident: out of credit, then empty.
-                ("anthropic", Asked::Review) => Reply::anthropic_out_of_credit(),
-                ("openai", Asked::Review) => Reply::Empty,
-                // One plan forgets to say which action point it is for, the first time.
-                (_, Asked::Plan(id))
-                    if id == "AP-7" && unnamed_once.swap(false, Ordering::SeqCst) =>
-                {
-                    Reply::Text("Files: somewhere. Code: something.".into())
-                }
-                _ => answer(body),
-            })
-        });
-    }
-    let run = ada
-        .ok(
-            "start_workflow_run",
-            json!({"note_id": note["id"], "template": "Image to implementation"}),
-        )
-        .await;
+    all_providers(&double, move |provider, body| {
+        match (provider, asked(body)) {
+            // The synthesis step meets the incident: out of credit, then empty.
+            ("anthropic", Asked::Review) => Reply::anthropic_out_of_credit(),
+            ("openai", Asked::Review) => Reply::Empty,
+            // One plan forgets to say which action point it is for, the first time.
+            (_, Asked::Plan(id)) if id == "AP-7" && unnamed_once.swap(false, Ordering::SeqCst) => {
+                Reply::Text("Files: somewhere. Code: something.".into())
+            }
+            _ => answer(body),
+        }
+    });
+    let run = start_builtin(&ada, &note).await;
     assert_eq!(run["status"], "queued", "{run}");
     assert_eq!(run["template_version"], 0, "the built-in template");
     let run = finished(&ada, &run).await;
@@ -318,24 +337,17 @@ async fn a_plan_that_never_arrives_fails_the_run_by_name_and_a_resume_pays_only_
     let (ada, _, note) = team_with_chain(&app, &double).await;
     let broken = Arc::new(AtomicBool::new(true));
     let asked_for_ap5 = Arc::new(AtomicUsize::new(0));
-    for provider in PROVIDERS {
+    {
         let (broken, asked_for_ap5) = (broken.clone(), asked_for_ap5.clone());
-        double.respond_with(provider, move |body| {
-            Some(match asked(body) {
-                Asked::Plan(id) if id == "AP-5" && broken.load(Ordering::SeqCst) => {
-                    asked_for_ap5.fetch_add(1, Ordering::SeqCst);
-                    Reply::Empty
-                }
-                _ => answer(body),
-            })
+        all_providers(&double, move |_, body| match asked(body) {
+            Asked::Plan(id) if id == "AP-5" && broken.load(Ordering::SeqCst) => {
+                asked_for_ap5.fetch_add(1, Ordering::SeqCst);
+                Reply::Empty
+            }
+            _ => answer(body),
         });
     }
-    let run = ada
-        .ok(
-            "start_workflow_run",
-            json!({"note_id": note["id"], "template": "Image to implementation"}),
-        )
-        .await;
+    let run = start_builtin(&ada, &note).await;
     let failed = finished(&ada, &run).await;
     assert_eq!(failed["status"], "failed", "{failed}");
     let error = failed["error"].as_str().unwrap();
@@ -537,22 +549,8 @@ async fn a_cancelled_run_stops_at_a_step_boundary_keeps_what_it_stored_and_resum
     let app = spawn_app().await;
     let double = LlmDouble::start().await;
     let (ada, _, note) = team_with_chain(&app, &double).await;
-    for provider in PROVIDERS {
-        double.respond_with(provider, |body| {
-            Some(match asked(body) {
-                Asked::Plan(id) => {
-                    Reply::TextAfter(format!("{id}\nA plan."), Duration::from_millis(300))
-                }
-                _ => answer(body),
-            })
-        });
-    }
-    let run = ada
-        .ok(
-            "start_workflow_run",
-            json!({"note_id": note["id"], "template": "Image to implementation"}),
-        )
-        .await;
+    slow_plans(&double, Duration::from_millis(300));
+    let run = start_builtin(&ada, &note).await;
     // Wait for the fan-out to be under way, then cancel.
     let deadline = Instant::now() + Duration::from_secs(30);
     while plan_requests(&double).is_empty() {
@@ -633,23 +631,9 @@ async fn a_worker_killed_mid_fan_out_is_taken_over_and_stored_plans_are_not_aske
     .unwrap();
     let double = LlmDouble::start().await;
     let (ada, _, note) = team_with_chain(&app, &double).await;
-    for provider in PROVIDERS {
-        double.respond_with(provider, |body| {
-            Some(match asked(body) {
-                Asked::Plan(id) => {
-                    Reply::TextAfter(format!("{id}\nA plan."), Duration::from_millis(400))
-                }
-                _ => answer(body),
-            })
-        });
-    }
+    slow_plans(&double, Duration::from_millis(400));
     let mut first = worker(&app, "killed-worker");
-    let run = ada
-        .ok(
-            "start_workflow_run",
-            json!({"note_id": note["id"], "template": "Image to implementation"}),
-        )
-        .await;
+    let run = start_builtin(&ada, &note).await;
     let deadline = Instant::now() + Duration::from_secs(40);
     let stored_at_kill = loop {
         let now = ada.ok("get_workflow_run", json!({"id": run["id"]})).await;
@@ -735,9 +719,7 @@ async fn the_command_line_runs_a_workflow_follows_it_and_writes_its_report() {
     let app = spawn_app().await;
     let double = LlmDouble::start().await;
     let (_ada, _, note) = team_with_chain(&app, &double).await;
-    for provider in PROVIDERS {
-        double.respond_with(provider, |body| Some(answer(body)));
-    }
+    all_providers(&double, |_, body| answer(body));
     let note_id = note["id"].as_str().unwrap();
     std::fs::create_dir_all(&app.data_dir).unwrap();
     let report = app.data_dir.join("checkout-report.md");
@@ -766,14 +748,10 @@ async fn the_command_line_runs_a_workflow_follows_it_and_writes_its_report() {
     assert_eq!(code, 2, "{err}");
 
     // A plan that never comes: exit 1, saying which.
-    for provider in PROVIDERS {
-        double.respond_with(provider, |body| {
-            Some(match asked(body) {
-                Asked::Plan(id) if id == "AP-2" => Reply::Empty,
-                _ => answer(body),
-            })
-        });
-    }
+    all_providers(&double, |_, body| match asked(body) {
+        Asked::Plan(id) if id == "AP-2" => Reply::Empty,
+        _ => answer(body),
+    });
     let (code, out, err) = cairn_workflow(&app, &["--note", note_id]).await;
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("failed") && err.contains("AP-2"), "{err}");
@@ -786,15 +764,8 @@ async fn a_rerun_from_the_third_step_copies_the_first_two_and_asks_the_rest() {
     let app = spawn_app().await;
     let double = LlmDouble::start().await;
     let (ada, _, note) = team_with_chain(&app, &double).await;
-    for provider in PROVIDERS {
-        double.respond_with(provider, |body| Some(answer(body)));
-    }
-    let run = ada
-        .ok(
-            "start_workflow_run",
-            json!({"note_id": note["id"], "template": "Image to implementation"}),
-        )
-        .await;
+    all_providers(&double, |_, body| answer(body));
+    let run = start_builtin(&ada, &note).await;
     let original = finished(&ada, &run).await;
     assert_eq!(original["status"], "completed");
     double.clear();

@@ -120,31 +120,14 @@ pub fn WorkflowRunPage() -> impl IntoView {
 
 /// How a template step stands in a run.
 fn step_state(run: &WorkflowRun, index: usize) -> &'static str {
-    let step = &run.definition.steps[index];
-    let stored = run.steps.iter().filter(|s| s.step_key == step.key).count();
-    let whole = match (&step.fan_out, run.traced) {
-        (None, _) => stored == 1,
-        (Some(_), Some((done, of))) => done == of && stored as u32 == of,
-        (Some(_), None) => false,
-    };
-    let first_missing = run.definition.steps.iter().position(|s| {
-        let count = run.steps.iter().filter(|st| st.step_key == s.key).count();
-        match &s.fan_out {
-            None => count == 0,
-            Some(_) => run.traced.is_none_or(|(done, of)| done < of) || count == 0,
-        }
-    });
-    match (whole, first_missing == Some(index), run.status) {
+    let answered = run.answered(&run.definition.steps[index]);
+    match (answered, run.next_step() == Some(index), run.status) {
         (true, _, _) => "done",
         (false, true, JobStatus::Running) => "running",
         (false, true, JobStatus::Failed) => "failed",
         (false, true, JobStatus::Cancelled) => "cancelled",
         _ => "waiting",
     }
-}
-
-fn money(usd: f64) -> String {
-    format!("${usd:.4}")
 }
 
 fn step_figures(steps: &[&WorkflowStep]) -> String {
@@ -154,7 +137,7 @@ fn step_figures(steps: &[&WorkflowStep]) -> String {
     let ms: u32 = steps.iter().map(|s| s.duration_ms).sum();
     format!(
         "{tokens_in} tokens in · {tokens_out} out · {} · {:.1} s",
-        money(cost),
+        api::ai::usd(cost),
         f64::from(ms) / 1000.0
     )
 }
@@ -256,8 +239,8 @@ fn RunView(run: WorkflowRun) -> impl IntoView {
             run.requested_by.clone().unwrap_or_else(|| "Cairn".into()),
             tokens.0,
             tokens.1,
-            money(run.cost_usd),
-            money(run.estimate_usd),
+            api::ai::usd(run.cost_usd),
+            api::ai::usd(run.estimate_usd),
         )}</p>
         {run.traced.map(|(done, of)| view! { <p class="traced" id="traced">{format!("{done} / {of} action points planned")}</p> })}
         {failed_reason.map(|reason| view! { <p class="error" role="alert">{reason}</p> })}
