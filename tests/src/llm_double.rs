@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 /// What a provider answers next.
 #[derive(Debug, Clone)]
 pub enum Reply {
-    /// An answer with this text (streamed word by word when asked to stream).
+    /// An answer with this text (streamed word by word, at once, when asked to stream).
     Text(String),
     /// The same, streamed with this pause between words (to watch it arrive).
     SlowText(String, Duration),
-    /// A JSON object that does not match what a schema step wants.
+    /// This JSON object as the answer's text (streamed like text when asked to stream).
     Json(Value),
     /// A non-2xx answer.
     Error {
@@ -311,7 +311,10 @@ async fn chat(
             body,
             retry_after,
         } => error_response(status, body, retry_after),
-        Reply::Text(text) if stream => stream_words(&model, &text, false, Duration::from_millis(5)),
+        Reply::Text(text) if stream => stream_words(&model, &text, false, Duration::ZERO),
+        Reply::Json(value) if stream => {
+            stream_words(&model, &value.to_string(), false, Duration::ZERO)
+        }
         Reply::SlowText(text, pause) if stream => stream_words(&model, &text, false, pause),
         Reply::StreamDiesAfter(text) => stream_words(&model, &text, true, Duration::from_millis(5)),
         Reply::StreamDiesBeforeFirstToken => {
@@ -483,7 +486,9 @@ fn stream_words(model: &str, text: &str, die: bool, pause: Duration) -> Response
             ))))
             .await;
         for piece in pieces {
-            tokio::time::sleep(pause).await;
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
             let _ = sender
                 .send(Ok(sse(&chunk(&model, json!({"content": piece}), None))))
                 .await;

@@ -570,6 +570,34 @@ pub struct WorkflowStep {
     pub duration_ms: u32,
 }
 
+/// A step (or fan-out item) being answered, as its run's event stream shows it: the answer so far
+/// of the attempt under way. It is replaced as the answer grows, and gone once the step is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepPreview {
+    /// The template step's key.
+    pub step_key: String,
+    /// The fan-out item's id, if it is one.
+    pub item: Option<String>,
+    /// The provider asked.
+    pub provider: String,
+    /// Its model.
+    pub model: String,
+    /// The answer's last [`PREVIEW_CHARS`] characters.
+    pub text: String,
+    /// Whether earlier text was left out.
+    pub clipped: bool,
+}
+
+/// The most of an answer under way a preview carries.
+pub const PREVIEW_CHARS: usize = 2_000;
+
+impl StepPreview {
+    /// Its place in the run's live reports: one per step and item.
+    pub fn slot(step_key: &str, item: Option<&str>) -> String {
+        format!("step:{step_key}:{}", item.unwrap_or_default())
+    }
+}
+
 /// A run of a template on a note.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WorkflowRun {

@@ -147,6 +147,41 @@ pub async fn report_progress(
     Ok(())
 }
 
+/// Records the acting job's live report under `slot` (what a watcher sees of work under way, such
+/// as an answer arriving), replacing the slot's earlier report: a stream read again from the
+/// start replays the latest, not every one. Announced when the caller commits.
+pub async fn report_live(
+    tx: &TenantTxn,
+    slot: &str,
+    live: &serde_json::Value,
+) -> Result<(), DomainError> {
+    clear_live(tx, Some(slot)).await?;
+    report_progress(tx, &serde_json::json!({ "live": slot, "report": live })).await
+}
+
+/// Removes the acting job's live report under `slot` (the work it showed is stored now), or every
+/// one it made (`None`: the job is over).
+pub async fn clear_live(tx: &TenantTxn, slot: Option<&str>) -> Result<(), DomainError> {
+    let Some(job) = tx.ctx().job_id() else {
+        // Only a job makes live reports.
+        return Ok(());
+    };
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "DELETE FROM job_events
+              WHERE job_id = $1 AND tenant_id = $2 AND kind = 'progress' AND data ? 'live'
+                AND ($3::text IS NULL OR data->>'live' = $3)",
+            [
+                job.into_uuid().into(),
+                tx.ctx().tenant_id().into_uuid().into(),
+                slot.map(str::to_owned).into(),
+            ],
+        ))
+        .await?;
+    Ok(())
+}
+
 /// Asks the job to stop: a queued job is cancelled at once, a running one at its next step, one
 /// whose worker stopped answering at once. Any member may cancel the team's work. A job already
 /// over is a `Conflict`.

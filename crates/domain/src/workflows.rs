@@ -10,8 +10,8 @@ use api::ids::{JobId, NoteId, ProjectId, UserId, WorkflowRunId};
 use api::jobs::JobStatus;
 use api::tenants::Permission;
 use api::workflows::{
-    IMAGE_TO_IMPLEMENTATION, StepStatus, WorkflowDefinition, WorkflowRun, WorkflowStep,
-    WorkflowTemplate, image_to_implementation,
+    IMAGE_TO_IMPLEMENTATION, StepPreview, StepStatus, WorkflowDefinition, WorkflowRun,
+    WorkflowStep, WorkflowTemplate, image_to_implementation,
 };
 use chrono::{DateTime, FixedOffset};
 use jobs::JobKind;
@@ -497,6 +497,9 @@ pub async fn record_step(
         )
         .await?;
     }
+    // What was shown of it while it was asked is its stored output now.
+    let item = (!step.item.is_empty()).then_some(step.item);
+    crate::job_runs::clear_live(tx, Some(&StepPreview::slot(step.step_key, item))).await?;
     Ok(inserted.rows_affected() == 1)
 }
 
@@ -572,6 +575,8 @@ pub async fn finish_run(
             ],
         ))
         .await?;
+    // Nothing is under way any more.
+    crate::job_runs::clear_live(tx, None).await?;
     Ok(())
 }
 

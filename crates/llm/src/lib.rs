@@ -13,6 +13,6 @@ pub use transport::Transport;
 pub use catalog::{Catalog, ModelInfo};
 pub use router::{
     Answer, Budget, CallFailed, Chain, ChainStep, ChatRequest, Embedded, Health, ImageInput,
-    Output, ProviderConfig, Router, RouterError, RouterSettings, Turn, TurnRole, Validator,
-    answer_byte_limit, json_answer, trail,
+    Output, Preview, ProviderConfig, Router, RouterError, RouterSettings, Turn, TurnRole,
+    Validator, answer_byte_limit, json_answer, trail,
 };

@@ -574,7 +574,8 @@ impl Router {
         validate: Option<Validator<'_>>,
         budget: Option<Budget>,
     ) -> Result<Answer, CallFailed> {
-        self.run_chain(chain, request, validate, budget, None).await
+        self.run_chain(chain, request, validate, budget, Sink::Whole)
+            .await
     }
 
     /// Asks the chain, streaming: `on_text` gets each piece of the answer as it comes. A failure
@@ -587,7 +588,22 @@ impl Router {
         budget: Option<Budget>,
         on_text: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Answer, CallFailed> {
-        self.run_chain(chain, request, None, budget, Some(on_text))
+        self.run_chain(chain, request, None, budget, Sink::Shown(on_text))
+            .await
+    }
+
+    /// Asks the chain as [`Router::chat`] does (a failure part-way through an answer moves down
+    /// the chain like any other), showing each attempt's answer as it comes: `on_preview` hears
+    /// when an attempt starts and each piece of its text. For work whose result is stored, not
+    /// shown: a watcher sees progress, and an answer that breaks off is asked of the next model.
+    pub async fn chat_previewed(
+        &self,
+        chain: &Chain,
+        request: &ChatRequest,
+        budget: Option<Budget>,
+        on_preview: &mut (dyn FnMut(Preview<'_>) + Send),
+    ) -> Result<Answer, CallFailed> {
+        self.run_chain(chain, request, None, budget, Sink::Preview(on_preview))
             .await
     }
 
@@ -622,7 +638,7 @@ impl Router {
         request: &ChatRequest,
         validate: Option<Validator<'_>>,
         budget: Option<Budget>,
-        on_text: Option<&mut (dyn FnMut(&str) + Send)>,
+        sink: Sink<'_>,
     ) -> Result<Answer, CallFailed> {
         if chain.steps.is_empty() {
             return Err(CallFailed {
@@ -636,7 +652,7 @@ impl Router {
         let mut call = ChatCall {
             request,
             validate,
-            on_text,
+            sink,
             fall_over_on_refusal: chain.fall_over_on_refusal,
             window_at_least: 0,
         };
@@ -930,12 +946,35 @@ impl Router {
     }
 }
 
+/// What a previewed call tells its watcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preview<'a> {
+    /// An attempt begins: what an earlier one showed is void.
+    Attempt {
+        /// The provider asked.
+        provider: &'a str,
+        /// Its model.
+        model: &'a str,
+    },
+    /// The next piece of the attempt's answer.
+    Text(&'a str),
+}
+
+/// Where a chat's answer goes while it comes.
+enum Sink<'s> {
+    /// Nowhere: the answer is asked for whole.
+    Whole,
+    /// To a reader, as it comes: once shown, it is not taken back by another model's answer.
+    Shown(&'s mut (dyn FnMut(&str) + Send)),
+    /// To a watcher of stored work: each attempt starts afresh.
+    Preview(&'s mut (dyn FnMut(Preview<'_>) + Send)),
+}
+
 /// A chat, answered whole or streamed, as the attempt loop drives it.
 struct ChatCall<'r, 's> {
     request: &'r ChatRequest,
     validate: Option<Validator<'r>>,
-    /// Where a streamed answer goes as it comes; `None`: not streamed.
-    on_text: Option<&'s mut (dyn FnMut(&str) + Send)>,
+    sink: Sink<'s>,
     fall_over_on_refusal: bool,
     /// After a context-window failure, only larger windows are worth trying.
     window_at_least: u32,
@@ -955,8 +994,8 @@ impl Call for ChatCall<'_, '_> {
     }
 
     async fn send(&mut self, router: &Router, target: &Target<'_>, timing: &mut Timing) -> Outcome {
-        match self.on_text.as_deref_mut() {
-            None => {
+        match &mut self.sink {
+            Sink::Whole => {
                 router
                     .send(
                         target.provider,
@@ -966,9 +1005,25 @@ impl Call for ChatCall<'_, '_> {
                     )
                     .await
             }
-            Some(sink) => {
+            Sink::Shown(sink) => {
                 router
-                    .send_streaming(target.provider, &target.model, self.request, sink, timing)
+                    .send_streaming(target.provider, &target.model, self.request, *sink, timing)
+                    .await
+            }
+            Sink::Preview(watcher) => {
+                watcher(Preview::Attempt {
+                    provider: &target.provider.config.name,
+                    model: target.model_id,
+                });
+                let mut text = |piece: &str| watcher(Preview::Text(piece));
+                router
+                    .send_streaming(
+                        target.provider,
+                        &target.model,
+                        self.request,
+                        &mut text,
+                        timing,
+                    )
                     .await
             }
         }
@@ -1007,6 +1062,12 @@ impl Call for ChatCall<'_, '_> {
             // A whole answer that ran on: another model may behave. Once shown, the call ends, as
             // for a broken stream.
             FailureClass::TooLarge if timing.first_token.is_none() => AfterFailure::NextTarget,
+            // Nothing was shown for good: a preview is replaced by the next model's answer.
+            FailureClass::StreamBroken | FailureClass::TooLarge
+                if matches!(self.sink, Sink::Preview(_)) =>
+            {
+                AfterFailure::NextTarget
+            }
             FailureClass::ContentPolicy
             | FailureClass::BadRequest
             | FailureClass::StreamBroken

@@ -15,19 +15,27 @@ use api::ApiError;
 use api::ai::{Attempt, FailureClass};
 use api::ids::NoteId;
 use api::tenants::Permission;
-use api::workflows::{Piece, Reference, StepDef, StepOutput, WorkflowDefinition, WorkflowRun};
+use api::workflows::{
+    PREVIEW_CHARS, Piece, Reference, StepDef, StepOutput, StepPreview, WorkflowDefinition,
+    WorkflowRun,
+};
 use domain::workflows::{self as store, RunEnd, StepRecord, WorkflowRunPayload};
 use domain::{DomainError, TenantCtx, TenantTxn};
 use futures_util::StreamExt;
 use jobs::{JobCtx, JobFailure};
-use llm::{Chain, ChatRequest, ImageInput, Output};
+use llm::{Chain, ChatRequest, ImageInput, Output, Preview};
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// An item whose answer never comes, or never names it, is asked this many more times.
 pub const MAX_REASKS: usize = 2;
+
+/// How often a step's answer under way is shown on its run's stream (an answer that comes sooner
+/// is never shown before it is stored).
+const PREVIEW_EVERY: Duration = Duration::from_millis(500);
 
 /// About four bytes a token, for estimates.
 fn tokens_of(text: &str) -> u64 {
@@ -474,7 +482,21 @@ impl<'a> Runner<'a> {
                 .prepared
                 .reserve(&self.app.db, &self.ctx, call, &chain, &request)
                 .await?;
-            let outcome = router.chat(&chain, &request, None, budget).await;
+            let live = Mutex::new(Live::default());
+            let outcome = {
+                let mut watch = |preview: Preview<'_>| {
+                    live.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .hear(preview);
+                };
+                let asking = router.chat_previewed(&chain, &request, budget, &mut watch);
+                tokio::select! {
+                    outcome = asking => outcome,
+                    never = self.show_live(&live, &step.key, item.map(|(id, _)| id.as_str())) => {
+                        match never {}
+                    }
+                }
+            };
             let tx = self.app.db.enter(&self.ctx).await?;
             let asked = match &outcome {
                 Ok(answer) => answer.attempts.as_slice(),
@@ -542,6 +564,37 @@ impl<'a> Runner<'a> {
         })
     }
 
+    /// Shows the answer under way on the run's stream every [`PREVIEW_EVERY`] while it grows;
+    /// ends only when dropped (when the answer is in). Showing is best effort: a failure to
+    /// write it is logged, and the ask goes on.
+    async fn show_live(
+        &self,
+        live: &Mutex<Live>,
+        step_key: &str,
+        item: Option<&str>,
+    ) -> std::convert::Infallible {
+        let slot = StepPreview::slot(step_key, item);
+        loop {
+            tokio::time::sleep(PREVIEW_EVERY).await;
+            let shown = live
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(step_key, item);
+            let Some(preview) = shown else { continue };
+            let report = serde_json::to_value(&preview).unwrap_or_default();
+            let written = self
+                .app
+                .db
+                .transact(&self.ctx, async |tx| {
+                    domain::job_runs::report_live(tx, &slot, &report).await
+                })
+                .await;
+            if let Err(error) = written {
+                tracing::warn!(run = %self.run.id, step = step_key, %error, "a step's preview was not shown");
+            }
+        }
+    }
+
     /// The step's prompt with its references filled in, and whether the note's images go with it.
     fn render(&self, step: &StepDef, item: Option<&Value>) -> (String, bool) {
         let mut text = String::with_capacity(step.prompt.len() * 2);
@@ -601,5 +654,79 @@ impl<'a> Runner<'a> {
             }
         }
         (text, with_images)
+    }
+}
+
+/// What the attempt under way has answered so far, and whether it changed since last shown.
+#[derive(Default)]
+struct Live {
+    provider: String,
+    model: String,
+    text: String,
+    changed: bool,
+}
+
+impl Live {
+    fn hear(&mut self, preview: Preview<'_>) {
+        match preview {
+            Preview::Attempt { provider, model } => {
+                provider.clone_into(&mut self.provider);
+                model.clone_into(&mut self.model);
+                self.text.clear();
+            }
+            Preview::Text(piece) => self.text.push_str(piece),
+        }
+        self.changed = true;
+    }
+
+    /// The preview to show, if there is news since the last one.
+    fn take(&mut self, step_key: &str, item: Option<&str>) -> Option<StepPreview> {
+        if !std::mem::take(&mut self.changed) {
+            return None;
+        }
+        let start = self
+            .text
+            .char_indices()
+            .rev()
+            .nth(PREVIEW_CHARS.saturating_sub(1))
+            .map_or(0, |(at, _)| at);
+        Some(StepPreview {
+            step_key: step_key.to_owned(),
+            item: item.map(str::to_owned),
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            text: self.text[start..].to_owned(),
+            clipped: start > 0,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_preview_shows_the_attempt_under_way_and_its_last_characters_only() {
+        let mut live = Live::default();
+        assert!(live.take("plans", Some("AP-1")).is_none());
+        live.hear(Preview::Attempt {
+            provider: "anthropic",
+            model: "claude",
+        });
+        live.hear(Preview::Text("broken "));
+        live.hear(Preview::Attempt {
+            provider: "local",
+            model: "qwen",
+        });
+        live.hear(Preview::Text("é"));
+        live.hear(Preview::Text(&"x".repeat(PREVIEW_CHARS)));
+        let shown = live.take("plans", Some("AP-1")).expect("news");
+        assert_eq!(
+            (shown.provider.as_str(), shown.model.as_str()),
+            ("local", "qwen")
+        );
+        assert_eq!(shown.text.chars().count(), PREVIEW_CHARS);
+        assert!(shown.clipped && !shown.text.contains("broken"));
+        assert!(live.take("plans", Some("AP-1")).is_none(), "nothing new");
     }
 }

@@ -827,3 +827,75 @@ async fn a_rerun_from_the_third_step_copies_the_first_two_and_asks_the_rest() {
         original
     );
 }
+
+/// A step's answer is shown on the run's stream while it comes: the final prompt's first model
+/// breaks off part-way (the run moves on to the next model, as it would for an answer asked
+/// whole), the second streams slowly; the stream shows the second model's words as they grow and
+/// never mixes in the first's; once the step is stored, its preview is gone from the stream.
+#[tokio::test]
+async fn a_step_under_way_is_shown_as_it_streams_and_replaced_by_its_stored_output() {
+    use crate::job_events::{open_stream, read_events};
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (ada, _, note) = team_with_chain(&app, &double).await;
+    let words: Vec<String> = (1..=24).map(|n| format!("word{n}")).collect();
+    let final_prompt = format!("Final prompt: {}", words.join(" "));
+    let slow = final_prompt.clone();
+    all_providers(&double, move |provider, body| {
+        match (provider, asked(body)) {
+            ("anthropic", Asked::Final) => Reply::StreamDiesAfter("Half of a prompt".into()),
+            ("openai", Asked::Final) => Reply::SlowText(slow.clone(), Duration::from_millis(80)),
+            _ => answer(body),
+        }
+    });
+    let run = start_builtin(&ada, &note).await;
+    let job = api::ids::JobId::parse(run["job_id"].as_str().unwrap()).unwrap();
+    let stream = open_stream(&ada, &app, job, None).await;
+    let (events, _) = read_events(stream, |events| {
+        events.iter().any(|e| {
+            let report = &e.data["progress"]["report"];
+            report["provider"] == "openai"
+                && report["text"].as_str().unwrap_or("").contains("word3")
+        })
+    })
+    .await;
+    let previews: Vec<&Value> = events
+        .iter()
+        .filter(|e| e.data["progress"]["live"].is_string())
+        .map(|e| &e.data["progress"]["report"])
+        .collect();
+    assert!(!previews.is_empty());
+    for preview in &previews {
+        assert_eq!(preview["step_key"], "final_prompt", "{preview}");
+        let text = preview["text"].as_str().unwrap();
+        if preview["provider"] == "openai" {
+            assert!(
+                final_prompt.starts_with(text),
+                "only the answering model's words: {text}"
+            );
+        }
+    }
+
+    let run = finished(&ada, &run).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let last = run["steps"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["output"], json!(final_prompt));
+    assert_eq!(
+        classes(&last),
+        vec![
+            ("anthropic".to_owned(), json!("stream_broken")),
+            ("openai".to_owned(), Value::Null),
+        ]
+    );
+    // Read again from the start: the stored steps and the end, no preview left behind.
+    let stream = open_stream(&ada, &app, job, None).await;
+    let (events, _) = read_events(stream, |events| events.iter().any(|e| e.event == "end")).await;
+    assert!(
+        events.iter().all(|e| e.data["progress"]["live"].is_null()),
+        "{events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| e.event == "progress").count(),
+        1 + ACTION_POINTS + 2
+    );
+}

@@ -7,7 +7,7 @@ use crate::rpc::{cancel_job, rerun_workflow_from, resume_workflow_run, start_wor
 use api::ApiError;
 use api::ids::{NoteId, ProjectId, WorkflowRunId};
 use api::jobs::JobStatus;
-use api::workflows::{WorkflowRun, WorkflowStep};
+use api::workflows::{StepPreview, WorkflowRun, WorkflowStep};
 use leptos::prelude::*;
 
 /// On a note's page: run a template on the note, and the note's earlier runs.
@@ -152,8 +152,10 @@ fn RunView(run: WorkflowRun) -> impl IntoView {
     let rerun = Call::<WorkflowRun>::reporting_to(error);
     let (project_id, note_id) = (run.project_id, run.note_id);
     let open = !run.status.is_final();
+    // The answers under way, as the run's stream shows them.
+    let previews = RwSignal::new(Vec::<StepPreview>::new());
     if open && let Some(job) = run.job_id {
-        follow(job, run.steps.len());
+        follow(job, run.steps.len(), previews);
     }
     let run_id = run.id;
     let job_id = run.job_id;
@@ -207,6 +209,36 @@ fn RunView(run: WorkflowRun) -> impl IntoView {
                     }
                 })
                 .collect_view();
+            let live_key = step.key.clone();
+            let live = move || {
+                previews.with(|all| {
+                    all.iter()
+                        .filter(|p| p.step_key == live_key)
+                        .map(|p| {
+                            let who = format!(
+                                "{}Answering: {}/{}…",
+                                p.item
+                                    .as_ref()
+                                    .map(|i| format!("{i} · "))
+                                    .unwrap_or_default(),
+                                p.provider,
+                                p.model
+                            );
+                            let text = if p.clipped {
+                                format!("…{}", p.text)
+                            } else {
+                                p.text.clone()
+                            };
+                            view! {
+                                <div class="preview" data-item=p.item.clone().unwrap_or_default()>
+                                    <p class="muted">{who}</p>
+                                    <pre class="output live">{text}</pre>
+                                </div>
+                            }
+                        })
+                        .collect_view()
+                })
+            };
             let key = step.key.clone();
             let rerun_here = (index > 0 && !open).then(|| {
                 view! {
@@ -225,6 +257,7 @@ fn RunView(run: WorkflowRun) -> impl IntoView {
                     {count.map(|count| view! { <p class="traced">{count}</p> })}
                     {figures.map(|figures| view! { <p class="muted">{figures}</p> })}
                     {outputs}
+                    {live}
                 </li>
             }
         })
@@ -266,10 +299,11 @@ fn RunView(run: WorkflowRun) -> impl IntoView {
     }
 }
 
-/// Reloads the page as the run stores each step, and when it ends. The stream starts with the
-/// job's earlier events: each stored step sent one, so the first `shown` are on the page already.
+/// Follows the run's job stream: an answer under way replaces its preview in `previews`; a step
+/// stored, or the run's end, reloads the page. The stream starts with the job's earlier events:
+/// each stored step sent one, so the first `shown` are on the page already.
 #[cfg(feature = "hydrate")]
-fn follow(job: api::ids::JobId, shown: usize) {
+fn follow(job: api::ids::JobId, shown: usize, previews: RwSignal<Vec<StepPreview>>) {
     use leptos::wasm_bindgen::JsCast;
     use leptos::wasm_bindgen::closure::Closure;
     use leptos::web_sys::{EventSource, MessageEvent};
@@ -279,7 +313,25 @@ fn follow(job: api::ids::JobId, shown: usize) {
     };
     let mut seen = 0;
     let closing = source.clone();
-    let on_progress = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
+    let on_progress = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let data = event.data().as_string().unwrap_or_default();
+        let progress = serde_json::from_str::<serde_json::Value>(&data)
+            .ok()
+            .and_then(|event| event.get("progress").cloned())
+            .unwrap_or_default();
+        if progress.get("live").is_some() {
+            let preview = progress
+                .get("report")
+                .cloned()
+                .and_then(|report| serde_json::from_value::<StepPreview>(report).ok());
+            if let Some(preview) = preview {
+                previews.update(|all| {
+                    all.retain(|p| p.step_key != preview.step_key || p.item != preview.item);
+                    all.push(preview);
+                });
+            }
+            return;
+        }
         seen += 1;
         if seen > shown {
             closing.close();
@@ -300,7 +352,7 @@ fn follow(job: api::ids::JobId, shown: usize) {
 }
 
 #[cfg(not(feature = "hydrate"))]
-fn follow(_: api::ids::JobId, _: usize) {}
+fn follow(_: api::ids::JobId, _: usize, _: RwSignal<Vec<StepPreview>>) {}
 
 /// `/workflows`: the team's templates, each editable as its TOML file (checked whole by the server
 /// before it is saved as a new version: an unknown reference, a later step, a bad fan-out or schema
