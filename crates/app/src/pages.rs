@@ -12,6 +12,7 @@ pub mod project;
 pub mod projects;
 pub mod sources;
 pub mod team;
+pub mod workflow_templates;
 pub mod workflows;
 
 use api::ids::ProjectId;

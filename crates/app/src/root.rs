@@ -87,7 +87,7 @@ pub fn App() -> impl IntoView {
                     </ParentRoute>
                     <Route ssr=SsrMode::Async path=path!("/team") view=TeamPage/>
                     <Route ssr=SsrMode::Async path=path!("/ai") view=AiPage/>
-                    <Route ssr=SsrMode::Async path=path!("/workflows") view=crate::pages::workflows::WorkflowTemplatesPage/>
+                    <Route ssr=SsrMode::Async path=path!("/workflows") view=crate::pages::workflow_templates::WorkflowTemplatesPage/>
                     <Route ssr=SsrMode::Async path=path!("/jobs") view=JobsPage/>
                     <Route ssr=SsrMode::Async path=path!("/account") view=AccountPage/>
                     <Route ssr=SsrMode::Async path=path!("/invite/:token") view=InvitePage/>

@@ -132,16 +132,19 @@ async fn wait_for_path(
 
 async fn wait_for_text(browser: &Client, css: &str, text: &str) -> Step {
     let deadline = Instant::now() + Duration::from_secs(15);
+    let mut last = None;
     loop {
         // An element of the page being replaced may go stale between `find` and `text`.
         if let Ok(element) = browser.find(Locator::Css(css)).await
             && let Ok(found) = element.text().await
-            && found.contains(text)
         {
-            return Ok(());
+            if found.contains(text) {
+                return Ok(());
+            }
+            last = Some(found);
         }
         if Instant::now() > deadline {
-            return Err(format!("no {css:?} containing {text:?}").into());
+            return Err(format!("no {css:?} containing {text:?} (last seen: {last:?})").into());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -1431,6 +1434,8 @@ async fn workflow_journey(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     wait_for_text(browser, "li[data-step='plans'] .badge", "running").await?;
+    // A plan under way shows which model is answering it.
+    wait_for_text(browser, "li[data-step='plans'] .preview", " · Answering: ").await?;
     screenshot(browser, "workflow-running").await?;
     browser.refresh().await?;
     wait_for_text(browser, "h2", "Image to implementation").await?;
@@ -1493,48 +1498,184 @@ async fn workflow_journey(
     wait_for_text(browser, ".runs", "13 / 13 planned").await?;
     screenshot(browser, "workflow-insights").await?;
 
-    // Templates are edited as their file: a mistake is refused naming the step, a fix is saved
-    // as a new template's first version.
+    // Templates are edited step by step, checked as they are typed: an unknown reference, a step
+    // moved above the step it needs and an empty new step are each named and keep Save off;
+    // fixed (a reference put in with its button, the step moved back, the new step removed), the
+    // template saves as a new template's first version, which a reload shows.
     click(browser, Locator::LinkText("Workflows")).await?;
     wait_for_path(browser, |p| p == "/workflows").await?;
     wait_for_hydration(browser).await?;
-    let builtin = "details[data-template='Image to implementation (built in)']";
+    let builtin = "details[data-template='Image to implementation']";
     click(browser, Locator::Css(&format!("{builtin} summary"))).await?;
-    let edit = |replacement: &str| {
+    let set = |selector: &str, value: &str| {
         format!(
-            "const t = document.querySelector(\"{builtin} textarea\");
-             t.value = t.value.replace('name = \"Image to implementation\"', 'name = \"Screens to plans\"')
-                              .replace('Review these implementation plans', '{replacement}');
-             t.dispatchEvent(new Event('input', {{bubbles: true}}));"
+            "const f = document.querySelector({selector:?});
+             f.value = {value:?};
+             f.focus();
+             f.setSelectionRange(f.value.length, f.value.length);
+             f.dispatchEvent(new Event('input', {{bubbles: true}}));"
         )
+    };
+    let check = format!("{builtin} .check");
+    let save_disabled = async || -> Result<bool, Box<dyn std::error::Error>> {
+        let save = browser
+            .find(Locator::Css(&format!(
+                "{builtin} button[name=save-template]"
+            )))
+            .await?;
+        Ok(save.attr("disabled").await?.is_some())
     };
     browser
         .execute(
-            &edit("Review {{note.author}} and these implementation plans"),
+            &set(
+                &format!("{builtin} input[name=template-name]"),
+                "Screens to plans",
+            ),
             vec![],
         )
         .await?;
-    click(browser, Locator::Css(&format!("{builtin} button"))).await?;
+    let review_prompt = format!("{builtin} li.step-card:nth-child(3) textarea[name=step-prompt]");
+    browser
+        .execute(
+            &set(&review_prompt, "Review {{note.author}} and the plans:\n\n"),
+            vec![],
+        )
+        .await?;
     wait_for_text(
         browser,
-        &format!("{builtin} .error"),
-        "{{note.author}} is not a reference",
+        &check,
+        "Step 3 (Synthesis review), prompt: {{note.author}} is not a reference",
     )
     .await?;
+    // Said in the step itself too, where the user is typing.
+    wait_for_text(
+        browser,
+        &format!("{builtin} li.step-card:nth-child(3) .step-error"),
+        "prompt: {{note.author}} is not a reference",
+    )
+    .await?;
+    if !save_disabled().await? {
+        return Err("Save stayed on with an unknown reference".into());
+    }
     screenshot(browser, "workflow-template-error").await?;
+    browser
+        .execute(&set(&review_prompt, "Review these plans:\n\n"), vec![])
+        .await?;
+    click(
+        browser,
+        Locator::XPath(
+            "//details[@data-template='Image to implementation']//li[contains(@class,'step-card')][3]\
+             //button[normalize-space()='{{steps.plans.output}}']",
+        ),
+    )
+    .await?;
+    wait_for_text(browser, &check, "Checked: ready to save").await?;
+    let prompt = browser
+        .execute(
+            &format!("return document.querySelector({review_prompt:?}).value;"),
+            vec![],
+        )
+        .await?;
+    if prompt.as_str() != Some("Review these plans:\n\n{{steps.plans.output}}") {
+        return Err(format!("the reference went elsewhere: {prompt}").into());
+    }
+    // The final prompt moved above the review it reads: named; moved back: fine.
+    click(
+        browser,
+        Locator::Css(&format!("{builtin} button[aria-label='Move step 4 up']")),
+    )
+    .await?;
+    wait_for_text(
+        browser,
+        &check,
+        "Step 3 (Final implementation prompt), prompt: {{steps.review.output}} is not an earlier step's output",
+    )
+    .await?;
+    click(
+        browser,
+        Locator::Css(&format!("{builtin} button[aria-label='Move step 3 down']")),
+    )
+    .await?;
+
+    wait_for_text(browser, &check, "Checked: ready to save").await?;
+    click(
+        browser,
+        Locator::Css(&format!("{builtin} button[name=add-step]")),
+    )
+    .await?;
+    wait_for_text(browser, &check, "Step 5 (Step 5), prompt").await?;
+    screenshot(browser, "workflow-template-editor").await?;
+    click(
+        browser,
+        Locator::Css(&format!("{builtin} button[aria-label='Remove step 5']")),
+    )
+    .await?;
+    wait_for_text(browser, &check, "Checked: ready to save").await?;
+    click(
+        browser,
+        Locator::Css(&format!("{builtin} button[name=save-template]")),
+    )
+    .await?;
+    wait_for_text(
+        browser,
+        &format!("{builtin} [role=status]"),
+        "Saved Screens to plans as version 1.",
+    )
+    .await?;
     browser.refresh().await?;
     wait_for_hydration(browser).await?;
-    click(browser, Locator::Css(&format!("{builtin} summary"))).await?;
-    browser
-        .execute(&edit("Review these implementation plans"), vec![])
-        .await?;
-    click(browser, Locator::Css(&format!("{builtin} button"))).await?;
+    let saved = "details[data-template='Screens to plans']";
     wait_for_text(
         browser,
-        "details[data-template='Screens to plans (version 1)'] summary",
-        "Screens to plans",
+        &format!("{saved} summary"),
+        "Screens to plans (version 1)",
     )
     .await?;
+    let stored = rpc_in_page(
+        browser,
+        "export_workflow_template",
+        json!({"name": "Screens to plans"}),
+    )
+    .await?;
+    if !stored
+        .as_str()
+        .unwrap_or_default()
+        .contains("Review these plans:")
+    {
+        return Err(format!("the saved template: {stored}").into());
+    }
+    // A JSON file pasted into the new template's file box is imported.
+    let file = json!({"name": "Bug triage", "steps": [{"key": "triage", "name": "Triage",
+        "prompt": "Triage {{note.title}}", "output": {"kind": "text"}, "max_tokens": 500}]});
+    let fresh = "details[data-template='']";
+    click(
+        browser,
+        Locator::Css(&format!("{fresh} .template-file summary")),
+    )
+    .await?;
+    browser
+        .execute(
+            &set(
+                &format!("{fresh} textarea[name=template-file]"),
+                &file.to_string(),
+            ),
+            vec![],
+        )
+        .await?;
+    click(
+        browser,
+        Locator::Css(&format!("{fresh} button[name=import-template]")),
+    )
+    .await?;
+    wait_for_text(
+        browser,
+        &format!("{fresh} [role=status]"),
+        "Saved Bug triage as version 1.",
+    )
+    .await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "workflow-templates-phone").await?;
+    browser.set_window_size(1280, 900).await?;
     Ok(())
 }
 

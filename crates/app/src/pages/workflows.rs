@@ -168,11 +168,18 @@ fn RunView(run: WorkflowRun) -> impl IntoView {
         .map(|index| {
             let step = &run.definition.steps[index];
             let state = step_state(&run, index);
-            let stored: Vec<&WorkflowStep> = run
+            let mut stored: Vec<&WorkflowStep> = run
                 .steps
                 .iter()
                 .filter(|s| s.step_key == step.key)
                 .collect();
+            // A fan-out's items as the list numbers them, not as they happened to finish.
+            stored.sort_by(|a, b| {
+                api::natural_cmp(
+                    a.item.as_deref().unwrap_or_default(),
+                    b.item.as_deref().unwrap_or_default(),
+                )
+            });
             let figures = (!stored.is_empty()).then(|| step_figures(&stored));
             let count = step.fan_out.as_ref().map(|_| match run.traced {
                 Some((done, of)) => format!("{done} / {of} planned"),
@@ -232,7 +239,7 @@ fn RunView(run: WorkflowRun) -> impl IntoView {
                             view! {
                                 <div class="preview" data-item=p.item.clone().unwrap_or_default()>
                                     <p class="muted">{who}</p>
-                                    <pre class="output live">{text}</pre>
+                                    {(!text.is_empty()).then(|| view! { <pre class="output live">{text}</pre> })}
                                 </div>
                             }
                         })
@@ -353,85 +360,3 @@ fn follow(job: api::ids::JobId, shown: usize, previews: RwSignal<Vec<StepPreview
 
 #[cfg(not(feature = "hydrate"))]
 fn follow(_: api::ids::JobId, _: usize, _: RwSignal<Vec<StepPreview>>) {}
-
-/// `/workflows`: the team's templates, each editable as its TOML file (checked whole by the server
-/// before it is saved as a new version: an unknown reference, a later step, a bad fan-out or schema
-/// is refused naming the step and field), and a new one from a file.
-#[component]
-pub fn WorkflowTemplatesPage() -> impl IntoView {
-    let templates = Resource::new(|| (), |_| crate::rpc::list_workflow_templates());
-    view! {
-        <crate::root::RequireSession>
-            <section class="page narrow workflow-templates">
-                <h1>"Workflow templates"</h1>
-                <p class="muted">{format!(
-                    "A template is a list of steps, each a prompt to the team's models. A prompt may use {}. Each save is a new version; a run keeps the version it ran.",
-                    api::workflows::REFERENCES.map(|r| format!("{{{{{r}}}}}")).join(", ")
-                )}</p>
-                <Transition fallback=|| view! { <Loading/> }>
-                    {move || Suspend::new(async move {
-                        match templates.await {
-                            Ok(list) => list
-                                .into_iter()
-                                .map(|template| {
-                                    let file = template_file(&template.definition);
-                                    let label = if template.version == 0 {
-                                        format!("{} (built in)", template.name)
-                                    } else {
-                                        format!("{} (version {})", template.name, template.version)
-                                    };
-                                    view! { <TemplateFile label file/> }
-                                })
-                                .collect_view()
-                                .into_any(),
-                            Err(error) => view! { <ErrorNote error/> }.into_any(),
-                        }
-                    })}
-                </Transition>
-            </section>
-        </crate::root::RequireSession>
-    }
-}
-
-/// A template as its TOML file (rendered on the server, where the TOML writer is).
-fn template_file(definition: &api::workflows::WorkflowDefinition) -> String {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        definition.to_toml().unwrap_or_default()
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        let _ = definition;
-        String::new()
-    }
-}
-
-/// One template as its file, editable: saving imports the edited file as the next version of the
-/// name it holds (a new name makes a new template).
-#[island]
-fn TemplateFile(label: String, file: String) -> impl IntoView {
-    let text = RwSignal::new(file);
-    let error = RwSignal::new(None::<ApiError>);
-    let save = Call::<api::workflows::WorkflowTemplate>::reporting_to(error);
-    let summary = label.clone();
-    view! {
-        <details class="template" data-template=label>
-            <summary>{summary}</summary>
-            <label class="visually-hidden" for="template-file">"Template file (TOML)"</label>
-            <textarea class="mono" name="template-file" rows="24" spellcheck="false" bind:value=text></textarea>
-            <div class="actions">
-                <button class="button" disabled=move || save.pending().get()
-                    on:click=move |_| {
-                        error.set(None);
-                        save.dispatch_then(
-                            crate::rpc::import_workflow_template(text.get_untracked()),
-                            |_| browser::reload(),
-                        );
-                    }>
-                    "Save as a new version"
-                </button>
-            </div>
-            {move || error.get().map(|error| view! { <ErrorNote error/> })}
-        </details>
-    }
-}
