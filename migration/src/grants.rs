@@ -16,6 +16,8 @@ const OWNER_FUNCTIONS: &[&str] = &[
     "cairn_note_token_use(uuid)",
     "cairn_sweep_memory_blobs(interval)",
     "cairn_note_tenant(uuid)",
+    "cairn_index_embedding_space(uuid)",
+    "cairn_drop_embedding_space(uuid)",
 ];
 
 /// Grants `role` (the role Cairn serves requests as) data access to every table: row-level security

@@ -25,6 +25,7 @@ mod m20261206_000019_memory_blobs;
 mod m20261206_000020_ai_spend;
 mod m20261206_000021_github_quota;
 mod m20261207_000022_workflows;
+mod m20261207_000023_knowledge;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -51,6 +52,10 @@ pub const TENANT_TABLES: &[&str] = &[
     "api_tokens",
     "memory_blobs",
     "ai_spend",
+    "knowledge_sources",
+    "knowledge_chunks",
+    "embedding_spaces",
+    "chunk_vectors",
 ];
 
 /// Cairn's migrations, oldest first.
@@ -82,6 +87,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_ai_spend::Migration),
             Box::new(m20261206_000021_github_quota::Migration),
             Box::new(m20261207_000022_workflows::Migration),
+            Box::new(m20261207_000023_knowledge::Migration),
         ]
     }
 }

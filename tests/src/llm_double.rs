@@ -553,13 +553,19 @@ async fn embeddings(
             .collect(),
         _ => Vec::new(),
     };
-    // A small deterministic vector per input: its length and first bytes.
+    // A small deterministic vector per input: its first bytes; 16 of them for a model whose name
+    // ends in `-16` (a model of another size), else 8.
+    let size = if body["model"].as_str().is_some_and(|m| m.ends_with("-16")) {
+        16
+    } else {
+        8
+    };
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
         .map(|(index, input)| {
             let bytes = input.as_bytes();
-            let vector: Vec<f32> = (0..8)
+            let vector: Vec<f32> = (0..size)
                 .map(|i| f32::from(bytes.get(i).copied().unwrap_or(0)) / 255.0)
                 .collect();
             json!({"object": "embedding", "index": index, "embedding": vector})

@@ -77,6 +77,8 @@ id_type! {
     ApiTokenId => "token_id",
     /// A run of a workflow on a note.
     WorkflowRunId => "run_id",
+    /// Id of an embedding space (a provider's model whose vectors a team's search uses).
+    EmbeddingSpaceId => "space_id",
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod error;
 pub mod github;
 pub mod ids;
 pub mod jobs;
+pub mod knowledge;
 pub mod memory;
 pub mod notes;
 pub mod projects;

@@ -10,6 +10,7 @@ pub mod memory;
 pub mod notes;
 pub mod project;
 pub mod projects;
+pub mod search;
 pub mod sources;
 pub mod team;
 pub mod workflow_templates;

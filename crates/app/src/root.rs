@@ -89,6 +89,7 @@ pub fn App() -> impl IntoView {
                     <Route ssr=SsrMode::Async path=path!("/ai") view=AiPage/>
                     <Route ssr=SsrMode::Async path=path!("/workflows") view=crate::pages::workflow_templates::WorkflowTemplatesPage/>
                     <Route ssr=SsrMode::Async path=path!("/jobs") view=JobsPage/>
+                    <Route ssr=SsrMode::Async path=path!("/search") view=crate::pages::search::SearchPage/>
                     <Route ssr=SsrMode::Async path=path!("/account") view=AccountPage/>
                     <Route ssr=SsrMode::Async path=path!("/invite/:token") view=InvitePage/>
                     <Route ssr=SsrMode::Async path=path!("/forgot-password") view=ForgotPasswordPage/>
@@ -152,6 +153,11 @@ fn SignedInBar(session: SessionView) -> impl IntoView {
             <A href="/workflows">"Workflows"</A>
             {manager.then(|| view! { <A href="/jobs">"Jobs"</A> })}
         </nav>
+        // Works without script: the search page renders the first results on the server.
+        <form class="top-search" role="search" method="get" action="/search">
+            <label class="visually-hidden" for="top-search">"Search the team"</label>
+            <input id="top-search" name="q" type="search" placeholder="Search the team…"/>
+        </form>
         <AccountMenu session/>
     }
 }

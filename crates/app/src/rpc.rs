@@ -916,3 +916,53 @@ pub async fn list_project_workflow_runs(
     let tx = session_cookie::require_tenant().await?;
     Ok(domain::workflows::runs_of_project(&tx, project_id).await?)
 }
+
+/// Searches the team's knowledge (file entries, manual entries, notes, reports, insights) by words
+/// and, when the team has an embedding model, by meaning, fused; filters narrow it.
+#[server(prefix = "/api/v1", endpoint = "search_knowledge", input = Json, output = Json)]
+pub async fn search_knowledge(
+    query: api::knowledge::SearchQuery,
+) -> Result<api::knowledge::SearchResults, ApiError> {
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    services::knowledge::search(&state.ctx, tx, query).await
+}
+
+/// The team's embedding spaces (active, building, retired) with how full each is.
+#[server(prefix = "/api/v1", endpoint = "list_embedding_spaces", input = Json, output = Json)]
+pub async fn list_embedding_spaces() -> Result<Vec<api::knowledge::EmbeddingSpace>, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(domain::knowledge::spaces(&tx).await?)
+}
+
+/// Chooses the team's embedding model (owners and admins): a new space builds beside the current
+/// one, and search switches to it when it is complete.
+#[server(prefix = "/api/v1", endpoint = "choose_embedding_model", input = Json, output = Json)]
+pub async fn choose_embedding_model(
+    choice: api::knowledge::EmbeddingChoice,
+) -> Result<api::knowledge::EmbeddingSpace, ApiError> {
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    services::knowledge::choose_model(&state.ctx, tx, choice).await
+}
+
+/// Removes a retired embedding space with its vectors (owners and admins); answers how many
+/// vectors went.
+#[server(prefix = "/api/v1", endpoint = "drop_embedding_space", input = Json, output = Json)]
+pub async fn drop_embedding_space(id: api::ids::EmbeddingSpaceId) -> Result<u64, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    let removed = domain::knowledge::drop_space(&tx, id).await?;
+    tx.commit().await?;
+    Ok(removed)
+}
+
+/// Queues the team's indexing now (owners and admins): what changed is chunked, what has no
+/// vector is embedded. Answers the job to follow, or none when one is already waiting.
+#[server(prefix = "/api/v1", endpoint = "start_knowledge_indexing", input = Json, output = Json)]
+pub async fn start_knowledge_indexing() -> Result<Option<api::ids::JobId>, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    tx.ctx().require(api::tenants::Permission::ManageAi)?;
+    let job = domain::knowledge::queue_indexing(&tx).await?;
+    tx.commit().await?;
+    Ok(job)
+}

@@ -70,6 +70,10 @@ pub(crate) enum AuditAction {
     WorkflowStart,
     /// A workflow template was saved (a new version).
     WorkflowTemplateSave,
+    /// `embedding_space.create` on `embedding_spaces`: a model chosen, its space building.
+    EmbeddingSpaceCreate,
+    /// `embedding_space.drop` on `embedding_spaces`: a retired space removed with its vectors.
+    EmbeddingSpaceDrop,
     /// `project.create` on `projects`.
     ProjectCreate,
     /// `project.delete` on `projects`.
@@ -112,6 +116,8 @@ impl AuditAction {
             Self::SyncStart => "sync.start",
             Self::WorkflowStart => "workflow.start",
             Self::WorkflowTemplateSave => "workflow.template_save",
+            Self::EmbeddingSpaceCreate => "embedding_space.create",
+            Self::EmbeddingSpaceDrop => "embedding_space.drop",
             Self::ProjectCreate => "project.create",
             Self::ProjectDelete => "project.delete",
             Self::ProjectUpdate => "project.update",
@@ -145,6 +151,7 @@ impl AuditAction {
             Self::SyncCancel | Self::SyncComplete | Self::SyncStart => "project_syncs",
             Self::WorkflowStart => "workflow_runs",
             Self::WorkflowTemplateSave => "workflow_templates",
+            Self::EmbeddingSpaceCreate | Self::EmbeddingSpaceDrop => "embedding_spaces",
         }
     }
 }

@@ -375,6 +375,8 @@ pub async fn describe(
     tx.ctx().require(Permission::EditContent)?;
     let mut row: note_images::ActiveModel = find_image(tx, image_id).await?.into();
     row.description = Set(caption.into());
+    // Search sees the change once the team's indexing has run.
+    crate::knowledge::queue_indexing(tx).await?;
     Ok(to_dto(row.update(tx.txn()).await?))
 }
 

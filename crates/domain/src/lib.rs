@@ -18,6 +18,7 @@ pub mod github_quota;
 pub mod images;
 pub mod invitations;
 pub mod job_runs;
+pub mod knowledge;
 pub mod markdown;
 pub mod members;
 pub mod memory;

@@ -186,6 +186,8 @@ pub async fn create(
         serde_json::json!({"title": row.title}),
     )
     .await?;
+    // Search sees the change once the team's indexing has run.
+    crate::knowledge::queue_indexing(tx).await?;
     Ok(to_dto(row, Vec::new()))
 }
 
@@ -223,6 +225,8 @@ pub async fn update(
     )
     .await?;
     let images = images::images_of(txn, ImageOwner::MemoryEntry, row.id).await?;
+    // Search sees the change once the team's indexing has run.
+    crate::knowledge::queue_indexing(tx).await?;
     Ok(to_dto(row, images))
 }
 
@@ -283,6 +287,8 @@ pub async fn set_status(
     )
     .await?;
     let images = images::images_of(txn, ImageOwner::MemoryEntry, row.id).await?;
+    // Search sees the change once the team's indexing has run.
+    crate::knowledge::queue_indexing(tx).await?;
     Ok(to_dto(row, images))
 }
 

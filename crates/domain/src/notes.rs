@@ -85,6 +85,8 @@ pub async fn create(
         serde_json::json!({"title": row.title}),
     )
     .await?;
+    // Search sees the change once the team's indexing has run.
+    crate::knowledge::queue_indexing(tx).await?;
     Ok(to_dto(row, Vec::new()))
 }
 
@@ -107,6 +109,8 @@ pub async fn update(tx: &TenantTxn, id: NoteId, note: ValidNote) -> Result<Note,
         serde_json::json!({"title": row.title}),
     )
     .await?;
+    // Search sees the change once the team's indexing has run.
+    crate::knowledge::queue_indexing(tx).await?;
     Ok(to_dto(row, images))
 }
 
@@ -129,6 +133,8 @@ pub async fn delete(tx: &TenantTxn, id: NoteId) -> Result<Orphans, DomainError> 
         serde_json::json!({"title": row.title, "images": keys.len()}),
     )
     .await?;
+    // Search sees the change once the team's indexing has run.
+    crate::knowledge::queue_indexing(tx).await?;
     Ok(Orphans::new(keys))
 }
 

@@ -830,6 +830,8 @@ pub async fn finalize(
     if resync {
         start_with(tx, plan.project_id, SyncTrigger::Webhook, None, None).await?;
     }
+    // Search sees the change once the team's indexing has run.
+    crate::knowledge::queue_indexing(tx).await?;
     Ok(())
 }
 

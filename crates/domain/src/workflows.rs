@@ -635,6 +635,8 @@ pub async fn complete_run(tx: &TenantTxn, id: WorkflowRunId) -> Result<(), Domai
             ],
         ))
         .await?;
+    // Search sees the change once the team's indexing has run.
+    crate::knowledge::queue_indexing(tx).await?;
     finish_run(tx, id, RunEnd::Completed).await
 }
 

@@ -364,6 +364,7 @@ impl Default for JobSettings {
             workers: std::collections::BTreeMap::from([
                 ("sync".to_owned(), 2),
                 ("ai".to_owned(), 2),
+                ("embed".to_owned(), 1),
                 ("maintenance".to_owned(), 1),
             ]),
             events_retention_days: 30,

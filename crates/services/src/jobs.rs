@@ -71,7 +71,8 @@ pub fn runtime(app: &AppContext, pool: &sea_orm::DatabaseConnection) -> Runtime 
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     );
-    let (sync_app, check_app, prune_app, sweep_app, workflow_app) = (
+    let (sync_app, check_app, prune_app, sweep_app, workflow_app, index_app) = (
+        app.clone(),
         app.clone(),
         app.clone(),
         app.clone(),
@@ -84,6 +85,9 @@ pub fn runtime(app: &AppContext, pool: &sea_orm::DatabaseConnection) -> Runtime 
         })
         .register::<domain::workflows::WorkflowRunJob, _, _>(move |job, payload| {
             crate::workflows::run(workflow_app.clone(), job, payload)
+        })
+        .register::<domain::knowledge::KnowledgeIndexJob, _, _>(move |job, payload| {
+            crate::knowledge::index(index_app.clone(), job, payload)
         })
         .register::<ScheduleCheck, _, _>(move |_ctx, _payload: ScheduleCheckPayload| {
             let app = check_app.clone();

@@ -8,6 +8,7 @@ mod context;
 pub mod delivery;
 pub mod in_flight;
 pub mod jobs;
+pub mod knowledge;
 pub mod project_sync;
 pub mod sources;
 pub mod workflows;

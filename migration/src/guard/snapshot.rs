@@ -88,7 +88,7 @@ impl SchemaSnapshot {
         }
 
         let indexes = db
-            .query_all_raw(Statement::from_string(
+            .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT t.relname::text AS table_name, i.relname::text AS index_name,
                         pg_get_indexdef(i.oid) AS definition,
@@ -100,7 +100,8 @@ impl SchemaSnapshot {
                    JOIN pg_class i ON i.oid = ix.indexrelid
                    JOIN pg_class t ON t.oid = ix.indrelid
                    JOIN pg_namespace n ON n.oid = t.relnamespace
-                  WHERE n.nspname = 'public'",
+                  WHERE n.nspname = 'public' AND NOT starts_with(i.relname::text, $1)",
+                [RUNTIME_INDEX_PREFIX.into()],
             ))
             .await?;
         for row in indexes {
@@ -148,6 +149,10 @@ impl SchemaSnapshot {
         protected
     }
 }
+
+/// Indexes the application makes and drops as it runs (one per embedding space), not migrations:
+/// left out of snapshots, so drift is not claimed when a space is added or removed.
+pub const RUNTIME_INDEX_PREFIX: &str = "chunk_vectors_space_";
 
 /// Whether a column is protected by name: `embedding`, or anything ending in `_embedding`.
 pub fn is_protected_column(name: &str) -> bool {

@@ -1694,3 +1694,108 @@ async fn run_image_to_implementation_on_a_note_with_two_screenshots_reload_mid_r
         panic!("workflow journey failed: {error}");
     }
 }
+
+async fn search_journey(
+    browser: &Client,
+    app: &TestApp,
+    double: &tests::llm_double::LlmDouble,
+) -> Step {
+    sign_up(browser, app, "ada@example.com", "Analytical Engines").await?;
+    let project = rpc_in_page(
+        browser,
+        "create_project",
+        json!({"form": {"name": "Widgets", "description": "", "github_repo": "", "github_branch": "", "github_path": ""}}),
+    )
+    .await?;
+    rpc_in_page(
+        browser,
+        "create_memory_entry",
+        json!({"project_id": project["id"], "form": {"title": "Deploys", "content": "We deploy with the blue-green script every Tuesday."}}),
+    )
+    .await?;
+    rpc_in_page(
+        browser,
+        "create_note",
+        json!({"project_id": project["id"], "form": {"title": "Release checklist", "body": "Run the blue-green switch, then watch the error rate."}}),
+    )
+    .await?;
+    // The AI page: a provider with an embedding model, chosen for search.
+    rpc_in_page(
+        browser,
+        "save_ai_provider",
+        json!({"id": null, "form": {"name": "openai", "kind": "open_ai", "base_url": double.base_url("openai"),
+               "api_key": "sk-test-0123456789abcdef", "models": "text-embedding-3-small"}}),
+    )
+    .await?;
+    browser.goto(&app.url("/ai")).await?;
+    wait_for_hydration(browser).await?;
+    wait_for_text(browser, "#no-space", "search ranks by words only").await?;
+    click(browser, Locator::Css("button[name=choose-embedding]")).await?;
+    wait_for_text(
+        browser,
+        "[role=status]",
+        "openai/text-embedding-3-small chosen (8 dimensions)",
+    )
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let spaces = rpc_in_page(browser, "list_embedding_spaces", json!({})).await?;
+        if spaces[0]["status"] == "active" {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("the space never became active: {spaces}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.refresh().await?;
+    wait_for_text(
+        browser,
+        ".spaces li[data-status=active]",
+        "2 of 2 chunks embedded",
+    )
+    .await?;
+    screenshot(browser, "search-ai-page").await?;
+
+    // The top bar's box: the results page, rendered by the server, words marked.
+    let top = browser.find(Locator::Css("#top-search")).await?;
+    top.send_keys("blue-green\u{E007}").await?;
+    wait_for_path(browser, |p| p == "/search").await?;
+    wait_for_text(
+        browser,
+        "#search-summary",
+        "2 matches · by words and meaning",
+    )
+    .await?;
+    wait_for_text(browser, ".hit mark", "blue").await?;
+    wait_for_hydration(browser).await?;
+    screenshot(browser, "search-results").await?;
+    // A filter applies at once: notes only.
+    click(browser, Locator::Css("input[name=kind][value=note]")).await?;
+    wait_for_text(browser, "#search-summary", "1 match").await?;
+    wait_for_text(browser, ".hit .hit-title", "Release checklist").await?;
+    click(browser, Locator::Css(".hit .hit-title")).await?;
+    wait_for_path(browser, |p| p.contains("/notes/")).await?;
+    wait_for_text(browser, ".note-title", "Release checklist").await?;
+    browser.back().await?;
+    browser.set_window_size(390, 844).await?;
+    wait_for_text(browser, "#search-summary", "match").await?;
+    screenshot(browser, "search-results-phone").await?;
+    browser.set_window_size(1280, 900).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn search_from_the_top_bar_by_words_and_meaning_and_narrow_it_by_kind() {
+    let _turn = ONE_JOURNEY_AT_A_TIME.lock().await;
+    let double = tests::llm_double::LlmDouble::start().await;
+    let app = spawn_app().await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let outcome = search_journey(&browser, &app, &double).await;
+    let _ = browser.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!("search journey failed: {error}");
+    }
+}

@@ -197,6 +197,44 @@ pub async fn seed_tenant(owner: &DatabaseConnection, name: &str) -> Seeded {
         vec![s.insight.into(), s.tenant.into(), s.project.into(), axis_vector(0).into()],
     )
     .await;
+    // The note as search holds it: its source, a chunk, a space and the chunk's vector.
+    let (chunk, space) = (Uuid::new_v4(), Uuid::new_v4());
+    exec(
+        owner,
+        "INSERT INTO knowledge_sources (tenant_id, source_kind, source_id, project_id, source_hash)
+         VALUES ($1, 'note', $2, $3, 'seeded')",
+        vec![s.tenant.into(), s.note.into(), s.project.into()],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO knowledge_chunks (id, tenant_id, project_id, source_kind, source_id, seq, title,
+                                       content, content_hash)
+         VALUES ($1, $2, $3, 'note', $4, 0, 'Seeded note', 'Seeded text', 'seeded')",
+        vec![chunk.into(), s.tenant.into(), s.project.into(), s.note.into()],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO embedding_spaces (id, tenant_id, provider, model, dimensions, status)
+         VALUES ($1, $2, 'openai', 'text-embedding-3-small', 1536, 'active')",
+        vec![space.into(), s.tenant.into()],
+    )
+    .await;
+    exec(
+        owner,
+        "INSERT INTO chunk_vectors (tenant_id, space_id, chunk_id, project_id, source_kind,
+                                    content_hash, embedding)
+         VALUES ($1, $2, $3, $4, 'note', 'seeded', $5::vector)",
+        vec![
+            s.tenant.into(),
+            space.into(),
+            chunk.into(),
+            s.project.into(),
+            axis_vector(1).into(),
+        ],
+    )
+    .await;
     exec(
         owner,
         "INSERT INTO code_analysis_runs (id, tenant_id, project_id, status) VALUES ($1, $2, $3, 'completed')",

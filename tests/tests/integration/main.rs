@@ -13,6 +13,7 @@ mod fixtures;
 mod health;
 mod job_events;
 mod job_runtime;
+mod knowledge;
 mod malformed;
 mod memory;
 mod migrations;

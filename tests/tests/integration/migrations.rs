@@ -4,7 +4,9 @@
 use crate::fixtures::{axis_vector, count, exec, seed_tenant};
 use migration::guard::{self, GuardedMigrator, MigrateOptions, MigrationError, SchemaChange};
 use migration::sea_orm_migration::prelude::*;
-use migration::sea_orm_migration::sea_orm::{DatabaseConnection, DbBackend, Statement};
+use migration::sea_orm_migration::sea_orm::{
+    DatabaseConnection, DbBackend, Statement, TransactionTrait,
+};
 use tests::{TestDb, cairn_bin, workspace_bin};
 
 /// A migration made of one SQL string, for proposing schema changes in tests.
@@ -85,6 +87,13 @@ proposing!(
     destructive = false
 );
 
+proposing!(
+    DropsChunkVectors,
+    "m20990101_000006_drop_chunk_vectors_embedding",
+    "ALTER TABLE chunk_vectors DROP COLUMN embedding",
+    destructive = false
+);
+
 async fn embedding_of(owner: &DatabaseConnection, insight: uuid::Uuid) -> String {
     owner
         .query_one_raw(Statement::from_sql_and_values(
@@ -125,8 +134,8 @@ async fn additive_migrations_apply_normally_and_are_recorded() {
     assert_eq!(applied(&owner).await, before + 1);
     assert_eq!(
         report.protected_verified.len(),
-        2,
-        "both embedding columns verified"
+        3,
+        "every embedding column verified (memory entries, insights, chunk vectors)"
     );
     assert!(
         guard::check_drift(&owner).await.unwrap().is_clean(),
@@ -173,6 +182,89 @@ async fn dropping_the_embedding_column_is_refused_and_its_data_survives() {
     ));
     assert_eq!(embedding_of(&owner, s.insight).await, axis_vector(0));
     assert_eq!(applied(&owner).await, before, "nothing recorded as applied");
+    assert!(guard::check_drift(&owner).await.unwrap().is_clean());
+}
+
+/// The search vectors are protected like every embedding: a migration dropping them is refused and
+/// they survive. The per-space indexes Cairn makes and drops as teams change models are not drift.
+#[tokio::test]
+async fn chunk_vectors_cannot_be_dropped_and_space_indexes_are_not_drift() {
+    let db = TestDb::migrated().await;
+    let owner = db.owner().await;
+    let s = seed_tenant(&owner, "alpha").await;
+    let vectors = |owner: &DatabaseConnection| {
+        let owner = owner.clone();
+        async move {
+            count(
+                &owner,
+                "SELECT count(*) FROM chunk_vectors WHERE tenant_id = $1",
+                vec![s.tenant.into()],
+            )
+            .await
+        }
+    };
+    assert_eq!(vectors(&owner).await, 1);
+    let error = guard::migrate::<DropsChunkVectors>(&owner, MigrateOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, MigrationError::Destructive { changes, .. } if changes.iter().any(|c| matches!(c,
+            SchemaChange::ColumnDropped { table, column, .. } if table == "chunk_vectors" && column == "embedding"))),
+        "{error}"
+    );
+    assert_eq!(vectors(&owner).await, 1, "the vectors survive");
+
+    // A space's own index, made as the app makes it (in the team's context), then dropped with the
+    // space: neither is drift.
+    let space: uuid::Uuid = owner
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM embedding_spaces WHERE tenant_id = $1",
+            [s.tenant.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "id")
+        .unwrap();
+    let in_team = |sql: &'static str| {
+        let owner = owner.clone();
+        async move {
+            let txn = owner.begin().await.unwrap();
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('app.tenant_id', $1, true)",
+                [s.tenant.to_string().into()],
+            ))
+            .await
+            .unwrap();
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                [space.into()],
+            ))
+            .await
+            .unwrap();
+            txn.commit().await.unwrap();
+        }
+    };
+    in_team("SELECT cairn_index_embedding_space($1)").await;
+    let indexes = count(
+        &owner,
+        "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'chunk_vectors_space_%'",
+        vec![],
+    )
+    .await;
+    assert_eq!(indexes, 1);
+    assert!(guard::check_drift(&owner).await.unwrap().is_clean());
+    exec(
+        &owner,
+        "UPDATE embedding_spaces SET status = 'retired' WHERE id = $1",
+        vec![space.into()],
+    )
+    .await;
+    in_team("SELECT cairn_drop_embedding_space($1)").await;
+    assert_eq!(vectors(&owner).await, 0);
     assert!(guard::check_drift(&owner).await.unwrap().is_clean());
 }
 
@@ -287,8 +379,8 @@ async fn a_marked_destructive_migration_needs_the_flag_and_then_backs_up_first()
     );
     assert_eq!(
         report.protected_verified.len(),
-        1,
-        "only memory_entries.embedding remains"
+        2,
+        "memory_entries.embedding and chunk_vectors.embedding remain"
     );
 }
 

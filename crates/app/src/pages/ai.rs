@@ -45,6 +45,10 @@ pub fn AiPage() -> impl IntoView {
                             .iter()
                             .map(ModelOption::from)
                             .collect();
+                        let embedding_choices: Vec<String> = list
+                            .iter()
+                            .flat_map(|p| p.models.iter().map(move |m| format!("{}/{m}", p.name)))
+                            .collect();
                         let empty = list.is_empty();
                         let spent = api::ai::usd(settings.spent_this_month_usd);
                         let spent_line = match settings.monthly_budget_usd {
@@ -83,6 +87,8 @@ pub fn AiPage() -> impl IntoView {
                             })}
                             <h2>"Chain and budget"</h2>
                             <ChainForm chain fall_over budget confirm_above spent_line models manager/>
+                            <h2>"Search by meaning"</h2>
+                            <EmbeddingModel choices=embedding_choices manager/>
                         }
                         .into_any()
                     })}
@@ -461,5 +467,92 @@ pub fn AskPanel(note_id: NoteId, answers: Vec<AnswerShown>, available: bool) -> 
                 {move || answers.get().into_iter().map(|answer| view! { <AnswerView answer/> }).collect_view()}
             </ul>
         </section>
+    }
+}
+
+/// The team's embedding model: its spaces (the active one search uses, one building beside it,
+/// retired ones kept until removed), choosing another model, and indexing now.
+#[island]
+fn EmbeddingModel(choices: Vec<String>, manager: bool) -> impl IntoView {
+    let spaces = Resource::new(|| (), |_| crate::rpc::list_embedding_spaces());
+    let chosen = RwSignal::new(choices.first().cloned().unwrap_or_default());
+    let error = RwSignal::new(None::<api::ApiError>);
+    let status = RwSignal::new(None::<String>);
+    let choose = Call::<api::knowledge::EmbeddingSpace>::reporting_to(error);
+    let drop = Call::<u64>::reporting_to(error);
+    let index = Call::<Option<api::ids::JobId>>::reporting_to(error);
+    let on_choose = move |_| {
+        let picked = chosen.get_untracked();
+        let Some((provider, model)) = picked.split_once('/') else {
+            return;
+        };
+        status.set(None);
+        choose.dispatch_then(
+            crate::rpc::choose_embedding_model(api::knowledge::EmbeddingChoice {
+                provider: provider.to_owned(),
+                model: model.to_owned(),
+            }),
+            move |space| {
+                status.set(Some(format!(
+                    "{}/{} chosen ({} dimensions): its index is being built; search keeps the current model until it is complete.",
+                    space.provider, space.model, space.dimensions
+                )));
+                spaces.refetch();
+            },
+        );
+    };
+    view! {
+        <p class="muted">"Search ranks by words, and by meaning once the team has an embedding model: every file, note, report and insight is embedded in the background. Changing the model builds a new index beside the current one; search switches when it is complete."</p>
+        <Transition fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                match spaces.await {
+                    Ok(list) if list.is_empty() => view! { <p id="no-space">"No embedding model: search ranks by words only."</p> }.into_any(),
+                    Ok(list) => view! {
+                        <ul class="spaces" aria-label="Embedding models">
+                            {list.into_iter().map(|space| {
+                                let id = space.id;
+                                let vectors = space.vectors;
+                                let retired = space.status == api::knowledge::SpaceStatus::Retired;
+                                view! {
+                                    <li data-status=space.status.as_str()>
+                                        <strong>{format!("{}/{}", space.provider, space.model)}</strong>
+                                        " " <span class="badge">{space.status.as_str()}</span>
+                                        <span class="muted">{format!(" · {} dimensions · {} of {} chunks embedded", space.dimensions, space.vectors, space.chunks)}</span>
+                                        {(retired && manager).then(|| view! {
+                                            <button class="button ghost small danger-text" disabled=move || drop.pending().get()
+                                                on:click=move |_| {
+                                                    if crate::browser::confirm(&format!("Remove this retired model and its {vectors} vectors? This cannot be undone.")) {
+                                                        drop.dispatch_then(crate::rpc::drop_embedding_space(id), move |_| spaces.refetch());
+                                                    }
+                                                }>"Remove"</button>
+                                        })}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ul>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
+        {manager.then(|| view! {
+            <div class="actions">
+                <label class="visually-hidden" for="embedding-model">"Embedding model"</label>
+                <select id="embedding-model" on:change=move |ev| chosen.set(event_target_value(&ev))>
+                    {choices.iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
+                </select>
+                <button class="button" name="choose-embedding" disabled=move || choose.pending().get() on:click=on_choose>"Use for search"</button>
+                <button class="button ghost" disabled=move || index.pending().get()
+                    on:click=move |_| index.dispatch_then(crate::rpc::start_knowledge_indexing(), move |job| {
+                        status.set(Some(match job {
+                            Some(_) => "Indexing started.".to_owned(),
+                            None => "Indexing is already queued.".to_owned(),
+                        }));
+                    })>"Index now"</button>
+            </div>
+            <p class="muted small">"A provider's embedding model (text-embedding-3-small, or the name a local server serves) is added to its models above."</p>
+        })}
+        {move || status.get().map(|said| view! { <p class="success" role="status">{said}</p> })}
+        {move || error.get().map(|error| view! { <ErrorNote error/> })}
     }
 }

@@ -1,0 +1,508 @@
+//! Knowledge search: a team's entries and notes chunked and searchable by words without any
+//! model; an embedding model chosen (its space built in the background, identical texts embedded
+//! once, a failure mid-way resumed without embedding anything twice) and search fused with
+//! meaning; a model change that builds beside the active space and switches when complete, the old
+//! space kept until removed; other teams seeing nothing; and a real embedding model (the local
+//! OpenAI-compatible server the test script starts) finding a text by its meaning alone.
+
+use crate::ai::provider;
+use crate::fixtures::exec;
+use crate::rpc::signed_up;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tests::llm_double::{LlmDouble, Reply};
+use tests::{RpcClient, TestApp, spawn_app};
+
+/// Polls `search_knowledge` until `until` holds, within 30 s.
+async fn search_until(client: &RpcClient, query: Value, until: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = client.ok("search_knowledge", json!({"query": query})).await;
+        if until(&found) {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "never: {found}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Polls the team's spaces until `until` holds, within 60 s.
+async fn spaces_until(client: &RpcClient, until: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let spaces = client.ok("list_embedding_spaces", json!({})).await;
+        let spaces = spaces.as_array().cloned().unwrap_or_default();
+        if until(&spaces) {
+            return spaces;
+        }
+        assert!(Instant::now() < deadline, "never: {spaces:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn text(query: &str) -> Value {
+    json!({"text": query})
+}
+
+fn titles(found: &Value) -> Vec<String> {
+    found["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| hit["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Inputs of the embedding requests the double received, in order.
+fn embedded_inputs(double: &LlmDouble) -> Vec<String> {
+    double
+        .seen()
+        .iter()
+        .filter(|seen| seen.endpoint == "embeddings")
+        .flat_map(|seen| {
+            seen.body["input"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|i| i.as_str().unwrap_or_default().to_owned())
+        })
+        .collect()
+}
+
+async fn team_with_project(app: &TestApp, email: &str) -> (RpcClient, Value) {
+    let (client, _) = signed_up(app, email, "Engines").await;
+    let project = client
+        .ok(
+            "create_project",
+            json!({"form": {"name": "Widgets", "description": "", "github_repo": "", "github_branch": "", "github_path": ""}}),
+        )
+        .await;
+    (client, project)
+}
+
+async fn manual(client: &RpcClient, project: &Value, title: &str, content: &str) -> Value {
+    client
+        .ok(
+            "create_memory_entry",
+            json!({"project_id": project["id"], "form": {"title": title, "content": content}}),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn words_first_then_meaning_once_the_space_is_built_and_identical_texts_are_embedded_once() {
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (ada, project) = team_with_project(&app, "ada@example.com").await;
+    manual(
+        &ada,
+        &project,
+        "Deploys",
+        "We deploy with the blue-green script every Tuesday.",
+    )
+    .await;
+    manual(
+        &ada,
+        &project,
+        "Licence",
+        "Copyright the Widgets authors. All rights reserved.",
+    )
+    .await;
+    manual(
+        &ada,
+        &project,
+        "Licence",
+        "Copyright the Widgets authors. All rights reserved.",
+    )
+    .await;
+    ada.ok(
+        "create_note",
+        json!({"project_id": project["id"], "form": {"title": "Release checklist", "body": "Run the blue-green switch, then watch the error rate."}}),
+    )
+    .await;
+
+    // No model: words only, and the answer says so.
+    let found = search_until(&ada, text("blue-green"), |f| {
+        f["hits"].as_array().unwrap().len() == 2
+    })
+    .await;
+    assert_eq!(found["mode"], "full_text");
+    assert!(
+        found["note"]
+            .as_str()
+            .unwrap()
+            .contains("No embedding model"),
+        "{found}"
+    );
+    let mut shown = titles(&found);
+    shown.sort();
+    assert_eq!(shown, ["Deploys", "Release checklist"]);
+    let hit = &found["hits"][0];
+    assert_eq!(hit["matched"], "words");
+    assert!(
+        hit["snippet"].as_str().unwrap().contains('\u{E000}'),
+        "the words are marked: {hit}"
+    );
+
+    // A model chosen: its space builds, then search fuses words and meaning.
+    provider(&ada, &double, "openai", "open_ai", "text-embedding-3-small").await;
+    let space = ada
+        .ok(
+            "choose_embedding_model",
+            json!({"choice": {"provider": "openai", "model": "text-embedding-3-small"}}),
+        )
+        .await;
+    assert_eq!(
+        space["dimensions"], 8,
+        "measured by asking the model: {space}"
+    );
+    let spaces = spaces_until(&ada, |s| s.first().is_some_and(|s| s["status"] == "active")).await;
+    assert_eq!(spaces[0]["vectors"], spaces[0]["chunks"]);
+    assert_eq!(spaces[0]["chunks"], 4);
+    // The two identical licence entries were sent once (the probe sent "Cairn").
+    let inputs = embedded_inputs(&double);
+    assert_eq!(inputs[0], "Cairn");
+    assert_eq!(
+        inputs.len(),
+        1 + 3,
+        "four chunks, two of them the same text: {inputs:?}"
+    );
+    assert_eq!(
+        inputs.iter().filter(|i| i.starts_with("Licence")).count(),
+        1
+    );
+
+    let found = ada
+        .ok("search_knowledge", json!({"query": text("blue-green")}))
+        .await;
+    assert_eq!(found["mode"], "hybrid", "{found}");
+    assert!(found["note"].is_null());
+    assert!(
+        found["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["matched"] == "both"),
+        "{found}"
+    );
+    assert_eq!(
+        found["hits"].as_array().unwrap().len(),
+        4,
+        "meaning ranks every chunk: {found}"
+    );
+    // Filters narrow both sides.
+    let notes = ada
+        .ok(
+            "search_knowledge",
+            json!({"query": {"text": "blue-green", "kinds": ["note"]}}),
+        )
+        .await;
+    assert_eq!(titles(&notes), ["Release checklist"]);
+    assert!(
+        notes["hits"][0]["link"]
+            .as_str()
+            .unwrap()
+            .contains("/notes/"),
+        "{notes}"
+    );
+
+    // Another team sees none of it, and cannot touch the space.
+    let (bob, _) = team_with_project(&app, "bob@example.com").await;
+    let theirs = bob
+        .ok("search_knowledge", json!({"query": text("blue-green")}))
+        .await;
+    assert_eq!(theirs["hits"], json!([]));
+    assert_eq!(bob.ok("list_embedding_spaces", json!({})).await, json!([]));
+    let (status, _) = bob
+        .call("drop_embedding_space", json!({"id": space["id"]}))
+        .await;
+    assert_eq!(status, 404);
+    // An empty search is refused, saying why.
+    let (status, body) = ada
+        .call("search_knowledge", json!({"query": text("   ")}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+}
+
+#[tokio::test]
+async fn a_model_change_builds_beside_the_active_space_switches_when_complete_and_keeps_the_old() {
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (ada, project) = team_with_project(&app, "ada@example.com").await;
+    for n in 1..=70 {
+        manual(
+            &ada,
+            &project,
+            &format!("Entry {n}"),
+            &format!("Fact number {n} about widgets."),
+        )
+        .await;
+    }
+    provider(&ada, &double, "openai", "open_ai", "text-embedding-3-small").await;
+    provider(&ada, &double, "local16", "custom", "embed-16").await;
+    let first = ada
+        .ok(
+            "choose_embedding_model",
+            json!({"choice": {"provider": "openai", "model": "text-embedding-3-small"}}),
+        )
+        .await;
+    spaces_until(&ada, |s| {
+        s.first()
+            .is_some_and(|s| s["status"] == "active" && s["chunks"] == 70)
+    })
+    .await;
+
+    // The new model's first request fails in a way no retry inside the call cures; the job's
+    // next attempt starts from the first text without a vector.
+    double.reply("local16", Reply::Text(String::new()));
+    double.reply(
+        "local16",
+        Reply::Error {
+            status: 400,
+            body: r#"{"error":{"message":"Invalid 'input': too many tokens in one item.","type":"invalid_request_error","param":null,"code":null}}"#.into(),
+            retry_after: None,
+        },
+    );
+    let second = ada
+        .ok(
+            "choose_embedding_model",
+            json!({"choice": {"provider": "local16", "model": "embed-16"}}),
+        )
+        .await;
+    assert_eq!(second["dimensions"], 16);
+    assert_eq!(second["status"], "building");
+    // Meanwhile search keeps the active space.
+    let found = ada
+        .ok("search_knowledge", json!({"query": text("widgets")}))
+        .await;
+    assert_eq!(found["mode"], "hybrid", "{found}");
+
+    let spaces = spaces_until(&ada, |s| {
+        s.iter()
+            .any(|s| s["id"] == second["id"] && s["status"] == "active")
+    })
+    .await;
+    let old = spaces.iter().find(|s| s["id"] == first["id"]).unwrap();
+    assert_eq!(old["status"], "retired");
+    assert_eq!(old["vectors"], 70, "the old space keeps its vectors");
+    // Each text of the new model was embedded once: the request that failed stored nothing, the
+    // ones before and after it cover the 70 texts exactly.
+    let requests: Vec<Value> = double
+        .seen()
+        .iter()
+        .filter(|s| s.endpoint == "embeddings" && s.provider == "local16")
+        .map(|s| s.body.clone())
+        .collect();
+    let sizes: Vec<usize> = requests
+        .iter()
+        .map(|b| b["input"].as_array().map_or(1, Vec::len))
+        .collect();
+    assert_eq!(sizes[0], 1, "the probe: {sizes:?}");
+    let stored: usize = sizes[1..].iter().sum::<usize>() - sizes[1];
+    assert_eq!(sizes[1], 64, "the request that failed: {sizes:?}");
+    assert_eq!(stored, 70, "{sizes:?}");
+
+    let found = ada
+        .ok("search_knowledge", json!({"query": text("widgets")}))
+        .await;
+    assert_eq!(found["mode"], "hybrid");
+    // The retired space is removed only on request, naming what it removes.
+    let (status, _) = ada
+        .call("drop_embedding_space", json!({"id": second["id"]}))
+        .await;
+    assert_eq!(status, 409, "the active space stays");
+    let removed = ada
+        .ok("drop_embedding_space", json!({"id": first["id"]}))
+        .await;
+    assert_eq!(removed, 70);
+    let spaces = ada.ok("list_embedding_spaces", json!({})).await;
+    assert_eq!(spaces.as_array().unwrap().len(), 1);
+}
+
+/// A real embedding model (multilingual-e5-small, served by the test script's local
+/// OpenAI-compatible server): a question that shares no word with the text it needs finds it.
+#[tokio::test]
+async fn a_real_embedding_model_finds_a_text_by_its_meaning_alone() {
+    let base = std::env::var("CAIRN_TEST_EMBEDDINGS_URL").expect(
+        "CAIRN_TEST_EMBEDDINGS_URL: the local embedding server scripts/test.sh starts (run the \
+         tests with scripts/test.sh)",
+    );
+    let app = spawn_app().await;
+    let (ada, project) = team_with_project(&app, "ada@example.com").await;
+    ada.ok(
+        "save_ai_provider",
+        json!({"id": null, "form": {"name": "local", "kind": "custom", "base_url": base,
+               "api_key": "", "models": "multilingual-e5-small-q4"}}),
+    )
+    .await;
+    manual(
+        &ada,
+        &project,
+        "Payments",
+        "Refunds are issued to the original card within five business days.",
+    )
+    .await;
+    manual(
+        &ada,
+        &project,
+        "Kitchen",
+        "The office coffee machine is descaled on the first Monday of each month.",
+    )
+    .await;
+    manual(
+        &ada,
+        &project,
+        "Builds",
+        "The CI pipeline caches the cargo registry between jobs.",
+    )
+    .await;
+    ada.ok(
+        "choose_embedding_model",
+        json!({"choice": {"provider": "local", "model": "multilingual-e5-small-q4"}}),
+    )
+    .await;
+    let spaces = spaces_until(&ada, |s| s.first().is_some_and(|s| s["status"] == "active")).await;
+    assert_eq!(spaces[0]["dimensions"], 384);
+    // No word of the question is in the payments text.
+    let found = ada
+        .ok(
+            "search_knowledge",
+            json!({"query": text("how long until a customer gets money back")}),
+        )
+        .await;
+    assert_eq!(found["mode"], "hybrid", "{found}");
+    assert_eq!(found["hits"][0]["title"], "Payments", "{found}");
+    assert_eq!(found["hits"][0]["matched"], "meaning");
+}
+
+/// Gives the team `n` chunks of one source, each with a random vector in its active space.
+async fn seed_chunks(owner: &sea_orm::DatabaseConnection, project: &Value, n: i64) {
+    let project: uuid::Uuid = project["id"].as_str().unwrap().parse().unwrap();
+    exec(
+        owner,
+        "WITH team AS (SELECT tenant_id FROM projects WHERE id = $1),
+              source AS (
+                  INSERT INTO knowledge_sources (tenant_id, source_kind, source_id, project_id, source_hash)
+                  SELECT tenant_id, 'manual', gen_random_uuid(), $1, 'seeded' FROM team
+                  RETURNING tenant_id, source_id),
+              chunks AS (
+                  INSERT INTO knowledge_chunks (id, tenant_id, project_id, source_kind, source_id, seq,
+                                                title, content, content_hash)
+                  SELECT gen_random_uuid(), s.tenant_id, $1, 'manual', s.source_id, n,
+                         'chunk ' || n, 'seeded text ' || n, md5($1::text || n)
+                    FROM source s, generate_series(0, $2 - 1) AS n
+                  RETURNING id, tenant_id, content_hash)
+         INSERT INTO chunk_vectors (tenant_id, space_id, chunk_id, project_id, source_kind,
+                                    content_hash, embedding)
+         SELECT c.tenant_id, sp.id, c.id, $1, 'manual', c.content_hash,
+                ARRAY(SELECT random() FROM generate_series(1, 8 + (c.id IS NULL)::int))::real[]::vector
+           FROM chunks c JOIN embedding_spaces sp ON sp.tenant_id = c.tenant_id AND sp.status = 'active'",
+        vec![project.into(), n.into()],
+    )
+    .await;
+}
+
+/// 20,000 chunks of one team, 1 % of them in one project: a search by meaning narrowed to that
+/// project still fills the page with that project's chunks only, and its top 10 are the exact
+/// nearest 10 (or nearly). (At this size the planner reads the project's 200 vectors exactly; where
+/// it walks the space's index instead, iterative scans keep the filter from starving the page.)
+/// Another team, whose own space is empty, finds none of them.
+#[tokio::test]
+async fn a_project_holding_one_percent_of_the_vectors_gets_a_full_page_of_its_own_nearest() {
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (ada, big) = team_with_project(&app, "ada@example.com").await;
+    let small = ada
+        .ok(
+            "create_project",
+            json!({"form": {"name": "Gadgets", "description": "", "github_repo": "", "github_branch": "", "github_path": ""}}),
+        )
+        .await;
+    let (bob, _) = team_with_project(&app, "bob@example.com").await;
+    for client in [&ada, &bob] {
+        provider(
+            client,
+            &double,
+            "openai",
+            "open_ai",
+            "text-embedding-3-small",
+        )
+        .await;
+        client
+            .ok(
+                "choose_embedding_model",
+                json!({"choice": {"provider": "openai", "model": "text-embedding-3-small"}}),
+            )
+            .await;
+        spaces_until(client, |s| {
+            s.first().is_some_and(|s| s["status"] == "active")
+        })
+        .await;
+    }
+    let owner = app.db.owner().await;
+    seed_chunks(&owner, &big, 19_800).await;
+    seed_chunks(&owner, &small, 200).await;
+    exec(&owner, "ANALYZE chunk_vectors", vec![]).await;
+
+    let query = "zzzz qqqq";
+    let found = ada
+        .ok(
+            "search_knowledge",
+            json!({"query": {"text": query, "project_id": small["id"]}}),
+        )
+        .await;
+    assert_eq!(found["mode"], "hybrid", "{found}");
+    let hits = found["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), api::knowledge::MAX_HITS, "a full page: {found}");
+    assert!(
+        hits.iter()
+            .all(|h| h["project_id"] == small["id"] && h["matched"] == "meaning")
+    );
+
+    // The exact nearest 10, as a scan of every one of the project's vectors finds them (the
+    // query's vector is the double's: its first bytes).
+    let vector: Vec<String> = (0..8)
+        .map(|i| (f32::from(query.as_bytes()[i]) / 255.0).to_string())
+        .collect();
+    let exact: Vec<String> = owner
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT c.title FROM chunk_vectors v JOIN knowledge_chunks c ON c.id = v.chunk_id
+              WHERE v.project_id = $1
+              ORDER BY v.embedding::vector(8) <=> $2::vector(8) LIMIT 10",
+            [
+                small["id"]
+                    .as_str()
+                    .unwrap()
+                    .parse::<uuid::Uuid>()
+                    .unwrap()
+                    .into(),
+                format!("[{}]", vector.join(",")).into(),
+            ],
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "title").unwrap())
+        .collect();
+    let shown: Vec<String> = titles(&found).into_iter().take(10).collect();
+    let recalled = exact.iter().filter(|t| shown.contains(t)).count();
+    assert!(
+        recalled >= 9,
+        "recall@10 {recalled}/10: {shown:?} against {exact:?}"
+    );
+    // The whole team's search ranks across both projects; another team sees none of it.
+    let everywhere = ada
+        .ok("search_knowledge", json!({"query": text(query)}))
+        .await;
+    assert_eq!(
+        everywhere["hits"].as_array().unwrap().len(),
+        api::knowledge::MAX_HITS
+    );
+    let theirs = bob
+        .ok("search_knowledge", json!({"query": text(query)}))
+        .await;
+    assert_eq!(theirs["hits"], json!([]), "{theirs}");
+}
