@@ -26,6 +26,7 @@ mod m20261206_000020_ai_spend;
 mod m20261206_000021_github_quota;
 mod m20261207_000022_workflows;
 mod m20261207_000023_knowledge;
+mod m20261207_000024_answer_sources;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -88,6 +89,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_github_quota::Migration),
             Box::new(m20261207_000022_workflows::Migration),
             Box::new(m20261207_000023_knowledge::Migration),
+            Box::new(m20261207_000024_answer_sources::Migration),
         ]
     }
 }

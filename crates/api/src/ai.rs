@@ -679,6 +679,9 @@ pub struct NoteAnswer {
     pub duration_ms: Option<u32>,
     /// Every attempt, in order.
     pub attempts: Vec<Attempt>,
+    /// The team's knowledge sent with the question, as numbered in the prompt.
+    #[serde(default)]
+    pub sources: Vec<crate::knowledge::CitedSource>,
     /// Who asked.
     pub asked_by: Option<String>,
     /// When, RFC 3339.
@@ -881,6 +884,9 @@ pub struct AnswerShown {
     pub text: String,
     /// "Anthropic: out of credit → Gemini: answered · 12 + 15 tokens · $0.000041 · 2.2 s".
     pub meta: String,
+    /// The knowledge sent with the question, as the answer cites it.
+    #[serde(default)]
+    pub sources: Vec<crate::knowledge::CitedSource>,
 }
 
 impl From<&NoteAnswer> for AnswerShown {
@@ -906,6 +912,7 @@ impl From<&NoteAnswer> for AnswerShown {
                 AnswerStatus::Running => "Being answered…".to_owned(),
             },
             meta,
+            sources: a.sources.clone(),
         }
     }
 }

@@ -242,3 +242,48 @@ pub struct EmbeddingChoice {
     /// The model.
     pub model: String,
 }
+
+/// A piece of the team's knowledge sent with a question, numbered as the answer cites it ([1]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CitedSource {
+    /// Its number in the prompt.
+    pub n: u32,
+    /// What it comes from.
+    pub kind: SourceKind,
+    /// A file's path, a note's or entry's title.
+    pub title: String,
+    /// A file's lines, first and last.
+    pub lines: Option<(u32, u32)>,
+    /// Where it opens.
+    pub link: String,
+    /// The text sent, exactly as the model saw it.
+    pub text: String,
+}
+
+/// The most characters of sources one question carries (about 3,000 tokens).
+pub const CONTEXT_CHARS: usize = 12_000;
+
+/// The most sources one question carries.
+pub const MAX_SOURCES: usize = 8;
+
+impl CitedSource {
+    /// How the prompt and the answer's page name it: `[2] src/refunds.rs, lines 10–24`.
+    pub fn label(&self) -> String {
+        match self.lines {
+            Some((start, end)) => format!("[{}] {}, lines {start}–{end}", self.n, self.title),
+            None => format!("[{}] {}", self.n, self.title),
+        }
+    }
+}
+
+/// The sources as a prompt carries them: each numbered, its text fenced.
+pub fn sources_prompt(sources: &[CitedSource]) -> String {
+    let mut text = String::new();
+    for source in sources {
+        text.push_str(&source.label());
+        text.push_str("\n```\n");
+        text.push_str(&source.text);
+        text.push_str("\n```\n\n");
+    }
+    text
+}

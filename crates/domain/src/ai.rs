@@ -837,8 +837,26 @@ const SELECT_ANSWERS: &str = "SELECT a.id, a.note_id, a.question,
         CASE WHEN a.status = 'running' AND a.created_at < now() - interval '15 minutes'
              THEN 'the answer was cut off: the server stopped while asking' ELSE a.error END AS error,
         a.tokens_in, a.tokens_out, a.cost_usd::float8 AS cost,
-        a.duration_ms, a.created_at, u.display_name AS asked_by
+        a.duration_ms, a.created_at, u.display_name AS asked_by, a.sources
    FROM note_answers a LEFT JOIN users u ON u.id = a.asked_by";
+
+/// Keeps with the answer the knowledge sent with its question.
+pub async fn record_sources(
+    tx: &TenantTxn,
+    id: NoteAnswerId,
+    sources: &[api::knowledge::CitedSource],
+) -> Result<(), DomainError> {
+    let sources = serde_json::to_value(sources)
+        .map_err(|e| DomainError::Internal(format!("sources: {e}")))?;
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE note_answers SET sources = $3 WHERE id = $1 AND tenant_id = $2",
+            [id.into_uuid().into(), tenant(tx), sources.into()],
+        ))
+        .await?;
+    Ok(())
+}
 
 /// An answer as `SELECT_ANSWERS` reads it.
 #[derive(FromQueryResult)]
@@ -857,6 +875,7 @@ struct AnswerRow {
     duration_ms: Option<i32>,
     created_at: DateTime<FixedOffset>,
     asked_by: Option<String>,
+    sources: serde_json::Value,
 }
 
 /// An attempt as stored in `ai_attempts`.
@@ -906,7 +925,10 @@ async fn with_attempts(tx: &TenantTxn, row: AnswerRow) -> Result<NoteAnswer, Dom
     .into_iter()
     .map(Attempt::from)
     .collect();
+    // Written by `record_sources` from the same type; an unreadable list shows as none.
+    let sources = serde_json::from_value(row.sources).unwrap_or_default();
     Ok(NoteAnswer {
+        sources,
         id: NoteAnswerId::from_uuid(row.id),
         note_id: NoteId::from_uuid(row.note_id),
         question: row.question,

@@ -14,7 +14,8 @@ use crate::sql;
 use crate::{DomainError, TenantTxn};
 use api::ids::{EmbeddingSpaceId, JobId, MemoryEntryId, ProjectId};
 use api::knowledge::{
-    EmbeddingSpace, MARK_END, MARK_START, Matched, SearchHit, SearchQuery, SourceKind, SpaceStatus,
+    CONTEXT_CHARS, CitedSource, EmbeddingSpace, MARK_END, MARK_START, MAX_SOURCES, Matched,
+    SearchHit, SearchQuery, SourceKind, SpaceStatus,
 };
 use api::tenants::Permission;
 use jobs::JobKind;
@@ -665,6 +666,7 @@ struct HitRow {
     line_start: Option<i32>,
     line_end: Option<i32>,
     snippet: String,
+    content: String,
     word_rank: Option<i64>,
     meaning_rank: Option<i64>,
     score: f64,
@@ -681,13 +683,76 @@ pub async fn search(
     query: &SearchQuery,
     meaning: Option<(&SpaceRow, &[f32])>,
 ) -> Result<Vec<SearchHit>, DomainError> {
+    let rows = ranked(tx, query, &query.text, None, meaning).await?;
+    Ok(rows.into_iter().map(to_hit).collect())
+}
+
+/// The knowledge to send with a question about the note `note` (its own text excluded): the
+/// best chunks of its project for any of the question's words and for its meaning, numbered, at
+/// most [`MAX_SOURCES`] and [`CONTEXT_CHARS`] characters in all.
+pub async fn retrieve(
+    tx: &TenantTxn,
+    project: ProjectId,
+    note: Uuid,
+    question: &str,
+    meaning: Option<(&SpaceRow, &[f32])>,
+) -> Result<Vec<CitedSource>, DomainError> {
+    // A question's words are alternatives, not all required: "why did the refund take two
+    // days" should find a text that speaks of refunds only.
+    let words: Vec<&str> = question
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| word.chars().count() > 2)
+        .take(30)
+        .collect();
+    let query = SearchQuery {
+        text: question.to_owned(),
+        project_id: Some(project),
+        ..SearchQuery::default()
+    };
+    let rows = ranked(tx, &query, &words.join(" or "), Some(note), meaning).await?;
+    let mut sources = Vec::new();
+    let mut chars = 0;
+    for row in rows {
+        let length = row.content.chars().count();
+        if chars + length > CONTEXT_CHARS {
+            continue;
+        }
+        chars += length;
+        let text = row.content.clone();
+        let hit = to_hit(row);
+        sources.push(CitedSource {
+            n: u32::try_from(sources.len() + 1).unwrap_or(u32::MAX),
+            kind: hit.kind,
+            title: hit.title,
+            lines: hit.lines,
+            link: hit.link,
+            text,
+        });
+        if sources.len() == MAX_SOURCES {
+            break;
+        }
+    }
+    Ok(sources)
+}
+
+/// The fused ranking: `words` is the full-text query (the user's words, or a question's as
+/// alternatives); `without` leaves one source out.
+async fn ranked(
+    tx: &TenantTxn,
+    query: &SearchQuery,
+    words: &str,
+    without: Option<Uuid>,
+    meaning: Option<(&SpaceRow, &[f32])>,
+) -> Result<Vec<HitRow>, DomainError> {
     let txn = tx.txn();
     let kinds: Vec<String> = query.kinds.iter().map(|k| k.as_str().to_owned()).collect();
-    // $1 tenant, $2 text, $3 project, $4 kinds, $5 language, $6 path prefix, $7 vector.
+    // $1 tenant, $2 words, $3 project, $4 kinds, $5 language, $6 path prefix, $7 vector,
+    // $8 a source left out.
     let filters = "($3::uuid IS NULL OR c.project_id = $3)
                AND (cardinality($4::text[]) = 0 OR c.source_kind = ANY($4))
                AND ($5::text IS NULL OR c.language = $5)
-               AND ($6::text IS NULL OR starts_with(c.path, $6))";
+               AND ($6::text IS NULL OR starts_with(c.path, $6))
+               AND ($8::uuid IS NULL OR c.source_id <> $8)";
     let semantic = match meaning {
         Some((space, vector)) if vector.len() == space.dimensions() => {
             // Per-transaction: iterative index scans, so filtered candidates fill up.
@@ -741,6 +806,7 @@ pub async fn search(
                      THEN ts_headline('english', c.content, q.query,
                               'StartSel={start}, StopSel={end}, MaxWords=40, MinWords=15, MaxFragments=2')
                      ELSE left(c.content, 300) END AS snippet,
+                c.content,
                 w.run_id, r.note_id
            FROM fused f
            JOIN knowledge_chunks c ON c.id = f.id
@@ -758,17 +824,18 @@ pub async fn search(
         statement,
         [
             tenant(tx),
-            query.text.clone().into(),
+            words.into(),
             query.project_id.map(ProjectId::into_uuid).into(),
             sql::texts(kinds),
             query.language.clone().into(),
             query.path_prefix.clone().into(),
             vector.into(),
+            without.into(),
         ],
     ))
     .all(txn)
     .await?;
-    Ok(rows.into_iter().map(to_hit).collect())
+    Ok(rows)
 }
 
 fn to_hit(row: HitRow) -> SearchHit {

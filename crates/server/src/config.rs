@@ -22,6 +22,7 @@ const NOT_SETTINGS: &[&str] = &[
     "TEST_SMTP_PORT",
     "TEST_S3_ENDPOINT",
     "TEST_CORPUS_DIR",
+    "TEST_EMBEDDINGS_URL",
     "BIN",
     "SCREENSHOT_DIR",
 ];

@@ -100,7 +100,8 @@ const MAX_IMAGES: usize = 8;
 const MAX_IMAGE_BYTES: usize = 20 * 1024 * 1024;
 
 const SYSTEM_PROMPT: &str = "You answer questions about one note from a software team's knowledge \
-base. Answer from the note and its images; when they do not say, say so. Be brief and concrete.";
+base. Answer from the note, its images and the numbered sources from the project, if any; when they \
+do not say, say so. Cite a source you use as [n], its number. Be brief and concrete.";
 
 fn no_provider() -> ApiError {
     ApiError::Conflict {
@@ -376,12 +377,23 @@ impl Asking {
         let app = &app;
         let started = Instant::now();
         let inputs = image_inputs(app, &stored).await;
-        let request = ChatRequest {
-            system: Some(SYSTEM_PROMPT.into()),
-            user: format!(
+        let sources = crate::knowledge::context_for(app, &ctx, &prepared, &note, &question).await;
+        let user = if sources.is_empty() {
+            format!(
                 "Note: {}\n\n{}\n\nQuestion: {question}",
                 note.title, note.body
-            ),
+            )
+        } else {
+            format!(
+                "Note: {}\n\n{}\n\nSources from the project:\n\n{}Question: {question}",
+                note.title,
+                note.body,
+                api::knowledge::sources_prompt(&sources)
+            )
+        };
+        let request = ChatRequest {
+            system: Some(SYSTEM_PROMPT.into()),
+            user,
             images: inputs,
             // One question about the note, with nothing asked before it.
             earlier: Vec::new(),
@@ -437,6 +449,7 @@ impl Asking {
                 .await?;
             }
         }
+        domain::ai::record_sources(&tx, answer_id, &sources).await?;
         prepared.save_states(&tx).await?;
         let answer = domain::ai::answer(&tx, answer_id).await?;
         tx.commit().await?;

@@ -65,6 +65,11 @@ async fn chunk_changes(app: &AppContext, ctx: &TenantCtx, job: &JobCtx) -> Resul
                     store::rechunk(tx, source).await?;
                 }
                 if changed.len() < SOURCES_PER_ROUND as usize {
+                    // A changed file is a new entry whose chunks are new rows: those whose text
+                    // the old entry had take its vectors before the old entry's go with it.
+                    for space in store::live_spaces(tx).await? {
+                        store::copy_known_vectors(tx, &space).await?;
+                    }
                     store::remove_gone_sources(tx).await?;
                 }
                 domain::job_runs::report_progress(
@@ -315,4 +320,69 @@ pub async fn search(
         },
         note,
     })
+}
+
+/// The knowledge to send with a question about `note`: its project's best chunks for the question
+/// (and, with an active space, for its meaning), numbered. Never fails the question: a failure to
+/// retrieve is logged and the question goes without.
+pub async fn context_for(
+    app: &AppContext,
+    ctx: &TenantCtx,
+    prepared: &Prepared,
+    note: &api::notes::Note,
+    question: &str,
+) -> Vec<api::knowledge::CitedSource> {
+    match retrieve(app, ctx, prepared, note, question).await {
+        Ok(sources) => sources,
+        Err(error) => {
+            tracing::warn!(note = %note.id, %error, "no knowledge was retrieved for a question");
+            Vec::new()
+        }
+    }
+}
+
+async fn retrieve(
+    app: &AppContext,
+    ctx: &TenantCtx,
+    prepared: &Prepared,
+    note: &api::notes::Note,
+    question: &str,
+) -> Result<Vec<api::knowledge::CitedSource>, DomainError> {
+    let tx = app.db.enter(ctx).await?;
+    let space = store::active_space(&tx).await?;
+    tx.end_read();
+    let wanted = format!("{}\n{question}", note.title);
+    let embedded = match &space {
+        Some(space) => Some(
+            prepared
+                .router()
+                .embed(
+                    &space.model,
+                    std::slice::from_ref(&space.provider),
+                    std::slice::from_ref(&wanted),
+                )
+                .await,
+        ),
+        None => None,
+    };
+    let tx = app.db.enter(ctx).await?;
+    let vector = match embedded {
+        Some(Ok(mut done)) => {
+            domain::ai::settle_spend(&tx, Uuid::now_v7(), &done.attempts).await?;
+            (!done.vectors.is_empty()).then(|| done.vectors.swap_remove(0))
+        }
+        Some(Err(failed)) => {
+            domain::ai::settle_spend(&tx, Uuid::now_v7(), &failed.attempts).await?;
+            None
+        }
+        None => None,
+    };
+    let meaning = match (&space, &vector) {
+        (Some(space), Some(vector)) => Some((space, vector.as_slice())),
+        _ => None,
+    };
+    let sources =
+        store::retrieve(&tx, note.project_id, note.id.into_uuid(), &wanted, meaning).await?;
+    tx.commit().await?;
+    Ok(sources)
 }

@@ -1719,7 +1719,15 @@ async fn search_journey(
         json!({"project_id": project["id"], "form": {"title": "Release checklist", "body": "Run the blue-green switch, then watch the error rate."}}),
     )
     .await?;
-    // The AI page: a provider with an embedding model, chosen for search.
+    // The AI page: a provider answering questions, another serving an embedding model, chosen
+    // for search.
+    rpc_in_page(
+        browser,
+        "save_ai_provider",
+        json!({"id": null, "form": {"name": "chat", "kind": "open_ai", "base_url": double.base_url("chat"),
+               "api_key": "sk-test-0123456789abcdef", "models": "gpt-4o-mini"}}),
+    )
+    .await?;
     rpc_in_page(
         browser,
         "save_ai_provider",
@@ -1730,6 +1738,14 @@ async fn search_journey(
     browser.goto(&app.url("/ai")).await?;
     wait_for_hydration(browser).await?;
     wait_for_text(browser, "#no-space", "search ranks by words only").await?;
+    browser
+        .execute(
+            "const s = document.querySelector('#embedding-model');
+             s.value = 'openai/text-embedding-3-small';
+             s.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![],
+        )
+        .await?;
     click(browser, Locator::Css("button[name=choose-embedding]")).await?;
     wait_for_text(
         browser,
@@ -1777,6 +1793,19 @@ async fn search_journey(
     click(browser, Locator::Css(".hit .hit-title")).await?;
     wait_for_path(browser, |p| p.contains("/notes/")).await?;
     wait_for_text(browser, ".note-title", "Release checklist").await?;
+    // Asking about the note sends the project's knowledge with the question, numbered, and the
+    // answer shows what was sent; a reload shows it kept.
+    wait_for_hydration(browser).await?;
+    browser
+        .find(Locator::Css("#question"))
+        .await?
+        .send_keys("How do we deploy?")
+        .await?;
+    click(browser, Locator::Css(".ask-form button[type=submit]")).await?;
+    wait_for_text(browser, ".answer .sources", "[1] Deploys").await?;
+    screenshot(browser, "ask-sources").await?;
+    browser.refresh().await?;
+    wait_for_text(browser, ".answer .sources", "[1] Deploys").await?;
     browser.back().await?;
     browser.set_window_size(390, 844).await?;
     wait_for_text(browser, "#search-summary", "match").await?;

@@ -7,12 +7,14 @@
 
 use crate::ai::provider;
 use crate::fixtures::exec;
+use crate::project_sync::{linked_project, sync};
 use crate::rpc::signed_up;
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+use tests::github_double::{GitHubDouble, GitRepo};
 use tests::llm_double::{LlmDouble, Reply};
-use tests::{RpcClient, TestApp, spawn_app};
+use tests::{RpcClient, TestApp, TestDb, spawn_app, spawn_app_on};
 
 /// Polls `search_knowledge` until `until` holds, within 30 s.
 async fn search_until(client: &RpcClient, query: Value, until: impl Fn(&Value) -> bool) -> Value {
@@ -505,4 +507,159 @@ async fn a_project_holding_one_percent_of_the_vectors_gets_a_full_page_of_its_ow
         .ok("search_knowledge", json!({"query": text(query)}))
         .await;
     assert_eq!(theirs["hits"], json!([]), "{theirs}");
+}
+
+/// An app whose GitHub is the local double, taking files up to 100 KB.
+async fn app_with_github(github: &GitHubDouble) -> TestApp {
+    let api_url = github.api_url();
+    spawn_app_on(TestDb::migrated().await, move |settings| {
+        settings.github.api_url = api_url;
+        settings.github.retry_pause_ms = 10;
+    })
+    .await
+    .unwrap()
+}
+
+/// A Rust file of two functions, each long enough to be a chunk of its own.
+fn two_functions(second_body: &str) -> String {
+    let filler = |name: &str| {
+        (1..=20)
+            .map(|n| format!("    let {name}_{n} = compute_{name}({n}); // step {n} of {name}\n"))
+            .collect::<String>()
+    };
+    format!(
+        "/// Prices an order.\npub fn price() {{\n{}}}\n\n/// Ships an order.\npub fn ship() {{\n{}{second_body}}}\n",
+        filler("price"),
+        filler("ship")
+    )
+}
+
+/// Polls until the team's active space has a vector for every chunk and `more` embedding inputs
+/// arrived after `mark`.
+async fn indexed_after(client: &RpcClient, double: &LlmDouble, mark: usize, more: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let spaces = client.ok("list_embedding_spaces", json!({})).await;
+        let full = spaces[0]["vectors"] == spaces[0]["chunks"];
+        if full && embedded_inputs(double).len() >= mark + more {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never indexed: {spaces}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A re-sync that changes one function of one file embeds that function's chunk only: the file's
+/// other chunk and the other files keep their vectors.
+#[tokio::test]
+async fn a_resync_of_one_changed_file_embeds_only_its_changed_chunk() {
+    let github = GitHubDouble::start().await;
+    let repo = GitRepo::new();
+    repo.write("src/orders.rs", two_functions(""));
+    repo.write("src/lib.rs", "pub mod orders;\n");
+    repo.write("README.md", "# Shop\nSells widgets.\n");
+    repo.commit("first");
+    github.serve("acme/shop", repo.path());
+    let app = app_with_github(&github).await;
+    let double = LlmDouble::start().await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/shop", "").await;
+    let (first, _) = sync(&app, &ada, &project).await;
+    assert_eq!(first["status"], "completed", "{first}");
+    provider(&ada, &double, "openai", "open_ai", "text-embedding-3-small").await;
+    ada.ok(
+        "choose_embedding_model",
+        json!({"choice": {"provider": "openai", "model": "text-embedding-3-small"}}),
+    )
+    .await;
+    // The probe, and the four chunks: two of orders.rs, lib.rs, the README.
+    indexed_after(&ada, &double, 0, 1 + 4).await;
+    let spaces = ada.ok("list_embedding_spaces", json!({})).await;
+    assert_eq!(spaces[0]["chunks"], 4, "{spaces}");
+    let mark = embedded_inputs(&double).len();
+
+    repo.write("src/orders.rs", two_functions("    notify_customer();\n"));
+    repo.commit("ship tells the customer");
+    let (second, _) = sync(&app, &ada, &project).await;
+    assert_eq!(second["counts"]["changed"], 1, "{second}");
+    indexed_after(&ada, &double, mark, 1).await;
+    let sent: Vec<String> = embedded_inputs(&double).split_off(mark);
+    assert_eq!(sent.len(), 1, "only the changed function: {sent:?}");
+    assert!(sent[0].contains("notify_customer();") && sent[0].contains("pub fn ship()"));
+    let spaces = ada.ok("list_embedding_spaces", json!({})).await;
+    assert_eq!(spaces[0]["chunks"], 4);
+    assert_eq!(spaces[0]["vectors"], 4);
+}
+
+/// An ask about a note whose answer lives in a synced file: the file's chunk is sent, numbered,
+/// with the question; the answer cites it; the answer keeps exactly the text that was sent.
+#[tokio::test]
+async fn an_answer_cites_the_synced_file_it_came_from_and_keeps_what_the_model_saw() {
+    let github = GitHubDouble::start().await;
+    let repo = GitRepo::new();
+    repo.write(
+        "src/refunds.rs",
+        "/// Refunds are collected and sent to the card network in one batch every night at 02:00,\n/// so a refund asked for in the morning reaches the card the next day.\npub fn batch_refunds() {}\n",
+    );
+    repo.write(
+        "src/deploy.rs",
+        "/// Blue-green switch of the web servers.\npub fn switch() {}\n",
+    );
+    repo.commit("first");
+    github.serve("acme/shop", repo.path());
+    let app = app_with_github(&github).await;
+    let double = LlmDouble::start().await;
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = linked_project(&ada, "acme/shop", "").await;
+    sync(&app, &ada, &project).await;
+    provider(&ada, &double, "openai", "open_ai", "gpt-4o-mini").await;
+    double.respond_with("openai", |_| {
+        Some(Reply::Text(
+            "Refunds go out in one nightly batch, so they reach the card the next day [1].".into(),
+        ))
+    });
+    let note = ada
+        .ok(
+            "create_note",
+            json!({"project_id": project, "form": {"title": "Complaint", "body": "A customer says their refund took two days."}}),
+        )
+        .await;
+    search_until(&ada, text("refunds"), |found| {
+        titles(found).contains(&"src/refunds.rs".to_owned())
+    })
+    .await;
+
+    let answer = ada
+        .ok(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "Why did the refund take so long?"}),
+        )
+        .await;
+    assert_eq!(answer["status"], "answered", "{answer}");
+    assert!(answer["answer"].as_str().unwrap().contains("[1]"));
+    let sources = answer["sources"].as_array().unwrap();
+    assert_eq!(sources[0]["n"], 1);
+    assert_eq!(sources[0]["title"], "src/refunds.rs", "{answer}");
+    assert_eq!(sources[0]["lines"], json!([1, 3]));
+    assert!(sources[0]["link"].as_str().unwrap().ends_with("#L1-L3"));
+    assert!(
+        sources.iter().all(|s| s["title"] != "Complaint"),
+        "the note itself is not one of its sources"
+    );
+    // What the provider received is what the answer keeps.
+    let asked = double
+        .seen()
+        .into_iter()
+        .rfind(|seen| seen.endpoint == "chat")
+        .unwrap();
+    let prompt = crate::workflows::prompt(&asked.body);
+    for source in sources {
+        let source: api::knowledge::CitedSource = serde_json::from_value(source.clone()).unwrap();
+        assert!(prompt.contains(&source.label()), "{prompt}");
+        assert!(prompt.contains(&source.text), "{prompt}");
+    }
+    let kept = ada
+        .ok("list_note_answers", json!({"note_id": note["id"]}))
+        .await;
+    assert_eq!(kept[0]["sources"], answer["sources"]);
 }

@@ -26,7 +26,7 @@ async fn app_with(github: &GitHubDouble) -> TestApp {
     .unwrap()
 }
 
-async fn linked_project(client: &RpcClient, repo: &str, path: &str) -> String {
+pub(crate) async fn linked_project(client: &RpcClient, repo: &str, path: &str) -> String {
     let project = client
         .ok(
             "create_project",
@@ -39,7 +39,7 @@ async fn linked_project(client: &RpcClient, repo: &str, path: &str) -> String {
 
 /// Presses Sync and follows the sync's event stream to its end; the sync as it finished, and
 /// every event seen.
-async fn sync(
+pub(crate) async fn sync(
     app: &TestApp,
     client: &RpcClient,
     project: &str,

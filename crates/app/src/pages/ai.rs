@@ -396,6 +396,22 @@ fn AnswerView(answer: AnswerShown) -> impl IntoView {
             <p class="question"><strong>"Q: "</strong>{answer.question}</p>
             <p class=if failed { "error answer-text" } else { "answer-text" }>{answer.text}</p>
             <p class="small muted trail">{answer.meta}</p>
+            {(!answer.sources.is_empty()).then(|| view! {
+                <div class="sources">
+                    <p class="small muted">"Sources sent with the question:"</p>
+                    <ol>
+                        {answer.sources.into_iter().map(|source| view! {
+                            <li id=format!("source-{}", source.n)>
+                                <a href=source.link.clone()>{source.label()}</a>
+                                <details>
+                                    <summary class="small muted">"What the model saw"</summary>
+                                    <pre class="output">{source.text}</pre>
+                                </details>
+                            </li>
+                        }).collect_view()}
+                    </ol>
+                </div>
+            })}
         </li>
     }
 }
