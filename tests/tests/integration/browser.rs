@@ -568,7 +568,7 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
     wait_for_text(browser, ".memory-list", "Retry policy").await?;
     fill(browser, "q", "retries").await?;
     browser
-        .find(Locator::Css("input[name=q]"))
+        .find(Locator::Id("q"))
         .await?
         .send_keys("\u{E007}")
         .await?;
@@ -576,7 +576,7 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
     screenshot(browser, "memory-hub").await?;
     fill(browser, "q", "kubernetes").await?;
     browser
-        .find(Locator::Css("input[name=q]"))
+        .find(Locator::Id("q"))
         .await?
         .send_keys("\u{E007}")
         .await?;
