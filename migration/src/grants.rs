@@ -18,6 +18,7 @@ const OWNER_FUNCTIONS: &[&str] = &[
     "cairn_note_tenant(uuid)",
     "cairn_index_embedding_space(uuid)",
     "cairn_drop_embedding_space(uuid)",
+    "cairn_space_tenant(uuid)",
 ];
 
 /// Grants `role` (the role Cairn serves requests as) data access to every table: row-level security

@@ -74,6 +74,46 @@ pub async fn queue_indexing(tx: &TenantTxn) -> Result<Option<JobId>, DomainError
     Ok(Some(job))
 }
 
+/// How the team's indexing stands, as its latest `knowledge.index` job says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexingState {
+    /// Nothing queued or under way.
+    Idle,
+    /// Queued or running.
+    Working,
+    /// Waiting to try again after a failed attempt, which said this.
+    Waiting(String),
+    /// Failed for good, saying this.
+    Failed(String),
+}
+
+/// The team's indexing: its latest job's state.
+pub async fn indexing_state(tx: &TenantTxn) -> Result<IndexingState, DomainError> {
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT status, attempts, last_error FROM jobs
+              WHERE kind = $1 AND for_tenant = $2
+              ORDER BY created_at DESC LIMIT 1",
+            [KnowledgeIndexJob::NAME.into(), tenant(tx)],
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(IndexingState::Idle);
+    };
+    let status: String = row.try_get("", "status")?;
+    let attempt: i32 = row.try_get("", "attempts")?;
+    let error: Option<String> = row.try_get("", "last_error")?;
+    let reason = || error.clone().unwrap_or_else(|| "no reason given".into());
+    Ok(match status.as_str() {
+        "queued" if attempt > 0 => IndexingState::Waiting(reason()),
+        "queued" | "running" => IndexingState::Working,
+        "failed" => IndexingState::Failed(reason()),
+        _ => IndexingState::Idle,
+    })
+}
+
 /// Each source's kind, id, project, text hash and text, as the database holds them now. `$1` is
 /// the tenant.
 const CURRENT_SOURCES_SQL: &str = "

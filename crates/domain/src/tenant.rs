@@ -107,6 +107,34 @@ impl TenantCtx {
         })
     }
 
+    /// The instance's operator, at its command line, acting in team `tenant_id` with an owner's
+    /// rights (they hold the database already; the command line is how they act within its
+    /// rules). No such team is `NotFound`.
+    pub async fn for_operator(
+        db: &Db,
+        tenant_id: TenantId,
+        what: &'static str,
+    ) -> Result<Self, DomainError> {
+        Ok(Self {
+            role: Role::Owner,
+            ..Self::for_system(db, tenant_id, what).await?
+        })
+    }
+
+    /// [`TenantCtx::for_operator`] in the team of the row `id` names (see
+    /// [`TenantCtx::for_system_owning`]).
+    pub async fn for_operator_owning(
+        db: &Db,
+        owner_function: &'static str,
+        id: Uuid,
+        what: &'static str,
+    ) -> Result<Self, DomainError> {
+        Ok(Self {
+            role: Role::Owner,
+            ..Self::for_system_owning(db, owner_function, id, what).await?
+        })
+    }
+
     /// Cairn acting as `what` in the team of the row `id` names, whatever team that is (the
     /// operator's command line names a project or a note): `owner_function` is the
     /// `SECURITY DEFINER` function that answers the row's tenant (`cairn_project_tenant`,

@@ -48,6 +48,30 @@ pub enum Command {
     /// AI workflows.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// The search index: embedding spaces.
+    #[command(subcommand)]
+    Embeddings(EmbeddingsCommand),
+}
+
+/// `cairn embeddings ...`
+#[derive(Debug, Subcommand)]
+pub enum EmbeddingsCommand {
+    /// Index a team's knowledge now: chunk what changed and embed what has no vector, following it
+    /// with a progress bar; exits 0 once the space has a vector for every chunk, 1 when the
+    /// indexing fails, 2 when the team or space does not exist or the team has no model.
+    Backfill {
+        /// The team's id.
+        #[arg(long)]
+        team: String,
+        /// The space to fill (default: the one building, else the active one).
+        #[arg(long)]
+        space: Option<String>,
+    },
+    /// Remove a retired embedding space with its vectors; exits 2 when it is in use or missing.
+    DropSpace {
+        /// The space's id (the AI page lists them).
+        space: String,
+    },
 }
 
 /// `cairn workflow ...`
@@ -125,6 +149,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             template,
             report,
         }) => crate::cli_workflow::run(settings, &note, template.as_deref(), report).await,
+        Command::Embeddings(EmbeddingsCommand::Backfill { team, space }) => {
+            crate::cli_embeddings::backfill(settings, &team, space.as_deref()).await
+        }
+        Command::Embeddings(EmbeddingsCommand::DropSpace { space }) => {
+            crate::cli_embeddings::drop_space(settings, &space).await
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod cli;
+mod cli_embeddings;
 mod cli_sync;
 mod cli_workflow;
 pub mod config;

@@ -663,3 +663,124 @@ async fn an_answer_cites_the_synced_file_it_came_from_and_keeps_what_the_model_s
         .await;
     assert_eq!(kept[0]["sources"], answer["sources"]);
 }
+
+async fn cairn_embeddings(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+    let output = tokio::process::Command::new(tests::cairn_bin())
+        .arg("embeddings")
+        .args(args)
+        .env("DATABASE_URL", app.db.owner_url())
+        .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
+        .env("CAIRN_DATA_DIR", &app.data_dir)
+        .env(
+            "CAIRN_LLM__ALLOWED_PRIVATE_HOSTS",
+            r#"["127.0.0.1", "localhost"]"#,
+        )
+        .env("CAIRN_STORAGE__SWEEP_INTERVAL_SECS", "0")
+        .env("CAIRN_LOG__FILTER", "warn")
+        .output()
+        .await
+        .expect("running cairn embeddings");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `cairn embeddings backfill --team T` does the indexing itself (this app runs no jobs) and
+/// follows it to the end; after a model change it builds the new space and search switches;
+/// `drop-space` removes the retired one, and refuses the active one or an unknown id.
+#[tokio::test]
+async fn the_command_line_backfills_a_team_and_removes_a_retired_space() {
+    let app = spawn_app_on(TestDb::migrated().await, |settings| {
+        settings.jobs.enabled = false;
+    })
+    .await
+    .unwrap();
+    let double = LlmDouble::start().await;
+    let (ada, project) = team_with_project(&app, "ada@example.com").await;
+    for n in 1..=3 {
+        manual(
+            &ada,
+            &project,
+            &format!("Entry {n}"),
+            &format!("Fact {n} about widgets."),
+        )
+        .await;
+    }
+    provider(&ada, &double, "openai", "open_ai", "text-embedding-3-small").await;
+    provider(&ada, &double, "local16", "custom", "embed-16").await;
+    let first = ada
+        .ok(
+            "choose_embedding_model",
+            json!({"choice": {"provider": "openai", "model": "text-embedding-3-small"}}),
+        )
+        .await;
+    let owner = app.db.owner().await;
+    let team: uuid::Uuid = owner
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT tenant_id FROM projects WHERE id = $1",
+            [project["id"]
+                .as_str()
+                .unwrap()
+                .parse::<uuid::Uuid>()
+                .unwrap()
+                .into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get("", "tenant_id")
+        .unwrap();
+    let team = team.to_string();
+
+    let (code, out, err) = cairn_embeddings(&app, &["backfill", "--team", &team]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("openai/text-embedding-3-small: 3 of 3 chunks embedded"),
+        "{out}"
+    );
+    let second = ada
+        .ok(
+            "choose_embedding_model",
+            json!({"choice": {"provider": "local16", "model": "embed-16"}}),
+        )
+        .await;
+    let (code, out, err) = cairn_embeddings(&app, &["backfill", "--team", &team]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("local16/embed-16: 3 of 3 chunks embedded"),
+        "{out}"
+    );
+    let spaces = ada.ok("list_embedding_spaces", json!({})).await;
+    let status = |id: &Value| {
+        spaces
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == *id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status(&second["id"]), "active");
+    assert_eq!(status(&first["id"]), "retired");
+
+    let first_id = first["id"].as_str().unwrap();
+    let (code, _, err) =
+        cairn_embeddings(&app, &["drop-space", second["id"].as_str().unwrap()]).await;
+    assert_eq!(code, 2, "the active space stays: {err}");
+    let (code, out, err) = cairn_embeddings(&app, &["drop-space", first_id]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("and its 3 vectors"), "{out}");
+    let (code, _, err) = cairn_embeddings(&app, &["drop-space", first_id]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("no embedding space"), "{err}");
+    let (code, _, err) = cairn_embeddings(
+        &app,
+        &["backfill", "--team", &uuid::Uuid::new_v4().to_string()],
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("no team"), "{err}");
+}
