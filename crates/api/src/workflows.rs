@@ -87,13 +87,14 @@ pub struct WorkflowDefinition {
 
 /// What a prompt may refer to. `steps.KEY.output` is an earlier step's output (all of a fan-out
 /// step's outputs, one after another); `item` and `item.FIELD` exist in a fan-out step only.
-pub const REFERENCES: [&str; 9] = [
+pub const REFERENCES: [&str; 10] = [
     "note.title",
     "note.body",
     "note.captions",
     "note.images",
     "project.name",
     "project.description",
+    "context",
     "steps.KEY.output",
     "item",
     "item.FIELD",
@@ -120,6 +121,9 @@ pub enum Reference {
     ProjectName,
     /// `project.description`.
     ProjectDescription,
+    /// `context`: the project's knowledge retrieved for the note (its files, notes, reports,
+    /// insights), numbered `[1]`… so answers can cite it; retrieved once per run and kept with it.
+    Context,
     /// `steps.KEY.output`.
     StepOutput(String),
     /// `item`: the fan-out item, as JSON.
@@ -137,6 +141,7 @@ impl Reference {
             "note.images" => Self::NoteImages,
             "project.name" => Self::ProjectName,
             "project.description" => Self::ProjectDescription,
+            "context" => Self::Context,
             "item" => Self::Item,
             _ => {
                 if let Some(field) = text.strip_prefix("item.") {
@@ -621,6 +626,10 @@ pub struct WorkflowRun {
     pub error: Option<String>,
     /// The steps stored so far, in order.
     pub steps: Vec<WorkflowStep>,
+    /// The project's knowledge retrieved for the note, as `{{context}}` gave it to the prompts
+    /// (none when no step uses it).
+    #[serde(default)]
+    pub sources: Vec<crate::knowledge::CitedSource>,
     /// Fan-out items with a stored output, against the items of the list (13 / 13).
     pub traced: Option<(u32, u32)>,
     /// The worst case it was started with (USD).
@@ -728,6 +737,12 @@ pub fn report_markdown(run: &WorkflowRun, note_title: &str) -> String {
             step.cost_usd,
             step.duration_ms
         );
+    }
+    if !run.sources.is_empty() {
+        let _ = writeln!(out, "\n## Context sent (`{{{{context}}}}`)\n");
+        for source in &run.sources {
+            let _ = writeln!(out, "- {} ({})", source.label(), source.link);
+        }
     }
     let _ = writeln!(out, "\n## Outputs");
     for step in &run.steps {

@@ -182,3 +182,29 @@ impl<O: Clone + Send + Sync + 'static> Call<O> {
         });
     }
 }
+
+/// `text` with every byte outside the unreserved set escaped: for a query string's value or the
+/// body of a `data:` link.
+pub fn percent_encoded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 3 / 2);
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char);
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod percent_tests {
+    #[test]
+    fn every_byte_outside_the_unreserved_set_is_escaped() {
+        assert_eq!(
+            super::percent_encoded("a b=\"é\"\n"),
+            "a%20b%3D%22%C3%A9%22%0A"
+        );
+    }
+}

@@ -233,6 +233,7 @@ struct RunRow {
     requested_by: Option<String>,
     created_at: DateTime<FixedOffset>,
     finished_at: Option<DateTime<FixedOffset>>,
+    sources: serde_json::Value,
 }
 
 /// A run still open whose job is over (failed for good, or cancelled) reads as its job ended: the
@@ -247,7 +248,7 @@ const SELECT_RUNS: &str = "SELECT r.id, r.note_id, r.project_id, r.template_name
         r.failed_attempts, r.estimate_usd::float8 AS estimate, r.traced_done, r.traced_of,
         coalesce(nullif(u.display_name, ''), u.email) AS requested_by, r.created_at,
         coalesce(r.finished_at, CASE WHEN j.status IN ('failed', 'cancelled') THEN j.finished_at END)
-          AS finished_at
+          AS finished_at, r.sources
    FROM workflow_runs r
    LEFT JOIN users u ON u.id = r.requested_by
    LEFT JOIN jobs j ON j.id = r.job_id AND j.for_tenant = r.tenant_id";
@@ -342,6 +343,8 @@ impl RunRow {
             requested_by: self.requested_by,
             created_at: self.created_at.to_rfc3339(),
             finished_at: self.finished_at.map(|at| at.to_rfc3339()),
+            // Written by `record_sources` from the same type.
+            sources: serde_json::from_value(self.sources).unwrap_or_default(),
         })
     }
 }
@@ -501,6 +504,25 @@ pub async fn record_step(
     let item = (!step.item.is_empty()).then_some(step.item);
     crate::job_runs::clear_live(tx, Some(&StepPreview::slot(step.step_key, item))).await?;
     Ok(inserted.rows_affected() == 1)
+}
+
+/// Keeps with the run the knowledge its prompts' `{{context}}` gives, so a resumed run sends the
+/// same and a reader sees what the model saw.
+pub async fn record_sources(
+    tx: &TenantTxn,
+    run: WorkflowRunId,
+    sources: &[api::knowledge::CitedSource],
+) -> Result<(), DomainError> {
+    let sources = serde_json::to_value(sources)
+        .map_err(|e| DomainError::Internal(format!("sources: {e}")))?;
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE workflow_runs SET sources = $3 WHERE id = $1 AND tenant_id = $2",
+            [run.into_uuid().into(), tenant(tx), sources.into()],
+        ))
+        .await?;
+    Ok(())
 }
 
 /// Records how many of a fan-out's items have a stored output, of how many.

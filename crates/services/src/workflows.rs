@@ -245,6 +245,8 @@ struct Runner<'a> {
     stored: HashMap<(String, String), String>,
     /// Each fan-out step's items' ids, in list order.
     items_of: HashMap<String, Vec<String>>,
+    /// The project's knowledge for the note, numbered, when a prompt uses `{{context}}`.
+    sources: Vec<api::knowledge::CitedSource>,
 }
 
 impl<'a> Runner<'a> {
@@ -270,6 +272,24 @@ impl<'a> Runner<'a> {
         let prepared = prepare(app, &tx).await?;
         tx.end_read();
         let images = image_inputs(app, &stored_images).await;
+        let uses_context = run.definition.steps.iter().any(|step| {
+            api::workflows::pieces(&step.prompt)
+                .unwrap_or_default()
+                .contains(&Piece::Ref(Reference::Context))
+        });
+        // Retrieved once per run and kept: a resumed run sends what the first attempt sent.
+        let sources = if uses_context && run.sources.is_empty() {
+            let found =
+                crate::knowledge::context_for(app, &ctx, &prepared, &note, &note.body).await;
+            app.db
+                .transact(&ctx, async |tx| {
+                    store::record_sources(tx, run.id, &found).await
+                })
+                .await?;
+            found
+        } else {
+            run.sources.clone()
+        };
         let stored = run
             .steps
             .iter()
@@ -291,6 +311,7 @@ impl<'a> Runner<'a> {
             prepared,
             stored,
             items_of: HashMap::new(),
+            sources,
         })
     }
 
@@ -626,6 +647,13 @@ impl<'a> Runner<'a> {
                     }
                     Reference::ProjectName => text.push_str(&self.project.name),
                     Reference::ProjectDescription => text.push_str(&self.project.description),
+                    Reference::Context => {
+                        if self.sources.is_empty() {
+                            text.push_str("(nothing in the project matches this note)");
+                        } else {
+                            text.push_str(&api::knowledge::sources_prompt(&self.sources));
+                        }
+                    }
                     Reference::StepOutput(key) => match self.items_of.get(&key) {
                         Some(ids) => {
                             for id in ids {

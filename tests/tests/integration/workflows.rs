@@ -899,3 +899,67 @@ async fn a_step_under_way_is_shown_as_it_streams_and_replaced_by_its_stored_outp
         1 + ACTION_POINTS + 2
     );
 }
+
+/// A step whose prompt uses `{{context}}` is sent the project's knowledge retrieved for the note,
+/// numbered; the run keeps what was sent and shows it in its report.
+#[tokio::test]
+async fn a_context_reference_sends_the_projects_knowledge_and_the_run_keeps_it() {
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (ada, _, note) = team_with_chain(&app, &double).await;
+    let project = note["project_id"].clone();
+    ada.ok(
+        "create_memory_entry",
+        json!({"project_id": project, "form": {"title": "Deploy script",
+               "content": "The blue-green script switches the load balancer once health checks pass."}}),
+    )
+    .await;
+    // Indexed (by the team's indexing job) before the run starts.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = ada
+            .ok("search_knowledge", json!({"query": {"text": "balancer"}}))
+            .await;
+        if !found["hits"].as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never indexed: {found}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ada.ok(
+        "save_workflow_template",
+        json!({"definition": {"name": "Triage", "steps": [{"key": "triage", "name": "Triage",
+            "prompt": "Triage this note with what the project knows.\n\n{{context}}\nNote: {{note.title}}: {{note.body}}",
+            "output": {"kind": "text"}, "max_tokens": 500}]}}),
+    )
+    .await;
+    let run = ada
+        .ok(
+            "start_workflow_run",
+            json!({"note_id": note["id"], "template": "Triage"}),
+        )
+        .await;
+    let run = finished(&ada, &run).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let sources = run["sources"].as_array().unwrap();
+    assert_eq!(sources[0]["title"], "Deploy script", "{run}");
+    assert_eq!(sources[0]["n"], 1);
+    let asked = double
+        .seen()
+        .into_iter()
+        .rfind(|seen| seen.endpoint == "chat")
+        .unwrap();
+    let sent = prompt(&asked.body);
+    for source in sources {
+        let source: api::knowledge::CitedSource = serde_json::from_value(source.clone()).unwrap();
+        assert!(
+            sent.contains(&source.label()) && sent.contains(&source.text),
+            "{sent}"
+        );
+    }
+    let report = ada.ok("workflow_report", json!({"id": run["id"]})).await;
+    assert!(
+        report.as_str().unwrap().contains("[1] Deploy script"),
+        "{report}"
+    );
+}

@@ -64,6 +64,13 @@ pub fn MemoryTab() -> impl IntoView {
             </label>
             <button type="submit" class="button">"Search"</button>
         </form>
+        {project_id.map(|id| view! {
+            <p class="small">
+                <a href=format!("/search?project={id}&q={}", crate::components::percent_encoded(&text))>
+                    "Search this project by meaning too: files, notes, reports and insights →"
+                </a>
+            </p>
+        })}
         <Transition fallback=|| view! { <Loading/> }>
             {move || {
                 let (status, kind, text) = (status.clone(), kind.clone(), text.clone());

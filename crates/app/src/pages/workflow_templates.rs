@@ -231,20 +231,6 @@ fn byte_at_utf16(text: &str, at: usize) -> usize {
     text.len()
 }
 
-/// `text` as the body of a `data:` link.
-fn percent_encoded(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() * 3 / 2);
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char);
-            }
-            other => out.push_str(&format!("%{other:02X}")),
-        }
-    }
-    out
-}
-
 /// One template: its steps in an editor, checked as they are typed, and its file.
 #[island]
 fn TemplateEditor(template: WorkflowTemplate, file: String) -> impl IntoView {
@@ -413,7 +399,7 @@ fn TemplateEditor(template: WorkflowTemplate, file: String) -> impl IntoView {
                     </button>
                     {(!is_new).then(|| view! {
                         <a class="button ghost" download=download_name
-                            href=move || format!("data:application/toml;charset=utf-8,{}", percent_encoded(&file.get()))>
+                            href=move || format!("data:application/toml;charset=utf-8,{}", crate::components::percent_encoded(&file.get()))>
                             "Download"
                         </a>
                     })}
@@ -448,7 +434,7 @@ fn StepEditor(
     let references = move || {
         let mut all: Vec<String> = REFERENCES
             .iter()
-            .filter(|r| r.starts_with("note.") || r.starts_with("project."))
+            .filter(|r| r.starts_with("note.") || r.starts_with("project.") || **r == "context")
             .map(|r| (*r).to_owned())
             .collect();
         steps.with(|s| {
@@ -604,10 +590,5 @@ mod tests {
         assert_eq!(byte_at_utf16(text, 1), 2);
         assert_eq!(byte_at_utf16(text, 3), 6, "the emoji is two UTF-16 units");
         assert_eq!(byte_at_utf16(text, 99), text.len());
-    }
-
-    #[test]
-    fn a_file_link_keeps_every_byte() {
-        assert_eq!(percent_encoded("a b=\"é\"\n"), "a%20b%3D%22%C3%A9%22%0A");
     }
 }

@@ -284,6 +284,19 @@ fn RunView(run: WorkflowRun) -> impl IntoView {
         )}</p>
         {run.traced.map(|(done, of)| view! { <p class="traced" id="traced">{format!("{done} / {of} action points planned")}</p> })}
         {failed_reason.map(|reason| view! { <p class="error" role="alert">{reason}</p> })}
+        {(!run.sources.is_empty()).then(|| view! {
+            <details class="sources run-sources">
+                <summary>{format!("Context from the project: {} sources (what {{{{context}}}} sent)", run.sources.len())}</summary>
+                <ol>
+                    {run.sources.iter().map(|source| view! {
+                        <li>
+                            <a href=source.link.clone()>{source.label()}</a>
+                            <pre class="output">{source.text.clone()}</pre>
+                        </li>
+                    }).collect_view()}
+                </ol>
+            </details>
+        })}
         <div class="actions">
             {open.then(|| job_id.map(|job| view! {
                 <button class="button ghost" disabled=move || cancel.pending().get()
