@@ -846,16 +846,13 @@ pub async fn record_sources(
     id: NoteAnswerId,
     sources: &[api::knowledge::CitedSource],
 ) -> Result<(), DomainError> {
-    let sources = serde_json::to_value(sources)
-        .map_err(|e| DomainError::Internal(format!("sources: {e}")))?;
-    tx.txn()
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "UPDATE note_answers SET sources = $3 WHERE id = $1 AND tenant_id = $2",
-            [id.into_uuid().into(), tenant(tx), sources.into()],
-        ))
-        .await?;
-    Ok(())
+    crate::knowledge::keep_sources(
+        tx,
+        crate::knowledge::SourcesOf::Answer,
+        id.into_uuid(),
+        sources,
+    )
+    .await
 }
 
 /// An answer as `SELECT_ANSWERS` reads it.

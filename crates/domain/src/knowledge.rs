@@ -74,6 +74,37 @@ pub async fn queue_indexing(tx: &TenantTxn) -> Result<Option<JobId>, DomainError
     Ok(Some(job))
 }
 
+/// What keeps the knowledge sent to a model.
+pub(crate) enum SourcesOf {
+    /// A note's answer.
+    Answer,
+    /// A workflow run (its prompts' `{{context}}`).
+    Run,
+}
+
+/// Keeps `sources` with the answer or run `id`, so a reader sees what the model saw.
+pub(crate) async fn keep_sources(
+    tx: &TenantTxn,
+    of: SourcesOf,
+    id: Uuid,
+    sources: &[CitedSource],
+) -> Result<(), DomainError> {
+    let table = match of {
+        SourcesOf::Answer => "note_answers",
+        SourcesOf::Run => "workflow_runs",
+    };
+    let sources = serde_json::to_value(sources)
+        .map_err(|e| DomainError::Internal(format!("sources: {e}")))?;
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("UPDATE {table} SET sources = $3 WHERE id = $1 AND tenant_id = $2"),
+            [id.into(), tenant(tx), sources.into()],
+        ))
+        .await?;
+    Ok(())
+}
+
 /// How the team's indexing stands, as its latest `knowledge.index` job says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexingState {

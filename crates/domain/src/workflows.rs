@@ -513,16 +513,13 @@ pub async fn record_sources(
     run: WorkflowRunId,
     sources: &[api::knowledge::CitedSource],
 ) -> Result<(), DomainError> {
-    let sources = serde_json::to_value(sources)
-        .map_err(|e| DomainError::Internal(format!("sources: {e}")))?;
-    tx.txn()
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "UPDATE workflow_runs SET sources = $3 WHERE id = $1 AND tenant_id = $2",
-            [run.into_uuid().into(), tenant(tx), sources.into()],
-        ))
-        .await?;
-    Ok(())
+    crate::knowledge::keep_sources(
+        tx,
+        crate::knowledge::SourcesOf::Run,
+        run.into_uuid(),
+        sources,
+    )
+    .await
 }
 
 /// Records how many of a fan-out's items have a stored output, of how many.
@@ -715,7 +712,11 @@ pub async fn rerun_from(
     tx.txn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE workflow_runs SET rerun_of = $3 WHERE id = $1 AND tenant_id = $2",
+            // The copied steps saw the first run's context: the rest see the same.
+            "UPDATE workflow_runs
+                SET rerun_of = $3,
+                    sources = (SELECT sources FROM workflow_runs WHERE id = $3 AND tenant_id = $2)
+              WHERE id = $1 AND tenant_id = $2",
             [run.id.into_uuid().into(), tenant(tx), id.into_uuid().into()],
         ))
         .await?;

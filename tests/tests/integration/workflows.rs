@@ -901,19 +901,20 @@ async fn a_step_under_way_is_shown_as_it_streams_and_replaced_by_its_stored_outp
 }
 
 /// A step whose prompt uses `{{context}}` is sent the project's knowledge retrieved for the note,
-/// numbered; the run keeps what was sent and shows it in its report.
+/// numbered; the run keeps what was sent and shows it in its report, and a re-run sends the same.
 #[tokio::test]
 async fn a_context_reference_sends_the_projects_knowledge_and_the_run_keeps_it() {
     let app = spawn_app().await;
     let double = LlmDouble::start().await;
     let (ada, _, note) = team_with_chain(&app, &double).await;
     let project = note["project_id"].clone();
-    ada.ok(
-        "create_memory_entry",
-        json!({"project_id": project, "form": {"title": "Deploy script",
-               "content": "The blue-green script switches the load balancer once health checks pass."}}),
-    )
-    .await;
+    let entry = ada
+        .ok(
+            "create_memory_entry",
+            json!({"project_id": project, "form": {"title": "Deploy script",
+                   "content": "The blue-green script switches the load balancer once health checks pass."}}),
+        )
+        .await;
     // Indexed (by the team's indexing job) before the run starts.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -962,4 +963,31 @@ async fn a_context_reference_sends_the_projects_knowledge_and_the_run_keeps_it()
         report.as_str().unwrap().contains("[1] Deploy script"),
         "{report}"
     );
+    // A re-run sends the context the first run kept, even once the project's knowledge changed.
+    ada.ok(
+        "update_memory_entry",
+        json!({"id": entry["id"], "form": {"title": "Deploy script",
+               "content": "The blue-green script now waits for two health checks in a row."}}),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ada
+        .ok("search_knowledge", json!({"query": {"text": "waits"}}))
+        .await["hits"]
+        .as_array()
+        .unwrap()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the change was never indexed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let again = ada
+        .ok(
+            "rerun_workflow_from",
+            json!({"id": run["id"], "from": "triage"}),
+        )
+        .await;
+    let again = finished(&ada, &again).await;
+    assert_eq!(again["status"], "completed", "{again}");
+    assert_eq!(again["sources"], run["sources"]);
 }
