@@ -1721,6 +1721,11 @@ async fn search_journey(
     .await?;
     // The AI page: a provider answering questions, another serving an embedding model, chosen
     // for search.
+    double.respond_with("chat", |_| {
+        Some(tests::llm_double::Reply::Text(
+            "Deploy with the blue-green script [1].".into(),
+        ))
+    });
     rpc_in_page(
         browser,
         "save_ai_provider",
@@ -1803,6 +1808,14 @@ async fn search_journey(
         .await?;
     click(browser, Locator::Css(".ask-form button[type=submit]")).await?;
     wait_for_text(browser, ".answer .sources", "[1] Deploys").await?;
+    // The answer's citation links to the source.
+    let cite = browser
+        .find(Locator::Css(".answer .answer-text a.cite"))
+        .await?;
+    let href = cite.attr("href").await?.unwrap_or_default();
+    if cite.text().await? != "[1]" || !href.contains("/memory/") {
+        return Err(format!("the citation links to {href:?}").into());
+    }
     screenshot(browser, "ask-sources").await?;
     browser.refresh().await?;
     wait_for_text(browser, ".answer .sources", "[1] Deploys").await?;

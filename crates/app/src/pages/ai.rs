@@ -394,7 +394,7 @@ fn AnswerView(answer: AnswerShown) -> impl IntoView {
     view! {
         <li class="answer" class:failed=failed>
             <p class="question"><strong>"Q: "</strong>{answer.question}</p>
-            <p class=if failed { "error answer-text" } else { "answer-text" }>{answer.text}</p>
+            <p class=if failed { "error answer-text" } else { "answer-text" }>{cited(&answer.text, &answer.sources)}</p>
             <p class="small muted trail">{answer.meta}</p>
             {(!answer.sources.is_empty()).then(|| view! {
                 <div class="sources">
@@ -571,4 +571,33 @@ fn EmbeddingModel(choices: Vec<String>, manager: bool) -> impl IntoView {
         {move || status.get().map(|said| view! { <p class="success" role="status">{said}</p> })}
         {move || error.get().map(|error| view! { <ErrorNote error/> })}
     }
+}
+
+/// An answer's text with each citation of a source it was sent (`[2]`) as a link to that source.
+fn cited(text: &str, sources: &[api::knowledge::CitedSource]) -> impl IntoView + use<> {
+    let mut parts: Vec<AnyView> = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        let after = &rest[open + 1..];
+        let close = after.find(']');
+        let source = close
+            .and_then(|close| after[..close].parse::<u32>().ok())
+            .and_then(|n| sources.iter().find(|s| s.n == n));
+        match (close, source) {
+            (Some(close), Some(source)) => {
+                parts.push(rest[..open].to_owned().into_any());
+                parts.push(
+                    view! { <a class="cite" href=source.link.clone() title=source.label()>{format!("[{}]", source.n)}</a> }
+                        .into_any(),
+                );
+                rest = &after[close + 1..];
+            }
+            _ => {
+                parts.push(rest[..=open].to_owned().into_any());
+                rest = after;
+            }
+        }
+    }
+    parts.push(rest.to_owned().into_any());
+    parts
 }
