@@ -466,13 +466,7 @@ pub async fn create_space(
     }
     let txn = tx.txn();
     // A space still building for another model is abandoned: its vectors are not searched yet.
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "UPDATE embedding_spaces SET status = 'retired', retired_at = now()
-          WHERE tenant_id = $1 AND status = 'building'",
-        [tenant(tx)],
-    ))
-    .await?;
+    retire(tx, SpaceStatus::Building).await?;
     let id = Uuid::now_v7();
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -692,6 +686,19 @@ pub async fn store_vectors(
     Ok(done.rows_affected())
 }
 
+/// Retires the team's space that is `status` (there is one at most), if any.
+async fn retire(tx: &TenantTxn, status: SpaceStatus) -> Result<(), DomainError> {
+    tx.txn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE embedding_spaces SET status = 'retired', retired_at = now()
+              WHERE tenant_id = $1 AND status = $2",
+            [tenant(tx), status.as_str().into()],
+        ))
+        .await?;
+    Ok(())
+}
+
 /// Makes a building space the active one when every chunk has its vector (the old active space
 /// retires in the same transaction: search switches at once, never to a half-filled space).
 /// Whether it switched.
@@ -703,15 +710,9 @@ pub async fn activate_if_complete(tx: &TenantTxn, space: &SpaceRow) -> Result<bo
     if vectors < chunks {
         return Ok(false);
     }
-    let txn = tx.txn();
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "UPDATE embedding_spaces SET status = 'retired', retired_at = now()
-          WHERE tenant_id = $1 AND status = 'active'",
-        [tenant(tx)],
-    ))
-    .await?;
-    let switched = txn
+    retire(tx, SpaceStatus::Active).await?;
+    let switched = tx
+        .txn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE embedding_spaces SET status = 'active', activated_at = now()

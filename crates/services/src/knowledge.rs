@@ -108,10 +108,11 @@ async fn embed_missing(
 ) -> Result<(), JobFailure> {
     loop {
         stop_if_cancelled(job).await?;
+        // Texts another chunk had a vector for got it when the changes were chunked, and each
+        // request's vectors go to every chunk of the same text: what is left is unknown.
         let texts = app
             .db
             .transact(ctx, async |tx| {
-                store::copy_known_vectors(tx, space).await?;
                 store::texts_to_embed(tx, space, TEXTS_PER_REQUEST).await
             })
             .await
