@@ -43,6 +43,16 @@ async fn spaces_until(client: &RpcClient, until: impl Fn(&[Value]) -> bool) -> V
     }
 }
 
+/// Chooses `model` of `provider` as the team's embedding model; the space it answers.
+async fn choose(client: &RpcClient, provider: &str, model: &str) -> Value {
+    client
+        .ok(
+            "choose_embedding_model",
+            json!({"choice": {"provider": provider, "model": model}}),
+        )
+        .await
+}
+
 fn text(query: &str) -> Value {
     json!({"text": query})
 }
@@ -150,12 +160,7 @@ async fn words_first_then_meaning_once_the_space_is_built_and_identical_texts_ar
 
     // A model chosen: its space builds, then search fuses words and meaning.
     provider(&ada, &double, "openai", "open_ai", "text-embedding-3-small").await;
-    let space = ada
-        .ok(
-            "choose_embedding_model",
-            json!({"choice": {"provider": "openai", "model": "text-embedding-3-small"}}),
-        )
-        .await;
+    let space = choose(&ada, "openai", "text-embedding-3-small").await;
     assert_eq!(
         space["dimensions"], 8,
         "measured by asking the model: {space}"
@@ -244,12 +249,7 @@ async fn a_model_change_builds_beside_the_active_space_switches_when_complete_an
     }
     provider(&ada, &double, "openai", "open_ai", "text-embedding-3-small").await;
     provider(&ada, &double, "local16", "custom", "embed-16").await;
-    let first = ada
-        .ok(
-            "choose_embedding_model",
-            json!({"choice": {"provider": "openai", "model": "text-embedding-3-small"}}),
-        )
-        .await;
+    let first = choose(&ada, "openai", "text-embedding-3-small").await;
     spaces_until(&ada, |s| {
         s.first()
             .is_some_and(|s| s["status"] == "active" && s["chunks"] == 70)
@@ -267,12 +267,7 @@ async fn a_model_change_builds_beside_the_active_space_switches_when_complete_an
             retry_after: None,
         },
     );
-    let second = ada
-        .ok(
-            "choose_embedding_model",
-            json!({"choice": {"provider": "local16", "model": "embed-16"}}),
-        )
-        .await;
+    let second = choose(&ada, "local16", "embed-16").await;
     assert_eq!(second["dimensions"], 16);
     assert_eq!(second["status"], "building");
     // Meanwhile search keeps the active space.
@@ -360,11 +355,7 @@ async fn a_real_embedding_model_finds_a_text_by_its_meaning_alone() {
         "The CI pipeline caches the cargo registry between jobs.",
     )
     .await;
-    ada.ok(
-        "choose_embedding_model",
-        json!({"choice": {"provider": "local", "model": "multilingual-e5-small-q4"}}),
-    )
-    .await;
+    choose(&ada, "local", "multilingual-e5-small-q4").await;
     let spaces = spaces_until(&ada, |s| s.first().is_some_and(|s| s["status"] == "active")).await;
     assert_eq!(spaces[0]["dimensions"], 384);
     // No word of the question is in the payments text.
@@ -432,12 +423,7 @@ async fn a_project_holding_one_percent_of_the_vectors_gets_a_full_page_of_its_ow
             "text-embedding-3-small",
         )
         .await;
-        client
-            .ok(
-                "choose_embedding_model",
-                json!({"choice": {"provider": "openai", "model": "text-embedding-3-small"}}),
-            )
-            .await;
+        choose(client, "openai", "text-embedding-3-small").await;
         spaces_until(client, |s| {
             s.first().is_some_and(|s| s["status"] == "active")
         })
@@ -567,11 +553,7 @@ async fn a_resync_of_one_changed_file_embeds_only_its_changed_chunk() {
     let (first, _) = sync(&app, &ada, &project).await;
     assert_eq!(first["status"], "completed", "{first}");
     provider(&ada, &double, "openai", "open_ai", "text-embedding-3-small").await;
-    ada.ok(
-        "choose_embedding_model",
-        json!({"choice": {"provider": "openai", "model": "text-embedding-3-small"}}),
-    )
-    .await;
+    choose(&ada, "openai", "text-embedding-3-small").await;
     // The probe, and the four chunks: two of orders.rs, lib.rs, the README.
     indexed_after(&ada, &double, 0, 1 + 4).await;
     let spaces = ada.ok("list_embedding_spaces", json!({})).await;
@@ -710,12 +692,7 @@ async fn the_command_line_backfills_a_team_and_removes_a_retired_space() {
     }
     provider(&ada, &double, "openai", "open_ai", "text-embedding-3-small").await;
     provider(&ada, &double, "local16", "custom", "embed-16").await;
-    let first = ada
-        .ok(
-            "choose_embedding_model",
-            json!({"choice": {"provider": "openai", "model": "text-embedding-3-small"}}),
-        )
-        .await;
+    let first = choose(&ada, "openai", "text-embedding-3-small").await;
     let owner = app.db.owner().await;
     let team: uuid::Uuid = owner
         .query_one_raw(sea_orm::Statement::from_sql_and_values(
@@ -735,18 +712,65 @@ async fn the_command_line_backfills_a_team_and_removes_a_retired_space() {
         .unwrap();
     let team = team.to_string();
 
+    // Choosing a model the team has no provider for, or the one it has, changes nothing.
+    let (status, body) = ada
+        .call(
+            "choose_embedding_model",
+            json!({"choice": {"provider": "nope", "model": "text-embedding-3-small"}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = ada
+        .call(
+            "choose_embedding_model",
+            json!({"choice": {"provider": "openai", "model": "text-embedding-3-small"}}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let spaces = ada.ok("list_embedding_spaces", json!({})).await;
+    assert_eq!(spaces.as_array().unwrap().len(), 1, "{spaces}");
+    // "Index now" adds nothing while the team's indexing waits (this app runs no jobs).
+    assert_eq!(
+        ada.ok("start_knowledge_indexing", json!({})).await,
+        Value::Null
+    );
+
     let (code, out, err) = cairn_embeddings(&app, &["backfill", "--team", &team]).await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         out.contains("openai/text-embedding-3-small: 3 of 3 chunks embedded"),
         "{out}"
     );
-    let second = ada
-        .ok(
+    // Now nothing waits: "Index now" queues a job, and a second press adds none.
+    assert!(
+        ada.ok("start_knowledge_indexing", json!({}))
+            .await
+            .is_string()
+    );
+    assert_eq!(
+        ada.ok("start_knowledge_indexing", json!({})).await,
+        Value::Null
+    );
+    // A member may search, but neither index nor choose nor remove.
+    let (bob, _) = signed_up(&app, "bob@example.com", "Bob's").await;
+    let token = crate::rpc::invite(&ada, "bob@example.com", "member").await;
+    bob.ok("accept_invitation", json!({"token": token})).await;
+    let engines = ada.ok("session", json!({})).await["active_tenant"].clone();
+    bob.ok("switch_tenant", json!({"tenant_id": engines})).await;
+    for (name, args) in [
+        ("start_knowledge_indexing", json!({})),
+        (
             "choose_embedding_model",
             json!({"choice": {"provider": "local16", "model": "embed-16"}}),
-        )
+        ),
+        ("drop_embedding_space", json!({"id": first["id"]})),
+    ] {
+        let (status, body) = bob.call(name, args).await;
+        assert_eq!(status, 403, "{name}: {body}");
+    }
+    bob.ok("search_knowledge", json!({"query": text("widgets")}))
         .await;
+    let second = choose(&ada, "local16", "embed-16").await;
     let (code, out, err) = cairn_embeddings(&app, &["backfill", "--team", &team]).await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
