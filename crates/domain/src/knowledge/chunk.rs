@@ -1,11 +1,13 @@
 //! Cutting a text into the pieces search ranks and models embed: along its structure where it has
 //! one, else by lines with some overlap, each piece within [`MAX_CHUNK_CHARS`].
 //!
-//! The structure is read from the layout most languages share rather than from a grammar: a block
-//! starts at a line with no indentation that follows a blank line or a closing line (`}`, `end`,
-//! `)`…), so a function, an `impl`, a class or a Markdown section with its comments and attributes
-//! above it stays one block. Consecutive blocks are packed together up to the limit; a block longer
-//! than the limit is cut by lines, the next piece repeating the last [`OVERLAP_LINES`] lines.
+//! The structure of code in a language Cairn has a grammar for (Rust, Python, JavaScript,
+//! TypeScript, Go) is read by that grammar (see [`super::syntax`]). Other texts are read from the
+//! layout most languages share: a block starts at a line with no indentation that follows a blank
+//! line or a closing line (`}`, `end`, `)`…), so a function, an `impl`, a class or a Markdown
+//! section with its comments and attributes above it stays one block. Consecutive blocks are
+//! packed together up to the limit; a block still longer than the limit is cut by lines, the next
+//! piece repeating the last [`OVERLAP_LINES`] lines.
 
 /// The most characters a piece holds: about 500 tokens of code, within the input limit of the
 /// smallest embedding models (512 tokens).
@@ -25,13 +27,26 @@ pub struct Piece {
     pub text: String,
 }
 
+/// What a text is, as far as cutting it goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Kind<'a> {
+    /// Its language (`rust`), for a file.
+    pub language: Option<&'a str>,
+    /// Its path, for a file.
+    pub path: Option<&'a str>,
+}
+
 /// The text's pieces, in order; none for a text of only blank lines.
-pub fn pieces(text: &str) -> Vec<Piece> {
+pub fn pieces(text: &str, kind: Kind<'_>) -> Vec<Piece> {
     let lines: Vec<&str> = text.lines().collect();
+    let blocks = kind
+        .language
+        .and_then(|language| super::syntax::blocks(language, kind.path, text, &lines))
+        .unwrap_or_else(|| blocks(&lines));
     let mut pieces = Vec::new();
     let mut current: Option<(usize, usize)> = None;
     let mut current_chars = 0;
-    for (start, end) in blocks(&lines) {
+    for (start, end) in blocks {
         let chars = span_chars(&lines, start, end);
         if chars > MAX_CHUNK_CHARS {
             if let Some((s, e)) = current.take() {
@@ -156,24 +171,82 @@ mod tests {
     #[test]
     fn functions_stay_whole_and_small_ones_are_packed_together() {
         let source = "use std::io;\n\n/// Reads it.\nfn read() -> u32 {\n    1\n}\n\nfn write() {\n    let x = 1;\n\n    drop(x);\n}\n";
-        let found = pieces(source);
+        let found = pieces(source, Kind::default());
         assert_eq!(found.len(), 1, "small enough to be one piece: {found:?}");
         assert_eq!((found[0].line_start, found[0].line_end), (1, 12));
 
         let big_body = "    let line = \"some code that takes room\";\n".repeat(20);
         let source = format!("fn one() {{\n{big_body}}}\n\nfn two() {{\n{big_body}}}\n");
-        let found = pieces(&source);
+        let found = pieces(&source, Kind::default());
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].text.starts_with("fn one()") && found[0].text.ends_with('}'));
         assert!(found[1].text.starts_with("fn two()"));
         assert_eq!(found[1].line_start, 24);
     }
 
+    fn rust() -> Kind<'static> {
+        Kind {
+            language: Some("rust"),
+            path: Some("src/lib.rs"),
+        }
+    }
+
+    #[test]
+    fn a_grammar_keeps_methods_whole_with_their_comments_where_the_layout_would_cut() {
+        let body = "        let line = \"some code that takes room\";\n".repeat(16);
+        // A `}` at the margin inside a string: the layout heuristic cuts after it; the grammar
+        // knows it is inside a string.
+        let source = format!(
+            "use std::io;\n\n/// A widget.\nstruct Widget;\n\nimpl Widget {{\n    /// Makes one.\n    #[inline]\n    fn new() -> Self {{\n{body}        let s = \"\n}}\n\";\n        Widget\n    }}\n\n    /// Sizes it.\n    fn size(&self) -> u32 {{\n{body}        1\n    }}\n}}\n"
+        );
+        let found = pieces(&source, rust());
+        let starts: Vec<&str> = found
+            .iter()
+            .map(|p| p.text.lines().next().unwrap().trim())
+            .collect();
+        // The impl is longer than a piece: it is cut between its methods, the second method
+        // with its comment.
+        assert_eq!(starts, ["use std::io;", "/// Sizes it."], "{found:#?}");
+        assert!(
+            found[0]
+                .text
+                .ends_with("let s = \"\n}\n\";\n        Widget\n    }")
+        );
+        assert!(found[1].text.ends_with("        1\n    }\n}"));
+        let by_layout = pieces(&source, Kind::default());
+        assert!(
+            by_layout.iter().any(|p| p.text.starts_with("\";")),
+            "the layout alone cuts inside the string: {by_layout:#?}"
+        );
+    }
+
+    #[test]
+    fn python_methods_stay_whole_and_broken_code_falls_back_to_the_layout() {
+        let body = "        total = total + compute_the_next_value(total)\n".repeat(20);
+        let source = format!(
+            "import os\n\n\nclass Ledger:\n    @property\n    def total(self):\n{body}        return total\n\n    def close(self):\n{body}        return None\n"
+        );
+        let python = Kind {
+            language: Some("python"),
+            path: Some("ledger.py"),
+        };
+        let found = pieces(&source, python);
+        let starts: Vec<&str> = found
+            .iter()
+            .map(|p| p.text.lines().next().unwrap().trim())
+            .collect();
+        assert_eq!(starts, ["import os", "def close(self):"], "{found:#?}");
+        assert!(found[0].text.ends_with("return total"));
+        // Not Python at all: the grammar gives up and the layout decides.
+        let broken = "def broken(:\n    pass\n\nfn other() {}\n";
+        assert_eq!(pieces(broken, python), pieces(broken, Kind::default()));
+    }
+
     #[test]
     fn a_long_block_is_cut_by_lines_with_overlap_within_the_limit() {
         let body: String = (1..=200).map(|n| format!("    step_{n}();\n")).collect();
         let source = format!("fn long() {{\n{body}}}\n");
-        let found = pieces(&source);
+        let found = pieces(&source, Kind::default());
         assert!(found.len() > 2);
         for piece in &found {
             assert!(
@@ -190,9 +263,9 @@ mod tests {
         }
         assert_eq!(found.last().unwrap().line_end, 202);
         let minified = "x".repeat(5_000);
-        let found = pieces(&minified);
+        let found = pieces(&minified, Kind::default());
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].text.len(), MAX_CHUNK_CHARS);
-        assert!(pieces("\n\n  \n").is_empty());
+        assert!(pieces("\n\n  \n", Kind::default()).is_empty());
     }
 }
