@@ -19,6 +19,8 @@ const OWNER_FUNCTIONS: &[&str] = &[
     "cairn_index_embedding_space(uuid)",
     "cairn_drop_embedding_space(uuid)",
     "cairn_space_tenant(uuid)",
+    "cairn_teams_with_embedding_spaces()",
+    "cairn_knowledge_by_words(tsquery, tsquery, integer, uuid, text[], text, text, uuid)",
 ];
 
 /// Grants `role` (the role Cairn serves requests as) data access to every table: row-level security

@@ -27,6 +27,7 @@ mod m20261206_000021_github_quota;
 mod m20261207_000022_workflows;
 mod m20261207_000023_knowledge;
 mod m20261207_000024_answer_sources;
+mod m20261207_000025_knowledge_functions;
 
 pub use grants::grant_app_role;
 pub use guard::{GuardedMigrator, MigrateOptions, MigrationError, MigrationReport};
@@ -90,6 +91,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000022_workflows::Migration),
             Box::new(m20261207_000023_knowledge::Migration),
             Box::new(m20261207_000024_answer_sources::Migration),
+            Box::new(m20261207_000025_knowledge_functions::Migration),
         ]
     }
 }

@@ -43,6 +43,7 @@ pub fn ephemeral_embedded() -> EmbeddedSettings {
         port: 0,
         postgres_bin_dir: None,
         ephemeral: true,
+        shared_buffers_mb: None,
     }
 }
 
@@ -368,6 +369,23 @@ pub fn cairn_bin() -> PathBuf {
         Some(bin) => PathBuf::from(bin),
         None => workspace_bin("cairn"),
     }
+}
+
+/// `cairn worker` on `app`'s database and data directory (its key file: instances of one
+/// deployment share keys), taking over silent jobs after 2 s, killed when dropped; the caller
+/// adds what the worker reaches (GitHub, model servers) and spawns it.
+pub fn worker_command(app: &TestApp) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(cairn_bin());
+    command
+        .arg("worker")
+        .env("DATABASE_URL", app.db.owner_url())
+        .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
+        .env("CAIRN_DATA_DIR", &app.data_dir)
+        .env("CAIRN_JOBS__STALE_AFTER_SECS", "2")
+        .env("CAIRN_STORAGE__SWEEP_INTERVAL_SECS", "0")
+        .env("CAIRN_LOG__FILTER", "warn")
+        .kill_on_drop(true);
+    command
 }
 
 /// A binary of this workspace, built by `scripts/test.sh` (`cargo build --bins`) into the same target

@@ -171,10 +171,14 @@ pub struct Seen {
 /// Answers a provider's request by what it asks (the request body), when nothing is queued.
 type Responder = Arc<dyn Fn(&Value) -> Option<Reply> + Send + Sync>;
 
+/// An input's vector.
+type Embedder = Arc<dyn Fn(&str) -> Vec<f32> + Send + Sync>;
+
 #[derive(Default)]
 struct Shared {
     replies: Mutex<HashMap<String, VecDeque<Reply>>>,
     responders: Mutex<HashMap<String, Responder>>,
+    embedders: Mutex<HashMap<String, Embedder>>,
     seen: Mutex<Vec<Seen>>,
 }
 
@@ -226,6 +230,20 @@ impl LlmDouble {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(provider.to_owned(), Arc::new(responder));
+    }
+
+    /// Embeds `provider`'s inputs with `embedder` (of any size) instead of the default small
+    /// vectors.
+    pub fn embed_with(
+        &self,
+        provider: &str,
+        embedder: impl Fn(&str) -> Vec<f32> + Send + Sync + 'static,
+    ) {
+        self.shared
+            .embedders
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(provider.to_owned(), Arc::new(embedder));
     }
 
     /// Every request so far.
@@ -560,14 +578,23 @@ async fn embeddings(
     } else {
         8
     };
+    let embedder = shared
+        .embedders
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&provider)
+        .cloned();
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
         .map(|(index, input)| {
             let bytes = input.as_bytes();
-            let vector: Vec<f32> = (0..size)
-                .map(|i| f32::from(bytes.get(i).copied().unwrap_or(0)) / 255.0)
-                .collect();
+            let vector: Vec<f32> = match &embedder {
+                Some(embed) => embed(input),
+                None => (0..size)
+                    .map(|i| f32::from(bytes.get(i).copied().unwrap_or(0)) / 255.0)
+                    .collect(),
+            };
             json!({"object": "embedding", "index": index, "embedding": vector})
         })
         .collect();

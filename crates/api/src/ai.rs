@@ -243,6 +243,10 @@ pub struct ModelChoice {
     pub fast: bool,
     /// Why it cannot be picked now (its provider is cooling down, out of credit).
     pub unavailable: Option<String>,
+    /// The vector size of an embedding model, as the catalog knows it (`None`: a chat model, or
+    /// a model the catalog does not know).
+    #[serde(default)]
+    pub embedding_dimensions: Option<u32>,
 }
 
 /// A provider's name in chains: 1–40 of `a-z`, `0-9`, `-`, `_`, starting with a letter or digit.

@@ -78,6 +78,50 @@ pub struct SearchQuery {
     /// Files under this path only (`src/`).
     #[serde(default)]
     pub path_prefix: Option<String>,
+    /// By words, by meaning or both (the default).
+    #[serde(default)]
+    pub by: SearchBy,
+}
+
+/// What a search compares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchBy {
+    /// Words and meaning, fused (meaning once the team has an embedding model).
+    #[default]
+    Both,
+    /// Words only.
+    Words,
+    /// Meaning only (needs an embedding model).
+    Meaning,
+}
+
+impl SearchBy {
+    /// Every choice, as the search page offers them.
+    pub const ALL: [Self; 3] = [Self::Both, Self::Words, Self::Meaning];
+
+    /// As sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Both => "both",
+            Self::Words => "words",
+            Self::Meaning => "meaning",
+        }
+    }
+
+    /// From [`SearchBy::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|by| by.as_str() == text)
+    }
+
+    /// In words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Both => "Words and meaning",
+            Self::Words => "Words only",
+            Self::Meaning => "Meaning only",
+        }
+    }
 }
 
 /// The most hits one search answers.
@@ -168,8 +212,11 @@ pub struct SearchHit {
 pub enum SearchMode {
     /// Words and meaning, fused.
     Hybrid,
-    /// Words only: the team has no embedding model (or its provider failed: see the note).
+    /// Words only: as asked, or the team has no embedding model (or its provider failed: see
+    /// the note).
     FullText,
+    /// Meaning only, as asked.
+    Meaning,
 }
 
 /// A search's answer.
@@ -230,8 +277,56 @@ pub struct EmbeddingSpace {
     pub vectors: u64,
     /// Chunks the team has.
     pub chunks: u64,
+    /// Vectors stored a second, lately (over the last 30 seconds).
+    #[serde(default)]
+    pub per_second: f64,
     /// When it was made (RFC 3339).
     pub created_at: String,
+}
+
+/// How a team's indexing stands, as its latest indexing job says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum IndexingState {
+    /// Nothing queued or under way.
+    Idle,
+    /// Queued or running.
+    Working,
+    /// Waiting before trying again (a rate limit, a failed request).
+    Waiting {
+        /// Why, as the attempt said it.
+        reason: String,
+        /// When it tries again (RFC 3339).
+        retry_at: String,
+    },
+    /// Failed for good.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A team's embedding spaces and how their indexing stands: what the AI page follows while a
+/// space builds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnowledgeIndexing {
+    /// The spaces, in use first.
+    pub spaces: Vec<EmbeddingSpace>,
+    /// The indexing.
+    pub state: IndexingState,
+}
+
+impl KnowledgeIndexing {
+    /// Whether anything is left to embed or under way (worth following).
+    pub fn busy(&self) -> bool {
+        matches!(
+            self.state,
+            IndexingState::Working | IndexingState::Waiting { .. }
+        ) || self
+            .spaces
+            .iter()
+            .any(|s| s.status != SpaceStatus::Retired && s.vectors < s.chunks)
+    }
 }
 
 /// The embedding model a team chooses.

@@ -199,7 +199,7 @@ pub struct MemoryEntry {
 }
 
 /// One page of entries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemoryPage {
     /// The entries: best match first when searching, else most recently changed first.
     pub entries: Vec<MemoryEntry>,

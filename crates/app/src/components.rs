@@ -198,6 +198,23 @@ pub fn percent_encoded(text: &str) -> String {
     out
 }
 
+/// A number of seconds as people say it ("4 min 10 s").
+pub fn duration(secs: u64) -> String {
+    match secs {
+        0..=59 => format!("{secs} s"),
+        60..=3599 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
+    }
+}
+
+/// "HH:MM" of an RFC 3339 time, as written (UTC).
+pub fn clock(rfc3339: &str) -> String {
+    rfc3339
+        .split_once('T')
+        .map(|(_, time)| format!("{} UTC", time.get(..5).unwrap_or(time)))
+        .unwrap_or_else(|| rfc3339.to_owned())
+}
+
 #[cfg(test)]
 mod percent_tests {
     #[test]

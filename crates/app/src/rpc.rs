@@ -935,6 +935,17 @@ pub async fn list_embedding_spaces() -> Result<Vec<api::knowledge::EmbeddingSpac
     Ok(domain::knowledge::spaces(&tx).await?)
 }
 
+/// The team's embedding spaces and how their indexing stands (the AI page follows it while a
+/// space builds).
+#[server(prefix = "/api/v1", endpoint = "get_knowledge_indexing", input = Json, output = Json)]
+pub async fn get_knowledge_indexing() -> Result<api::knowledge::KnowledgeIndexing, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(api::knowledge::KnowledgeIndexing {
+        spaces: domain::knowledge::spaces(&tx).await?,
+        state: domain::knowledge::indexing_state(&tx).await?,
+    })
+}
+
 /// Chooses the team's embedding model (owners and admins): a new space builds beside the current
 /// one, and search switches to it when it is complete.
 #[server(prefix = "/api/v1", endpoint = "choose_embedding_model", input = Json, output = Json)]

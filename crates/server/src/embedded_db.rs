@@ -35,6 +35,7 @@ pub struct EmbeddedPostgres {
     run_as: Option<SystemUser>,
     ephemeral: bool,
     requested_port: u16,
+    shared_buffers_mb: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -130,6 +131,7 @@ impl EmbeddedPostgres {
             run_as,
             ephemeral: settings.ephemeral,
             requested_port: settings.port,
+            shared_buffers_mb: settings.shared_buffers_mb,
         })
     }
 
@@ -164,17 +166,15 @@ impl EmbeddedPostgres {
             StartOutcome::AlreadyRunning
         } else {
             let log = self.root.join("log").join("postgres.log");
-            let output = self
-                .pg_ctl(&[
-                    "start",
-                    "-w",
-                    "-t",
-                    "60",
-                    "-s",
-                    "-l",
-                    &log.to_string_lossy(),
-                ])
-                .await?;
+            let log_arg = log.to_string_lossy();
+            let mut args = vec!["start", "-w", "-t", "60", "-s", "-l", &log_arg];
+            let options = self
+                .shared_buffers_mb()
+                .map(|mb| format!("-c shared_buffers={mb}MB"));
+            if let Some(options) = &options {
+                args.extend(["-o", options]);
+            }
+            let output = self.pg_ctl(&args).await?;
             if !output.status.success() {
                 let tail = std::fs::read_to_string(&log).unwrap_or_default();
                 let tail: Vec<&str> = tail.lines().rev().take(10).collect();
@@ -188,6 +188,31 @@ impl EmbeddedPostgres {
         };
         self.provision(&credentials).await?;
         Ok((credentials, outcome))
+    }
+
+    /// Postgres's cache for this cluster: the setting, else a quarter of the machine's (or the
+    /// container's) memory within 128 MiB and 8 GiB; none for a throwaway cluster (Postgres's
+    /// default).
+    fn shared_buffers_mb(&self) -> Option<u32> {
+        if self.ephemeral {
+            return None;
+        }
+        self.shared_buffers_mb.or_else(|| {
+            let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+            let kib: u64 = meminfo
+                .lines()
+                .find(|line| line.starts_with("MemTotal:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            // In a container, its memory limit is the machine's memory.
+            let limit = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+                .ok()
+                .and_then(|max| max.trim().parse::<u64>().ok())
+                .map_or(u64::MAX, |bytes| bytes / 1024);
+            u32::try_from((kib.min(limit) / 1024 / 4).clamp(128, 8192)).ok()
+        })
     }
 
     /// Stops the cluster (fast shutdown: open transactions are rolled back, data is safe).

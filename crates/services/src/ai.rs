@@ -602,6 +602,7 @@ pub async fn model_choices(
                 vision: info.vision,
                 fast: info.fast,
                 unavailable: unavailable.clone(),
+                embedding_dimensions: info.embedding_dimensions,
             });
         }
     }

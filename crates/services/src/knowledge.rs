@@ -8,7 +8,7 @@
 use crate::AppContext;
 use crate::ai::{Prepared, prepare};
 use api::ApiError;
-use api::knowledge::{SearchMode, SearchQuery, SearchResults};
+use api::knowledge::{SearchBy, SearchMode, SearchQuery, SearchResults};
 use domain::knowledge::{self as store, KnowledgeIndexPayload, SpaceRow};
 use domain::{DomainError, TenantCtx, TenantTxn};
 use jobs::{JobCtx, JobFailure};
@@ -123,7 +123,12 @@ async fn embed_missing(
         let inputs: Vec<String> = texts.iter().map(|(_, text)| text.clone()).collect();
         let embedded = prepared
             .router()
-            .embed(&space.model, std::slice::from_ref(&space.provider), &inputs)
+            .embed(
+                &space.model,
+                std::slice::from_ref(&space.provider),
+                &inputs,
+                llm::EmbedFor::Document,
+            )
             .await;
         let tx = app
             .db
@@ -145,8 +150,18 @@ async fn embed_missing(
             Ok(done) => done,
             Err(failed) => {
                 tx.commit().await.map_err(DomainError::into_job_failure)?;
-                // What was stored stays; the retry (after the runtime's pause, which grows with
-                // each attempt) starts from the first text without a vector.
+                // What was stored stays; the next attempt starts from the first text without a
+                // vector. A rate limit (the router has waited out the short ones) is waited out
+                // in the queue without counting as an attempt: a large backfill meets many.
+                if let Some(until) = rate_limited(prepared, space, &failed) {
+                    return Err(JobFailure::Postpone {
+                        until,
+                        reason: format!(
+                            "{}/{} is rate limited: {}",
+                            space.provider, space.model, failed.reason
+                        ),
+                    });
+                }
                 return Err(JobFailure::Retry(format!(
                     "{}/{}: {}",
                     space.provider, space.model, failed.reason
@@ -193,6 +208,31 @@ async fn embed_missing(
     Ok(())
 }
 
+/// When to try again after `failed`, if a rate limit ended it: when the provider's cooling ends
+/// (a `Retry-After` longer than the router waits), else in [`RATE_LIMIT_PAUSE`].
+fn rate_limited(
+    prepared: &Prepared,
+    space: &SpaceRow,
+    failed: &llm::CallFailed,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let now = std::time::SystemTime::now();
+    let cooling = prepared
+        .router()
+        .health(&space.provider)
+        .cooling_until
+        .filter(|until| *until > now);
+    if cooling.is_none() && failed.class != Some(api::ai::FailureClass::RateLimited) {
+        return None;
+    }
+    Some(match cooling {
+        Some(until) => until.into(),
+        None => chrono::Utc::now() + RATE_LIMIT_PAUSE,
+    })
+}
+
+/// The wait after a rate limit that named no time.
+const RATE_LIMIT_PAUSE: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
 /// Chooses `model` of `provider` as the team's embedding model: asks it once to learn its
 /// vectors' size, then makes its space (building beside the current one) and queues the backfill.
 pub async fn choose_model(
@@ -221,6 +261,7 @@ pub async fn choose_model(
             &model,
             std::slice::from_ref(&provider),
             &["Cairn".to_owned()],
+            llm::EmbedFor::Document,
         )
         .await;
     let dimensions = match probe {
@@ -257,7 +298,26 @@ pub async fn search(
     query: SearchQuery,
 ) -> Result<SearchResults, ApiError> {
     let query = query.validated()?;
-    let Some(space) = store::active_space(&tx).await? else {
+    let space = match query.by {
+        SearchBy::Words => None,
+        SearchBy::Both | SearchBy::Meaning => store::active_space(&tx).await?,
+    };
+    let Some(space) = space else {
+        if query.by == SearchBy::Meaning {
+            return Err(ApiError::invalid(
+                "by",
+                "searching by meaning needs an embedding model: an owner or admin chooses one \
+                 on the AI page",
+            ));
+        }
+        if query.by == SearchBy::Words {
+            let hits = store::search(&tx, &query, None).await?;
+            return Ok(SearchResults {
+                hits,
+                mode: SearchMode::FullText,
+                note: None,
+            });
+        }
         let note = match store::live_spaces(&tx).await?.first() {
             Some(building) => format!(
                 "{}/{} is still being indexed: words only until it is complete.",
@@ -283,6 +343,7 @@ pub async fn search(
             &space.model,
             std::slice::from_ref(&space.provider),
             std::slice::from_ref(&query.text),
+            llm::EmbedFor::Query,
         )
         .await;
     let tx = app.db.enter(&ctx).await?;
@@ -314,10 +375,10 @@ pub async fn search(
     tx.commit().await?;
     Ok(SearchResults {
         hits,
-        mode: if vector.is_some() {
-            SearchMode::Hybrid
-        } else {
-            SearchMode::FullText
+        mode: match (vector.is_some(), query.by) {
+            (true, SearchBy::Meaning) => SearchMode::Meaning,
+            (true, _) => SearchMode::Hybrid,
+            (false, _) => SearchMode::FullText,
         },
         note,
     })
@@ -361,6 +422,7 @@ async fn retrieve(
                     &space.model,
                     std::slice::from_ref(&space.provider),
                     std::slice::from_ref(&wanted),
+                    llm::EmbedFor::Query,
                 )
                 .await,
         ),

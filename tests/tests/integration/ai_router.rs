@@ -5,7 +5,8 @@
 
 use api::ai::FailureClass::{self, *};
 use llm::{
-    Budget, Catalog, Chain, ChatRequest, ImageInput, ProviderConfig, Router, RouterSettings,
+    Budget, Catalog, Chain, ChatRequest, EmbedFor, ImageInput, ProviderConfig, Router,
+    RouterSettings,
 };
 use secrecy::SecretString;
 use std::time::{Duration, Instant};
@@ -569,6 +570,7 @@ async fn embeddings_fail_over_to_another_provider_of_the_same_model_never_anothe
             "text-embedding-3-small",
             &["openai".to_owned(), "gemini".to_owned()],
             &inputs,
+            EmbedFor::Document,
         )
         .await
         .unwrap();
@@ -584,7 +586,12 @@ async fn embeddings_fail_over_to_another_provider_of_the_same_model_never_anothe
     );
     // No provider left for that model: a failure, not another model.
     let failed = router
-        .embed("text-embedding-3-small", &["openai".to_owned()], &inputs)
+        .embed(
+            "text-embedding-3-small",
+            &["openai".to_owned()],
+            &inputs,
+            EmbedFor::Query,
+        )
         .await
         .unwrap_err();
     assert!(
@@ -612,9 +619,10 @@ async fn embeddings_keep_budgets_and_the_calls_deadline_as_chat_does() {
     router.set_provider_budget("openai", 0.0);
     let inputs = vec!["deploy".to_owned(), "rollback plan".to_owned()];
     let both = ["openai".to_owned(), "gemini".to_owned()];
-    let embedded = bounded(router.embed("text-embedding-3-small", &both, &inputs))
-        .await
-        .unwrap();
+    let embedded =
+        bounded(router.embed("text-embedding-3-small", &both, &inputs, EmbedFor::Document))
+            .await
+            .unwrap();
     assert_eq!(embedded.provider, "gemini");
     assert_eq!(embedded.attempts[0].class, Some(OverBudget));
     assert!(
@@ -624,9 +632,14 @@ async fn embeddings_keep_budgets_and_the_calls_deadline_as_chat_does() {
     double.clear();
     double.reply("gemini", Reply::Hang(Duration::from_secs(30)));
     let started = Instant::now();
-    let failed = bounded(router.embed("text-embedding-3-small", &both[1..], &inputs))
-        .await
-        .unwrap_err();
+    let failed = bounded(router.embed(
+        "text-embedding-3-small",
+        &both[1..],
+        &inputs,
+        EmbedFor::Document,
+    ))
+    .await
+    .unwrap_err();
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "ended after {:?}",

@@ -1695,6 +1695,20 @@ async fn run_image_to_implementation_on_a_note_with_two_screenshots_reload_mid_r
     }
 }
 
+/// Picks `value` (`provider/model`) in the AI page's embedding model picker and presses "Use for
+/// search".
+async fn choose_embedding_model(browser: &Client, value: &str) -> Step {
+    browser
+        .execute(
+            "const s = document.querySelector('#embedding-model');
+             s.value = arguments[0];
+             s.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![json!(value)],
+        )
+        .await?;
+    click(browser, Locator::Css("button[name=choose-embedding]")).await
+}
+
 async fn search_journey(
     browser: &Client,
     app: &TestApp,
@@ -1743,15 +1757,7 @@ async fn search_journey(
     browser.goto(&app.url("/ai")).await?;
     wait_for_hydration(browser).await?;
     wait_for_text(browser, "#no-space", "search ranks by words only").await?;
-    browser
-        .execute(
-            "const s = document.querySelector('#embedding-model');
-             s.value = 'openai/text-embedding-3-small';
-             s.dispatchEvent(new Event('change', {bubbles: true}));",
-            vec![],
-        )
-        .await?;
-    click(browser, Locator::Css("button[name=choose-embedding]")).await?;
+    choose_embedding_model(browser, "openai/text-embedding-3-small").await?;
     wait_for_text(
         browser,
         "[role=status]",
@@ -1824,6 +1830,71 @@ async fn search_journey(
     wait_for_text(browser, "#search-summary", "match").await?;
     screenshot(browser, "search-results-phone").await?;
     browser.set_window_size(1280, 900).await?;
+
+    // The Memory tab ranks the project's knowledge in place, by words and meaning.
+    browser
+        .goto(&app.url(&format!(
+            "/projects/{}/memory",
+            project["id"].as_str().unwrap_or_default()
+        )))
+        .await?;
+    browser
+        .find(Locator::Css("#q"))
+        .await?
+        .send_keys("weekly deployment")
+        .await?;
+    browser
+        .execute(
+            "document.querySelector('#memory-by').value = 'both';",
+            vec![],
+        )
+        .await?;
+    click(browser, Locator::Css("form.filters button[type=submit]")).await?;
+    wait_for_path(browser, |p| p.contains("/memory")).await?;
+    wait_for_text(browser, "#search-summary", "by words and meaning").await?;
+    wait_for_text(browser, ".hit .hit-title", "Deploys").await?;
+    screenshot(browser, "memory-tab-by-meaning").await?;
+
+    // Another embedding model, whose backfill is slow: the AI page follows its bar live while
+    // search keeps answering from the current model, and shows the switch without a reload.
+    rpc_in_page(
+        browser,
+        "save_ai_provider",
+        json!({"id": null, "form": {"name": "big", "kind": "open_ai", "base_url": double.base_url("big"),
+               "api_key": "sk-test-0123456789abcdef", "models": "embed-16"}}),
+    )
+    .await?;
+    double.reply("big", tests::llm_double::Reply::Text(String::new()));
+    double.reply(
+        "big",
+        tests::llm_double::Reply::Hang(Duration::from_secs(5)),
+    );
+    browser.goto(&app.url("/ai")).await?;
+    wait_for_hydration(browser).await?;
+    choose_embedding_model(browser, "big/embed-16").await?;
+    wait_for_text(
+        browser,
+        ".spaces li[data-status=building] .backfill-line",
+        "to go",
+    )
+    .await?;
+    screenshot(browser, "embedding-backfill").await?;
+    let meanwhile = rpc_in_page(
+        browser,
+        "search_knowledge",
+        json!({"query": {"text": "blue-green"}}),
+    )
+    .await?;
+    if meanwhile["mode"] != "hybrid" || meanwhile["hits"].as_array().is_none_or(Vec::is_empty) {
+        return Err(format!("search while the new model builds: {meanwhile}").into());
+    }
+    wait_for_text(browser, ".spaces li[data-status=active]", "big/embed-16").await?;
+    wait_for_text(
+        browser,
+        ".spaces li[data-status=retired]",
+        "openai/text-embedding-3-small",
+    )
+    .await?;
     Ok(())
 }
 

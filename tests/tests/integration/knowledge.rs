@@ -300,11 +300,28 @@ async fn a_model_change_builds_beside_the_active_space_switches_when_complete_an
     let stored: usize = sizes[1..].iter().sum::<usize>() - sizes[1];
     assert_eq!(sizes[1], 64, "the request that failed: {sizes:?}");
     assert_eq!(stored, 70, "{sizes:?}");
-
+    // A custom server is told what it embeds (asymmetric models embed questions and passages
+    // apart); OpenAI's API gets only its own fields.
+    assert!(requests.iter().all(|b| b["input_type"] == "document"));
     let found = ada
         .ok("search_knowledge", json!({"query": text("widgets")}))
         .await;
     assert_eq!(found["mode"], "hybrid");
+    let searched = double.seen();
+    let query = searched
+        .iter()
+        .rev()
+        .find(|s| s.endpoint == "embeddings" && s.provider == "local16")
+        .unwrap();
+    assert_eq!(query.body["input"], json!(["widgets"]), "{:?}", query.body);
+    assert_eq!(query.body["input_type"], "query");
+    assert!(
+        searched
+            .iter()
+            .filter(|s| s.endpoint == "embeddings" && s.provider == "openai")
+            .all(|s| s.body.get("input_type").is_none())
+    );
+
     // The retired space is removed only on request, naming what it removes.
     let (status, _) = ada
         .call("drop_embedding_space", json!({"id": second["id"]}))
@@ -322,18 +339,8 @@ async fn a_model_change_builds_beside_the_active_space_switches_when_complete_an
 /// OpenAI-compatible server): a question that shares no word with the text it needs finds it.
 #[tokio::test]
 async fn a_real_embedding_model_finds_a_text_by_its_meaning_alone() {
-    let base = std::env::var("CAIRN_TEST_EMBEDDINGS_URL").expect(
-        "CAIRN_TEST_EMBEDDINGS_URL: the local embedding server scripts/test.sh starts (run the \
-         tests with scripts/test.sh)",
-    );
     let app = spawn_app().await;
     let (ada, project) = team_with_project(&app, "ada@example.com").await;
-    ada.ok(
-        "save_ai_provider",
-        json!({"id": null, "form": {"name": "local", "kind": "custom", "base_url": base,
-               "api_key": "", "models": "multilingual-e5-small-q4"}}),
-    )
-    .await;
     manual(
         &ada,
         &project,
@@ -355,9 +362,8 @@ async fn a_real_embedding_model_finds_a_text_by_its_meaning_alone() {
         "The CI pipeline caches the cargo registry between jobs.",
     )
     .await;
-    choose(&ada, "local", "multilingual-e5-small-q4").await;
-    let spaces = spaces_until(&ada, |s| s.first().is_some_and(|s| s["status"] == "active")).await;
-    assert_eq!(spaces[0]["dimensions"], 384);
+    let space = choose_local_model(&ada, Duration::from_secs(60)).await;
+    assert_eq!(space["dimensions"], 384);
     // No word of the question is in the payments text.
     let found = ada
         .ok(
@@ -368,6 +374,32 @@ async fn a_real_embedding_model_finds_a_text_by_its_meaning_alone() {
     assert_eq!(found["mode"], "hybrid", "{found}");
     assert_eq!(found["hits"][0]["title"], "Payments", "{found}");
     assert_eq!(found["hits"][0]["matched"], "meaning");
+}
+
+/// Adds the real local embedding model (the server scripts/test.sh starts) as the team's provider
+/// "local", chooses it and waits up to `patience` for its space to be active; the space.
+pub(crate) async fn choose_local_model(client: &RpcClient, patience: Duration) -> Value {
+    let base = std::env::var("CAIRN_TEST_EMBEDDINGS_URL").expect(
+        "CAIRN_TEST_EMBEDDINGS_URL: the local embedding server scripts/test.sh starts (run the \
+         tests with scripts/test.sh)",
+    );
+    client
+        .ok(
+            "save_ai_provider",
+            json!({"id": null, "form": {"name": "local", "kind": "custom", "base_url": base,
+                   "api_key": "", "models": "multilingual-e5-small-q4"}}),
+        )
+        .await;
+    choose(client, "local", "multilingual-e5-small-q4").await;
+    let deadline = Instant::now() + patience;
+    loop {
+        let spaces = client.ok("list_embedding_spaces", json!({})).await;
+        if spaces[0]["status"] == "active" {
+            return spaces[0].clone();
+        }
+        assert!(Instant::now() < deadline, "never active: {spaces}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Gives the team `n` chunks of one source, each with a random vector in its active space.
@@ -496,7 +528,7 @@ async fn a_project_holding_one_percent_of_the_vectors_gets_a_full_page_of_its_ow
 }
 
 /// An app whose GitHub is the local double, taking files up to 100 KB.
-async fn app_with_github(github: &GitHubDouble) -> TestApp {
+pub(crate) async fn app_with_github(github: &GitHubDouble) -> TestApp {
     let api_url = github.api_url();
     spawn_app_on(TestDb::migrated().await, move |settings| {
         settings.github.api_url = api_url;
@@ -771,12 +803,27 @@ async fn the_command_line_backfills_a_team_and_removes_a_retired_space() {
     bob.ok("search_knowledge", json!({"query": text("widgets")}))
         .await;
     let second = choose(&ada, "local16", "embed-16").await;
-    let (code, out, err) = cairn_embeddings(&app, &["backfill", "--team", &team]).await;
+    // Another team with a model of its own: without --team, every such team is filled.
+    let (cy, cy_project) = team_with_project(&app, "cy@example.com").await;
+    manual(&cy, &cy_project, "Only", "Cy's one fact.").await;
+    provider(&cy, &double, "openai", "open_ai", "text-embedding-3-small").await;
+    choose(&cy, "openai", "text-embedding-3-small").await;
+    let (code, out, err) = cairn_embeddings(&app, &["backfill"]).await;
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(
         out.contains("local16/embed-16: 3 of 3 chunks embedded"),
         "{out}"
     );
+    assert!(
+        out.contains("openai/text-embedding-3-small: 1 of 1 chunks embedded"),
+        "{out}"
+    );
+    let (code, _, err) = cairn_embeddings(
+        &app,
+        &["backfill", "--space", first["id"].as_str().unwrap()],
+    )
+    .await;
+    assert_eq!(code, 1, "a space without its team: {err}");
     let spaces = ada.ok("list_embedding_spaces", json!({})).await;
     let status = |id: &Value| {
         spaces
@@ -807,4 +854,178 @@ async fn the_command_line_backfills_a_team_and_removes_a_retired_space() {
     .await;
     assert_eq!(code, 2);
     assert!(err.contains("no team"), "{err}");
+}
+
+/// `cairn worker` on the test app's database, the LLM double reachable.
+fn worker_process(app: &TestApp) -> tokio::process::Child {
+    tests::worker_command(app)
+        .env("CAIRN_LLM__ALLOWED_PRIVATE_HOSTS", r#"["127.0.0.1"]"#)
+        .spawn()
+        .expect("starting cairn worker")
+}
+
+/// The embedding requests after the model's probe, as the double received them: their inputs.
+fn backfill_requests(double: &LlmDouble) -> Vec<Vec<String>> {
+    double
+        .seen()
+        .iter()
+        .filter(|seen| seen.endpoint == "embeddings")
+        .skip(1)
+        .map(|seen| {
+            seen.body["input"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+/// A backfill whose worker is killed with SIGKILL while its second request is under way: what the
+/// first request embedded stays stored, search keeps answering by words meanwhile, and another
+/// worker takes the job over and embeds only what had no vector (the unanswered request's texts
+/// once more, the first request's never again).
+#[tokio::test]
+async fn a_backfill_killed_mid_request_resumes_where_it_stopped_and_embeds_nothing_twice() {
+    // A web-only instance: the backfill runs in `cairn worker` processes.
+    let app = spawn_app_on(TestDb::migrated().await, |settings| {
+        settings.jobs.enabled = false;
+        settings.jobs.stale_after_secs = Some(2);
+    })
+    .await
+    .unwrap();
+    let double = LlmDouble::start().await;
+    let (ada, project) = team_with_project(&app, "ada@example.com").await;
+    for n in 0..150 {
+        manual(
+            &ada,
+            &project,
+            &format!("Runbook {n}"),
+            &format!("Step {n}: restart the ingest worker number {n} after draining its queue."),
+        )
+        .await;
+    }
+    provider(&ada, &double, "openai", "open_ai", "text-embedding-3-small").await;
+    choose(&ada, "openai", "text-embedding-3-small").await;
+    // The first request (64 texts) is answered; the second never is.
+    double.reply("openai", Reply::Text(String::new()));
+    double.reply("openai", Reply::Hang(Duration::from_secs(300)));
+
+    let mut first_worker = worker_process(&app);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let spaces = ada.ok("list_embedding_spaces", json!({})).await;
+        if backfill_requests(&double).len() == 2 && spaces[0]["vectors"] == 64 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never mid-backfill: {spaces}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first_worker.start_kill().unwrap();
+    first_worker.wait().await.unwrap();
+    let spaces = ada.ok("list_embedding_spaces", json!({})).await;
+    assert_eq!(spaces[0]["status"], "building", "{spaces}");
+    assert_eq!(spaces[0]["vectors"], 64, "{spaces}");
+    assert_eq!(spaces[0]["chunks"], 150, "{spaces}");
+    let meanwhile = ada
+        .ok(
+            "search_knowledge",
+            json!({"query": text("ingest worker 7")}),
+        )
+        .await;
+    assert_eq!(meanwhile["mode"], "full_text", "{meanwhile}");
+    assert_eq!(meanwhile["hits"][0]["title"], "Runbook 7", "{meanwhile}");
+
+    let mut second_worker = worker_process(&app);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let space = loop {
+        let spaces = ada.ok("list_embedding_spaces", json!({})).await;
+        if spaces[0]["status"] == "active" {
+            break spaces[0].clone();
+        }
+        assert!(Instant::now() < deadline, "never taken over: {spaces}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    second_worker.start_kill().unwrap();
+    let _ = second_worker.wait().await;
+    assert_eq!(space["vectors"], 150, "{space}");
+
+    let requests = backfill_requests(&double);
+    let (answered_first, unanswered) = (&requests[0], &requests[1]);
+    assert_eq!((answered_first.len(), unanswered.len()), (64, 64));
+    let after: Vec<&String> = requests[2..].iter().flatten().collect();
+    // The second worker sends exactly the 86 texts without a vector: never one the first request
+    // embedded, and the unanswered request's again.
+    assert_eq!(after.len(), 150 - 64, "{requests:?}");
+    assert!(after.iter().all(|text| !answered_first.contains(text)));
+    assert!(unanswered.iter().all(|text| after.contains(&text)));
+    let distinct: std::collections::HashSet<&String> = after.iter().copied().collect();
+    assert_eq!(distinct.len(), after.len(), "a text sent twice");
+    let found = ada
+        .ok(
+            "search_knowledge",
+            json!({"query": text("ingest worker 7")}),
+        )
+        .await;
+    assert_eq!(found["mode"], "hybrid", "{found}");
+}
+
+/// A rate limit longer than the router waits in a request: the backfill waits in the queue until
+/// it ends without using up one of its attempts (a large backfill meets many), and the AI page's
+/// state says why and until when.
+#[tokio::test]
+async fn a_rate_limited_backfill_waits_in_the_queue_without_using_an_attempt() {
+    let app = spawn_app().await;
+    let double = LlmDouble::start().await;
+    let (ada, project) = team_with_project(&app, "ada@example.com").await;
+    manual(&ada, &project, "Runbook", "Restart the ingest worker.").await;
+    provider(&ada, &double, "openai", "open_ai", "text-embedding-3-small").await;
+    // The model's probe is answered; the backfill's first request is told to come back in an hour.
+    double.reply("openai", Reply::Text(String::new()));
+    double.reply("openai", Reply::rate_limited(Some(3600)));
+    choose(&ada, "openai", "text-embedding-3-small").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let indexing = loop {
+        let indexing = ada.ok("get_knowledge_indexing", json!({})).await;
+        if indexing["state"]["state"] == "waiting" {
+            break indexing;
+        }
+        assert!(Instant::now() < deadline, "never waiting: {indexing}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let reason = indexing["state"]["reason"].as_str().unwrap();
+    assert!(reason.contains("rate limited"), "{indexing}");
+    let retry_at: chrono::DateTime<chrono::Utc> = indexing["state"]["retry_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let wait = retry_at - chrono::Utc::now();
+    assert!(
+        wait > chrono::TimeDelta::minutes(55) && wait <= chrono::TimeDelta::minutes(61),
+        "{indexing}"
+    );
+    assert_eq!(indexing["spaces"][0]["status"], "building");
+    assert_eq!(indexing["spaces"][0]["vectors"], 0);
+    let attempts: Vec<i32> = app
+        .db
+        .owner()
+        .await
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT attempts FROM jobs WHERE kind = 'knowledge.index' AND status = 'queued'",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get("", "attempts").unwrap())
+        .collect();
+    assert_eq!(attempts, vec![0], "the wait used up an attempt");
+    // Meanwhile search answers by words, saying why.
+    let found = ada
+        .ok("search_knowledge", json!({"query": text("ingest worker")}))
+        .await;
+    assert_eq!(found["mode"], "full_text");
+    assert_eq!(found["hits"][0]["title"], "Runbook");
 }

@@ -20,6 +20,7 @@ mod migrations;
 mod notes;
 mod pages;
 mod project_sync;
+mod retrieval;
 mod rpc;
 mod schema;
 mod security;

@@ -901,19 +901,10 @@ async fn many_files_come_in_one_archive_and_a_cut_archive_falls_back_to_blobs() 
 
 /// `cairn worker` on the test database and the local GitHub, taking over silent jobs after 2 s.
 fn worker_process(app: &TestApp, github: &GitHubDouble) -> tokio::process::Child {
-    tokio::process::Command::new(tests::cairn_bin())
-        .arg("worker")
-        .env("DATABASE_URL", app.db.owner_url())
-        .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
-        // The app's data directory: the same key file, as instances of one deployment share keys.
-        .env("CAIRN_DATA_DIR", &app.data_dir)
+    tests::worker_command(app)
         .env("CAIRN_GITHUB__API_URL", github.api_url())
         .env("CAIRN_GITHUB__FETCH_CONCURRENCY", "1")
         .env("CAIRN_GITHUB__MAX_FILE_BYTES", "1000")
-        .env("CAIRN_JOBS__STALE_AFTER_SECS", "2")
-        .env("CAIRN_STORAGE__SWEEP_INTERVAL_SECS", "0")
-        .env("CAIRN_LOG__FILTER", "warn")
-        .kill_on_drop(true)
         .spawn()
         .expect("starting cairn worker")
 }

@@ -3,7 +3,7 @@
 //! "Ask about this note".
 
 use crate::browser;
-use crate::components::{Call, ErrorNote, Field, Loading, form_level};
+use crate::components::{Call, ErrorNote, Field, Loading, clock, duration, form_level};
 use crate::root::{RequireSession, SessionCtx};
 use crate::rpc::{
     add_ai_model, clear_ai_provider, get_ai_settings, list_ai_models, list_ai_providers,
@@ -39,15 +39,13 @@ pub fn AiPage() -> impl IntoView {
                             Err(error) => return view! { <ErrorNote error/> }.into_any(),
                         };
                         let settings: AiSettings = settings.await.unwrap_or_default();
+                        let models = models.await.unwrap_or_default();
+                        let embedding_choices = embedding_choices(&models);
+                        // Embedding models answer no questions: the chain offers the others.
                         let models: Vec<ModelOption> = models
-                            .await
-                            .unwrap_or_default()
                             .iter()
+                            .filter(|m| m.embedding_dimensions.is_none())
                             .map(ModelOption::from)
-                            .collect();
-                        let embedding_choices: Vec<String> = list
-                            .iter()
-                            .flat_map(|p| p.models.iter().map(move |m| format!("{}/{m}", p.name)))
                             .collect();
                         let empty = list.is_empty();
                         let spent = api::ai::usd(settings.spent_this_month_usd);
@@ -96,6 +94,27 @@ pub fn AiPage() -> impl IntoView {
             </section>
         </RequireSession>
     }
+}
+
+/// What the embedding model picker offers, as (`provider/model`, label): the models the catalog
+/// knows as embedding models first, then every other model of the team's providers (a local
+/// server's embedding model is one the team adds).
+fn embedding_choices(models: &[api::ai::ModelChoice]) -> Vec<(String, String)> {
+    let (known, others): (Vec<_>, Vec<_>) = models
+        .iter()
+        .partition(|m| m.embedding_dimensions.is_some());
+    known
+        .into_iter()
+        .chain(others)
+        .map(|m| {
+            let value = format!("{}/{}", m.provider, m.model);
+            let label = match m.embedding_dimensions {
+                Some(dimensions) => format!("{value} — embedding model, {dimensions} dimensions"),
+                None => value.clone(),
+            };
+            (value, label)
+        })
+        .collect()
 }
 
 /// One provider: its state, spend and models; test connection, clear, remove.
@@ -489,9 +508,28 @@ pub fn AskPanel(note_id: NoteId, answers: Vec<AnswerShown>, available: bool) -> 
 /// The team's embedding model: its spaces (the active one search uses, one building beside it,
 /// retired ones kept until removed), choosing another model, and indexing now.
 #[island]
-fn EmbeddingModel(choices: Vec<String>, manager: bool) -> impl IntoView {
-    let spaces = Resource::new(|| (), |_| crate::rpc::list_embedding_spaces());
-    let chosen = RwSignal::new(choices.first().cloned().unwrap_or_default());
+fn EmbeddingModel(choices: Vec<(String, String)>, manager: bool) -> impl IntoView {
+    // Read again every second while anything is left to embed: the bar moves as vectors land.
+    let tick = RwSignal::new(0u32);
+    let indexing = Resource::new(move || tick.get(), |_| crate::rpc::get_knowledge_indexing());
+    Effect::new(move |_| {
+        if indexing
+            .get()
+            .is_some_and(|now| now.is_ok_and(|now| now.busy()))
+        {
+            set_timeout(
+                move || tick.update(|t| *t += 1),
+                std::time::Duration::from_secs(1),
+            );
+        }
+    });
+    let again = move || tick.update(|t| *t += 1);
+    let chosen = RwSignal::new(
+        choices
+            .first()
+            .map(|(value, _)| value.clone())
+            .unwrap_or_default(),
+    );
     let error = RwSignal::new(None::<api::ApiError>);
     let status = RwSignal::new(None::<String>);
     let choose = Call::<api::knowledge::EmbeddingSpace>::reporting_to(error);
@@ -513,7 +551,7 @@ fn EmbeddingModel(choices: Vec<String>, manager: bool) -> impl IntoView {
                     "{}/{} chosen ({} dimensions): its index is being built; search keeps the current model until it is complete.",
                     space.provider, space.model, space.dimensions
                 )));
-                spaces.refetch();
+                again();
             },
         );
     };
@@ -521,31 +559,13 @@ fn EmbeddingModel(choices: Vec<String>, manager: bool) -> impl IntoView {
         <p class="muted">"Search ranks by words, and by meaning once the team has an embedding model: every file, note, report and insight is embedded in the background. Changing the model builds a new index beside the current one; search switches when it is complete."</p>
         <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
-                match spaces.await {
-                    Ok(list) if list.is_empty() => view! { <p id="no-space">"No embedding model: search ranks by words only."</p> }.into_any(),
-                    Ok(list) => view! {
+                match indexing.await {
+                    Ok(now) if now.spaces.is_empty() => view! { <p id="no-space">"No embedding model: search ranks by words only."</p> }.into_any(),
+                    Ok(now) => view! {
                         <ul class="spaces" aria-label="Embedding models">
-                            {list.into_iter().map(|space| {
-                                let id = space.id;
-                                let vectors = space.vectors;
-                                let retired = space.status == api::knowledge::SpaceStatus::Retired;
-                                view! {
-                                    <li data-status=space.status.as_str()>
-                                        <strong>{format!("{}/{}", space.provider, space.model)}</strong>
-                                        " " <span class="badge">{space.status.as_str()}</span>
-                                        <span class="muted">{format!(" · {} dimensions · {} of {} chunks embedded", space.dimensions, space.vectors, space.chunks)}</span>
-                                        {(retired && manager).then(|| view! {
-                                            <button class="button ghost small danger-text" disabled=move || drop.pending().get()
-                                                on:click=move |_| {
-                                                    if crate::browser::confirm(&format!("Remove this retired model and its {vectors} vectors? This cannot be undone.")) {
-                                                        drop.dispatch_then(crate::rpc::drop_embedding_space(id), move |_| spaces.refetch());
-                                                    }
-                                                }>"Remove"</button>
-                                        })}
-                                    </li>
-                                }
-                            }).collect_view()}
+                            {now.spaces.into_iter().map(|space| view! { <Space space manager drop again/> }).collect_view()}
                         </ul>
+                        <IndexingLine state=now.state/>
                     }.into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
@@ -555,7 +575,7 @@ fn EmbeddingModel(choices: Vec<String>, manager: bool) -> impl IntoView {
             <div class="actions">
                 <label class="visually-hidden" for="embedding-model">"Embedding model"</label>
                 <select id="embedding-model" on:change=move |ev| chosen.set(event_target_value(&ev))>
-                    {choices.iter().map(|c| view! { <option value=c.clone()>{c.clone()}</option> }).collect_view()}
+                    {choices.iter().map(|(value, label)| view! { <option value=value.clone()>{label.clone()}</option> }).collect_view()}
                 </select>
                 <button class="button" name="choose-embedding" disabled=move || choose.pending().get() on:click=on_choose>"Use for search"</button>
                 <button class="button ghost" disabled=move || index.pending().get()
@@ -564,12 +584,75 @@ fn EmbeddingModel(choices: Vec<String>, manager: bool) -> impl IntoView {
                             Some(_) => "Indexing started.".to_owned(),
                             None => "Indexing is already queued.".to_owned(),
                         }));
+                        again();
                     })>"Index now"</button>
             </div>
             <p class="muted small">"A provider's embedding model (text-embedding-3-small, or the name a local server serves) is added to its models above."</p>
         })}
         {move || status.get().map(|said| view! { <p class="success" role="status">{said}</p> })}
         {move || error.get().map(|error| view! { <ErrorNote error/> })}
+    }
+}
+
+/// One embedding space: its model and state; while it lacks vectors, a bar with the rate and the
+/// time left; a retired one's Remove (owners and admins).
+#[component]
+fn Space(
+    space: api::knowledge::EmbeddingSpace,
+    manager: bool,
+    drop: Call<u64>,
+    again: impl Fn() + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let id = space.id;
+    let vectors = space.vectors;
+    let retired = space.status == api::knowledge::SpaceStatus::Retired;
+    let filling = !retired && space.vectors < space.chunks;
+    let left = space.chunks.saturating_sub(space.vectors);
+    let pace = if space.per_second > 0.0 {
+        format!(
+            " · {:.0} a second · about {} left",
+            space.per_second,
+            duration((left as f64 / space.per_second).ceil() as u64)
+        )
+    } else {
+        String::new()
+    };
+    view! {
+        <li data-status=space.status.as_str()>
+            <strong>{format!("{}/{}", space.provider, space.model)}</strong>
+            " " <span class="badge">{space.status.as_str()}</span>
+            <span class="muted">{format!(" · {} dimensions · {} of {} chunks embedded", space.dimensions, space.vectors, space.chunks)}</span>
+            {(retired && manager).then(|| view! {
+                <button class="button ghost small danger-text" disabled=move || drop.pending().get()
+                    on:click=move |_| {
+                        if crate::browser::confirm(&format!("Remove this retired model and its {vectors} vectors? This cannot be undone.")) {
+                            drop.dispatch_then(crate::rpc::drop_embedding_space(id), move |_| again());
+                        }
+                    }>"Remove"</button>
+            })}
+            {filling.then(|| view! {
+                <div class="backfill">
+                    <progress max=space.chunks.max(1) value=space.vectors
+                        aria-label=format!("{}/{} embedded", space.provider, space.model)></progress>
+                    <small class="muted backfill-line">{format!("{left} to go{pace}")}</small>
+                </div>
+            })}
+        </li>
+    }
+}
+
+/// What the team's indexing is doing, when it is not simply working or done.
+#[component]
+fn IndexingLine(state: api::knowledge::IndexingState) -> impl IntoView {
+    use api::knowledge::IndexingState;
+    match state {
+        IndexingState::Waiting { reason, retry_at } => Some(view! {
+            <p class="warning" id="indexing-state">{format!("Waiting until {}: {reason}", clock(&retry_at))}</p>
+        }.into_any()),
+        IndexingState::Failed { reason } => Some(view! {
+            <p class="error" id="indexing-state">{format!("Indexing failed: {reason}. Index now tries again.")}</p>
+        }.into_any()),
+        IndexingState::Idle | IndexingState::Working => None,
     }
 }
 

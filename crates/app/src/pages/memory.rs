@@ -2,10 +2,14 @@
 
 use crate::browser;
 use crate::components::{Call, ErrorNote, Field, Loading, NewItem, form_level};
+use crate::pages::search::Results as SearchResultsView;
 use crate::pages::{page_param, project_id_param};
-use crate::rpc::{create_memory_entry, list_memory, set_memory_status, update_memory_entry};
+use crate::rpc::{
+    create_memory_entry, list_memory, search_knowledge, set_memory_status, update_memory_entry,
+};
 use api::ApiError;
 use api::ids::ProjectId;
+use api::knowledge::{SearchBy, SearchQuery};
 use api::memory::{MemoryEntry, MemoryEntryForm, MemoryKind, MemoryQuery, MemoryStatus};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
@@ -17,14 +21,18 @@ use leptos_router::hooks::use_query_map;
 pub fn MemoryTab() -> impl IntoView {
     let project_id = project_id_param();
     let page = page_param();
-    let (status, kind, text) = use_query_map().with_untracked(|q| {
+    let (status, kind, text, by) = use_query_map().with_untracked(|q| {
         (
             // No `status` at all is the default view (active entries); `status=` is all of them.
             q.get("status").unwrap_or_else(|| "active".to_owned()),
             q.get("kind").unwrap_or_default(),
             q.get("q").unwrap_or_default(),
+            // No `by`: the entries themselves, by words; `both` or `meaning`: the project's
+            // knowledge as the search page ranks it.
+            q.get("by").and_then(|by| SearchBy::parse(&by)),
         )
     });
+    let ranked = by.filter(|_| !text.trim().is_empty());
     let filters = MemoryQuery {
         status: MemoryStatus::parse(&status).ok(),
         kind: MemoryKind::parse(&kind).ok(),
@@ -32,9 +40,31 @@ pub fn MemoryTab() -> impl IntoView {
         page,
     };
     let entries = Resource::new(
-        move || (project_id, filters.clone()),
-        |(project_id, query)| async move {
+        move || (project_id, filters.clone(), ranked.is_some()),
+        |(project_id, query, ranked)| async move {
+            if ranked {
+                // The ranked hits are shown instead.
+                return Ok(api::memory::MemoryPage::default());
+            }
             list_memory(project_id.ok_or(ApiError::NotFound)?, query).await
+        },
+    );
+    let asked = ranked.map(|by| (text.clone(), by));
+    let knowledge = Resource::new(
+        move || (project_id, asked.clone()),
+        |(project_id, query)| async move {
+            match (project_id, query) {
+                (Some(project_id), Some((text, by))) => Some(
+                    search_knowledge(SearchQuery {
+                        text,
+                        project_id: Some(project_id),
+                        by,
+                        ..SearchQuery::default()
+                    })
+                    .await,
+                ),
+                _ => None,
+            }
         },
     );
     let searched = !text.is_empty();
@@ -62,15 +92,28 @@ pub fn MemoryTab() -> impl IntoView {
                 <span>"Search"</span>
                 <input type="search" id="q" name="q" placeholder="Words, \"a phrase\", -excluded" value=text.clone()/>
             </label>
+            <label>
+                <span>"Match"</span>
+                <select name="by" id="memory-by">
+                    <option value="" selected=by.is_none()>"Entries by words"</option>
+                    <option value=SearchBy::Both.as_str() selected=by == Some(SearchBy::Both)>"Words and meaning"</option>
+                    <option value=SearchBy::Meaning.as_str() selected=by == Some(SearchBy::Meaning)>"Meaning only"</option>
+                </select>
+            </label>
             <button type="submit" class="button">"Search"</button>
         </form>
-        {project_id.map(|id| view! {
-            <p class="small">
-                <a href=format!("/search?project={id}&q={}", crate::components::percent_encoded(&text))>
-                    "Search this project by meaning too: files, notes, reports and insights →"
-                </a>
-            </p>
+        {ranked.is_some().then(|| view! {
+            <p class="muted small">"Ranked across this project's active files and manual entries, notes, reports and insights; the status and kind filters apply to the entry list only."</p>
         })}
+        <Transition fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                knowledge.await.map(|answer| match answer {
+                    Ok(found) => view! { <div class="results"><SearchResultsView found/></div> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                })
+            })}
+        </Transition>
+        {ranked.is_none().then(|| view! {
         <Transition fallback=|| view! { <Loading/> }>
             {move || {
                 let (status, kind, text) = (status.clone(), kind.clone(), text.clone());
@@ -112,6 +155,7 @@ pub fn MemoryTab() -> impl IntoView {
                 }
             })}}
         </Transition>
+        })}
     }
 }
 

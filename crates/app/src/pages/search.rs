@@ -7,7 +7,9 @@ use crate::components::{ErrorNote, Loading};
 use crate::rpc::{list_projects, search_knowledge};
 use api::ApiError;
 use api::ids::ProjectId;
-use api::knowledge::{MARK_END, MARK_START, SearchHit, SearchQuery, SearchResults, SourceKind};
+use api::knowledge::{
+    MARK_END, MARK_START, SearchBy, SearchHit, SearchQuery, SearchResults, SourceKind,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -75,6 +77,7 @@ fn Search(
     let kinds = RwSignal::new(Vec::<SourceKind>::new());
     let language = RwSignal::new(String::new());
     let path = RwSignal::new(String::new());
+    let by = RwSignal::new(SearchBy::Both);
     let results = RwSignal::new(first);
     let searching = RwSignal::new(false);
     // Answers arriving out of order: only the latest search's is shown.
@@ -91,6 +94,7 @@ fn Search(
             kinds: kinds.get_untracked(),
             language: Some(language.get_untracked()),
             path_prefix: Some(path.get_untracked()),
+            by: by.get_untracked(),
         };
         asked.update_value(|n| *n += 1);
         let mine = asked.get_value();
@@ -154,6 +158,16 @@ fn Search(
                         </label>
                     }).collect_view()}
                 </fieldset>
+                <label class="visually-hidden" for="search-by">"Match by"</label>
+                <select id="search-by" name="by"
+                    on:change=move |ev| {
+                        by.set(SearchBy::parse(&event_target_value(&ev)).unwrap_or_default());
+                        run();
+                    }>
+                    {SearchBy::ALL.into_iter().map(|choice| view! {
+                        <option value=choice.as_str() selected=move || by.get() == choice>{choice.label()}</option>
+                    }).collect_view()}
+                </select>
                 <label class="visually-hidden" for="search-language">"Language"</label>
                 <input id="search-language" name="language" class="small-input" placeholder="Language (rust)"
                     bind:value=language on:change=move |_| run()/>
@@ -171,8 +185,9 @@ fn Search(
     }
 }
 
+/// A search's hits, with how it ran (the Memory tab shows them too).
 #[component]
-fn Results(found: SearchResults) -> impl IntoView {
+pub(crate) fn Results(found: SearchResults) -> impl IntoView {
     let count = found.hits.len();
     view! {
         <p class="muted" id="search-summary">
@@ -184,6 +199,7 @@ fn Results(found: SearchResults) -> impl IntoView {
             {match found.mode {
                 api::knowledge::SearchMode::Hybrid => " · by words and meaning",
                 api::knowledge::SearchMode::FullText => " · by words",
+                api::knowledge::SearchMode::Meaning => " · by meaning",
             }}
         </p>
         {found.note.map(|note| view! { <p class="notice" role="status">{note}</p> })}

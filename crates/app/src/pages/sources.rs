@@ -3,7 +3,7 @@
 //! sync, and its banner reconnects to the sync's event stream), and the sync history.
 
 use crate::browser;
-use crate::components::{Call, ErrorNote, Loading};
+use crate::components::{Call, ErrorNote, Loading, clock, duration};
 use crate::pages::project_id_param;
 use crate::rpc::{
     cancel_sync, clear_github_token, clear_webhook_secret, get_source_secrets, list_syncs,
@@ -237,22 +237,6 @@ fn progress_line(p: &SyncProgress) -> String {
         parts.push(format!("about {} left", duration(eta)));
     }
     parts.join(" · ")
-}
-
-fn duration(secs: u64) -> String {
-    match secs {
-        0..=59 => format!("{secs} s"),
-        60..=3599 => format!("{} min {} s", secs / 60, secs % 60),
-        _ => format!("{} h {} min", secs / 3600, (secs % 3600) / 60),
-    }
-}
-
-/// "HH:MM" of an RFC 3339 time, as written (UTC).
-fn clock(rfc3339: &str) -> String {
-    rfc3339
-        .split_once('T')
-        .map(|(_, time)| format!("{} UTC", time.get(..5).unwrap_or(time)))
-        .unwrap_or_else(|| rfc3339.to_owned())
 }
 
 /// The project's syncs, newest first.
