@@ -32,17 +32,27 @@ pub struct Session {
 impl Session {
     /// Signs `bench@example.com` up on `server` (`http://127.0.0.1:PORT`).
     pub async fn sign_up(server: &str) -> Self {
-        let session = Self {
+        Self::sign_up_as(server, "bench@example.com", "Bench").await
+    }
+
+    /// A client of `server` with no session yet (to sign in).
+    pub fn anonymous(server: &str) -> Self {
+        Self {
             http: reqwest::Client::builder()
                 .cookie_store(true)
                 .build()
                 .expect("client"),
             server: server.to_owned(),
-        };
+        }
+    }
+
+    /// Signs `email` up on `server`, in a team of its own named `team`.
+    pub async fn sign_up_as(server: &str, email: &str, team: &str) -> Self {
+        let session = Self::anonymous(server);
         session
             .call(
                 "sign_up",
-                serde_json::json!({"form": {"email": "bench@example.com", "password": "correct horse battery", "display_name": "Bench", "tenant_name": "Bench"}}),
+                serde_json::json!({"form": {"email": email, "password": "correct horse battery", "display_name": team, "tenant_name": team}}),
             )
             .await;
         session
