@@ -222,6 +222,10 @@ async fn words_first_then_meaning_once_the_space_is_built_and_identical_texts_ar
         .await;
     assert_eq!(theirs["hits"], json!([]));
     assert_eq!(bob.ok("list_embedding_spaces", json!({})).await, json!([]));
+    assert_eq!(
+        bob.ok("get_knowledge_indexing", json!({})).await,
+        json!({"spaces": [], "state": {"state": "idle"}})
+    );
     let (status, _) = bob
         .call("drop_embedding_space", json!({"id": space["id"]}))
         .await;

@@ -240,6 +240,10 @@ mod tests {
         // Not Python at all: the grammar gives up and the layout decides.
         let broken = "def broken(:\n    pass\n\nfn other() {}\n";
         assert_eq!(pieces(broken, python), pieces(broken, Kind::default()));
+        // Past the size a grammar reads, the layout decides too.
+        let huge = "def f():\n    return 1\n\n".repeat(super::super::syntax::MAX_PARSED_BYTES / 20);
+        assert!(huge.len() > super::super::syntax::MAX_PARSED_BYTES);
+        assert_eq!(pieces(&huge, python), pieces(&huge, Kind::default()));
     }
 
     #[test]

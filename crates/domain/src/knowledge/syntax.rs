@@ -34,14 +34,23 @@ fn is_preamble(kind: &str) -> bool {
     )
 }
 
+/// The longest text read with a grammar: longer files are generated or bundled more often than
+/// written, and a parse costs time and memory in proportion (a repository can list one large file
+/// under thousands of paths).
+pub const MAX_PARSED_BYTES: usize = 256 * 1024;
+
 /// The text's blocks as line ranges `[start, end)` covering every line, along its syntax; `None`
-/// without a grammar, or when the text does not parse (the layout heuristic then reads it).
+/// without a grammar, for a text over [`MAX_PARSED_BYTES`], or when the text does not parse (the
+/// layout heuristic then reads it).
 pub(super) fn blocks(
     language: &str,
     path: Option<&str>,
     text: &str,
     lines: &[&str],
 ) -> Option<Vec<(usize, usize)>> {
+    if text.len() > MAX_PARSED_BYTES {
+        return None;
+    }
     let mut parser = Parser::new();
     parser.set_language(&grammar(language, path)?).ok()?;
     let tree = parser.parse(text, None)?;
