@@ -1025,7 +1025,11 @@ async fn a_rate_limited_backfill_waits_in_the_queue_without_using_an_attempt() {
         .iter()
         .map(|row| row.try_get("", "attempts").unwrap())
         .collect();
-    assert_eq!(attempts, vec![0], "the wait used up an attempt");
+    // (The job queued by the entry may have seen the space too and be waiting as well.)
+    assert!(
+        !attempts.is_empty() && attempts.iter().all(|a| *a == 0),
+        "the wait used up an attempt: {attempts:?}"
+    );
     // Meanwhile search answers by words, saying why.
     let found = ada
         .ok("search_knowledge", json!({"query": text("ingest worker")}))
