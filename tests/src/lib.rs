@@ -371,21 +371,43 @@ pub fn cairn_bin() -> PathBuf {
     }
 }
 
-/// `cairn worker` on `app`'s database and data directory (its key file: instances of one
-/// deployment share keys), taking over silent jobs after 2 s, killed when dropped; the caller
-/// adds what the worker reaches (GitHub, model servers) and spawns it.
-pub fn worker_command(app: &TestApp) -> tokio::process::Command {
+/// The `cairn` binary on `app`'s database and data directory (its key file: instances of one
+/// deployment share keys), reaching local model servers, its sweeper off, logging warnings; the
+/// caller adds the command and what else it reaches.
+pub fn cairn_command(app: &TestApp) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(cairn_bin());
     command
-        .arg("worker")
         .env("DATABASE_URL", app.db.owner_url())
         .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
         .env("CAIRN_DATA_DIR", &app.data_dir)
-        .env("CAIRN_JOBS__STALE_AFTER_SECS", "2")
+        .env(
+            "CAIRN_LLM__ALLOWED_PRIVATE_HOSTS",
+            r#"["127.0.0.1", "localhost"]"#,
+        )
         .env("CAIRN_STORAGE__SWEEP_INTERVAL_SECS", "0")
-        .env("CAIRN_LOG__FILTER", "warn")
+        .env("CAIRN_LOG__FILTER", "warn");
+    command
+}
+
+/// `cairn worker` (see [`cairn_command`]), taking over silent jobs after 2 s, killed when
+/// dropped; the caller spawns it.
+pub fn worker_command(app: &TestApp) -> tokio::process::Command {
+    let mut command = cairn_command(app);
+    command
+        .arg("worker")
+        .env("CAIRN_JOBS__STALE_AFTER_SECS", "2")
         .kill_on_drop(true);
     command
+}
+
+/// Runs `command` to its end: its exit code (-1 for a signal), stdout and stderr.
+pub async fn output_of(mut command: tokio::process::Command) -> (i32, String, String) {
+    let output = command.output().await.expect("running cairn");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// A binary of this workspace, built by `scripts/test.sh` (`cargo build --bins`) into the same target

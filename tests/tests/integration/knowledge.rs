@@ -683,26 +683,9 @@ async fn an_answer_cites_the_synced_file_it_came_from_and_keeps_what_the_model_s
 }
 
 async fn cairn_embeddings(app: &TestApp, args: &[&str]) -> (i32, String, String) {
-    let output = tokio::process::Command::new(tests::cairn_bin())
-        .arg("embeddings")
-        .args(args)
-        .env("DATABASE_URL", app.db.owner_url())
-        .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
-        .env("CAIRN_DATA_DIR", &app.data_dir)
-        .env(
-            "CAIRN_LLM__ALLOWED_PRIVATE_HOSTS",
-            r#"["127.0.0.1", "localhost"]"#,
-        )
-        .env("CAIRN_STORAGE__SWEEP_INTERVAL_SECS", "0")
-        .env("CAIRN_LOG__FILTER", "warn")
-        .output()
-        .await
-        .expect("running cairn embeddings");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let mut command = tests::cairn_command(app);
+    command.arg("embeddings").args(args);
+    tests::output_of(command).await
 }
 
 /// `cairn embeddings backfill --team T` does the indexing itself (this app runs no jobs) and
@@ -860,10 +843,9 @@ async fn the_command_line_backfills_a_team_and_removes_a_retired_space() {
     assert!(err.contains("no team"), "{err}");
 }
 
-/// `cairn worker` on the test app's database, the LLM double reachable.
+/// `cairn worker` on the test app's database.
 fn worker_process(app: &TestApp) -> tokio::process::Child {
     tests::worker_command(app)
-        .env("CAIRN_LLM__ALLOWED_PRIVATE_HOSTS", r#"["127.0.0.1"]"#)
         .spawn()
         .expect("starting cairn worker")
 }

@@ -601,21 +601,9 @@ async fn a_cancelled_run_stops_at_a_step_boundary_keeps_what_it_stored_and_resum
 fn worker(app: &tests::TestApp, name: &str) -> tokio::process::Child {
     std::fs::create_dir_all(&app.data_dir).unwrap();
     let log = std::fs::File::create(app.data_dir.join(format!("{name}.log"))).unwrap();
-    tokio::process::Command::new(tests::cairn_bin())
-        .arg("worker")
-        .env("DATABASE_URL", app.db.owner_url())
-        .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
-        .env("CAIRN_DATA_DIR", &app.data_dir)
-        .env(
-            "CAIRN_LLM__ALLOWED_PRIVATE_HOSTS",
-            r#"["127.0.0.1", "localhost"]"#,
-        )
-        .env("CAIRN_JOBS__STALE_AFTER_SECS", "2")
-        .env("CAIRN_STORAGE__SWEEP_INTERVAL_SECS", "0")
-        .env("CAIRN_LOG__FILTER", "warn")
+    tests::worker_command(app)
         .stderr(std::process::Stdio::from(log.try_clone().unwrap()))
         .stdout(std::process::Stdio::from(log))
-        .kill_on_drop(true)
         .spawn()
         .expect("starting cairn worker")
 }
@@ -690,26 +678,9 @@ async fn a_worker_killed_mid_fan_out_is_taken_over_and_stored_plans_are_not_aske
 }
 
 async fn cairn_workflow(app: &tests::TestApp, args: &[&str]) -> (i32, String, String) {
-    let output = tokio::process::Command::new(tests::cairn_bin())
-        .args(["workflow", "run"])
-        .args(args)
-        .env("DATABASE_URL", app.db.owner_url())
-        .env("CAIRN_DATABASE__APP_URL", app.db.app_url())
-        .env("CAIRN_DATA_DIR", &app.data_dir)
-        .env(
-            "CAIRN_LLM__ALLOWED_PRIVATE_HOSTS",
-            r#"["127.0.0.1", "localhost"]"#,
-        )
-        .env("CAIRN_STORAGE__SWEEP_INTERVAL_SECS", "0")
-        .env("CAIRN_LOG__FILTER", "warn")
-        .output()
-        .await
-        .expect("running cairn workflow run");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let mut command = tests::cairn_command(app);
+    command.args(["workflow", "run"]).args(args);
+    tests::output_of(command).await
 }
 
 /// `cairn workflow run --note N`: queues the run, follows it step by step, writes the report and
