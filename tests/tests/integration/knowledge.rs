@@ -235,6 +235,25 @@ async fn words_first_then_meaning_once_the_space_is_built_and_identical_texts_ar
         .call("search_knowledge", json!({"query": text("   ")}))
         .await;
     assert_eq!(status, 422, "{body}");
+    // Searching by meaning alone without an embedding model is refused, saying why; a way of
+    // matching that does not exist is named as the field it is.
+    let (status, body) = bob
+        .call(
+            "search_knowledge",
+            json!({"query": {"text": "blue-green", "by": "meaning"}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field"], "by", "{body}");
+    assert!(body["reason"].as_str().unwrap().contains("embedding model"));
+    let (status, body) = ada
+        .call(
+            "search_knowledge",
+            json!({"query": {"text": "blue-green", "by": "sideways"}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.to_string().contains("by"), "{body}");
 }
 
 #[tokio::test]
