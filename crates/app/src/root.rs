@@ -4,6 +4,7 @@
 //! a page that needs a session can still answer 302 to the log-in page). Only the interactive parts
 //! are islands (`#[island]`), hydrated in the browser from the props they were rendered with.
 
+use crate::assets::{Assets, IslandsScript};
 use crate::browser;
 use crate::components::{Call, ErrorNote, Loading};
 use crate::pages::{
@@ -28,18 +29,20 @@ use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
+use std::sync::Arc;
 
 /// The whole HTML document, rendered on the server around [`App`].
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+pub fn shell(assets: Arc<Assets>) -> impl IntoView {
+    provide_context(assets.clone());
     view! {
         <!DOCTYPE html>
         <html lang="en">
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <link rel="stylesheet" href="/pkg/cairn.css"/>
-                <link rel="icon" type="image/svg+xml" href="/pkg/favicon.svg"/>
-                <HydrationScripts options islands=true/>
+                <link rel="stylesheet" href=assets.url("cairn.css")/>
+                <link rel="icon" type="image/svg+xml" href=assets.url("favicon.svg")/>
+                <IslandsScript assets/>
                 <MetaTags/>
             </head>
             <body>
@@ -116,10 +119,12 @@ fn NotFoundPage() -> impl IntoView {
 #[component]
 fn TopBar() -> impl IntoView {
     let ctx = expect_context::<SessionCtx>();
+    let icon =
+        use_context::<Arc<Assets>>().map_or_else(String::new, |assets| assets.url("favicon.svg"));
     view! {
         <header class="topbar">
             <A href="/" attr:class="brand">
-                <img src="/pkg/favicon.svg" alt="" width="22" height="22"/>
+                <img src=icon alt="" width="22" height="22"/>
                 <span>"Cairn"</span>
             </A>
             <Transition fallback=|| ()>

@@ -9,6 +9,8 @@ use services::AppContext;
 pub struct AppState {
     /// Where the browser bundle is and how it is named.
     pub leptos_options: LeptosOptions,
+    /// The bundle's files as the build named them, and its bundles' islands.
+    pub assets: std::sync::Arc<crate::assets::Assets>,
     /// What the application services reach: the database, storage, secrets, mail, AI, GitHub.
     pub ctx: AppContext,
     /// Mark the session cookie `Secure` (and name it `__Host-…`) even without

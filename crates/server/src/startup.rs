@@ -4,6 +4,7 @@ use crate::config::Settings;
 use crate::database::{self, DatabaseTarget};
 use crate::events::EventHub;
 use anyhow::Context;
+use app::assets::Assets;
 use app::state::AppState;
 use domain::Db;
 use domain::accounts::PasswordHasher;
@@ -15,6 +16,7 @@ use secrecy::ExposeSecret;
 use services::AppContext;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
@@ -102,11 +104,17 @@ impl Application {
             .connect_app(settings.database.max_connections, &pool_health)
             .await?;
         let leptos_options = LeptosOptions::builder()
-            // Trunk names the bundle after the frontend package: pkg/frontend.js, pkg/frontend_bg.wasm.
             .output_name("frontend")
             .site_root(settings.server.site_dir.to_string_lossy().into_owned())
             .site_pkg_dir("pkg")
             .build();
+        let assets = match Assets::load(&settings.server.site_dir.join("pkg")) {
+            Ok(assets) => assets,
+            Err(error) => {
+                tracing::warn!(%error, "no browser bundle: pages will not be interactive (build it with `trunk build --release`)");
+                Assets::default()
+            }
+        };
         let images = crate::storage::image_store(&settings)?;
         let secrets = crate::secret_keys::load(&settings)?;
         // An empty URL (an unset variable in a compose file) means no e-mail, like no URL.
@@ -144,6 +152,7 @@ impl Application {
         };
         let state = AppState {
             leptos_options,
+            assets: Arc::new(assets),
             ctx,
             secure_cookies: settings.server.secure_cookies,
             trust_proxy_headers: settings.server.trust_proxy_headers,

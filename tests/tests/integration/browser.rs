@@ -150,22 +150,30 @@ async fn wait_for_text(browser: &Client, css: &str, text: &str) -> Step {
     }
 }
 
-/// Waits until the WASM bundle has hydrated the page's islands (their handlers are live). Call it
-/// once the new page is there: pages are loaded whole, and the old page counts as hydrated too.
+/// Waits until the page's islands script has hydrated its islands (their handlers are live): it
+/// marks `<html data-hydrated>` when done. Call it once the new page is there: pages are loaded
+/// whole, and the old page counts as hydrated too.
 async fn wait_for_hydration(browser: &Client) -> Step {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        // The islands script sets `__hydrateIsland` once it has imported the bundle's JS.
-        let ready = browser
-            .execute("return typeof window.__hydrateIsland === 'function' && performance.getEntriesByType('resource').some(r => r.name.endsWith('_bg.wasm')) && document.readyState === 'complete';", vec![])
+        let state = browser
+            .execute(
+                "const marks = document.documentElement.dataset;
+                 return 'hydrationFailed' in marks ? 'failed' : 'hydrated' in marks && document.readyState === 'complete';",
+                vec![],
+            )
             .await?;
-        if ready == json!(true) {
-            // Give the instantiated module a moment to run hydrate() and hydrate the islands.
-            tokio::time::sleep(Duration::from_millis(300)).await;
+        if state == json!(true) {
             return Ok(());
         }
-        if Instant::now() > deadline {
-            return Err("the WASM bundle never loaded".into());
+        if state == json!("failed") || Instant::now() > deadline {
+            let seen = browser
+                .execute("return performance.getEntriesByType('resource').map(r => [r.name, r.responseStatus]);", vec![])
+                .await?;
+            return Err(format!(
+                "the page's islands were not hydrated ({state}); it loaded {seen}"
+            )
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -1910,5 +1918,125 @@ async fn search_from_the_top_bar_by_words_and_meaning_and_narrow_it_by_kind() {
     drop(driver);
     if let Err(error) = outcome {
         panic!("search journey failed: {error}");
+    }
+}
+
+/// A DevTools protocol command, sent through chromedriver's `goog/cdp/execute` endpoint.
+#[derive(Debug)]
+struct Cdp(&'static str, serde_json::Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = json!({"cmd": self.0, "params": self.1});
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Chromium's "Fast 3G" profile, as its DevTools define it: 562.5 ms of latency, 1.44 Mbit/s down
+/// and 675 kbit/s up.
+const FAST_3G: (f64, u64, u64) = (562.5, 180_000, 84_375);
+
+async fn first_visit_on_fast_3g(browser: &Client, app: &TestApp, path: &str) -> Step {
+    let (latency, download, upload) = FAST_3G;
+    browser.issue_cmd(Cdp("Network.enable", json!({}))).await?;
+    browser
+        .issue_cmd(Cdp("Network.clearBrowserCache", json!({})))
+        .await?;
+    browser
+        .issue_cmd(Cdp(
+            "Network.emulateNetworkConditions",
+            json!({"offline": false, "latency": latency, "downloadThroughput": download, "uploadThroughput": upload}),
+        ))
+        .await?;
+    browser.goto(&app.url(path)).await?;
+    Ok(())
+}
+
+/// Time to interactive of a note with two images, first visit, on Chromium's "Fast 3G" profile
+/// (throttled through the DevTools protocol): when the page's islands are hydrated, and what the
+/// visit downloaded. Prints its figures; `docs/benchmarks.md` keeps them.
+async fn note_page_on_fast_3g(browser: &Client, app: &TestApp) -> Step {
+    let (rpc, _) = crate::rpc::signed_up(app, "ada@example.com", "Engines").await;
+    let project = rpc
+        .ok("create_project", crate::rpc::project("Widgets"))
+        .await;
+    let note = rpc
+        .ok(
+            "create_note",
+            json!({"project_id": project["id"], "form": {"title": "Login flow", "body": "The **login** page."}}),
+        )
+        .await;
+    let note_id = note["id"].as_str().expect("a note id");
+    for rgb in [[200, 40, 40], [40, 150, 70]] {
+        let (status, _) = rpc.upload(note_id, tests::images::png(320, 200, rgb)).await;
+        assert_eq!(status, 201);
+    }
+    let note_path = format!(
+        "/projects/{}/notes/{note_id}",
+        project["id"].as_str().expect("a project id")
+    );
+
+    browser.goto(&app.url("/login")).await?;
+    wait_for_hydration(browser).await?;
+    fill(browser, "email", "ada@example.com").await?;
+    fill(browser, "password", crate::rpc::PASSWORD).await?;
+    click(browser, Locator::Css("form button[type=submit]")).await?;
+    wait_for_path(browser, |p| p == "/projects").await?;
+
+    first_visit_on_fast_3g(browser, app, &note_path).await?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let measured = loop {
+        let measured = browser
+            .execute(
+                "const hydrated = window.__cairnHydratedAt;
+                 if (hydrated == null || document.readyState !== 'complete') return null;
+                 const all = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')];
+                 return {hydrated, bytes: all.reduce((sum, r) => sum + r.transferSize, 0), requests: all.length,
+                         files: all.map(r => [r.name.replace(location.origin, ''), r.transferSize])};",
+                vec![],
+            )
+            .await?;
+        if !measured.is_null() {
+            break measured;
+        }
+        if Instant::now() > deadline {
+            return Err("the note page never became interactive on Fast 3G".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!(
+        "note page, first visit on Fast 3G: interactive at {:.0} ms, {} bytes transferred in {} requests: {}",
+        measured["hydrated"].as_f64().unwrap_or_default(),
+        measured["bytes"],
+        measured["requests"],
+        measured["files"]
+    );
+    assert!(measured["hydrated"].as_f64().unwrap_or_default() > 0.0);
+    wait_for_js(browser, "document.querySelectorAll('.thumb').length === 2").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_note_page_becomes_interactive_on_fast_3g() {
+    let _turn = ONE_JOURNEY_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let outcome = note_page_on_fast_3g(&browser, &app).await;
+    let _ = browser.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!("Fast 3G visit failed: {error}");
     }
 }

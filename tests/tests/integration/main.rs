@@ -9,6 +9,7 @@ mod api_tokens;
 mod browser;
 mod connections;
 mod corpus;
+mod delivery;
 mod fixtures;
 mod health;
 mod job_events;

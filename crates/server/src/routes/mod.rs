@@ -1,6 +1,7 @@
 //! The HTTP routes.
 
 mod ask;
+mod delivery;
 mod events;
 mod health;
 mod images;
@@ -21,7 +22,6 @@ use axum::response::{IntoResponse, Response};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use events::StreamSlots;
@@ -50,9 +50,10 @@ pub struct Shared {
 /// The application's router. Every request gets an `x-request-id` (kept if the client sent one),
 /// logged on its span and echoed on the response, so a user's report can be matched to the log.
 pub fn router(state: AppState, shared: Shared) -> Router {
-    let options = state.leptos_options.clone();
+    let options = &state.leptos_options;
     let pkg_dir =
         std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    let assets = state.assets.clone();
     Router::new()
         .route("/healthz", axum::routing::get(health::healthz))
         .route("/readyz", axum::routing::get(health::readyz))
@@ -97,11 +98,12 @@ pub fn router(state: AppState, shared: Shared) -> Router {
             &state,
             generate_route_list(App),
             || {},
-            move || shell(options.clone()),
+            move || shell(assets.clone()),
         )
-        .nest_service("/pkg", ServeDir::new(pkg_dir))
+        .nest_service("/pkg", delivery::bundle_files(&pkg_dir))
         .fallback(not_found)
         .layer(axum::middleware::map_response(server_fn_error_status))
+        .layer(axum::middleware::from_fn(delivery::revalidate_pages))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             request_checks::guard,
@@ -131,7 +133,8 @@ pub fn router(state: AppState, shared: Shared) -> Router {
                         )
                     }),
                 )
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(delivery::compression()),
         )
 }
 
@@ -144,8 +147,8 @@ async fn not_found(uri: Uri, State(state): State<AppState>, request: Request<Bod
     // Whole before it is sent, as every page (`SsrMode::Async` on the routes).
     let render =
         leptos_axum::render_app_async_with_context(move || provide_context(context.clone()), {
-            let options = state.leptos_options.clone();
-            move || shell(options.clone())
+            let assets = state.assets.clone();
+            move || shell(assets.clone())
         });
     let mut response = render(request).await.into_response();
     *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
