@@ -39,7 +39,8 @@ for (const wasm of files.filter((name) => name.endsWith("_bg.wasm"))) {
   // Islands are the exports named `<Component>_<hash of the island>`: `hydrate`, `initSync` and
   // the default export are the glue's own.
   const islands = [...glueText.matchAll(/export function (\w+_\d+)\(/g)].map((m) => m[1]).sort();
-  bundles.push({ name, ...hashed, islands });
+  // `bundle-projects` is the `projects` bundle: pages name it so.
+  bundles.push({ name: name.replace(/^bundle-/, ""), ...hashed, islands });
 }
 
 for (const file of files) {

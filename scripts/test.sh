@@ -73,12 +73,14 @@ export CAIRN_TEST_EMBEDDINGS_URL="http://127.0.0.1:$embed_port/v1"
 CAIRN_TEST_CORPUS_DIR=$(bash scripts/corpus.sh)
 export CAIRN_TEST_CORPUS_DIR
 
-# The browser bundle (target/site/pkg), for the pages the server renders and the browser tests.
+# The browser bundles (target/site/pkg), for the pages the server renders and the browser tests.
 trunk build --release
 # The integration tests drive the real binaries too (cairn serve, cairn db, cairn-migration).
-# The frontend crate is the wasm32 bundle only: building it here would turn `hydrate` on in the server.
-cargo build --workspace --exclude frontend --bins
-cargo test --workspace --exclude frontend --no-fail-fast "$@"
+# The bundle crates are wasm32 only: building them here would turn `hydrate` on in the server.
+cargo build --workspace --exclude 'bundle-*' --bins
+# Bytes on the wire per page, first visit, from the bundles just built.
+bash benches/bundle-size.sh
+cargo test --workspace --exclude 'bundle-*' --no-fail-fast "$@"
 
 # The image tests again, with images in S3: a build with the `s3` feature against the local moto
 # server, each test app in a bucket of its own. The production storage path is run, not assumed.

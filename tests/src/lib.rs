@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use tokio::sync::{OnceCell, oneshot};
 use uuid::Uuid;
 
+pub mod chromium;
 pub mod crash;
 pub mod github_double;
 pub mod images;

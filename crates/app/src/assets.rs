@@ -55,11 +55,41 @@ impl Assets {
     pub fn bundles(&self) -> &[Bundle] {
         &self.bundles
     }
+
+    /// The bundle named `name` (`projects`), if the build made it.
+    pub fn bundle(&self, name: &str) -> Option<&Bundle> {
+        self.bundles.iter().find(|bundle| bundle.name == name)
+    }
 }
 
-/// The page's islands script: once the document is parsed it looks at the islands on the page,
-/// fetches the smallest set of bundles that hydrates them all (at once, each module's download
-/// beside its glue's), and hydrates each island with the first bundle that has it. When done, it
+/// Names the bundle of the page's area: its glue and module are preloaded from the head, so they
+/// download while the page is parsed, and the islands script starts from them. Islands the bundle
+/// does not hold still get the bundles that do.
+#[component]
+pub fn PageBundle(
+    /// The bundle's name (`projects`).
+    name: &'static str,
+) -> impl IntoView {
+    let bundle = use_context::<Arc<Assets>>().and_then(|assets| assets.bundle(name).cloned());
+    bundle.map(|bundle| {
+        view! {
+            <leptos_meta::Link rel="modulepreload" href=format!("/pkg/{}", bundle.js)/>
+            // `crossorigin`: the islands script fetches it with the default (same-origin) credentials.
+            <leptos_meta::Link
+                rel="preload"
+                href=format!("/pkg/{}", bundle.wasm)
+                as_="fetch"
+                type_="application/wasm"
+                crossorigin="anonymous"
+            />
+        }
+    })
+}
+
+/// The page's islands script: once the document is parsed it looks at the islands on the page and
+/// loads the bundle the page named ([`PageBundle`]), plus, for islands that bundle does not hold,
+/// the smallest set of bundles that does (all at once, each module's download beside its glue's);
+/// then it hydrates each island with the first bundle that has it. When done, it
 /// sets `data-hydrated` on `<html>` (and `window.__cairnHydratedAt`, for the speed tests).
 #[component]
 pub fn IslandsScript(

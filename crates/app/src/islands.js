@@ -7,18 +7,19 @@
   const onPage = new Set([...document.querySelectorAll("leptos-island")].map((el) => el.dataset.component));
   if (!onPage.size) return done(false);
   const holds = (bundle, name) => bundle.islands.includes(name);
-  // One bundle when one holds every island on the page (the smallest such); else, greedily, the
-  // bundle holding most of the islands still without one.
-  let chosen = bundles.filter((b) => [...onPage].every((n) => holds(b, n))).sort((a, b) => a.bytes - b.bytes).slice(0, 1);
-  if (!chosen.length) {
-    const left = new Set(onPage);
-    while (left.size) {
-      const score = (b) => [...left].filter((n) => holds(b, n)).length;
-      const best = bundles.reduce((a, b) => (score(b) > score(a) || (score(b) === score(a) && b.bytes < a.bytes) ? b : a));
-      if (!score(best)) break;
-      chosen.push(best);
-      for (const n of best.islands) left.delete(n);
-    }
+  // The bundle the page named (preloaded from the head), then, for islands it lacks, the smallest
+  // bundle holding them all or, failing one, the bundles holding most of them, greedily.
+  const preloaded = new Set([...document.querySelectorAll("link[rel=modulepreload]")].map((l) => new URL(l.href).pathname));
+  const chosen = bundles.filter((b) => preloaded.has(pkg + b.js));
+  const left = new Set([...onPage].filter((n) => !chosen.some((b) => holds(b, n))));
+  const whole = bundles.filter((b) => [...left].every((n) => holds(b, n))).sort((a, b) => a.bytes - b.bytes)[0];
+  if (left.size && whole) chosen.push(whole);
+  while (left.size && !whole) {
+    const score = (b) => [...left].filter((n) => holds(b, n)).length;
+    const best = bundles.reduce((a, b) => (score(b) > score(a) || (score(b) === score(a) && b.bytes < a.bytes) ? b : a));
+    if (!score(best)) break;
+    chosen.push(best);
+    for (const n of best.islands) left.delete(n);
   }
   const started = chosen.map((bundle) => {
     const wasm = fetch(pkg + bundle.wasm);

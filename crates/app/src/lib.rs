@@ -20,3 +20,11 @@ pub mod state;
 mod upload;
 
 pub use root::{App, shell};
+
+/// Called by the page's islands script once a bundle is loaded, before it hydrates the islands.
+#[cfg(feature = "hydrate")]
+#[leptos::wasm_bindgen::prelude::wasm_bindgen(wasm_bindgen = ::leptos::wasm_bindgen)]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_islands();
+}

@@ -4,7 +4,7 @@
 //! a page that needs a session can still answer 302 to the log-in page). Only the interactive parts
 //! are islands (`#[island]`), hydrated in the browser from the props they were rendered with.
 
-use crate::assets::{Assets, IslandsScript};
+use crate::assets::{Assets, IslandsScript, PageBundle};
 use crate::browser;
 use crate::components::{Call, ErrorNote, Loading};
 use crate::pages::{
@@ -25,6 +25,7 @@ use crate::rpc::{current_session, log_out, switch_tenant};
 use api::ApiError;
 use api::ids::TenantId;
 use api::tenants::SessionView;
+use islands_macro::island_in;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{A, ParentRoute, Route, Router, Routes};
@@ -73,34 +74,43 @@ pub fn App() -> impl IntoView {
             <main class="main">
                 <Routes fallback=|| view! { <NotFoundPage/> }>
                     <Route ssr=SsrMode::Async path=path!("/") view=HomePage/>
-                    <Route ssr=SsrMode::Async path=path!("/login") view=LogInPage/>
-                    <Route ssr=SsrMode::Async path=path!("/signup") view=SignUpPage/>
-                    <Route ssr=SsrMode::Async path=path!("/projects") view=ProjectsPage/>
-                    <Route ssr=SsrMode::Async path=path!("/projects/new") view=NewProjectPage/>
+                    <Route ssr=SsrMode::Async path=path!("/login") view=|| page("welcome", LogInPage)/>
+                    <Route ssr=SsrMode::Async path=path!("/signup") view=|| page("welcome", SignUpPage)/>
+                    <Route ssr=SsrMode::Async path=path!("/projects") view=|| page("projects", ProjectsPage)/>
+                    <Route ssr=SsrMode::Async path=path!("/projects/new") view=|| page("projects", NewProjectPage)/>
                     <ParentRoute ssr=SsrMode::Async path=path!("/projects/:id") view=ProjectPage>
-                        <Route ssr=SsrMode::Async path=path!("") view=OverviewTab/>
-                        <Route ssr=SsrMode::Async path=path!("notes") view=NotesTab/>
-                        <Route ssr=SsrMode::Async path=path!("notes/:note_id") view=NotePage/>
-                        <Route ssr=SsrMode::Async path=path!("notes/:note_id/runs/:run_id") view=crate::pages::workflows::WorkflowRunPage/>
-                        <Route ssr=SsrMode::Async path=path!("memory") view=MemoryTab/>
-                        <Route ssr=SsrMode::Async path=path!("memory/:entry_id") view=MemoryEntryPage/>
-                        <Route ssr=SsrMode::Async path=path!("sources") view=SourcesTab/>
-                        <Route ssr=SsrMode::Async path=path!("sources/syncs/:sync_id") view=SyncPage/>
-                        <Route ssr=SsrMode::Async path=path!("settings") view=SettingsTab/>
+                        <Route ssr=SsrMode::Async path=path!("") view=|| page("projects", OverviewTab)/>
+                        <Route ssr=SsrMode::Async path=path!("notes") view=|| page("projects", NotesTab)/>
+                        <Route ssr=SsrMode::Async path=path!("notes/:note_id") view=|| page("notes", NotePage)/>
+                        <Route ssr=SsrMode::Async path=path!("notes/:note_id/runs/:run_id") view=|| page("notes", crate::pages::workflows::WorkflowRunPage)/>
+                        <Route ssr=SsrMode::Async path=path!("memory") view=|| page("projects", MemoryTab)/>
+                        <Route ssr=SsrMode::Async path=path!("memory/:entry_id") view=|| page("projects", MemoryEntryPage)/>
+                        <Route ssr=SsrMode::Async path=path!("sources") view=|| page("sources", SourcesTab)/>
+                        <Route ssr=SsrMode::Async path=path!("sources/syncs/:sync_id") view=|| page("sources", SyncPage)/>
+                        <Route ssr=SsrMode::Async path=path!("settings") view=|| page("projects", SettingsTab)/>
                     </ParentRoute>
-                    <Route ssr=SsrMode::Async path=path!("/team") view=TeamPage/>
-                    <Route ssr=SsrMode::Async path=path!("/ai") view=AiPage/>
-                    <Route ssr=SsrMode::Async path=path!("/workflows") view=crate::pages::workflow_templates::WorkflowTemplatesPage/>
-                    <Route ssr=SsrMode::Async path=path!("/jobs") view=JobsPage/>
-                    <Route ssr=SsrMode::Async path=path!("/search") view=crate::pages::search::SearchPage/>
-                    <Route ssr=SsrMode::Async path=path!("/account") view=AccountPage/>
-                    <Route ssr=SsrMode::Async path=path!("/invite/:token") view=InvitePage/>
-                    <Route ssr=SsrMode::Async path=path!("/forgot-password") view=ForgotPasswordPage/>
-                    <Route ssr=SsrMode::Async path=path!("/reset-password/:token") view=ResetPasswordPage/>
-                    <Route ssr=SsrMode::Async path=path!("/verify-email/:token") view=VerifyEmailPage/>
+                    <Route ssr=SsrMode::Async path=path!("/team") view=|| page("accounts", TeamPage)/>
+                    <Route ssr=SsrMode::Async path=path!("/ai") view=|| page("ai", AiPage)/>
+                    <Route ssr=SsrMode::Async path=path!("/workflows") view=|| page("ai", crate::pages::workflow_templates::WorkflowTemplatesPage)/>
+                    <Route ssr=SsrMode::Async path=path!("/jobs") view=|| page("projects", JobsPage)/>
+                    <Route ssr=SsrMode::Async path=path!("/search") view=|| page("projects", crate::pages::search::SearchPage)/>
+                    <Route ssr=SsrMode::Async path=path!("/account") view=|| page("accounts", AccountPage)/>
+                    <Route ssr=SsrMode::Async path=path!("/invite/:token") view=|| page("accounts", InvitePage)/>
+                    <Route ssr=SsrMode::Async path=path!("/forgot-password") view=|| page("welcome", ForgotPasswordPage)/>
+                    <Route ssr=SsrMode::Async path=path!("/reset-password/:token") view=|| page("accounts", ResetPasswordPage)/>
+                    <Route ssr=SsrMode::Async path=path!("/verify-email/:token") view=|| page("accounts", VerifyEmailPage)/>
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// A page of an area: the page, with the browser bundle of the area's islands named (and preloaded)
+/// in the head. Pages of one area share their bundle: the second one loads no code.
+fn page<V: IntoView + 'static>(bundle: &'static str, page: fn() -> V) -> impl IntoView {
+    view! {
+        <PageBundle name=bundle/>
+        {page()}
     }
 }
 
@@ -169,7 +179,7 @@ fn SignedInBar(session: SessionView) -> impl IntoView {
 
 /// The tenant switcher, the user and log-out: after either action the browser loads the page the
 /// new session leads to.
-#[island]
+#[island_in(accounts, ai, notes, projects, sources)]
 fn AccountMenu(session: SessionView) -> impl IntoView {
     let switch = Call::new();
     let log_out_call = Call::new();

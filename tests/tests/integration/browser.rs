@@ -2,191 +2,18 @@
 //! project, reload, a click handled in the page, log out and in, and a second tenant that sees
 //! nothing of the first. Screenshots go to `CAIRN_SCREENSHOT_DIR` when it is set.
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tests::{TestApp, spawn_app, test_data_root};
-
-/// chromedriver on a free port of 127.0.0.1, killed when dropped.
-struct Driver {
-    child: Child,
-    port: u16,
-}
-
-impl Driver {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("chromedriver")
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver (scripts/setup.sh installs it)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, port }
-    }
-
-    async fn browser(&self) -> Client {
-        let profile = test_data_root().join(format!("chromium-{}", uuid::Uuid::new_v4().simple()));
-        let args = [
-            "--headless".to_owned(),
-            "--no-sandbox".into(),
-            "--disable-gpu".into(),
-            "--disable-quic".into(),
-            "--no-first-run".into(),
-            "--disable-background-networking".into(),
-            "--disable-component-update".into(),
-            "--disable-sync".into(),
-            "--disable-dev-shm-usage".into(),
-            "--window-size=1280,900".into(),
-            format!("--user-data-dir={}", profile.display()),
-        ];
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({"binary": "/usr/bin/chromium", "args": args}),
-        );
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("a Chromium session")
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-type Step = Result<(), Box<dyn std::error::Error>>;
+use tests::chromium::{
+    Driver, Step, click, fill, first_visit_on_fast_3g, screenshot, wait_for_hydration, wait_for_js,
+    wait_for_path, wait_for_text,
+};
+use tests::{TestApp, spawn_app};
 
 /// One journey at a time: Chromium sessions competing with each other and with the rest of the
 /// suite for two cores have hung a renderer past WebDriver's five-minute page-load limit.
 static ONE_JOURNEY_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// Clicks `target` once it is there. Pages are loaded whole, so an element found a moment before a
-/// page load ends can be gone when it is clicked: that is retried, not a failure.
-async fn click(browser: &Client, target: Locator<'_>) -> Step {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        match try_click(browser, target).await {
-            Ok(()) => return Ok(()),
-            Err(error) if Instant::now() > deadline => return Err(error),
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
-
-async fn try_click(browser: &Client, target: Locator<'_>) -> Step {
-    let element = browser
-        .wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(target)
-        .await?;
-    // Centre it first: the sticky top bar covers whatever a scroll left under it.
-    browser
-        .execute(
-            "arguments[0].scrollIntoView({block: 'center'});",
-            vec![serde_json::to_value(&element)?],
-        )
-        .await?;
-    element.click().await?;
-    Ok(())
-}
-
-async fn fill(browser: &Client, id: &str, text: &str) -> Step {
-    let input = browser.find(Locator::Id(id)).await?;
-    input.clear().await?;
-    input.send_keys(text).await?;
-    Ok(())
-}
-
-async fn wait_for_path(
-    browser: &Client,
-    predicate: impl Fn(&str) -> bool,
-) -> Result<String, Box<dyn std::error::Error>> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let url = browser.current_url().await?;
-        if predicate(url.path()) {
-            return Ok(url.path().to_owned());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("still at {url}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn wait_for_text(browser: &Client, css: &str, text: &str) -> Step {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let mut last = None;
-    loop {
-        // An element of the page being replaced may go stale between `find` and `text`.
-        if let Ok(element) = browser.find(Locator::Css(css)).await
-            && let Ok(found) = element.text().await
-        {
-            if found.contains(text) {
-                return Ok(());
-            }
-            last = Some(found);
-        }
-        if Instant::now() > deadline {
-            return Err(format!("no {css:?} containing {text:?} (last seen: {last:?})").into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until the page's islands script has hydrated its islands (their handlers are live): it
-/// marks `<html data-hydrated>` when done. Call it once the new page is there: pages are loaded
-/// whole, and the old page counts as hydrated too.
-async fn wait_for_hydration(browser: &Client) -> Step {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let state = browser
-            .execute(
-                "const marks = document.documentElement.dataset;
-                 return 'hydrationFailed' in marks ? 'failed' : 'hydrated' in marks && document.readyState === 'complete';",
-                vec![],
-            )
-            .await?;
-        if state == json!(true) {
-            return Ok(());
-        }
-        if state == json!("failed") || Instant::now() > deadline {
-            let seen = browser
-                .execute("return performance.getEntriesByType('resource').map(r => [r.name, r.responseStatus]);", vec![])
-                .await?;
-            return Err(format!(
-                "the page's islands were not hydrated ({state}); it loaded {seen}"
-            )
-            .into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn screenshot(browser: &Client, name: &str) -> Step {
-    if let Some(dir) = std::env::var_os("CAIRN_SCREENSHOT_DIR") {
-        std::fs::create_dir_all(&dir)?;
-        let png = browser.screenshot().await?;
-        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)?;
-    }
-    Ok(())
-}
 
 async fn sign_up(browser: &Client, app: &TestApp, email: &str, team: &str) -> Step {
     browser.goto(&app.url("/signup")).await?;
@@ -369,24 +196,6 @@ async fn sign_up_create_reload_navigate_log_out_and_stay_isolated() {
     drop(driver);
     if let Err(error) = outcome {
         panic!("browser journey failed: {error}");
-    }
-}
-
-/// Waits until `script` (a JS expression) is true in the page.
-async fn wait_for_js(browser: &Client, script: &str) -> Step {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if browser
-            .execute(&format!("return !!({script});"), vec![])
-            .await?
-            == json!(true)
-        {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("never true: {script}").into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -1921,48 +1730,6 @@ async fn search_from_the_top_bar_by_words_and_meaning_and_narrow_it_by_kind() {
     }
 }
 
-/// A DevTools protocol command, sent through chromedriver's `goog/cdp/execute` endpoint.
-#[derive(Debug)]
-struct Cdp(&'static str, serde_json::Value);
-
-impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
-        let body = json!({"cmd": self.0, "params": self.1});
-        (axum::http::Method::POST, Some(body.to_string()))
-    }
-}
-
-/// Chromium's "Fast 3G" profile, as its DevTools define it: 562.5 ms of latency, 1.44 Mbit/s down
-/// and 675 kbit/s up.
-const FAST_3G: (f64, u64, u64) = (562.5, 180_000, 84_375);
-
-async fn first_visit_on_fast_3g(browser: &Client, app: &TestApp, path: &str) -> Step {
-    let (latency, download, upload) = FAST_3G;
-    browser.issue_cmd(Cdp("Network.enable", json!({}))).await?;
-    browser
-        .issue_cmd(Cdp("Network.clearBrowserCache", json!({})))
-        .await?;
-    browser
-        .issue_cmd(Cdp(
-            "Network.emulateNetworkConditions",
-            json!({"offline": false, "latency": latency, "downloadThroughput": download, "uploadThroughput": upload}),
-        ))
-        .await?;
-    browser.goto(&app.url(path)).await?;
-    Ok(())
-}
-
 /// Time to interactive of a note with two images, first visit, on Chromium's "Fast 3G" profile
 /// (throttled through the DevTools protocol): when the page's islands are hydrated, and what the
 /// visit downloaded. Prints its figures; `docs/benchmarks.md` keeps them.
@@ -2038,5 +1805,52 @@ async fn a_note_page_becomes_interactive_on_fast_3g() {
     drop(driver);
     if let Err(error) = outcome {
         panic!("Fast 3G visit failed: {error}");
+    }
+}
+
+/// The log-in page, opened by a member who is signed in: its form is an island of the `welcome`
+/// bundle and the account menu one of the others. Both bundles load, and each island works.
+async fn two_bundles_journey(browser: &Client, app: &TestApp) -> Step {
+    sign_up(browser, app, "ada@example.com", "Analytical Engines").await?;
+    browser.goto(&app.url("/login")).await?;
+    wait_for_hydration(browser).await?;
+    let modules = browser
+        .execute(
+            "return performance.getEntriesByType('resource').map(r => new URL(r.name).pathname).filter(p => p.endsWith('.wasm'));",
+            vec![],
+        )
+        .await?;
+    let modules: Vec<String> = serde_json::from_value(modules)?;
+    assert_eq!(modules.len(), 2, "{modules:?}");
+    assert!(
+        modules
+            .iter()
+            .any(|m| m.starts_with("/pkg/bundle-welcome-")),
+        "{modules:?}"
+    );
+    // The form checks the address in the page, without a round trip.
+    fill(browser, "email", "not-an-email").await?;
+    fill(browser, "password", "whatever it is").await?;
+    click(browser, Locator::Css("form button[type=submit]")).await?;
+    wait_for_text(browser, "#email-error", "name@example.com").await?;
+    assert!(browser.current_url().await?.path() == "/login");
+    // The account menu logs out, and the page reloads without it.
+    click(browser, Locator::XPath("//div[@class='account']//button")).await?;
+    wait_for_js(browser, "document.querySelector('.account') === null").await?;
+    wait_for_hydration(browser).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_page_with_islands_of_two_bundles_hydrates_both() {
+    let _turn = ONE_JOURNEY_AT_A_TIME.lock().await;
+    let app = spawn_app().await;
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let outcome = two_bundles_journey(&browser, &app).await;
+    let _ = browser.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!("two-bundle page failed: {error}");
     }
 }

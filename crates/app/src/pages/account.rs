@@ -12,6 +12,7 @@ use api::ApiError;
 use api::accounts::{Email, NewPassword};
 use api::ids::SessionId;
 use api::tenants::{PasswordChangeForm, SessionInfo};
+use islands_macro::island_in;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
@@ -152,7 +153,7 @@ fn SessionRow(session: SessionInfo) -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(accounts)]
 fn RevokeSessionButton(id: SessionId, current: bool) -> impl IntoView {
     let revoke = Call::new();
     view! {
@@ -166,7 +167,7 @@ fn RevokeSessionButton(id: SessionId, current: bool) -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(accounts)]
 fn VerifyButton() -> impl IntoView {
     let send = Call::new();
     view! {
@@ -183,7 +184,7 @@ fn VerifyButton() -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(accounts)]
 fn ChangePasswordForm() -> impl IntoView {
     let current = RwSignal::new(String::new());
     let new = RwSignal::new(String::new());
@@ -233,7 +234,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(welcome)]
 fn ForgotPasswordForm() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
@@ -272,7 +273,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(accounts)]
 fn ResetPasswordForm(token: String) -> impl IntoView {
     let password = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
@@ -312,7 +313,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(accounts)]
 fn VerifyEmailForm(token: String) -> impl IntoView {
     let action = Call::new();
     view! {
@@ -351,7 +352,7 @@ mod tests {
 }
 
 /// The member's API tokens in the active team: make one (shown once), revoke one.
-#[island]
+#[island_in(accounts)]
 fn ApiTokens(list: Vec<api::tokens::ApiToken>) -> impl IntoView {
     use api::tokens::{ApiTokenForm, TokenScope};
     let name = RwSignal::new(String::new());

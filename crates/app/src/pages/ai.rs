@@ -15,6 +15,7 @@ use api::ai::{
     ConnectionTest, CustomModelForm, ModelOption, ProviderKind, ProviderShown,
 };
 use api::ids::NoteId;
+use islands_macro::island_in;
 use leptos::prelude::*;
 
 /// The providers, the chain and the budget; owners and admins change them.
@@ -118,7 +119,7 @@ fn embedding_choices(models: &[api::ai::ModelChoice]) -> Vec<(String, String)> {
 }
 
 /// One provider: its state, spend and models; test connection, clear, remove.
-#[island]
+#[island_in(ai)]
 fn ProviderCard(provider: ProviderShown, manager: bool) -> impl IntoView {
     let id = provider.id;
     let test = Call::<ConnectionTest>::new();
@@ -219,7 +220,7 @@ fn AddModel(provider_id: api::ids::AiProviderId, name: String) -> impl IntoView 
 }
 
 /// Adds a provider.
-#[island]
+#[island_in(ai)]
 fn ProviderForm() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let kind = RwSignal::new(ProviderKind::OpenAi.as_str().to_owned());
@@ -320,7 +321,7 @@ pub fn ModelPicker(
 }
 
 /// The chain (ordered, built with the picker), whether a refusal falls over, and the budget.
-#[island]
+#[island_in(ai)]
 fn ChainForm(
     chain: Vec<String>,
     fall_over: bool,
@@ -437,7 +438,7 @@ fn AnswerView(answer: AnswerShown) -> impl IntoView {
 
 /// "Ask about this note": the question goes down the team's chain with the note's text and images;
 /// the answer appears as it is written, then stays on the note with its trail.
-#[island]
+#[island_in(notes)]
 pub fn AskPanel(note_id: NoteId, answers: Vec<AnswerShown>, available: bool) -> impl IntoView {
     let question = RwSignal::new(String::new());
     let streaming = RwSignal::new(String::new());
@@ -507,7 +508,7 @@ pub fn AskPanel(note_id: NoteId, answers: Vec<AnswerShown>, available: bool) -> 
 
 /// The team's embedding model: its spaces (the active one search uses, one building beside it,
 /// retired ones kept until removed), choosing another model, and indexing now.
-#[island]
+#[island_in(ai)]
 fn EmbeddingModel(choices: Vec<(String, String)>, manager: bool) -> impl IntoView {
     // Read again every second while anything is left to embed: the bar moves as vectors land.
     let tick = RwSignal::new(0u32);

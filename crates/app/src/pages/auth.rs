@@ -6,6 +6,7 @@ use crate::rpc::{log_in, sign_up};
 use api::ApiError;
 use api::accounts::{Email, Name, NewPassword};
 use api::tenants::{LogInForm, SignUpForm};
+use islands_macro::island_in;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -35,7 +36,7 @@ pub fn SignUpPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(welcome)]
 fn SignUpForm() -> impl IntoView {
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -96,7 +97,7 @@ pub fn LogInPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(welcome)]
 fn LogInForm(next: Option<String>) -> impl IntoView {
     let email = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());

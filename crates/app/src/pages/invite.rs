@@ -8,6 +8,7 @@ use crate::rpc::{accept_invitation, sign_up_invited, view_invitation};
 use api::ApiError;
 use api::accounts::{Name, NewPassword};
 use api::tenants::{InvitationState, InvitationView, InvitedSignUpForm};
+use islands_macro::island_in;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
@@ -99,7 +100,7 @@ fn Invitation(view: InvitationView, token: String) -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(accounts)]
 fn AcceptForm(token: String) -> impl IntoView {
     let accept = Call::new();
     view! {
@@ -111,7 +112,7 @@ fn AcceptForm(token: String) -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(accounts)]
 fn InvitedSignUp(token: String, email: String) -> impl IntoView {
     let display_name = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());

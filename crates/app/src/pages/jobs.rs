@@ -7,6 +7,7 @@ use crate::root::RequireSession;
 use crate::rpc::{cancel_job, list_jobs, retry_job};
 use api::ids::JobId;
 use api::jobs::{JobStatus, TeamJob};
+use islands_macro::island_in;
 use leptos::prelude::*;
 
 /// The page.
@@ -93,7 +94,7 @@ fn took(secs: u64) -> String {
 }
 
 /// Cancel (a job not ended) or Try again (one that failed or was cancelled); the page loads again.
-#[island]
+#[island_in(projects)]
 fn JobActions(id: JobId, open: bool, retryable: bool) -> impl IntoView {
     let cancel = Call::new();
     let retry = Call::new();

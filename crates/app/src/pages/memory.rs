@@ -11,6 +11,7 @@ use api::ApiError;
 use api::ids::ProjectId;
 use api::knowledge::{SearchBy, SearchQuery};
 use api::memory::{MemoryEntry, MemoryEntryForm, MemoryKind, MemoryQuery, MemoryStatus};
+use islands_macro::island_in;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -160,7 +161,7 @@ pub fn MemoryTab() -> impl IntoView {
 }
 
 /// The tab's heading with its "New entry" button, and the form it opens.
-#[island]
+#[island_in(projects)]
 fn NewEntry(project_id: ProjectId) -> impl IntoView {
     view! {
         <NewItem title="Memory" open_label="New entry">
@@ -231,7 +232,7 @@ fn excerpted(mut entry: MemoryEntry) -> MemoryEntry {
 }
 
 /// One entry; an island, for editing it and changing its status in place.
-#[island]
+#[island_in(projects)]
 fn EntryCard(entry: MemoryEntry) -> impl IntoView {
     let id = entry.id;
     let status = entry.status;

@@ -11,6 +11,7 @@ use crate::rpc::{
 use api::ApiError;
 use api::ids::{NoteId, NoteImageId, ProjectId};
 use api::notes::{Note, NoteForm, NoteImage, human_bytes, moved};
+use islands_macro::island_in;
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
@@ -90,7 +91,7 @@ fn NoteCard(note: Note) -> impl IntoView {
 }
 
 /// The tab's heading with its "New note" button, and the form it opens.
-#[island]
+#[island_in(projects)]
 fn NewNote(project_id: ProjectId) -> impl IntoView {
     view! {
         <NewItem title="Notes" open_label="New note">
@@ -180,7 +181,7 @@ pub fn NotePage() -> impl IntoView {
 }
 
 /// The note, its editor and its gallery: one island, since they share the list of images.
-#[island]
+#[island_in(notes)]
 fn NoteView(note: Note) -> impl IntoView {
     let note_id = note.id;
     let project_id = note.project_id;

@@ -8,6 +8,7 @@ use crate::root::RequireSession;
 use crate::rpc::{delete_project, get_project, update_project};
 use api::ApiError;
 use api::projects::Project;
+use islands_macro::island_in;
 use leptos::prelude::*;
 use leptos_router::components::{A, Outlet};
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -200,7 +201,7 @@ pub fn SettingsTab() -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(projects)]
 fn ProjectSettings(project: Project, saved: bool) -> impl IntoView {
     let error = RwSignal::new(None::<ApiError>);
     let update = Call::reporting_to(error);

@@ -6,6 +6,7 @@ use crate::root::RequireSession;
 use crate::rpc::{create_project, list_branches, list_projects};
 use api::ApiError;
 use api::projects::{Project, ProjectForm};
+use islands_macro::island_in;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -79,7 +80,7 @@ pub fn NewProjectPage() -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(projects)]
 fn NewProjectForm() -> impl IntoView {
     let error = RwSignal::new(None::<ApiError>);
     let action = Call::<Project>::reporting_to(error);

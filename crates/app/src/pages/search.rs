@@ -10,6 +10,7 @@ use api::ids::ProjectId;
 use api::knowledge::{
     MARK_END, MARK_START, SearchBy, SearchHit, SearchQuery, SearchResults, SourceKind,
 };
+use islands_macro::island_in;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -65,7 +66,7 @@ pub fn SearchPage() -> impl IntoView {
 
 /// The search form and its results: a change of any filter searches again at once; the words
 /// search on Enter (and as they are typed, once they rest).
-#[island]
+#[island_in(projects)]
 fn Search(
     text: String,
     project: Option<ProjectId>,

@@ -13,6 +13,7 @@ use api::ApiError;
 use api::ids::{ProjectId, ProjectSyncId};
 use api::jobs::JobStatus;
 use api::syncs::{ProjectSync, SourceSecrets, SyncPhase, SyncProgress, SyncTrigger};
+use islands_macro::island_in;
 use leptos::prelude::*;
 
 /// The tab.
@@ -70,7 +71,7 @@ struct RunningSync {
 }
 
 /// Sync and Cancel, and the live banner of the running sync.
-#[island]
+#[island_in(sources)]
 fn SyncPanel(project_id: ProjectId, active: Option<RunningSync>) -> impl IntoView {
     let start = Call::<()>::new();
     let cancel = Call::new();
@@ -327,7 +328,7 @@ fn seconds_between(start: &str, end: &str) -> Option<u64> {
 
 /// The GitHub token (write-only: "set", never the value) and the push webhook's address and
 /// secret (shown once, when made).
-#[island]
+#[island_in(sources)]
 fn Credentials(project_id: ProjectId, secrets: SourceSecrets) -> impl IntoView {
     let token = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);

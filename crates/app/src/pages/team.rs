@@ -10,6 +10,7 @@ use crate::rpc::{
 use api::ApiError;
 use api::ids::{InvitationId, UserId};
 use api::tenants::{Invitation, InvitationSent, Role};
+use islands_macro::island_in;
 use leptos::prelude::*;
 
 /// Members, and (for owners and admins) inviting people, changing roles and removing members.
@@ -103,7 +104,7 @@ fn role_value(role: Role) -> &'static str {
 }
 
 /// An owner's control of a member's role.
-#[island]
+#[island_in(accounts)]
 fn RoleSelect(user_id: UserId, role: Role) -> impl IntoView {
     let change = Call::new();
     view! {
@@ -123,7 +124,7 @@ fn RoleSelect(user_id: UserId, role: Role) -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(accounts)]
 fn RemoveMemberButton(user_id: UserId) -> impl IntoView {
     let remove = Call::new();
     view! {
@@ -157,7 +158,7 @@ fn SentNote(sent: InvitationSent) -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(accounts)]
 fn InviteForm(owner: bool) -> impl IntoView {
     let invite = Call::new();
     let email = RwSignal::new(String::new());
@@ -213,7 +214,7 @@ fn PendingInvitation(invitation: Invitation) -> impl IntoView {
     }
 }
 
-#[island]
+#[island_in(accounts)]
 fn InvitationActions(id: InvitationId) -> impl IntoView {
     let resend = Call::new();
     let revoke = Call::new();

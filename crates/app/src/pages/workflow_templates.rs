@@ -10,6 +10,7 @@ use api::ApiError;
 use api::workflows::{
     FanOut, REFERENCES, StepDef, StepOutput, WorkflowDefinition, WorkflowTemplate,
 };
+use islands_macro::island_in;
 use leptos::prelude::*;
 
 #[component]
@@ -232,7 +233,7 @@ fn byte_at_utf16(text: &str, at: usize) -> usize {
 }
 
 /// One template: its steps in an editor, checked as they are typed, and its file.
-#[island]
+#[island_in(ai)]
 fn TemplateEditor(template: WorkflowTemplate, file: String) -> impl IntoView {
     let is_new = template.version < 0;
     let version = RwSignal::new(template.version);

@@ -8,6 +8,7 @@ use api::ApiError;
 use api::ids::{NoteId, ProjectId, WorkflowRunId};
 use api::jobs::JobStatus;
 use api::workflows::{StepPreview, WorkflowRun, WorkflowStep};
+use islands_macro::island_in;
 use leptos::prelude::*;
 
 /// On a note's page: run a template on the note, and the note's earlier runs.
@@ -60,7 +61,7 @@ fn run_path(project: ProjectId, note: NoteId, run: WorkflowRunId) -> String {
 
 /// The template picker and the button that starts a run (refused, saying why, when its worst case
 /// exceeds what is left of the team's month).
-#[island]
+#[island_in(notes)]
 fn RunWorkflow(note_id: NoteId, project_id: ProjectId, templates: Vec<String>) -> impl IntoView {
     let chosen = RwSignal::new(templates.first().cloned().unwrap_or_default());
     let error = RwSignal::new(None::<ApiError>);
@@ -144,7 +145,7 @@ fn step_figures(steps: &[&WorkflowStep]) -> String {
 
 /// The run: its steps as a timeline (each with its figures, trail and output), the traceability
 /// count, and what can be done with it (cancel, resume, the report).
-#[island]
+#[island_in(notes)]
 fn RunView(run: WorkflowRun) -> impl IntoView {
     let error = RwSignal::new(None::<ApiError>);
     let cancel = Call::<()>::reporting_to(error);

@@ -1,0 +1,273 @@
+//! Headless Chromium through chromedriver, for the browser suite and the page-weight benchmark:
+//! a driver per test, and the steps a user takes (click, fill, wait for the page and its islands).
+
+use crate::{TestApp, test_data_root};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// chromedriver on a free port of 127.0.0.1, killed when dropped.
+pub struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    /// Starts chromedriver and waits until it listens.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (scripts/setup.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+
+    /// A new headless Chromium session with a profile of its own (an empty cache, no cookies).
+    pub async fn browser(&self) -> Client {
+        let profile = test_data_root().join(format!("chromium-{}", uuid::Uuid::new_v4().simple()));
+        let args = [
+            "--headless".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--disable-dev-shm-usage".into(),
+            "--window-size=1280,900".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": "/usr/bin/chromium", "args": args}),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A step of a journey: any failure ends it with its message.
+pub type Step = Result<(), Box<dyn std::error::Error>>;
+
+/// Clicks `target` once it is there. Pages are loaded whole, so an element found a moment before a
+/// page load ends can be gone when it is clicked: that is retried, not a failure.
+pub async fn click(browser: &Client, target: Locator<'_>) -> Step {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        match try_click(browser, target).await {
+            Ok(()) => return Ok(()),
+            Err(error) if Instant::now() > deadline => return Err(error),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn try_click(browser: &Client, target: Locator<'_>) -> Step {
+    let element = browser
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(target)
+        .await?;
+    // Centre it first: the sticky top bar covers whatever a scroll left under it.
+    browser
+        .execute(
+            "arguments[0].scrollIntoView({block: 'center'});",
+            vec![serde_json::to_value(&element)?],
+        )
+        .await?;
+    element.click().await?;
+    Ok(())
+}
+
+/// Types `text` into the field with id `id`, replacing what it held.
+pub async fn fill(browser: &Client, id: &str, text: &str) -> Step {
+    let input = browser.find(Locator::Id(id)).await?;
+    input.clear().await?;
+    input.send_keys(text).await?;
+    Ok(())
+}
+
+/// Waits until the browser's path satisfies `predicate`; returns it.
+pub async fn wait_for_path(
+    browser: &Client,
+    predicate: impl Fn(&str) -> bool,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = browser.current_url().await?;
+        if predicate(url.path()) {
+            return Ok(url.path().to_owned());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("still at {url}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the element at `css` contains `text`.
+pub async fn wait_for_text(browser: &Client, css: &str, text: &str) -> Step {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut last = None;
+    loop {
+        // An element of the page being replaced may go stale between `find` and `text`.
+        if let Ok(element) = browser.find(Locator::Css(css)).await
+            && let Ok(found) = element.text().await
+        {
+            if found.contains(text) {
+                return Ok(());
+            }
+            last = Some(found);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no {css:?} containing {text:?} (last seen: {last:?})").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the page's islands script has hydrated its islands (their handlers are live): it
+/// marks `<html data-hydrated>` when done. Call it once the new page is there: pages are loaded
+/// whole, and the old page counts as hydrated too.
+pub async fn wait_for_hydration(browser: &Client) -> Step {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = browser
+            .execute(
+                "const marks = document.documentElement.dataset;
+                 return 'hydrationFailed' in marks ? 'failed' : 'hydrated' in marks && document.readyState === 'complete';",
+                vec![],
+            )
+            .await?;
+        if state == json!(true) {
+            return Ok(());
+        }
+        if state == json!("failed") || Instant::now() > deadline {
+            let seen = browser
+                .execute("return performance.getEntriesByType('resource').map(r => [r.name, r.responseStatus]);", vec![])
+                .await?;
+            return Err(format!(
+                "the page's islands were not hydrated ({state}); it loaded {seen}"
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Saves a screenshot as `<name>.png` in `CAIRN_SCREENSHOT_DIR`, when it is set.
+pub async fn screenshot(browser: &Client, name: &str) -> Step {
+    if let Some(dir) = std::env::var_os("CAIRN_SCREENSHOT_DIR") {
+        std::fs::create_dir_all(&dir)?;
+        let png = browser.screenshot().await?;
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)?;
+    }
+    Ok(())
+}
+
+/// Waits until `script` (a JS expression) is true in the page.
+pub async fn wait_for_js(browser: &Client, script: &str) -> Step {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if browser
+            .execute(&format!("return !!({script});"), vec![])
+            .await?
+            == json!(true)
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("never true: {script}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A DevTools protocol command, sent through chromedriver's `goog/cdp/execute` endpoint.
+#[derive(Debug)]
+pub struct Cdp(pub &'static str, pub serde_json::Value);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = json!({"cmd": self.0, "params": self.1});
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// Chromium's "Fast 3G" profile, as its DevTools define it: 562.5 ms of latency, 1.44 Mbit/s down
+/// and 675 kbit/s up.
+pub const FAST_3G: (f64, u64, u64) = (562.5, 180_000, 84_375);
+
+/// Empties the browser's HTTP cache (its cookies stay): the next page is a first visit.
+pub async fn forget_cached_files(browser: &Client) -> Step {
+    browser.issue_cmd(Cdp("Network.enable", json!({}))).await?;
+    browser
+        .issue_cmd(Cdp("Network.clearBrowserCache", json!({})))
+        .await?;
+    Ok(())
+}
+
+/// Opens `path` as a first visit on Chromium's "Fast 3G" profile.
+pub async fn first_visit_on_fast_3g(browser: &Client, app: &TestApp, path: &str) -> Step {
+    let (latency, download, upload) = FAST_3G;
+    forget_cached_files(browser).await?;
+    browser
+        .issue_cmd(Cdp(
+            "Network.emulateNetworkConditions",
+            json!({"offline": false, "latency": latency, "downloadThroughput": download, "uploadThroughput": upload}),
+        ))
+        .await?;
+    browser.goto(&app.url(path)).await?;
+    Ok(())
+}
+
+/// What the page shown downloaded, from the Resource Timing API: each file's path and its bytes
+/// on the wire (headers and body as sent, compressed or not; 0 when the browser had it already),
+/// the page itself first.
+pub async fn downloaded(
+    browser: &Client,
+) -> Result<Vec<(String, u64)>, Box<dyn std::error::Error>> {
+    let files = browser
+        .execute(
+            "return [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+                 .map(r => [new URL(r.name).pathname, r.transferSize]);",
+            vec![],
+        )
+        .await?;
+    Ok(serde_json::from_value(files)?)
+}
