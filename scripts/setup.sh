@@ -35,6 +35,8 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v curl >/dev/null || missing+=(curl)
 # The local GitHub in the tests serves repositories the tests build with git.
 command -v git >/dev/null || missing+=(git)
+# npm installs binaryen and terser; Node.js also names and compresses the browser bundles.
+command -v npm >/dev/null || missing+=(nodejs npm)
 python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (apt)"

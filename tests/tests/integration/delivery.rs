@@ -217,3 +217,116 @@ async fn pages_are_compressed_revalidated_by_their_etag_and_never_kept() {
         .unwrap();
     assert_eq!(header(&health, "content-encoding"), None);
 }
+
+/// The islands on `html`, and the bundles it preloads (by name).
+fn islands_and_bundles(html: &str, manifest: &Value) -> (Vec<String>, Vec<String>) {
+    let islands = html
+        .split("<leptos-island data-component=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect();
+    let bundles = manifest["bundles"]
+        .as_array()
+        .expect("bundles")
+        .iter()
+        .filter(|bundle| {
+            html.contains(&format!(
+                r#"<link href="/pkg/{}" rel="modulepreload">"#,
+                bundle["js"].as_str().unwrap()
+            ))
+        })
+        .map(|bundle| bundle["name"].as_str().unwrap().to_owned())
+        .collect();
+    (islands, bundles)
+}
+
+#[tokio::test]
+async fn every_page_names_one_bundle_and_it_holds_every_island_on_the_page() {
+    let app = spawn_app().await;
+    let manifest = manifest();
+    let holds = |bundle: &str, island: &str| {
+        manifest["bundles"].as_array().unwrap().iter().any(|b| {
+            b["name"] == bundle && b["islands"].as_array().unwrap().iter().any(|i| i == island)
+        })
+    };
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let project = ada.ok("create_project", project("Widgets")).await;
+    let project = project["id"].as_str().unwrap().to_owned();
+    let note = ada
+        .ok(
+            "create_note",
+            json!({"project_id": project, "form": {"title": "t", "body": "b"}}),
+        )
+        .await;
+    let entry = ada
+        .ok(
+            "create_memory_entry",
+            json!({"project_id": project, "form": {"title": "t", "content": "c"}}),
+        )
+        .await;
+    let invited = ada
+        .ok(
+            "invite_member",
+            json!({"email": "bob@example.com", "role": "member"}),
+        )
+        .await;
+    let invitation = invited["link"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let signed_out = app.browser();
+    let mut pages = vec![
+        (&signed_out, "/login".to_owned(), "welcome"),
+        (&signed_out, "/signup".to_owned(), "welcome"),
+        (&signed_out, "/forgot-password".to_owned(), "welcome"),
+        (&signed_out, format!("/invite/{invitation}"), "accounts"),
+    ];
+    for (path, bundle) in [
+        ("/projects".to_owned(), "projects"),
+        ("/projects/new".to_owned(), "projects"),
+        (format!("/projects/{project}"), "projects"),
+        (format!("/projects/{project}/notes"), "projects"),
+        (
+            format!("/projects/{project}/notes/{}", note["id"].as_str().unwrap()),
+            "notes",
+        ),
+        (format!("/projects/{project}/memory"), "projects"),
+        (
+            format!(
+                "/projects/{project}/memory/{}",
+                entry["id"].as_str().unwrap()
+            ),
+            "projects",
+        ),
+        (format!("/projects/{project}/sources"), "sources"),
+        (format!("/projects/{project}/settings"), "projects"),
+        ("/jobs".to_owned(), "projects"),
+        ("/search?q=t".to_owned(), "projects"),
+        ("/team".to_owned(), "accounts"),
+        ("/account".to_owned(), "accounts"),
+        (format!("/invite/{invitation}"), "accounts"),
+        ("/ai".to_owned(), "ai"),
+        ("/workflows".to_owned(), "ai"),
+    ] {
+        pages.push((&ada, path, bundle));
+    }
+    for (client, path, expected) in pages {
+        let response = client.get(&path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let html = response.text().await.unwrap();
+        let (islands, bundles) = islands_and_bundles(&html, &manifest);
+        assert_eq!(bundles, [expected], "{path} names its area's bundle");
+        assert!(!islands.is_empty(), "{path} has islands");
+        for island in &islands {
+            assert!(
+                holds(expected, island),
+                "{path}: {island} is not in the {expected} bundle"
+            );
+        }
+    }
+}
