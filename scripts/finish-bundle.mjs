@@ -5,14 +5,17 @@
 //    is new names, never a stale file under an old one.
 // 2. `manifest.json` tells the server those names, and for each bundle (a wasm module and its JS
 //    glue) the islands it can hydrate and its size on the wire; pages pick their bundles from it.
-// 3. Each file gets a Brotli (`.br`) and a gzip (`.gz`) twin, compressed once at the highest
-//    settings, which the server sends to browsers that accept them.
+// 3. Each file gets a Brotli (`.br`) and a gzip (`.gz`) twin, compressed once (at the highest
+//    settings for a release build), which the server sends to browsers that accept them.
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 
 const dir = process.argv[2];
+// Release bundles are compressed once at the highest settings; a development build (ten times
+// larger, rebuilt often) at a quick level.
+const release = process.env.TRUNK_PROFILE === "release";
 if (!dir) {
   console.error("usage: finish-bundle.mjs <trunk staging directory>");
   process.exit(2);
@@ -57,11 +60,11 @@ for (const file of readdirSync(dir)) {
   const raw = readFileSync(join(dir, file));
   const br = brotliCompressSync(raw, {
     params: {
-      [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY,
+      [constants.BROTLI_PARAM_QUALITY]: release ? constants.BROTLI_MAX_QUALITY : 5,
       [constants.BROTLI_PARAM_SIZE_HINT]: raw.length,
     },
   });
-  const gz = gzipSync(raw, { level: 9 });
+  const gz = gzipSync(raw, { level: release ? 9 : 6 });
   // A twin that saves nothing (an already compressed image) is not worth a lookup.
   if (br.length < raw.length) writeFileSync(join(dir, `${file}.br`), br);
   if (gz.length < raw.length) writeFileSync(join(dir, `${file}.gz`), gz);
