@@ -105,10 +105,14 @@ async fn try_click(browser: &Client, target: Locator<'_>) -> Step {
 
 /// Types `text` into the field with id `id`, replacing what it held.
 pub async fn fill(browser: &Client, id: &str, text: &str) -> Step {
-    let input = browser.find(Locator::Id(id)).await?;
-    input.clear().await?;
-    input.send_keys(text).await?;
-    Ok(())
+    let filled = async {
+        let input = browser.find(Locator::Id(id)).await?;
+        input.clear().await?;
+        input.send_keys(text).await
+    };
+    filled
+        .await
+        .map_err(|error| format!("filling #{id}: {error}").into())
 }
 
 /// Waits until the browser's path satisfies `predicate`; returns it.

@@ -19,6 +19,12 @@ pub mod workflows;
 
 pub use error::ApiError;
 
+/// `n` with the noun that agrees with it: "1 file", "3 files", "0 files".
+pub fn count<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
+    let noun = if n == N::from(1) { one } else { many };
+    format!("{n} {noun}")
+}
+
 /// Orders names as people read them: runs of digits by their value, so `AP-2` comes before
 /// `AP-10` and `tok2.rs` before `tok10.rs`; otherwise as text.
 pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
@@ -54,7 +60,17 @@ pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 
 #[cfg(test)]
 mod natural_tests {
-    use super::natural_cmp;
+    use super::{count, natural_cmp};
+
+    #[test]
+    fn a_count_agrees_with_its_noun() {
+        assert_eq!(
+            count(1u64, "GitHub request", "GitHub requests"),
+            "1 GitHub request"
+        );
+        assert_eq!(count(0usize, "file", "files"), "0 files");
+        assert_eq!(count(14i64, "file", "files"), "14 files");
+    }
 
     #[test]
     fn numbers_in_names_order_by_value() {

@@ -27,14 +27,22 @@ pub fn NewItem(
     children: ChildrenFn,
 ) -> impl IntoView {
     let open = RwSignal::new(false);
+    let toggle = move |_| {
+        open.update(|o| *o = !*o);
+        if open.get_untracked() {
+            crate::browser::focus_first_field(".new-item");
+        }
+    };
     view! {
         <div class="tab-head">
             <h2>{title}</h2>
-            <button class="button primary" on:click=move |_| open.update(|o| *o = !*o)>
+            // Open, it is the way out of the form, not its main action: a quiet button.
+            <button class="button" class:primary=move || !open.get() class:ghost=move || open.get()
+                aria-expanded=move || open.get().to_string() on:click=toggle>
                 {move || if open.get() { "Cancel" } else { open_label }}
             </button>
         </div>
-        {move || open.get().then(|| children())}
+        {move || open.get().then(|| view! { <div class="new-item">{children()}</div> })}
     }
 }
 

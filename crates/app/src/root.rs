@@ -47,6 +47,7 @@ pub fn shell(assets: Arc<Assets>) -> impl IntoView {
                 <MetaTags/>
             </head>
             <body>
+                <a class="skip-link" href="#main">"Skip to content"</a>
                 <App/>
             </body>
         </html>
@@ -71,7 +72,7 @@ pub fn App() -> impl IntoView {
         <Title text="Cairn"/>
         <Router>
             <TopBar/>
-            <main class="main">
+            <main class="main" id="main">
                 <Routes fallback=|| view! { <NotFoundPage/> }>
                     <Route ssr=SsrMode::Async path=path!("/") view=HomePage/>
                     <Route ssr=SsrMode::Async path=path!("/login") view=|| page("welcome", LogInPage)/>

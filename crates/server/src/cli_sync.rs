@@ -102,9 +102,9 @@ async fn follow(
             JobStatus::Completed => {
                 bar.finish_and_clear();
                 println!(
-                    "completed: {}; {} GitHub requests; head {}",
+                    "completed: {}; {}; head {}",
                     now.counts.summary(),
-                    now.github_requests,
+                    api::count(now.github_requests, "GitHub request", "GitHub requests"),
                     now.head_sha.as_deref().unwrap_or("-"),
                 );
                 return Ok(ExitCode::SUCCESS);
@@ -202,8 +202,13 @@ fn show(bar: &ProgressBar, progress: &SyncProgress) {
     bar.set_length(u64::from(progress.to_fetch.max(1)));
     bar.set_position(u64::from(progress.fetched));
     let mut message = format!(
-        "{} scanned · {} GitHub requests",
-        progress.counts.scanned, progress.github_requests
+        "{} scanned · {}",
+        progress.counts.scanned,
+        api::count(
+            progress.github_requests,
+            "GitHub request",
+            "GitHub requests"
+        )
     );
     if let Some(eta) = progress
         .eta_secs

@@ -238,6 +238,21 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
     wait_for_text(browser, ".empty", "No notes yet").await?;
     wait_for_hydration(browser).await?;
     click(browser, Locator::XPath("//button[text()='New note']")).await?;
+    // The form opens ready for typing, and its way out is a quiet button.
+    wait_for_js(
+        browser,
+        "document.activeElement && document.activeElement.id === 'title'",
+    )
+    .await?;
+    wait_for_js(
+        browser,
+        "[...document.querySelectorAll('.tab-head button')].some(b => b.textContent === 'Cancel' && !b.classList.contains('primary'))",
+    )
+    .await?;
+    screenshot(browser, "note-new-form").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "note-new-form-phone").await?;
+    browser.set_window_size(1280, 900).await?;
     fill(browser, "title", "Login flow").await?;
     fill(
         browser,
@@ -929,6 +944,25 @@ async fn ai_journey(
     screenshot(browser, "ai-providers").await?;
     click(browser, Locator::Css(".chain-form button[type=submit]")).await?;
     wait_for_text(browser, ".chain-form", "of $25.00").await?;
+    // The save says so, at the form, which the page opens at.
+    wait_for_text(
+        browser,
+        ".chain-form [role=status]",
+        "Saved the chain and budget.",
+    )
+    .await?;
+    wait_for_js(
+        browser,
+        "(() => { const r = document.querySelector('.chain-form [role=status]').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()",
+    )
+    .await?;
+    screenshot(browser, "ai-chain-saved").await?;
+    browser.set_window_size(390, 844).await?;
+    browser
+        .execute("document.querySelector('.chain-form [role=status]').scrollIntoView({block: 'center'});", vec![])
+        .await?;
+    screenshot(browser, "ai-chain-saved-phone").await?;
+    browser.set_window_size(1280, 900).await?;
     wait_for_text(
         browser,
         ".chain li:first-child",

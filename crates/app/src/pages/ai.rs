@@ -25,6 +25,8 @@ pub fn AiPage() -> impl IntoView {
     let providers = Resource::new(|| (), |_| list_ai_providers());
     let settings = Resource::new(|| (), |_| get_ai_settings());
     let models = Resource::new(|| (), |_| list_ai_models());
+    // Set by the chain form's save, which loads the page again at the form.
+    let saved = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("saved").is_some());
     view! {
         <RequireSession>
             <section class="page narrow ai-page">
@@ -84,8 +86,8 @@ pub fn AiPage() -> impl IntoView {
                                 <h2>"Add a provider"</h2>
                                 <ProviderForm/>
                             })}
-                            <h2>"Chain and budget"</h2>
-                            <ChainForm chain fall_over budget confirm_above spent_line models manager/>
+                            <h2 id="chain">"Chain and budget"</h2>
+                            <ChainForm chain fall_over budget confirm_above spent_line models manager saved/>
                             <h2>"Search by meaning"</h2>
                             <EmbeddingModel choices=embedding_choices manager/>
                         }
@@ -330,7 +332,9 @@ fn ChainForm(
     spent_line: String,
     models: Vec<ModelOption>,
     manager: bool,
+    saved: bool,
 ) -> impl IntoView {
+    let saved = RwSignal::new(saved);
     let chain = RwSignal::new(chain);
     let fall_over = RwSignal::new(fall_over);
     let budget = RwSignal::new(budget);
@@ -347,7 +351,12 @@ fn ChainForm(
         };
         // Checked by the server (see `AddModel`).
         error.set(None);
-        save.dispatch_then(set_ai_settings(form), |_| browser::reload());
+        saved.set(false);
+        // The spent line and the chain come back as stored; the page opens at the form, which says
+        // it saved.
+        save.dispatch_then(set_ai_settings(form), |_| {
+            browser::go_to("/ai?saved=chain#chain")
+        });
     };
     let shift = move |from: usize, to: usize| {
         chain.update(|steps| {
@@ -401,7 +410,12 @@ fn ChainForm(
                 <Field name="run_confirm_above_usd" label="Confirm workflow runs above (USD)" value=confirm_above error
                     hint="Empty: never asked. A run whose worst case passes it starts only once you confirm."/>
                 {move || error.get().filter(|e| form_level(e, &["monthly_budget_usd", "run_confirm_above_usd"])).map(|error| view! { <ErrorNote error/> })}
-                <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save chain and budget"</button>
+                <div class="form-actions">
+                    <button type="submit" class="button primary" disabled=move || save.pending().get()>"Save chain and budget"</button>
+                    <Show when=move || saved.get()>
+                        <span class="success" role="status">"Saved the chain and budget."</span>
+                    </Show>
+                </div>
             })}
         </form>
     }
@@ -622,7 +636,7 @@ fn Space(
         <li data-status=space.status.as_str()>
             <strong>{format!("{}/{}", space.provider, space.model)}</strong>
             " " <span class="badge">{space.status.as_str()}</span>
-            <span class="muted">{format!(" · {} dimensions · {} of {} chunks embedded", space.dimensions, space.vectors, space.chunks)}</span>
+            <span class="muted">{format!(" · {} dimensions · {} of {} embedded", space.dimensions, space.vectors, api::count(space.chunks, "chunk", "chunks"))}</span>
             {(retired && manager).then(|| view! {
                 <button class="button ghost small danger-text" disabled=move || drop.pending().get()
                     on:click=move |_| {

@@ -224,14 +224,19 @@ pub(crate) fn status_name(status: JobStatus) -> &'static str {
 fn progress_line(p: &SyncProgress) -> String {
     let mut parts = Vec::new();
     if p.phase >= SyncPhase::Import && p.to_fetch > 0 {
-        parts.push(format!("{} / {} files fetched", p.fetched, p.to_fetch));
+        let files = api::count(p.to_fetch, "file", "files");
+        parts.push(format!("{} / {files} fetched", p.fetched));
     } else if p.counts.scanned > 0 {
-        parts.push(format!("{} files scanned", p.counts.scanned));
+        parts.push(format!(
+            "{} scanned",
+            api::count(p.counts.scanned, "file", "files")
+        ));
     }
     parts.push(p.counts.summary());
+    let requests = api::count(p.github_requests, "GitHub request", "GitHub requests");
     let requests = match p.rate_limit_remaining {
-        Some(left) => format!("{} GitHub requests ({left} left)", p.github_requests),
-        None => format!("{} GitHub requests", p.github_requests),
+        Some(left) => format!("{requests} ({left} left)"),
+        None => requests,
     };
     parts.push(requests);
     if let Some(eta) = p.eta_secs.filter(|_| p.phase == SyncPhase::Import) {
@@ -449,7 +454,9 @@ pub fn SyncPage() -> impl IntoView {
 }
 
 #[component]
-fn PathList(title: &'static str, paths: Vec<String>) -> impl IntoView {
+fn PathList(title: &'static str, mut paths: Vec<String>) -> impl IntoView {
+    // As people read them: tok2.rs before tok10.rs.
+    paths.sort_by(|a, b| api::natural_cmp(a, b));
     (!paths.is_empty()).then(|| {
         view! {
             <section class="path-list">

@@ -283,11 +283,11 @@ fn RunView(run: WorkflowRun) -> impl IntoView {
             api::ai::usd(run.cost_usd),
             api::ai::usd(run.estimate_usd),
         )}</p>
-        {run.traced.map(|(done, of)| view! { <p class="traced" id="traced">{format!("{done} / {of} action points planned")}</p> })}
+        {run.traced.map(|(done, of)| view! { <p class="traced" id="traced">{format!("{done} / {} planned", api::count(of, "action point", "action points"))}</p> })}
         {failed_reason.map(|reason| view! { <p class="error" role="alert">{reason}</p> })}
         {(!run.sources.is_empty()).then(|| view! {
             <details class="sources run-sources">
-                <summary>{format!("Context from the project: {} sources (what {{{{context}}}} sent)", run.sources.len())}</summary>
+                <summary>{format!("Context from the project: {} (what {{{{context}}}} sent)", api::count(run.sources.len(), "source", "sources"))}</summary>
                 <ol>
                     {run.sources.iter().map(|source| view! {
                         <li>
