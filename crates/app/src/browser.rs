@@ -35,3 +35,43 @@ pub fn focus_first_field(selector: &'static str) {
         }
     });
 }
+
+/// The text after `#<prefix>` in the address, if it starts so, taken out of the address (and of
+/// this page's history entry) so that it shows once.
+pub fn take_fragment(prefix: &str) -> Option<String> {
+    #[cfg(feature = "hydrate")]
+    {
+        let location = window().location();
+        let hash = location.hash().ok()?;
+        let text = hash.strip_prefix('#')?.strip_prefix(prefix)?.to_owned();
+        let address = format!("{}{}", location.pathname().ok()?, location.search().ok()?);
+        let _ = window().history().ok()?.replace_state_with_url(
+            &leptos::wasm_bindgen::JsValue::NULL,
+            "",
+            Some(&address),
+        );
+        Some(text)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = prefix;
+        None
+    }
+}
+
+/// `text` made safe for an address's component (`encodeURIComponent`).
+pub fn encode(text: &str) -> String {
+    leptos::web_sys::js_sys::encode_uri_component(text).into()
+}
+
+/// The text `encode` made, back.
+pub fn decode(text: &str) -> Option<String> {
+    leptos::web_sys::js_sys::decode_uri_component(text)
+        .ok()
+        .map(Into::into)
+}
+
+/// Puts `text` on the clipboard.
+pub fn copy(text: &str) {
+    let _ = window().navigator().clipboard().write_text(text);
+}

@@ -149,13 +149,38 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
     fill(browser, "invite-email", "grace@example.com").await?;
     click(browser, Locator::Css(".inline-form button[type=submit]")).await?;
     wait_for_text(browser, ".invite-link", "grace@example.com").await?;
+    // At once: the invitation is in the pending list, the field is empty for the next one, and
+    // the link (shown once) left the address.
+    wait_for_text(
+        browser,
+        "[aria-label='Pending invitations']",
+        "grace@example.com",
+    )
+    .await?;
+    assert_eq!(
+        browser
+            .find(Locator::Id("invite-email"))
+            .await?
+            .prop("value")
+            .await?
+            .as_deref(),
+        Some("")
+    );
+    assert_eq!(browser.current_url().await?.fragment(), None);
+    wait_for_hydration(browser).await?;
+    click(browser, Locator::XPath("//button[text()='Copy link']")).await?;
+    wait_for_text(browser, ".invite-link", "Copied.").await?;
     let link = browser
         .find(Locator::Id("invite-link"))
         .await?
         .prop("value")
         .await?
         .ok_or("no invitation link")?;
+    assert!(link.contains("/invite/"), "{link}");
     screenshot(browser, "team-invited").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "team-invited-phone").await?;
+    browser.set_window_size(1280, 900).await?;
     second.goto(&link).await?;
     wait_for_text(second, "h1", "Join Analytical Engines").await?;
     wait_for_hydration(second).await?;

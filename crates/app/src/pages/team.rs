@@ -163,14 +163,37 @@ fn InviteForm(owner: bool) -> impl IntoView {
     let invite = Call::new();
     let email = RwSignal::new(String::new());
     let role = RwSignal::new("member".to_owned());
+    // A link to hand over comes back through the reload that lists the invitation, in the address's
+    // fragment (which never reaches the server): shown once here, then taken out of the address.
+    // Read once hydrated: the server rendered the form without it.
+    let handed = RwSignal::new(None::<InvitationLink>);
+    Effect::new(move |_| {
+        let link = browser::take_fragment("invited=").and_then(|text| {
+            let (email, url) = text.split_once("&link=")?;
+            Some(InvitationLink {
+                email: browser::decode(email)?,
+                url: browser::decode(url)?,
+            })
+        });
+        handed.set(link);
+    });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        // E-mailed: load the page again, which lists it. A link to hand over stays on screen.
-        invite.dispatch_then(invite_member(email.get(), role_from(&role.get())), |sent| {
-            if sent.link.is_none() {
-                browser::go_to("/team?invited=1");
-            }
-        });
+        // Either way the page loads again: the pending list shows the invitation, the field is
+        // empty for the next one.
+        invite.dispatch_then(
+            invite_member(email.get(), role_from(&role.get())),
+            |sent| match &sent.link {
+                None => browser::go_to("/team?invited=1"),
+                // A new query each time: a change of fragment alone would not load the page.
+                Some(url) => browser::go_to(&format!(
+                    "/team?handed={}#invited={}&link={}",
+                    sent.invitation.id,
+                    browser::encode(&sent.invitation.email),
+                    browser::encode(url)
+                )),
+            },
+        );
     };
     view! {
         <form class="inline-form" on:submit=submit>
@@ -184,10 +207,38 @@ fn InviteForm(owner: bool) -> impl IntoView {
             </select>
             <button type="submit" class="button primary" disabled=move || invite.pending().get()>"Invite"</button>
         </form>
-        {move || invite.value().get().map(|result| match result {
-            Ok(sent) => view! { <SentNote sent/> }.into_any(),
-            Err(error) => view! { <ErrorNote error/> }.into_any(),
-        })}
+        {move || handed.get().map(|link| view! { <LinkToHandOver link/> })}
+        {move || invite.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+    }
+}
+
+/// An invitation's link, for the inviter to hand over when this Cairn sends no e-mail.
+#[derive(Clone)]
+struct InvitationLink {
+    email: String,
+    url: String,
+}
+
+#[component]
+fn LinkToHandOver(link: InvitationLink) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let url = link.url.clone();
+    view! {
+        <div class="card-form invite-link" role="status">
+            <p>
+                "Invited " <strong>{link.email}</strong> " (listed under Pending invitations). This Cairn sends no e-mail: hand them this link yourself. It works once, for 7 days, and is shown only now."
+            </p>
+            <div class="form-actions">
+                <input class="mono" id="invite-link" readonly value=link.url/>
+                <button type="button" class="button small" on:click=move |_| {
+                    browser::copy(&url);
+                    copied.set(true);
+                }>"Copy link"</button>
+                <Show when=move || copied.get()>
+                    <span class="success">"Copied."</span>
+                </Show>
+            </div>
+        </div>
     }
 }
 
