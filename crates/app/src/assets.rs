@@ -16,6 +16,9 @@ pub struct Assets {
     /// Source name (`cairn.css`) → name served (`cairn-<hash>.css`).
     assets: HashMap<String, String>,
     bundles: Vec<Bundle>,
+    /// The islands script with the bundles written in: the same for every page, made once.
+    #[serde(skip)]
+    islands_script: std::sync::OnceLock<String>,
 }
 
 /// One wasm module and its JS glue.
@@ -51,11 +54,6 @@ impl Assets {
         )
     }
 
-    /// The bundles, for a test or a report.
-    pub fn bundles(&self) -> &[Bundle] {
-        &self.bundles
-    }
-
     /// The bundle named `name` (`projects`), if the build made it.
     pub fn bundle(&self, name: &str) -> Option<&Bundle> {
         self.bundles.iter().find(|bundle| bundle.name == name)
@@ -70,14 +68,20 @@ pub fn PageBundle(
     /// The bundle's name (`projects`).
     name: &'static str,
 ) -> impl IntoView {
-    let bundle = use_context::<Arc<Assets>>().and_then(|assets| assets.bundle(name).cloned());
-    bundle.map(|bundle| {
+    let urls = use_context::<Arc<Assets>>().and_then(|assets| {
+        let bundle = assets.bundle(name)?;
+        Some((
+            format!("/pkg/{}", bundle.js),
+            format!("/pkg/{}", bundle.wasm),
+        ))
+    });
+    urls.map(|(js, wasm)| {
         view! {
-            <leptos_meta::Link rel="modulepreload" href=format!("/pkg/{}", bundle.js)/>
+            <leptos_meta::Link rel="modulepreload" href=js/>
             // `crossorigin`: the islands script fetches it with the default (same-origin) credentials.
             <leptos_meta::Link
                 rel="preload"
-                href=format!("/pkg/{}", bundle.wasm)
+                href=wasm
                 as_="fetch"
                 type_="application/wasm"
                 crossorigin="anonymous"
@@ -101,8 +105,14 @@ pub fn IslandsScript(
     if let Some(context) = Owner::current_shared_context() {
         context.set_is_hydrating(false);
     }
-    let bundles = serde_json::to_string(&assets.bundles).unwrap_or_else(|_| "[]".to_owned());
-    let script = format!("({})({bundles});", include_str!("islands.js").trim());
+    let script = assets
+        .islands_script
+        .get_or_init(|| {
+            let bundles =
+                serde_json::to_string(&assets.bundles).unwrap_or_else(|_| "[]".to_owned());
+            format!("({})({bundles});", include_str!("islands.js").trim())
+        })
+        .clone();
     // No nonce: Cairn sends no Content-Security-Policy that would ask for one, and a nonce (new
     // for every response) would give every page a new `ETag`.
     view! { <script type="module">{script}</script> }

@@ -103,6 +103,7 @@ impl Application {
         let conn = database
             .connect_app(settings.database.max_connections, &pool_health)
             .await?;
+        // Leptos requires a bundle name; the pages name their bundles from `pkg/manifest.json`.
         let leptos_options = LeptosOptions::builder()
             .output_name("frontend")
             .site_root(settings.server.site_dir.to_string_lossy().into_owned())

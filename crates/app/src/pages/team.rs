@@ -145,16 +145,7 @@ fn SentNote(sent: InvitationSent) -> impl IntoView {
             <p class="success" role="status">"Invitation e-mailed to " {email} "."</p>
         }
         .into_any(),
-        Some(url) => view! {
-            <div class="card-form invite-link" role="status">
-                <p>
-                    "This Cairn sends no e-mail, so hand this link to " <strong>{email}</strong>
-                    " yourself (it works once, for 7 days; it is listed under Pending invitations when this page is loaded again):"
-                </p>
-                <input class="mono" id="invite-link" readonly value=url/>
-            </div>
-        }
-        .into_any(),
+        Some(url) => view! { <LinkToHandOver link=InvitationLink { email, url }/> }.into_any(),
     }
 }
 
@@ -226,7 +217,7 @@ fn LinkToHandOver(link: InvitationLink) -> impl IntoView {
     view! {
         <div class="card-form invite-link" role="status">
             <p>
-                "Invited " <strong>{link.email}</strong> " (listed under Pending invitations). This Cairn sends no e-mail: hand them this link yourself. It works once, for 7 days, and is shown only now."
+                "This Cairn sends no e-mail: hand this link to " <strong>{link.email}</strong> " yourself. It works once, for 7 days, and is shown only now; the invitation is listed under Pending invitations."
             </p>
             <div class="form-actions">
                 <input class="mono" id="invite-link" readonly value=link.url/>
