@@ -1886,7 +1886,16 @@ async fn the_jobs_page_shows_a_failed_sync_to_managers_and_trying_it_again_start
     let history = history_of(&ada, &project, 2).await;
     assert_eq!(history[0]["status"], "completed", "{history:?}");
     assert_eq!(history[1]["status"], "failed");
-    let new_job = &ada.ok("list_jobs", json!({})).await[0];
+    // The run is finished before its job is marked so: wait (bounded) for the job too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let new_job = loop {
+        let job = ada.ok("list_jobs", json!({})).await[0].clone();
+        if job["status"] != "running" || tokio::time::Instant::now() > deadline {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let new_job = &new_job;
     assert_eq!(new_job["status"], "completed");
     let (status, body) = ada.call("retry_job", json!({"id": new_job["id"]})).await;
     assert_eq!(status, 409, "{body}");
