@@ -120,6 +120,8 @@ pub enum FailureClass {
     CoolingDown,
     /// Not sent: its worst case would exceed the budget.
     OverBudget,
+    /// The asker stopped the answer while it was written (or left): nothing more is asked.
+    Stopped,
 }
 
 impl FailureClass {
@@ -142,6 +144,7 @@ impl FailureClass {
             Self::DeadlinePassed => "deadline_passed",
             Self::CoolingDown => "cooling_down",
             Self::OverBudget => "over_budget",
+            Self::Stopped => "stopped",
         }
     }
 
@@ -164,6 +167,7 @@ impl FailureClass {
             Self::DeadlinePassed,
             Self::CoolingDown,
             Self::OverBudget,
+            Self::Stopped,
         ]
         .into_iter()
         .find(|class| class.as_str() == text)
@@ -188,6 +192,7 @@ impl FailureClass {
             Self::DeadlinePassed => "out of time",
             Self::CoolingDown => "cooling down",
             Self::OverBudget => "over budget",
+            Self::Stopped => "stopped",
         }
     }
 }
@@ -707,14 +712,30 @@ pub fn parse_question(text: &str) -> Result<String, crate::ApiError> {
     Ok(question.to_owned())
 }
 
-/// The trail of an answer: "Anthropic: out of credit → OpenAI: empty → Gemini: answered".
+/// A provider as people read it: its kind ("Anthropic") when its name is only that, else its name
+/// with the kind ("local-slow (llama.cpp)").
+pub fn provider_label(name: &str, kind_label: &str) -> String {
+    let plain = |s: &str| {
+        s.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    if plain(name) == plain(kind_label) {
+        kind_label.to_owned()
+    } else {
+        format!("{name} ({kind_label})")
+    }
+}
+
+/// The trail of an answer: "Anthropic: out of credit → local-slow (llama.cpp): answered".
 pub fn trail(attempts: &[Attempt]) -> String {
     attempts
         .iter()
         .map(|a| {
             format!(
                 "{}: {}",
-                a.provider_kind.label(),
+                provider_label(&a.provider, a.provider_kind.label()),
                 a.class.map_or("answered", FailureClass::label)
             )
         })
@@ -722,9 +743,65 @@ pub fn trail(attempts: &[Attempt]) -> String {
         .join(" → ")
 }
 
+/// A model about to be asked, as an answer being written tells its reader.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trying {
+    /// The provider's name in the chain.
+    pub provider: String,
+    /// Its kind, as people read it.
+    pub kind: String,
+    /// The model.
+    pub model: String,
+    /// How the attempt before ended ("Anthropic: out of credit"), if there was one.
+    pub after: Option<String>,
+}
+
+impl Trying {
+    /// "Trying Anthropic claude-sonnet-4-5…", "Anthropic: out of credit — trying local-slow
+    /// (llama.cpp) qwen…".
+    pub fn said(&self) -> String {
+        let target = format!(
+            "{} {}",
+            provider_label(&self.provider, &self.kind),
+            self.model
+        );
+        match &self.after {
+            Some(after) => format!("{after} — trying {target}…"),
+            None => format!("Trying {target}…"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn providers_are_named_by_their_name_unless_it_is_only_their_kind() {
+        assert_eq!(provider_label("anthropic", "Anthropic"), "Anthropic");
+        assert_eq!(provider_label("open_ai", "OpenAI"), "OpenAI");
+        assert_eq!(
+            provider_label("local-slow", "llama.cpp"),
+            "local-slow (llama.cpp)"
+        );
+        let trying = Trying {
+            provider: "local-slow".into(),
+            kind: "llama.cpp".into(),
+            model: "qwen2.5".into(),
+            after: Some("Anthropic: out of credit".into()),
+        };
+        assert_eq!(
+            trying.said(),
+            "Anthropic: out of credit — trying local-slow (llama.cpp) qwen2.5…"
+        );
+        let first = Trying {
+            provider: "anthropic".into(),
+            kind: "Anthropic".into(),
+            model: "claude-sonnet-4-5".into(),
+            after: None,
+        };
+        assert_eq!(first.said(), "Trying Anthropic claude-sonnet-4-5…");
+    }
 
     #[test]
     fn forms_parse_on_both_sides_and_name_their_fields() {
@@ -891,6 +968,10 @@ pub struct AnswerShown {
     /// The knowledge sent with the question, as the answer cites it.
     #[serde(default)]
     pub sources: Vec<crate::knowledge::CitedSource>,
+    /// The answer's Markdown as sanitised HTML, its citations linked to their sources (rendered by
+    /// the server; empty when the answer is not rendered, and then `text` is shown as it is).
+    #[serde(default)]
+    pub html: String,
 }
 
 impl From<&NoteAnswer> for AnswerShown {
@@ -917,6 +998,7 @@ impl From<&NoteAnswer> for AnswerShown {
             },
             meta,
             sources: a.sources.clone(),
+            html: String::new(),
         }
     }
 }

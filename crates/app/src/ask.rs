@@ -3,10 +3,11 @@
 //! The streaming route (`POST /api/v1/notes/{id}/ask`) answers Server-Sent Events to a POST, which
 //! `EventSource` cannot send; `XMLHttpRequest` hands over the response text as it grows
 //! (`progress` events), so the events are read from it as they arrive, with nothing added to the
-//! bundle beyond what uploads use already.
+//! bundle beyond what uploads use already. Stopping aborts the request, which stops the answer on
+//! the server.
 
 use api::ApiError;
-use api::ai::AnswerShown;
+use api::ai::{AnswerShown, Trying};
 use api::ids::NoteId;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -25,12 +26,20 @@ struct Piece {
     text: String,
 }
 
+/// What the reader hears while the answer is written.
+pub enum Heard {
+    /// A model is about to be asked (the one before it failed, if `after`).
+    Trying(Trying),
+    /// The next piece of the answer.
+    Text(String),
+}
+
 /// Reads the complete events in `text` from byte `from` on; answers where the next unread event
 /// starts.
 fn read_events(
     text: &str,
     from: usize,
-    on_text: &dyn Fn(String),
+    on_heard: &dyn Fn(Heard),
     ending: &RefCell<Ending>,
 ) -> usize {
     let mut at = from;
@@ -49,7 +58,12 @@ fn read_events(
         match name {
             "text" => {
                 if let Ok(piece) = serde_json::from_str::<Piece>(&data) {
-                    on_text(piece.text);
+                    on_heard(Heard::Text(piece.text));
+                }
+            }
+            "attempt" => {
+                if let Ok(trying) = serde_json::from_str::<Trying>(&data) {
+                    on_heard(Heard::Trying(trying));
                 }
             }
             "shown" => ending.borrow_mut().shown = Some(data),
@@ -60,13 +74,15 @@ fn read_events(
     at
 }
 
-/// Asks `question` about the note; `on_text` gets each piece of the answer as it comes. Resolves
-/// with the stored answer as the page shows it (answered or failed), or the error that stopped it
-/// before a model was asked.
+/// Asks `question` about the note; `on_heard` hears each model tried and each piece of the answer
+/// as it comes; `stoppable` is handed what stops the answer. Resolves with the stored answer as
+/// the page shows it (answered or failed), or the error that stopped it before a model was asked
+/// (or the cut connection, when stopped).
 pub async fn ask(
     note: NoteId,
     question: String,
-    on_text: impl Fn(String) + 'static,
+    on_heard: impl Fn(Heard) + 'static,
+    stoppable: impl FnOnce(Rc<dyn Fn()>),
 ) -> Result<AnswerShown, ApiError> {
     use leptos::wasm_bindgen::JsCast;
     use leptos::wasm_bindgen::closure::Closure;
@@ -83,20 +99,20 @@ pub async fn ask(
         .map_err(failed)?;
     let read_up_to = Rc::new(Cell::new(0usize));
     let ending = Rc::new(RefCell::new(Ending::default()));
-    let on_text: Rc<dyn Fn(String)> = Rc::new(on_text);
+    let on_heard: Rc<dyn Fn(Heard)> = Rc::new(on_heard);
     let on_progress = {
-        let (xhr, read_up_to, ending, on_text) = (
+        let (xhr, read_up_to, ending, on_heard) = (
             xhr.clone(),
             read_up_to.clone(),
             ending.clone(),
-            on_text.clone(),
+            on_heard.clone(),
         );
         Closure::<dyn FnMut()>::new(move || {
             if xhr.status().unwrap_or(0) != 200 {
                 return;
             }
             let text = xhr.response_text().ok().flatten().unwrap_or_default();
-            read_up_to.set(read_events(&text, read_up_to.get(), &*on_text, &ending));
+            read_up_to.set(read_events(&text, read_up_to.get(), &*on_heard, &ending));
         })
     };
     xhr.set_onprogress(Some(on_progress.as_ref().unchecked_ref()));
@@ -113,6 +129,12 @@ pub async fn ask(
         serde_json::to_string(&question).map_err(|_| ApiError::Internal)?
     );
     xhr.send_with_opt_str(Some(&body)).map_err(failed)?;
+    stoppable(Rc::new({
+        let xhr = xhr.clone();
+        move || {
+            let _ = xhr.abort();
+        }
+    }));
     let _ = finished.await;
     xhr.set_onprogress(None);
     xhr.set_onloadend(None);
@@ -120,7 +142,7 @@ pub async fn ask(
     let text = xhr.response_text().ok().flatten().unwrap_or_default();
     match status {
         200 => {
-            read_events(&text, read_up_to.get(), &*on_text, &ending);
+            read_events(&text, read_up_to.get(), &*on_heard, &ending);
             let ending = ending.take();
             match (ending.shown, ending.error) {
                 (Some(shown), _) => serde_json::from_str(&shown).map_err(|_| ApiError::Internal),

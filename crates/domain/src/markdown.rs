@@ -6,15 +6,70 @@
 //! relative ones; anything else (`javascript:`, `data:`, `vbscript:`, also when hidden behind
 //! entities, case or whitespace) becomes `#`.
 
-use pulldown_cmark::{CowStr, Event, Options, Parser, Tag, html};
+use api::knowledge::CitedSource;
+use pulldown_cmark::{BrokenLink, CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, html};
+
+const OPTIONS: Options = Options::ENABLE_TABLES
+    .union(Options::ENABLE_STRIKETHROUGH)
+    .union(Options::ENABLE_TASKLISTS)
+    .union(Options::ENABLE_FOOTNOTES);
 
 /// Renders `markdown` to sanitised HTML.
 pub fn render(markdown: &str) -> String {
-    let options = Options::ENABLE_TABLES
-        | Options::ENABLE_STRIKETHROUGH
-        | Options::ENABLE_TASKLISTS
-        | Options::ENABLE_FOOTNOTES;
-    let events = Parser::new_ext(markdown, options).map(|event| match event {
+    let mut out = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut out, sanitised(Parser::new_ext(markdown, OPTIONS)));
+    out
+}
+
+/// Renders a model's answer as [`render`] does, each citation of a source it was sent (`[2]`) a
+/// link to that source (`<a class="cite" href=… title="[2] src/lib.rs, lines 1–9">[2]</a>`). A
+/// bracketed number that names no source stays text.
+pub fn render_cited(markdown: &str, sources: &[CitedSource]) -> String {
+    let source = |reference: &str| {
+        let n = reference.trim().parse::<u32>().ok()?;
+        sources.iter().find(|s| s.n == n)
+    };
+    let mut cite = |link: BrokenLink<'_>| {
+        source(&link.reference).map(|s| (CowStr::from(s.link.clone()), CowStr::from(s.label())))
+    };
+    let parser = Parser::new_with_broken_link_callback(markdown, OPTIONS, Some(&mut cite));
+    let mut in_cite = false;
+    let events = sanitised(parser).map(|event| match event {
+        Event::Start(Tag::Link {
+            link_type: LinkType::ShortcutUnknown,
+            ref dest_url,
+            ref title,
+            ..
+        }) => {
+            in_cite = true;
+            Event::InlineHtml(CowStr::from(format!(
+                r#"<a class="cite" href="{}" title="{}">["#,
+                attribute(dest_url),
+                attribute(title)
+            )))
+        }
+        Event::End(TagEnd::Link) if in_cite => {
+            in_cite = false;
+            Event::InlineHtml(CowStr::Borrowed("]</a>"))
+        }
+        other => other,
+    });
+    let mut out = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut out, events);
+    out
+}
+
+/// `text` safe inside a double-quoted attribute.
+fn attribute(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The writer's raw HTML as text, and links and images only to safe schemes.
+fn sanitised<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
+    events.map(|event| match event {
         Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
         Event::Start(Tag::Link {
             link_type,
@@ -39,10 +94,7 @@ pub fn render(markdown: &str) -> String {
             id,
         }),
         other => other,
-    });
-    let mut out = String::with_capacity(markdown.len() * 3 / 2);
-    html::push_html(&mut out, events);
-    out
+    })
 }
 
 /// `url` if its scheme is allowed or it has none (relative), else `#`.
@@ -74,7 +126,34 @@ fn safe_url(url: CowStr<'_>) -> CowStr<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::{render, render_cited};
+    use api::knowledge::{CitedSource, SourceKind};
+
+    #[test]
+    fn an_answer_links_its_citations_and_keeps_other_brackets() {
+        let source = CitedSource {
+            n: 2,
+            kind: SourceKind::File,
+            title: "src/\"lib\".rs".into(),
+            lines: Some((1, 9)),
+            link: "/projects/p/memory/e#L1-L9".into(),
+            text: String::new(),
+        };
+        let html = render_cited(
+            "**Refunds** are checked in `refund()` [2], not [3] or [x].\n\n<script>[2]</script>",
+            &[source],
+        );
+        assert!(html.contains("<strong>Refunds</strong>"), "{html}");
+        assert!(
+            html.contains(
+                r#"<a class="cite" href="/projects/p/memory/e#L1-L9" title="[2] src/&quot;lib&quot;.rs, lines 1–9">[2]</a>"#
+            ),
+            "{html}"
+        );
+        assert!(html.contains("not [3] or [x]."), "{html}");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(!html.contains("<script"), "{html}");
+    }
 
     #[test]
     fn markdown_renders() {

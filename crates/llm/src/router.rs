@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::Notify;
 
 mod attempts;
 
@@ -578,18 +579,20 @@ impl Router {
             .await
     }
 
-    /// Asks the chain, streaming: `on_text` gets each piece of the answer as it comes. A failure
-    /// before the first piece moves down the chain; after it, the call fails (what was shown is
-    /// not repeated by another model).
+    /// Asks the chain, streaming: `on_shown` hears each attempt begin and gets each piece of the
+    /// answer as it comes. A failure before the first piece moves down the chain; after it, the
+    /// call fails (what was shown is not repeated by another model). A notified `stop` ends the
+    /// call where it is (the reader stopped it or left).
     pub async fn chat_stream(
         &self,
         chain: &Chain,
         request: &ChatRequest,
         budget: Option<Budget>,
-        on_text: &mut (dyn FnMut(&str) + Send),
+        on_shown: &mut (dyn FnMut(Preview<'_>) + Send),
+        stop: Option<&Notify>,
     ) -> Result<Answer, CallFailed> {
-        self.run_chain(chain, request, None, budget, Sink::Shown(on_text))
-            .await
+        let sink = Sink::Shown { to: on_shown, stop };
+        self.run_chain(chain, request, None, budget, sink).await
     }
 
     /// Asks the chain as [`Router::chat`] does (a failure part-way through an answer moves down
@@ -779,20 +782,20 @@ impl Router {
         model: &ModelInfo,
         request: &ChatRequest,
         on_text: &mut (dyn FnMut(&str) + Send),
+        stop: Option<&Notify>,
         timing: &mut Timing,
     ) -> Outcome {
         let (started, deadline) = (timing.started, timing.deadline);
         let first_token = &mut timing.first_token;
         let body = self.body(model, request, true);
         let (wait, is_deadline) = self.wait_until(self.settings.first_token_timeout, deadline);
-        let opened = tokio::time::timeout(
-            wait,
-            provider
-                .client
-                .chat()
-                .create_stream_byot::<ChatBody<'_>, Value>(body),
-        )
-        .await;
+        let chat = provider.client.chat();
+        let opening =
+            tokio::time::timeout(wait, chat.create_stream_byot::<ChatBody<'_>, Value>(body));
+        let opened = tokio::select! {
+            opened = opening => opened,
+            () = stopped(stop) => return stopped_outcome(request, "", (0, None)),
+        };
         let mut stream = match opened {
             Err(_) if is_deadline => return self.deadline_outcome(),
             Err(_) => return timeout_outcome(wait),
@@ -813,7 +816,11 @@ impl Router {
                 self.settings.request_timeout
             };
             let (wait, is_deadline) = self.wait_until(patience, deadline);
-            let next = match tokio::time::timeout(wait, stream.next()).await {
+            let next = tokio::select! {
+                next = tokio::time::timeout(wait, stream.next()) => next,
+                () = stopped(stop) => return stopped_outcome(request, &text, usage),
+            };
+            let next = match next {
                 Err(_) => Some(Err(None)),
                 Ok(None) => None,
                 Ok(Some(Ok(chunk))) => Some(Ok(chunk)),
@@ -952,14 +959,18 @@ impl Router {
 }
 
 /// What a previewed call tells its watcher.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Preview<'a> {
-    /// An attempt begins: what an earlier one showed is void.
+    /// An attempt begins: what an earlier one showed is void (when it is a preview).
     Attempt {
-        /// The provider asked.
+        /// The provider asked, by its name in the chain.
         provider: &'a str,
+        /// Its kind, as people read it ("Anthropic").
+        kind: &'a str,
         /// Its model.
         model: &'a str,
+        /// The attempt before it (made, or passed over), if any: how it ended.
+        after: Option<&'a Attempt>,
     },
     /// The next piece of the attempt's answer.
     Text(&'a str),
@@ -969,8 +980,13 @@ pub enum Preview<'a> {
 enum Sink<'s> {
     /// Nowhere: the answer is asked for whole.
     Whole,
-    /// To a reader, as it comes: once shown, it is not taken back by another model's answer.
-    Shown(&'s mut (dyn FnMut(&str) + Send)),
+    /// To a reader, as it comes: once shown, it is not taken back by another model's answer. The
+    /// reader hears each attempt begin, and may stop the answer (`stop` notified): the attempt
+    /// ends as `stopped` with what it cost, and nothing more is asked.
+    Shown {
+        to: &'s mut (dyn FnMut(Preview<'_>) + Send),
+        stop: Option<&'s Notify>,
+    },
     /// To a watcher of stored work: each attempt starts afresh.
     Preview(&'s mut (dyn FnMut(Preview<'_>) + Send)),
 }
@@ -1010,16 +1026,20 @@ impl Call for ChatCall<'_, '_> {
                     )
                     .await
             }
-            Sink::Shown(sink) => {
+            Sink::Shown { to, stop } => {
+                let mut text = |piece: &str| to(Preview::Text(piece));
                 router
-                    .send_streaming(target.provider, &target.model, self.request, *sink, timing)
+                    .send_streaming(
+                        target.provider,
+                        &target.model,
+                        self.request,
+                        &mut text,
+                        *stop,
+                        timing,
+                    )
                     .await
             }
             Sink::Preview(watcher) => {
-                watcher(Preview::Attempt {
-                    provider: &target.provider.config.name,
-                    model: target.model_id,
-                });
                 let mut text = |piece: &str| watcher(Preview::Text(piece));
                 router
                     .send_streaming(
@@ -1027,10 +1047,25 @@ impl Call for ChatCall<'_, '_> {
                         &target.model,
                         self.request,
                         &mut text,
+                        None,
                         timing,
                     )
                     .await
             }
+        }
+    }
+
+    fn starting(&mut self, target: &Target<'_>, earlier: &[Attempt]) {
+        let begins = Preview::Attempt {
+            provider: target.name,
+            kind: target.provider.config.kind.label(),
+            model: target.model_id,
+            after: earlier.last(),
+        };
+        match &mut self.sink {
+            Sink::Whole => {}
+            Sink::Shown { to, .. } => to(begins),
+            Sink::Preview(watcher) => watcher(begins),
         }
     }
 
@@ -1079,7 +1114,8 @@ impl Call for ChatCall<'_, '_> {
             | FailureClass::TooLarge
             | FailureClass::DeadlinePassed
             | FailureClass::CoolingDown
-            | FailureClass::OverBudget => AfterFailure::EndCall,
+            | FailureClass::OverBudget
+            | FailureClass::Stopped => AfterFailure::EndCall,
         }
     }
 
@@ -1254,6 +1290,38 @@ fn read_embeddings(value: &Value, expected: usize) -> Outcome<Vectors> {
 
 /// A failure after text was shown ends the call (as a broken stream, unless it is an answer
 /// that ran on or a deadline, which say so); before, it is what it is.
+/// Resolves once `stop` is notified; never without one.
+async fn stopped(stop: Option<&Notify>) {
+    match stop {
+        Some(stop) => stop.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An attempt its reader stopped after `shown` was written. The provider reports usage only at a
+/// stream's end, so what it has not reported is estimated as the budget estimates it (about four
+/// bytes a token): the stop is charged for what it likely cost, not for nothing.
+fn stopped_outcome(request: &ChatRequest, shown: &str, usage: (u32, Option<u32>)) -> Outcome {
+    let tokens_in = if usage.0 > 0 {
+        usage.0
+    } else {
+        estimate_tokens(request)
+    };
+    let tokens_out = usage
+        .1
+        .unwrap_or_else(|| u32::try_from(shown.len().div_ceil(4)).unwrap_or(u32::MAX));
+    Outcome::Failed {
+        class: FailureClass::Stopped,
+        status: None,
+        error: format!(
+            "stopped by the asker after {} characters",
+            shown.chars().count()
+        ),
+        retry_after: None,
+        tokens: (tokens_in, tokens_out),
+    }
+}
+
 fn after_shown(outcome: Outcome, shown: bool, usage: (u32, Option<u32>)) -> Outcome {
     match outcome {
         Outcome::Failed {

@@ -339,31 +339,46 @@ pub async fn begin_ask(
     })
 }
 
+/// An answer as the page shows it, its Markdown rendered (sanitised, its citations linked).
+pub fn shown(answer: &NoteAnswer) -> api::ai::AnswerShown {
+    let mut shown = api::ai::AnswerShown::from(answer);
+    if answer.status == api::ai::AnswerStatus::Answered {
+        shown.html = domain::markdown::render_cited(&shown.text, &shown.sources);
+    }
+    shown
+}
+
+/// Who reads an answer as it is written.
+pub struct Reader<'a> {
+    /// Hears each attempt begin ("trying local-slow…") and each piece of the answer.
+    pub hears: &'a mut (dyn FnMut(llm::Preview<'_>) + Send),
+    /// Notified when the reader stops the answer (or leaves): the call ends there, and the
+    /// answer is stored as stopped with what it cost.
+    pub stop: &'a tokio::sync::Notify,
+}
+
 /// Asks the team's chain about a note (its text and images; models without vision get the
-/// captions) and keeps the answer with every attempt. `on_text` gets the answer as it streams;
-/// without it the call is not streamed. A call that finds no answer is a stored answer whose
+/// captions) and keeps the answer with every attempt. A `reader` gets the answer as it streams;
+/// without one the call is not streamed. A call that finds no answer is a stored answer whose
 /// status is `failed`, not an error.
 pub async fn ask_note(
     app: &AppContext,
     tx: TenantTxn,
     note_id: NoteId,
     question: &str,
-    on_text: Option<&mut (dyn FnMut(&str) + Send)>,
+    reader: Option<Reader<'_>>,
 ) -> Result<NoteAnswer, ApiError> {
     let question = api::ai::parse_question(question)?;
     begin_ask(app, tx, note_id, question)
         .await?
-        .answer(on_text)
+        .answer(reader)
         .await
 }
 
 impl Asking {
     /// Asks the chain (no database connection held meanwhile), then stores the answer, its
     /// attempts and what the call taught about the providers, in one transaction.
-    pub async fn answer(
-        self,
-        on_text: Option<&mut (dyn FnMut(&str) + Send)>,
-    ) -> Result<NoteAnswer, ApiError> {
+    pub async fn answer(self, reader: Option<Reader<'_>>) -> Result<NoteAnswer, ApiError> {
         let Self {
             app,
             ctx,
@@ -411,10 +426,10 @@ impl Asking {
                 &request,
             )
             .await?;
-        let outcome = match on_text {
-            Some(sink) => {
+        let outcome = match reader {
+            Some(Reader { hears, stop }) => {
                 router
-                    .chat_stream(&prepared.chain, &request, budget, sink)
+                    .chat_stream(&prepared.chain, &request, budget, hears, Some(stop))
                     .await
             }
             None => router.chat(&prepared.chain, &request, None, budget).await,

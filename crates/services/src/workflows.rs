@@ -697,7 +697,9 @@ struct Live {
 impl Live {
     fn hear(&mut self, preview: Preview<'_>) {
         match preview {
-            Preview::Attempt { provider, model } => {
+            Preview::Attempt {
+                provider, model, ..
+            } => {
                 provider.clone_into(&mut self.provider);
                 model.clone_into(&mut self.model);
                 self.text.clear();
@@ -739,12 +741,16 @@ mod tests {
         assert!(live.take("plans", Some("AP-1")).is_none());
         live.hear(Preview::Attempt {
             provider: "anthropic",
+            kind: "Anthropic",
             model: "claude",
+            after: None,
         });
         live.hear(Preview::Text("broken "));
         live.hear(Preview::Attempt {
             provider: "local",
+            kind: "Custom",
             model: "qwen",
+            after: None,
         });
         live.hear(Preview::Text("é"));
         live.hear(Preview::Text(&"x".repeat(PREVIEW_CHARS)));

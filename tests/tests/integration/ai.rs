@@ -272,21 +272,14 @@ async fn the_answer_streams_over_sse_and_is_kept_whole() {
         "openai",
         Reply::Text("Blue-green, then smoke tests.".into()),
     );
-    let response = ada
-        .http
-        .post(app.url(&format!(
-            "/api/v1/notes/{}/ask",
-            note["id"].as_str().unwrap()
-        )))
-        .json(&json!({"question": "How do we deploy?"}))
-        .send()
-        .await
-        .unwrap();
+    let response = ask_streaming(&app, &ada, &note, "How do we deploy?").await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/event-stream");
     let body = response.text().await.unwrap();
     let mut text = String::new();
     let mut last = Value::Null;
+    let mut shown = Value::Null;
+    let mut tried = Vec::new();
     for block in body.split("\n\n") {
         let event = block
             .lines()
@@ -303,10 +296,36 @@ async fn the_answer_streams_over_sse_and_is_kept_whole() {
                     .unwrap(),
             ),
             "answer" => last = serde_json::from_str(&data).unwrap(),
+            "shown" => shown = serde_json::from_str(&data).unwrap(),
+            "attempt" => tried.push(serde_json::from_str::<Value>(&data).unwrap()),
             _ => {}
         }
     }
     assert_eq!(text, "Blue-green, then smoke tests.");
+    // The reader heard each model being tried, and why the one before gave no answer.
+    assert_eq!(tried[0]["provider"], "anthropic", "{tried:?}");
+    assert_eq!(tried[0]["kind"], "Anthropic");
+    assert_eq!(tried[0]["after"], Value::Null);
+    let last_try = tried.last().unwrap();
+    assert_eq!(last_try["provider"], "openai", "{tried:?}");
+    assert_eq!(last_try["model"], "gpt-4o-mini");
+    assert!(
+        last_try["after"]
+            .as_str()
+            .unwrap()
+            .starts_with("Anthropic: "),
+        "{tried:?}"
+    );
+    assert_eq!(
+        tried.len(),
+        last["attempts"].as_array().unwrap().len(),
+        "one event per attempt: {tried:?}"
+    );
+    // The answer as the page shows it, its Markdown rendered.
+    assert_eq!(
+        shown["html"], "<p>Blue-green, then smoke tests.</p>\n",
+        "{shown}"
+    );
     assert_eq!(last["answer"], "Blue-green, then smoke tests.");
     assert_eq!(last["status"], "answered");
     let first_token =
@@ -314,16 +333,7 @@ async fn the_answer_streams_over_sse_and_is_kept_whole() {
     assert!(first_token.is_u64(), "{last}");
 
     // Before the model is asked: a bad question or another team's note is a plain JSON error.
-    let response = ada
-        .http
-        .post(app.url(&format!(
-            "/api/v1/notes/{}/ask",
-            note["id"].as_str().unwrap()
-        )))
-        .json(&json!({"question": "   "}))
-        .send()
-        .await
-        .unwrap();
+    let response = ask_streaming(&app, &ada, &note, "   ").await;
     assert_eq!(response.status(), 422);
     let response = ada
         .http
@@ -904,6 +914,25 @@ async fn a_key_appears_in_no_answer_and_no_log_line_even_when_the_provider_echoe
     }
 }
 
+/// Asks `question` about `note` on the streaming route, as the note page does.
+async fn ask_streaming(
+    app: &TestApp,
+    client: &RpcClient,
+    note: &Value,
+    question: &str,
+) -> reqwest::Response {
+    client
+        .http
+        .post(app.url(&format!(
+            "/api/v1/notes/{}/ask",
+            note["id"].as_str().unwrap()
+        )))
+        .json(&json!({ "question": question }))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A team with one provider of the double (named `name`, its own reply queue) as its chain, and a
 /// note to ask about.
 async fn team_asking(
@@ -1043,16 +1072,7 @@ async fn an_ask_ends_at_its_deadline_however_steadily_the_provider_sends() {
         Reply::Endless("more ".into(), std::time::Duration::from_millis(100)),
     );
     let started = std::time::Instant::now();
-    let response = ada
-        .http
-        .post(app.url(&format!(
-            "/api/v1/notes/{}/ask",
-            note["id"].as_str().unwrap()
-        )))
-        .json(&json!({"question": "How do we deploy?"}))
-        .send()
-        .await
-        .unwrap();
+    let response = ask_streaming(&app, &ada, &note, "How do we deploy?").await;
     assert_eq!(response.status(), 200);
     let events = tokio::time::timeout(std::time::Duration::from_secs(10), response.text())
         .await
@@ -1080,6 +1100,80 @@ async fn an_ask_ends_at_its_deadline_however_steadily_the_provider_sends() {
         "{answer}"
     );
     // Its slot is free again.
+    let (status, again) = ada
+        .call(
+            "ask_note",
+            json!({"note_id": note["id"], "question": "And now?"}),
+        )
+        .await;
+    assert_eq!(
+        (status, again["status"].as_str()),
+        (200, Some("answered")),
+        "{again}"
+    );
+}
+
+/// Stop: the reader closes the stream while the model writes. The call ends at once (long before
+/// its deadline), the answer is kept as stopped with the attempt's estimated cost, and its slot is
+/// free again.
+#[tokio::test]
+async fn a_stopped_answer_ends_the_call_and_is_kept_as_stopped_with_its_cost() {
+    let double = LlmDouble::start().await;
+    let app = tests::spawn_app_on(tests::TestDb::migrated().await, |settings| {
+        settings.llm.ask_deadline_secs = 60;
+        settings.llm.max_asks_per_team = 1;
+    })
+    .await
+    .unwrap();
+    let (ada, note) = team_asking(&app, &double, "ada@example.com", "alpha").await;
+    double.reply(
+        "alpha",
+        Reply::Endless("more ".into(), std::time::Duration::from_millis(50)),
+    );
+    let mut response = ask_streaming(&app, &ada, &note, "How do we deploy?").await;
+    assert_eq!(response.status(), 200);
+    let mut seen = String::new();
+    while !seen.contains("event: text") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), response.chunk())
+            .await
+            .expect("text within 10 s")
+            .unwrap()
+            .expect("the stream goes on");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: attempt"), "{seen}");
+    let stopped_at = std::time::Instant::now();
+    drop(response);
+    let answer = loop {
+        let answers = ada
+            .ok("list_note_answers", json!({"note_id": note["id"]}))
+            .await;
+        let answer = answers[0].clone();
+        if answer["status"] != "running" {
+            break answer;
+        }
+        assert!(
+            stopped_at.elapsed() < std::time::Duration::from_secs(10),
+            "still running 10 s after the stop: {answer}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(answer["status"], "failed", "{answer}");
+    let attempt = &answer["attempts"][0];
+    assert_eq!(attempt["class"], "stopped", "{answer}");
+    assert!(
+        attempt["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("stopped by the asker after"),
+        "{answer}"
+    );
+    assert!(attempt["tokens_in"].as_u64().unwrap() > 0, "{answer}");
+    assert!(attempt["tokens_out"].as_u64().unwrap() > 0, "{answer}");
+    assert!(answer["cost_usd"].as_f64().unwrap() > 0.0, "{answer}");
+    assert_eq!(answer["attempts"].as_array().unwrap().len(), 1);
+    // Its slot is free again: the next question is answered.
+    double.reply("alpha", Reply::Text("Blue-green.".into()));
     let (status, again) = ada
         .call(
             "ask_note",

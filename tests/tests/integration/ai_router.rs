@@ -5,7 +5,7 @@
 
 use api::ai::FailureClass::{self, *};
 use llm::{
-    Budget, Catalog, Chain, ChatRequest, EmbedFor, ImageInput, ProviderConfig, Router,
+    Budget, Catalog, Chain, ChatRequest, EmbedFor, ImageInput, Preview, ProviderConfig, Router,
     RouterSettings,
 };
 use secrecy::SecretString;
@@ -424,13 +424,28 @@ async fn a_stream_falls_over_before_its_first_token_and_fails_after_it_without_r
     double.reply("openai", Reply::Empty);
     double.reply("gemini", Reply::Text("Use the blue-green script.".into()));
     let mut shown = String::new();
+    let mut tried = Vec::new();
     let answer = router
-        .chat_stream(&chain(), &ask("How?"), None, &mut |piece| {
-            shown.push_str(piece)
-        })
+        .chat_stream(
+            &chain(),
+            &ask("How?"),
+            None,
+            &mut |heard| match heard {
+                Preview::Text(piece) => shown.push_str(piece),
+                Preview::Attempt {
+                    provider, after, ..
+                } => tried.push((provider.to_owned(), after.and_then(|a| a.class))),
+            },
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(shown, "Use the blue-green script.");
+    // Each attempt was announced, with how the one before it ended.
+    let heard: Vec<_> = answer.attempts.iter().map(|a| a.provider.clone()).collect();
+    assert_eq!(tried.iter().map(|t| t.0.clone()).collect::<Vec<_>>(), heard);
+    assert_eq!(tried[0].1, None);
+    assert_eq!(tried.last().unwrap().1, Some(EmptyOutput), "{tried:?}");
     assert_eq!(answer.text, shown);
     let last = answer.attempts.last().unwrap();
     assert_eq!((last.provider.as_str(), last.class), ("gemini", None));
@@ -447,9 +462,13 @@ async fn a_stream_falls_over_before_its_first_token_and_fails_after_it_without_r
     );
     let mut shown = String::new();
     let failed = router
-        .chat_stream(&chain(), &ask("How?"), None, &mut |piece| {
-            shown.push_str(piece)
-        })
+        .chat_stream(
+            &chain(),
+            &ask("How?"),
+            None,
+            &mut shown_into(&mut shown),
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(failed.class, Some(StreamBroken));
@@ -672,11 +691,13 @@ async fn an_endless_slow_stream_ends_at_the_calls_deadline() {
     );
     let started = Instant::now();
     let mut shown = String::new();
-    let failed = bounded(
-        router.chat_stream(&chain(), &ask("How?"), None, &mut |piece| {
-            shown.push_str(piece)
-        }),
-    )
+    let failed = bounded(router.chat_stream(
+        &chain(),
+        &ask("How?"),
+        None,
+        &mut shown_into(&mut shown),
+        None,
+    ))
     .await
     .unwrap_err();
     let took = started.elapsed();
@@ -735,7 +756,7 @@ async fn an_answer_past_its_max_tokens_is_too_large() {
     let router = router(&double, quick());
     let mut shown = String::new();
     let failed =
-        bounded(router.chat_stream(&chain(), &request, None, &mut |piece| shown.push_str(piece)))
+        bounded(router.chat_stream(&chain(), &request, None, &mut shown_into(&mut shown), None))
             .await
             .unwrap_err();
     assert_eq!(failed.class, Some(TooLarge), "{failed:?}");
@@ -879,4 +900,13 @@ async fn earlier_turns_are_sent_in_order_before_the_question() {
     );
     assert_eq!(sent[2]["content"], "The blue-green script.");
     assert_eq!(sent[3]["content"], "And how do we roll back?");
+}
+
+/// A reader of a streamed answer that keeps what is shown in `shown`.
+fn shown_into(shown: &mut String) -> impl FnMut(Preview<'_>) + Send + '_ {
+    |heard| {
+        if let Preview::Text(piece) = heard {
+            shown.push_str(piece);
+        }
+    }
 }

@@ -79,7 +79,13 @@ pub fn AiPage() -> impl IntoView {
                             <ul class="providers" aria-label="Providers">
                                 {list.iter().map(|provider| {
                                     let provider = ProviderShown::from(provider);
-                                    view! { <ProviderCard provider manager/> }
+                                    let (healthy, name) = (provider.healthy, provider.name.clone());
+                                    // The item outside the island: a list holds only items.
+                                    view! {
+                                        <li class="provider" class:unhealthy=!healthy data-provider=name>
+                                            <ProviderCard provider manager/>
+                                        </li>
+                                    }
                                 }).collect_view()}
                             </ul>
                             {manager.then(|| view! {
@@ -139,7 +145,7 @@ fn ProviderCard(provider: ProviderShown, manager: bool) -> impl IntoView {
         })
     };
     view! {
-        <li class="provider" class:unhealthy=!healthy data-provider=provider.name.clone()>
+        <div class="provider-body">
             <div class="provider-head">
                 <strong>{provider.name.clone()}</strong>
                 <span class="badge">{provider.kind.clone()}</span>
@@ -174,7 +180,7 @@ fn ProviderCard(provider: ProviderShown, manager: bool) -> impl IntoView {
             {tested}
             {move || clear.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
             {move || remove.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
-        </li>
+        </div>
     }
 }
 
@@ -428,7 +434,11 @@ fn AnswerView(answer: AnswerShown) -> impl IntoView {
     view! {
         <li class="answer" class:failed=failed>
             <p class="question"><strong>"Q: "</strong>{answer.question}</p>
-            <p class=if failed { "error answer-text" } else { "answer-text" }>{cited(&answer.text, &answer.sources)}</p>
+            {if answer.html.is_empty() {
+                view! { <p class=if failed { "error answer-text" } else { "answer-text" }>{cited(&answer.text, &answer.sources)}</p> }.into_any()
+            } else {
+                view! { <div class="answer-text markdown" inner_html=answer.html></div> }.into_any()
+            }}
             <p class="small muted trail">{answer.meta}</p>
             {(!answer.sources.is_empty()).then(|| view! {
                 <div class="sources">
@@ -450,56 +460,126 @@ fn AnswerView(answer: AnswerShown) -> impl IntoView {
     }
 }
 
-/// "Ask about this note": the question goes down the team's chain with the note's text and images;
-/// the answer appears as it is written, then stays on the note with its trail.
+/// An answer as the page shows it: on the server, its Markdown rendered.
+pub fn shown(answer: &api::ai::NoteAnswer) -> AnswerShown {
+    #[cfg(feature = "ssr")]
+    return services::ai::shown(answer);
+    #[cfg(not(feature = "ssr"))]
+    AnswerShown::from(answer)
+}
+
+/// "Ask about this note": the question goes down the team's chain with the note's text and images.
+/// The question shows at once, then which model is being asked (and why the one before gave no
+/// answer), then the answer as it is written, with a Stop button; Ctrl/Cmd+Enter sends. The
+/// stored answer stays on the note with its trail, its Markdown rendered by the server.
 #[island_in(notes)]
 pub fn AskPanel(note_id: NoteId, answers: Vec<AnswerShown>, available: bool) -> impl IntoView {
     let question = RwSignal::new(String::new());
+    // The question being answered, the model being asked, and the answer so far.
+    let asked = RwSignal::new(None::<String>);
+    let trying = RwSignal::new(String::new());
     let streaming = RwSignal::new(String::new());
-    let asking = RwSignal::new(false);
     let error = RwSignal::new(None::<ApiError>);
     let answers = RwSignal::new(answers);
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let text = question.get();
-        if let Err(e) = api::ai::parse_question(&text) {
-            error.set(Some(e));
+    // What aborts the request under way (it stops the answer on the server too).
+    let stopper = StoredValue::new_local(None::<std::rc::Rc<dyn Fn()>>);
+    let send = move || {
+        if asked.get_untracked().is_some() {
             return;
         }
+        let text = question.get_untracked();
+        let text = match api::ai::parse_question(&text) {
+            Ok(text) => text,
+            Err(e) => {
+                error.set(Some(e));
+                return;
+            }
+        };
         error.set(None);
         streaming.set(String::new());
-        asking.set(true);
+        trying.set(String::new());
+        asked.set(Some(text.clone()));
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
-            let answer = crate::ask::ask(note_id, text, move |piece| {
-                streaming.update(|s| s.push_str(&piece));
-            })
+            use crate::ask::Heard;
+            let answer = crate::ask::ask(
+                note_id,
+                text,
+                move |heard| match heard {
+                    Heard::Trying(next) => {
+                        trying.set(next.said());
+                        streaming.set(String::new());
+                    }
+                    Heard::Text(piece) => streaming.update(|s| s.push_str(&piece)),
+                },
+                move |stop| stopper.set_value(Some(stop)),
+            )
             .await;
+            let stopped = stopper.with_value(Option::is_none);
+            stopper.set_value(None);
             match answer {
                 Ok(answer) => {
                     answers.update(|list| list.insert(0, answer));
                     question.set(String::new());
                 }
+                // Stopped here: what was written stays on screen; the server keeps the answer as
+                // stopped, with its cost.
+                Err(_) if stopped => {
+                    let written = streaming.get_untracked();
+                    answers.update(|list| {
+                        list.insert(
+                            0,
+                            AnswerShown {
+                                question: asked.get_untracked().unwrap_or_default(),
+                                status: AnswerStatus::Failed,
+                                text: if written.is_empty() {
+                                    "Stopped before any answer was written.".to_owned()
+                                } else {
+                                    written
+                                },
+                                meta: "Stopped. The note keeps it as stopped, with what it cost; ask again for a whole answer.".to_owned(),
+                                sources: Vec::new(),
+                                html: String::new(),
+                            },
+                        );
+                    });
+                }
                 Err(e) => error.set(Some(e)),
             }
             streaming.set(String::new());
-            asking.set(false);
+            asked.set(None);
         });
         #[cfg(not(feature = "hydrate"))]
         let _ = (note_id, text);
+    };
+    let stop = move |_| {
+        // Taken, so the ending knows it was stopped.
+        if let Some(stop) = stopper.try_update_value(Option::take).flatten() {
+            stop();
+        }
     };
     view! {
         <section class="ask" aria-label="Ask about this note">
             <h3>"Ask about this note"</h3>
             {if available {
                 view! {
-                    <form class="ask-form" on:submit=submit novalidate>
+                    <form class="ask-form" novalidate on:submit=move |ev| { ev.prevent_default(); send(); }>
                         <label class="visually-hidden" for="question">"Question"</label>
                         <textarea id="question" name="question" rows="2" bind:value=question
-                            placeholder="What does the error in the screenshots mean?"></textarea>
-                        <button type="submit" class="button primary" disabled=move || asking.get()>
-                            {move || if asking.get() { "Asking…" } else { "Ask" }}
-                        </button>
+                            aria-describedby="question-hint"
+                            placeholder="What does the error in the screenshots mean?"
+                            on:keydown=move |ev| {
+                                if ev.key() == "Enter" && (ev.ctrl_key() || ev.meta_key()) {
+                                    ev.prevent_default();
+                                    send();
+                                }
+                            }></textarea>
+                        <div class="ask-actions">
+                            <button type="submit" class="button primary" disabled=move || asked.get().is_some()>
+                                {move || if asked.get().is_some() { "Asking…" } else { "Ask" }}
+                            </button>
+                            <span id="question-hint" class="small muted"><kbd>"Ctrl"</kbd>" or "<kbd>"⌘"</kbd>" + "<kbd>"Enter"</kbd>" sends"</span>
+                        </div>
                     </form>
                 }.into_any()
             } else {
@@ -508,9 +588,14 @@ pub fn AskPanel(note_id: NoteId, answers: Vec<AnswerShown>, available: bool) -> 
                 }.into_any()
             }}
             {move || error.get().map(|error| view! { <ErrorNote error/> })}
-            {move || asking.get().then(|| view! {
-                <div class="answer streaming" aria-live="polite">
+            {move || asked.get().map(|text| view! {
+                <div class="answer streaming" aria-live="polite" aria-busy="true">
+                    <p class="question"><strong>"Q: "</strong>{text}</p>
+                    <p class="small muted trying" role="status">
+                        {move || { let now = trying.get(); if now.is_empty() { "Sending the question…".to_owned() } else { now } }}
+                    </p>
                     <p class="answer-text">{move || streaming.get()}</p>
+                    <button type="button" class="button small stop" on:click=stop>"Stop"</button>
                 </div>
             })}
             <ul class="answers" aria-label="Answers">

@@ -162,7 +162,7 @@ pub fn NotePage() -> impl IntoView {
                             .await
                             .unwrap_or_default()
                             .iter()
-                            .map(api::ai::AnswerShown::from)
+                            .map(crate::pages::ai::shown)
                             .collect();
                         let available = available.await.unwrap_or(false);
                         let project_id = note.project_id;

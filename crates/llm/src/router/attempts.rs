@@ -52,6 +52,10 @@ pub(super) trait Call {
         timing: &mut Timing,
     ) -> Outcome<Self::Value>;
 
+    /// An attempt at `target` is about to be sent; `earlier` are the call's attempts so far
+    /// (made, or passed over). A watcher is told.
+    fn starting(&mut self, _target: &Target<'_>, _earlier: &[Attempt]) {}
+
     /// The tokens a successful attempt used (in, out).
     fn tokens(value: &Self::Value) -> (u32, u32);
 
@@ -163,6 +167,7 @@ impl Router {
                     first_token: None,
                     deadline,
                 };
+                call.starting(&target, &attempts);
                 let outcome = call.send(self, &target, &mut timing).await;
                 let mut attempt = attempt_at(
                     &target,

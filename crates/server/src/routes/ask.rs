@@ -1,8 +1,11 @@
 //! `POST /api/v1/notes/{note_id}/ask`: asks the team's chain about a note and streams the answer
-//! as Server-Sent Events while it is written: `text` events carry the pieces (`{"text": …}`), a
-//! `shown` event the answer as the page shows it (`api::ai::AnswerShown`: its trail and figures
-//! written out), and a last `answer` event the stored `api::ai::NoteAnswer` with its attempts (or
-//! its failure).
+//! as Server-Sent Events while it is written: an `attempt` event as each model is tried
+//! (`api::ai::Trying`), `text` events with the pieces (`{"text": …}`), a `shown` event the answer
+//! as the page shows it (`api::ai::AnswerShown`: its trail and figures written out, its Markdown
+//! rendered), and a last `answer` event the stored `api::ai::NoteAnswer` with its attempts (or its
+//! failure).
+//! Closing the request stops the answer: the model is asked no further and the answer is kept as
+//! stopped, with what it cost (the page's Stop button aborts the request).
 //! A POST, not a GET: asking costs money, so it is not something a link or a reconnect should
 //! repeat. Errors before the model is asked (no session, another team's note, a bad question, no
 //! provider) are the usual JSON errors.
@@ -19,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use std::convert::Infallible;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// The request body.
 #[derive(Debug, Deserialize)]
@@ -52,17 +55,59 @@ pub async fn ask_note(
     let (events, received) = mpsc::unbounded_channel::<Event>();
     tokio::spawn(async move {
         let pieces = events.clone();
-        let mut on_text = move |piece: &str| {
-            let _ = pieces.send(
-                Event::default()
+        let mut hears = move |heard: llm::Preview<'_>| {
+            let event = match heard {
+                llm::Preview::Text(piece) => Event::default()
                     .event("text")
                     .data(serde_json::json!({ "text": piece }).to_string()),
-            );
+                llm::Preview::Attempt {
+                    provider,
+                    kind,
+                    model,
+                    after,
+                } => Event::default().event("attempt").data(
+                    serde_json::to_string(&api::ai::Trying {
+                        provider: provider.to_owned(),
+                        kind: kind.to_owned(),
+                        model: model.to_owned(),
+                        after: after.map(|before| {
+                            format!(
+                                "{}: {}",
+                                api::ai::provider_label(
+                                    &before.provider,
+                                    before.provider_kind.label()
+                                ),
+                                before.class.map_or("answered", |class| class.label())
+                            )
+                        }),
+                    })
+                    .unwrap_or_default(),
+                ),
+            };
+            let _ = pieces.send(event);
         };
-        // The answer is asked and stored even if the reader goes away: it was paid for.
-        let event = match asking.answer(Some(&mut on_text)).await {
+        // The reader going away (Stop, or a closed tab) stops the answer; what was asked until
+        // then is stored, with its cost.
+        let stop = Notify::new();
+        let reader = services::ai::Reader {
+            hears: &mut hears,
+            stop: &stop,
+        };
+        let asked = asking.answer(Some(reader));
+        tokio::pin!(asked);
+        let mut told = false;
+        let answered = loop {
+            tokio::select! {
+                answered = &mut asked => break answered,
+                () = events.closed(), if !told => {
+                    stop.notify_one();
+                    told = true;
+                }
+            }
+        };
+        let event = match answered {
             Ok(answer) => {
-                let shown = api::ai::AnswerShown::from(&answer);
+                let shown = services::ai::shown(&answer);
                 let _ = events.send(
                     Event::default()
                         .event("shown")
