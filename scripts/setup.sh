@@ -6,6 +6,7 @@
 #   a `postgres` user       Postgres refuses to run as root; when Cairn runs as root, it runs Postgres as this user
 #   wasm32 target, Trunk, wasm-bindgen-cli, binaryen's wasm-opt, terser   for the browser UI's bundle (Node.js also names and compresses it)
 #   Chromium + chromedriver, wrk                                  for browser tests and load benchmarks
+#   axe-core (npm)          the accessibility check the browser tests run on every page of their journeys
 #   aiosmtpd (PyPI)         a real SMTP server the tests send mail through
 #   moto[server] (PyPI)     a local S3-compatible server the image tests also run against
 set -euo pipefail
@@ -15,6 +16,7 @@ TRUNK_VERSION=0.21.14
 WASM_BINDGEN_VERSION=0.2.130
 BINARYEN_VERSION=132
 TERSER_VERSION=5.51.2
+AXE_VERSION=4.14.1
 
 if [ "$(id -u)" = 0 ]; then
   default_tools=/opt/cairn
@@ -122,5 +124,9 @@ if [ "$("$TOOLS_DIR/terser/node_modules/.bin/terser" --version 2>/dev/null)" != 
   npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/terser" "terser@$TERSER_VERSION"
 fi
 ln -sfn "$TOOLS_DIR/terser/node_modules/.bin/terser" "$TOOLS_DIR/bin/terser"
+if [ "$(node -p 'require(process.argv[1]).version' "$TOOLS_DIR/axe/node_modules/axe-core/package.json" 2>/dev/null)" != "$AXE_VERSION" ]; then
+  say "installing axe-core $AXE_VERSION (npm)"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS_DIR/axe" "axe-core@$AXE_VERSION"
+fi
 
 say "tools ready in $TOOLS_DIR"

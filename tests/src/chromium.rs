@@ -103,6 +103,16 @@ async fn try_click(browser: &Client, target: Locator<'_>) -> Step {
     Ok(())
 }
 
+/// Presses `key` on the page as a user would, wherever the focus is (a shortcut).
+pub async fn press(browser: &Client, key: char) -> Step {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key })
+        .then(KeyAction::Up { value: key });
+    browser.perform_actions(keys).await?;
+    Ok(())
+}
+
 /// Types `text` into the field with id `id`, replacing what it held.
 pub async fn fill(browser: &Client, id: &str, text: &str) -> Step {
     let filled = async {
@@ -183,14 +193,66 @@ pub async fn wait_for_hydration(browser: &Client) -> Step {
     }
 }
 
-/// Saves a screenshot as `<name>.png` in `CAIRN_SCREENSHOT_DIR`, when it is set.
+/// A screen as a user sees it: checked for accessibility (`accessible`), then saved as
+/// `<name>.png` in `CAIRN_SCREENSHOT_DIR` when it is set.
 pub async fn screenshot(browser: &Client, name: &str) -> Step {
+    accessible(browser, name).await?;
     if let Some(dir) = std::env::var_os("CAIRN_SCREENSHOT_DIR") {
         std::fs::create_dir_all(&dir)?;
         let png = browser.screenshot().await?;
         std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)?;
     }
     Ok(())
+}
+
+/// axe-core's script, as `scripts/setup.sh` installs it (npm).
+fn axe_script() -> Result<&'static str, String> {
+    static SCRIPT: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+    SCRIPT
+        .get_or_init(|| {
+            let tools = std::env::var("CAIRN_TOOLS_DIR").unwrap_or_else(|_| "/opt/cairn".into());
+            let path = format!("{tools}/axe/node_modules/axe-core/axe.min.js");
+            std::fs::read_to_string(&path)
+                .map_err(|e| format!("axe-core is missing at {path} ({e}): run scripts/setup.sh"))
+        })
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
+/// Checks the page as it is now with axe-core (WCAG 2.x A and AA rules, and axe's best
+/// practices): a serious or critical violation fails, naming the rule and the elements.
+pub async fn accessible(browser: &Client, screen: &str) -> Step {
+    if browser
+        .execute("return typeof window.axe === 'object';", vec![])
+        .await?
+        != json!(true)
+    {
+        browser.execute(axe_script()?, vec![]).await?;
+    }
+    let found = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']}).then(
+                 (r) => done(r.violations
+                     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                     .map((v) => `${v.impact} ${v.id}: ${v.help} — ` + v.nodes.slice(0, 4)
+                         .map((n) => n.target.join(' ') + ' (' + (n.failureSummary || '').replace(/\\s+/g, ' ').slice(0, 200) + ')')
+                         .join('; '))),
+                 (e) => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await?;
+    let problems: Vec<String> = serde_json::from_value(found)?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "accessibility of {screen} ({}): {}",
+            browser.current_url().await?,
+            problems.join("\n")
+        )
+        .into())
+    }
 }
 
 /// Waits until `script` (a JS expression) is true in the page.

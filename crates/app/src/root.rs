@@ -49,8 +49,47 @@ pub fn shell(assets: Arc<Assets>) -> impl IntoView {
             <body>
                 <a class="skip-link" href="#main">"Skip to content"</a>
                 <App/>
+                <ShortcutList/>
+                <script>{include_str!("shortcuts.js")}</script>
             </body>
         </html>
+    }
+}
+
+/// The keyboard shortcuts, listed on "?" (`shortcuts.js` opens it; Escape or Close shuts it).
+#[component]
+fn ShortcutList() -> impl IntoView {
+    // Keys pressed one after the other (" then "), or together (" + ").
+    let keys: [(&[&str], &str, &str); 9] = [
+        (&["/"], "", "Search the team"),
+        (&["?"], "", "Show this list"),
+        (&["g", "p"], " then ", "Go to projects"),
+        (&["g", "t"], " then ", "Go to the team"),
+        (&["g", "a"], " then ", "Go to AI"),
+        (&["g", "w"], " then ", "Go to workflows"),
+        (&["g", "s"], " then ", "Go to search"),
+        (
+            &["Ctrl", "Enter"],
+            " + ",
+            "Send a question (⌘ + Enter on a Mac)",
+        ),
+        (&["Esc"], "", "Close this list"),
+    ];
+    view! {
+        <dialog id="shortcuts" class="shortcuts" aria-labelledby="shortcuts-title">
+            <h2 id="shortcuts-title">"Keyboard shortcuts"</h2>
+            <dl>
+                {keys.into_iter().map(|(keys, joiner, what)| view! {
+                    <div class="shortcut">
+                        <dt>{keys.iter().enumerate().map(|(i, key)| view! {
+                            {(i > 0).then_some(joiner)}<kbd>{*key}</kbd>
+                        }).collect_view()}</dt>
+                        <dd>{what}</dd>
+                    </div>
+                }).collect_view()}
+            </dl>
+            <form method="dialog"><button class="button">"Close"</button></form>
+        </dialog>
     }
 }
 
@@ -172,7 +211,8 @@ fn SignedInBar(session: SessionView) -> impl IntoView {
         // Works without script: the search page renders the first results on the server.
         <form class="top-search" role="search" method="get" action="/search">
             <label class="visually-hidden" for="top-search">"Search the team"</label>
-            <input id="top-search" name="q" type="search" placeholder="Search the team…"/>
+            <input id="top-search" name="q" type="search" placeholder="Search the team…"
+                aria-keyshortcuts="/" title="Search the team (press /)"/>
         </form>
         <AccountMenu session/>
     }

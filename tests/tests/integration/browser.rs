@@ -177,6 +177,22 @@ async fn journey(browser: &Client, second: &Client, app: &TestApp) -> Step {
         .await?
         .ok_or("no invitation link")?;
     assert!(link.contains("/invite/"), "{link}");
+    // The team's only owner has no role change and no Remove on their own row; without mail, a
+    // pending invitation offers a new link, not a mail.
+    wait_for_text(browser, "[aria-label='Members'] li", "(you)").await?;
+    let own_row_controls = browser
+        .find_all(Locator::Css(
+            "[aria-label='Members'] li select, [aria-label='Members'] li button",
+        ))
+        .await?
+        .len();
+    assert_eq!(own_row_controls, 0, "the sole owner's row has no controls");
+    wait_for_text(
+        browser,
+        "[aria-label='Pending invitations'] button",
+        "New link",
+    )
+    .await?;
     screenshot(browser, "team-invited").await?;
     browser.set_window_size(390, 844).await?;
     screenshot(browser, "team-invited-phone").await?;
@@ -706,7 +722,7 @@ async fn sync_journey(
         .to_owned();
     browser
         .goto(&app.url(&format!(
-            "{project_path}/memory?status=superseded&kind=file"
+            "{project_path}/memory?status=superseded&kind=file&q=pub"
         )))
         .await?;
     wait_for_hydration(browser).await?;
@@ -720,11 +736,14 @@ async fn sync_journey(
         Locator::XPath(&format!("{old_version}//button[text()='Restore']")),
     )
     .await?;
-    // The list loads again: the branch's version is the superseded one now.
+    // Files searched for show why they matched (their text); the list loads again after the
+    // restore: the branch's version is the superseded one now.
     wait_for_text(browser, ".memory-list", "pub fn three() -> u32 { 33 }").await?;
     screenshot(browser, "memory-restored-superseded").await?;
     browser
-        .goto(&app.url(&format!("{project_path}/memory?status=active&kind=file")))
+        .goto(&app.url(&format!(
+            "{project_path}/memory?status=active&kind=file&q=pub"
+        )))
         .await?;
     browser.refresh().await?;
     wait_for_hydration(browser).await?;
@@ -743,6 +762,24 @@ async fn sync_journey(
         return Err(format!("{active_paths} active entries for src/module_3.rs").into());
     }
     screenshot(browser, "memory-restored").await?;
+    // Not searched for, each file is one row: path, language, size, last change.
+    browser
+        .goto(&app.url(&format!("{project_path}/memory?status=active&kind=file")))
+        .await?;
+    wait_for_text(
+        browser,
+        "li.memory-entry.compact .entry-row",
+        "src/module_3.rs",
+    )
+    .await?;
+    wait_for_text(browser, "li.memory-entry.compact .size", "1 line").await?;
+    if browser.source().await?.contains("pub fn f()") {
+        return Err("a file's row carries its text".into());
+    }
+    screenshot(browser, "memory-list").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "memory-list-phone").await?;
+    browser.set_window_size(1280, 900).await?;
 
     // A sync cancelled while it imports (the restored module_3 and three edits to fetch): the
     // history says it changed nothing, and nothing did.
@@ -770,7 +807,9 @@ async fn sync_journey(
     screenshot(browser, "sync-cancelled-phone").await?;
     browser.set_window_size(1280, 900).await?;
     browser
-        .goto(&app.url(&format!("{project_path}/memory?status=active&kind=file")))
+        .goto(&app.url(&format!(
+            "{project_path}/memory?status=active&kind=file&q=pub"
+        )))
         .await?;
     wait_for_text(browser, ".memory-list", "pub fn f() -> u32 { 4 }").await?;
     let page = browser.source().await?;
@@ -822,7 +861,9 @@ async fn sync_journey(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     browser
-        .goto(&app.url(&format!("{project_path}/memory?status=active&kind=file")))
+        .goto(&app.url(&format!(
+            "{project_path}/memory?status=active&kind=file&q=pub"
+        )))
         .await?;
     wait_for_text(browser, ".memory-list", "pub fn four() -> u32 { 44 }").await?;
     Ok(())
@@ -1029,7 +1070,7 @@ async fn ai_journey(
     double.reply(
         "gemini",
         Reply::SlowText(
-            "The migration step fails because the screenshots show a lock timeout on the users table."
+            "The migration step fails because the screenshots show a **lock timeout** on the users table."
                 .into(),
             Duration::from_millis(150),
         ),
@@ -1041,8 +1082,25 @@ async fn ai_journey(
         )))
         .await?;
     wait_for_hydration(browser).await?;
+    // Ctrl+Enter sends; the question shows at once, then the model being asked and why.
     fill(browser, "question", "Why does the deploy fail?").await?;
-    click(browser, Locator::Css(".ask-form button[type=submit]")).await?;
+    browser
+        .find(Locator::Id("question"))
+        .await?
+        .send_keys("\u{E009}\u{E007}")
+        .await?;
+    wait_for_text(
+        browser,
+        ".answer.streaming .question",
+        "Why does the deploy fail?",
+    )
+    .await?;
+    wait_for_text(
+        browser,
+        ".answer.streaming .trying",
+        "Anthropic: out of credit — trying Gemini gemini-2.5-flash…",
+    )
+    .await?;
     wait_for_text(browser, ".answer.streaming .answer-text", "migration step").await?;
     let partial = browser
         .find(Locator::Css(".answer.streaming .answer-text"))
@@ -1065,6 +1123,8 @@ async fn ai_journey(
         "lock timeout on the users table",
     )
     .await?;
+    // Rendered as Markdown, by the server.
+    wait_for_text(browser, ".answers .answer .markdown strong", "lock timeout").await?;
     // Both images went to the vision model.
     let images_sent = double
         .seen()
@@ -1082,12 +1142,35 @@ async fn ai_journey(
     if images_sent != 2 {
         return Err(format!("{images_sent} images sent").into());
     }
-    // Kept on the note: a reload shows it with its trail.
+    // Stop: a model that would write forever is stopped; what it wrote stays on screen, and
+    // the note keeps the answer as stopped.
+    double.reply(
+        "gemini",
+        Reply::Endless("more ".into(), Duration::from_millis(100)),
+    );
+    fill(browser, "question", "And what else?").await?;
+    click(browser, Locator::Css(".ask-form button[type=submit]")).await?;
+    wait_for_text(browser, ".answer.streaming .answer-text", "more more").await?;
+    screenshot(browser, "ai-asking-stop").await?;
+    click(browser, Locator::Css(".answer.streaming button.stop")).await?;
+    wait_for_text(browser, ".answers .answer:first-child .trail", "Stopped.").await?;
+    wait_for_js(
+        browser,
+        "!document.querySelector('.answer.streaming') && !document.querySelector('.ask-form button[type=submit]').disabled",
+    )
+    .await?;
+    // Kept on the note: a reload shows both with their trails, the stopped one as stopped.
     browser.refresh().await?;
     wait_for_text(
         browser,
-        ".answers .answer .trail",
+        ".answers .answer:nth-child(2) .trail",
         "Anthropic: out of credit → Gemini: answered",
+    )
+    .await?;
+    wait_for_text(
+        browser,
+        ".answers .answer:first-child .answer-text",
+        "stopped by the asker",
     )
     .await?;
     browser
@@ -1660,8 +1743,19 @@ async fn search_journey(
     .await?;
     screenshot(browser, "search-ai-page").await?;
 
-    // The top bar's box: the results page, rendered by the server, words marked.
-    let top = browser.find(Locator::Css("#top-search")).await?;
+    // "?" lists the shortcuts; Escape closes the list.
+    tests::chromium::press(browser, '?').await?;
+    wait_for_js(browser, "document.getElementById('shortcuts').open").await?;
+    screenshot(browser, "shortcuts").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "shortcuts-phone").await?;
+    browser.set_window_size(1280, 900).await?;
+    tests::chromium::press(browser, '\u{E00C}').await?;
+    wait_for_js(browser, "!document.getElementById('shortcuts').open").await?;
+    // "/" focuses the top bar's box: the results page, rendered by the server, words marked.
+    tests::chromium::press(browser, '/').await?;
+    wait_for_js(browser, "document.activeElement.id === 'top-search'").await?;
+    let top = browser.active_element().await?;
     top.send_keys("blue-green\u{E007}").await?;
     wait_for_path(browser, |p| p == "/search").await?;
     wait_for_text(
@@ -1673,6 +1767,16 @@ async fn search_journey(
     wait_for_text(browser, ".hit mark", "blue").await?;
     wait_for_hydration(browser).await?;
     screenshot(browser, "search-results").await?;
+    // Projects are found by name.
+    fill(browser, "search-text", "widg").await?;
+    wait_for_text(browser, ".project-hits a", "Widgets").await?;
+    fill(browser, "search-text", "blue-green").await?;
+    wait_for_text(
+        browser,
+        "#search-summary",
+        "2 matches · by words and meaning",
+    )
+    .await?;
     // A filter applies at once: notes only.
     click(browser, Locator::Css("input[name=kind][value=note]")).await?;
     wait_for_text(browser, "#search-summary", "1 match").await?;

@@ -1040,7 +1040,8 @@ async fn bob_call_memory(app: &TestApp, id: &Value) -> (u16, Value) {
 }
 
 #[tokio::test]
-async fn the_memory_list_carries_an_excerpt_of_a_file_and_its_page_the_whole_file() {
+async fn the_memory_list_shows_a_file_as_a_row_an_excerpt_when_searched_and_its_page_the_whole_file()
+ {
     let github = GitHubDouble::start().await;
     let repo = GitRepo::new();
     let long = format!("{}THE-END-MARKER\n", "line of text\n".repeat(60));
@@ -1059,9 +1060,20 @@ async fn the_memory_list_carries_an_excerpt_of_a_file_and_its_page_the_whole_fil
         .text()
         .await
         .unwrap();
-    assert!(list.contains("line of text"), "the excerpt is shown");
+    // A row: its path, size and lines, none of its text.
+    assert!(list.contains("notes/long.md"), "{list}");
+    assert!(list.contains("795 bytes · 61 lines"), "{list}");
+    assert!(!list.contains("line of text"), "no text in a row");
+    // Searched for, it shows an excerpt: why it matched, never the whole file.
+    let searched = ada
+        .get(&format!("/projects/{project}/memory?q=line"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(searched.contains("line of text"), "the excerpt is shown");
     assert!(
-        !list.contains("THE-END-MARKER"),
+        !searched.contains("THE-END-MARKER"),
         "the whole file is not in the list page"
     );
     let entries = ada

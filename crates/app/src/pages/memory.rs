@@ -134,8 +134,18 @@ pub fn MemoryTab() -> impl IntoView {
                     Ok(found) => view! {
                         <ul class="memory-list" aria-label="Memory entries">
                             {found.entries.into_iter().map(|entry| {
-                                let entry = excerpted(entry);
-                                view! { <EntryCard entry/> }
+                                let superseded = entry.status == MemoryStatus::Superseded;
+                                // A file is a row (path, language, size, when) unless it was
+                                // searched for: then its excerpt shows why it matched.
+                                let compact = !searched && entry.kind == MemoryKind::File;
+                                let size = size_of(&entry.content);
+                                let entry = if compact { without_text(entry) } else { excerpted(entry) };
+                                // The item outside the island: a list holds only items.
+                                view! {
+                                    <li class="memory-entry" class:superseded=superseded class:compact=compact>
+                                        <EntryCard entry compact size/>
+                                    </li>
+                                }
                             }).collect_view()}
                         </ul>
                         // The same filters, another page: the browser writes the address.
@@ -231,9 +241,53 @@ fn excerpted(mut entry: MemoryEntry) -> MemoryEntry {
     entry
 }
 
-/// One entry; an island, for editing it and changing its status in place.
+/// A file's entry as its row gets it: no text at all (the row shows its size).
+fn without_text(mut entry: MemoryEntry) -> MemoryEntry {
+    entry.content = String::new();
+    entry
+}
+
+/// "3.2 KB · 120 lines".
+fn size_of(content: &str) -> String {
+    let bytes = content.len();
+    let size = if bytes < 1024 {
+        api::count(bytes as u64, "byte", "bytes")
+    } else {
+        format!("{:.1} KB", bytes as f64 / 1024.0)
+    };
+    let lines = content.lines().count() as u64;
+    format!("{size} · {}", api::count(lines, "line", "lines"))
+}
+
+/// "7 Dec 2026, 13:40 UTC" of an RFC 3339 time.
+fn day_and_clock(rfc3339: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let date = rfc3339.get(..10).unwrap_or(rfc3339);
+    let mut parts = date.split('-');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(year), Some(month), Some(day)) => {
+            let month = month
+                .parse::<usize>()
+                .ok()
+                .and_then(|m| MONTHS.get(m.wrapping_sub(1)))
+                .copied()
+                .unwrap_or(month);
+            let day = day.trim_start_matches('0');
+            format!(
+                "{day} {month} {year}, {}",
+                crate::components::clock(rfc3339)
+            )
+        }
+        _ => rfc3339.to_owned(),
+    }
+}
+
+/// One entry; an island, for editing it and changing its status in place. A `compact` entry (a
+/// file in the list, not searched for) is one row: path, language, size, last change.
 #[island_in(projects)]
-fn EntryCard(entry: MemoryEntry) -> impl IntoView {
+fn EntryCard(entry: MemoryEntry, compact: bool, size: String) -> impl IntoView {
     let id = entry.id;
     let status = entry.status;
     let editable = entry.kind == MemoryKind::Manual;
@@ -279,12 +333,28 @@ fn EntryCard(entry: MemoryEntry) -> impl IntoView {
     let excerpt: String = entry.content.chars().take(EXCERPT_CHARS).collect();
     let truncated = entry.content.chars().count() > EXCERPT_CHARS;
     view! {
-        <li class="memory-entry" class:superseded=status == MemoryStatus::Superseded>
+        <div class="entry-body">
             <Show
                 when=move || editing.get()
                 fallback=move || {
                     let excerpt = excerpt.clone();
                     let entry = entry.clone();
+                    if compact {
+                        let path = entry.source_path.clone().unwrap_or_else(|| entry.title.clone());
+                        return view! {
+                            <div class="entry-row">
+                                <a class="mono path" href=format!("/projects/{}/memory/{}", entry.project_id, entry.id)>{path}</a>
+                                {entry.language.clone().map(|language| view! { <span class="badge">{language}</span> })}
+                                <span class="small muted size">{size.clone()}</span>
+                                <span class="small muted when" title=entry.updated_at.clone()>{day_and_clock(&entry.updated_at)}</span>
+                                {(status == MemoryStatus::Superseded).then(|| view! { <span class="badge status-superseded">"superseded"</span> })}
+                                <button class="button ghost small" disabled=move || busy.get() on:click=change_status
+                                    aria-label=format!("{} {}", match status { MemoryStatus::Active => "Supersede", MemoryStatus::Superseded => "Restore" }, entry.title)>
+                                    {match status { MemoryStatus::Active => "Supersede", MemoryStatus::Superseded => "Restore" }}
+                                </button>
+                            </div>
+                        }.into_any();
+                    }
                     view! {
                         <div class="entry-head">
                             <h3>{match entry.kind {
@@ -314,7 +384,7 @@ fn EntryCard(entry: MemoryEntry) -> impl IntoView {
                                 {match status { MemoryStatus::Active => "Supersede", MemoryStatus::Superseded => "Restore" }}
                             </button>
                         </div>
-                    }
+                    }.into_any()
                 }
             >
                 <form class="card-form" on:submit=save novalidate>
@@ -327,7 +397,7 @@ fn EntryCard(entry: MemoryEntry) -> impl IntoView {
                 </form>
             </Show>
             {move || error.get().filter(|e| form_level(e, &["title", "content"])).map(|error| view! { <ErrorNote error/> })}
-        </li>
+        </div>
     }
 }
 

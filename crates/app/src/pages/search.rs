@@ -81,6 +81,20 @@ fn Search(
     let by = RwSignal::new(SearchBy::Both);
     let results = RwSignal::new(first);
     let searching = RwSignal::new(false);
+    // Projects are found by name, here, among the team's.
+    let every_project = StoredValue::new(projects.clone());
+    let projects_named = move || {
+        let words = text.get().trim().to_lowercase();
+        if words.is_empty() {
+            return Vec::new();
+        }
+        every_project.with_value(|all| {
+            all.iter()
+                .filter(|(_, name)| name.to_lowercase().contains(&words))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
     // Answers arriving out of order: only the latest search's is shown.
     let asked = StoredValue::new(0u32);
     let run = move || {
@@ -177,6 +191,19 @@ fn Search(
                     bind:value=path on:change=move |_| run()/>
             </div>
         </form>
+        {move || {
+            let found = projects_named();
+            (!found.is_empty()).then(|| view! {
+                <section class="project-hits" aria-labelledby="project-hits-title">
+                    <h2 id="project-hits-title" class="small muted">"Projects"</h2>
+                    <ul>
+                        {found.into_iter().map(|(id, name)| view! {
+                            <li><a href=format!("/projects/{id}")>{name}</a></li>
+                        }).collect_view()}
+                    </ul>
+                </section>
+            })
+        }}
         <div class="results" aria-live="polite" aria-busy=move || searching.get().to_string()>
             {move || results.get().map(|answer| match answer {
                 Ok(found) => view! { <Results found/> }.into_any(),

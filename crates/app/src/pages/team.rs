@@ -19,6 +19,7 @@ pub fn TeamPage() -> impl IntoView {
     let ctx = expect_context::<SessionCtx>();
     let members = Resource::new(|| (), |_| list_members());
     let invitations = Resource::new(|| (), |_| list_invitations());
+    let mails = Resource::new(|| (), |_| crate::rpc::mail_enabled());
     // Set after an invitation was e-mailed: the page was loaded again to list it.
     let invited =
         leptos_router::hooks::use_query_map().with_untracked(|q| q.get("invited").is_some());
@@ -31,10 +32,11 @@ pub fn TeamPage() -> impl IntoView {
                 })}
                 <Transition fallback=|| view! { <Loading/> }>
                     {move || Suspend::new(async move {
-                        let my_role = match ctx.session.await {
-                            Ok(Some(session)) => session.active().map(|t| t.role),
-                            _ => None,
+                        let (me, my_role) = match ctx.session.await {
+                            Ok(Some(session)) => (Some(session.user_id), session.active().map(|t| t.role)),
+                            _ => (None, None),
                         };
+                        let mails = mails.await.unwrap_or(false);
                         let owner = my_role == Some(Role::Owner);
                         let manager = my_role.is_some_and(Role::manages_members);
                         let list = match members.await {
@@ -42,21 +44,31 @@ pub fn TeamPage() -> impl IntoView {
                             Err(error) => return view! { <ErrorNote error/> }.into_any(),
                         };
                         let pending = invitations.await.unwrap_or_default();
+                        let owners = list.iter().filter(|m| m.role == Role::Owner).count();
                         view! {
                             <ul class="members" aria-label="Members">
-                                {list.into_iter().map(|m| view! {
-                                    <li>
-                                        <span class="who">
-                                            <strong>{m.display_name}</strong>
-                                            <span class="muted">{m.email}</span>
-                                        </span>
-                                        {if owner {
-                                            view! { <RoleSelect user_id=m.user_id role=m.role/> }.into_any()
-                                        } else {
-                                            view! { <span class="badge">{m.role.label()}</span> }.into_any()
-                                        }}
-                                        <RemoveMemberButton user_id=m.user_id/>
-                                    </li>
+                                {list.into_iter().map(|m| {
+                                    // The team's last owner keeps their role and their place
+                                    // (the database refuses either change anyway): no controls
+                                    // that can only fail.
+                                    let last_owner = m.role == Role::Owner && owners == 1;
+                                    let yours = Some(m.user_id) == me;
+                                    let name = m.display_name.clone();
+                                    view! {
+                                        <li>
+                                            <span class="who">
+                                                <strong>{m.display_name}</strong>
+                                                {yours.then(|| view! { <span class="muted small">" (you)"</span> })}
+                                                <span class="muted">{m.email}</span>
+                                            </span>
+                                            {if owner && !last_owner {
+                                                view! { <RoleSelect user_id=m.user_id role=m.role name=name.clone()/> }.into_any()
+                                            } else {
+                                                view! { <span class="badge" title=last_owner.then_some("The team's only owner: make someone else an owner first")>{m.role.label()}</span> }.into_any()
+                                            }}
+                                            {(manager && !last_owner).then(|| view! { <RemoveMemberButton user_id=m.user_id name/> })}
+                                        </li>
+                                    }
                                 }).collect_view()}
                             </ul>
                             {manager.then(|| view! {
@@ -72,7 +84,7 @@ pub fn TeamPage() -> impl IntoView {
                                     view! {
                                         <ul class="members" aria-label="Pending invitations">
                                             {pending.into_iter().map(|invitation| view! {
-                                                <PendingInvitation invitation/>
+                                                <PendingInvitation invitation mails/>
                                             }).collect_view()}
                                         </ul>
                                     }.into_any()
@@ -105,10 +117,10 @@ fn role_value(role: Role) -> &'static str {
 
 /// An owner's control of a member's role.
 #[island_in(accounts)]
-fn RoleSelect(user_id: UserId, role: Role) -> impl IntoView {
+fn RoleSelect(user_id: UserId, role: Role, name: String) -> impl IntoView {
     let change = Call::new();
     view! {
-        <label class="visually-hidden" for=format!("role-{user_id}")>"Role"</label>
+        <label class="visually-hidden" for=format!("role-{user_id}")>{format!("Role of {name}")}</label>
         <select id=format!("role-{user_id}") class="role-select" disabled=move || change.pending().get()
             on:change=move |ev| {
                 change.dispatch_then(
@@ -125,10 +137,11 @@ fn RoleSelect(user_id: UserId, role: Role) -> impl IntoView {
 }
 
 #[island_in(accounts)]
-fn RemoveMemberButton(user_id: UserId) -> impl IntoView {
+fn RemoveMemberButton(user_id: UserId, name: String) -> impl IntoView {
     let remove = Call::new();
     view! {
         <button class="button ghost small" disabled=move || remove.pending().get()
+            aria-label=format!("Remove {name} from the team")
             on:click=move |_| remove.dispatch_then(remove_member(user_id), |_| browser::reload())>
             "Remove"
         </button>
@@ -145,7 +158,11 @@ fn SentNote(sent: InvitationSent) -> impl IntoView {
             <p class="success" role="status">"Invitation e-mailed to " {email} "."</p>
         }
         .into_any(),
-        Some(url) => view! { <LinkToHandOver link=InvitationLink { email, url }/> }.into_any(),
+        Some(url) => view! {
+            <LinkToHandOver link=InvitationLink { email, url }/>
+            <p class="small muted">"The link made before no longer works."</p>
+        }
+        .into_any(),
     }
 }
 
@@ -220,7 +237,7 @@ fn LinkToHandOver(link: InvitationLink) -> impl IntoView {
                 "This Cairn sends no e-mail: hand this link to " <strong>{link.email}</strong> " yourself. It works once, for 7 days, and is shown only now; the invitation is listed under Pending invitations."
             </p>
             <div class="form-actions">
-                <input class="mono" id="invite-link" readonly value=link.url/>
+                <input class="mono" id="invite-link" readonly value=link.url aria-label="Invitation link"/>
                 <button type="button" class="button small" on:click=move |_| {
                     browser::copy(&url);
                     copied.set(true);
@@ -233,9 +250,9 @@ fn LinkToHandOver(link: InvitationLink) -> impl IntoView {
     }
 }
 
-/// A pending invitation, with "send again" and "revoke".
+/// A pending invitation, with "send again" (or, without mail, "new link") and "revoke".
 #[component]
-fn PendingInvitation(invitation: Invitation) -> impl IntoView {
+fn PendingInvitation(invitation: Invitation, mails: bool) -> impl IntoView {
     let expires = invitation
         .expires_at
         .get(..10)
@@ -246,18 +263,18 @@ fn PendingInvitation(invitation: Invitation) -> impl IntoView {
     view! {
         <li class="invitation">
             <span class="who">
-                <strong>{invitation.email}</strong>
+                <strong>{invitation.email.clone()}</strong>
                 <span class="muted small">
                     {invitation.role.label()} " · expires " {expires} {invited_by}
                 </span>
             </span>
-            <InvitationActions id=invitation.id/>
+            <InvitationActions id=invitation.id mails email=invitation.email.clone()/>
         </li>
     }
 }
 
 #[island_in(accounts)]
-fn InvitationActions(id: InvitationId) -> impl IntoView {
+fn InvitationActions(id: InvitationId, mails: bool, email: String) -> impl IntoView {
     let resend = Call::new();
     let revoke = Call::new();
     let busy = move || resend.pending().get() || revoke.pending().get();
@@ -270,10 +287,14 @@ fn InvitationActions(id: InvitationId) -> impl IntoView {
     };
     view! {
         <div class="actions">
-            <button class="button small" disabled=busy on:click=move |_| resend.dispatch(resend_invitation(id))>
-                "Send again"
+            // Without mail a new link is made to hand over, and the one before stops working.
+            <button class="button small" disabled=busy on:click=move |_| resend.dispatch(resend_invitation(id))
+                title=(!mails).then_some("Makes a new link to hand over; the link made before stops working")
+                aria-label=format!("{} for {email}", if mails { "Send again" } else { "New link" })>
+                {if mails { "Send again" } else { "New link" }}
             </button>
-            <button class="button ghost small" disabled=busy on:click=move |_| revoke.dispatch_then(revoke_invitation(id), |_| browser::reload())>
+            <button class="button ghost small" disabled=busy on:click=move |_| revoke.dispatch_then(revoke_invitation(id), |_| browser::reload())
+                aria-label=format!("Revoke the invitation of {email}")>
                 "Revoke"
             </button>
         </div>
