@@ -743,6 +743,35 @@ pub fn trail(attempts: &[Attempt]) -> String {
         .join(" → ")
 }
 
+/// One of the instance's providers (`[llm]` in the server's configuration), as a team sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceProvider {
+    /// Its name in the instance's chain.
+    pub name: String,
+    /// Its kind, as people read it.
+    pub kind: String,
+    /// The models the instance's chain asks of it.
+    pub models: Vec<String>,
+    /// "ready", or why it is not called now ("out of credit").
+    pub state: String,
+    /// Whether it is called now.
+    pub ready: bool,
+}
+
+/// The instance's AI, as the AI page shows it to a team: read-only, and whether it applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceAi {
+    /// Its providers.
+    pub providers: Vec<InstanceProvider>,
+    /// Its chain, `provider/model`.
+    pub chain: Vec<String>,
+    /// What a team may spend on it a month, written out ("$5.00"); `None`: nothing (the
+    /// instance's providers are kept to the instance).
+    pub team_share: Option<String>,
+    /// Whether this team's questions go to it: it has no provider of its own and a share.
+    pub applies: bool,
+}
+
 /// A model about to be asked, as an answer being written tells its reader.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trying {

@@ -735,6 +735,15 @@ pub async fn get_ai_settings() -> Result<api::ai::AiSettings, ApiError> {
     Ok(domain::ai::settings(&tx).await?)
 }
 
+/// The instance's providers and chain (from the server's configuration), read-only, and whether
+/// they answer this team's questions; `None` when the instance has none.
+#[server(prefix = "/api/v1", endpoint = "get_instance_ai", input = Json, output = Json)]
+pub async fn get_instance_ai() -> Result<Option<api::ai::InstanceAi>, ApiError> {
+    let state = session_cookie::state()?;
+    let tx = session_cookie::require_tenant().await?;
+    services::ai::instance_ai(&state.ctx, tx).await
+}
+
 /// Sets the team's chain and monthly budget (owners and admins).
 #[server(prefix = "/api/v1", endpoint = "set_ai_settings", input = Json, output = Json)]
 pub async fn set_ai_settings(

@@ -461,6 +461,13 @@ impl Router {
         &self.catalog
     }
 
+    /// The providers' names, in name order.
+    pub fn provider_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
     /// Whether a provider of that name is configured.
     pub fn has_provider(&self, name: &str) -> bool {
         self.providers.contains_key(name)

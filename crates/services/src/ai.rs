@@ -624,6 +624,57 @@ pub async fn model_choices(
     Ok(choices)
 }
 
+/// The instance's providers and chain as the team's AI page shows them, and whether they answer
+/// the team's questions; `None` without any.
+pub async fn instance_ai(
+    app: &AppContext,
+    tx: TenantTxn,
+) -> Result<Option<api::ai::InstanceAi>, ApiError> {
+    let own = !domain::ai::list_providers(&tx).await?.is_empty();
+    tx.end_read();
+    let Some(instance) = &app.ai.instance else {
+        return Ok(None);
+    };
+    let share = app.ai.team_monthly_budget_usd;
+    let now = SystemTime::now();
+    let providers = instance
+        .router
+        .provider_names()
+        .into_iter()
+        .map(|name| {
+            let unavailable = instance.router.health(name).unavailable(now);
+            api::ai::InstanceProvider {
+                name: name.to_owned(),
+                kind: instance
+                    .router
+                    .kind_of(name)
+                    .map_or("", |kind| kind.label())
+                    .to_owned(),
+                models: instance
+                    .chain
+                    .steps
+                    .iter()
+                    .filter(|step| step.provider == name)
+                    .map(|step| step.model.clone())
+                    .collect(),
+                ready: unavailable.is_none(),
+                state: unavailable.unwrap_or_else(|| "ready".to_owned()),
+            }
+        })
+        .collect();
+    Ok(Some(api::ai::InstanceAi {
+        providers,
+        chain: instance
+            .chain
+            .steps
+            .iter()
+            .map(|step| format!("{}/{}", step.provider, step.model))
+            .collect(),
+        team_share: (share > 0.0).then(|| api::ai::usd(share)),
+        applies: !own && share > 0.0,
+    }))
+}
+
 /// Whether the team can ask AI: it has a provider of its own, or the instance has some.
 pub async fn available(app: &AppContext, tx: TenantTxn) -> Result<bool, ApiError> {
     let own = !domain::ai::list_providers(&tx).await?.is_empty();

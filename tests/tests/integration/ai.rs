@@ -1265,6 +1265,58 @@ async fn twenty_questions_at_once_with_a_budget_for_one_send_one_and_deleting_ke
 
 /// A team without providers of its own spends on the instance's only up to
 /// `llm.team_monthly_budget_usd`; at 0 the instance's providers are not for teams at all.
+/// The AI page shows the server's providers (read-only, with their state), says they answer the
+/// team's questions while it has none of its own, and warns before a team provider replaces them.
+#[tokio::test]
+async fn the_ai_page_shows_the_servers_providers_and_whether_they_answer_this_team() {
+    let double = LlmDouble::start().await;
+    let base_url = double.base_url("shared");
+    let app = tests::spawn_app_on(tests::TestDb::migrated().await, move |settings| {
+        settings.llm.providers = vec![server::config::LlmProviderSettings {
+            name: "shared".into(),
+            kind: "open_ai".into(),
+            base_url: Some(base_url),
+            api_key_env: None,
+            models: vec!["gpt-4o-mini".into()],
+        }];
+        settings.llm.team_monthly_budget_usd = 5.0;
+    })
+    .await
+    .unwrap();
+    let (ada, _) = signed_up(&app, "ada@example.com", "Engines").await;
+    let instance = ada.ok("get_instance_ai", json!({})).await;
+    assert_eq!(instance["applies"], true, "{instance}");
+    assert_eq!(instance["chain"], json!(["shared/gpt-4o-mini"]));
+    assert_eq!(instance["providers"][0]["kind"], "OpenAI");
+    assert_eq!(instance["providers"][0]["state"], "ready");
+    let page = ada.get("/ai").await.text().await.unwrap();
+    for said in [
+        "From the server's configuration",
+        "This team has no AI provider of its own",
+        "These answer this team's questions, as it has no provider of its own: up to $5.00 a month",
+        "id=\"replaces-instance\"",
+        "shared/gpt-4o-mini",
+        "this team's monthly share of the server's providers",
+    ] {
+        assert!(page.contains(said), "{said} not in {page}");
+    }
+    assert!(!page.contains("No AI provider yet"), "{page}");
+    // With a provider of its own, the server's are listed as not used, and nothing warns.
+    provider(&ada, &double, "own", "open_ai", "gpt-4o-mini").await;
+    let instance = ada.ok("get_instance_ai", json!({})).await;
+    assert_eq!(instance["applies"], false, "{instance}");
+    let page = ada.get("/ai").await.text().await.unwrap();
+    assert!(page.contains("Not used by this team"), "{page}");
+    assert!(!page.contains("replaces-instance"), "{page}");
+    // Without a server's provider, nothing of the kind is shown.
+    let plain = tests::spawn_app().await;
+    let (bob, _) = signed_up(&plain, "bob@example.com", "Looms").await;
+    assert_eq!(bob.ok("get_instance_ai", json!({})).await, Value::Null);
+    let page = bob.get("/ai").await.text().await.unwrap();
+    assert!(page.contains("No AI provider yet"), "{page}");
+    assert!(!page.contains("From the server"), "{page}");
+}
+
 #[tokio::test]
 async fn a_team_spends_on_the_instances_providers_only_up_to_its_share() {
     let double = LlmDouble::start().await;

@@ -1212,6 +1212,57 @@ async fn add_providers_test_one_ask_about_a_note_with_two_images_and_watch_it_fa
     }
 }
 
+async fn instance_ai_journey(browser: &Client, app: &TestApp) -> Step {
+    sign_up(browser, app, "ada@example.com", "Analytical Engines").await?;
+    browser.goto(&app.url("/ai")).await?;
+    wait_for_hydration(browser).await?;
+    wait_for_text(
+        browser,
+        "#instance-ai-state",
+        "These answer this team's questions",
+    )
+    .await?;
+    wait_for_text(browser, "li[data-instance-provider=shared]", "ready").await?;
+    wait_for_text(
+        browser,
+        "#replaces-instance",
+        "replaces the server's providers",
+    )
+    .await?;
+    screenshot(browser, "ai-instance-providers").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "ai-instance-providers-phone").await?;
+    Ok(())
+}
+
+/// The server's own providers on the AI page, read-only, as a team without providers sees them.
+#[tokio::test]
+async fn a_team_without_providers_sees_the_servers_and_is_warned_before_replacing_them() {
+    let _turn = ONE_JOURNEY_AT_A_TIME.lock().await;
+    let double = tests::llm_double::LlmDouble::start().await;
+    let base_url = double.base_url("shared");
+    let app = tests::spawn_app_on(tests::TestDb::migrated().await, move |settings| {
+        settings.llm.providers = vec![server::config::LlmProviderSettings {
+            name: "shared".into(),
+            kind: "anthropic".into(),
+            base_url: Some(base_url),
+            api_key_env: None,
+            models: vec!["claude-sonnet-4-20250514".into()],
+        }];
+        settings.llm.team_monthly_budget_usd = 5.0;
+    })
+    .await
+    .expect("the app starts");
+    let driver = Driver::start();
+    let browser = driver.browser().await;
+    let outcome = instance_ai_journey(&browser, &app).await;
+    let _ = browser.close().await;
+    drop(driver);
+    if let Err(error) = outcome {
+        panic!("instance AI journey failed: {error}");
+    }
+}
+
 async fn token_journey(browser: &Client, app: &TestApp) -> Step {
     sign_up(browser, app, "ada@example.com", "Analytical Engines").await?;
     browser.goto(&app.url("/account")).await?;

@@ -25,6 +25,7 @@ pub fn AiPage() -> impl IntoView {
     let providers = Resource::new(|| (), |_| list_ai_providers());
     let settings = Resource::new(|| (), |_| get_ai_settings());
     let models = Resource::new(|| (), |_| list_ai_models());
+    let instance = Resource::new(|| (), |_| crate::rpc::get_instance_ai());
     // Set by the chain form's save, which loads the page again at the form.
     let saved = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("saved").is_some());
     view! {
@@ -51,10 +52,15 @@ pub fn AiPage() -> impl IntoView {
                             .map(ModelOption::from)
                             .collect();
                         let empty = list.is_empty();
+                        let instance = instance.await.ok().flatten();
+                        // The team's questions go to the server's providers until it has its own.
+                        let applies = instance.as_ref().is_some_and(|i| i.applies);
                         let spent = api::ai::usd(settings.spent_this_month_usd);
-                        let spent_line = match settings.monthly_budget_usd {
-                            Some(limit) => format!("Spent this month: {spent} of {}.", api::ai::usd(limit)),
-                            None => format!("Spent this month: {spent}. No monthly limit."),
+                        let share = instance.as_ref().and_then(|i| i.team_share.clone()).filter(|_| applies);
+                        let spent_line = match (settings.monthly_budget_usd, share) {
+                            (Some(limit), _) => format!("Spent this month: {spent} of {}.", api::ai::usd(limit)),
+                            (None, Some(share)) => format!("Spent this month: {spent} of {share}, this team's monthly share of the server's providers."),
+                            (None, None) => format!("Spent this month: {spent}. No monthly limit."),
                         };
                         let budget = settings
                             .monthly_budget_usd
@@ -70,7 +76,12 @@ pub fn AiPage() -> impl IntoView {
                             <p class="muted">
                                 "Questions go down a chain of models: when one provider is out of credit, refuses the key, is down or gives an empty answer, the next is asked at once, and every attempt is kept."
                             </p>
-                            {empty.then(|| view! {
+                            {(empty && applies).then(|| view! {
+                                <div class="empty" id="no-providers">
+                                    <p><strong>"This team has no AI provider of its own"</strong>": its questions go to the server's providers, listed below. Add one to use your own account or a local model instead."</p>
+                                </div>
+                            })}
+                            {(empty && !applies).then(|| view! {
                                 <div class="empty" id="no-providers">
                                     <p><strong>"No AI provider yet."</strong>" Add one below: OpenAI, Anthropic, Gemini or OpenRouter with an API key, or a server on your own machine with no key at all."</p>
                                     <p class="muted">"A local llama.cpp server (llama-server) listens on http://127.0.0.1:8080/v1, Ollama on http://127.0.0.1:11434/v1: pick its kind, keep the address, and list the model it serves."</p>
@@ -88,11 +99,18 @@ pub fn AiPage() -> impl IntoView {
                                     }
                                 }).collect_view()}
                             </ul>
+                            {instance.map(|instance| view! { <InstanceProviders instance/> })}
                             {manager.then(|| view! {
                                 <h2>"Add a provider"</h2>
+                                {applies.then(|| view! {
+                                    <p class="notice" id="replaces-instance">"Adding a provider replaces the server's providers for this team: its questions then go only to the team's own providers, down the team's chain."</p>
+                                })}
                                 <ProviderForm/>
                             })}
                             <h2 id="chain">"Chain and budget"</h2>
+                            {applies.then(|| view! {
+                                <p class="muted">"Until the team adds a provider, the server's chain above applies; the team's chain and budget below apply to the team's own providers."</p>
+                            })}
                             <ChainForm chain fall_over budget confirm_above spent_line models manager saved/>
                             <h2>"Search by meaning"</h2>
                             <EmbeddingModel choices=embedding_choices manager/>
@@ -124,6 +142,41 @@ fn embedding_choices(models: &[api::ai::ModelChoice]) -> Vec<(String, String)> {
             (value, label)
         })
         .collect()
+}
+
+/// The instance's providers and chain, read-only: they come from the server's configuration, and
+/// answer the team's questions only while the team has no provider of its own.
+#[component]
+fn InstanceProviders(instance: api::ai::InstanceAi) -> impl IntoView {
+    let api::ai::InstanceAi {
+        providers,
+        chain,
+        team_share,
+        applies,
+    } = instance;
+    view! {
+        <section class="instance-ai" aria-labelledby="instance-ai-title">
+            <h2 id="instance-ai-title">"From the server's configuration"</h2>
+            <p class="muted" id="instance-ai-state">{match (applies, team_share) {
+                (true, Some(share)) => format!("These answer this team's questions, as it has no provider of its own: up to {share} a month. Set by the server's operator; read-only here."),
+                (false, Some(_)) => "Not used by this team: its own providers and chain apply. Set by the server's operator; read-only here.".to_owned(),
+                (_, None) => "Kept to the server itself: teams do not use them (no monthly share is set). Read-only here.".to_owned(),
+            }}</p>
+            <ul class="providers" aria-label="The server's providers">
+                {providers.into_iter().map(|p| view! {
+                    <li class="provider" class:unhealthy=!p.ready data-instance-provider=p.name.clone()>
+                        <div class="provider-head">
+                            <strong>{p.name.clone()}</strong>
+                            <span class="badge">{p.kind}</span>
+                            <span class=if p.ready { "badge state-ok" } else { "badge state-bad" }>{p.state}</span>
+                        </div>
+                        <p class="mono small">{p.models.join(", ")}</p>
+                    </li>
+                }).collect_view()}
+            </ul>
+            <p class="small muted">"Chain: " <span class="mono">{chain.join(" → ")}</span></p>
+        </section>
+    }
 }
 
 /// One provider: its state, spend and models; test connection, clear, remove.
