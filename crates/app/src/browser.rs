@@ -75,3 +75,28 @@ pub fn decode(text: &str) -> Option<String> {
 pub fn copy(text: &str) {
     let _ = window().navigator().clipboard().write_text(text);
 }
+
+/// The text of the element with id `id` (what a page shows, read where it is rather than carried
+/// again in an island's props).
+pub fn text_of(id: &str) -> Option<String> {
+    leptos::prelude::document()
+        .get_element_by_id(id)?
+        .text_content()
+}
+
+/// The address's fragment, without `#`.
+pub fn fragment() -> Option<String> {
+    let hash = window().location().hash().ok()?;
+    hash.strip_prefix('#').map(str::to_owned)
+}
+
+/// Sets the address's fragment without scrolling or adding to the history.
+pub fn set_fragment(fragment: &str) {
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(
+            &leptos::wasm_bindgen::JsValue::NULL,
+            "",
+            Some(&format!("#{fragment}")),
+        );
+    }
+}

@@ -441,9 +441,11 @@ pub async fn list_memory(
 #[server(prefix = "/api/v1", endpoint = "get_memory_entry", input = Json, output = Json)]
 pub async fn get_memory_entry(
     id: MemoryEntryId,
-) -> Result<(MemoryEntry, Option<String>), ApiError> {
+) -> Result<(MemoryEntry, Option<String>, Option<String>), ApiError> {
+    let state = session_cookie::state()?;
     let tx = session_cookie::require_tenant().await?;
     let entry = memory::get(&tx, id).await?;
+    let on_github = services::sources::file_url(&state.ctx, &tx, &entry).await?;
     tx.end_read();
     let highlighted = match &entry.source_path {
         Some(path) => {
@@ -455,7 +457,7 @@ pub async fn get_memory_entry(
         }
         None => None,
     };
-    Ok((entry, highlighted))
+    Ok((entry, highlighted, on_github))
 }
 
 /// The stylesheet of highlighted code's classes (light, and dark for dark mode).

@@ -15,7 +15,8 @@ use api::tenants::Permission;
 use sea_orm::prelude::DateTimeWithTimeZone;
 use sea_orm::sea_query::{Expr, Order};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Statement,
 };
 use uuid::Uuid;
 
@@ -139,6 +140,31 @@ pub async fn get(tx: &TenantTxn, id: MemoryEntryId) -> Result<MemoryEntry, Domai
     let row = with_blob_text(tx, find(tx, id).await?).await?;
     let images = images::images_of(tx.txn(), ImageOwner::MemoryEntry, row.id).await?;
     Ok(to_dto(row, images))
+}
+
+/// Where a file entry came from: its project's repository (`owner/name`) and the commit its sync read
+/// (`None` for manual entries, and for files of a sync that recorded no commit).
+pub async fn synced_from(
+    tx: &TenantTxn,
+    id: MemoryEntryId,
+) -> Result<Option<(String, String)>, DomainError> {
+    let row = tx
+        .txn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT p.github_owner || '/' || p.github_repo AS repo, s.head_sha AS commit
+               FROM memory_entries m
+               JOIN project_syncs s ON s.id = m.sync_id
+               JOIN projects p ON p.id = m.project_id
+              WHERE m.id = $1 AND p.github_owner IS NOT NULL AND p.github_repo IS NOT NULL
+                AND s.head_sha IS NOT NULL",
+            [id.into_uuid().into()],
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => Some((row.try_get("", "repo")?, row.try_get("", "commit")?)),
+        None => None,
+    })
 }
 
 /// `row` with its text: a file's is its blob's.

@@ -16,6 +16,18 @@ use std::time::Duration;
 /// GitHub's public API root: the default of `github.api_url`.
 pub const PUBLIC_API: &str = "https://api.github.com";
 
+/// The page of `path` in `repo` at `commit` on the GitHub whose API is at `api_url`: GitHub's own
+/// site for its public API, the server itself for an Enterprise Server's `/api/v3`.
+pub fn file_url(api_url: &str, repo: &str, commit: &str, path: &str) -> String {
+    let api = api_url.trim_end_matches('/');
+    let site = if api == PUBLIC_API {
+        "https://github.com"
+    } else {
+        api.strip_suffix("/api/v3").unwrap_or(api)
+    };
+    format!("{site}/{repo}/blob/{commit}/{}", path_encode(path))
+}
+
 /// What went wrong talking to GitHub, in words a user can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GitHubError {
@@ -723,6 +735,23 @@ fn path_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_files_page_is_on_githubs_site_or_the_enterprise_servers() {
+        assert_eq!(
+            file_url(PUBLIC_API, "acme/widgets", "3cd4bef", "src/a b.rs"),
+            "https://github.com/acme/widgets/blob/3cd4bef/src/a%20b.rs"
+        );
+        assert_eq!(
+            file_url(
+                "https://git.example.com/api/v3/",
+                "acme/w",
+                "3cd4bef",
+                "README.md"
+            ),
+            "https://git.example.com/acme/w/blob/3cd4bef/README.md"
+        );
+    }
 
     #[test]
     fn branch_names_are_encoded_for_the_path_but_keep_their_slashes() {

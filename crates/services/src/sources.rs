@@ -78,3 +78,18 @@ fn unavailable(error: GitHubError) -> ApiError {
         }
     }
 }
+
+/// A file entry's page on GitHub, at the commit its sync read (`None` for a manual entry, or a
+/// file whose sync recorded no commit).
+pub async fn file_url(
+    app: &AppContext,
+    tx: &TenantTxn,
+    entry: &api::memory::MemoryEntry,
+) -> Result<Option<String>, ApiError> {
+    let Some(path) = &entry.source_path else {
+        return Ok(None);
+    };
+    Ok(domain::memory::synced_from(tx, entry.id)
+        .await?
+        .map(|(repo, commit)| github::file_url(&app.github.api_url, &repo, &commit, path)))
+}

@@ -692,7 +692,33 @@ async fn sync_journey(
         "document.querySelectorAll('pre.hl-code span[class^=hl-]').length > 3",
     )
     .await?;
+    // Line numbers link to their line (the address says it, to share), the file opens on GitHub
+    // at the synced commit, and Copy copies it.
+    wait_for_hydration(browser).await?;
+    click(browser, Locator::Css(".gutter a[data-line='1']")).await?;
+    wait_for_js(
+        browser,
+        "location.hash === '#L1' && !!document.querySelector('.line-mark')",
+    )
+    .await?;
+    let on_github = browser
+        .find(Locator::LinkText("Open on GitHub"))
+        .await?
+        .attr("href")
+        .await?
+        .unwrap_or_default();
+    if !on_github.contains("/acme/widgets/blob/") || !on_github.ends_with("/src/module_3.rs") {
+        return Err(format!("the GitHub link is {on_github:?}").into());
+    }
+    click(browser, Locator::XPath("//button[text()='Copy']")).await?;
+    wait_for_text(browser, ".file-tools", "Copied").await?;
+    browser.refresh().await?;
+    wait_for_hydration(browser).await?;
+    wait_for_js(browser, "!!document.querySelector('.line-mark')").await?;
     screenshot(browser, "memory-file").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "memory-file-phone").await?;
+    browser.set_window_size(1280, 900).await?;
 
     // A push changes one file; the next sync changes only that one.
     repo.write("src/module_3.rs", "pub fn three() -> u32 { 33 }\n");

@@ -168,7 +168,7 @@ async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
     repo.write("src/new.rs", "pub fn new() {}\n");
     repo.run(&["rm", "-q", "docs/guide.md"]);
     repo.run(&["mv", "src/main.rs", "src/app.rs"]);
-    repo.commit("second");
+    let second_commit = repo.commit("second");
     let main_entry = count(
         &owner,
         "SELECT count(*) FROM memory_entries WHERE source_path = 'src/main.rs'",
@@ -254,6 +254,15 @@ async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
     assert_eq!(lib["language"], "rust");
     let (entry, html) = {
         let opened = ada.ok("get_memory_entry", json!({"id": lib["id"]})).await;
+        // Its page on GitHub, at the commit this sync read.
+        assert_eq!(
+            opened[2],
+            format!(
+                "{}/acme/widgets/blob/{second_commit}/src/lib.rs",
+                github.api_url().trim_end_matches('/')
+            ),
+            "{opened}"
+        );
         (opened[0].clone(), opened[1].as_str().unwrap().to_owned())
     };
     assert_eq!(entry["content"], "pub fn run() { println!(\"v2\"); }\n");

@@ -401,6 +401,93 @@ fn EntryCard(entry: MemoryEntry, compact: bool, size: String) -> impl IntoView {
     }
 }
 
+/// "Copy" for a file's text, read from the page (the text is not sent twice).
+#[island_in(projects)]
+fn CopyFile() -> impl IntoView {
+    let copied = RwSignal::new(false);
+    view! {
+        <button type="button" class="button ghost small" on:click=move |_| {
+            if let Some(text) = browser::text_of("file-code") {
+                browser::copy(&text);
+                copied.set(true);
+            }
+        }>{move || if copied.get() { "Copied" } else { "Copy" }}</button>
+    }
+}
+
+/// A line range of a file, as its address says it: `#L10` or `#L10-L20` (GitHub's form).
+fn line_range(fragment: &str) -> Option<(usize, usize)> {
+    let (first, last) = match fragment.split_once('-') {
+        Some((first, last)) => (first, last),
+        None => (fragment, fragment),
+    };
+    let number = |part: &str| {
+        part.strip_prefix('L')?
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+    };
+    let (first, last) = (number(first)?, number(last)?);
+    Some((first.min(last), first.max(last)))
+}
+
+/// A file's line numbers, each a link to its line; a click marks the line, a Shift-click the
+/// range from the marked one, and the address says it (`#L10-L20`) to be shared. A range in the
+/// address is marked and scrolled to on opening.
+#[island_in(projects)]
+fn LineNumbers(lines: usize) -> impl IntoView {
+    let range = RwSignal::new(None::<(usize, usize)>);
+    // Read once hydrated: the server cannot see the fragment.
+    Effect::new(move |_| {
+        let Some(marked) = browser::fragment().as_deref().and_then(line_range) else {
+            return;
+        };
+        range.set(Some(marked));
+        request_animation_frame(|| {
+            if let Some(mark) = leptos::prelude::document()
+                .query_selector(".line-mark")
+                .ok()
+                .flatten()
+            {
+                mark.scroll_into_view_with_bool(true);
+            }
+        });
+    });
+    let on_click = move |ev: leptos::ev::MouseEvent| {
+        use leptos::wasm_bindgen::JsCast;
+        let Some(line) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<leptos::web_sys::Element>().ok())
+            .and_then(|el| el.get_attribute("data-line"))
+            .and_then(|n| n.parse::<usize>().ok())
+        else {
+            return;
+        };
+        ev.prevent_default();
+        let marked = match range.get_untracked() {
+            Some((first, _)) if ev.shift_key() => (first.min(line), first.max(line)),
+            _ => (line, line),
+        };
+        range.set(Some(marked));
+        browser::set_fragment(&if marked.0 == marked.1 {
+            format!("L{}", marked.0)
+        } else {
+            format!("L{}-L{}", marked.0, marked.1)
+        });
+    };
+    view! {
+        // Numbers are for the eye and the mouse: screen readers and the keyboard skip them.
+        <pre class="gutter" aria-hidden="true" on:click=on_click>
+            {(1..=lines).map(|n| view! {
+                <a id=format!("L{n}") href=format!("#L{n}") data-line=n.to_string() tabindex="-1">{n}</a>"\n"
+            }).collect_view()}
+        </pre>
+        {move || range.get().map(|(first, last)| view! {
+            <div class="line-mark" style=format!("--from: {}; --count: {}", first - 1, last - first + 1)></div>
+        })}
+    }
+}
+
 /// `/projects/:id/memory/:entry_id`: one entry; a file entry as highlighted code.
 #[component]
 pub fn MemoryEntryPage() -> impl IntoView {
@@ -411,19 +498,22 @@ pub fn MemoryEntryPage() -> impl IntoView {
         move || entry_id,
         |id| async move {
             let id = id.ok_or(ApiError::NotFound)?;
-            let (entry, html) = crate::rpc::get_memory_entry(id).await?;
+            let (entry, html, on_github) = crate::rpc::get_memory_entry(id).await?;
             let css = match html {
                 Some(_) => Some(crate::rpc::code_stylesheet().await?),
                 None => None,
             };
-            Ok::<_, ApiError>((entry, html, css))
+            Ok::<_, ApiError>((entry, html, css, on_github))
         },
     );
     view! {
         <Transition fallback=|| view! { <Loading/> }>
             {move || Suspend::new(async move {
                 match entry.await {
-                    Ok((entry, html, css)) => view! {
+                    Ok((entry, html, css, on_github)) => {
+                    let lines = entry.content.lines().count().max(1);
+                    let size = size_of(&entry.content);
+                    view! {
                         <p><a href=format!("/projects/{}/memory", entry.project_id)>"← Memory"</a></p>
                         <div class="entry-head">
                             <h2 class="mono">{entry.title.clone()}</h2>
@@ -432,15 +522,41 @@ pub fn MemoryEntryPage() -> impl IntoView {
                         </div>
                         <p class="muted">{format!("Updated {}", entry.updated_at.get(..16).unwrap_or_default().replace('T', " "))}</p>
                         {css.map(|css| view! { <style inner_html=css></style> })}
-                        {match html {
-                            Some(html) => view! { <pre class="code hl-code" inner_html=html></pre> }.into_any(),
-                            None => view! { <pre class="code">{entry.content.clone()}</pre> }.into_any(),
-                        }}
+                        <div class="file-tools">
+                            <span class="small muted">{size}</span>
+                            <CopyFile/>
+                            {on_github.map(|url| view! {
+                                <a class="button ghost small" href=url rel="noopener noreferrer" target="_blank">"Open on GitHub"</a>
+                            })}
+                        </div>
+                        <div class="code-view">
+                            <LineNumbers lines/>
+                            {match html {
+                                Some(html) => view! { <pre class="code hl-code" id="file-code" inner_html=html></pre> }.into_any(),
+                                None => view! { <pre class="code" id="file-code">{entry.content.clone()}</pre> }.into_any(),
+                            }}
+                        </div>
                     }
-                    .into_any(),
+                    .into_any()
+                    }
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
             })}
         </Transition>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_range;
+
+    #[test]
+    fn a_line_range_is_read_as_github_writes_it() {
+        assert_eq!(line_range("L10-L20"), Some((10, 20)));
+        assert_eq!(line_range("L20-L10"), Some((10, 20)));
+        assert_eq!(line_range("L7"), Some((7, 7)));
+        for not_a_range in ["", "L0", "L", "10-20", "Lx", "L1-", "main"] {
+            assert_eq!(line_range(not_a_range), None, "{not_a_range}");
+        }
     }
 }
