@@ -13,6 +13,20 @@ pub fn reload() {
     let _ = window().location().reload();
 }
 
+/// Loads the current page again, which then says `done` ("Saved the provider.") where the user is
+/// looking: the page's notice at the top of the window (`notice.js`), whatever the scroll.
+pub fn reload_saying(done: &str) {
+    say_on_next_page(done);
+    reload();
+}
+
+/// The next page says `done` in its notice (kept for one page load, in this tab only).
+fn say_on_next_page(done: &str) {
+    if let Ok(Some(storage)) = window().session_storage() {
+        let _ = storage.set_item("cairn-notice", done);
+    }
+}
+
 /// Asks the user to confirm `message`.
 pub fn confirm(message: &str) -> bool {
     window().confirm_with_message(message).unwrap_or(false)

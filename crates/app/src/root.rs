@@ -50,7 +50,11 @@ pub fn shell(assets: Arc<Assets>) -> impl IntoView {
                 <a class="skip-link" href="#main">"Skip to content"</a>
                 <App/>
                 <ShortcutList/>
-                <script>{include_str!("shortcuts.js")}</script>
+                <div id="notice" class="toast" role="status" aria-live="polite" hidden>
+                    <span class="notice-text"></span>
+                    <button type="button" class="button ghost small" aria-label="Dismiss">"×"</button>
+                </div>
+                <script>{concat!(include_str!("shortcuts.js"), include_str!("notice.js"))}</script>
             </body>
         </html>
     }

@@ -466,6 +466,16 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
     )
     .await?;
     wait_for_text(browser, ".empty", "Nothing here").await?;
+    wait_for_text(
+        browser,
+        "#notice",
+        "Superseded Retry policy: it is listed under Superseded",
+    )
+    .await?;
+    screenshot(browser, "memory-superseded-notice").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "memory-superseded-notice-phone").await?;
+    browser.set_window_size(1280, 900).await?;
     browser
         .goto(&app.url(&format!("{project_path}/memory?status=superseded")))
         .await?;
@@ -996,6 +1006,8 @@ async fn ai_journey(
         fill(browser, "models", model).await?;
         click(browser, Locator::Css(".provider-form button[type=submit]")).await?;
         wait_for_text(browser, ".providers", name).await?;
+        // The page says it saved, at the top of the window.
+        wait_for_text(browser, "#notice", &format!("Added the provider {name}.")).await?;
         wait_for_hydration(browser).await?;
     }
     // Test connection.

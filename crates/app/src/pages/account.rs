@@ -431,7 +431,7 @@ fn RevokeTokenButton(id: api::ids::ApiTokenId) -> impl IntoView {
     let revoke = Call::new();
     view! {
         <button class="button ghost small" disabled=move || revoke.pending().get()
-            on:click=move |_| revoke.dispatch_then(crate::rpc::revoke_api_token(id), |_| browser::reload())>
+            on:click=move |_| revoke.dispatch_then(crate::rpc::revoke_api_token(id), |_| browser::reload_saying("Revoked the token: it no longer works."))>
             "Revoke"
         </button>
         {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}

@@ -215,14 +215,14 @@ fn ProviderCard(provider: ProviderShown, manager: bool) -> impl IntoView {
                     </button>
                     {(!healthy).then(|| view! {
                         <button class="button ghost small" disabled=move || clear.pending().get()
-                            on:click=move |_| clear.dispatch_then(clear_ai_provider(id), |_| browser::reload())>
+                            on:click=move |_| clear.dispatch_then(clear_ai_provider(id), |_| browser::reload_saying("Cleared: the provider is asked again."))>
                             "Mark as working again"
                         </button>
                     })}
                     <button class="button danger small" disabled=move || remove.pending().get()
                         on:click=move |_| {
                             if browser::confirm(&format!("Remove the provider {name}? Chains that use it stop asking it.")) {
-                                remove.dispatch_then(remove_ai_provider(id), |_| browser::reload());
+                                remove.dispatch_then(remove_ai_provider(id), |_| browser::reload_saying("Removed the provider."));
                             }
                         }>
                         "Remove"
@@ -260,7 +260,9 @@ fn AddModel(provider_id: api::ids::AiProviderId, name: String) -> impl IntoView 
         // Checked by the server, whose 422 names the field: parsing prices here would put float
         // parsing in the bundle for a form admins use rarely.
         error.set(None);
-        add.dispatch_then(add_ai_model(provider_id, form), |_| browser::reload());
+        add.dispatch_then(add_ai_model(provider_id, form), |_| {
+            browser::reload_saying("Added the model.");
+        });
     };
     let field = move |key: &str| format!("{key}-{name}");
     view! {
@@ -303,7 +305,9 @@ fn ProviderForm() -> impl IntoView {
         };
         // Checked by the server (see `AddModel`).
         error.set(None);
-        save.dispatch_then(save_ai_provider(None, form), |_| browser::reload());
+        save.dispatch_then(save_ai_provider(None, form), |saved| {
+            browser::reload_saying(&format!("Added the provider {}.", saved.name));
+        });
     };
     let placeholder = move || {
         ProviderKind::parse(&kind.get())

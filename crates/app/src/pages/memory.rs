@@ -195,7 +195,9 @@ fn NewEntryForm(project_id: ProjectId) -> impl IntoView {
         match form.parse() {
             Ok(_) => {
                 error.set(None);
-                action.dispatch_then(create_memory_entry(project_id, form), |_| browser::reload());
+                action.dispatch_then(create_memory_entry(project_id, form), |_| {
+                    browser::reload_saying("Saved the entry.")
+                });
             }
             Err(e) => error.set(Some(e)),
         }
@@ -291,6 +293,7 @@ fn EntryCard(entry: MemoryEntry, compact: bool, size: String) -> impl IntoView {
     let id = entry.id;
     let status = entry.status;
     let editable = entry.kind == MemoryKind::Manual;
+    let entry_title = StoredValue::new(entry.title.clone());
     let editing = RwSignal::new(false);
     let title = RwSignal::new(entry.title.clone());
     let content = RwSignal::new(entry.content.clone());
@@ -304,8 +307,14 @@ fn EntryCard(entry: MemoryEntry, compact: bool, size: String) -> impl IntoView {
         busy.set(true);
         leptos::task::spawn_local(async move {
             match set_memory_status(id, next).await {
-                // It leaves the list it was in: load the list again.
-                Ok(_) => browser::reload(),
+                // It leaves the list it was in: load the list again, saying where it went.
+                Ok(_) => browser::reload_saying(&match next {
+                    MemoryStatus::Superseded => format!(
+                        "Superseded {}: it is listed under Superseded, where Restore brings it back.",
+                        entry_title.get_value()
+                    ),
+                    MemoryStatus::Active => format!("Restored {}.", entry_title.get_value()),
+                }),
                 Err(e) => error.set(Some(e)),
             }
             busy.set(false);
@@ -324,7 +333,7 @@ fn EntryCard(entry: MemoryEntry, compact: bool, size: String) -> impl IntoView {
         busy.set(true);
         leptos::task::spawn_local(async move {
             match update_memory_entry(id, form).await {
-                Ok(_) => browser::reload(),
+                Ok(_) => browser::reload_saying("Saved the entry."),
                 Err(e) => error.set(Some(e)),
             }
             busy.set(false);

@@ -358,12 +358,12 @@ fn Credentials(project_id: ProjectId, secrets: SourceSecrets) -> impl IntoView {
             </div>
             <div class="actions">
                 <button class="button" disabled=busy
-                    on:click=move |_| save.dispatch_then(set_github_token(project_id, token.get()), |_| browser::reload())>
+                    on:click=move |_| save.dispatch_then(set_github_token(project_id, token.get()), |_| browser::reload_saying("Saved the token: syncs of this project use it."))>
                     "Save token"
                 </button>
                 {token_set.is_some().then(|| view! {
                     <button class="button ghost" disabled=busy
-                        on:click=move |_| remove.dispatch_then(clear_github_token(project_id), |_| browser::reload())>
+                        on:click=move |_| remove.dispatch_then(clear_github_token(project_id), |_| browser::reload_saying("Removed the token."))>
                         "Remove token"
                     </button>
                 })}
@@ -391,7 +391,7 @@ fn Credentials(project_id: ProjectId, secrets: SourceSecrets) -> impl IntoView {
                 </button>
                 {webhook_set.is_some().then(|| view! {
                     <button class="button ghost" disabled=busy
-                        on:click=move |_| remove.dispatch_then(clear_webhook_secret(project_id), |_| browser::reload())>
+                        on:click=move |_| remove.dispatch_then(clear_webhook_secret(project_id), |_| browser::reload_saying("Removed the webhook secret: pushes no longer start syncs."))>
                         "Remove secret"
                     </button>
                 })}

@@ -125,7 +125,7 @@ fn RoleSelect(user_id: UserId, role: Role, name: String) -> impl IntoView {
             on:change=move |ev| {
                 change.dispatch_then(
                     change_member_role(user_id, role_from(&event_target_value(&ev))),
-                    |_| browser::reload(),
+                    |_| browser::reload_saying("Changed the role."),
                 );
             }>
             {Role::ALL.into_iter().map(|r| view! {
@@ -142,7 +142,7 @@ fn RemoveMemberButton(user_id: UserId, name: String) -> impl IntoView {
     view! {
         <button class="button ghost small" disabled=move || remove.pending().get()
             aria-label=format!("Remove {name} from the team")
-            on:click=move |_| remove.dispatch_then(remove_member(user_id), |_| browser::reload())>
+            on:click=move |_| remove.dispatch_then(remove_member(user_id), |_| browser::reload_saying("Removed from the team."))>
             "Remove"
         </button>
         {move || remove.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
@@ -293,7 +293,7 @@ fn InvitationActions(id: InvitationId, mails: bool, email: String) -> impl IntoV
                 aria-label=format!("{} for {email}", if mails { "Send again" } else { "New link" })>
                 {if mails { "Send again" } else { "New link" }}
             </button>
-            <button class="button ghost small" disabled=busy on:click=move |_| revoke.dispatch_then(revoke_invitation(id), |_| browser::reload())
+            <button class="button ghost small" disabled=busy on:click=move |_| revoke.dispatch_then(revoke_invitation(id), |_| browser::reload_saying("Revoked the invitation: its link no longer works."))
                 aria-label=format!("Revoke the invitation of {email}")>
                 "Revoke"
             </button>
