@@ -284,6 +284,13 @@ pub async fn revoke_session(id: SessionId) -> Result<(), ApiError> {
     Ok(sessions::revoke(&state.ctx.db, &signed_in, id).await?)
 }
 
+/// Signs out every session of the user but this one; answers how many there were.
+#[server(prefix = "/api/v1", endpoint = "revoke_other_sessions", input = Json, output = Json)]
+pub async fn revoke_other_sessions() -> Result<u64, ApiError> {
+    let (state, signed_in) = session_cookie::require_session().await?;
+    Ok(sessions::revoke_others(&state.ctx.db, &signed_in).await?)
+}
+
 /// Removes a member from the active tenant (or leaves it, for one's own id).
 #[server(prefix = "/api/v1", endpoint = "remove_member", input = Json, output = Json)]
 pub async fn remove_member(user_id: UserId) -> Result<(), ApiError> {

@@ -1190,6 +1190,15 @@ async fn ai_journey(
     click(browser, Locator::Css(".ask-form button[type=submit]")).await?;
     wait_for_text(browser, ".answer.streaming .answer-text", "more more").await?;
     screenshot(browser, "ai-asking-stop").await?;
+    browser.set_window_size(390, 844).await?;
+    browser
+        .execute(
+            "document.querySelector('.answer.streaming').scrollIntoView({block: 'center'});",
+            vec![],
+        )
+        .await?;
+    screenshot(browser, "ai-asking-stop-phone").await?;
+    browser.set_window_size(1280, 900).await?;
     click(browser, Locator::Css(".answer.streaming button.stop")).await?;
     wait_for_text(browser, ".answers .answer:first-child .trail", "Stopped.").await?;
     wait_for_js(

@@ -786,6 +786,25 @@ async fn passwords_change_sessions_are_listed_revoked_and_end_when_idle() {
         laptop.ok("session", json!({})).await["email"],
         "ada@sessions.example"
     );
+    // "Sign out all other sessions" ends a desk's session, not the laptop's own.
+    let desk = app.browser();
+    desk.ok(
+        "log_in",
+        log_in_body("ada@sessions.example", "a brand new passphrase"),
+    )
+    .await;
+    let page = laptop.get("/account").await.text().await.unwrap();
+    assert!(page.contains("Sign out all other sessions"), "{page}");
+    assert!(
+        page.contains("aria-label=\"Sign out "),
+        "session buttons are named"
+    );
+    assert_eq!(laptop.ok("revoke_other_sessions", json!({})).await, 1);
+    assert_eq!(desk.ok("session", json!({})).await, Value::Null);
+    assert_ne!(laptop.ok("session", json!({})).await, Value::Null);
+    assert_eq!(laptop.ok("revoke_other_sessions", json!({})).await, 0);
+    let page = laptop.get("/account").await.text().await.unwrap();
+    assert!(!page.contains("Sign out all other sessions"), "none left");
     app.browser()
         .ok(
             "log_in",

@@ -80,12 +80,16 @@ pub fn AccountPage() -> impl IntoView {
                 <Transition fallback=|| view! { <Loading/> }>
                     {move || Suspend::new(async move {
                         match sessions.await {
-                            Ok(list) => view! {
-                                <ul class="members" aria-label="Sessions">
-                                    {list.into_iter().map(|session| view! { <SessionRow session/> }).collect_view()}
-                                </ul>
+                            Ok(list) => {
+                                let others = list.iter().filter(|s| !s.current).count();
+                                view! {
+                                    <ul class="members" aria-label="Sessions">
+                                        {list.into_iter().map(|session| view! { <SessionRow session/> }).collect_view()}
+                                    </ul>
+                                    {(others > 0).then(|| view! { <SignOutOthers/> })}
+                                }
+                                .into_any()
                             }
-                            .into_any(),
                             Err(error) => view! { <ErrorNote error/> }.into_any(),
                         }
                     })}
@@ -139,6 +143,7 @@ fn SessionRow(session: SessionInfo) -> impl IntoView {
         .unwrap_or_default()
         .replace('T', " ");
     let from = session.client_address.clone().unwrap_or_default();
+    let label = format!("Sign out {browser_name}, last used {seen} UTC");
     view! {
         <li class="session">
             <span class="who">
@@ -148,20 +153,36 @@ fn SessionRow(session: SessionInfo) -> impl IntoView {
                 </span>
             </span>
             {session.current.then(|| view! { <span class="badge">"this browser"</span> })}
-            <RevokeSessionButton id=session.id current=session.current/>
+            <RevokeSessionButton id=session.id current=session.current
+                label/>
         </li>
     }
 }
 
 #[island_in(accounts)]
-fn RevokeSessionButton(id: SessionId, current: bool) -> impl IntoView {
+fn RevokeSessionButton(id: SessionId, current: bool, label: String) -> impl IntoView {
     let revoke = Call::new();
     view! {
-        <button class="button ghost small" disabled=move || revoke.pending().get()
+        <button class="button ghost small" disabled=move || revoke.pending().get() aria-label=label
             on:click=move |_| revoke.dispatch_then(revoke_session(id), move |_| {
-                if current { browser::go_to("/login") } else { browser::reload() }
+                if current { browser::go_to("/login") } else { browser::reload_saying("Signed that session out.") }
             })>
             "Sign out"
+        </button>
+        {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+    }
+}
+
+/// "Sign out all other sessions": every browser and device but this one.
+#[island_in(accounts)]
+fn SignOutOthers() -> impl IntoView {
+    let revoke = Call::new();
+    view! {
+        <button class="button small" disabled=move || revoke.pending().get()
+            on:click=move |_| revoke.dispatch_then(crate::rpc::revoke_other_sessions(), |ended: &u64| {
+                browser::reload_saying(&format!("Signed out {}.", api::count(*ended, "other session", "other sessions")));
+            })>
+            "Sign out all other sessions"
         </button>
         {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
     }

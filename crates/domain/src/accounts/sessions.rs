@@ -86,6 +86,19 @@ pub async fn list(db: &Db, signed_in: &SignedIn) -> Result<Vec<SessionInfo>, Dom
         .collect())
 }
 
+/// Revokes every session of the signed-in user but the current one ("sign out everywhere
+/// else"); answers how many were live.
+pub async fn revoke_others(db: &Db, signed_in: &SignedIn) -> Result<u64, DomainError> {
+    let revoked = sessions::Entity::update_many()
+        .col_expr(sessions::Column::RevokedAt, Expr::cust("now()"))
+        .filter(sessions::Column::UserId.eq(signed_in.user_id.into_uuid()))
+        .filter(sessions::Column::Id.ne(signed_in.session_id))
+        .filter(sessions::Column::RevokedAt.is_null())
+        .exec(db.connection())
+        .await?;
+    Ok(revoked.rows_affected)
+}
+
 /// Revokes one of the signed-in user's sessions (the current one too: that signs out). Another
 /// user's session is `NotFound`, like one that does not exist.
 pub async fn revoke(db: &Db, signed_in: &SignedIn, id: SessionId) -> Result<(), DomainError> {
