@@ -196,6 +196,9 @@ pub struct MemoryEntry {
     pub images: Vec<NoteImage>,
     /// Last change, RFC 3339.
     pub updated_at: String,
+    /// A file's size in bytes, as synced (a list carries only the start of its text).
+    #[serde(default)]
+    pub byte_size: Option<u64>,
 }
 
 /// One page of entries.

@@ -34,6 +34,7 @@ type EntryRow = (
     Option<String>,
     DateTimeWithTimeZone,
     Option<String>,
+    Option<i64>,
     String,
 );
 
@@ -60,6 +61,7 @@ pub async fn list(
             memory_entries::Column::SourcePath,
             memory_entries::Column::UpdatedAt,
             memory_entries::Column::Language,
+            memory_entries::Column::ByteSize,
         ])
         // A file's text is its blob's; the list carries its start only (a page of 50 one-MiB files
         // would be 50 MiB), the entry's own page all of it. Manual entries are edited in the list,
@@ -116,7 +118,18 @@ pub async fn list(
     let entries = rows
         .into_iter()
         .map(
-            |(id, project_id, kind, status, title, source_path, updated_at, language, content)| {
+            |(
+                id,
+                project_id,
+                kind,
+                status,
+                title,
+                source_path,
+                updated_at,
+                language,
+                size,
+                content,
+            )| {
                 MemoryEntry {
                     id: MemoryEntryId::from_uuid(id),
                     project_id: ProjectId::from_uuid(project_id),
@@ -128,6 +141,7 @@ pub async fn list(
                     language,
                     images: images.remove(&id).unwrap_or_default(),
                     updated_at: updated_at.to_rfc3339(),
+                    byte_size: size.and_then(|size| u64::try_from(size).ok()),
                 }
             },
         )
@@ -334,6 +348,7 @@ fn to_dto(row: memory_entries::Model, images: Vec<api::notes::NoteImage>) -> Mem
         language: row.language,
         images,
         updated_at: row.updated_at.to_rfc3339(),
+        byte_size: row.byte_size.and_then(|size| u64::try_from(size).ok()),
     }
 }
 

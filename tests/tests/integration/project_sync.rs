@@ -2104,6 +2104,15 @@ async fn one_blob_under_ten_thousand_paths_is_fetched_and_stored_once() {
     assert_eq!(found["has_more"], true);
     // The list carries each file's start (one character more says there is more); its page, all.
     assert_eq!(first["content"].as_str().unwrap().chars().count(), 4001);
+    // Its row says its whole size, not that of the start it carries.
+    assert_eq!(first["byte_size"], 1024 * 1024);
+    let list = ada
+        .get(&format!("/projects/{project}/memory?kind=file"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("1.0 MB"), "the row's size");
     let entry = ada.ok("get_memory_entry", json!({"id": first["id"]})).await;
     assert_eq!(entry[0]["content"].as_str().unwrap().len(), 1024 * 1024);
 

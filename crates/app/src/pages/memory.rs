@@ -138,7 +138,7 @@ pub fn MemoryTab() -> impl IntoView {
                                 // A file is a row (path, language, size, when) unless it was
                                 // searched for: then its excerpt shows why it matched.
                                 let compact = !searched && entry.kind == MemoryKind::File;
-                                let size = size_of(&entry.content);
+                                let size = size_of(&entry);
                                 let entry = if compact { without_text(entry) } else { excerpted(entry) };
                                 // The item outside the island: a list holds only items.
                                 view! {
@@ -249,16 +249,22 @@ fn without_text(mut entry: MemoryEntry) -> MemoryEntry {
     entry
 }
 
-/// "3.2 KB · 120 lines".
-fn size_of(content: &str) -> String {
-    let bytes = content.len();
-    let size = if bytes < 1024 {
-        api::count(bytes as u64, "byte", "bytes")
-    } else {
-        format!("{:.1} KB", bytes as f64 / 1024.0)
+/// "3.2 KB · 120 lines": a file's size as synced, and its lines when the whole text is at hand (a
+/// list carries only the start of a long file's).
+fn size_of(entry: &MemoryEntry) -> String {
+    let whole = entry.content.len() as u64;
+    let bytes = entry.byte_size.unwrap_or(whole);
+    let size = match bytes {
+        0..1024 => api::count(bytes, "byte", "bytes"),
+        1024..1_048_576 => format!("{:.1} KB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MB", bytes as f64 / 1_048_576.0),
     };
-    let lines = content.lines().count() as u64;
-    format!("{size} · {}", api::count(lines, "line", "lines"))
+    if bytes == whole {
+        let lines = entry.content.lines().count() as u64;
+        format!("{size} · {}", api::count(lines, "line", "lines"))
+    } else {
+        size
+    }
 }
 
 /// "7 Dec 2026, 13:40 UTC" of an RFC 3339 time.
@@ -521,7 +527,7 @@ pub fn MemoryEntryPage() -> impl IntoView {
                 match entry.await {
                     Ok((entry, html, css, on_github)) => {
                     let lines = entry.content.lines().count().max(1);
-                    let size = size_of(&entry.content);
+                    let size = size_of(&entry);
                     view! {
                         <p><a href=format!("/projects/{}/memory", entry.project_id)>"← Memory"</a></p>
                         <div class="entry-head">
