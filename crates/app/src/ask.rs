@@ -74,15 +74,26 @@ fn read_events(
     at
 }
 
+thread_local! {
+    /// The request of the answer being written (a page asks one question at a time).
+    static ASKING: RefCell<Option<leptos::web_sys::XmlHttpRequest>> = const { RefCell::new(None) };
+}
+
+/// Stops the answer being written: aborts its request, which stops it on the server.
+pub fn stop() {
+    if let Some(xhr) = ASKING.with_borrow_mut(Option::take) {
+        let _ = xhr.abort();
+    }
+}
+
 /// Asks `question` about the note; `on_heard` hears each model tried and each piece of the answer
-/// as it comes; `stoppable` is handed what stops the answer. Resolves with the stored answer as
-/// the page shows it (answered or failed), or the error that stopped it before a model was asked
-/// (or the cut connection, when stopped).
+/// as it comes; [`stop`] stops it. Resolves with the stored answer as the page shows it (answered
+/// or failed), or the error that stopped it before a model was asked (or the cut connection, when
+/// stopped).
 pub async fn ask(
     note: NoteId,
     question: String,
     on_heard: impl Fn(Heard) + 'static,
-    stoppable: impl FnOnce(Rc<dyn Fn()>),
 ) -> Result<AnswerShown, ApiError> {
     use leptos::wasm_bindgen::JsCast;
     use leptos::wasm_bindgen::closure::Closure;
@@ -129,13 +140,9 @@ pub async fn ask(
         serde_json::to_string(&question).map_err(|_| ApiError::Internal)?
     );
     xhr.send_with_opt_str(Some(&body)).map_err(failed)?;
-    stoppable(Rc::new({
-        let xhr = xhr.clone();
-        move || {
-            let _ = xhr.abort();
-        }
-    }));
+    ASKING.set(Some(xhr.clone()));
     let _ = finished.await;
+    ASKING.set(None);
     xhr.set_onprogress(None);
     xhr.set_onloadend(None);
     let status = xhr.status().unwrap_or(0);

@@ -538,8 +538,8 @@ pub fn AskPanel(note_id: NoteId, answers: Vec<AnswerShown>, available: bool) -> 
     let streaming = RwSignal::new(String::new());
     let error = RwSignal::new(None::<ApiError>);
     let answers = RwSignal::new(answers);
-    // What aborts the request under way (it stops the answer on the server too).
-    let stopper = StoredValue::new_local(None::<std::rc::Rc<dyn Fn()>>);
+    // Set by Stop, so the ending knows the cut request was asked for.
+    let stopping = RwSignal::new(false);
     let send = move || {
         if asked.get_untracked().is_some() {
             return;
@@ -555,25 +555,20 @@ pub fn AskPanel(note_id: NoteId, answers: Vec<AnswerShown>, available: bool) -> 
         error.set(None);
         streaming.set(String::new());
         trying.set(String::new());
+        stopping.set(false);
         asked.set(Some(text.clone()));
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
             use crate::ask::Heard;
-            let answer = crate::ask::ask(
-                note_id,
-                text,
-                move |heard| match heard {
-                    Heard::Trying(next) => {
-                        trying.set(next.said());
-                        streaming.set(String::new());
-                    }
-                    Heard::Text(piece) => streaming.update(|s| s.push_str(&piece)),
-                },
-                move |stop| stopper.set_value(Some(stop)),
-            )
+            let answer = crate::ask::ask(note_id, text, move |heard| match heard {
+                Heard::Trying(next) => {
+                    trying.set(next.said());
+                    streaming.set(String::new());
+                }
+                Heard::Text(piece) => streaming.update(|s| s.push_str(&piece)),
+            })
             .await;
-            let stopped = stopper.with_value(Option::is_none);
-            stopper.set_value(None);
+            let stopped = stopping.get_untracked();
             match answer {
                 Ok(answer) => {
                     answers.update(|list| list.insert(0, answer));
@@ -610,10 +605,9 @@ pub fn AskPanel(note_id: NoteId, answers: Vec<AnswerShown>, available: bool) -> 
         let _ = (note_id, text);
     };
     let stop = move |_| {
-        // Taken, so the ending knows it was stopped.
-        if let Some(stop) = stopper.try_update_value(Option::take).flatten() {
-            stop();
-        }
+        stopping.set(true);
+        #[cfg(feature = "hydrate")]
+        crate::ask::stop();
     };
     view! {
         <section class="ask" aria-label="Ask about this note">
