@@ -732,15 +732,20 @@ pub fn provider_label(name: &str, kind_label: &str) -> String {
 pub fn trail(attempts: &[Attempt]) -> String {
     attempts
         .iter()
-        .map(|a| {
-            format!(
-                "{}: {}",
-                provider_label(&a.provider, a.provider_kind.label()),
-                a.class.map_or("answered", FailureClass::label)
-            )
-        })
+        .map(Attempt::said)
         .collect::<Vec<_>>()
         .join(" → ")
+}
+
+impl Attempt {
+    /// How it ended, as the trail says it: "Anthropic: out of credit".
+    pub fn said(&self) -> String {
+        format!(
+            "{}: {}",
+            provider_label(&self.provider, self.provider_kind.label()),
+            self.class.map_or("answered", FailureClass::label)
+        )
+    }
 }
 
 /// One of the instance's providers (`[llm]` in the server's configuration), as a team sees it.

@@ -1033,31 +1033,13 @@ impl Call for ChatCall<'_, '_> {
                     )
                     .await
             }
-            Sink::Shown { to, stop } => {
-                let mut text = |piece: &str| to(Preview::Text(piece));
-                router
-                    .send_streaming(
-                        target.provider,
-                        &target.model,
-                        self.request,
-                        &mut text,
-                        *stop,
-                        timing,
-                    )
-                    .await
+            // Both streamed sinks hear the same pieces; only a reader can stop the answer.
+            Sink::Shown { to: hears, stop } => {
+                let stop = *stop;
+                stream_to(router, target, self.request, &mut **hears, stop, timing).await
             }
-            Sink::Preview(watcher) => {
-                let mut text = |piece: &str| watcher(Preview::Text(piece));
-                router
-                    .send_streaming(
-                        target.provider,
-                        &target.model,
-                        self.request,
-                        &mut text,
-                        None,
-                        timing,
-                    )
-                    .await
+            Sink::Preview(hears) => {
+                stream_to(router, target, self.request, &mut **hears, None, timing).await
             }
         }
     }
@@ -1297,6 +1279,28 @@ fn read_embeddings(value: &Value, expected: usize) -> Outcome<Vectors> {
 
 /// A failure after text was shown ends the call (as a broken stream, unless it is an answer
 /// that ran on or a deadline, which say so); before, it is what it is.
+/// Streams one attempt at `target`, each piece of its text to `hears`.
+async fn stream_to(
+    router: &Router,
+    target: &Target<'_>,
+    request: &ChatRequest,
+    hears: &mut (dyn FnMut(Preview<'_>) + Send),
+    stop: Option<&Notify>,
+    timing: &mut Timing,
+) -> Outcome {
+    let mut text = |piece: &str| hears(Preview::Text(piece));
+    router
+        .send_streaming(
+            target.provider,
+            &target.model,
+            request,
+            &mut text,
+            stop,
+            timing,
+        )
+        .await
+}
+
 /// Resolves once `stop` is notified; never without one.
 async fn stopped(stop: Option<&Notify>) {
     match stop {

@@ -630,11 +630,11 @@ pub async fn instance_ai(
     app: &AppContext,
     tx: TenantTxn,
 ) -> Result<Option<api::ai::InstanceAi>, ApiError> {
-    let own = !domain::ai::list_providers(&tx).await?.is_empty();
-    tx.end_read();
     let Some(instance) = &app.ai.instance else {
         return Ok(None);
     };
+    let own = !domain::ai::list_providers(&tx).await?.is_empty();
+    tx.end_read();
     let share = app.ai.team_monthly_budget_usd;
     let now = SystemTime::now();
     let providers = instance

@@ -70,16 +70,7 @@ pub async fn ask_note(
                         provider: provider.to_owned(),
                         kind: kind.to_owned(),
                         model: model.to_owned(),
-                        after: after.map(|before| {
-                            format!(
-                                "{}: {}",
-                                api::ai::provider_label(
-                                    &before.provider,
-                                    before.provider_kind.label()
-                                ),
-                                before.class.map_or("answered", |class| class.label())
-                            )
-                        }),
+                        after: after.map(api::ai::Attempt::said),
                     })
                     .unwrap_or_default(),
                 ),
