@@ -229,6 +229,30 @@ pub async fn accessible(browser: &Client, screen: &str) -> Step {
     {
         browser.execute(axe_script()?, vec![]).await?;
     }
+    // In both themes: the page follows the system's, and each has its own colours.
+    let mut problems = axe_violations(browser).await?;
+    set_color_scheme(browser, "dark").await?;
+    let dark = axe_violations(browser).await;
+    set_color_scheme(browser, "").await?;
+    problems.extend(
+        dark?
+            .into_iter()
+            .map(|problem| format!("(dark theme) {problem}")),
+    );
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "accessibility of {screen} ({}): {}",
+            browser.current_url().await?,
+            problems.join("\n")
+        )
+        .into())
+    }
+}
+
+/// The page's serious and critical axe-core violations, each with up to four of its elements.
+async fn axe_violations(browser: &Client) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let found = browser
         .execute_async(
             "const done = arguments[arguments.length - 1];
@@ -242,17 +266,33 @@ pub async fn accessible(browser: &Client, screen: &str) -> Step {
             vec![],
         )
         .await?;
-    let problems: Vec<String> = serde_json::from_value(found)?;
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "accessibility of {screen} ({}): {}",
-            browser.current_url().await?,
-            problems.join("\n")
+    Ok(serde_json::from_value(found)?)
+}
+
+/// Makes the page see the system's colour scheme as `scheme` (`dark`, `light`, or `` for the
+/// browser's own).
+pub async fn set_color_scheme(browser: &Client, scheme: &str) -> Step {
+    browser
+        .issue_cmd(Cdp(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+        ))
+        .await?;
+    // Colours that change with a transition (a button's background) reach the new theme's once
+    // it ends: until then a check would read the colours in between. (Endless animations, a
+    // spinner's, are not waited for.)
+    browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const transitions = document.getAnimations()
+                 .filter((a) => a instanceof CSSTransition)
+                 .map((a) => a.finished.catch(() => {}));
+             Promise.race([Promise.all(transitions), new Promise((r) => setTimeout(r, 1000))])
+                 .then(() => done(true));",
+            vec![],
         )
-        .into())
-    }
+        .await?;
+    Ok(())
 }
 
 /// Waits until `script` (a JS expression) is true in the page.

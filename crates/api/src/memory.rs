@@ -210,6 +210,31 @@ pub struct MemoryPage {
     pub has_more: bool,
 }
 
+/// A project's active files, by path: what the Memory tab's tree shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileTree {
+    /// The files, in path order.
+    pub files: Vec<TreeEntry>,
+    /// Whether there were more than [`FileTree::MAX_FILES`].
+    pub more: bool,
+}
+
+impl FileTree {
+    /// The most files a tree lists.
+    pub const MAX_FILES: u64 = 20_000;
+}
+
+/// One file of the tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeEntry {
+    /// The entry.
+    pub id: MemoryEntryId,
+    /// Its path in the repository.
+    pub path: String,
+    /// Its size as synced.
+    pub byte_size: Option<u64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! Project Sync as clients see it: a sync's record and its live progress.
 
-use crate::ids::{JobId, ProjectId, ProjectSyncId};
+use crate::ids::{JobId, MemoryEntryId, ProjectId, ProjectSyncId};
 use crate::jobs::JobStatus;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -142,6 +142,23 @@ pub struct SyncProgress {
     pub eta_secs: Option<u64>,
     /// Waiting for GitHub's rate limit until this moment (RFC 3339), when it is.
     pub waiting_until: Option<String>,
+    /// The commit being synced, once the branch's head is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+/// What a sync is of, as its title says: "Sync of main at 3cd4bef", or "Sync of main" before
+/// the branch's head is read.
+pub fn sync_title(branch: &str, commit: Option<&str>) -> String {
+    match commit {
+        Some(sha) => format!("Sync of {branch} at {}", short_sha(sha)),
+        None => format!("Sync of {branch}"),
+    }
+}
+
+/// A commit's first seven characters, as git shows it.
+pub fn short_sha(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
 }
 
 /// One sync of a project.
@@ -209,19 +226,29 @@ impl ProjectSync {
                 }
             }
             JobStatus::Queued | JobStatus::Running => {
-                if self.counts.scanned == 0 {
-                    "Not scanned yet".into()
-                } else {
-                    let mut line = format!("So far: {found}");
-                    if let Some(fetched) = fetched {
-                        line.push_str("; ");
-                        line.push_str(&fetched);
-                    }
-                    line
-                }
+                so_far(&self.counts, self.fetched, self.to_fetch)
             }
         }
     }
+}
+
+impl SyncProgress {
+    /// What a running sync has done, as its history row says it: see [`so_far`].
+    pub fn so_far(&self) -> String {
+        so_far(&self.counts, self.fetched, self.to_fetch)
+    }
+}
+
+/// "Not scanned yet", or "So far: +3 added, 9 unchanged; fetched 1 of 3".
+fn so_far(counts: &SyncCounts, fetched: u32, to_fetch: u32) -> String {
+    if counts.scanned == 0 {
+        return "Not scanned yet".into();
+    }
+    let mut line = format!("So far: {}", counts.summary());
+    if to_fetch > 0 {
+        line.push_str(&format!("; fetched {fetched} of {to_fetch}"));
+    }
+    line
 }
 
 /// Which of a project's secrets are set (never their values).
@@ -280,6 +307,49 @@ pub struct SyncChanges {
     pub removed: Vec<String>,
     /// Whether there were more than listed.
     pub more: bool,
+    /// The files the sync left out, with why (at most 1,000; the counts have them all).
+    #[serde(default)]
+    pub skipped: Vec<SkippedFile>,
+}
+
+/// A file a sync did not import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedFile {
+    /// Its path in the repository.
+    pub path: String,
+    /// Why, as a person reads it ("a lock file", "binary (.png)").
+    pub why: String,
+}
+
+/// The most skipped files a sync keeps by name.
+pub const MAX_SKIPPED_LISTED: usize = 1000;
+
+/// What one sync did to one path: the text before and after, as a line diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncFileChange {
+    /// The path.
+    pub path: String,
+    /// The entry this sync wrote for it (added, changed, moved here).
+    pub new_entry: Option<MemoryEntryId>,
+    /// The entry this sync superseded for it (changed, removed).
+    pub old_entry: Option<MemoryEntryId>,
+    /// The diff's lines, in hunks with three lines of context around each change.
+    pub lines: Vec<DiffLine>,
+    /// Lines left out at the end (a very long diff is cut).
+    pub more_lines: u32,
+}
+
+/// One line of a diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiffLine {
+    /// `+` added, `-` removed, ` ` unchanged, `@` a hunk's start (its text says where).
+    pub sign: char,
+    /// Its number in the old text, if it is there.
+    pub old_line: Option<u32>,
+    /// Its number in the new text, if it is there.
+    pub new_line: Option<u32>,
+    /// The line, without its end.
+    pub text: String,
 }
 
 #[cfg(test)]

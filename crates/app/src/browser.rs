@@ -27,9 +27,89 @@ fn say_on_next_page(done: &str) {
     }
 }
 
-/// Asks the user to confirm `message`.
-pub fn confirm(message: &str) -> bool {
-    window().confirm_with_message(message).unwrap_or(false)
+/// Loads the current page again, which then says `done` with an Undo button that makes the call
+/// `undo` (a server function with its arguments) and says `undone` on the page it loads after.
+pub fn reload_saying_with_undo<F>(done: &str, undo: &F, undone: &str)
+where
+    F: leptos::server_fn::ServerFn + serde::Serialize,
+{
+    if let (Ok(Some(storage)), Ok(body)) = (window().session_storage(), serde_json::to_string(undo))
+    {
+        let call = serde_json::json!({ "url": F::PATH, "body": body, "done": undone });
+        let _ = storage.set_item("cairn-undo", &call.to_string());
+    }
+    reload_saying(done);
+}
+
+/// Makes the call `call` (a server function with its arguments) as the page is left: the browser
+/// sends it after the page is gone (`navigator.sendBeacon`, with the session's cookie).
+#[cfg(feature = "hydrate")]
+pub fn send_on_leaving<F>(call: &F)
+where
+    F: leptos::server_fn::ServerFn + serde::Serialize,
+{
+    use leptos::web_sys::{Blob, BlobPropertyBag, js_sys::Array};
+    let Ok(body) = serde_json::to_string(call) else {
+        return;
+    };
+    let options = BlobPropertyBag::new();
+    options.set_type("application/json");
+    let parts = Array::of1(&leptos::wasm_bindgen::JsValue::from_str(&body));
+    if let Ok(blob) = Blob::new_with_str_sequence_and_options(&parts, &options) {
+        let _ = window()
+            .navigator()
+            .send_beacon_with_opt_blob(F::PATH, Some(&blob));
+    }
+}
+
+/// Moves the focus, once the change that just happened is drawn, to the first element any of
+/// `selectors` finds (in their order).
+pub fn focus_first(selectors: &[String]) {
+    use leptos::wasm_bindgen::JsCast;
+    let selectors = selectors.to_vec();
+    leptos::prelude::request_animation_frame(move || {
+        let document = leptos::prelude::document();
+        let found = selectors.iter().find_map(|selector| {
+            document
+                .query_selector(selector)
+                .ok()
+                .flatten()
+                .and_then(|element| element.dyn_into::<leptos::web_sys::HtmlElement>().ok())
+        });
+        if let Some(element) = found {
+            let _ = element.focus();
+        }
+    });
+}
+
+/// Asks the user to confirm `text` in the page's confirmation dialog (the app's one way of asking,
+/// `confirm.js`), and runs `then` if they press the button named `action` ("Delete").
+pub fn confirm_then(text: &str, action: &str, then: impl FnOnce() + 'static) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::{JsCast, JsValue, closure::Closure};
+        use leptos::web_sys::js_sys::{Function, Reflect};
+        let ask = Reflect::get(&window(), &JsValue::from_str("cairnConfirm"))
+            .ok()
+            .and_then(|ask| ask.dyn_into::<Function>().ok());
+        if let Some(ask) = ask {
+            let answer = Closure::once_into_js(move |yes: bool| {
+                if yes {
+                    then();
+                }
+            });
+            let _ = ask.call3(
+                &JsValue::NULL,
+                &JsValue::from_str(text),
+                &JsValue::from_str(action),
+                &answer,
+            );
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (text, action, then);
+    }
 }
 
 /// Moves the focus to the first field inside the element `selector` finds, once the view that

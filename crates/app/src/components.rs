@@ -88,11 +88,32 @@ pub fn Field(
                 aria-describedby=format!("{hint_id} {error_id}")
                 aria-invalid=move || if message().is_some() { "true" } else { "false" }
                 bind:value=value
+                // The field's error is about what it held: changing it takes the error away.
+                on:input=move |_| {
+                    if message().is_some() {
+                        error.set(None);
+                    }
+                }
             />
-            {hint.map(|hint| view! { <small id=hint_id.clone() class="hint">{hint}</small> })}
+            {hint.map(|hint| view! { <small id=hint_id.clone() class="hint"><Hint text=hint/></small> })}
             <small id=error_id class="field-error" aria-live="polite">{message}</small>
         </div>
     }
+}
+
+/// A hint's text with its `code` spans (between backticks) shown as code.
+#[component]
+pub fn Hint(text: &'static str) -> impl IntoView {
+    text.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                view! { <code>{part}</code> }.into_any()
+            } else {
+                part.into_any()
+            }
+        })
+        .collect_view()
 }
 
 /// An error not tied to one field (or tied to a field this form does not show).

@@ -18,7 +18,7 @@ use crate::pages::{
     notes::{NotePage, NotesTab},
     project::{OverviewTab, ProjectPage, SettingsTab},
     projects::{NewProjectPage, ProjectsPage},
-    sources::{SourcesTab, SyncPage},
+    sources::{SourcesTab, SyncFilePage, SyncPage},
     team::TeamPage,
 };
 use crate::rpc::{current_session, log_out, switch_tenant};
@@ -50,11 +50,18 @@ pub fn shell(assets: Arc<Assets>) -> impl IntoView {
                 <a class="skip-link" href="#main">"Skip to content"</a>
                 <App/>
                 <ShortcutList/>
+                <ConfirmDialog/>
                 <div id="notice" class="toast" role="status" aria-live="polite" hidden>
                     <span class="notice-text"></span>
-                    <button type="button" class="button ghost small" aria-label="Dismiss">"×"</button>
+                    <button type="button" class="button small notice-undo" hidden>"Undo"</button>
+                    <button type="button" class="button ghost small notice-close" aria-label="Dismiss">"×"</button>
                 </div>
-                <script>{concat!(include_str!("shortcuts.js"), include_str!("notice.js"))}</script>
+                <script>{concat!(
+                    include_str!("shortcuts.js"),
+                    include_str!("notice.js"),
+                    include_str!("confirm.js"),
+                    include_str!("filters.js"),
+                )}</script>
             </body>
         </html>
     }
@@ -97,6 +104,23 @@ fn ShortcutList() -> impl IntoView {
     }
 }
 
+/// The one way the app asks before doing what cannot be undone (`browser::confirm_then` fills it
+/// in and opens it; `confirm.js`). Cancel is the default: Enter or Escape right away does nothing.
+#[component]
+fn ConfirmDialog() -> impl IntoView {
+    view! {
+        <dialog id="confirm" class="confirm-dialog" aria-labelledby="confirm-text">
+            <form method="dialog">
+                <p id="confirm-text" class="confirm-text"></p>
+                <div class="actions">
+                    <button value="yes" class="button danger confirm-yes"></button>
+                    <button value="no" class="button ghost confirm-no">"Cancel"</button>
+                </div>
+            </form>
+        </dialog>
+    }
+}
+
 /// The signed-in session, read once per page and shared by the frame and the page.
 #[derive(Clone, Copy)]
 pub struct SessionCtx {
@@ -131,6 +155,7 @@ pub fn App() -> impl IntoView {
                         <Route ssr=SsrMode::Async path=path!("memory/:entry_id") view=|| page("projects", MemoryEntryPage)/>
                         <Route ssr=SsrMode::Async path=path!("sources") view=|| page("sources", SourcesTab)/>
                         <Route ssr=SsrMode::Async path=path!("sources/syncs/:sync_id") view=|| page("sources", SyncPage)/>
+                        <Route ssr=SsrMode::Async path=path!("sources/syncs/:sync_id/file") view=|| page("sources", SyncFilePage)/>
                         <Route ssr=SsrMode::Async path=path!("settings") view=|| page("projects", SettingsTab)/>
                     </ParentRoute>
                     <Route ssr=SsrMode::Async path=path!("/team") view=|| page("accounts", TeamPage)/>

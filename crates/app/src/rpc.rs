@@ -215,6 +215,32 @@ pub async fn change_password(form: PasswordChangeForm) -> Result<u64, ApiError> 
     .await?)
 }
 
+/// Changes the signed-in user's name.
+#[server(prefix = "/api/v1", endpoint = "rename_account", input = Json, output = Json)]
+pub async fn rename_account(display_name: String) -> Result<(), ApiError> {
+    let name = api::accounts::Name::parse_for("display_name", &display_name)?;
+    let (state, signed_in) = session_cookie::require_session().await?;
+    Ok(recovery::rename(&state.ctx.db, &signed_in, &name).await?)
+}
+
+/// E-mails a link to `new_email` that makes it the account's address once followed (after the
+/// current password). Needs mail: without it, an address cannot be proven.
+#[server(prefix = "/api/v1", endpoint = "change_email", input = Json, output = Json)]
+pub async fn change_email(new_email: String, password: String) -> Result<(), ApiError> {
+    let new_email = api::accounts::Email::parse(&new_email).map_err(|e| e.renamed("new_email"))?;
+    let (state, signed_in) = session_cookie::require_session().await?;
+    delivery::require_mail(&state.ctx)?;
+    let link = recovery::request_email_change(
+        &state.ctx.db,
+        &state.ctx.passwords,
+        &signed_in,
+        &new_email,
+        &password,
+    )
+    .await?;
+    delivery::email_change(&state.ctx, link).await
+}
+
 /// E-mails a password-reset link to `email` if an account uses it. The answer is the same either
 /// way; without e-mail configured it is `Unavailable`.
 #[server(prefix = "/api/v1", endpoint = "request_password_reset", input = Json, output = Json)]
@@ -444,6 +470,13 @@ pub async fn list_memory(
     Ok(memory::list(&tx, project_id, &query).await?)
 }
 
+/// The project's active files by path, for the Memory tab's tree.
+#[server(prefix = "/api/v1", endpoint = "memory_file_tree", input = Json, output = Json)]
+pub async fn memory_file_tree(project_id: ProjectId) -> Result<api::memory::FileTree, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(memory::file_tree(&tx, project_id).await?)
+}
+
 /// One memory entry; a file entry comes with its contents as highlighted HTML, made on the server.
 #[server(prefix = "/api/v1", endpoint = "get_memory_entry", input = Json, output = Json)]
 pub async fn get_memory_entry(
@@ -603,6 +636,16 @@ pub async fn get_sync(id: ProjectSyncId) -> Result<ProjectSync, ApiError> {
 pub async fn sync_changes(id: ProjectSyncId) -> Result<api::syncs::SyncChanges, ApiError> {
     let tx = session_cookie::require_tenant().await?;
     Ok(syncs::changes(&tx, id).await?)
+}
+
+/// What a sync did to one path: the entries before and after, and the line diff between them.
+#[server(prefix = "/api/v1", endpoint = "sync_file_change", input = Json, output = Json)]
+pub async fn sync_file_change(
+    id: ProjectSyncId,
+    path: String,
+) -> Result<api::syncs::SyncFileChange, ApiError> {
+    let tx = session_cookie::require_tenant().await?;
+    Ok(syncs::file_change(&tx, id, &path).await?)
 }
 
 /// Cancels the sync, whatever state it is in (queued, running, or left open by a worker that

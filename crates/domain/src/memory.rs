@@ -9,7 +9,8 @@ use crate::images::{self, ImageOwner};
 use crate::{DomainError, TenantTxn, audit, blobs, projects};
 use api::ids::{MemoryEntryId, ProjectId, UserId};
 use api::memory::{
-    MemoryEntry, MemoryKind, MemoryPage, MemoryQuery, MemoryStatus, ValidMemoryEntry,
+    FileTree, MemoryEntry, MemoryKind, MemoryPage, MemoryQuery, MemoryStatus, TreeEntry,
+    ValidMemoryEntry,
 };
 use api::tenants::Permission;
 use sea_orm::prelude::DateTimeWithTimeZone;
@@ -147,6 +148,43 @@ pub async fn list(
         )
         .collect();
     Ok(MemoryPage { entries, has_more })
+}
+
+/// The project's active files by path (the first [`FileTree::MAX_FILES`]).
+pub async fn file_tree(tx: &TenantTxn, project_id: ProjectId) -> Result<FileTree, DomainError> {
+    projects::find(tx, project_id).await?;
+    let mut rows: Vec<(Uuid, Option<String>, Option<i64>)> = memory_entries::Entity::find()
+        .select_only()
+        .columns([
+            memory_entries::Column::Id,
+            memory_entries::Column::SourcePath,
+            memory_entries::Column::ByteSize,
+        ])
+        .filter(memory_entries::Column::TenantId.eq(tx.ctx().tenant_id().into_uuid()))
+        .filter(memory_entries::Column::ProjectId.eq(project_id.into_uuid()))
+        .filter(memory_entries::Column::Kind.eq(KindColumn::File))
+        .filter(memory_entries::Column::Status.eq(StatusColumn::Active))
+        .filter(memory_entries::Column::SourcePath.is_not_null())
+        .order_by_asc(memory_entries::Column::SourcePath)
+        .limit(FileTree::MAX_FILES + 1)
+        .into_tuple()
+        .all(tx.txn())
+        .await?;
+    let more = rows.len() as u64 > FileTree::MAX_FILES;
+    rows.truncate(FileTree::MAX_FILES as usize);
+    Ok(FileTree {
+        files: rows
+            .into_iter()
+            .filter_map(|(id, path, size)| {
+                Some(TreeEntry {
+                    id: MemoryEntryId::from_uuid(id),
+                    path: path?,
+                    byte_size: size.and_then(|size| u64::try_from(size).ok()),
+                })
+            })
+            .collect(),
+        more,
+    })
 }
 
 /// One entry with its images; another tenant's is `NotFound`.

@@ -7,9 +7,12 @@ use crate::audit::AuditAction;
 use crate::entities::projects;
 use crate::{DomainError, TenantTxn, audit, job_runs, sql};
 use api::github::{BranchName, GithubRepo, ScanPath};
-use api::ids::{JobId, ProjectId, ProjectSyncId, UserId};
+use api::ids::{JobId, MemoryEntryId, ProjectId, ProjectSyncId, UserId};
 use api::jobs::JobStatus;
-use api::syncs::{ProjectSync, SyncChanges, SyncCounts, SyncPhase, SyncProgress, SyncTrigger};
+use api::syncs::{
+    DiffLine, ProjectSync, SkippedFile, SyncChanges, SyncCounts, SyncFileChange, SyncPhase,
+    SyncProgress, SyncTrigger,
+};
 use api::tenants::Permission;
 use jobs::JobKind;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
@@ -427,13 +430,142 @@ pub async fn changes(tx: &TenantTxn, id: ProjectSyncId) -> Result<SyncChanges, D
         .into_iter()
         .filter(|path| !changed.contains(path))
         .collect();
+    #[derive(FromQueryResult)]
+    struct Skipped {
+        skipped_paths: serde_json::Value,
+    }
+    let skipped = Skipped::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT skipped_paths FROM project_syncs WHERE id = $1 AND tenant_id = $2",
+        [
+            sync.id.into_uuid().into(),
+            tx.ctx().tenant_id().into_uuid().into(),
+        ],
+    ))
+    .one(tx.txn())
+    .await?
+    .and_then(|row| serde_json::from_value(row.skipped_paths).ok())
+    .unwrap_or_default();
     Ok(SyncChanges {
         added,
         changed,
         moved,
         removed,
         more,
+        skipped,
     })
+}
+
+/// What sync `id` did to `path`: the entry it wrote and the one it superseded there, and the line
+/// diff between their texts (a new file is all additions, a removed one all removals).
+pub async fn file_change(
+    tx: &TenantTxn,
+    id: ProjectSyncId,
+    path: &str,
+) -> Result<SyncFileChange, DomainError> {
+    #[derive(FromQueryResult)]
+    struct Side {
+        id: Uuid,
+        written: bool,
+        /// Written by the sync, but older than it: an unchanged file that moved here.
+        moved: bool,
+        content: String,
+    }
+    let sync = get(tx, id).await?;
+    let sides = Side::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "SELECT memory_entries.id, memory_entries.sync_id = $1 AS written,
+                    memory_entries.created_at < s.created_at AS moved, {} AS content
+               FROM memory_entries JOIN project_syncs s ON s.id = $1
+              WHERE memory_entries.tenant_id = $2 AND memory_entries.kind = 'file'
+                AND memory_entries.source_path = $3
+                AND (memory_entries.sync_id = $1 OR memory_entries.superseded_by_sync_id = $1)",
+            crate::blobs::ENTRY_CONTENT_SQL
+        ),
+        [
+            sync.id.into_uuid().into(),
+            tx.ctx().tenant_id().into_uuid().into(),
+            path.into(),
+        ],
+    ))
+    .all(tx.txn())
+    .await?;
+    if sides.is_empty() {
+        return Err(DomainError::NotFound);
+    }
+    let new = sides.iter().find(|side| side.written);
+    let old = sides.iter().find(|side| !side.written);
+    // A file that only moved here has the same text as before: no lines changed.
+    let (lines, more_lines) = if new.is_some_and(|side| side.moved) {
+        (Vec::new(), 0)
+    } else {
+        line_diff(
+            old.map_or("", |side| side.content.as_str()),
+            new.map_or("", |side| side.content.as_str()),
+        )
+    };
+    Ok(SyncFileChange {
+        path: path.to_owned(),
+        new_entry: new.map(|side| MemoryEntryId::from_uuid(side.id)),
+        old_entry: old.map(|side| MemoryEntryId::from_uuid(side.id)),
+        lines,
+        more_lines,
+    })
+}
+
+/// The most diff lines a page shows.
+const MAX_DIFF_LINES: usize = 5000;
+
+/// `old` against `new`, line by line, in hunks with three lines of context; cut after
+/// [`MAX_DIFF_LINES`] lines (the count of the rest is answered). Gives up looking for the
+/// smallest diff after a second (a correct diff, maybe longer, is answered).
+fn line_diff(old: &str, new: &str) -> (Vec<DiffLine>, u32) {
+    let diff = similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Patience)
+        .timeout(std::time::Duration::from_secs(1))
+        .diff_lines(old, new);
+    let number = |index: Option<usize>| index.and_then(|i| u32::try_from(i + 1).ok());
+    let mut lines = Vec::new();
+    for group in diff.grouped_ops(3) {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        let (old_range, new_range) = (
+            first.old_range().start..last.old_range().end,
+            first.new_range().start..last.new_range().end,
+        );
+        lines.push(DiffLine {
+            sign: '@',
+            old_line: None,
+            new_line: None,
+            // As git writes it: an empty side starts at the line before.
+            text: format!(
+                "@@ -{},{} +{},{} @@",
+                old_range.start + usize::from(!old_range.is_empty()),
+                old_range.len(),
+                new_range.start + usize::from(!new_range.is_empty()),
+                new_range.len()
+            ),
+        });
+        for op in &group {
+            for change in diff.iter_changes(op) {
+                lines.push(DiffLine {
+                    sign: match change.tag() {
+                        similar::ChangeTag::Delete => '-',
+                        similar::ChangeTag::Insert => '+',
+                        similar::ChangeTag::Equal => ' ',
+                    },
+                    old_line: number(change.old_index()),
+                    new_line: number(change.new_index()),
+                    text: change.value().trim_end_matches(['\n', '\r']).to_owned(),
+                });
+            }
+        }
+    }
+    let more = lines.len().saturating_sub(MAX_DIFF_LINES);
+    lines.truncate(MAX_DIFF_LINES);
+    (lines, u32::try_from(more).unwrap_or(u32::MAX))
 }
 
 /// Cancels the sync, whatever state it is in, and answers it as it is then. Queued (also between
@@ -584,7 +716,8 @@ pub async fn record_progress(
             "UPDATE project_syncs
                 SET phase = $3, progress = $4, heartbeat_at = now(), github_requests = $5,
                     files_scanned = $6, files_added = $7, files_changed = $8, files_moved = $9,
-                    files_removed = $10, files_unchanged = $11, files_skipped = $12, skipped = $13
+                    files_removed = $10, files_unchanged = $11, files_skipped = $12, skipped = $13,
+                    head_sha = COALESCE($14, head_sha)
               WHERE id = $1 AND tenant_id = $2",
             [
                 id.into_uuid().into(),
@@ -604,6 +737,7 @@ pub async fn record_progress(
                 serde_json::to_value(&counts.skipped)
                     .unwrap_or_default()
                     .into(),
+                progress.commit.clone().into(),
             ],
         ))
         .await?;
@@ -707,6 +841,8 @@ pub struct SyncResult {
     pub superseded: Vec<Uuid>,
     /// Entries whose contents moved to another path: (entry, new path).
     pub moved: Vec<(Uuid, String)>,
+    /// The files left out, with why.
+    pub skipped: Vec<SkippedFile>,
     /// The final progress (counts, requests).
     pub progress: Option<SyncProgress>,
 }
@@ -785,19 +921,23 @@ pub async fn finalize(
         rate_limit_remaining: None,
         eta_secs: None,
         waiting_until: None,
+        commit: None,
     });
     record_progress(tx, plan.sync_id, &progress).await?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "UPDATE project_syncs
             SET status = 'completed', phase = 'finalize', head_sha = $3, branch_etag = $4,
-                finished_at = now(), error = NULL
+                finished_at = now(), error = NULL, skipped_paths = $5
           WHERE id = $1 AND tenant_id = $2",
         [
             sync.into(),
             tenant.into(),
             result.head_sha.clone().into(),
             result.etag.clone().into(),
+            serde_json::to_value(&result.skipped)
+                .unwrap_or_default()
+                .into(),
         ],
     ))
     .await?;

@@ -153,6 +153,22 @@ pub fn email_verification(to: &str, link: &str) -> Mail {
     }
 }
 
+/// The link that makes `to` an account's new address: it goes to the new address, which following
+/// it proves.
+pub fn email_change(to: &str, link: &str) -> Mail {
+    Mail {
+        to: to.to_owned(),
+        subject: "Confirm your new e-mail address for Cairn".into(),
+        text: format!(
+            "Someone signed in to Cairn asked to make {to} their account's address. If it was you, \
+             follow this link (it works once, for 24 hours); until then the account keeps its \
+             address:\n\n\
+             {link}\n\n\
+             If it was not you, ignore this message: nothing changes.\n"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

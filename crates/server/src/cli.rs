@@ -36,6 +36,9 @@ pub enum Command {
     /// Secrets at rest.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// People's accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
     /// Sync a project's linked repository into its Memory Hub now, following it with a progress
     /// bar; exits 0 when the sync completes, 1 when it fails or is cancelled (Ctrl-C cancels it).
     Sync {
@@ -94,6 +97,17 @@ pub enum WorkflowCommand {
     },
 }
 
+/// `cairn accounts ...`
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Mark an account's address verified, on a Cairn that sends no e-mail (where no link can
+    /// prove it): whoever runs the server vouches for it. Exits 2 when no account uses the address.
+    VerifyEmail {
+        /// The account's address.
+        email: String,
+    },
+}
+
 /// `cairn secrets ...`
 #[derive(Debug, Subcommand)]
 pub enum SecretsCommand {
@@ -142,6 +156,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Db(command) => run_db(settings, command).await,
         Command::Secrets(SecretsCommand::Reseal) => reseal(settings).await,
+        Command::Accounts(AccountsCommand::VerifyEmail { email }) => {
+            verify_email(settings, &email).await
+        }
         Command::Sync { project_id, branch } => {
             crate::cli_sync::run(settings, &project_id, branch.as_deref()).await
         }
@@ -180,6 +197,29 @@ async fn reseal(settings: Settings) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `cairn accounts verify-email`: as the schema owner (accounts belong to no team).
+async fn verify_email(settings: Settings, email: &str) -> anyhow::Result<ExitCode> {
+    let Ok(email) = api::accounts::Email::parse(email) else {
+        eprintln!("{email:?} is not an e-mail address");
+        return Ok(ExitCode::from(2));
+    };
+    let target = DatabaseTarget::resolve(&settings).await?;
+    let owner = target.connect_owner().await?;
+    let verified = domain::accounts::recovery::verify_as_operator(&owner, &email).await;
+    owner.close().await?;
+    target.release().await?;
+    match verified.map_err(|e| anyhow::anyhow!("verifying: {e}"))? {
+        true => {
+            println!("{} is verified", email.as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        false => {
+            eprintln!("no account uses {}", email.as_str());
+            Ok(ExitCode::from(2))
+        }
+    }
 }
 
 async fn run_db(settings: Settings, command: DbCommand) -> anyhow::Result<ExitCode> {

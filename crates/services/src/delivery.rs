@@ -59,12 +59,27 @@ pub async fn invitation(
 
 /// Mails a verification link; a refusing mail server is `Unavailable`.
 pub async fn verification(app: &AppContext, link: LinkToSend) -> Result<(), ApiError> {
+    address_link(app, link, mail::email_verification).await
+}
+
+/// Mails the link that makes a new address the account's, to that address.
+pub async fn email_change(app: &AppContext, link: LinkToSend) -> Result<(), ApiError> {
+    address_link(app, link, mail::email_change).await
+}
+
+/// Mails a link that proves an address (both kinds open the verification page), written by
+/// `message` (to, link).
+async fn address_link(
+    app: &AppContext,
+    link: LinkToSend,
+    message: fn(&str, &str) -> mail::Mail,
+) -> Result<(), ApiError> {
     let url = app.link(&format!("/verify-email/{}", link.token));
     app.mailer
-        .send(mail::email_verification(&link.email, &url))
+        .send(message(&link.email, &url))
         .await
         .map_err(|error| {
-            tracing::warn!(%error, "sending a verification link");
+            tracing::warn!(%error, "sending a link to prove an address");
             mail_unavailable()
         })
 }

@@ -8,7 +8,7 @@
 
 use crate::AppContext;
 use crate::context::GitHubSettings;
-use api::syncs::{SyncCounts, SyncPhase, SyncProgress};
+use api::syncs::{MAX_SKIPPED_LISTED, SkippedFile, SyncCounts, SyncPhase, SyncProgress};
 use domain::blobs;
 use domain::syncs::{self, ActiveFile, FetchedFile, ProjectSyncPayload, RunPlan, SyncResult};
 use domain::{Db, DomainError, TenantCtx, github_quota, project_secrets};
@@ -16,7 +16,7 @@ use github::{GitHub, GitHubError, Head, TreeFile};
 use jobs::{JobCtx, JobFailure};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
-use sync_rules::{diff, eta, ignored_by, language_of, skip_reason, text_of, under};
+use sync_rules::{diff, eta, ignored_by, language_of, skip_explained, text_of, under};
 
 /// Reports at most this often during the import.
 const REPORT_EVERY: Duration = Duration::from_millis(250);
@@ -73,10 +73,12 @@ pub async fn run(
             rate_limit_remaining: None,
             eta_secs: None,
             waiting_until: None,
+            commit: None,
         },
         last_report: Instant::now(),
         stored: HashMap::new(),
         binary: HashSet::new(),
+        skipped: Vec::new(),
         pending: Vec::new(),
         pending_bytes: 0,
         new_bytes: 0,
@@ -179,6 +181,8 @@ struct Run<'a> {
     stored: HashMap<String, i64>,
     /// Blobs fetched and found binary.
     binary: HashSet<String>,
+    /// The files left out, with why (the first [`MAX_SKIPPED_LISTED`]).
+    skipped: Vec<SkippedFile>,
     /// Texts fetched and not yet stored: flushed every [`STORE_BATCH_BYTES`].
     pending: Vec<(String, String)>,
     pending_bytes: usize,
@@ -211,6 +215,7 @@ impl Run<'_> {
                 etag,
             } => (commit_sha, tree_sha, etag),
         };
+        self.progress.commit = Some(commit_sha.clone());
 
         // Scan.
         self.progress.phase = SyncPhase::Scan;
@@ -278,6 +283,7 @@ impl Run<'_> {
             fetched,
             superseded,
             moved: diff.moved,
+            skipped: std::mem::take(&mut self.skipped),
             progress: Some(self.progress.clone()),
         };
         self.checkpoint().await?;
@@ -291,24 +297,35 @@ impl Run<'_> {
         let mut kept = Vec::new();
         for file in tree.into_iter().filter(|f| under(&scan_path, &f.path)) {
             self.progress.counts.scanned += 1;
-            let reason = if ignored_by(&self.plan.ignore, &file.path) {
-                Some("ignored")
+            let skip = if ignored_by(&self.plan.ignore, &file.path) {
+                Some((
+                    "ignored",
+                    "left out by the project's ignore list".to_owned(),
+                ))
             } else {
-                skip_reason(&file, self.settings.max_file_bytes)
+                skip_explained(&file, self.settings.max_file_bytes)
             };
-            match reason {
-                Some(reason) => {
+            match skip {
+                Some((reason, why)) => {
                     *self
                         .progress
                         .counts
                         .skipped
                         .entry(reason.to_owned())
                         .or_default() += 1;
+                    self.note_skipped(file.path, why);
                 }
                 None => kept.push(file),
             }
         }
         kept
+    }
+
+    /// Keeps a left-out file by name, while fewer than [`MAX_SKIPPED_LISTED`] are.
+    fn note_skipped(&mut self, path: String, why: String) {
+        if self.skipped.len() < MAX_SKIPPED_LISTED {
+            self.skipped.push(SkippedFile { path, why });
+        }
     }
 
     /// Fetches `wanted` blob by blob, a few at once, storing their texts as it goes.
@@ -412,6 +429,7 @@ impl Run<'_> {
                     blob_sha: file.blob_sha,
                 }),
                 None => {
+                    self.note_skipped(file.path, "binary (its contents are not text)".into());
                     let counts = &mut self.progress.counts;
                     *counts.skipped.entry("binary".into()).or_default() += 1;
                     if counts.added > 0 {

@@ -38,12 +38,13 @@ pub async fn list_branches(
         None => None,
     };
     tx.end_read();
-    let client = app.github.client(token.as_ref()).map_err(unavailable)?;
-    let repository = client.repository(&repo).await.map_err(unavailable)?;
+    let refused = |error: GitHubError| unavailable(error, project_id.is_some());
+    let client = app.github.client(token.as_ref()).map_err(refused)?;
+    let repository = client.repository(&repo).await.map_err(refused)?;
     let mut branches = Vec::new();
     let mut more = false;
     for page in 1..=MAX_BRANCH_PAGES {
-        let listed = client.branches(&repo, page).await.map_err(unavailable)?;
+        let listed = client.branches(&repo, page).await.map_err(refused)?;
         branches.extend(listed.branches.into_iter().map(|b| b.name));
         more = listed.has_next;
         if !more {
@@ -57,12 +58,19 @@ pub async fn list_branches(
     })
 }
 
-/// What the form is told when GitHub would not list the branches.
-fn unavailable(error: GitHubError) -> ApiError {
+/// What the form is told when GitHub would not list the branches: what to do next, on the form
+/// the user is on (a new project has no token yet; a saved one takes it in its Sources tab).
+fn unavailable(error: GitHubError, saved_project: bool) -> ApiError {
     match error {
         GitHubError::NotFound(_) | GitHubError::Forbidden(_) => ApiError::invalid(
             "github_repo",
-            "is not on GitHub, or is private: save the project and its token first",
+            if saved_project {
+                "is not on GitHub, or is private: check its spelling, or add a token that can read \
+                 it in this project's Sources tab and choose again"
+            } else {
+                "is not on GitHub, or is private: check its spelling; for a private repository, \
+                 type the branch, create the project, then add a token in its Sources tab"
+            },
         ),
         GitHubError::Unauthorized => ApiError::invalid("github_token", "was refused by GitHub"),
         GitHubError::RateLimited { until } => ApiError::RateLimited {

@@ -123,23 +123,52 @@ const BINARY_EXTENSIONS: &[&str] = &[
 
 /// Why a tree file is not imported, if it is not: `ignored`, `binary` or `too_large`.
 pub fn skip_reason(file: &TreeFile, max_bytes: u64) -> Option<&'static str> {
+    skip_explained(file, max_bytes).map(|(reason, _)| reason)
+}
+
+/// Why a tree file is not imported, if it is not: the reason's key (`ignored`, `binary`,
+/// `too_large`, as counted) and what a person reads on the sync's page ("a lock file").
+pub fn skip_explained(file: &TreeFile, max_bytes: u64) -> Option<(&'static str, String)> {
     let name = file.path.rsplit('/').next().unwrap_or(&file.path);
-    let folders = file.path.split('/').rev().skip(1);
-    if file.mode == "120000"
-        || file.mode == "160000"
-        || IGNORED_FILES.contains(&name)
-        || name.ends_with(".min.js")
-        || name.ends_with(".map")
-        || folders.into_iter().any(|f| IGNORED_FOLDERS.contains(&f))
+    let ignored = |why: String| Some(("ignored", why));
+    match file.mode.as_str() {
+        "120000" => return ignored("a symbolic link".into()),
+        "160000" => return ignored("a submodule".into()),
+        _ => {}
+    }
+    if IGNORED_FILES.contains(&name) {
+        return ignored("a lock file".into());
+    }
+    if name.ends_with(".min.js") {
+        return ignored("minified code".into());
+    }
+    if name.ends_with(".map") {
+        return ignored("a source map".into());
+    }
+    if let Some(folder) = file
+        .path
+        .split('/')
+        .rev()
+        .skip(1)
+        .find(|folder| IGNORED_FOLDERS.contains(folder))
     {
-        return Some("ignored");
+        return ignored(format!(
+            "in a {folder}/ folder (dependencies or build output)"
+        ));
     }
     let extension = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    if extension.is_some_and(|e| BINARY_EXTENSIONS.contains(&e.as_str())) {
-        return Some("binary");
+    if let Some(extension) = extension.filter(|e| BINARY_EXTENSIONS.contains(&e.as_str())) {
+        return Some(("binary", format!("binary (.{extension})")));
     }
     if file.size > max_bytes {
-        return Some("too_large");
+        return Some((
+            "too_large",
+            format!(
+                "{}, more than the {} a file may have",
+                api::notes::human_bytes(file.size),
+                api::notes::human_bytes(max_bytes)
+            ),
+        ));
     }
     None
 }
@@ -289,6 +318,24 @@ mod tests {
             Some("binary")
         );
         assert_eq!(skip_reason(&file("src/main.rs", "1"), 1_048_576), None);
+        assert_eq!(
+            skip_explained(&big, 1_048_576).map(|(_, why)| why),
+            Some(format!(
+                "{}, more than the 1 MiB a file may have",
+                api::notes::human_bytes(big.size)
+            ))
+        );
+        assert_eq!(
+            skip_explained(&file("web/node_modules/x/index.js", "1"), 1_048_576),
+            Some((
+                "ignored",
+                "in a node_modules/ folder (dependencies or build output)".into()
+            ))
+        );
+        assert_eq!(
+            skip_explained(&file("Cargo.lock", "1"), 1_048_576),
+            Some(("ignored", "a lock file".into()))
+        );
         assert_eq!(text_of(vec![b'a', 0, b'b']), None);
         assert_eq!(
             text_of(b"fn main() {}".to_vec()).as_deref(),

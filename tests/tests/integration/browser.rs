@@ -6,8 +6,8 @@ use fantoccini::{Client, Locator};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tests::chromium::{
-    Driver, Step, click, fill, first_visit_on_fast_3g, screenshot, wait_for_hydration, wait_for_js,
-    wait_for_path, wait_for_text,
+    Driver, Step, click, fill, first_visit_on_fast_3g, press, screenshot, wait_for_hydration,
+    wait_for_js, wait_for_path, wait_for_text,
 };
 use tests::{TestApp, spawn_app};
 
@@ -372,6 +372,17 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
         .await?;
     caption.send_keys("The blue login page\u{E004}").await?;
     wait_for_text(browser, ".thumb:first-child .saved", "Saved").await?;
+    // "Saved" sits inside the field: the buttons below stay on one line, as on the others.
+    let rows = browser
+        .execute(
+            "return [...document.querySelectorAll('.thumb-actions')].map(a => a.offsetHeight);",
+            vec![],
+        )
+        .await?;
+    let rows: Vec<u64> = serde_json::from_value(rows)?;
+    if rows.windows(2).any(|pair| pair[0] != pair[1]) {
+        return Err(format!("the thumbnails' button rows differ in height: {rows:?}").into());
+    }
     screenshot(browser, "note-images").await?;
 
     // Reload: order and caption come back from the server.
@@ -391,32 +402,124 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
     screenshot(browser, "note-images-phone").await?;
     browser.set_window_size(1280, 900).await?;
 
-    // Remove one.
+    // → and ← keep the focus on the moved image's button (at the row's start, ← is disabled:
+    // the focus goes to its →), and the order they leave is stored.
+    let first = expected[0].clone();
+    let focused_on = |image: &str, arrow: &str| {
+        format!(
+            "document.activeElement.closest('.thumb')?.dataset.imageId === '{image}'
+             && document.activeElement.dataset.move === '{arrow}'"
+        )
+    };
     click(
         browser,
-        Locator::Css(".thumb:nth-child(2) button.danger-text"),
+        Locator::Css(".thumb:first-child button[data-move='later']"),
+    )
+    .await?;
+    wait_for_js(browser, &focused_on(&first, "later")).await?;
+    if thumb_ids(browser).await?[1] != first {
+        return Err("→ did not move the image".into());
+    }
+    browser
+        .execute(
+            "document.activeElement.previousElementSibling.click();",
+            vec![],
+        )
+        .await?;
+    wait_for_js(browser, &focused_on(&first, "later")).await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stored = rpc_in_page(
+            browser,
+            "get_note",
+            json!({"id": note_path.rsplit('/').next().unwrap_or_default()}),
+        )
+        .await?;
+        let ids: Vec<String> = stored["images"]
+            .as_array()
+            .map(|images| {
+                images
+                    .iter()
+                    .map(|i| i["id"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if ids == expected {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("stored order {ids:?}, wanted {expected:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Remove one, then Undo: it comes back in its place, and its file was never touched.
+    click(
+        browser,
+        Locator::Css(".thumb:nth-child(2) button.remove-image"),
     )
     .await?;
     wait_for_js(browser, "document.querySelectorAll('.thumb').length === 2").await?;
-    let deadline = Instant::now() + Duration::from_secs(10);
+    wait_for_text(browser, ".removed-note", "Removed Image").await?;
+    wait_for_js(browser, "document.activeElement.id === 'undo-removal'").await?;
+    screenshot(browser, "note-image-removed").await?;
+    click(browser, Locator::Css("#undo-removal")).await?;
+    wait_for_js(browser, "document.querySelectorAll('.thumb').length === 3").await?;
+    assert_eq!(
+        thumb_ids(browser).await?,
+        expected,
+        "the image came back in its place"
+    );
+    assert_eq!(app.stored_objects().await.len(), 3);
+    // Removed for good once the Undo is gone (a few seconds).
+    click(
+        browser,
+        Locator::Css(".thumb:nth-child(2) button.remove-image"),
+    )
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
     while app.stored_objects().await.len() != 2 {
         if Instant::now() > deadline {
             return Err(format!("objects left: {:?}", app.stored_objects().await).into());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    wait_for_js(browser, "!document.querySelector('.removed-note')").await?;
+    // Removed and the page left at once: the removal is still made.
+    click(
+        browser,
+        Locator::Css(".thumb:nth-child(2) button.remove-image"),
+    )
+    .await?;
 
     // The notes list shows the note with its thumbnails.
     click(browser, Locator::Css(".crumbs a")).await?;
     wait_for_text(browser, ".note-list", "Login flow").await?;
-    wait_for_text(browser, ".note-list", "2 images").await?;
+    // The removal went with the page: the list says so (its request may cross the removal's:
+    // a reload shows it).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.stored_objects().await.len() != 1 {
+        if Instant::now() > deadline {
+            return Err(format!("objects left: {:?}", app.stored_objects().await).into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.refresh().await?;
+    wait_for_text(browser, ".note-list", "1 image").await?;
     screenshot(browser, "notes-list").await?;
 
     // Delete the note: its objects go too.
     browser.goto(&app.url(&note_path)).await?;
     wait_for_hydration(browser).await?;
     click(browser, Locator::XPath("//button[text()='Delete note']")).await?;
-    click(browser, Locator::Css(".confirm button.danger")).await?;
+    wait_for_text(
+        browser,
+        "#confirm .confirm-text",
+        "Delete this note and its 1 image?",
+    )
+    .await?;
+    screenshot(browser, "note-delete-confirm").await?;
+    click(browser, Locator::Css("#confirm .confirm-yes")).await?;
     wait_for_path(browser, |p| p == format!("{project_path}/notes")).await?;
     wait_for_text(browser, ".empty", "No notes yet").await?;
     assert!(
@@ -607,6 +710,52 @@ async fn mail_journey(owner: &Client, squatter: &Client, invitee: &Client, app: 
     screenshot(rightful, "account").await?;
     rightful.set_window_size(390, 844).await?;
     screenshot(rightful, "account-phone").await?;
+    rightful.set_window_size(1280, 900).await?;
+    // The name changes in place, and the page says it saved.
+    wait_for_hydration(rightful).await?;
+    click(
+        rightful,
+        Locator::Css("button[aria-label='Change your name']"),
+    )
+    .await?;
+    wait_for_js(rightful, "document.activeElement.id === 'display_name'").await?;
+    fill(rightful, "display_name", "Grace Hopper").await?;
+    click(rightful, Locator::XPath("//button[text()='Save name']")).await?;
+    wait_for_text(rightful, "#notice", "Saved your name.").await?;
+    // Nothing to undo there: the notice offers no Undo.
+    wait_for_js(
+        rightful,
+        "getComputedStyle(document.querySelector('#notice .notice-undo')).display === 'none'",
+    )
+    .await?;
+    wait_for_text(rightful, ".facts", "Grace Hopper").await?;
+    // A new address: the link goes there, and the page says the old one is used until then.
+    wait_for_hydration(rightful).await?;
+    click(
+        rightful,
+        Locator::Css("button[aria-label='Change your e-mail address']"),
+    )
+    .await?;
+    fill(rightful, "new_email", "grace@lighthouse.example").await?;
+    fill(rightful, "password", "the rightful owner's passphrase").await?;
+    click(rightful, Locator::XPath("//button[text()='Send the link']")).await?;
+    wait_for_text(
+        rightful,
+        ".success",
+        "Sent a link to grace@lighthouse.example. Your address changes when you follow it; until then you sign in with dev@lighthouse.example.",
+    )
+    .await?;
+    screenshot(rightful, "account-email-change").await?;
+    let change = mailbox::wait_for("grace@lighthouse.example", "/verify-email/", 1).await;
+    let link = change[0].link("/verify-email/").ok_or("no link")?;
+    rightful.goto(&link).await?;
+    wait_for_hydration(rightful).await?;
+    click(rightful, Locator::XPath("//button[text()='Confirm']")).await?;
+    wait_for_text(rightful, ".success", "Your address is verified.").await?;
+    rightful.goto(&app.url("/account")).await?;
+    wait_for_text(rightful, ".facts", "grace@lighthouse.example").await?;
+    rightful.set_window_size(390, 844).await?;
+    screenshot(rightful, "account-changed-phone").await?;
     Ok(())
 }
 
@@ -637,7 +786,30 @@ async fn sync_journey(
     browser.goto(&app.url("/projects/new")).await?;
     wait_for_hydration(browser).await?;
     fill(browser, "name", "Widgets").await?;
+    // An unknown repository: the error says what to do on this form, and goes once the field
+    // changes.
+    fill(browser, "github_repo", "acme/nothing-here").await?;
+    click(
+        browser,
+        Locator::XPath("//button[text()='Choose a branch from GitHub']"),
+    )
+    .await?;
+    wait_for_text(
+        browser,
+        "#github_repo-error",
+        "check its spelling; for a private repository, type the branch, create the project",
+    )
+    .await?;
+    screenshot(browser, "new-project-unknown-repo").await?;
     fill(browser, "github_repo", "acme/widgets").await?;
+    wait_for_js(
+        browser,
+        "document.getElementById('github_repo-error').textContent === ''
+         && document.getElementById('github_repo').getAttribute('aria-invalid') === 'false'",
+    )
+    .await?;
+    // The help text shows code as code.
+    wait_for_text(browser, "#sync_every_minutes-hint code", "cairn sync").await?;
     // The branch from the picker: listed from GitHub, narrowed by typing, chosen with a click.
     click(
         browser,
@@ -645,19 +817,92 @@ async fn sync_journey(
     )
     .await?;
     wait_for_text(browser, ".branch-choices", "release").await?;
+    wait_for_js(browser, "document.activeElement.id === 'github_branch'").await?;
     fill(browser, "github_branch", "rel").await?;
     screenshot(browser, "branch-picker").await?;
-    click(browser, Locator::Css(".chip[data-branch='release']")).await?;
+    click(
+        browser,
+        Locator::Css(".branch-choices [data-branch='release']"),
+    )
+    .await?;
+    wait_for_js(
+        browser,
+        "document.getElementById('github_branch').value === 'release'
+         && document.activeElement.id === 'github_branch'
+         && document.getElementById('branch-choices').hidden",
+    )
+    .await?;
+    // The keyboard: ↓ opens the list with every branch again, ↓ moves, Enter chooses (and does
+    // not send the form), Escape closes.
+    press(browser, '\u{E015}').await?;
+    wait_for_js(
+        browser,
+        "!document.getElementById('branch-choices').hidden
+         && document.querySelectorAll('#branch-choices [role=option]').length === 2",
+    )
+    .await?;
+    press(browser, '\u{E015}').await?;
+    wait_for_js(
+        browser,
+        "document.getElementById('github_branch').getAttribute('aria-activedescendant') === 'branch-choice-0'",
+    )
+    .await?;
+    screenshot(browser, "branch-picker-keyboard").await?;
+    let first = browser
+        .execute(
+            "return document.getElementById('branch-choice-0').dataset.branch;",
+            vec![],
+        )
+        .await?;
+    press(browser, '\u{E007}').await?;
+    wait_for_js(
+        browser,
+        &format!(
+            "document.getElementById('github_branch').value === {first}
+             && document.getElementById('branch-choices').hidden"
+        ),
+    )
+    .await?;
+    if browser.current_url().await?.path() != "/projects/new" {
+        return Err("Enter on a branch sent the form".into());
+    }
+    press(browser, '\u{E015}').await?;
+    wait_for_js(browser, "!document.getElementById('branch-choices').hidden").await?;
+    press(browser, '\u{E00C}').await?;
+    wait_for_js(browser, "document.getElementById('branch-choices').hidden").await?;
+    fill(browser, "github_branch", "rel").await?;
+    press(browser, '\u{E015}').await?;
+    press(browser, '\u{E007}').await?;
     wait_for_js(
         browser,
         "document.getElementById('github_branch').value === 'release'",
     )
     .await?;
+    // As wide as the project's Settings form.
+    let width = browser
+        .execute(
+            "return document.querySelector('form.project-form').offsetWidth;",
+            vec![],
+        )
+        .await?;
     click(browser, Locator::Css("form button[type=submit]")).await?;
     wait_for_path(browser, |p| {
         p.starts_with("/projects/") && p != "/projects/new"
     })
     .await?;
+    click_tab(browser, "Settings").await?;
+    wait_for_hydration(browser).await?;
+    let settings_width = browser
+        .execute(
+            "return document.querySelector('form.project-form').offsetWidth;",
+            vec![],
+        )
+        .await?;
+    if settings_width != width {
+        return Err(
+            format!("the new project form is {width} wide, Settings {settings_width}").into(),
+        );
+    }
     click_tab(browser, "Sources").await?;
     wait_for_text(browser, ".empty", "No syncs yet").await?;
     wait_for_hydration(browser).await?;
@@ -668,6 +913,27 @@ async fn sync_journey(
     wait_for_text(browser, ".phases li.current", "Import").await?;
     wait_for_text(browser, ".sync-line", "files fetched").await?;
     wait_for_hydration(browser).await?;
+    // The banner says what it syncs, and its history row says the same state and commit.
+    let head = repo.run(&["rev-parse", "HEAD"]);
+    wait_for_text(
+        browser,
+        ".sync-banner .sync-title",
+        &format!("Sync of release at {}", &head[..7]),
+    )
+    .await?;
+    wait_for_js(
+        browser,
+        &format!(
+            "(() => {{ const row = document.querySelector('table.syncs tbody tr:first-child');
+                return row.querySelector('.sync-status').textContent === 'running'
+                  && document.querySelector('.sync-banner .badge').textContent === 'running'
+                  && row.querySelector(\"td[data-label='Commit']\").textContent === '{}'
+                  && row.querySelector(\"td[data-label='Files']\").textContent.startsWith('So far: +12 added')
+                  && row.querySelector(\"td[data-label='Requests']\").textContent !== '0'; }})()",
+            &head[..7]
+        ),
+    )
+    .await?;
     screenshot(browser, "sync-running").await?;
     let before_reload = fetched(browser).await?;
 
@@ -738,15 +1004,44 @@ async fn sync_journey(
     click(browser, Locator::XPath("//button[text()='Sync now']")).await?;
     wait_for_text(
         browser,
+        "table.syncs tbody tr:first-child .status-completed",
+        "completed",
+    )
+    .await?;
+    wait_for_text(
+        browser,
         "table.syncs tbody tr:first-child",
         "1 changed, 11 unchanged",
     )
     .await?;
-    // That sync's page lists the one path it changed.
+    // That sync's page lists the one path it changed, and the files it left out with why.
     click(browser, Locator::Css("table.syncs tbody tr:first-child a")).await?;
+    wait_for_text(browser, "h2", "Sync of release at ").await?;
     wait_for_text(browser, ".path-list", "Changed (1)").await?;
     wait_for_text(browser, ".path-list", "src/module_3.rs").await?;
+    wait_for_text(browser, ".skipped-list", "Skipped (2)").await?;
+    wait_for_text(browser, ".skipped-list", "Cargo.lock — a lock file").await?;
+    wait_for_text(browser, ".skipped-list", "logo.png — binary (.png)").await?;
     screenshot(browser, "sync-changes").await?;
+    // The changed path opens its diff: the line before and the line after, numbered.
+    click(browser, Locator::LinkText("src/module_3.rs")).await?;
+    wait_for_text(browser, ".diff .diff-line.del", "pub fn f() -> u32 { 3 }").await?;
+    wait_for_text(
+        browser,
+        ".diff .diff-line.add",
+        "pub fn three() -> u32 { 33 }",
+    )
+    .await?;
+    wait_for_text(browser, ".change-summary", "Changed by this sync. +1 −1").await?;
+    screenshot(browser, "sync-diff").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "sync-diff-phone").await?;
+    browser.set_window_size(1280, 900).await?;
+    click(browser, Locator::LinkText("The entry now")).await?;
+    wait_for_text(browser, "pre.hl-code", "pub fn three()").await?;
+    browser.back().await?;
+    click(browser, Locator::LinkText("← This sync")).await?;
+    wait_for_text(browser, ".path-list", "Changed (1)").await?;
 
     // The version that sync replaced is superseded; restoring it makes it the active one again
     // and supersedes the branch's version, which stays after a reload.
@@ -798,6 +1093,26 @@ async fn sync_journey(
         return Err(format!("{active_paths} active entries for src/module_3.rs").into());
     }
     screenshot(browser, "memory-restored").await?;
+    // Superseding says where the entry went, with an Undo that brings it back.
+    click(
+        browser,
+        Locator::XPath(&format!("{old_version}//button[text()='Supersede']")),
+    )
+    .await?;
+    wait_for_text(browser, "#notice", "Superseded src/module_3.rs").await?;
+    wait_for_js(
+        browser,
+        "!document.querySelector('#notice .notice-undo').hidden",
+    )
+    .await?;
+    screenshot(browser, "memory-superseded-undo").await?;
+    click(browser, Locator::Css("#notice .notice-undo")).await?;
+    wait_for_text(browser, "#notice", "Restored src/module_3.rs.").await?;
+    wait_for_hydration(browser).await?;
+    wait_for_text(browser, ".memory-list", "pub fn f() -> u32 { 3 }").await?;
+    if browser.find_all(Locator::XPath(&old_version)).await?.len() != 1 {
+        return Err("Undo did not bring the entry back to the active list".into());
+    }
     // Not searched for, each file is one row: path, language, size, last change.
     browser
         .goto(&app.url(&format!("{project_path}/memory?status=active&kind=file")))
@@ -816,6 +1131,54 @@ async fn sync_journey(
     browser.set_window_size(390, 844).await?;
     screenshot(browser, "memory-list-phone").await?;
     browser.set_window_size(1280, 900).await?;
+    // The files as a tree: folders, then files in natural order (module_2 before module_10).
+    click(browser, Locator::LinkText("Files")).await?;
+    wait_for_text(browser, ".file-tree .tree-folder summary", "src/").await?;
+    wait_for_text(browser, ".file-tree", "module_10.rs").await?;
+    let order = browser
+        .execute(
+            "return [...document.querySelectorAll('.file-tree .tree-file a')].map(a => a.textContent);",
+            vec![],
+        )
+        .await?;
+    let order: Vec<String> = serde_json::from_value(order)?;
+    let at = |name: &str| order.iter().position(|n| n == name);
+    if at("module_2.rs").is_none() || at("module_2.rs") > at("module_10.rs") {
+        return Err(format!("the tree lists {order:?}").into());
+    }
+    screenshot(browser, "memory-tree").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "memory-tree-phone").await?;
+    browser.set_window_size(1280, 900).await?;
+    click(browser, Locator::LinkText("module_3.rs")).await?;
+    wait_for_text(browser, "pre.hl-code", "pub fn").await?;
+    browser.back().await?;
+    click(browser, Locator::LinkText("List")).await?;
+    wait_for_js(browser, "!!document.querySelector('form.filters')").await?;
+    // A filter applies as soon as it is chosen (no Search press).
+    browser
+        .execute(
+            "const status = document.querySelector('form.filters select[name=status]');
+             status.value = 'superseded';
+             status.dispatchEvent(new Event('change', {bubbles: true}));",
+            vec![],
+        )
+        .await?;
+    wait_for_js(browser, "location.search.includes('status=superseded')").await?;
+    // "← Memory" goes back to the list as it was left: its filters and its search.
+    browser
+        .goto(&app.url(&format!(
+            "{project_path}/memory?status=active&kind=file&q=pub"
+        )))
+        .await?;
+    click(browser, Locator::LinkText("src/module_3.rs")).await?;
+    wait_for_text(browser, "pre.hl-code", "pub fn").await?;
+    click(browser, Locator::LinkText("← Memory")).await?;
+    wait_for_text(browser, ".memory-list", "src/module_3.rs").await?;
+    let back = browser.current_url().await?;
+    if back.query() != Some("status=active&kind=file&q=pub") {
+        return Err(format!("← Memory led to {back}").into());
+    }
 
     // A sync cancelled while it imports (the restored module_3 and three edits to fetch): the
     // history says it changed nothing, and nothing did.
@@ -931,6 +1294,9 @@ async fn sync_a_repository_watch_it_reload_mid_sync_and_find_its_files() {
             format!("pub fn f() -> u32 {{ {n} }}\n"),
         );
     }
+    // Two files a sync leaves out, each for its own reason.
+    repo.write("Cargo.lock", "# generated\n");
+    repo.write("logo.png", [0x89, b'P', b'N', b'G', 0, 0, 0, 13]);
     repo.commit("twelve modules");
     repo.run(&["checkout", "-q", "-b", "release"]);
     github.serve("acme/widgets", repo.path());
@@ -1454,20 +1820,21 @@ async fn workflow_journey(
         Locator::XPath("//button[normalize-space()='Run workflow']"),
     )
     .await?;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let question = loop {
-        if let Ok(text) = browser.get_alert_text().await {
-            break text;
-        }
-        if Instant::now() > deadline {
-            return Err("no confirmation was asked".into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    if !question.starts_with("Confirm to start: this run may cost up to $") {
-        return Err(format!("the confirmation said {question:?}").into());
+    // The app's own confirmation dialog (not the browser's): the cost, and Cancel focused.
+    wait_for_text(
+        browser,
+        "#confirm .confirm-text",
+        "Confirm to start: this run may cost up to $",
+    )
+    .await?;
+    let focused = browser
+        .execute("return document.activeElement.textContent", vec![])
+        .await?;
+    if focused.as_str() != Some("Cancel") {
+        return Err(format!("the confirmation focused {focused:?}, not Cancel").into());
     }
-    browser.accept_alert().await?;
+    screenshot(browser, "confirm-dialog").await?;
+    click(browser, Locator::Css("#confirm .confirm-yes")).await?;
     wait_for_path(browser, |p| p.contains("/runs/")).await?;
     // Mid-run: some plans stored, and a reload shows the same run carrying on.
     let deadline = Instant::now() + Duration::from_secs(30);

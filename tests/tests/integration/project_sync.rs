@@ -123,6 +123,39 @@ async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
         json!({"binary": 1, "ignored": 2, "too_large": 1})
     );
     assert_eq!(first["head_sha"], repo.run(&["rev-parse", "HEAD"]));
+    // The skipped files are kept by name, each with why.
+    let changes = ada.ok("sync_changes", json!({"id": first["id"]})).await;
+    let skipped: Vec<(String, String)> = changes["skipped"]
+        .as_array()
+        .expect("a list of skipped files")
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().into(),
+                f["why"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
+    for (path, why) in [
+        ("Cargo.lock", "a lock file"),
+        ("logo.png", "binary (.png)"),
+        (
+            "node_modules/left-pad/index.js",
+            "in a node_modules/ folder (dependencies or build output)",
+        ),
+    ] {
+        assert!(
+            skipped.contains(&(path.into(), why.into())),
+            "{path}: {skipped:?}"
+        );
+    }
+    assert!(
+        skipped
+            .iter()
+            .any(|(path, why)| path == "big.txt" && why.starts_with("5 KiB, more than the ")),
+        "{skipped:?}"
+    );
     // Head, tree, and one blob per imported file.
     assert_eq!(first["github_requests"], 6, "{:?}", github.requests());
     assert_eq!(blob_requests(&github), 4);
@@ -275,12 +308,63 @@ async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
     let (status, _) = bob_call_memory(&app, &lib["id"]).await;
     assert_eq!(status, 404);
     // The sync's own list of what it changed, path by path.
-    let changes = ada.ok("sync_changes", json!({"id": second["id"]})).await;
+    let mut changes = ada.ok("sync_changes", json!({"id": second["id"]})).await;
+    assert_eq!(changes["skipped"].as_array().map(Vec::len), Some(4));
+    changes.as_object_mut().unwrap().remove("skipped");
     assert_eq!(
         changes,
         json!({"added": ["src/new.rs"], "changed": ["src/lib.rs"], "moved": ["src/app.rs"],
                "removed": ["docs/guide.md"], "more": false})
     );
+    // Each path's change, as a line diff between the entry before and the entry after.
+    let file_change = |path: &str| {
+        ada.call(
+            "sync_file_change",
+            json!({"id": second["id"], "path": path}),
+        )
+    };
+    let lines = |change: &Value| -> Vec<String> {
+        change["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}{}",
+                    l["sign"].as_str().unwrap(),
+                    l["text"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let (status, changed) = file_change("src/lib.rs").await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(
+        lines(&changed),
+        [
+            "@@@ -1,1 +1,1 @@",
+            "-pub fn run() {}",
+            "+pub fn run() { println!(\"v2\"); }"
+        ]
+    );
+    assert!(changed["old_entry"].is_string() && changed["new_entry"].is_string());
+    assert_ne!(changed["old_entry"], changed["new_entry"]);
+    let (_, removed) = file_change("docs/guide.md").await;
+    assert_eq!(lines(&removed), ["@@@ -1,1 +0,0 @@", "-A guide."]);
+    assert!(removed["new_entry"].is_null(), "{removed}");
+    let (_, moved) = file_change("src/app.rs").await;
+    assert_eq!(lines(&moved), Vec::<String>::new(), "{moved}");
+    assert!(moved["old_entry"].is_null() && moved["new_entry"].is_string());
+    // A path the sync did not touch, and another team asking: not found.
+    assert_eq!(file_change("README.md").await.0, 404);
+    let (bob, _) = signed_up(&app, "bob-diff@example.com", "Bob's diffs").await;
+    let (status, _) = bob
+        .call(
+            "sync_file_change",
+            json!({"id": second["id"], "path": "src/lib.rs"}),
+        )
+        .await;
+    assert_eq!(status, 404);
 
     // Nothing pushed: one conditional request, answered 304.
     github.clear_requests();

@@ -901,3 +901,158 @@ async fn an_empty_smtp_url_means_no_mail_and_the_inviter_gets_the_link() {
     assert!(!token.is_empty());
     assert_eq!(ada.ok("mail_enabled", json!({})).await, json!(false));
 }
+
+#[tokio::test]
+async fn a_new_address_is_used_only_once_its_link_is_followed_and_a_name_changes_at_once() {
+    let app = spawn_app_with_mail().await;
+    let (ada, _) = signed_up(&app, "ada@move.example", "Acme").await;
+    signed_up(&app, "taken@move.example", "Other").await;
+
+    // The name, at once; an empty one is refused.
+    ada.ok("rename_account", json!({"display_name": "  Ada Lovelace "}))
+        .await;
+    assert_eq!(
+        ada.ok("session", json!({})).await["display_name"],
+        "Ada Lovelace"
+    );
+    let (status, body) = ada
+        .call("rename_account", json!({"display_name": " "}))
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (422, Some("display_name"))
+    );
+
+    // A change needs the password, a free address, and not the same one.
+    let change = |email: &str, password: &str| {
+        ada.call(
+            "change_email",
+            json!({"new_email": email, "password": password}),
+        )
+    };
+    let (status, body) = change("new@move.example", "not the password").await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("password")));
+    let (status, body) = change("TAKEN@move.example", PASSWORD).await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    let (status, body) = change("ada@move.example", PASSWORD).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("new_email")));
+    let (status, body) = change("not an address", PASSWORD).await;
+    assert_eq!((status, body["field"].as_str()), (422, Some("new_email")));
+    assert!(mailbox::messages_to("taken@move.example", "/verify-email/").len() <= 1);
+
+    // The link goes to the new address; until it is followed, the old one is the account's.
+    let (status, body) = change("new@move.example", PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+    let mail = &mailbox::wait_for("new@move.example", "/verify-email/", 1).await[0];
+    let link = mail.link("/verify-email/").expect("a link");
+    let session = ada.ok("session", json!({})).await;
+    assert_eq!(session["email"], "ada@move.example");
+    app.browser()
+        .ok("log_in", log_in_body("ada@move.example", PASSWORD))
+        .await;
+    let (status, _) = app
+        .browser()
+        .call("log_in", log_in_body("new@move.example", PASSWORD))
+        .await;
+    assert_eq!(status, 401);
+
+    // Followed (by anyone holding the link: it went to the new address): the account's address
+    // is the new one, verified; the old one no longer signs in; the link works once.
+    app.browser()
+        .ok("verify_email", json!({"token": token_of(&link)}))
+        .await;
+    let session = ada.ok("session", json!({})).await;
+    assert_eq!(
+        (&session["email"], &session["email_verified"]),
+        (&json!("new@move.example"), &json!(true))
+    );
+    app.browser()
+        .ok("log_in", log_in_body("new@move.example", PASSWORD))
+        .await;
+    let (status, _) = app
+        .browser()
+        .call("log_in", log_in_body("ada@move.example", PASSWORD))
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = app
+        .browser()
+        .call("verify_email", json!({"token": token_of(&link)}))
+        .await;
+    assert_eq!(status, 422);
+
+    // Two links to one address: once the first makes it somebody's, the second cannot.
+    let (bo, _) = signed_up(&app, "bo@move.example", "Bo's").await;
+    let (cy, _) = signed_up(&app, "cy@move.example", "Cy's").await;
+    for client in [&bo, &cy] {
+        client
+            .ok(
+                "change_email",
+                json!({"new_email": "shared@move.example", "password": PASSWORD}),
+            )
+            .await;
+    }
+    let links: Vec<String> = mailbox::wait_for("shared@move.example", "/verify-email/", 2)
+        .await
+        .iter()
+        .filter_map(|m| m.link("/verify-email/"))
+        .collect();
+    app.browser()
+        .ok("verify_email", json!({"token": token_of(&links[0])}))
+        .await;
+    let (status, body) = app
+        .browser()
+        .call("verify_email", json!({"token": token_of(&links[1])}))
+        .await;
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (409, Some("conflict")),
+        "{body}"
+    );
+    let owners = count(
+        &app.db.owner().await,
+        "SELECT count(*) FROM users WHERE lower(email) = 'shared@move.example'",
+        vec![],
+    )
+    .await;
+    assert_eq!(owners, 1);
+
+    // Without mail no address can be proven: changing is refused, and the page says how to
+    // verify (the operator's command), which works.
+    let without_mail = spawn_app().await;
+    let (dee, _) = signed_up(&without_mail, "dee@move.example", "Dee's").await;
+    let (status, body) = dee
+        .call(
+            "change_email",
+            json!({"new_email": "dee2@move.example", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!((status, body["kind"].as_str()), (503, Some("unavailable")));
+    let page = dee.get("/account").await.text().await.unwrap();
+    assert!(
+        page.contains("cairn accounts verify-email dee@move.example"),
+        "the account page says how to verify without mail"
+    );
+    let verify = |address: &'static str| {
+        let mut command = tests::cairn_command(&without_mail);
+        command.args(["accounts", "verify-email", address]);
+        async move { command.output().await.expect("running cairn") }
+    };
+    let unknown = verify("nobody@move.example").await;
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("no account uses nobody@move.example")
+    );
+    assert_eq!(dee.ok("session", json!({})).await["email_verified"], false);
+    let done = verify("Dee@Move.example").await;
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert_eq!(dee.ok("session", json!({})).await["email_verified"], true);
+}

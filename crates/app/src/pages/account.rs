@@ -39,24 +39,18 @@ pub fn AccountPage() -> impl IntoView {
                         };
                         let mail = mail.await.unwrap_or(false);
                         let verified = session.email_verified;
+                        let command = format!("cairn accounts verify-email {}", session.email);
                         view! {
-                            <dl class="facts">
-                                <dt>"Name"</dt><dd>{session.display_name}</dd>
-                                <dt>"E-mail"</dt>
-                                <dd>
-                                    {session.email} " "
-                                    {if verified {
-                                        view! { <span class="badge">"verified"</span> }.into_any()
-                                    } else {
-                                        view! { <span class="badge warn">"not verified"</span> }.into_any()
-                                    }}
-                                </dd>
-                            </dl>
+                            <AccountFacts name=session.display_name email=session.email.clone() verified mail/>
                             {(!verified).then(|| if mail {
                                 view! { <VerifyButton/> }.into_any()
                             } else {
                                 view! {
-                                    <p class="muted small">"This Cairn sends no e-mail, so addresses are verified by accepting an e-mailed invitation only."</p>
+                                    <p class="muted small no-mail">
+                                        "This Cairn sends no e-mail (its "<code>"mail.smtp_url"</code>
+                                        " setting is empty), so no link can prove your address. Whoever runs the server can set up mail, or vouch for your address with "
+                                        <code>{command}</code>"."
+                                    </p>
                                 }.into_any()
                             })}
                         }
@@ -185,6 +179,116 @@ fn SignOutOthers() -> impl IntoView {
             "Sign out all other sessions"
         </button>
         {move || revoke.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}
+    }
+}
+
+/// Your name and address, each changed in place: a new address is used once the link mailed to
+/// it is followed (until then the account keeps the old one).
+#[island_in(accounts)]
+fn AccountFacts(name: String, email: String, verified: bool, mail: bool) -> impl IntoView {
+    let editing = RwSignal::new(None::<&'static str>);
+    let error = RwSignal::new(None::<ApiError>);
+    let display_name = RwSignal::new(name.clone());
+    let new_email = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let rename = Call::reporting_to(error);
+    let change = Call::reporting_to(error);
+    let sent_to = RwSignal::new(None::<String>);
+    let open = move |what: &'static str| {
+        error.set(None);
+        sent_to.set(None);
+        editing.set(Some(what));
+        browser::focus_first(&[format!("#{what}")]);
+    };
+    let save_name = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match api::accounts::Name::parse_for("display_name", &display_name.get()) {
+            Ok(_) => rename.dispatch_then(crate::rpc::rename_account(display_name.get()), |_| {
+                browser::reload_saying("Saved your name.")
+            }),
+            Err(e) => error.set(Some(e)),
+        }
+    };
+    let send_link = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match Email::parse(&new_email.get()) {
+            Ok(address) => {
+                let address = address.as_str().to_owned();
+                change.dispatch_then(
+                    crate::rpc::change_email(new_email.get(), password.get()),
+                    move |_| {
+                        sent_to.set(Some(address));
+                        editing.set(None);
+                        password.set(String::new());
+                    },
+                );
+            }
+            Err(e) => error.set(Some(e.renamed("new_email"))),
+        }
+    };
+    let cancel = move |_| {
+        editing.set(None);
+        error.set(None);
+    };
+    let current_email = email.clone();
+    view! {
+        <dl class="facts">
+            <dt>"Name"</dt>
+            <dd>
+                {move || (editing.get() != Some("display_name")).then(|| view! {
+                    <span>{name.clone()}</span>" "
+                    <button type="button" class="button ghost small" aria-label="Change your name"
+                        on:click=move |_| open("display_name")>"Change"</button>
+                })}
+                {move || (editing.get() == Some("display_name")).then(|| view! {
+                    <form class="facts-form" on:submit=save_name novalidate>
+                        <Field name="display_name" label="Your name" value=display_name error required=true
+                            autocomplete="name" hint="As your teams see it."/>
+                        <div class="actions">
+                            <button type="submit" class="button primary small" disabled=move || rename.pending().get()>"Save name"</button>
+                            <button type="button" class="button ghost small" on:click=cancel>"Cancel"</button>
+                        </div>
+                    </form>
+                })}
+            </dd>
+            <dt>"E-mail"</dt>
+            <dd>
+                {move || (editing.get() != Some("new_email")).then(|| view! {
+                    <span>{email.clone()}</span>" "
+                    {if verified {
+                        view! { <span class="badge">"verified"</span> }.into_any()
+                    } else {
+                        view! { <span class="badge warn">"not verified"</span> }.into_any()
+                    }}
+                    " "
+                    {mail.then(|| view! {
+                        <button type="button" class="button ghost small" aria-label="Change your e-mail address"
+                            on:click=move |_| open("new_email")>"Change"</button>
+                    })}
+                })}
+                {move || (editing.get() == Some("new_email")).then(|| view! {
+                    <form class="facts-form" on:submit=send_link novalidate>
+                        <Field name="new_email" label="New address" kind="email" value=new_email error required=true
+                            autocomplete="email" hint="A link goes there; your address changes when you follow it."/>
+                        <Field name="password" label="Your password" kind="password" value=password error required=true
+                            autocomplete="current-password"/>
+                        <div class="actions">
+                            <button type="submit" class="button primary small" disabled=move || change.pending().get()>"Send the link"</button>
+                            <button type="button" class="button ghost small" on:click=cancel>"Cancel"</button>
+                        </div>
+                    </form>
+                })}
+            </dd>
+        </dl>
+        {move || sent_to.get().map(|address| view! {
+            <p class="success" role="status">{format!(
+                "Sent a link to {address}. Your address changes when you follow it; until then you sign in with {current_email}."
+            )}</p>
+        })}
+        {move || error.get().filter(|e| form_level(e, &["display_name", "new_email", "password"])).map(|error| view! { <ErrorNote error/> })}
+        {(!mail).then(|| view! {
+            <p class="muted small">"Changing your address needs e-mail, to prove the new one is yours."</p>
+        })}
     }
 }
 

@@ -220,11 +220,11 @@ fn ProviderCard(provider: ProviderShown, manager: bool) -> impl IntoView {
                         </button>
                     })}
                     <button class="button danger small" disabled=move || remove.pending().get()
-                        on:click=move |_| {
-                            if browser::confirm(&format!("Remove the provider {name}? Chains that use it stop asking it.")) {
-                                remove.dispatch_then(remove_ai_provider(id), |_| browser::reload_saying("Removed the provider."));
-                            }
-                        }>
+                        on:click=move |_| browser::confirm_then(
+                            &format!("Remove the provider {name}? Chains that use it stop asking it."),
+                            "Remove provider",
+                            move || remove.dispatch_then(remove_ai_provider(id), |_| browser::reload_saying("Removed the provider.")),
+                        )>
                         "Remove"
                     </button>
                 </div>
@@ -775,11 +775,11 @@ fn Space(
             <span class="muted">{format!(" · {} dimensions · {} of {} embedded", space.dimensions, space.vectors, api::count(space.chunks, "chunk", "chunks"))}</span>
             {(retired && manager).then(|| view! {
                 <button class="button ghost small danger-text" disabled=move || drop.pending().get()
-                    on:click=move |_| {
-                        if crate::browser::confirm(&format!("Remove this retired model and its {vectors} vectors? This cannot be undone.")) {
-                            drop.dispatch_then(crate::rpc::drop_embedding_space(id), move |_| again());
-                        }
-                    }>"Remove"</button>
+                    on:click=move |_| crate::browser::confirm_then(
+                        &format!("Remove this retired model and its {vectors} vectors? This cannot be undone."),
+                        "Remove model",
+                        move || drop.dispatch_then(crate::rpc::drop_embedding_space(id), move |_| again()),
+                    )>"Remove"</button>
             })}
             {filling.then(|| view! {
                 <div class="backfill">

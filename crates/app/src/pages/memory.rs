@@ -21,6 +21,14 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn MemoryTab() -> impl IntoView {
     let project_id = project_id_param();
+    if use_query_map().with_untracked(|q| q.get("view").as_deref() == Some("tree")) {
+        return view! {
+            {project_id.map(|project_id| view! { <NewEntry project_id/> })}
+            <ViewSwitch project_id tree=true/>
+            {project_id.map(|project_id| view! { <FileTreeView project_id/> })}
+        }
+        .into_any();
+    }
     let page = page_param();
     let (status, kind, text, by) = use_query_map().with_untracked(|q| {
         (
@@ -71,6 +79,7 @@ pub fn MemoryTab() -> impl IntoView {
     let searched = !text.is_empty();
     view! {
         {project_id.map(|project_id| view! { <NewEntry project_id/> })}
+        <ViewSwitch project_id tree=false/>
         <form class="filters" role="search" method="get">
             <label>
                 <span>"Status"</span>
@@ -167,6 +176,139 @@ pub fn MemoryTab() -> impl IntoView {
             })}}
         </Transition>
         })}
+    }
+    .into_any()
+}
+
+/// "List" (every entry, filtered and searched) or "Files" (the synced files as a tree).
+#[component]
+fn ViewSwitch(project_id: Option<ProjectId>, tree: bool) -> impl IntoView {
+    let base = project_id
+        .map(|id| format!("/projects/{id}/memory"))
+        .unwrap_or_default();
+    view! {
+        <nav class="view-switch" aria-label="View">
+            <a href=base.clone() aria-current=(!tree).then_some("page")>"List"</a>
+            <a href=format!("{base}?view=tree") aria-current=tree.then_some("page")>"Files"</a>
+        </nav>
+    }
+}
+
+/// The project's active files as folders and files; folders open and close (`<details>`).
+#[component]
+fn FileTreeView(project_id: ProjectId) -> impl IntoView {
+    let tree = Resource::new(
+        move || project_id,
+        |id| async move { crate::rpc::memory_file_tree(id).await },
+    );
+    view! {
+        <Transition fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                match tree.await {
+                    Ok(tree) if tree.files.is_empty() => view! {
+                        <div class="empty">
+                            <h2>"No files yet"</h2>
+                            <p>"Sync the project's repository (Sources) and its files show here as a tree."</p>
+                        </div>
+                    }
+                    .into_any(),
+                    Ok(tree) => {
+                        let count = tree.files.len();
+                        let mut files = tree.files;
+                        files.sort_by(|a, b| api::natural_cmp(&a.path, &b.path));
+                        let root = Folder::of(files);
+                        // Small trees open whole; large ones show their top folders.
+                        let open_depth = if count <= 200 { usize::MAX } else { 1 };
+                        view! {
+                            <p class="muted small">{format!(
+                                "{}{}, as synced.",
+                                api::count(count, "active file", "active files"),
+                                if tree.more { " (the first twenty thousand)" } else { "" }
+                            )}</p>
+                            <ul class="file-tree" aria-label="Files">
+                                {root.render(project_id, 0, open_depth)}
+                            </ul>
+                        }
+                        .into_any()
+                    }
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// A folder of the tree: its folders (by name) and its files.
+#[derive(Default)]
+struct Folder {
+    folders: Vec<(String, Folder)>,
+    files: Vec<(String, api::memory::TreeEntry)>,
+}
+
+impl Folder {
+    /// The tree of `files` (in path order).
+    fn of(files: Vec<api::memory::TreeEntry>) -> Self {
+        let mut root = Folder::default();
+        for file in files {
+            let mut at = &mut root;
+            let mut parts: Vec<&str> = file.path.split('/').collect();
+            let name = parts.pop().unwrap_or_default().to_owned();
+            for part in parts {
+                let index = match at.folders.iter().position(|(n, _)| n == part) {
+                    Some(index) => index,
+                    None => {
+                        at.folders.push((part.to_owned(), Folder::default()));
+                        at.folders.len() - 1
+                    }
+                };
+                at = &mut at.folders[index].1;
+            }
+            at.files.push((name, file));
+        }
+        root
+    }
+
+    fn file_count(&self) -> usize {
+        self.files.len()
+            + self
+                .folders
+                .iter()
+                .map(|(_, f)| f.file_count())
+                .sum::<usize>()
+    }
+
+    fn render(self, project_id: ProjectId, depth: usize, open_depth: usize) -> AnyView {
+        let folders = self
+            .folders
+            .into_iter()
+            .map(|(name, folder)| {
+                let count = folder.file_count();
+                view! {
+                    <li class="tree-folder">
+                        <details open=depth < open_depth>
+                            <summary>
+                                <span class="mono">{format!("{name}/")}</span>
+                                " " <span class="muted small">{api::count(count, "file", "files")}</span>
+                            </summary>
+                            <ul>{folder.render(project_id, depth + 1, open_depth)}</ul>
+                        </details>
+                    </li>
+                }
+            })
+            .collect_view();
+        let files = self
+            .files
+            .into_iter()
+            .map(|(name, file)| {
+                view! {
+                    <li class="tree-file">
+                        <a class="mono" href=format!("/projects/{project_id}/memory/{}", file.id)>{name}</a>
+                        {file.byte_size.map(|size| view! { " " <span class="muted small">{api::notes::human_bytes(size)}</span> })}
+                    </li>
+                }
+            })
+            .collect_view();
+        view! { {folders}{files} }.into_any()
     }
 }
 
@@ -313,14 +455,24 @@ fn EntryCard(entry: MemoryEntry, compact: bool, size: String) -> impl IntoView {
         busy.set(true);
         leptos::task::spawn_local(async move {
             match set_memory_status(id, next).await {
-                // It leaves the list it was in: load the list again, saying where it went.
-                Ok(_) => browser::reload_saying(&match next {
-                    MemoryStatus::Superseded => format!(
-                        "Superseded {}: it is listed under Superseded, where Restore brings it back.",
-                        entry_title.get_value()
+                // It leaves the list it was in: load the list again, saying where it went, with
+                // an Undo for the few seconds a slip is noticed in.
+                Ok(_) => match next {
+                    MemoryStatus::Superseded => browser::reload_saying_with_undo(
+                        &format!(
+                            "Superseded {}: it is listed under Superseded, where Restore brings it back.",
+                            entry_title.get_value()
+                        ),
+                        &crate::rpc::SetMemoryStatus {
+                            id,
+                            status: MemoryStatus::Active,
+                        },
+                        &format!("Restored {}.", entry_title.get_value()),
                     ),
-                    MemoryStatus::Active => format!("Restored {}.", entry_title.get_value()),
-                }),
+                    MemoryStatus::Active => {
+                        browser::reload_saying(&format!("Restored {}.", entry_title.get_value()))
+                    }
+                },
                 Err(e) => error.set(Some(e)),
             }
             busy.set(false);
@@ -503,6 +655,30 @@ fn LineNumbers(lines: usize) -> impl IntoView {
     }
 }
 
+/// The query of the project's Memory list this page was opened from ("?status=active&q=router"),
+/// so that "← Memory" goes back to the same filters and search: read from the request's
+/// `Referer` (sent within Cairn), only when it is this project's list.
+fn memory_list_query() -> Option<String> {
+    #[cfg(feature = "ssr")]
+    {
+        let parts = use_context::<axum::http::request::Parts>()?;
+        let referer = parts
+            .headers
+            .get(axum::http::header::REFERER)?
+            .to_str()
+            .ok()?;
+        let list = format!("{}/memory", parts.uri.path().rsplit_once("/memory/")?.0);
+        // The referrer's path and query, without its scheme, host and fragment.
+        let after_host = referer.split_once("://")?.1;
+        let path_and_query = &after_host[after_host.find('/')?..];
+        let path_and_query = path_and_query.split('#').next()?;
+        let (path, query) = path_and_query.split_once('?')?;
+        (path == list && !query.is_empty()).then(|| format!("?{query}"))
+    }
+    #[cfg(not(feature = "ssr"))]
+    None
+}
+
 /// `/projects/:id/memory/:entry_id`: one entry; a file entry as highlighted code.
 #[component]
 pub fn MemoryEntryPage() -> impl IntoView {
@@ -521,15 +697,19 @@ pub fn MemoryEntryPage() -> impl IntoView {
             Ok::<_, ApiError>((entry, html, css, on_github))
         },
     );
+    let list_query = memory_list_query();
     view! {
         <Transition fallback=|| view! { <Loading/> }>
-            {move || Suspend::new(async move {
+            {move || Suspend::new({
+                let list_query = list_query.clone();
+                async move {
                 match entry.await {
                     Ok((entry, html, css, on_github)) => {
                     let lines = entry.content.lines().count().max(1);
                     let size = size_of(&entry);
+                    let back = format!("/projects/{}/memory{}", entry.project_id, list_query.as_deref().unwrap_or_default());
                     view! {
-                        <p><a href=format!("/projects/{}/memory", entry.project_id)>"← Memory"</a></p>
+                        <p><a href=back>"← Memory"</a></p>
                         <div class="entry-head">
                             <h2 class="mono">{entry.title.clone()}</h2>
                             {entry.language.clone().map(|language| view! { <span class="badge">{language}</span> })}
@@ -556,7 +736,7 @@ pub fn MemoryEntryPage() -> impl IntoView {
                     }
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
                 }
-            })}
+            }})}
         </Transition>
     }
 }

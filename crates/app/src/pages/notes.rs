@@ -193,7 +193,6 @@ fn NoteView(note: Note) -> impl IntoView {
     let error = RwSignal::new(None::<ApiError>);
     let update = Call::<Note>::reporting_to(error);
     let delete = Call::<()>::reporting_to(error);
-    let confirming = RwSignal::new(false);
     let edit_title = RwSignal::new(String::new());
     let edit_body = RwSignal::new(String::new());
     let start_editing = move |_| {
@@ -230,7 +229,22 @@ fn NoteView(note: Note) -> impl IntoView {
                         <h2 class="note-title">{move || title.get()}</h2>
                         <div class="actions">
                             <button class="button ghost small" on:click=start_editing>"Edit"</button>
-                            <button class="button danger small" on:click=move |_| confirming.set(true)>"Delete note"</button>
+                            <button class="button danger small" disabled=move || delete.pending().get()
+                                on:click=move |_| browser::confirm_then(
+                                    &match images.with(Vec::len) {
+                                        0 => "Delete this note? This cannot be undone.".to_owned(),
+                                        count => format!(
+                                            "Delete this note and its {}? The files are removed too; this cannot be undone.",
+                                            api::count(count as u64, "image", "images"),
+                                        ),
+                                    },
+                                    "Delete note",
+                                    move || delete.dispatch_then(delete_note(note_id), move |_| {
+                                        browser::go_to(&format!("/projects/{project_id}/notes"))
+                                    }),
+                                )>
+                                {move || if delete.pending().get() { "Deleting…" } else { "Delete note" }}
+                            </button>
                         </div>
                     </div>
                     <div class="markdown" inner_html=move || body_html.get()></div>
@@ -250,24 +264,23 @@ fn NoteView(note: Note) -> impl IntoView {
                     </div>
                 </form>
             </Show>
-            {move || confirming.get().then(|| view! {
-                <div class="confirm" role="alertdialog" aria-label="Delete this note?">
-                    <p>{move || format!(
-                        "Delete this note and its {} image(s)? The files are removed too; this cannot be undone.",
-                        images.with(Vec::len)
-                    )}</p>
-                    <button class="button danger" disabled=move || delete.pending().get()
-                        on:click=move |_| delete.dispatch_then(delete_note(note_id), move |_| {
-                            browser::go_to(&format!("/projects/{project_id}/notes"))
-                        })>
-                        {move || if delete.pending().get() { "Deleting…" } else { "Delete" }}
-                    </button>
-                    <button class="button ghost" on:click=move |_| confirming.set(false)>"Cancel"</button>
-                </div>
-            })}
             {move || error.get().filter(|e| form_level(e, &["title"])).map(|error| view! { <ErrorNote error/> })}
             <Gallery note_id images/>
         </article>
+    }
+}
+
+/// What an image is called where it is named: its caption, or its place and size.
+fn image_name(image: &NoteImage) -> String {
+    if image.description.is_empty() {
+        format!(
+            "Image {} ({}×{})",
+            image.sort_order + 1,
+            image.width,
+            image.height
+        )
+    } else {
+        image.description.clone()
     }
 }
 
@@ -282,6 +295,17 @@ struct UploadRow {
     failed: RwSignal<Option<String>>,
 }
 
+/// An image taken out of the gallery and not yet removed: Undo puts it back where it was. It is
+/// removed for good when its notice goes, when another image is removed, or when the page is left.
+#[derive(Clone)]
+struct PendingRemoval {
+    image: NoteImage,
+    at: usize,
+}
+
+/// How long "Removed … Undo" stays before the image is removed for good.
+const UNDO_REMOVAL: std::time::Duration = std::time::Duration::from_secs(8);
+
 #[component]
 fn Gallery(note_id: NoteId, images: RwSignal<Vec<NoteImage>>) -> impl IntoView {
     let uploads = RwSignal::new(Vec::<UploadRow>::new());
@@ -289,6 +313,35 @@ fn Gallery(note_id: NoteId, images: RwSignal<Vec<NoteImage>>) -> impl IntoView {
     let over = RwSignal::new(false);
     let dragged = RwSignal::new(None::<NoteImageId>);
     let error = RwSignal::new(None::<ApiError>);
+
+    let pending = RwSignal::new(None::<PendingRemoval>);
+    let timer = StoredValue::new(None::<TimeoutHandle>);
+    // The pending removal, taken to be made now (its Undo is gone).
+    let take_pending = move || {
+        if let Some(handle) = timer.get_value() {
+            handle.clear();
+            timer.set_value(None);
+        }
+        let removal = pending.get_untracked();
+        pending.set(None);
+        removal
+    };
+    // Makes a removal: the image comes back if the server refuses it.
+    let make_removal = move |removal: PendingRemoval| async move {
+        let result = remove_image(removal.image.id).await;
+        if let Err(e) = &result {
+            images.update(|list| list.insert(removal.at.min(list.len()), removal.image));
+            error.set(Some(e.clone()));
+        }
+        result.is_ok()
+    };
+    let remove_now = move || {
+        if let Some(removal) = take_pending() {
+            leptos::task::spawn_local(async move {
+                make_removal(removal).await;
+            });
+        }
+    };
 
     let save_order = move |order: Vec<NoteImageId>| {
         // Show the new order at once; the server's answer (the stored order) replaces it.
@@ -301,7 +354,15 @@ fn Gallery(note_id: NoteId, images: RwSignal<Vec<NoteImage>>) -> impl IntoView {
                     .unwrap_or(usize::MAX)
             })
         });
+        // The stored order must name every image the note has: a removal still waiting for its
+        // Undo is made first.
+        let removing = take_pending();
         leptos::task::spawn_local(async move {
+            if let Some(removal) = removing
+                && !make_removal(removal).await
+            {
+                return;
+            }
             match reorder_images(note_id, order).await {
                 Ok(stored) => images.set(stored),
                 Err(e) => {
@@ -319,6 +380,41 @@ fn Gallery(note_id: NoteId, images: RwSignal<Vec<NoteImage>>) -> impl IntoView {
             save_order(order);
         }
     };
+
+    let remove = move |id: NoteImageId| {
+        remove_now();
+        let Some(at) = images.with_untracked(|list| list.iter().position(|i| i.id == id)) else {
+            return;
+        };
+        let image = images.with_untracked(|list| list[at].clone());
+        images.update(|list| {
+            list.remove(at);
+        });
+        pending.set(Some(PendingRemoval { image, at }));
+        timer.set_value(set_timeout_with_handle(remove_now, UNDO_REMOVAL).ok());
+        browser::focus_first(&["#undo-removal".to_owned()]);
+    };
+    let undo = move |_| {
+        if let Some(removal) = take_pending() {
+            let id = removal.image.id;
+            images.update(|list| list.insert(removal.at.min(list.len()), removal.image));
+            browser::focus_first(&[format!("[data-image-id='{id}'] .remove-image")]);
+        }
+    };
+    // Leaving the page (a link, a reload, closing the tab) makes the pending removal: the request
+    // is handed to the browser, which sends it even as the page goes. `beforeunload` comes before
+    // the next page is asked for (which then shows the image gone); `pagehide` is for the ways of
+    // leaving that skip it (a phone closing the tab).
+    #[cfg(feature = "hydrate")]
+    for leaving in ["beforeunload", "pagehide"] {
+        let _ = window_event_listener_untyped(leaving, move |_| {
+            if let Some(removal) = take_pending() {
+                browser::send_on_leaving(&crate::rpc::RemoveImage {
+                    id: removal.image.id,
+                });
+            }
+        });
+    }
 
     #[cfg(feature = "hydrate")]
     let start_uploads = move |files: Vec<crate::upload::PickedFile>| {
@@ -446,12 +542,20 @@ fn Gallery(note_id: NoteId, images: RwSignal<Vec<NoteImage>>) -> impl IntoView {
                 </For>
             </ul>
             {move || error.get().map(|error| view! { <ErrorNote error/> })}
+            <div class="removal" aria-live="polite">
+                {move || pending.get().map(|removal| view! {
+                    <p class="removed-note">
+                        <span>{format!("Removed {}.", image_name(&removal.image))}</span>
+                        <button id="undo-removal" type="button" class="button small" on:click=undo>"Undo"</button>
+                    </p>
+                })}
+            </div>
             {move || images.with(Vec::is_empty).then(|| view! {
                 <p class="muted">"No images yet."</p>
             })}
             <ol class="thumbs">
                 <For each=move || images.get() key=|image| image.id let:image>
-                    <Thumb image images dragged move_to error/>
+                    <Thumb image images dragged move_to remove error/>
                 </For>
             </ol>
         </section>
@@ -464,6 +568,7 @@ fn Thumb(
     images: RwSignal<Vec<NoteImage>>,
     dragged: RwSignal<Option<NoteImageId>>,
     move_to: impl Fn(NoteImageId, usize) + Copy + 'static,
+    remove: impl Fn(NoteImageId) + Copy + 'static,
     error: RwSignal<Option<ApiError>>,
 ) -> impl IntoView {
     let id = image.id;
@@ -488,24 +593,22 @@ fn Thumb(
             }
         });
     };
-    let remove = move |_| {
-        leptos::task::spawn_local(async move {
-            match remove_image(id).await {
-                Ok(()) => images.update(|list| list.retain(|i| i.id != id)),
-                Err(e) => error.set(Some(e)),
-            }
-        });
+    // The moved image's button keeps the focus (moving its element would drop it), or, at the
+    // end of the row, its other arrow does.
+    let move_by = move |later: bool| {
+        let at = index();
+        move_to(id, if later { at + 1 } else { at.saturating_sub(1) });
+        let (this, other) = if later {
+            ("later", "earlier")
+        } else {
+            ("earlier", "later")
+        };
+        browser::focus_first(&[
+            format!("[data-image-id='{id}'] button[data-move='{this}']:not([disabled])"),
+            format!("[data-image-id='{id}'] button[data-move='{other}']:not([disabled])"),
+        ]);
     };
-    let alt = if image.description.is_empty() {
-        format!(
-            "Image {} ({}×{})",
-            image.sort_order + 1,
-            image.width,
-            image.height
-        )
-    } else {
-        image.description.clone()
-    };
+    let alt = image_name(&image);
     view! {
         <li
             class="thumb"
@@ -542,26 +645,29 @@ fn Thumb(
                 <img src=image.url() alt=alt width=image.width height=image.height loading="lazy" draggable="false"/>
             </a>
             <label class="visually-hidden" for=format!("caption-{id}")>"Caption"</label>
-            <input
-                id=format!("caption-{id}")
-                class="caption"
-                name="caption"
-                placeholder="Add a caption"
-                maxlength="500"
-                bind:value=caption
-                on:input=move |_| saved.set(false)
-                on:change=save_caption
-            />
+            // "Saved" shows inside the field's end, so it never moves the buttons below.
+            <div class="caption-field">
+                <input
+                    id=format!("caption-{id}")
+                    class="caption"
+                    name="caption"
+                    placeholder="Add a caption"
+                    maxlength="500"
+                    bind:value=caption
+                    on:input=move |_| saved.set(false)
+                    on:change=save_caption
+                />
+                {move || saved.get().then(|| view! { <span class="saved small" role="status">"Saved"</span> })}
+            </div>
             <div class="thumb-actions">
                 <span class="muted small">{format!("{}×{} · {}", image.width, image.height, human_bytes(image.byte_size.max(0) as u64))}</span>
-                {move || saved.get().then(|| view! { <span class="saved small">"Saved"</span> })}
-                <button class="button ghost small" aria-label="Move earlier" title="Move earlier"
+                <button class="button ghost small" aria-label="Move earlier" title="Move earlier" data-move="earlier"
                     disabled=move || index() == 0
-                    on:click=move |_| move_to(id, index().saturating_sub(1))>"←"</button>
-                <button class="button ghost small" aria-label="Move later" title="Move later"
+                    on:click=move |_| move_by(false)>"←"</button>
+                <button class="button ghost small" aria-label="Move later" title="Move later" data-move="later"
                     disabled=move || { index() + 1 >= images.with(Vec::len) }
-                    on:click=move |_| move_to(id, index() + 1)>"→"</button>
-                <button class="button ghost small danger-text" on:click=remove>"Remove"</button>
+                    on:click=move |_| move_by(true)>"→"</button>
+                <button class="button ghost small danger-text remove-image" on:click=move |_| remove(id)>"Remove"</button>
             </div>
         </li>
     }

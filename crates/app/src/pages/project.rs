@@ -232,11 +232,11 @@ fn ProjectSettings(project: Project, saved: bool) -> impl IntoView {
             <h3>"Delete project"</h3>
             <p class="muted">"Deletes its notes, images, memory and sync history. This cannot be undone."</p>
             <button class="button danger" disabled=move || delete.pending().get()
-                on:click=move |_| {
-                    if browser::confirm(&format!("Delete {name}? This cannot be undone.")) {
-                        delete.dispatch_then(delete_project(id), |_| browser::go_to("/projects"));
-                    }
-                }>
+                on:click=move |_| browser::confirm_then(
+                    &format!("Delete {name}, with its notes, images, memory and sync history? This cannot be undone."),
+                    "Delete project",
+                    move || delete.dispatch_then(delete_project(id), |_| browser::go_to("/projects")),
+                )>
                 "Delete project"
             </button>
             {move || delete.value().get().and_then(Result::err).map(|error| view! { <ErrorNote error/> })}

@@ -72,7 +72,7 @@ fn ProjectCard(project: Project) -> impl IntoView {
 pub fn NewProjectPage() -> impl IntoView {
     view! {
         <RequireSession>
-            <section class="page narrow">
+            <section class="page new-project">
                 <h1>"New project"</h1>
                 <NewProjectForm/>
             </section>
@@ -157,10 +157,9 @@ pub fn ProjectFormView(
                 <Field name="github_repo" label="Repository" value=github_repo error
                     hint="owner/repository, or its GitHub URL. Leave empty to link one later. Pointing a project at another repository removes its GitHub token (it was given for this one); with a token set, only owners and admins re-point it."/>
                 <div class="row">
-                    <Field name="github_branch" label="Branch" value=github_branch error hint="Default: main"/>
+                    <BranchField github_repo github_branch error project_id/>
                     <Field name="github_path" label="Scan path" value=github_path error hint="A folder to import; / for everything."/>
                 </div>
-                <BranchPicker github_repo github_branch error project_id/>
                 <div class="field">
                     <label for="sync_ignore">"Also leave out"</label>
                     <textarea id="sync_ignore" name="sync_ignore" rows="3" bind:value=sync_ignore
@@ -181,54 +180,158 @@ docs/old.md"></textarea>
     }
 }
 
-/// Lists the repository's branches from GitHub and offers those matching what the branch field
-/// holds; a click fills it in.
+/// The Branch field as a combobox: the repository's branches, listed from GitHub (the button, or
+/// ↓ in the field), narrowed by what the field holds, chosen with a click or with the arrows and
+/// Enter; Escape closes the list. The focus stays in the field, and once a branch is chosen the
+/// list offers all the others again.
 #[component]
-fn BranchPicker(
+fn BranchField(
     github_repo: RwSignal<String>,
     github_branch: RwSignal<String>,
     error: RwSignal<Option<ApiError>>,
     project_id: Option<api::ids::ProjectId>,
 ) -> impl IntoView {
     let load = Call::<api::github::BranchChoices>::reporting_to(error);
+    let open = RwSignal::new(false);
+    let active = RwSignal::new(None::<usize>);
     let choices = move || load.value().get().and_then(Result::ok);
     let matching = move || {
         let wanted = github_branch.get().trim().to_lowercase();
         choices()
             .map(|c| {
+                // The field holding a branch's whole name is a choice made: all are offered.
+                let chosen = c.branches.iter().any(|b| b.to_lowercase() == wanted);
                 let mut names: Vec<String> = c
                     .branches
                     .into_iter()
-                    .filter(|b| wanted.is_empty() || b.to_lowercase().contains(&wanted))
+                    .filter(|b| chosen || wanted.is_empty() || b.to_lowercase().contains(&wanted))
                     .collect();
-                names.truncate(30);
+                names.truncate(50);
                 names
             })
             .unwrap_or_default()
     };
+    let showing = move || open.get() && !matching().is_empty();
+    let list = move || {
+        if load.value().with_untracked(Option::is_none) && !load.pending().get_untracked() {
+            load.dispatch(list_branches(github_repo.get_untracked(), project_id));
+        }
+        open.set(true);
+    };
+    let choose = move |name: String| {
+        github_branch.set(name);
+        open.set(false);
+        active.set(None);
+        if matches!(error.get_untracked(), Some(ApiError::Invalid { ref field, .. }) if field == "github_branch")
+        {
+            error.set(None);
+        }
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        let count = matching().len();
+        match ev.key().as_str() {
+            "ArrowDown" | "ArrowUp" => {
+                ev.prevent_default();
+                if !open.get_untracked() || count == 0 {
+                    list();
+                    active.set(None);
+                    return;
+                }
+                let down = ev.key() == "ArrowDown";
+                active.set(Some(match active.get_untracked() {
+                    None if down => 0,
+                    None => count - 1,
+                    Some(at) if down => (at + 1) % count,
+                    Some(at) => (at + count - 1) % count,
+                }));
+            }
+            "Enter" if showing() => {
+                if let Some(name) = active
+                    .get_untracked()
+                    .and_then(|at| matching().get(at).cloned())
+                {
+                    ev.prevent_default();
+                    choose(name);
+                }
+            }
+            "Escape" if open.get_untracked() => {
+                ev.prevent_default();
+                open.set(false);
+                active.set(None);
+            }
+            _ => {}
+        }
+    };
+    let message = move || match error.get() {
+        Some(ApiError::Invalid { field, reason }) if field == "github_branch" => Some(reason),
+        _ => None,
+    };
     view! {
-        <div class="branch-picker">
-            <button type="button" class="button ghost" disabled=move || load.pending().get()
-                on:click=move |_| load.dispatch(list_branches(github_repo.get(), project_id))>
+        <div class="field combo" class:invalid=move || message().is_some()>
+            <label for="github_branch">"Branch"</label>
+            <div class="combo-box">
+                <input
+                    id="github_branch"
+                    name="github_branch"
+                    autocomplete="off"
+                    role="combobox"
+                    aria-autocomplete="list"
+                    aria-controls="branch-choices"
+                    aria-expanded=move || if showing() { "true" } else { "false" }
+                    aria-activedescendant=move || active.get().filter(|_| showing()).map(|at| format!("branch-choice-{at}"))
+                    aria-describedby="github_branch-hint github_branch-error"
+                    aria-invalid=move || if message().is_some() { "true" } else { "false" }
+                    bind:value=github_branch
+                    on:input=move |_| {
+                        active.set(None);
+                        if choices().is_some() {
+                            open.set(true);
+                        }
+                        if message().is_some() {
+                            error.set(None);
+                        }
+                    }
+                    on:keydown=on_key
+                    on:blur=move |_| open.set(false)
+                />
+                <ul id="branch-choices" class="branch-choices" role="listbox" aria-label="Branches on GitHub"
+                    hidden=move || !showing()>
+                    {move || matching().into_iter().enumerate().map(|(at, name)| {
+                        let (chosen, attribute, current) = (name.clone(), name.clone(), name.clone());
+                        view! {
+                            <li role="option" id=format!("branch-choice-{at}") data-branch=attribute
+                                class:current=move || github_branch.with(|value| value.trim() == current)
+                                aria-selected=move || if active.get() == Some(at) { "true" } else { "false" }
+                                class:active=move || active.get() == Some(at)
+                                // Pressing an option must not take the focus from the field first.
+                                on:mousedown=|ev: leptos::ev::MouseEvent| ev.prevent_default()
+                                on:click=move |_| choose(chosen.clone())>
+                                {name}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            </div>
+            <small id="github_branch-hint" class="hint">
+                {move || match choices() {
+                    None => "Default: main. ↓ in the field lists the repository's branches.".to_owned(),
+                    Some(c) => format!(
+                        "{} on GitHub{}; default {}. Type to narrow the list, ↑ ↓ and Enter to choose.",
+                        api::count(c.branches.len(), "branch", "branches"),
+                        if c.more { " (the first thousand)" } else { "" },
+                        c.default_branch
+                    ),
+                }}
+            </small>
+            <small id="github_branch-error" class="field-error" aria-live="polite">{message}</small>
+            <button type="button" class="button ghost small list-branches" disabled=move || load.pending().get()
+                on:click=move |_| {
+                    load.dispatch(list_branches(github_repo.get_untracked(), project_id));
+                    open.set(true);
+                    browser::focus_first(&["#github_branch".to_owned()]);
+                }>
                 {move || if load.pending().get() { "Asking GitHub…" } else { "Choose a branch from GitHub" }}
             </button>
-            {move || choices().map(|c| view! {
-                <p class="hint">{format!(
-                    "{} branches{}; default {}. Type in Branch to narrow the list.",
-                    c.branches.len(),
-                    if c.more { " (the first thousand)" } else { "" },
-                    c.default_branch
-                )}</p>
-            })}
-            <ul class="branch-choices">
-                {move || matching().into_iter().map(|name| {
-                    let (chosen, attribute) = (name.clone(), name.clone());
-                    view! {
-                        <li><button type="button" class="chip" data-branch=attribute
-                            on:click=move |_| github_branch.set(chosen.clone())>{name}</button></li>
-                    }
-                }).collect_view()}
-            </ul>
         </div>
     }
 }

@@ -3,16 +3,18 @@
 //! sync, and its banner reconnects to the sync's event stream), and the sync history.
 
 use crate::browser;
-use crate::components::{Call, ErrorNote, Loading, clock, duration};
+use crate::components::{Call, ErrorNote, Loading, clock, duration, percent_encoded};
 use crate::pages::project_id_param;
 use crate::rpc::{
     cancel_sync, clear_github_token, clear_webhook_secret, get_source_secrets, list_syncs,
     new_webhook_secret, set_github_token, start_sync,
 };
 use api::ApiError;
-use api::ids::{ProjectId, ProjectSyncId};
+use api::ids::{MemoryEntryId, ProjectId, ProjectSyncId};
 use api::jobs::JobStatus;
-use api::syncs::{ProjectSync, SourceSecrets, SyncPhase, SyncProgress, SyncTrigger};
+use api::syncs::{
+    ProjectSync, SkippedFile, SourceSecrets, SyncFileChange, SyncPhase, SyncProgress, SyncTrigger,
+};
 use islands_macro::island_in;
 use leptos::prelude::*;
 
@@ -43,6 +45,7 @@ pub fn SourcesTab() -> impl IntoView {
                                 id: s.id,
                                 job_id: s.job_id,
                                 branch: s.branch.clone(),
+                                commit: s.head_sha.clone(),
                                 status: s.status,
                             });
                         let credentials = secrets.await.ok();
@@ -67,6 +70,8 @@ struct RunningSync {
     id: ProjectSyncId,
     job_id: Option<api::ids::JobId>,
     branch: String,
+    /// The commit it syncs, once read.
+    commit: Option<String>,
     status: JobStatus,
 }
 
@@ -117,8 +122,23 @@ fn LiveBanner(sync: RunningSync) -> impl IntoView {
         follow(job, progress, status);
     }
     let phase = move || progress.get().map(|p| p.phase);
+    let branch = sync.branch.clone();
+    let known_commit = StoredValue::new(sync.commit.clone());
+    let commit = move || {
+        progress
+            .get()
+            .and_then(|p| p.commit)
+            .or_else(|| known_commit.get_value())
+    };
+    // The history's row of this sync says what the banner says (it was drawn with the page).
+    let sync_id = sync.id;
+    Effect::new(move |_| mirror_in_history(sync_id, status.get(), progress.get(), commit()));
     view! {
         <section class="sync-banner" aria-live="polite" data-status=move || status_name(status.get())>
+            <h3 class="sync-title">
+                {move || api::syncs::sync_title(&branch, commit().as_deref())}
+                " " <span class=move || format!("badge status-{}", status_name(status.get()))>{move || status_name(status.get())}</span>
+            </h3>
             <ol class="phases">
                 {[SyncPhase::Prepare, SyncPhase::Scan, SyncPhase::Import, SyncPhase::Finalize]
                     .into_iter()
@@ -136,7 +156,7 @@ fn LiveBanner(sync: RunningSync) -> impl IntoView {
             ></progress>
             <p class="sync-line">
                 {move || match progress.get() {
-                    None => format!("{} · waiting to start", sync.branch),
+                    None => "Waiting to start".to_owned(),
                     Some(p) => progress_line(&p),
                 }}
             </p>
@@ -146,6 +166,43 @@ fn LiveBanner(sync: RunningSync) -> impl IntoView {
         </section>
     }
 }
+
+/// Writes the running sync's status, commit, files and requests into its row of the history below
+/// the banner.
+#[cfg(feature = "hydrate")]
+fn mirror_in_history(
+    sync: ProjectSyncId,
+    status: JobStatus,
+    progress: Option<SyncProgress>,
+    commit: Option<String>,
+) {
+    let document = leptos::prelude::document();
+    let row = format!("tr[data-sync='{sync}']");
+    let cell = |label: &str| {
+        document
+            .query_selector(&format!("{row} td[data-label='{label}']"))
+            .ok()
+            .flatten()
+    };
+    if let Ok(Some(badge)) = document.query_selector(&format!("{row} .sync-status")) {
+        badge.set_text_content(Some(status_name(status)));
+        badge.set_class_name(&format!("badge sync-status status-{}", status_name(status)));
+    }
+    if let (Some(commit), Some(cell)) = (commit, cell("Commit")) {
+        cell.set_text_content(Some(api::syncs::short_sha(&commit)));
+    }
+    if let Some(progress) = progress {
+        if let Some(cell) = cell("Files") {
+            cell.set_text_content(Some(&progress.so_far()));
+        }
+        if let Some(cell) = cell("Requests") {
+            cell.set_text_content(Some(&progress.github_requests.to_string()));
+        }
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn mirror_in_history(_: ProjectSyncId, _: JobStatus, _: Option<SyncProgress>, _: Option<String>) {}
 
 /// Subscribes to the job's events: progress updates the banner, the end loads the page again
 /// (the history then shows the finished sync).
@@ -297,16 +354,16 @@ fn SyncRow(sync: ProjectSync) -> impl IntoView {
     view! {
         <tr data-sync=sync.id.to_string()>
             <td data-label="When">
-                <a href=format!("/projects/{}/sources/syncs/{}", sync.project_id, sync.id)>
+                <a href=sync_path(&sync)>
                     {sync.created_at.get(..16).unwrap_or_default().replace('T', " ")}
                 </a>
             </td>
             <td data-label="By">{by}</td>
             <td data-label="Status">
-                <span class=format!("badge status-{status}")>{status}</span>
+                <span class=format!("badge sync-status status-{status}")>{status}</span>
                 {sync.error.clone().map(|error| view! { <small class="error-detail">{error}</small> })}
             </td>
-            <td data-label="Commit" class="mono">{sync.head_sha.as_deref().map(|s| s.get(..7).unwrap_or(s).to_owned()).unwrap_or_default()}</td>
+            <td data-label="Commit" class="mono">{sync.head_sha.as_deref().map(|s| api::syncs::short_sha(s).to_owned()).unwrap_or_default()}</td>
             <td data-label="Took">{took}</td>
             <td data-label="Files">{sync.outcome()}</td>
             <td data-label="Requests">{sync.github_requests}</td>
@@ -427,11 +484,7 @@ pub fn SyncPage() -> impl IntoView {
                 match details {
                     Ok((sync, changes)) => view! {
                         <p><a href=format!("/projects/{}/sources", sync.project_id)>"← Sources"</a></p>
-                        <h2>{format!(
-                            "Sync of {} at {}",
-                            sync.branch,
-                            sync.head_sha.as_deref().map(|s| s.get(..7).unwrap_or(s)).unwrap_or("—"),
-                        )}</h2>
+                        <h2>{api::syncs::sync_title(&sync.branch, sync.head_sha.as_deref())}</h2>
                         <p class="muted">{format!(
                             "{} · {} · {}",
                             sync.created_at.get(..16).unwrap_or_default().replace('T', " "),
@@ -439,11 +492,13 @@ pub fn SyncPage() -> impl IntoView {
                             sync.outcome(),
                         )}</p>
                         {sync.error.clone().map(|error| view! { <p class="error">{error}</p> })}
-                        <PathList title="Added" paths=changes.added/>
-                        <PathList title="Changed" paths=changes.changed/>
-                        <PathList title="Moved here" paths=changes.moved/>
-                        <PathList title="Removed" paths=changes.removed/>
+                        <PathList title="Added" paths=changes.added base=sync_path(&sync)/>
+                        <PathList title="Changed" paths=changes.changed base=sync_path(&sync)/>
+                        <PathList title="Moved here (same contents)" paths=changes.moved base=sync_path(&sync)/>
+                        <PathList title="Removed" paths=changes.removed base=sync_path(&sync)/>
                         {changes.more.then(|| view! { <p class="muted">"The first thousand paths are shown."</p> })}
+                        <SkippedList skipped=changes.skipped counted=sync.counts.skipped.values().sum()
+                            over=!matches!(sync.status, JobStatus::Queued | JobStatus::Running)/>
                     }
                     .into_any(),
                     Err(error) => view! { <ErrorNote error/> }.into_any(),
@@ -453,8 +508,9 @@ pub fn SyncPage() -> impl IntoView {
     }
 }
 
+/// A sync's changed paths of one kind, each linked to what the sync did to it (its diff).
 #[component]
-fn PathList(title: &'static str, mut paths: Vec<String>) -> impl IntoView {
+fn PathList(title: &'static str, mut paths: Vec<String>, base: String) -> impl IntoView {
     // As people read them: tok2.rs before tok10.rs.
     paths.sort_by(|a, b| api::natural_cmp(a, b));
     (!paths.is_empty()).then(|| {
@@ -462,9 +518,146 @@ fn PathList(title: &'static str, mut paths: Vec<String>) -> impl IntoView {
             <section class="path-list">
                 <h3>{format!("{title} ({})", paths.len())}</h3>
                 <ul class="mono">
-                    {paths.into_iter().map(|path| view! { <li>{path}</li> }).collect_view()}
+                    {paths.into_iter().map(|path| {
+                        let href = format!("{base}/file?path={}", percent_encoded(&path));
+                        view! { <li><a href=href>{path}</a></li> }
+                    }).collect_view()}
                 </ul>
             </section>
         }
     })
+}
+
+/// The files a sync left out, with why.
+#[component]
+fn SkippedList(mut skipped: Vec<SkippedFile>, counted: u32, over: bool) -> impl IntoView {
+    skipped.sort_by(|a, b| api::natural_cmp(&a.path, &b.path));
+    let listed = skipped.len();
+    (counted > 0).then(|| {
+        view! {
+            <section class="path-list skipped-list">
+                <h3>{format!("Skipped ({counted})")}</h3>
+                {(listed == 0).then(|| view! {
+                    <p class="muted">{if over {
+                        "This sync was made before skipped files were kept by name; the next one lists them."
+                    } else {
+                        "Listed by name once the sync is over."
+                    }}</p>
+                })}
+                <ul>
+                    {skipped.into_iter().map(|file| view! {
+                        <li><span class="mono">{file.path}</span>" "<span class="muted">{format!("— {}", file.why)}</span></li>
+                    }).collect_view()}
+                </ul>
+                {(listed > 0 && (listed as u32) < counted).then(|| view! {
+                    <p class="muted">{format!("The first {listed} are listed.")}</p>
+                })}
+            </section>
+        }
+    })
+}
+
+/// The address of a sync's page.
+fn sync_path(sync: &ProjectSync) -> String {
+    format!("/projects/{}/sources/syncs/{}", sync.project_id, sync.id)
+}
+
+/// `/projects/:id/sources/syncs/:sync_id/file?path=…`: what one sync did to one file, as a line
+/// diff of its text before and after, with links to both entries.
+#[component]
+pub fn SyncFilePage() -> impl IntoView {
+    let sync_id = leptos_router::hooks::use_params_map()
+        .with_untracked(|p| ProjectSyncId::parse(&p.get("sync_id").unwrap_or_default()).ok());
+    let path = leptos_router::hooks::use_query_map()
+        .with_untracked(|q| q.get("path"))
+        .unwrap_or_default();
+    let project_id = project_id_param();
+    let change = Resource::new(
+        move || (sync_id, path.clone()),
+        |(id, path)| async move {
+            crate::rpc::sync_file_change(id.ok_or(ApiError::NotFound)?, path).await
+        },
+    );
+    view! {
+        <Transition fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                let (Some(project_id), Some(sync_id)) = (project_id, sync_id) else {
+                    return view! { <ErrorNote error=ApiError::NotFound/> }.into_any();
+                };
+                match change.await {
+                    Ok(change) => view! { <FileChange change project_id sync_id/> }.into_any(),
+                    Err(error) => view! { <ErrorNote error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn FileChange(
+    change: SyncFileChange,
+    project_id: ProjectId,
+    sync_id: ProjectSyncId,
+) -> impl IntoView {
+    let entry = |id: MemoryEntryId| format!("/projects/{project_id}/memory/{id}");
+    let what = match (change.old_entry, change.new_entry) {
+        (None, Some(_)) if change.lines.is_empty() => {
+            "Moved here by this sync, with the same contents."
+        }
+        (None, Some(_)) => "Added by this sync.",
+        (Some(_), Some(_)) => "Changed by this sync.",
+        (Some(_), None) => "Removed by this sync (gone from the branch).",
+        (None, None) => "",
+    };
+    let (added, removed) = change
+        .lines
+        .iter()
+        .fold((0, 0), |(a, r), line| match line.sign {
+            '+' => (a + 1, r),
+            '-' => (a, r + 1),
+            _ => (a, r),
+        });
+    view! {
+        <p><a href=format!("/projects/{project_id}/sources/syncs/{sync_id}")>"← This sync"</a></p>
+        <h2 class="mono file-title">{change.path.clone()}</h2>
+        <p class="muted change-summary">
+            {what}
+            {(added + removed > 0).then(|| view! {
+                " " <span class="diff-added">{format!("+{added}")}</span>
+                " " <span class="diff-removed">{format!("−{removed}")}</span>
+            })}
+        </p>
+        <div class="actions">
+            {change.new_entry.map(|id| view! { <a class="button ghost small" href=entry(id)>"The entry now"</a> })}
+            {change.old_entry.map(|id| view! { <a class="button ghost small" href=entry(id)>"The entry before (superseded)"</a> })}
+        </div>
+        {(!change.lines.is_empty()).then(|| view! {
+            <div class="code-view diff-view">
+                <table class="diff" aria-label=format!("Changes to {}", change.path)>
+                    <tbody>
+                        {change.lines.into_iter().map(|line| {
+                            let class = match line.sign {
+                                '+' => "diff-line add",
+                                '-' => "diff-line del",
+                                '@' => "diff-line hunk",
+                                _ => "diff-line",
+                            };
+                            let number = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_default();
+                            let sign = if line.sign == '@' { ' ' } else { line.sign };
+                            view! {
+                                <tr class=class>
+                                    <td class="diff-no">{number(line.old_line)}</td>
+                                    <td class="diff-no">{number(line.new_line)}</td>
+                                    <td class="diff-text"><span class="diff-sign" aria-hidden="true">{sign.to_string()}</span>{line.text}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        })}
+        {(change.more_lines > 0).then(|| view! {
+            <p class="muted">{format!("{} more lines of the diff are not shown: open the entry to read the whole file.", change.more_lines)}</p>
+        })}
+    }
 }

@@ -78,9 +78,7 @@ fn RunWorkflow(note_id: NoteId, project_id: ProjectId, templates: Vec<String>) -
             && message.starts_with(api::workflows::CONFIRM_PREFIX)
         {
             error.set(None);
-            if browser::confirm(&message) {
-                run(Some(true));
-            }
+            browser::confirm_then(&message, "Run it", move || run(Some(true)));
         }
     });
     view! {

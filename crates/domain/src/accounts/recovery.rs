@@ -14,7 +14,7 @@ use crate::rate_limit::{
     self, PASSWORD_CHECKS_PER_USER, RESET_PER_ADDRESS, RESET_PER_EMAIL, VERIFICATION_PER_USER,
 };
 use crate::{Db, DomainError};
-use api::accounts::{Email, NewPassword};
+use api::accounts::{Email, Name, NewPassword};
 use api::ids::UserId;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -61,23 +61,8 @@ pub async fn change_password(
     current: &str,
     new: &NewPassword,
 ) -> Result<u64, DomainError> {
-    let user = users::Entity::find_by_id(signed_in.user_id.into_uuid())
-        .one(db.connection())
-        .await?
-        .ok_or(DomainError::Unauthorized)?;
-    let reservation = rate_limit::take(
-        db,
-        &[(PASSWORD_CHECKS_PER_USER, &signed_in.user_id.to_string())],
-    )
-    .await?;
-    if !hasher.verify(current, Some(user.password_hash)).await? {
-        drop(reservation);
-        return Err(DomainError::Invalid {
-            field: "current_password".into(),
-            reason: "is not your current password".into(),
-        });
-    }
-    rate_limit::release(db, reservation).await?;
+    let user = signed_in_user(db, signed_in).await?;
+    check_password(db, hasher, &user, current, "current_password").await?;
     let hash = hasher.hash(new).await?;
     let txn = db.connection().begin().await?;
     set_password(&txn, signed_in.user_id, hash).await?;
@@ -86,6 +71,39 @@ pub async fn change_password(
             .await?;
     txn.commit().await?;
     Ok(revoked)
+}
+
+/// The signed-in user's account.
+async fn signed_in_user(db: &Db, signed_in: &SignedIn) -> Result<users::Model, DomainError> {
+    users::Entity::find_by_id(signed_in.user_id.into_uuid())
+        .one(db.connection())
+        .await?
+        .ok_or(DomainError::Unauthorized)
+}
+
+/// Checks that `password` is the user's (a few tries per quarter-hour; a right one is not counted),
+/// naming `field` when it is not.
+async fn check_password(
+    db: &Db,
+    hasher: &PasswordHasher,
+    user: &users::Model,
+    password: &str,
+    field: &str,
+) -> Result<(), DomainError> {
+    let reservation =
+        rate_limit::take(db, &[(PASSWORD_CHECKS_PER_USER, &user.id.to_string())]).await?;
+    if !hasher
+        .verify(password, Some(user.password_hash.clone()))
+        .await?
+    {
+        drop(reservation);
+        return Err(DomainError::Invalid {
+            field: field.into(),
+            reason: "is not your current password".into(),
+        });
+    }
+    rate_limit::release(db, reservation).await?;
+    Ok(())
 }
 
 /// Makes a password-reset link for `email`, if an account uses that address; `None` otherwise.
@@ -163,13 +181,23 @@ pub async fn request_verification(
     db: &Db,
     signed_in: &SignedIn,
 ) -> Result<Option<LinkToSend>, DomainError> {
-    let user = users::Entity::find_by_id(signed_in.user_id.into_uuid())
-        .one(db.connection())
-        .await?
-        .ok_or(DomainError::Unauthorized)?;
+    let user = signed_in_user(db, signed_in).await?;
     if user.email_verified_at.is_some() {
         return Ok(None);
     }
+    address_link(db, signed_in, TokenPurpose::EmailVerification, &user.email)
+        .await
+        .map(Some)
+}
+
+/// A link that proves `email` is the signed-in user's (for `purpose`): a few per hour, whatever
+/// the purpose.
+async fn address_link(
+    db: &Db,
+    signed_in: &SignedIn,
+    purpose: TokenPurpose,
+    email: &str,
+) -> Result<LinkToSend, DomainError> {
     let _counted = rate_limit::take(
         db,
         &[(VERIFICATION_PER_USER, &signed_in.user_id.to_string())],
@@ -178,25 +206,106 @@ pub async fn request_verification(
     let token = issue(
         db.connection(),
         signed_in.user_id,
-        TokenPurpose::EmailVerification,
-        &user.email,
+        purpose,
+        email,
         VERIFICATION_LINK_LIFETIME,
     )
     .await?;
-    Ok(Some(LinkToSend {
-        email: user.email,
+    Ok(LinkToSend {
+        email: email.to_owned(),
         token,
-    }))
+    })
 }
 
 /// Follows a verification link: the address it was sent to is verified, if it is still the
-/// account's address. Needs no session: the link is the proof.
+/// account's address; a change-of-address link makes the address it was sent to the account's,
+/// verified. Needs no session: the link is the proof.
 pub async fn verify_email(db: &Db, token: &str) -> Result<(), DomainError> {
     let txn = db.connection().begin().await?;
-    let link = use_up(&txn, token, TokenPurpose::EmailVerification).await?;
-    mark_verified_if_current(&txn, UserId::from_uuid(link.user_id), &link.email).await?;
+    let link = match use_up(&txn, token, TokenPurpose::EmailVerification).await {
+        Ok(link) => link,
+        Err(_) => use_up(&txn, token, TokenPurpose::EmailChange).await?,
+    };
+    let user_id = UserId::from_uuid(link.user_id);
+    if link.purpose == TokenPurpose::EmailChange {
+        change_email(&txn, user_id, &link.email).await?;
+    } else {
+        mark_verified_if_current(&txn, user_id, &link.email).await?;
+    }
     txn.commit().await?;
     Ok(())
+}
+
+/// Makes a link that changes the signed-in user's address to `new_email` once followed. It goes
+/// to the new address (following it proves the address is theirs); until then the account keeps
+/// its address. Asks the current password first (a few tries per quarter-hour), and a few links
+/// per hour.
+pub async fn request_email_change(
+    db: &Db,
+    hasher: &PasswordHasher,
+    signed_in: &SignedIn,
+    new_email: &Email,
+    password: &str,
+) -> Result<LinkToSend, DomainError> {
+    let user = signed_in_user(db, signed_in).await?;
+    if user.email.eq_ignore_ascii_case(new_email.as_str()) {
+        return Err(DomainError::Invalid {
+            field: "new_email".into(),
+            reason: "is your address already".into(),
+        });
+    }
+    check_password(db, hasher, &user, password, "password").await?;
+    if user_by_email(db.connection(), new_email).await?.is_some() {
+        return Err(address_taken());
+    }
+    address_link(db, signed_in, TokenPurpose::EmailChange, new_email.as_str()).await
+}
+
+/// Marks the address of the account that uses `email` verified, on the word of whoever runs the
+/// server (a Cairn without mail can send no link); `false` when no account uses it.
+pub async fn verify_as_operator(
+    owner: &impl ConnectionTrait,
+    email: &Email,
+) -> Result<bool, DomainError> {
+    let Some(user) = user_by_email(owner, email).await? else {
+        return Ok(false);
+    };
+    mark_verified_if_current(owner, UserId::from_uuid(user.id), &user.email).await?;
+    Ok(true)
+}
+
+/// Changes the user's name as others see it.
+pub async fn rename(db: &Db, signed_in: &SignedIn, name: &Name) -> Result<(), DomainError> {
+    users::Entity::update_many()
+        .col_expr(users::Column::DisplayName, Expr::value(name.as_str()))
+        .filter(users::Column::Id.eq(signed_in.user_id.into_uuid()))
+        .exec(db.connection())
+        .await?;
+    Ok(())
+}
+
+fn address_taken() -> DomainError {
+    DomainError::Conflict("another account uses that address".into())
+}
+
+/// Makes `email` the user's address, verified (the link sent there was followed).
+async fn change_email(
+    txn: &sea_orm::DatabaseTransaction,
+    user_id: UserId,
+    email: &str,
+) -> Result<(), DomainError> {
+    let changed = users::Entity::update_many()
+        .col_expr(users::Column::Email, Expr::value(email))
+        .col_expr(users::Column::EmailVerifiedAt, Expr::cust("now()"))
+        .filter(users::Column::Id.eq(user_id.into_uuid()))
+        .exec(txn)
+        .await;
+    match changed {
+        Ok(_) => Ok(()),
+        // Taken since the link was sent (the address is unique across accounts).
+        Err(error) if error.to_string().contains("users_email_key") => Err(address_taken()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 async fn issue(

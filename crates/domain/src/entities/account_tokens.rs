@@ -7,6 +7,9 @@ pub enum TokenPurpose {
     PasswordReset,
     #[sea_orm(string_value = "email_verification")]
     EmailVerification,
+    /// Sent to a new address: following it makes that address the account's, verified.
+    #[sea_orm(string_value = "email_change")]
+    EmailChange,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
