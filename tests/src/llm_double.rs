@@ -202,6 +202,23 @@ impl LlmDouble {
         }
     }
 
+    /// A provider of the server's configuration (`[[llm.providers]]`) named `name`, of `kind`
+    /// ("open_ai", "anthropic"), offering `model`, answered by this double.
+    pub fn server_provider(
+        &self,
+        name: &str,
+        kind: &str,
+        model: &str,
+    ) -> server::config::LlmProviderSettings {
+        server::config::LlmProviderSettings {
+            name: name.into(),
+            kind: kind.into(),
+            base_url: Some(self.base_url(name)),
+            api_key_env: None,
+            models: vec![model.into()],
+        }
+    }
+
     /// The API root for the provider `name` (…/v1).
     pub fn base_url(&self, name: &str) -> String {
         format!("http://{}/{name}/v1", self.server.address)

@@ -1270,15 +1270,9 @@ async fn twenty_questions_at_once_with_a_budget_for_one_send_one_and_deleting_ke
 #[tokio::test]
 async fn the_ai_page_shows_the_servers_providers_and_whether_they_answer_this_team() {
     let double = LlmDouble::start().await;
-    let base_url = double.base_url("shared");
+    let shared = double.server_provider("shared", "open_ai", "gpt-4o-mini");
     let app = tests::spawn_app_on(tests::TestDb::migrated().await, move |settings| {
-        settings.llm.providers = vec![server::config::LlmProviderSettings {
-            name: "shared".into(),
-            kind: "open_ai".into(),
-            base_url: Some(base_url),
-            api_key_env: None,
-            models: vec!["gpt-4o-mini".into()],
-        }];
+        settings.llm.providers = vec![shared];
         settings.llm.team_monthly_budget_usd = 5.0;
     })
     .await
@@ -1320,17 +1314,11 @@ async fn the_ai_page_shows_the_servers_providers_and_whether_they_answer_this_te
 #[tokio::test]
 async fn a_team_spends_on_the_instances_providers_only_up_to_its_share() {
     let double = LlmDouble::start().await;
-    let base_url = double.base_url("shared");
+    let shared = double.server_provider("shared", "open_ai", "gpt-4o-mini");
     let instance = move |share: f64| {
-        let base_url = base_url.clone();
+        let shared = shared.clone();
         move |settings: &mut server::config::Settings| {
-            settings.llm.providers = vec![server::config::LlmProviderSettings {
-                name: "shared".into(),
-                kind: "open_ai".into(),
-                base_url: Some(base_url),
-                api_key_env: None,
-                models: vec!["gpt-4o-mini".into()],
-            }];
+            settings.llm.providers = vec![shared];
             settings.llm.team_monthly_budget_usd = share;
         }
     };

@@ -477,6 +477,9 @@ async fn notes_journey(browser: &Client, app: &TestApp) -> Step {
         Locator::Css(".thumb:nth-child(2) button.remove-image"),
     )
     .await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "note-image-removed-phone").await?;
+    browser.set_window_size(1280, 900).await?;
     let deadline = Instant::now() + Duration::from_secs(20);
     while app.stored_objects().await.len() != 2 {
         if Instant::now() > deadline {
@@ -746,6 +749,9 @@ async fn mail_journey(owner: &Client, squatter: &Client, invitee: &Client, app: 
     )
     .await?;
     screenshot(rightful, "account-email-change").await?;
+    rightful.set_window_size(390, 844).await?;
+    screenshot(rightful, "account-email-change-phone").await?;
+    rightful.set_window_size(1280, 900).await?;
     let change = mailbox::wait_for("grace@lighthouse.example", "/verify-email/", 1).await;
     let link = change[0].link("/verify-email/").ok_or("no link")?;
     rightful.goto(&link).await?;
@@ -801,6 +807,9 @@ async fn sync_journey(
     )
     .await?;
     screenshot(browser, "new-project-unknown-repo").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "new-project-unknown-repo-phone").await?;
+    browser.set_window_size(1280, 900).await?;
     fill(browser, "github_repo", "acme/widgets").await?;
     wait_for_js(
         browser,
@@ -848,6 +857,9 @@ async fn sync_journey(
     )
     .await?;
     screenshot(browser, "branch-picker-keyboard").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "branch-picker-keyboard-phone").await?;
+    browser.set_window_size(1280, 900).await?;
     let first = browser
         .execute(
             "return document.getElementById('branch-choice-0').dataset.branch;",
@@ -1023,6 +1035,9 @@ async fn sync_journey(
     wait_for_text(browser, ".skipped-list", "Cargo.lock — a lock file").await?;
     wait_for_text(browser, ".skipped-list", "logo.png — binary (.png)").await?;
     screenshot(browser, "sync-changes").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "sync-changes-phone").await?;
+    browser.set_window_size(1280, 900).await?;
     // The changed path opens its diff: the line before and the line after, numbered.
     click(browser, Locator::LinkText("src/module_3.rs")).await?;
     wait_for_text(browser, ".diff .diff-line.del", "pub fn f() -> u32 { 3 }").await?;
@@ -1106,6 +1121,9 @@ async fn sync_journey(
     )
     .await?;
     screenshot(browser, "memory-superseded-undo").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "memory-superseded-undo-phone").await?;
+    browser.set_window_size(1280, 900).await?;
     click(browser, Locator::Css("#notice .notice-undo")).await?;
     wait_for_text(browser, "#notice", "Restored src/module_3.rs.").await?;
     wait_for_hydration(browser).await?;
@@ -1300,8 +1318,10 @@ async fn sync_a_repository_watch_it_reload_mid_sync_and_find_its_files() {
     repo.commit("twelve modules");
     repo.run(&["checkout", "-q", "-b", "release"]);
     github.serve("acme/widgets", repo.path());
-    // One blob at a time, each answered slowly: the sync takes a few seconds to watch.
-    github.slow_blobs(Duration::from_millis(500));
+    // One blob at a time, each answered slowly: the sync takes about ten seconds to watch (the
+    // journey checks the banner, its history row, both themes' accessibility and a reload while
+    // it runs; on a busy machine five seconds were not always enough).
+    github.slow_blobs(Duration::from_millis(800));
     let api_url = github.api_url();
     let app = tests::spawn_app_on(tests::TestDb::migrated().await, move |settings| {
         settings.github.api_url = api_url;
@@ -1653,15 +1673,9 @@ async fn instance_ai_journey(browser: &Client, app: &TestApp) -> Step {
 async fn a_team_without_providers_sees_the_servers_and_is_warned_before_replacing_them() {
     let _turn = ONE_JOURNEY_AT_A_TIME.lock().await;
     let double = tests::llm_double::LlmDouble::start().await;
-    let base_url = double.base_url("shared");
+    let shared = double.server_provider("shared", "anthropic", "claude-sonnet-4-20250514");
     let app = tests::spawn_app_on(tests::TestDb::migrated().await, move |settings| {
-        settings.llm.providers = vec![server::config::LlmProviderSettings {
-            name: "shared".into(),
-            kind: "anthropic".into(),
-            base_url: Some(base_url),
-            api_key_env: None,
-            models: vec!["claude-sonnet-4-20250514".into()],
-        }];
+        settings.llm.providers = vec![shared];
         settings.llm.team_monthly_budget_usd = 5.0;
     })
     .await
@@ -1834,6 +1848,9 @@ async fn workflow_journey(
         return Err(format!("the confirmation focused {focused:?}, not Cancel").into());
     }
     screenshot(browser, "confirm-dialog").await?;
+    browser.set_window_size(390, 844).await?;
+    screenshot(browser, "confirm-dialog-phone").await?;
+    browser.set_window_size(1280, 900).await?;
     click(browser, Locator::Css("#confirm .confirm-yes")).await?;
     wait_for_path(browser, |p| p.contains("/runs/")).await?;
     // Mid-run: some plans stored, and a reload shows the same run carrying on.

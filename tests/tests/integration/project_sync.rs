@@ -1155,7 +1155,7 @@ async fn the_memory_list_shows_a_file_as_a_row_an_excerpt_when_searched_and_its_
         .unwrap();
     // A row: its path, size and lines, none of its text.
     assert!(list.contains("notes/long.md"), "{list}");
-    assert!(list.contains("795 bytes · 61 lines"), "{list}");
+    assert!(list.contains("795 B · 61 lines"), "{list}");
     assert!(!list.contains("line of text"), "no text in a row");
     // Searched for, it shows an excerpt: why it matched, never the whole file.
     let searched = ada
@@ -2196,7 +2196,7 @@ async fn one_blob_under_ten_thousand_paths_is_fetched_and_stored_once() {
         .text()
         .await
         .unwrap();
-    assert!(list.contains("1.0 MB"), "the row's size");
+    assert!(list.contains("1 MiB"), "the row's size");
     let entry = ada.ok("get_memory_entry", json!({"id": first["id"]})).await;
     assert_eq!(entry[0]["content"].as_str().unwrap().len(), 1024 * 1024);
 

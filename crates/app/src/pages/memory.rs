@@ -396,11 +396,8 @@ fn without_text(mut entry: MemoryEntry) -> MemoryEntry {
 fn size_of(entry: &MemoryEntry) -> String {
     let whole = entry.content.len() as u64;
     let bytes = entry.byte_size.unwrap_or(whole);
-    let size = match bytes {
-        0..1024 => api::count(bytes, "byte", "bytes"),
-        1024..1_048_576 => format!("{:.1} KB", bytes as f64 / 1024.0),
-        _ => format!("{:.1} MB", bytes as f64 / 1_048_576.0),
-    };
+    // Said as every size in Cairn is (images, sync limits): "795 B", "4 KiB", "1 MiB".
+    let size = api::notes::human_bytes(bytes);
     if bytes == whole {
         let lines = entry.content.lines().count() as u64;
         format!("{size} · {}", api::count(lines, "line", "lines"))
