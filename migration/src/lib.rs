@@ -28,7 +28,7 @@ mod m20261207_000022_workflows;
 mod m20261207_000023_knowledge;
 mod m20261207_000024_answer_sources;
 mod m20261207_000025_knowledge_functions;
-mod m20261207_000026_sync_skipped_paths;
+mod m20261207_000026_sync_details;
 mod m20261207_000027_email_change_links;
 
 pub use grants::grant_app_role;
@@ -94,7 +94,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000023_knowledge::Migration),
             Box::new(m20261207_000024_answer_sources::Migration),
             Box::new(m20261207_000025_knowledge_functions::Migration),
-            Box::new(m20261207_000026_sync_skipped_paths::Migration),
+            Box::new(m20261207_000026_sync_details::Migration),
             Box::new(m20261207_000027_email_change_links::Migration),
         ]
     }

@@ -204,12 +204,14 @@ pub async fn synced_from(
         .txn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT p.github_owner || '/' || p.github_repo AS repo, s.head_sha AS commit
+            // The repository the sync read; the project's for syncs made before it was kept.
+            "SELECT COALESCE(s.repository, p.github_owner || '/' || p.github_repo) AS repo,
+                    s.head_sha AS commit
                FROM memory_entries m
                JOIN project_syncs s ON s.id = m.sync_id
                JOIN projects p ON p.id = m.project_id
-              WHERE m.id = $1 AND p.github_owner IS NOT NULL AND p.github_repo IS NOT NULL
-                AND s.head_sha IS NOT NULL",
+              WHERE m.id = $1 AND s.head_sha IS NOT NULL
+                AND COALESCE(s.repository, p.github_owner || '/' || p.github_repo) IS NOT NULL",
             [id.into_uuid().into()],
         ))
         .await?;

@@ -654,7 +654,7 @@ pub async fn begin_run(tx: &TenantTxn, id: ProjectSyncId) -> Result<RunPlan, Dom
         DbBackend::Postgres,
         "UPDATE project_syncs s
                 SET status = 'running', phase = 'prepare', started_at = now(), heartbeat_at = now(),
-                    error = NULL
+                    error = NULL, repository = p.github_owner || '/' || p.github_repo
                FROM projects p
               WHERE s.id = $1 AND s.tenant_id = $2 AND p.id = s.project_id
                 AND s.status IN ('queued', 'running')

@@ -400,6 +400,23 @@ async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
     )
     .await;
     assert_eq!(audited, 3);
+
+    // Linked to another repository, the project's synced files still open where they came from.
+    ada.ok(
+        "update_project",
+        json!({"id": project, "form": {"name": "Widgets", "description": "", "github_repo": "acme/elsewhere",
+               "github_branch": "main", "github_path": ""}}),
+    )
+    .await;
+    let opened = ada.ok("get_memory_entry", json!({"id": lib["id"]})).await;
+    assert_eq!(
+        opened[2],
+        format!(
+            "{}/acme/widgets/blob/{second_commit}/src/lib.rs",
+            github.api_url().trim_end_matches('/')
+        ),
+        "{opened}"
+    );
 }
 
 #[tokio::test]

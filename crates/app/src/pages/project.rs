@@ -1,7 +1,7 @@
 //! `/projects/:id` and its tabs.
 
 use crate::browser;
-use crate::components::{Call, ErrorNote, Loading};
+use crate::components::{Call, ErrorNote, Hint, Loading};
 use crate::pages::project_id_param;
 use crate::pages::projects::ProjectFormView;
 use crate::root::RequireSession;
@@ -125,9 +125,11 @@ pub fn OverviewTab() -> impl IntoView {
                             (Some(minutes), Some(at)) => format!(
                                 "Checks for changes every {minutes} min · last checked {} UTC",
                                 at.get(..16).unwrap_or_default().replace('T', " ")
-                            ),
-                            (Some(minutes), None) => format!("Checks for changes every {minutes} min · not checked yet"),
-                            (None, _) => "None: syncs when you press Sync, run `cairn sync` or GitHub sends a push.".to_owned(),
+                            ).into_any(),
+                            (Some(minutes), None) => format!("Checks for changes every {minutes} min · not checked yet").into_any(),
+                            (None, _) => view! {
+                                <Hint text="None: syncs when you press Sync, run `cairn sync` or GitHub sends a push."/>
+                            }.into_any(),
                         }}</dd>
                         <dt>"Last sync"</dt>
                         <dd data-field="last-sync">{match last_sync {
