@@ -1014,16 +1014,14 @@ async fn sync_journey(
     click_tab(browser, "Sources").await?;
     wait_for_hydration(browser).await?;
     click(browser, Locator::XPath("//button[text()='Sync now']")).await?;
-    wait_for_text(
+    // Over, on the page loaded after it: while it runs, its row already says "So far: 1
+    // changed, 11 unchanged", and the page before the press has a completed first row.
+    wait_for_js(
         browser,
-        "table.syncs tbody tr:first-child .status-completed",
-        "completed",
-    )
-    .await?;
-    wait_for_text(
-        browser,
-        "table.syncs tbody tr:first-child",
-        "1 changed, 11 unchanged",
+        "(() => { const row = document.querySelector('table.syncs tbody tr:first-child');
+            return !!row && !!row.querySelector('.status-completed')
+              && row.textContent.includes('1 changed, 11 unchanged')
+              && !row.textContent.includes('So far'); })()",
     )
     .await?;
     // That sync's page lists the one path it changed, and the files it left out with why.

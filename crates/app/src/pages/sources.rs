@@ -234,6 +234,11 @@ fn follow(
             .and_then(|data| serde_json::from_str::<BannerEvent>(&data).ok());
         if let Some(event) = parsed {
             if let Some(p) = event.progress {
+                // Progress comes only from a running sync: a page drawn while it was queued learns
+                // it started here, whether or not its stream saw the change of status.
+                if status.get_untracked() == JobStatus::Queued {
+                    status.set(JobStatus::Running);
+                }
                 progress.set(Some(p));
             }
             if let Some(s) = event.status {
