@@ -115,19 +115,9 @@ pub fn confirm_then(text: &str, action: &str, then: impl FnOnce() + 'static) {
 /// Moves the focus to the first field inside the element `selector` finds, once the view that
 /// just opened it is drawn (a form opened by a button is for typing into).
 pub fn focus_first_field(selector: &'static str) {
-    use leptos::wasm_bindgen::JsCast;
-    leptos::prelude::request_animation_frame(move || {
-        let field = leptos::prelude::document()
-            .query_selector(&format!(
-                "{selector} input, {selector} textarea, {selector} select"
-            ))
-            .ok()
-            .flatten()
-            .and_then(|element| element.dyn_into::<leptos::web_sys::HtmlElement>().ok());
-        if let Some(field) = field {
-            let _ = field.focus();
-        }
-    });
+    focus_first(&[format!(
+        "{selector} input, {selector} textarea, {selector} select"
+    )]);
 }
 
 /// The text after `#<prefix>` in the address, if it starts so, taken out of the address (and of

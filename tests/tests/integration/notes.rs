@@ -624,6 +624,7 @@ async fn cross_tenant_matrix_for_notes_images_and_memory() {
             "create_memory_entry",
             Box::new(|id| json!({"project_id": id, "form": {"title": "x", "content": "y"}})),
         ),
+        ("memory_file_tree", Box::new(|id| json!({"project_id": id}))),
     ];
     let by_note: Vec<(&str, ArgsFor)> = vec![
         ("get_note", Box::new(|id| json!({"id": id}))),

@@ -285,17 +285,14 @@ async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
         .unwrap()
         .clone();
     assert_eq!(lib["language"], "rust");
+    // Its page on GitHub, at the commit this sync read.
+    let lib_on_github = format!(
+        "{}/acme/widgets/blob/{second_commit}/src/lib.rs",
+        github.api_url().trim_end_matches('/')
+    );
     let (entry, html) = {
         let opened = ada.ok("get_memory_entry", json!({"id": lib["id"]})).await;
-        // Its page on GitHub, at the commit this sync read.
-        assert_eq!(
-            opened[2],
-            format!(
-                "{}/acme/widgets/blob/{second_commit}/src/lib.rs",
-                github.api_url().trim_end_matches('/')
-            ),
-            "{opened}"
-        );
+        assert_eq!(opened[2], lib_on_github, "{opened}");
         (opened[0].clone(), opened[1].as_str().unwrap().to_owned())
     };
     assert_eq!(entry["content"], "pub fn run() { println!(\"v2\"); }\n");
@@ -401,6 +398,22 @@ async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
     .await;
     assert_eq!(audited, 3);
 
+    // The Files view: the active files by path (the removed guide is not among them).
+    let tree = ada
+        .ok("memory_file_tree", json!({"project_id": project}))
+        .await;
+    let paths: Vec<&str> = tree["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        ["README.md", "src/app.rs", "src/lib.rs", "src/new.rs"]
+    );
+    assert_eq!(tree["more"], false);
+
     // Linked to another repository, the project's synced files still open where they came from.
     ada.ok(
         "update_project",
@@ -409,14 +422,7 @@ async fn a_sync_imports_the_branch_and_the_next_ones_fetch_only_what_changed() {
     )
     .await;
     let opened = ada.ok("get_memory_entry", json!({"id": lib["id"]})).await;
-    assert_eq!(
-        opened[2],
-        format!(
-            "{}/acme/widgets/blob/{second_commit}/src/lib.rs",
-            github.api_url().trim_end_matches('/')
-        ),
-        "{opened}"
-    );
+    assert_eq!(opened[2], lib_on_github, "{opened}");
 }
 
 #[tokio::test]
@@ -563,6 +569,10 @@ async fn two_presses_at_once_start_one_sync_and_other_teams_see_none_of_it() {
         ("cancel_sync", json!({"id": sync_id})),
         ("start_sync", json!({"project_id": project})),
         ("sync_changes", json!({"id": sync_id})),
+        (
+            "sync_file_change",
+            json!({"id": sync_id, "path": "README.md"}),
+        ),
         ("source_secrets", json!({"project_id": project})),
         ("new_webhook_secret", json!({"project_id": project})),
         ("clear_webhook_secret", json!({"project_id": project})),

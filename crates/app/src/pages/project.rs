@@ -137,7 +137,7 @@ pub fn OverviewTab() -> impl IntoView {
                                 "{} · {} · {}",
                                 sync.created_at.get(..16).unwrap_or_default().replace('T', " "),
                                 crate::pages::sources::status_name(sync.status),
-                                sync.head_sha.as_deref().map(|s| s.get(..7).unwrap_or(s)).unwrap_or("no commit yet"),
+                                sync.head_sha.as_deref().map(api::syncs::short_sha).unwrap_or("no commit yet"),
                             ),
                             Ok(None) => "Never: sync it from the Sources tab.".to_owned(),
                             Err(_) => "—".to_owned(),
